@@ -1,0 +1,741 @@
+/*
+ * codegen/emit_c.c — the C backend: one readable, fully specialised C file.
+ *
+ * The file is laid out top to bottom as a reader would want it:
+ *
+ *   1. a header comment (model, passes, how it was built)
+ *   2. model constants
+ *   3. the weights: a struct of named pointers into the mmap'd checkpoint, one
+ *      comment with shape and format per field, and the table the loader checks
+ *      (tensor name, dtype, shape → slot)
+ *   4. kernels: one static function per distinct (op, shape, format) signature,
+ *      every dimension a literal; emitted once, called from every layer
+ *   5. state: KV caches, the activation arena, RoPE tables
+ *   6. forward_prefill (T tokens, matrix-matrix kernels) and forward_decode
+ *      (one token, GEMV kernels): straight-line, layer by layer, each call
+ *      commented with its IR node, op and YAML line
+ *   7. the RtModel descriptor and main()
+ *
+ * Kernels for matmuls and attention call the inline SIMD routines of
+ * runtime/archc_kernels.h with literal dimensions; the rest are plain loops.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codegen.h"
+#include "passes.h"
+#include "archc_rt.h"
+
+typedef struct Emitter {
+    FILE *f;
+    const Graph *g;
+    char **vname;            /* C name of each value                           */
+    int64_t *voff;           /* arena offset of each value                     */
+    char **kernels;          /* signatures already emitted                     */
+    int n_kernels;
+    int64_t arena;           /* floats                                         */
+} Emitter;
+
+__attribute__((format(printf, 2, 3)))
+static void out(Emitter *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(e->f, fmt, ap);
+    va_end(ap);
+}
+
+static const char *fmt_ctype(WeightFormat f) { return f == WFMT_F32 ? "float" : "uint16_t"; }
+static const char *fmt_rt(WeightFormat f) { return f == WFMT_F32 ? "RT_F32" : f == WFMT_BF16 ? "RT_BF16" : "RT_F16"; }
+static const char *fmt_short(WeightFormat f) { return f == WFMT_F32 ? "f32" : f == WFMT_BF16 ? "bf16" : "f16"; }
+static const char *fmt_st(WeightFormat f) { return f == WFMT_F32 ? "ST_F32" : f == WFMT_BF16 ? "ST_BF16" : "ST_F16"; }
+
+/* Returns 1 the first time a kernel signature is seen (so it must be emitted). */
+static int kernel_new(Emitter *e, const char *sig) {
+    for (int i = 0; i < e->n_kernels; i++)
+        if (!strcmp(e->kernels[i], sig)) return 0;
+    e->kernels = realloc(e->kernels, sizeof(char *) * (size_t)(e->n_kernels + 1));
+    e->kernels[e->n_kernels++] = strdup(sig);
+    return 1;
+}
+
+/* ── support check ────────────────────────────────────────────────────────── */
+
+static int unsupported(const Graph *g, const char *what) {
+    fprintf(stderr, "%s: error: not yet supported by the C backend: %s\n", g->spec->file, what);
+    return -1;
+}
+
+static int c_check(const Graph *g) {
+    const ModelSpec *s = g->spec;
+    if (s->weights.format != WFMT_F32 && s->weights.format != WFMT_BF16 && s->weights.format != WFMT_F16)
+        return unsupported(g, "weight format fp8_e4m3/mxfp4 (quantised checkpoints come with the DeepSeek and gpt-oss issues)");
+    for (int r = 0; r < s->n_rope; r++)
+        if (s->rope[r].kind == ROPE_DYNAMIC_NTK) return unsupported(g, "dynamic NTK RoPE (Qwen-1)");
+    for (int a = 0; a < s->n_attn; a++) {
+        if (s->attn[a].temperature_tuning) return unsupported(g, "Llama 4 attention temperature tuning");
+        if (s->attn[a].logn) return unsupported(g, "LogN attention scaling (Qwen-1)");
+        if (s->attn[a].softcap != 0) return unsupported(g, "attention logit soft-capping");
+    }
+    if (s->mtp_depth > 0) return unsupported(g, "multi-token prediction (mtp)");
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op == OP_MOE) return unsupported(g, "mixture-of-experts FFN (op moe; DeepSeek/Qwen3-MoE/gpt-oss/Llama 4 issues)");
+        if (n->op == OP_MLA_ATTENTION) return unsupported(g, "multi-head latent attention (op mla_attention; DeepSeek issue)");
+        if (n->op == OP_GLU && n->act == ACT_SWIGLU_OAI) return unsupported(g, "gpt-oss clamped SwiGLU");
+    }
+    return 0;
+}
+
+/* ── value names and offsets ─────────────────────────────────────────────── */
+
+static void name_values(Emitter *e) {
+    const Graph *g = e->g;
+    e->vname = calloc((size_t)g->n_vals, sizeof(char *));
+    e->voff = calloc((size_t)g->n_vals, sizeof(int64_t));
+    int64_t next = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->out < 0 || n->op == OP_LOGITS || n->op == OP_INPUT) continue;
+        const Value *v = &g->vals[n->out];
+        if (g->memplanned) e->voff[n->out] = v->offset;
+        else { e->voff[n->out] = next; next += (int64_t)v->width * g->tmax; }
+    }
+    e->arena = g->memplanned ? g->arena_floats : next;
+    /* name = role, unless another value with the same role has a different offset */
+    for (int v = 0; v < g->n_vals; v++) {
+        char buf[64];
+        const Value *val = &g->vals[v];
+        int clash = 0;
+        for (int u = 0; u < g->n_vals; u++)
+            if (u != v && !strcmp(g->vals[u].role, val->role) && e->voff[u] != e->voff[v] && g->vals[u].producer >= 0) clash = 1;
+        if (!clash) snprintf(buf, sizeof buf, "%s", val->role);
+        else snprintf(buf, sizeof buf, "%s_%lld", val->role, (long long)(e->voff[v] / g->tmax));
+        e->vname[v] = strdup(buf);
+    }
+}
+
+/* ── weights ─────────────────────────────────────────────────────────────── */
+
+/* Member name of a weight field: "l[3].q_proj" → "q_proj". */
+static const char *member(const char *field) {
+    const char *dot = strchr(field, '.');
+    return dot && field[0] == 'l' && field[1] == '[' ? dot + 1 : field;
+}
+
+static const char *wtype(const Weight *w) { return (w->flags & W_VECTOR) ? "float" : fmt_ctype(w->fmt); }
+
+static void emit_weights(Emitter *e) {
+    const Graph *g = e->g;
+    out(e, "/* ── weights ──────────────────────────────────────────────────────────────\n"
+           " * Pointers into the mmap'd checkpoint (matrices, row-major [out, in], as stored)\n"
+           " * or into f32 copies of small vectors (norm weights, biases).  Bound and\n"
+           " * checked by name, dtype and shape against weight_table below. */\n");
+    out(e, "typedef struct LayerWeights {\n");
+    /* members: union over layers, in first-seen order */
+    char seen[128][64];
+    int n_seen = 0;
+    for (int i = 0; i < g->n_weights; i++) {
+        const Weight *w = &g->weights[i];
+        if (w->layer < 0) continue;
+        const char *m = member(w->field);
+        int dup = 0;
+        for (int k = 0; k < n_seen; k++) if (!strcmp(seen[k], m)) dup = 1;
+        if (dup || n_seen >= 128) continue;
+        snprintf(seen[n_seen++], 64, "%s", m);
+        char shape[64];
+        if (w->ndim == 1) snprintf(shape, sizeof shape, "[%lld]", (long long)w->shape[0]);
+        else snprintf(shape, sizeof shape, "[%lld, %lld]", (long long)w->shape[0], (long long)w->shape[1]);
+        out(e, "    const %s *%s;%*s/* %-12s %s */\n", wtype(w), m, (int)(24 - strlen(m) > 0 ? 24 - strlen(m) : 1), "",
+            shape, (w->flags & W_VECTOR) ? "f32" : fmt_short(w->fmt));
+    }
+    out(e, "} LayerWeights;\n\n");
+    out(e, "static struct {\n");
+    for (int i = 0; i < g->n_weights; i++) {
+        const Weight *w = &g->weights[i];
+        if (w->layer >= 0) continue;
+        out(e, "    const %s *%s;%*s/* [%lld, %lld] %s%s */\n", wtype(w), w->field, (int)(24 - strlen(w->field)), "",
+            (long long)w->shape[0], (long long)(w->ndim > 1 ? w->shape[1] : 0),
+            (w->flags & W_VECTOR) ? "f32" : fmt_short(w->fmt), w->alias >= 0 ? ", tied: same as embed" : "");
+    }
+    out(e, "    LayerWeights l[N_LAYERS];\n} W;\n\n");
+    out(e, "static StExpect weight_table[] = {\n");
+    int n = 0;
+    for (int i = 0; i < g->n_weights; i++) {
+        const Weight *w = &g->weights[i];
+        if (w->alias >= 0) continue;
+        out(e, "    {\"%s\", %s, %d, {%lld", w->name, (w->flags & W_VECTOR) ? "ST_F32" : fmt_st(w->fmt), w->ndim,
+            (long long)w->shape[0]);
+        for (int d = 1; d < w->ndim; d++) out(e, ", %lld", (long long)w->shape[d]);
+        out(e, "}, %s, (const void **)&W.%s},\n", (w->flags & W_VECTOR) ? "ST_WIDEN_TO_F32" : "0", w->field);
+        n++;
+    }
+    out(e, "};\n\n");
+}
+
+/* ── kernels ─────────────────────────────────────────────────────────────── */
+
+static void kernel_sig_linear(const Graph *g, const Node *n, int gemv, char *sig, size_t cap) {
+    const Weight *w = &g->weights[n->w[0]];
+    int glu = n->op == OP_LINEAR_GLU;
+    snprintf(sig, cap, "%s%s_%s_%dx%d%s%s%s", gemv ? "gemv" : "gemm", glu ? (n->act == ACT_GEGLU_TANH ? "_geglu" : "_swiglu") : "",
+             fmt_short(w->fmt), n->n_out, n->n_in,
+             (glu ? n->w[2] >= 0 : n->w[1] >= 0) ? "_bias" : "", n->residual ? "_res" : "", "");
+}
+
+static void emit_linear_kernel(Emitter *e, const Node *n, int gemv) {
+    const Graph *g = e->g;
+    const Weight *w = &g->weights[n->w[0]];
+    char sig[96];
+    kernel_sig_linear(g, n, gemv, sig, sizeof sig);
+    if (!kernel_new(e, sig)) return;
+    int glu = n->op == OP_LINEAR_GLU, bias = glu ? n->w[2] >= 0 : n->w[1] >= 0;
+    const char *T = gemv ? "1" : "T";
+    if (glu)
+        out(e, "/* y[%s][%d] = %s(x·Wgᵀ%s) ⊙ (x·Wuᵀ%s); x [%s][%d] f32, Wg/Wu [%d][%d] %s */\n", T, n->n_out,
+            n->act == ACT_GEGLU_TANH ? "gelu_tanh" : "silu", bias ? " + bg" : "", bias ? " + bu" : "", T, n->n_in,
+            n->n_out, n->n_in, fmt_short(w->fmt));
+    else
+        out(e, "/* y[%s][%d] = %sx·Wᵀ%s; x [%s][%d] f32, W [%d][%d] %s%s */\n", T, n->n_out, n->residual ? "res + " : "",
+            bias ? " + b" : "", T, n->n_in, n->n_out, n->n_in, fmt_short(w->fmt),
+            gemv ? " (decode: streams W once)" : " (prefill: register-tiled matrix-matrix)");
+    out(e, "static void %s(const float *x, const %s *W", sig, fmt_ctype(w->fmt));
+    if (glu) out(e, ", const %s *Wu", fmt_ctype(w->fmt));
+    if (bias) out(e, glu ? ", const float *bg, const float *bu" : ", const float *b");
+    if (n->residual) out(e, ", const float *res");
+    out(e, ", float *y%s) {\n", gemv ? "" : ", int T");
+    out(e, "    RtLinear L = {.x = x, .w = W, .y = y, .T = %s, .K = %d, .N = %d, .fmt = %s", T, n->n_in, n->n_out, fmt_rt(w->fmt));
+    if (bias) out(e, glu ? ", .b = bg, .b_up = bu" : ", .b = b");
+    if (glu) out(e, ", .w_up = Wu, .act = %s", n->act == ACT_GEGLU_TANH ? "RT_ACT_GELU_TANH" : "RT_ACT_SILU");
+    if (n->residual) out(e, ", .res = res");
+    out(e, "};\n    rt_linear(&L);\n}\n\n");
+}
+
+static void emit_norm_body(Emitter *e, const char *ind, const char *src, const char *dst, int group, NormKind kind, double eps,
+                           const char *w) {
+    out(e, "%sdouble ss = 0.0;\n", ind);
+    out(e, "%sfor (int i = 0; i < %d; i++) ss += (double)%s[i] * %s[i];\n", ind, group, src, src);
+    out(e, "%sconst float r = 1.0f / sqrtf((float)(ss / %d) + %.9gf);\n", ind, group, eps);
+    if (kind == NORM_L2)
+        out(e, "%sfor (int i = 0; i < %d; i++) %s[i] = %s[i] * r;\n", ind, group, dst, src);
+    else if (kind == NORM_RMS_GEMMA)
+        out(e, "%sfor (int i = 0; i < %d; i++) %s[i] = (%s[i] * r) * (1.0f + %s[i]);\n", ind, group, dst, src, w);
+    else
+        out(e, "%sfor (int i = 0; i < %d; i++) %s[i] = %s[i] * (%s[i] * r);\n", ind, group, dst, w, src);
+}
+
+static void rmsnorm_sig(const Node *n, char *sig, size_t cap) {
+    snprintf(sig, cap, "%s_%d%s%s", n->norm_kind == NORM_L2 ? "l2norm" : n->norm_kind == NORM_RMS_GEMMA ? "rmsnorm_gemma" : "rmsnorm",
+             n->n_in, n->group != n->n_in ? "_per" : "", "");
+    if (n->group != n->n_in) snprintf(sig + strlen(sig), cap - strlen(sig), "%d", n->group);
+    /* eps is part of the signature */
+    char eps[32];
+    snprintf(eps, sizeof eps, "%g", n->eps);
+    for (char *p = eps; *p; p++) if (*p == '-' ) *p = 'm'; else if (*p == '.') *p = 'p'; else if (*p == '+') *p = 'p';
+    snprintf(sig + strlen(sig), cap - strlen(sig), "_eps%s", eps);
+}
+
+static void emit_rmsnorm_kernel(Emitter *e, const Node *n) {
+    char sig[96];
+    rmsnorm_sig(n, sig, sizeof sig);
+    if (!kernel_new(e, sig)) return;
+    int groups = n->n_in / n->group;
+    out(e, "/* %s over %s%d values, eps = %g: y = %s */\n", n->norm_kind == NORM_L2 ? "L2 norm" : "RMSNorm",
+        groups > 1 ? "each head of " : "", n->group, n->eps,
+        n->norm_kind == NORM_L2 ? "x / rms(x)" : n->norm_kind == NORM_RMS_GEMMA ? "(1 + w) ⊙ x / rms(x)" : "w ⊙ x / rms(x)");
+    out(e, "static void %s(const float *x, const float *w, float *y, int T) {\n", sig);
+    if (n->norm_kind == NORM_L2) out(e, "    (void)w;\n");
+    out(e, "    for (int t = 0; t < T; t++) {\n");
+    if (groups > 1) {
+        out(e, "        for (int g = 0; g < %d; g++) {\n", groups);
+        out(e, "            const float *xs = x + (size_t)t * %d + g * %d;\n", n->n_in, n->group);
+        out(e, "            float *ys = y + (size_t)t * %d + g * %d;\n", n->n_in, n->group);
+        emit_norm_body(e, "            ", "xs", "ys", n->group, n->norm_kind, n->eps, "w");
+        out(e, "        }\n");
+    } else {
+        out(e, "        const float *xs = x + (size_t)t * %d;\n", n->n_in);
+        out(e, "        float *ys = y + (size_t)t * %d;\n", n->n_in);
+        emit_norm_body(e, "        ", "xs", "ys", n->group, n->norm_kind, n->eps, "w");
+    }
+    out(e, "    }\n}\n\n");
+}
+
+/* Rotate one head in place (buffer h, head_dim d, rot dims), cos/sin row cs/sn. */
+static void emit_rope_head(Emitter *e, const char *ind, const char *src, const char *dst, int rot, RopeLayout layout) {
+    int half = rot / 2;
+    if (layout == ROPE_LAYOUT_INTERLEAVED) {
+        out(e, "%sfor (int i = 0; i < %d; i++) {  /* interleaved pairs (2i, 2i+1) */\n", ind, half);
+        out(e, "%s    const float a = %s[2 * i], b = %s[2 * i + 1];\n", ind, src, src);
+        out(e, "%s    %s[2 * i] = a * cs[i] - b * sn[i];\n", ind, dst);
+        out(e, "%s    %s[2 * i + 1] = b * cs[i] + a * sn[i];\n", ind, dst);
+    } else {
+        out(e, "%sfor (int i = 0; i < %d; i++) {  /* rotate_half: pairs (i, i + %d) */\n", ind, half, half);
+        out(e, "%s    const float a = %s[i], b = %s[i + %d];\n", ind, src, src, half);
+        out(e, "%s    %s[i] = a * cs[i] - b * sn[i];\n", ind, dst);
+        out(e, "%s    %s[i + %d] = b * cs[i] + a * sn[i];\n", ind, dst, half);
+    }
+    out(e, "%s}\n", ind);
+}
+
+static void emit_rope_kernel(Emitter *e, const Node *n) {
+    const RopeSpec *r = &e->g->spec->rope[n->rope];
+    char sig[96];
+    snprintf(sig, sizeof sig, "rope%s_%dx%d_rot%d", r->layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "", n->heads,
+             n->head_dim, n->rot_dims);
+    if (!kernel_new(e, sig)) return;
+    out(e, "/* RoPE on %d heads of %d (first %d dims rotated), cos/sin per token [T][%d] */\n", n->heads, n->head_dim,
+        n->rot_dims, n->rot_dims / 2);
+    out(e, "static void %s(const float *x, float *y, const float *cos_t, const float *sin_t, int T) {\n", sig);
+    out(e, "    for (int t = 0; t < T; t++) {\n");
+    out(e, "        const float *cs = cos_t + (size_t)t * %d, *sn = sin_t + (size_t)t * %d;\n", n->rot_dims / 2, n->rot_dims / 2);
+    out(e, "        for (int h = 0; h < %d; h++) {\n", n->heads);
+    out(e, "            const float *xh = x + (size_t)t * %d + h * %d;\n", n->heads * n->head_dim, n->head_dim);
+    out(e, "            float *yh = y + (size_t)t * %d + h * %d;\n", n->heads * n->head_dim, n->head_dim);
+    emit_rope_head(e, "            ", "xh", "yh", n->rot_dims, r->layout);
+    if (n->rot_dims < n->head_dim)
+        out(e, "            for (int i = %d; i < %d; i++) yh[i] = xh[i];  /* not rotated */\n", n->rot_dims, n->head_dim);
+    out(e, "        }\n    }\n}\n\n");
+}
+
+static void emit_fused_qk_kernel(Emitter *e, const Node *n) {
+    const Graph *g = e->g;
+    int d = n->head_dim, nh = n->heads, nkv = n->kv_heads, rot = n->rot_dims;
+    const char *nk = n->qk_norm == QKNORM_NONE ? "" : n->qk_norm == QKNORM_HEAD ? "_headnorm" : "_wholenorm";
+    char sig[128];
+    snprintf(sig, sizeof sig, "qk%s_rope%s_store_%dx%dx%d_rot%d", nk,
+             n->rope >= 0 && g->spec->rope[n->rope].layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "", nh, nkv, d,
+             n->rope >= 0 ? rot : 0);
+    if (n->qk_norm != QKNORM_NONE) {
+        char eps[32];
+        snprintf(eps, sizeof eps, "%g", n->eps);
+        for (char *p = eps; *p; p++) if (*p == '-') *p = 'm'; else if (*p == '.' || *p == '+') *p = 'p';
+        snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_eps%s%s", eps, n->norm_kind == NORM_RMS_GEMMA ? "_gemma" : "");
+    }
+    if (!kernel_new(e, sig)) return;
+    RopeLayout layout = n->rope >= 0 ? g->spec->rope[n->rope].layout : ROPE_LAYOUT_HALF;
+    out(e, "/* qknorm-fuse: for each token, %s%s write k and v into the KV cache at its position.\n"
+           " * q: %d heads × %d, k/v: %d heads × %d. */\n",
+        n->qk_norm == QKNORM_HEAD ? "RMSNorm each q/k head, " : n->qk_norm == QKNORM_WHOLE ? "RMSNorm the whole q and k projections, " : "",
+        n->rope >= 0 ? "rotate q and k (RoPE)," : "(NoPE layer: no rotation)", nh, d, nkv, d);
+    out(e, "static void %s(const float *q, const float *k, const float *v, const float *q_norm, const float *k_norm,\n"
+           "        float *q_out, float *k_cache, float *v_cache, const float *cos_t, const float *sin_t, int T, int pos) {\n", sig);
+    if (n->qk_norm == QKNORM_NONE) out(e, "    (void)q_norm; (void)k_norm;\n");
+    if (n->rope < 0) out(e, "    (void)cos_t; (void)sin_t;\n");
+    out(e, "    float tmp[%d];\n", (nh > nkv ? nh : nkv) * d);
+    out(e, "    for (int t = 0; t < T; t++) {\n");
+    if (n->rope >= 0)
+        out(e, "        const float *cs = cos_t + (size_t)t * %d, *sn = sin_t + (size_t)t * %d;\n", rot / 2, rot / 2);
+    for (int which = 0; which < 2; which++) {
+        int heads = which ? nkv : nh;
+        const char *src = which ? "k" : "q", *nw = which ? "k_norm" : "q_norm";
+        out(e, "        /* %s */\n", which ? "k → cache" : "q");
+        out(e, "        {\n");
+        out(e, "            const float *src = %s + (size_t)t * %d;\n", src, heads * d);
+        if (which) out(e, "            float *dst = k_cache + (size_t)(pos + t) * %d;\n", heads * d);
+        else out(e, "            float *dst = q_out + (size_t)t * %d;\n", heads * d);
+        if (n->qk_norm == QKNORM_WHOLE) {
+            out(e, "            {\n");
+            emit_norm_body(e, "                ", "src", "tmp", heads * d, n->norm_kind, n->eps, nw);
+            out(e, "            }\n");
+        } else if (n->qk_norm == QKNORM_HEAD) {
+            out(e, "            for (int h = 0; h < %d; h++) {\n", heads);
+            out(e, "                const float *xs = src + h * %d;\n                float *ys = tmp + h * %d;\n", d, d);
+            emit_norm_body(e, "                ", "xs", "ys", d, n->norm_kind, n->eps, nw);
+            out(e, "            }\n");
+        } else {
+            out(e, "            memcpy(tmp, src, sizeof(float) * %d);\n", heads * d);
+        }
+        if (n->rope >= 0) {
+            out(e, "            for (int h = 0; h < %d; h++) {\n", heads);
+            out(e, "                const float *xh = tmp + h * %d;\n                float *yh = dst + h * %d;\n", d, d);
+            emit_rope_head(e, "                ", "xh", "yh", rot, layout);
+            if (rot < d) out(e, "                for (int i = %d; i < %d; i++) yh[i] = xh[i];\n", rot, d);
+            out(e, "            }\n");
+        } else {
+            out(e, "            memcpy(dst, tmp, sizeof(float) * %d);\n", heads * d);
+        }
+        out(e, "        }\n");
+    }
+    out(e, "        memcpy(v_cache + (size_t)(pos + t) * %d, v + (size_t)t * %d, sizeof(float) * %d);\n", nkv * d, nkv * d, nkv * d);
+    out(e, "    }\n}\n\n");
+}
+
+static void emit_kernels(Emitter *e) {
+    const Graph *g = e->g;
+    out(e, "/* ── kernels ─────────────────────────────────────────────────────────────── */\n\n");
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = &g->nodes[i];
+        char sig[128];
+        switch (n->op) {
+        case OP_EMBED: {
+            const Weight *w = &g->weights[n->w[0]];
+            snprintf(sig, sizeof sig, "embed_%s_%d%s", fmt_short(w->fmt), n->n_out, n->scale != 0 ? "_scaled" : "");
+            if (!kernel_new(e, sig)) break;
+            out(e, "/* x[t] = embed[token[t]]%s, widened to f32 */\n", n->scale != 0 ? " × scale" : "");
+            out(e, "static void %s(const int *tokens, const %s *E, float *x, int T) {\n", sig, fmt_ctype(w->fmt));
+            out(e, "    for (int t = 0; t < T; t++) {\n");
+            out(e, "        rt_row_to_f32(E + (size_t)tokens[t] * %d, %s, %d, x + (size_t)t * %d);\n", n->n_out, fmt_rt(w->fmt), n->n_out, n->n_out);
+            if (n->scale != 0) {
+                /* HF multiplies by the normaliser cast to the embedding dtype */
+                float sc = (float)n->scale;
+                if (w->fmt == WFMT_BF16) sc = st_bf16_to_f32(st_f32_to_bf16(sc));
+                out(e, "        for (int i = 0; i < %d; i++) x[(size_t)t * %d + i] *= %.9gf;\n", n->n_out, n->n_out, sc);
+            }
+            out(e, "    }\n}\n\n");
+            break;
+        }
+        case OP_RMSNORM: emit_rmsnorm_kernel(e, n); break;
+        case OP_LINEAR: case OP_LINEAR_GLU:
+            emit_linear_kernel(e, n, 0);
+            emit_linear_kernel(e, n, 1);
+            break;
+        case OP_LOGITS: {
+            Node tmp = *n;
+            tmp.residual = false;
+            tmp.w[1] = -1;
+            emit_linear_kernel(e, &tmp, 0);
+            emit_linear_kernel(e, &tmp, 1);
+            break;
+        }
+        case OP_BIAS:
+            snprintf(sig, sizeof sig, "bias_%d", n->n_in);
+            if (!kernel_new(e, sig)) break;
+            out(e, "static void %s(const float *x, const float *b, float *y, int T) {\n", sig);
+            out(e, "    for (int t = 0; t < T; t++)\n        for (int i = 0; i < %d; i++) y[(size_t)t * %d + i] = x[(size_t)t * %d + i] + b[i];\n}\n\n",
+                n->n_in, n->n_in, n->n_in);
+            break;
+        case OP_ADD:
+            snprintf(sig, sizeof sig, "add_%d", n->n_in);
+            if (!kernel_new(e, sig)) break;
+            out(e, "static void %s(const float *a, const float *b, float *y, int T) {\n", sig);
+            out(e, "    for (size_t i = 0; i < (size_t)T * %d; i++) y[i] = a[i] + b[i];\n}\n\n", n->n_in);
+            break;
+        case OP_GLU:
+            snprintf(sig, sizeof sig, "%s_%d", n->act == ACT_GEGLU_TANH ? "geglu" : "swiglu", n->n_in);
+            if (!kernel_new(e, sig)) break;
+            out(e, "/* y = %s(gate) ⊙ up */\n", n->act == ACT_GEGLU_TANH ? "gelu_tanh" : "silu");
+            out(e, "static void %s(const float *gate, const float *up, float *y, int T) {\n", sig);
+            out(e, "    for (size_t i = 0; i < (size_t)T * %d; i++) y[i] = %s(gate[i]) * up[i];\n}\n\n", n->n_in,
+                n->act == ACT_GEGLU_TANH ? "rt_gelu_tanh" : "rt_silu");
+            break;
+        case OP_ROPE: emit_rope_kernel(e, n); break;
+        case OP_KV_STORE:
+            snprintf(sig, sizeof sig, "kv_store_%d", n->kv_heads * n->head_dim);
+            if (!kernel_new(e, sig)) break;
+            out(e, "/* append T rows of k and v to the cache at positions pos … pos+T-1 */\n");
+            out(e, "static void %s(const float *k, const float *v, float *k_cache, float *v_cache, int T, int pos) {\n", sig);
+            out(e, "    memcpy(k_cache + (size_t)pos * %d, k, sizeof(float) * %d * (size_t)T);\n", n->kv_heads * n->head_dim, n->kv_heads * n->head_dim);
+            out(e, "    memcpy(v_cache + (size_t)pos * %d, v, sizeof(float) * %d * (size_t)T);\n}\n\n", n->kv_heads * n->head_dim, n->kv_heads * n->head_dim);
+            break;
+        case OP_QK_ROPE_STORE: emit_fused_qk_kernel(e, n); break;
+        case OP_ATTENTION:
+            snprintf(sig, sizeof sig, "attention_%dx%dx%d", n->heads, n->kv_heads, n->head_dim);
+            if (n->window) snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_window%d", n->window);
+            if (n->chunk) snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_chunk%d", n->chunk);
+            if (n->w[0] >= 0) snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_sinks");
+            {
+                char sc[32];
+                snprintf(sc, sizeof sc, "%.6g", n->scale);
+                for (char *p = sc; *p; p++) if (*p == '.') *p = 'p'; else if (*p == '-') *p = 'm';
+                snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_scale%s", sc);
+            }
+            if (!kernel_new(e, sig)) break;
+            out(e, "/* %s attention: %d query heads, %d kv heads (%d per group), head_dim %d, scale %.9g%s */\n",
+                n->window ? "sliding-window" : n->chunk ? "chunked" : "causal", n->heads, n->kv_heads, n->heads / n->kv_heads,
+                n->head_dim, n->scale, n->w[0] >= 0 ? ", with sinks" : "");
+            if (n->window) out(e, "/* each query sees the %d most recent keys, itself included */\n", n->window);
+            out(e, "static void %s(const float *q, const float *k_cache, const float *v_cache, %sfloat *out, int T, int pos) {\n", sig,
+                n->w[0] >= 0 ? "const float *sinks, " : "");
+            out(e, "    RtAttention A = {.q = q, .k = k_cache, .v = v_cache, .out = out, .T = T, .pos = pos,\n"
+                   "                     .heads = %d, .kv_heads = %d, .head_dim = %d, .scale = %.9gf, .window = %d, .chunk = %d%s};\n",
+                n->heads, n->kv_heads, n->head_dim, n->scale, n->window, n->chunk, n->w[0] >= 0 ? ", .sinks = sinks" : "");
+            out(e, "    rt_attention(&A);\n}\n\n");
+            break;
+        default: break;
+        }
+    }
+}
+
+/* ── forward ─────────────────────────────────────────────────────────────── */
+
+static const char *V(Emitter *e, int v) { return e->vname[v]; }
+static const char *WF(Emitter *e, int w) {
+    static char buf[4][96];
+    static int k;
+    k = (k + 1) & 3;
+    const Weight *wt = &e->g->weights[w];
+    snprintf(buf[k], sizeof buf[k], "W.%s", wt->field);
+    return buf[k];
+}
+
+static void call_comment(Emitter *e, const Node *n, int idx) {
+    out(e, "  /* %%%d %s", n->out >= 0 ? n->out : idx, op_info[n->op].name);
+    out(e, " · %s", n->note);
+    if (n->loc.line) out(e, " · %s:%d", n->loc.file, n->loc.line);
+    out(e, " */\n");
+}
+
+static void emit_forward(Emitter *e, int decode) {
+    const Graph *g = e->g;
+    const ModelSpec *s = g->spec;
+    const char *T = decode ? "1" : "T";
+    if (decode) {
+        out(e, "/* One decode step: token at position pos (pos tokens already cached).\n"
+               " * Every linear is a GEMV that streams its weights once. */\n");
+        out(e, "static void forward_decode(const int *tokens, int pos, float *logits) {\n");
+    } else {
+        out(e, "/* Prefill of T <= TMAX tokens at positions pos … pos+T-1.  logits_mode: 0 none,\n"
+               " * 1 last token only ([VOCAB]), 2 every token ([T][VOCAB]). */\n");
+        out(e, "static void forward_prefill(const int *tokens, int T, int pos, float *logits, int logits_mode) {\n");
+    }
+    /* activation names */
+    out(e, "    /* activations: views into the arena (%s) */\n", g->memplanned ? "memplan: shared by liveness" : "memplan off: one region each");
+    char **declared = calloc((size_t)g->n_vals, sizeof(char *));
+    int nd = 0;
+    for (int v = 0; v < g->n_vals; v++) {
+        if (g->vals[v].producer < 0 || g->vals[v].is_int || g->nodes[g->vals[v].producer].op == OP_LOGITS) continue;
+        int dup = 0;
+        for (int k = 0; k < nd; k++) if (!strcmp(declared[k], e->vname[v])) dup = 1;
+        if (dup) continue;
+        declared[nd++] = e->vname[v];
+        out(e, "    float *const %s = act + %lld;  /* [T][%d] */\n", e->vname[v], (long long)e->voff[v], g->vals[v].width);
+    }
+    free(declared);
+    /* rope tables */
+    for (int r = 0; r < s->n_rope; r++) {
+        if (g->rope[r].dims <= 0) continue;
+        out(e, "    rt_rope_angles(rope_inv_freq_%s, %d, rope_mscale_%s, pos, %s, rope_cos_%s, rope_sin_%s);\n", s->rope[r].name,
+            g->rope[r].dims / 2, s->rope[r].name, T, s->rope[r].name, s->rope[r].name);
+    }
+    int last_layer = -2;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->layer != last_layer) {
+            if (n->layer >= 0) {
+                const LayerSpec *ls = &s->layer[n->layer];
+                out(e, "\n    /* ── layer %d ── %s, %s norms%s%s ── %s:%d */\n", n->layer,
+                    s->attn[ls->attn].kind == ATTN_MLA ? "MLA" : "attention",
+                    ls->norms == NORMS_PRE ? "pre" : ls->norms == NORMS_POST ? "post" : "sandwich",
+                    ls->rope < 0 ? ", NoPE" : "", ls->window ? ", sliding window" : "", ls->loc.file ? ls->loc.file : s->file, ls->loc.line);
+            } else if (last_layer >= 0) {
+                out(e, "\n    /* ── output ── */\n");
+            }
+            last_layer = n->layer;
+        }
+        char sig[128];
+        switch (n->op) {
+        case OP_INPUT: break;
+        case OP_EMBED: {
+            const Weight *w = &g->weights[n->w[0]];
+            snprintf(sig, sizeof sig, "embed_%s_%d%s", fmt_short(w->fmt), n->n_out, n->scale != 0 ? "_scaled" : "");
+            call_comment(e, n, i);
+            out(e, "    %s(tokens, %s, %s, %s);\n", sig, WF(e, n->w[0]), V(e, n->out), T);
+            break;
+        }
+        case OP_RMSNORM:
+            rmsnorm_sig(n, sig, sizeof sig);
+            call_comment(e, n, i);
+            out(e, "    %s(%s, %s, %s, %s);\n", sig, V(e, n->in[0]), n->w[0] >= 0 ? WF(e, n->w[0]) : "NULL", V(e, n->out), T);
+            break;
+        case OP_LINEAR: case OP_LINEAR_GLU: {
+            kernel_sig_linear(g, n, decode, sig, sizeof sig);
+            call_comment(e, n, i);
+            out(e, "    %s(%s, %s", sig, V(e, n->in[0]), WF(e, n->w[0]));
+            if (n->op == OP_LINEAR_GLU) {
+                out(e, ", %s", WF(e, n->w[1]));
+                if (n->w[2] >= 0) out(e, ", %s, %s", WF(e, n->w[2]), WF(e, n->w[3]));
+            } else if (n->w[1] >= 0) out(e, ", %s", WF(e, n->w[1]));
+            if (n->residual) out(e, ", %s", V(e, n->in[1]));
+            out(e, ", %s%s);\n", V(e, n->out), decode ? "" : ", T");
+            break;
+        }
+        case OP_LOGITS: {
+            Node tmp = *n;
+            tmp.residual = false;
+            tmp.w[1] = -1;
+            call_comment(e, n, i);
+            char sg[128], sv[128];
+            kernel_sig_linear(g, &tmp, 0, sg, sizeof sg);
+            kernel_sig_linear(g, &tmp, 1, sv, sizeof sv);
+            if (decode) {
+                out(e, "    %s(%s, %s, logits);\n", sv, V(e, n->in[0]), WF(e, n->w[0]));
+            } else {
+                out(e, "    if (logits_mode == 2) %s(%s, %s, logits, T);\n", sg, V(e, n->in[0]), WF(e, n->w[0]));
+                out(e, "    else if (logits_mode == 1) %s(%s + (size_t)(T - 1) * %d, %s, logits);\n", sv, V(e, n->in[0]), n->n_in, WF(e, n->w[0]));
+            }
+            if (n->softcap != 0)
+                out(e, "    for (size_t i = 0; i < (size_t)%s * VOCAB; i++) logits[i] = %.9gf * tanhf(logits[i] / %.9gf);  /* final soft-cap */\n",
+                    decode ? "1" : "(logits_mode == 2 ? T : 1)", n->softcap, n->softcap);
+            break;
+        }
+        case OP_BIAS:
+            call_comment(e, n, i);
+            out(e, "    bias_%d(%s, %s, %s, %s);\n", n->n_in, V(e, n->in[0]), WF(e, n->w[0]), V(e, n->out), T);
+            break;
+        case OP_ADD:
+            call_comment(e, n, i);
+            out(e, "    add_%d(%s, %s, %s, %s);\n", n->n_in, V(e, n->in[0]), V(e, n->in[1]), V(e, n->out), T);
+            break;
+        case OP_GLU:
+            call_comment(e, n, i);
+            out(e, "    %s_%d(%s, %s, %s, %s);\n", n->act == ACT_GEGLU_TANH ? "geglu" : "swiglu", n->n_in, V(e, n->in[0]), V(e, n->in[1]), V(e, n->out), T);
+            break;
+        case OP_ROPE: {
+            const RopeSpec *r = &s->rope[n->rope];
+            call_comment(e, n, i);
+            out(e, "    rope%s_%dx%d_rot%d(%s, %s, rope_cos_%s, rope_sin_%s, %s);\n", r->layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "",
+                n->heads, n->head_dim, n->rot_dims, V(e, n->in[0]), V(e, n->out), r->name, r->name, T);
+            break;
+        }
+        case OP_KV_STORE:
+            call_comment(e, n, i);
+            out(e, "    kv_store_%d(%s, %s, k_cache[%d], v_cache[%d], %s, pos);\n", n->kv_heads * n->head_dim, V(e, n->in[0]), V(e, n->in[1]),
+                n->cache, n->cache, T);
+            break;
+        case OP_QK_ROPE_STORE: {
+            /* recompute the signature exactly as the kernel did */
+            const char *nk = n->qk_norm == QKNORM_NONE ? "" : n->qk_norm == QKNORM_HEAD ? "_headnorm" : "_wholenorm";
+            snprintf(sig, sizeof sig, "qk%s_rope%s_store_%dx%dx%d_rot%d", nk,
+                     n->rope >= 0 && s->rope[n->rope].layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "", n->heads, n->kv_heads,
+                     n->head_dim, n->rope >= 0 ? n->rot_dims : 0);
+            if (n->qk_norm != QKNORM_NONE) {
+                char eps[32];
+                snprintf(eps, sizeof eps, "%g", n->eps);
+                for (char *p = eps; *p; p++) if (*p == '-') *p = 'm'; else if (*p == '.' || *p == '+') *p = 'p';
+                snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_eps%s%s", eps, n->norm_kind == NORM_RMS_GEMMA ? "_gemma" : "");
+            }
+            call_comment(e, n, i);
+            const char *rn = n->rope >= 0 ? s->rope[n->rope].name : NULL;
+            char cs[80], sn[80];
+            snprintf(cs, sizeof cs, rn ? "rope_cos_%s" : "NULL", rn);
+            snprintf(sn, sizeof sn, rn ? "rope_sin_%s" : "NULL", rn);
+            out(e, "    %s(%s, %s, %s, %s, %s,\n        %s, k_cache[%d], v_cache[%d], %s, %s, %s, pos);\n", sig, V(e, n->in[0]), V(e, n->in[1]),
+                V(e, n->in[2]), n->w[0] >= 0 ? WF(e, n->w[0]) : "NULL", n->w[1] >= 0 ? WF(e, n->w[1]) : "NULL", V(e, n->out), n->cache,
+                n->cache, cs, sn, T);
+            break;
+        }
+        case OP_ATTENTION: {
+            snprintf(sig, sizeof sig, "attention_%dx%dx%d", n->heads, n->kv_heads, n->head_dim);
+            if (n->window) snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_window%d", n->window);
+            if (n->chunk) snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_chunk%d", n->chunk);
+            if (n->w[0] >= 0) snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_sinks");
+            char sc[32];
+            snprintf(sc, sizeof sc, "%.6g", n->scale);
+            for (char *p = sc; *p; p++) if (*p == '.') *p = 'p'; else if (*p == '-') *p = 'm';
+            snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_scale%s", sc);
+            call_comment(e, n, i);
+            out(e, "    %s(%s, k_cache[%d], v_cache[%d], %s%s%s, %s, pos);\n", sig, V(e, n->in[0]), n->cache, n->cache,
+                n->w[0] >= 0 ? WF(e, n->w[0]) : "", n->w[0] >= 0 ? ", " : "", V(e, n->out), T);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    out(e, "}\n\n");
+}
+
+/* ── the file ────────────────────────────────────────────────────────────── */
+
+static int c_emit(const Graph *g, FILE *f) {
+    const ModelSpec *s = g->spec;
+    Emitter em = {.f = f, .g = g};
+    Emitter *e = &em;
+    name_values(e);
+
+    out(e, "/*\n * %s — generated by archc %s from %s.  Do not edit; edit the YAML.\n *\n", s->name, ARCHC_VERSION, s->file);
+    out(e, " * family %s: %d layers, hidden %d, vocab %d, max context %d, weights %s.\n", s->family, s->n_layers, s->hidden,
+        s->vocab, s->max_context, fmt_short(s->weights.format));
+    out(e, " * passes:");
+    for (int i = 0; i < g->n_passes_run; i++) out(e, " %s", g->passes_run[i]);
+    if (!g->n_passes_run) out(e, " (none)");
+    out(e, "\n * weight bytes read per decoded token: %lld\n", (long long)graph_weight_bytes(g));
+    out(e, " *\n * Build: cc -O3 -march=native -std=c11 -I<archc>/runtime THIS.c <archc build>/libarchc_rt.a -lm -lpthread\n");
+    out(e, " * Read top to bottom: constants, weights, kernels, state, forward_prefill, forward_decode.\n */\n");
+    out(e, "#include <math.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n");
+    out(e, "#include \"archc_rt.h\"\n#include \"archc_kernels.h\"\n\n");
+    out(e, "enum {\n    VOCAB = %d,\n    HIDDEN = %d,\n    N_LAYERS = %d,\n    MAX_CONTEXT = %d,\n    TMAX = %d,       /* prefill chunk */\n"
+           "    N_CACHES = %d,\n    ARENA_FLOATS = %lld,\n};\n\n",
+        s->vocab, s->hidden, s->n_layers, s->max_context, g->tmax, g->n_caches, (long long)(e->arena > 0 ? e->arena : 1));
+    emit_weights(e);
+    emit_kernels(e);
+
+    out(e, "/* ── state ──────────────────────────────────────────────────────────────── */\n\n");
+    out(e, "static float *act;                  /* activation arena [ARENA_FLOATS]            */\n");
+    out(e, "static float *k_cache[N_CACHES];    /* per attention layer [MAX_CONTEXT][kv width] */\n");
+    out(e, "static float *v_cache[N_CACHES];\n");
+    for (int r = 0; r < s->n_rope; r++) {
+        const RopeTable *t = &g->rope[r];
+        if (t->dims <= 0) continue;
+        const RopeSpec *rs = &s->rope[r];
+        if (t->folded) {
+            out(e, "/* RoPE '%s': %s, theta %g, %d rotary dims (rope-fold: constants) */\n", rs->name, rope_kind_name(rs->kind), rs->theta, t->dims);
+            out(e, "static const float rope_inv_freq_%s[%d] = {", rs->name, t->dims / 2);
+            for (int i = 0; i < t->dims / 2; i++) out(e, "%s%s%.9gf", i ? "," : "", i % 6 ? " " : "\n    ", t->inv_freq[i]);
+            out(e, "\n};\nstatic const float rope_mscale_%s = %.9gf;\n", rs->name, t->mscale);
+        } else {
+            out(e, "/* RoPE '%s': %s, theta %g, %d rotary dims (computed at load time: rope-fold off) */\n", rs->name,
+                rope_kind_name(rs->kind), rs->theta, t->dims);
+            out(e, "static float rope_inv_freq_%s[%d];\nstatic float rope_mscale_%s;\n", rs->name, t->dims / 2, rs->name);
+        }
+        out(e, "static float rope_cos_%s[TMAX * %d], rope_sin_%s[TMAX * %d];\n\n", rs->name, t->dims / 2, rs->name, t->dims / 2);
+    }
+
+    out(e, "static int model_init(char *err, size_t errlen) {\n    (void)err; (void)errlen;\n");
+    for (int i = 0; i < g->n_weights; i++)
+        if (g->weights[i].alias >= 0) out(e, "    W.%s = W.%s;  /* tied */\n", g->weights[i].field, g->weights[g->weights[i].alias].field);
+    out(e, "    act = rt_alloc(sizeof(float) * ARENA_FLOATS);\n");
+    for (int c = 0; c < g->n_caches; c++)
+        out(e, "    k_cache[%d] = rt_alloc(sizeof(float) * MAX_CONTEXT * %d);\n    v_cache[%d] = rt_alloc(sizeof(float) * MAX_CONTEXT * %d);\n",
+            c, g->cache_kv_width[c], c, g->cache_v_width[c]);
+    for (int r = 0; r < s->n_rope; r++) {
+        const RopeTable *t = &g->rope[r];
+        if (t->dims <= 0 || t->folded) continue;
+        RtRopeParams p;
+        rope_params_from_spec(&s->rope[r], t->dims, &p);
+        out(e, "    {\n        RtRopeParams p = {.kind = %d, .theta = %.17g, .dims = %d, .factor = %.17g, .original_max_position = %d,\n"
+               "            .low_freq_factor = %.17g, .high_freq_factor = %.17g, .beta_fast = %.17g, .beta_slow = %.17g,\n"
+               "            .truncate = %d, .has_attention_factor = %d, .attention_factor = %.17g, .has_mscale = %d, .mscale = %.17g,\n"
+               "            .has_mscale_all_dim = %d, .mscale_all_dim = %.17g};\n"
+               "        rt_rope_inv_freq(&p, rope_inv_freq_%s, &rope_mscale_%s);\n    }\n",
+            (int)p.kind, p.theta, p.dims, p.factor, p.original_max_position, p.low_freq_factor, p.high_freq_factor, p.beta_fast,
+            p.beta_slow, p.truncate, p.has_attention_factor, p.attention_factor, p.has_mscale, p.mscale, p.has_mscale_all_dim,
+            p.mscale_all_dim, s->rope[r].name, s->rope[r].name);
+    }
+    out(e, "    return 0;\n}\n\n");
+    out(e, "static void model_release(void) {\n    rt_free(act);\n");
+    out(e, "    for (int c = 0; c < N_CACHES; c++) { rt_free(k_cache[c]); rt_free(v_cache[c]); }\n}\n\n");
+
+    out(e, "/* ── forward ─────────────────────────────────────────────────────────────── */\n\n");
+    emit_forward(e, 0);
+    emit_forward(e, 1);
+
+    out(e, "/* Run n tokens at positions pos …: one decode step, or prefill in chunks of TMAX. */\n");
+    out(e, "static void model_forward(const int *tokens, int n, int pos, float *logits, int all_logits) {\n");
+    out(e, "    if (n == 1 && !all_logits) { forward_decode(tokens, pos, logits); return; }\n");
+    out(e, "    for (int i = 0; i < n; i += TMAX) {\n");
+    out(e, "        int T = n - i < TMAX ? n - i : TMAX, last = i + T >= n;\n");
+    out(e, "        if (all_logits) forward_prefill(tokens + i, T, pos + i, logits + (size_t)i * VOCAB, 2);\n");
+    out(e, "        else forward_prefill(tokens + i, T, pos + i, logits, last ? 1 : 0);\n");
+    out(e, "    }\n}\n\n");
+    out(e, "static const RtModel archc_model = {\n    .name = \"%s\",\n    .source = \"%s\",\n    .vocab = VOCAB,\n"
+           "    .max_context = MAX_CONTEXT,\n    .eos_token = %d,\n    .weight_bytes = %lldLL,\n    .weights = weight_table,\n"
+           "    .n_weights = (int)(sizeof weight_table / sizeof weight_table[0]),\n    .init = model_init,\n"
+           "    .forward = model_forward,\n    .release = model_release,\n};\n\n",
+        s->name, s->file, s->eos_token, (long long)graph_weight_bytes(g));
+    out(e, "int main(int argc, char **argv) { return rt_main(argc, argv, &archc_model); }\n");
+
+    for (int v = 0; v < g->n_vals; v++) free(e->vname[v]);
+    free(e->vname);
+    free(e->voff);
+    for (int i = 0; i < e->n_kernels; i++) free(e->kernels[i]);
+    free(e->kernels);
+    return ferror(f) ? -1 : 0;
+}
+
+const Backend backend_c = {"c", ".c", c_check, c_emit};
+
+static int cuda_check(const Graph *g) {
+    return unsupported(g, "the CUDA backend (-o FILE.cu) is not written yet; emit C with -o FILE.c");
+}
+static int cuda_emit(const Graph *g, FILE *f) { (void)g; (void)f; return -1; }
+const Backend backend_cuda = {"cuda", ".cu", cuda_check, cuda_emit};

@@ -1,0 +1,194 @@
+/*
+ * frontend/driver.c — the archc command line.
+ *
+ *   archc MODEL.yaml -o OUT.c           emit C
+ *   archc MODEL.yaml -o OUT.cu          emit CUDA (not written yet: clear error)
+ *   archc MODEL.yaml -o OUT             emit C and build the executable ($CC)
+ *   archc --emit=ir MODEL.yaml [-o F]   print the graph after passes
+ *   archc import HF_DIR|config.json -o MODEL.yaml
+ *   archc init-weights MODEL.yaml -o DIR --dtype f32|bf16|f16 --seed S
+ *   --disable-pass=NAME (repeatable), --list-passes, -v, --help, --version
+ *
+ * The pipeline is the straight line of DESIGN.md: parse → lower → passes →
+ * backend.  Outputs are written to NAME.tmp and renamed on success, so a failed
+ * compilation never leaves a half-written file behind.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "codegen.h"
+#include "ir.h"
+#include "passes.h"
+#include "spec.h"
+
+#ifndef ARCHC_VERSION
+#define ARCHC_VERSION "0.0"
+#endif
+
+int init_weights(const Graph *g, const char *dir, WeightFormat fmt, unsigned long long seed);
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: archc MODEL.yaml -o OUT.c|OUT.cu|OUT   compile (OUT without suffix: build an executable)\n"
+            "       archc --emit=ir MODEL.yaml [-o FILE]    print the graph IR after passes\n"
+            "       archc import HF_DIR|config.json -o MODEL.yaml\n"
+            "       archc init-weights MODEL.yaml -o DIR [--dtype f32|bf16|f16] [--seed S]\n"
+            "options:\n"
+            "  --disable-pass=NAME   skip a pass (repeatable); --list-passes shows them\n"
+            "  -v                    say what each pass did\n"
+            "  --help, --version\n"
+            "environment: CC (compiler for executables), ARCHC_CFLAGS (extra flags)\n");
+}
+
+static int has_suffix(const char *s, const char *suf) {
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && !strcmp(s + n - m, suf);
+}
+
+static int cmd_import(int argc, char **argv) {
+    const char *in = NULL, *outp = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") && i + 1 < argc) outp = argv[++i];
+        else if (argv[i][0] == '-') { fprintf(stderr, "archc import: unknown option '%s'\n", argv[i]); return 2; }
+        else if (!in) in = argv[i];
+        else { fprintf(stderr, "archc import: unexpected argument '%s'\n", argv[i]); return 2; }
+    }
+    if (!in || !outp) { fprintf(stderr, "usage: archc import HF_DIR|config.json -o MODEL.yaml\n"); return 2; }
+    return spec_import_hf(in, outp) == 0 ? 0 : 1;
+}
+
+static int load_graph(const char *yaml, ModelSpec *spec, Graph *g) {
+    if (spec_parse_file(yaml, spec) != 0) return -1;
+    if (lower_model(spec, g) != 0) return -1;
+    return 0;
+}
+
+static int cmd_init_weights(int argc, char **argv) {
+    const char *in = NULL, *dir = NULL, *dtype = "f32";
+    unsigned long long seed = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") && i + 1 < argc) dir = argv[++i];
+        else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) dtype = argv[++i];
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+            char *end;
+            seed = strtoull(argv[++i], &end, 10);
+            if (*end) { fprintf(stderr, "archc init-weights: --seed: expected a non-negative integer, got '%s'\n", argv[i]); return 2; }
+        } else if (argv[i][0] == '-') { fprintf(stderr, "archc init-weights: unknown option '%s'\n", argv[i]); return 2; }
+        else if (!in) in = argv[i];
+        else { fprintf(stderr, "archc init-weights: unexpected argument '%s'\n", argv[i]); return 2; }
+    }
+    if (!in || !dir) { fprintf(stderr, "usage: archc init-weights MODEL.yaml -o DIR [--dtype f32|bf16|f16] [--seed S]\n"); return 2; }
+    WeightFormat fmt;
+    if (!strcmp(dtype, "f32")) fmt = WFMT_F32;
+    else if (!strcmp(dtype, "bf16")) fmt = WFMT_BF16;
+    else if (!strcmp(dtype, "f16")) fmt = WFMT_F16;
+    else { fprintf(stderr, "archc init-weights: --dtype: expected f32, bf16 or f16, got '%s'\n", dtype); return 2; }
+    static ModelSpec spec;
+    Graph g;
+    if (spec_parse_file(in, &spec) != 0) return 1;
+    spec.weights.format = fmt;
+    if (lower_model(&spec, &g) != 0) return 1;
+    int rc = init_weights(&g, dir, fmt, seed);
+    graph_free(&g);
+    return rc == 0 ? 0 : 1;
+}
+
+/* Write via OUT.tmp + rename. */
+static FILE *open_tmp(const char *path, char *tmp, size_t cap) {
+    snprintf(tmp, cap, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) fprintf(stderr, "archc: error: %s: cannot write: %s\n", tmp, strerror(errno));
+    return f;
+}
+
+static int finish_tmp(FILE *f, const char *tmp, const char *path, int ok) {
+    if (fflush(f) != 0 || ferror(f)) ok = 0;
+    if (fclose(f) != 0) ok = 0;
+    if (ok && rename(tmp, path) != 0) {
+        fprintf(stderr, "archc: error: %s: cannot rename: %s\n", path, strerror(errno));
+        ok = 0;
+    }
+    if (!ok) unlink(tmp);
+    return ok ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "import")) return cmd_import(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "init-weights")) return cmd_init_weights(argc, argv);
+
+    const char *in = NULL, *outp = NULL, *emit = NULL;
+    PassOptions opts = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        else if (!strcmp(a, "--version")) { printf("archc %s\n", ARCHC_VERSION); return 0; }
+        else if (!strcmp(a, "--list-passes")) {
+            for (int p = 0; p < pass_count; p++) printf("%-14s %s\n", pass_table[p].name, pass_table[p].what);
+            return 0;
+        } else if (!strcmp(a, "-o")) {
+            if (i + 1 >= argc) { fprintf(stderr, "archc: error: -o needs a file name\n"); return 2; }
+            outp = argv[++i];
+        } else if (!strncmp(a, "--emit=", 7)) emit = a + 7;
+        else if (!strncmp(a, "--disable-pass=", 15)) {
+            if (opts.n_disabled >= 16) { fprintf(stderr, "archc: error: too many --disable-pass options\n"); return 2; }
+            opts.disabled[opts.n_disabled++] = a + 15;
+        } else if (!strcmp(a, "-v")) opts.verbose = 1;
+        else if (a[0] == '-') { fprintf(stderr, "archc: error: unknown option '%s' (see archc --help)\n", a); return 2; }
+        else if (!in) in = a;
+        else { fprintf(stderr, "archc: error: unexpected argument '%s' (one model description at a time)\n", a); return 2; }
+    }
+    if (!in) { usage(stderr); return 2; }
+    if (emit && strcmp(emit, "ir") && strcmp(emit, "c")) {
+        fprintf(stderr, "archc: error: --emit=%s: expected ir or c\n", emit);
+        return 2;
+    }
+    int want_ir = emit && !strcmp(emit, "ir");
+    if (!want_ir && !outp) { fprintf(stderr, "archc: error: no output: give -o OUT.c, -o OUT.cu or -o EXECUTABLE\n"); return 2; }
+
+    static ModelSpec spec;
+    Graph g;
+    if (load_graph(in, &spec, &g) != 0) return 1;
+    if (passes_run(&g, &opts) != 0) { graph_free(&g); return 1; }
+
+    char tmp[4096];
+    if (want_ir) {
+        if (!outp) { graph_print(&g, stdout); graph_free(&g); return fflush(stdout) == 0 ? 0 : 1; }
+        FILE *f = open_tmp(outp, tmp, sizeof tmp);
+        if (!f) return 1;
+        graph_print(&g, f);
+        int rc = finish_tmp(f, tmp, outp, 1);
+        graph_free(&g);
+        return rc == 0 ? 0 : 1;
+    }
+
+    const Backend *be = has_suffix(outp, ".cu") ? &backend_cuda : &backend_c;
+    if (be->check(&g) != 0) { graph_free(&g); return 1; }
+    int build = !has_suffix(outp, ".c") && !has_suffix(outp, ".cu");
+    char cpath[4096];
+    if (build) snprintf(cpath, sizeof cpath, "%s.archc.c", outp);
+    else snprintf(cpath, sizeof cpath, "%s", outp);
+    FILE *f = open_tmp(cpath, tmp, sizeof tmp);
+    if (!f) { graph_free(&g); return 1; }
+    int ok = be->emit(&g, f) == 0;
+    if (finish_tmp(f, tmp, cpath, ok) != 0) {
+        fprintf(stderr, "archc: error: writing %s failed\n", cpath);
+        graph_free(&g);
+        return 1;
+    }
+    graph_free(&g);
+    if (build) {
+        char exe_tmp[4096];
+        snprintf(exe_tmp, sizeof exe_tmp, "%s.tmp", outp);
+        int rc = build_executable(cpath, exe_tmp);
+        if (!getenv("ARCHC_KEEP_C")) unlink(cpath);
+        if (rc != 0) { unlink(exe_tmp); return 1; }
+        if (rename(exe_tmp, outp) != 0) {
+            fprintf(stderr, "archc: error: %s: cannot rename: %s\n", outp, strerror(errno));
+            unlink(exe_tmp);
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,280 @@
+/*
+ * ir/graph.c — building, checking and printing the graph.
+ *
+ * graph_add_* append to the flat arrays (growing them as needed); nothing is ever
+ * freed individually.  graph_verify checks the invariants every pass must keep:
+ * topological order (inputs defined before use), widths consistent with op
+ * attributes, weight shapes consistent with the dims the op will use.
+ * graph_print writes one line per node in the form documented in docs/ir.md:
+ *
+ *   %12 = linear(%11) w=[model.layers.0.self_attn.q_proj.weight] [T,128] ; layer 0 q_proj, m.yaml:14:3
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ir.h"
+
+const OpInfo op_info[OP_COUNT] = {
+#define OP(e, name, nin, elt, w) [e] = {name, nin, elt, w},
+#include "ops.h"
+#undef OP
+};
+
+static void *grow(void *p, int *cap, int need, size_t elem) {
+    if (need <= *cap) return p;
+    int n = *cap ? *cap : 64;
+    while (n < need) n *= 2;
+    void *q = realloc(p, (size_t)n * elem);
+    if (!q) { fprintf(stderr, "archc: out of memory\n"); exit(1); }
+    memset((char *)q + (size_t)*cap * elem, 0, (size_t)(n - *cap) * elem);
+    *cap = n;
+    return q;
+}
+
+void graph_init(Graph *g, const ModelSpec *spec) {
+    memset(g, 0, sizeof *g);
+    g->spec = spec;
+    g->tmax = spec->max_context < 64 ? spec->max_context : 64;
+}
+
+void graph_free(Graph *g) {
+    free(g->nodes); free(g->vals); free(g->weights);
+    memset(g, 0, sizeof *g);
+}
+
+int graph_add_value(Graph *g, int width, const char *role, int layer) {
+    g->vals = grow(g->vals, &g->cap_vals, g->n_vals + 1, sizeof(Value));
+    Value *v = &g->vals[g->n_vals];
+    v->width = width;
+    snprintf(v->role, sizeof v->role, "%s", role);
+    v->producer = -1;
+    v->layer = layer;
+    v->offset = -1;
+    return g->n_vals++;
+}
+
+Node *graph_add_node(Graph *g, Op op, int layer, SrcLoc loc) {
+    g->nodes = grow(g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof(Node));
+    Node *n = &g->nodes[g->n_nodes++];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->layer = layer;
+    n->loc = loc;
+    n->in[0] = n->in[1] = n->in[2] = -1;
+    n->out = -1;
+    for (int i = 0; i < 4; i++) n->w[i] = -1;
+    n->rope = -1;
+    n->cache = -1;
+    n->variant = -1;
+    return n;
+}
+
+int graph_add_weight(Graph *g, const char *name, const char *field, int ndim,
+                     const int64_t *shape, WeightFormat fmt, int flags, int layer) {
+    g->weights = grow(g->weights, &g->cap_weights, g->n_weights + 1, sizeof(Weight));
+    Weight *w = &g->weights[g->n_weights];
+    snprintf(w->name, sizeof w->name, "%s%s", g->spec->weights.prefix, name);
+    snprintf(w->field, sizeof w->field, "%s", field);
+    w->ndim = ndim;
+    for (int i = 0; i < ndim; i++) w->shape[i] = shape[i];
+    w->fmt = (flags & W_VECTOR) ? WFMT_F32 : fmt;
+    w->flags = flags;
+    w->alias = -1;
+    w->layer = layer;
+    return g->n_weights++;
+}
+
+void graph_compact(Graph *g) {
+    int j = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i].dead) g->nodes[j++] = g->nodes[i];
+    g->n_nodes = j;
+    for (int i = 0; i < g->n_vals; i++) g->vals[i].producer = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].out >= 0) g->vals[g->nodes[i].out].producer = i;
+}
+
+void graph_liveness(Graph *g) {
+    for (int i = 0; i < g->n_vals; i++) g->vals[i].last_use = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < 3; k++)
+            if (g->nodes[i].in[k] >= 0) g->vals[g->nodes[i].in[k]].last_use = i;
+}
+
+size_t wfmt_bytes(WeightFormat f) {
+    switch (f) {
+    case WFMT_F32: return 4;
+    case WFMT_BF16: case WFMT_F16: return 2;
+    case WFMT_FP8_E4M3: return 1;
+    case WFMT_MXFP4: return 1; /* ~0.53 with scales; counted per packed byte pair */
+    }
+    return 4;
+}
+
+int64_t graph_weight_bytes(const Graph *g) {
+    /* Bytes of weights a decode step reads: every weight once, except the
+     * embedding table, of which one row is read (unless it doubles as lm_head). */
+    int64_t total = 0;
+    for (int i = 0; i < g->n_weights; i++) {
+        const Weight *w = &g->weights[i];
+        if (w->alias >= 0) continue;
+        int64_t n = 1;
+        for (int d = 0; d < w->ndim; d++) n *= w->shape[d];
+        int64_t bytes = n * (int64_t)((w->flags & W_VECTOR) ? 4 : wfmt_bytes(w->fmt));
+        if (strstr(w->name, "embed_tokens") && !g->spec->tie_embeddings) bytes /= w->shape[0];
+        total += bytes;
+    }
+    return total;
+}
+
+/* ── verifier ─────────────────────────────────────────────────────────────── */
+
+static int verr(const Graph *g, int i, const char *after, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "archc: internal error: graph invalid after %s: node %%%d (%s): ",
+            after, i, op_info[g->nodes[i].op].name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return -1;
+}
+
+int graph_verify(const Graph *g, const char *after) {
+    char *defined = calloc((size_t)g->n_vals + 1, 1);
+    int rc = 0;
+    for (int i = 0; i < g->n_nodes && rc == 0; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op < 0 || n->op >= OP_COUNT) { rc = verr(g, i, after, "bad op %d", n->op); break; }
+        for (int k = 0; k < op_info[n->op].n_inputs; k++) {
+            int v = n->in[k];
+            if (n->op == OP_LINEAR && k == 1) continue;
+            if (v < 0 || v >= g->n_vals) { rc = verr(g, i, after, "input %d missing", k); break; }
+            if (!defined[v]) { rc = verr(g, i, after, "input %%v%d used before it is defined", v); break; }
+        }
+        if (rc) break;
+        if (n->op == OP_LINEAR && n->residual) {
+            int v = n->in[1];
+            if (v < 0 || !defined[v]) { rc = verr(g, i, after, "residual input undefined"); break; }
+            if (g->vals[v].width != n->n_out) { rc = verr(g, i, after, "residual width %d != %d", g->vals[v].width, n->n_out); break; }
+        }
+        for (int k = 0; k < 4; k++) {
+            if (n->w[k] >= g->n_weights) { rc = verr(g, i, after, "weight %d out of range", k); break; }
+        }
+        if (rc) break;
+        if ((n->op == OP_LINEAR || n->op == OP_LOGITS || n->op == OP_LINEAR_GLU) && n->w[0] >= 0) {
+            const Weight *w = &g->weights[n->w[0]];
+            if (w->ndim != 2 || w->shape[0] != n->n_out || w->shape[1] != n->n_in) {
+                rc = verr(g, i, after, "weight %s shape does not match %dx%d", w->name, n->n_out, n->n_in);
+                break;
+            }
+            if (g->vals[n->in[0]].width != n->n_in) {
+                rc = verr(g, i, after, "input width %d != in features %d", g->vals[n->in[0]].width, n->n_in);
+                break;
+            }
+        }
+        if (n->op == OP_ADD && g->vals[n->in[0]].width != g->vals[n->in[1]].width) {
+            rc = verr(g, i, after, "add of widths %d and %d", g->vals[n->in[0]].width, g->vals[n->in[1]].width);
+            break;
+        }
+        if (n->out >= 0) {
+            if (n->out >= g->n_vals) { rc = verr(g, i, after, "output out of range"); break; }
+            if (defined[n->out]) { rc = verr(g, i, after, "value %%v%d defined twice", n->out); break; }
+            defined[n->out] = 1;
+        }
+    }
+    free(defined);
+    return rc;
+}
+
+/* ── printing (archc --emit=ir) ──────────────────────────────────────────── */
+
+void graph_print(const Graph *g, FILE *f) {
+    const ModelSpec *s = g->spec;
+    fprintf(f, "; archc graph IR for %s (%s), %d layers, hidden %d, vocab %d\n",
+            s->name, s->family, s->n_layers, s->hidden, s->vocab);
+    fprintf(f, "; passes run:");
+    for (int i = 0; i < g->n_passes_run; i++) fprintf(f, " %s", g->passes_run[i]);
+    fprintf(f, "%s\n", g->n_passes_run ? "" : " (none)");
+    fprintf(f, "; %d nodes, %d values, %d weights, %d KV caches, prefill chunk T<=%d",
+            g->n_nodes, g->n_vals, g->n_weights, g->n_caches, g->tmax);
+    if (g->memplanned) fprintf(f, ", activation arena %lld floats/token", (long long)g->arena_floats);
+    fprintf(f, "\n");
+    for (int r = 0; r < s->n_rope; r++) {
+        const RopeTable *t = &g->rope[r];
+        fprintf(f, "; rope %s: %s theta=%g dims=%d", s->rope[r].name, rope_kind_name(s->rope[r].kind),
+                s->rope[r].theta, t->dims);
+        if (t->folded) {
+            fprintf(f, " folded mscale=%.9g inv_freq=[", t->mscale);
+            for (int i = 0; i < t->dims / 2 && i < 4; i++) fprintf(f, "%s%.9g", i ? ", " : "", t->inv_freq[i]);
+            fprintf(f, "%s]", t->dims / 2 > 4 ? ", …" : "");
+        }
+        fprintf(f, "\n");
+    }
+    int last_layer = -2;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->layer != last_layer) {
+            if (n->layer >= 0) fprintf(f, "\n; ── layer %d\n", n->layer);
+            else fprintf(f, "\n");
+            last_layer = n->layer;
+        }
+        if (n->out >= 0) fprintf(f, "%%%d = ", n->out);
+        else fprintf(f, "     ");
+        fprintf(f, "%s(", op_info[n->op].name);
+        int first = 1;
+        for (int k = 0; k < 3; k++) {
+            if (n->in[k] < 0) continue;
+            fprintf(f, "%s%%%d", first ? "" : ", ", n->in[k]);
+            first = 0;
+        }
+        fprintf(f, ")");
+        int nw = 0;
+        for (int k = 0; k < 4; k++) if (n->w[k] >= 0) nw++;
+        if (nw) {
+            fprintf(f, " w=[");
+            int fw = 1;
+            for (int k = 0; k < 4; k++) {
+                if (n->w[k] < 0) continue;
+                fprintf(f, "%s%s", fw ? "" : ", ", g->weights[n->w[k]].name);
+                fw = 0;
+            }
+            fprintf(f, "]");
+        }
+        switch (n->op) {
+        case OP_RMSNORM: fprintf(f, " eps=%g group=%d %s", n->eps, n->group, norm_kind_name(n->norm_kind)); break;
+        case OP_LINEAR: fprintf(f, " %dx%d%s", n->n_out, n->n_in, n->residual ? " +residual" : ""); break;
+        case OP_LINEAR_GLU: fprintf(f, " 2x%dx%d act=%s", n->n_out, n->n_in, act_kind_name(n->act)); break;
+        case OP_ROPE: fprintf(f, " rope=%s heads=%d head_dim=%d rot=%d", g->spec->rope[n->rope].name, n->heads, n->head_dim, n->rot_dims); break;
+        case OP_KV_STORE: fprintf(f, " cache=%d", n->cache); break;
+        case OP_ATTENTION: case OP_MLA_ATTENTION:
+            fprintf(f, " cache=%d heads=%d kv_heads=%d head_dim=%d scale=%.9g", n->cache, n->heads, n->kv_heads, n->head_dim, n->scale);
+            if (n->window) fprintf(f, " window=%d", n->window);
+            if (n->chunk) fprintf(f, " chunk=%d", n->chunk);
+            if (n->softcap) fprintf(f, " softcap=%g", n->softcap);
+            break;
+        case OP_QK_ROPE_STORE:
+            fprintf(f, " cache=%d qk_norm=%d rope=%s heads=%d kv_heads=%d head_dim=%d", n->cache, (int)n->qk_norm,
+                    n->rope >= 0 ? g->spec->rope[n->rope].name : "none", n->heads, n->kv_heads, n->head_dim);
+            break;
+        case OP_GLU: fprintf(f, " act=%s", act_kind_name(n->act)); break;
+        case OP_EMBED: if (n->scale != 0) fprintf(f, " scale=%.9g", n->scale); break;
+        case OP_LOGITS: fprintf(f, " %s", n->all_rows ? "all rows" : "last row"); if (n->softcap) fprintf(f, " softcap=%g", n->softcap); break;
+        case OP_MOE: {
+            const FfnSpec *fs = &g->spec->ffn[n->variant];
+            fprintf(f, " experts=%d top_k=%d intermediate=%d shared=%d router=%s", fs->experts, fs->top_k,
+                    fs->intermediate, fs->shared, fs->router.score == ROUTER_SIGMOID ? "sigmoid" : "softmax");
+            break;
+        }
+        default: break;
+        }
+        if (n->out >= 0) {
+            const Value *v = &g->vals[n->out];
+            fprintf(f, " [T,%d]", v->width);
+            if (g->memplanned) fprintf(f, " @%lld", (long long)v->offset);
+        }
+        fprintf(f, " ; %s", n->note);
+        if (n->loc.line) fprintf(f, ", %s:%d:%d", n->loc.file ? n->loc.file : "?", n->loc.line, n->loc.col);
+        fprintf(f, "\n");
+    }
+}

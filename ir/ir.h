@@ -1,0 +1,129 @@
+/*
+ * ir/ir.h — the graph IR.
+ *
+ * A Graph is a flat, topologically ordered array of Nodes over typed Values
+ * (activations) plus a table of Weights (checkpoint tensors).  Nodes refer to
+ * values and weights by index, never by pointer, so passes can append and
+ * reorder freely and dumps print stable %N names.
+ *
+ *   Value    one activation tensor [T, width] f32 (T = tokens in this call,
+ *            symbolic; bounded by Graph.tmax, the prefill chunk)
+ *   Weight   one tensor of the checkpoint: its HF name, shape and storage format,
+ *            and the C field name the emitted code uses for it
+ *   Node     one LLM-level op (ir/ops.h) with a fat attribute block: only the
+ *            fields that op uses are meaningful (listed per op in ops.h / lower.c)
+ *
+ * The KV cache is not a Value: kv_store / attention nodes name their cache by
+ * the `cache` index (one per attention layer).
+ */
+#ifndef ARCHC_IR_H
+#define ARCHC_IR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "spec.h"
+
+typedef enum {
+#define OP(e, name, nin, elt, w) e,
+#include "ops.h"
+#undef OP
+    OP_COUNT
+} Op;
+
+typedef struct OpInfo { const char *name; int n_inputs; bool elementwise; bool reads_weights; } OpInfo;
+extern const OpInfo op_info[OP_COUNT];
+
+typedef struct Value {
+    int width;          /* columns; rows are T                                     */
+    char role[24];      /* readable name for dumps and emitted code: "x", "q", …   */
+    int producer;       /* node index                                              */
+    int layer;          /* -1 outside layers                                       */
+    int64_t offset;     /* memplan: float offset in the activation arena (per TMAX row block) */
+    int last_use;       /* liveness: last node index reading it (memplan)          */
+    bool is_int;        /* token ids                                               */
+} Value;
+
+enum { W_OPTIONAL = 1, W_VECTOR = 2 /* 1-D, widened to f32 at load */ };
+
+typedef struct Weight {
+    char name[160];     /* checkpoint tensor name                                  */
+    char field[64];     /* C lvalue inside the emitted weight struct, e.g. l[3].wq */
+    int ndim;
+    int64_t shape[4];
+    WeightFormat fmt;   /* storage format of this tensor                           */
+    int flags;
+    int alias;          /* >= 0: this slot reuses weight `alias` (tied embeddings) */
+    int layer;
+} Weight;
+
+typedef struct Node {
+    Op op;
+    int in[3];          /* value ids (-1 unused)                                   */
+    int out;            /* value id (-1 for ops that only write the cache)         */
+    int w[4];           /* weight ids (-1 unused)                                  */
+    int layer;          /* -1 outside layers                                       */
+    SrcLoc loc;         /* YAML node it came from                                  */
+    char note[48];      /* what it is, e.g. "q_proj", "post_attention_layernorm"   */
+    bool dead;          /* removed by a pass; dropped by graph_compact             */
+    /* attributes — see ops.h for which op uses which */
+    int n_in, n_out;            /* linear: in/out features; others: widths       */
+    int heads, kv_heads, head_dim, v_dim;
+    int group;                  /* rmsnorm: values per normalised group          */
+    double eps;
+    NormKind norm_kind;
+    int rope;                   /* rope variant index, -1 none                   */
+    int rot_dims;               /* rotary dims per head (<= head_dim)            */
+    double scale;               /* attention softmax scale; embed: multiplier    */
+    int window, chunk;          /* attention masks (0 = none)                    */
+    double softcap;
+    ActKind act; double act_limit, act_alpha;
+    bool residual;              /* linear: accumulate into in[1] (y = in[1] + xWᵀ) */
+    QkNormKind qk_norm;         /* fused q/k norm kind                           */
+    int cache;                  /* KV cache index                                */
+    bool all_rows;              /* logits: every token (else only the last)      */
+    int variant;                /* moe: ffn variant; mla_attention: attn variant  */
+} Node;
+
+/* One RoPE variant after constant folding (rope-fold).                         */
+typedef struct RopeTable {
+    int dims;                   /* rotary dims                                   */
+    bool folded;                /* inv_freq and mscale are compile-time literals */
+    float inv_freq[512];        /* dims/2 entries                                */
+    float mscale;               /* cos/sin multiplier (YaRN attention factor)    */
+} RopeTable;
+
+typedef struct Graph {
+    const ModelSpec *spec;
+    Node *nodes;   int n_nodes, cap_nodes;
+    Value *vals;   int n_vals, cap_vals;
+    Weight *weights; int n_weights, cap_weights;
+    RopeTable rope[SPEC_MAX_VARIANTS];
+    int n_caches;               /* attention layers with a KV cache              */
+    int cache_kv_width[SPEC_MAX_LAYERS]; /* per cache: kv_heads*head_dim (K), same for V */
+    int cache_v_width[SPEC_MAX_LAYERS];
+    int tmax;                   /* tokens per prefill chunk                      */
+    int64_t arena_floats;       /* memplan: arena size in floats per token row    */
+    bool memplanned;
+    const char *passes_run[16]; int n_passes_run;
+} Graph;
+
+/* ir/graph.c */
+void graph_init(Graph *g, const ModelSpec *spec);
+void graph_free(Graph *g);
+int graph_add_value(Graph *g, int width, const char *role, int layer);
+Node *graph_add_node(Graph *g, Op op, int layer, SrcLoc loc);
+int graph_add_weight(Graph *g, const char *name, const char *field, int ndim,
+                     const int64_t *shape, WeightFormat fmt, int flags, int layer);
+void graph_compact(Graph *g);   /* drop dead nodes, keep order                  */
+void graph_liveness(Graph *g);  /* fill Value.last_use                          */
+int graph_verify(const Graph *g, const char *after);  /* 0 ok; else prints and returns -1 */
+void graph_print(const Graph *g, FILE *f);
+int64_t graph_weight_bytes(const Graph *g);  /* bytes read per decoded token    */
+size_t wfmt_bytes(WeightFormat f);            /* bytes per element (f32/bf16/f16) */
+
+/* ir/lower.c — ModelSpec → Graph.  Returns 0, or -1 with a diagnostic
+ * ("not yet supported: …") for features the backend cannot lower yet. */
+int lower_model(const ModelSpec *spec, Graph *g);
+
+#endif

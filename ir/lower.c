@@ -1,0 +1,361 @@
+/*
+ * ir/lower.c — ModelSpec → Graph.
+ *
+ * Lowering is deliberately naive: one node per LLM-level step, exactly in the
+ * order of the Hugging Face forward pass, with no fusion.  Passes (passes/)
+ * then rewrite the graph.  For one pre-norm dense layer the result is
+ *
+ *   %h  = rmsnorm(%x)              input_layernorm
+ *   %q  = linear(%h)   (+ bias)    q_proj          %k, %v likewise
+ *   %q' = rmsnorm(%q)              q_norm (per head or whole; Qwen3, OLMo 2, Gemma 3)
+ *   %q''= rope(%q')                NoPE layers skip it
+ *         kv_store(%k'', %v)       cache write
+ *   %a  = attention(%q'')          causal / windowed / chunked, over the cache
+ *   %o  = linear(%a)               o_proj
+ *   %x' = add(%x, %o)              residual
+ *   … the FFN likewise: rmsnorm, linear gate, linear up, glu, linear down, add
+ *
+ * Post-norm (OLMo 2) and sandwich (Gemma 3) layers put their norms around the
+ * sublayer output instead.  MoE FFNs lower to one `moe` node and MLA attention
+ * to its projections plus one `mla_attention` node: the IR expresses them even
+ * where the C backend does not implement them yet.
+ *
+ * Weight names follow the checkpoint (HF names) so the runtime loader can check
+ * every tensor by name, dtype and shape.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "ir.h"
+
+typedef struct Lower {
+    Graph *g;
+    const ModelSpec *s;
+    char lp[64];     /* "model.layers.N." */
+    int layer;
+    SrcLoc loc;
+} Lower;
+
+static int weight(Lower *L, const char *suffix, const char *field, int ndim, int64_t d0, int64_t d1, int flags) {
+    char name[160], fld[64];
+    int64_t shape[2] = {d0, d1};
+    if (L->layer >= 0) {
+        snprintf(name, sizeof name, "%s%s", L->lp, suffix);
+        snprintf(fld, sizeof fld, "l[%d].%s", L->layer, field);
+    } else {
+        snprintf(name, sizeof name, "%s", suffix);
+        snprintf(fld, sizeof fld, "%s", field);
+    }
+    return graph_add_weight(L->g, name, fld, ndim, shape, L->s->weights.format,
+                            flags | (ndim == 1 ? W_VECTOR : 0), L->layer);
+}
+
+static Node *node(Lower *L, Op op, const char *note) {
+    Node *n = graph_add_node(L->g, op, L->layer, L->loc);
+    snprintf(n->note, sizeof n->note, "%s", note);
+    return n;
+}
+
+static int out(Lower *L, Node *n, int width, const char *role) {
+    /* graph_add_value may move g->nodes? no: values and nodes are separate arrays */
+    int v = graph_add_value(L->g, width, role, L->layer);
+    n->out = v;
+    L->g->vals[v].producer = (int)(n - L->g->nodes);
+    return v;
+}
+
+static int rmsnorm(Lower *L, int x, int width, int group, const char *wname, const char *field, const char *note) {
+    int w = wname ? weight(L, wname, field, 1, group == width ? width : group, 0, 0) : -1;
+    Node *n = node(L, OP_RMSNORM, note);
+    n->in[0] = x;
+    n->w[0] = w;
+    n->n_in = width;
+    n->group = group;
+    n->eps = L->s->norm.eps;
+    n->norm_kind = wname ? L->s->norm.kind : NORM_L2;
+    return out(L, n, width, "h");
+}
+
+static int linear(Lower *L, int x, int n_in, int n_out, const char *wname, const char *field,
+                  const char *bname, const char *bfield, const char *role, const char *note) {
+    int w = weight(L, wname, field, 2, n_out, n_in, 0);
+    Node *n = node(L, OP_LINEAR, note);
+    n->in[0] = x;
+    n->w[0] = w;
+    n->n_in = n_in;
+    n->n_out = n_out;
+    int y = out(L, n, n_out, role);
+    if (bname) {
+        int b = weight(L, bname, bfield, 1, n_out, 0, 0);
+        Node *bn = node(L, OP_BIAS, note);
+        bn->in[0] = y;
+        bn->w[0] = b;
+        bn->n_in = n_out;
+        y = out(L, bn, n_out, role);
+    }
+    return y;
+}
+
+static int add(Lower *L, int a, int b, int width, const char *note) {
+    Node *n = node(L, OP_ADD, note);
+    n->in[0] = a;
+    n->in[1] = b;
+    n->n_in = width;
+    return out(L, n, width, "x");
+}
+
+/* Tag the q/k norm nodes so qknorm-fuse can recognise them. */
+static void mark_qknorm(Lower *L, int q, int k, QkNormKind kind) {
+    L->g->nodes[L->g->vals[q].producer].qk_norm = kind;
+    L->g->nodes[L->g->vals[k].producer].qk_norm = kind;
+}
+
+/* ── attention ─────────────────────────────────────────────────────────────── */
+
+static int lower_gqa(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
+    const ModelSpec *s = L->s;
+    int H = s->hidden, nh = a->heads, nkv = a->kv_heads, d = a->head_dim;
+    if (a->fused_qkv) return -2;
+    int q = linear(L, h, H, nh * d, "self_attn.q_proj.weight", "q_proj", a->q_bias ? "self_attn.q_proj.bias" : NULL, "q_bias", "q", "q_proj");
+    int k = linear(L, h, H, nkv * d, "self_attn.k_proj.weight", "k_proj", a->k_bias ? "self_attn.k_proj.bias" : NULL, "k_bias", "k", "k_proj");
+    int v = linear(L, h, H, nkv * d, "self_attn.v_proj.weight", "v_proj", a->v_bias ? "self_attn.v_proj.bias" : NULL, "v_bias", "v", "v_proj");
+    if (a->qk_norm == QKNORM_HEAD) {
+        q = rmsnorm(L, q, nh * d, d, "self_attn.q_norm.weight", "q_norm", "q_norm (per head)");
+        k = rmsnorm(L, k, nkv * d, d, "self_attn.k_norm.weight", "k_norm", "k_norm (per head)");
+        mark_qknorm(L, q, k, QKNORM_HEAD);
+    } else if (a->qk_norm == QKNORM_WHOLE) {
+        q = rmsnorm(L, q, nh * d, nh * d, "self_attn.q_norm.weight", "q_norm", "q_norm (whole projection)");
+        k = rmsnorm(L, k, nkv * d, nkv * d, "self_attn.k_norm.weight", "k_norm", "k_norm (whole projection)");
+        mark_qknorm(L, q, k, QKNORM_WHOLE);
+    }
+    L->g->vals[q].role[0] = 'q'; L->g->vals[q].role[1] = 0;
+    L->g->vals[k].role[0] = 'k'; L->g->vals[k].role[1] = 0;
+    if (ls->rope >= 0) {
+        const RopeSpec *r = &s->rope[ls->rope];
+        int rot = r->dims ? r->dims : d;
+        L->g->rope[ls->rope].dims = rot;
+        for (int pass = 0; pass < 2; pass++) {
+            Node *n = node(L, OP_ROPE, pass ? "rope k" : "rope q");
+            n->in[0] = pass ? k : q;
+            n->rope = ls->rope;
+            n->heads = pass ? nkv : nh;
+            n->head_dim = d;
+            n->rot_dims = rot;
+            int y = out(L, n, (pass ? nkv : nh) * d, pass ? "k" : "q");
+            if (pass) k = y; else q = y;
+        }
+    }
+    if (a->qk_norm == QKNORM_L2_AFTER) {
+        q = rmsnorm(L, q, nh * d, d, NULL, NULL, "q L2 norm (after rope)");
+        k = rmsnorm(L, k, nkv * d, d, NULL, NULL, "k L2 norm (after rope)");
+        L->g->vals[q].role[0] = 'q'; L->g->vals[k].role[0] = 'k';
+    }
+    int cache = L->g->n_caches++;
+    L->g->cache_kv_width[cache] = nkv * d;
+    L->g->cache_v_width[cache] = nkv * d;
+    Node *st = node(L, OP_KV_STORE, "kv cache write");
+    st->in[0] = k;
+    st->in[1] = v;
+    st->cache = cache;
+    st->kv_heads = nkv;
+    st->head_dim = d;
+    Node *at = node(L, OP_ATTENTION, ls->window ? "sliding-window attention" : ls->chunk ? "chunked attention" : "causal attention");
+    at->in[0] = q;
+    at->cache = cache;
+    at->heads = nh;
+    at->kv_heads = nkv;
+    at->head_dim = d;
+    at->v_dim = d;
+    at->scale = a->scale != 0 ? a->scale : 1.0 / sqrt((double)d);
+    at->window = ls->window;
+    at->chunk = ls->chunk;
+    at->softcap = a->softcap;
+    if (a->sinks) at->w[0] = weight(L, "self_attn.sinks", "sinks", 1, nh, 0, 0);
+    int o = out(L, at, nh * d, "attn");
+    return linear(L, o, nh * d, H, "self_attn.o_proj.weight", "o_proj", a->o_bias ? "self_attn.o_proj.bias" : NULL, "o_bias", "o", "o_proj");
+}
+
+static int lower_mla(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
+    const ModelSpec *s = L->s;
+    int H = s->hidden, nh = a->heads;
+    int qk = a->qk_nope_dim + a->qk_rope_dim;
+    int q;
+    if (a->q_lora_rank > 0) {
+        int qa = linear(L, h, H, a->q_lora_rank, "self_attn.q_a_proj.weight", "q_a_proj", NULL, NULL, "q_lat", "q_a_proj");
+        qa = rmsnorm(L, qa, a->q_lora_rank, a->q_lora_rank, "self_attn.q_a_layernorm.weight", "q_a_norm", "q_a_layernorm");
+        q = linear(L, qa, a->q_lora_rank, nh * qk, "self_attn.q_b_proj.weight", "q_b_proj", NULL, NULL, "q", "q_b_proj");
+    } else {
+        q = linear(L, h, H, nh * qk, "self_attn.q_proj.weight", "q_proj", NULL, NULL, "q", "q_proj");
+    }
+    int ckv = linear(L, h, H, a->kv_lora_rank + a->qk_rope_dim, "self_attn.kv_a_proj_with_mqa.weight", "kv_a_proj",
+                     NULL, NULL, "ckv", "kv_a_proj_with_mqa (latent c_kv | k_pe)");
+    int cache = L->g->n_caches++;
+    L->g->cache_kv_width[cache] = a->kv_lora_rank + a->qk_rope_dim; /* latent cache: c_kv | k_pe */
+    L->g->cache_v_width[cache] = 0;
+    Node *at = node(L, OP_MLA_ATTENTION, "multi-head latent attention");
+    at->in[0] = q;
+    at->in[1] = ckv;
+    at->w[0] = weight(L, "self_attn.kv_a_layernorm.weight", "kv_a_norm", 1, a->kv_lora_rank, 0, 0);
+    at->w[1] = weight(L, "self_attn.kv_b_proj.weight", "kv_b_proj", 2, (int64_t)nh * (a->qk_nope_dim + a->v_dim), a->kv_lora_rank, 0);
+    at->cache = cache;
+    at->heads = nh;
+    at->kv_heads = 1;
+    at->head_dim = qk;
+    at->v_dim = a->v_dim;
+    at->rope = ls->rope;
+    at->rot_dims = a->qk_rope_dim;
+    if (ls->rope >= 0) L->g->rope[ls->rope].dims = a->qk_rope_dim;
+    at->scale = a->scale != 0 ? a->scale : 1.0 / sqrt((double)qk);
+    at->window = ls->window;
+    at->variant = (int)(a - s->attn);
+    int o = out(L, at, nh * a->v_dim, "attn");
+    return linear(L, o, nh * a->v_dim, H, "self_attn.o_proj.weight", "o_proj", NULL, NULL, "o", "o_proj");
+}
+
+/* ── feed-forward ─────────────────────────────────────────────────────────── */
+
+static int lower_dense_ffn(Lower *L, int h, const FfnSpec *f, const char *prefix) {
+    const ModelSpec *s = L->s;
+    int H = s->hidden, I = f->intermediate;
+    char wn[3][96], bn[3][96];
+    const char *proj[3] = {"gate_proj", "up_proj", "down_proj"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(wn[i], sizeof wn[i], "%s.%s.weight", prefix, proj[i]);
+        snprintf(bn[i], sizeof bn[i], "%s.%s.bias", prefix, proj[i]);
+    }
+    int gate = linear(L, h, H, I, wn[0], "gate_proj", f->bias ? bn[0] : NULL, "gate_bias", "gate", "gate_proj");
+    int up = linear(L, h, H, I, wn[1], "up_proj", f->bias ? bn[1] : NULL, "up_bias", "up", "up_proj");
+    Node *n = node(L, OP_GLU, f->act == ACT_GEGLU_TANH ? "gelu_tanh(gate) * up" : "silu(gate) * up");
+    n->in[0] = gate;
+    n->in[1] = up;
+    n->n_in = I;
+    n->act = f->act;
+    n->act_limit = f->act_limit;
+    n->act_alpha = f->act_alpha;
+    int act = out(L, n, I, "act");
+    return linear(L, act, I, H, wn[2], "down_proj", f->bias ? bn[2] : NULL, "down_bias", "ffn", "down_proj");
+}
+
+static int lower_moe(Lower *L, int h, const FfnSpec *f) {
+    const ModelSpec *s = L->s;
+    int H = s->hidden, I = f->intermediate, E = f->experts;
+    Node *n = node(L, OP_MOE, "mixture of experts");
+    int idx = (int)(n - L->g->nodes);
+    int router = weight(L, "mlp.gate.weight", "router", 2, E, H, 0);
+    int first = -1;
+    char nm[128], fld[64];
+    bool stacked = !strcmp(s->family, "gpt_oss") || !strcmp(s->family, "llama4_text");
+    if (stacked) {
+        /* experts stored as stacked tensors [E, …] */
+        first = weight(L, "mlp.experts.gate_up_proj", "experts_gate_up", 2, E, (int64_t)2 * I * H, 0);
+        weight(L, "mlp.experts.down_proj", "experts_down", 2, E, (int64_t)H * I, 0);
+    } else {
+        for (int e = 0; e < E; e++) {
+            const char *proj[3] = {"gate_proj", "up_proj", "down_proj"};
+            for (int k = 0; k < 3; k++) {
+                snprintf(nm, sizeof nm, "mlp.experts.%d.%s.weight", e, proj[k]);
+                snprintf(fld, sizeof fld, "experts[%d].%s", e, proj[k]);
+                int w = weight(L, nm, fld, 2, k == 2 ? H : I, k == 2 ? I : H, 0);
+                if (first < 0) first = w;
+            }
+        }
+    }
+    int shared = -1;
+    if (f->shared > 0) {
+        int SI = f->shared_intermediate ? f->shared_intermediate : f->shared * I;
+        shared = weight(L, "mlp.shared_experts.gate_proj.weight", "shared_gate", 2, SI, H, 0);
+        weight(L, "mlp.shared_experts.up_proj.weight", "shared_up", 2, SI, H, 0);
+        weight(L, "mlp.shared_experts.down_proj.weight", "shared_down", 2, H, SI, 0);
+    }
+    int bias = -1;
+    if (f->router.select_bias) bias = weight(L, "mlp.gate.e_score_correction_bias", "router_select_bias", 1, E, 0, 0);
+    else if (f->router.bias) bias = weight(L, "mlp.gate.bias", "router_bias", 1, E, 0, 0);
+    n = &L->g->nodes[idx];
+    n->in[0] = h;
+    n->w[0] = router;
+    n->w[1] = first;
+    n->w[2] = shared;
+    n->w[3] = bias;
+    n->n_in = H;
+    n->variant = (int)(f - s->ffn);
+    n->act = f->act;
+    return out(L, n, H, "ffn");
+}
+
+/* ── the model ─────────────────────────────────────────────────────────────── */
+
+int lower_model(const ModelSpec *s, Graph *g) {
+    graph_init(g, s);
+    Lower L = {.g = g, .s = s, .layer = -1, .loc = s->loc};
+    if (!strcmp(s->family, "qwen") || s->weights.names == NAMES_QWEN1) {
+        fprintf(stderr, "%s: error: not yet supported: lowering Qwen-1 (fused c_attn, dynamic NTK, LogN) — see issue 5\n", s->file);
+        return -1;
+    }
+    int H = s->hidden;
+    /* embedding */
+    Node *in = graph_add_node(g, OP_INPUT, -1, s->loc);
+    snprintf(in->note, sizeof in->note, "token ids");
+    int ids = graph_add_value(g, 1, "tokens", -1);
+    g->vals[ids].is_int = true;
+    in->out = ids;
+    int emb_w = weight(&L, "model.embed_tokens.weight", "embed", 2, s->vocab, H, 0);
+    Node *e = node(&L, OP_EMBED, "embed_tokens");
+    e->in[0] = ids;
+    e->w[0] = emb_w;
+    e->n_out = H;
+    e->scale = s->embed_scale;
+    int x = out(&L, e, H, "x");
+
+    for (int l = 0; l < s->n_layers; l++) {
+        const LayerSpec *ls = &s->layer[l];
+        const AttnSpec *a = &s->attn[ls->attn];
+        const FfnSpec *f = &s->ffn[ls->ffn];
+        L.layer = l;
+        L.loc = ls->loc;
+        snprintf(L.lp, sizeof L.lp, "model.layers.%d.", l);
+
+        /* attention sublayer */
+        int h = x;
+        if (ls->norms != NORMS_POST)
+            h = rmsnorm(&L, x, H, H, "input_layernorm.weight", "input_norm", "input_layernorm");
+        int o = a->kind == ATTN_MLA ? lower_mla(&L, h, ls, a) : lower_gqa(&L, h, ls, a);
+        if (o == -2) {
+            fprintf(stderr, "%s: error: not yet supported: fused q|k|v checkpoint tensors (fused_qkv)\n", s->file);
+            return -1;
+        }
+        if (ls->norms != NORMS_PRE)
+            o = rmsnorm(&L, o, H, H, "post_attention_layernorm.weight", "post_attn_norm", "post_attention_layernorm (on the sublayer output)");
+        x = add(&L, x, o, H, "residual add (attention)");
+
+        /* feed-forward sublayer */
+        h = x;
+        if (ls->norms == NORMS_PRE)
+            h = rmsnorm(&L, x, H, H, "post_attention_layernorm.weight", "pre_ffn_norm", "post_attention_layernorm (pre-FFN norm)");
+        else if (ls->norms == NORMS_SANDWICH)
+            h = rmsnorm(&L, x, H, H, "pre_feedforward_layernorm.weight", "pre_ffn_norm", "pre_feedforward_layernorm");
+        int y = f->moe ? lower_moe(&L, h, f) : lower_dense_ffn(&L, h, f, "mlp");
+        if (ls->norms != NORMS_PRE)
+            y = rmsnorm(&L, y, H, H, "post_feedforward_layernorm.weight", "post_ffn_norm", "post_feedforward_layernorm (on the sublayer output)");
+        x = add(&L, x, y, H, "residual add (FFN)");
+    }
+
+    /* final norm and logits */
+    L.layer = -1;
+    L.loc = s->loc;
+    x = rmsnorm(&L, x, H, H, "model.norm.weight", "final_norm", "final norm");
+    int head;
+    if (s->tie_embeddings) {
+        head = weight(&L, "model.embed_tokens.weight", "lm_head", 2, s->vocab, H, 0);
+        g->weights[head].alias = emb_w;
+    } else {
+        head = weight(&L, "lm_head.weight", "lm_head", 2, s->vocab, H, 0);
+    }
+    Node *lg = node(&L, OP_LOGITS, s->tie_embeddings ? "lm_head (tied to embed_tokens)" : "lm_head");
+    lg->in[0] = x;
+    lg->w[0] = head;
+    lg->n_in = H;
+    lg->n_out = s->vocab;
+    lg->softcap = s->final_softcap;
+    out(&L, lg, s->vocab, "logits");
+    return graph_verify(g, "lowering");
+}

@@ -1,0 +1,45 @@
+/*
+ * passes/passes.h — graph rewrites, one file per pass, one entry point each.
+ *
+ * The pipeline (passes/pipeline.c) runs them in this order; every one can be
+ * switched off with --disable-pass=NAME, and the verifier runs after each.
+ *
+ *   rope-fold      constant-fold RoPE inverse frequencies (and the YaRN factor)
+ *   qknorm-fuse    q/k norm + RoPE + KV-cache write → one node per layer
+ *   epilogue-fuse  bias, residual add and GLU into the producing matmul
+ *   memplan        one activation arena; offsets from liveness (in-place reuse)
+ */
+#ifndef ARCHC_PASSES_H
+#define ARCHC_PASSES_H
+
+#include "ir.h"
+
+typedef struct PassOptions {
+    const char *disabled[16];
+    int n_disabled;
+    int verbose;         /* print a line per pass to stderr */
+} PassOptions;
+
+typedef struct PassInfo {
+    const char *name;
+    const char *what;
+    int (*run)(Graph *g);  /* 0 ok */
+} PassInfo;
+
+extern const PassInfo pass_table[];
+extern const int pass_count;
+
+int pass_rope_fold(Graph *g);
+int pass_qknorm_fuse(Graph *g);
+int pass_epilogue_fuse(Graph *g);
+int pass_memplan(Graph *g);
+
+/* Run the pipeline (skipping disabled passes), verifying after each pass.
+ * Unknown names in opts->disabled are an error (listed with the known ones). */
+int passes_run(Graph *g, const PassOptions *opts);
+int pass_known(const char *name);
+/* Fill the RopeParams of a RoPE variant (shared by rope-fold and codegen). */
+struct RtRopeParams;
+void rope_params_from_spec(const RopeSpec *r, int dims, struct RtRopeParams *p);
+
+#endif

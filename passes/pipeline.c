@@ -1,0 +1,72 @@
+/*
+ * passes/pipeline.c — the pass table, in pipeline order, and the driver loop.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "passes.h"
+#include "archc_rt.h"
+
+const PassInfo pass_table[] = {
+    {"rope-fold",     "constant-fold RoPE inverse frequencies and YaRN factors", pass_rope_fold},
+    {"qknorm-fuse",   "fuse q/k norm, RoPE and the KV-cache write",             pass_qknorm_fuse},
+    {"epilogue-fuse", "fuse bias, residual add and GLU into matmul epilogues",   pass_epilogue_fuse},
+    {"memplan",       "static activation memory plan from liveness",             pass_memplan},
+};
+const int pass_count = (int)(sizeof pass_table / sizeof pass_table[0]);
+
+int pass_known(const char *name) {
+    for (int i = 0; i < pass_count; i++)
+        if (!strcmp(pass_table[i].name, name)) return 1;
+    return 0;
+}
+
+int passes_run(Graph *g, const PassOptions *opts) {
+    for (int d = 0; d < opts->n_disabled; d++) {
+        if (!pass_known(opts->disabled[d])) {
+            fprintf(stderr, "archc: error: --disable-pass=%s: unknown pass (known:", opts->disabled[d]);
+            for (int i = 0; i < pass_count; i++) fprintf(stderr, " %s", pass_table[i].name);
+            fprintf(stderr, ")\n");
+            return -1;
+        }
+    }
+    for (int i = 0; i < pass_count; i++) {
+        int off = 0;
+        for (int d = 0; d < opts->n_disabled; d++)
+            if (!strcmp(opts->disabled[d], pass_table[i].name)) off = 1;
+        if (off) {
+            if (opts->verbose) fprintf(stderr, "archc: pass %s: disabled\n", pass_table[i].name);
+            continue;
+        }
+        if (pass_table[i].run(g) != 0) return -1;
+        graph_compact(g);
+        if (graph_verify(g, pass_table[i].name) != 0) return -1;
+        if (g->n_passes_run < 16) g->passes_run[g->n_passes_run++] = pass_table[i].name;
+        if (opts->verbose) fprintf(stderr, "archc: pass %s: %d nodes\n", pass_table[i].name, g->n_nodes);
+    }
+    return 0;
+}
+
+void rope_params_from_spec(const RopeSpec *r, int dims, RtRopeParams *p) {
+    memset(p, 0, sizeof *p);
+    switch (r->kind) {
+    case ROPE_LINEAR: p->kind = RT_ROPE_LINEAR; break;
+    case ROPE_LLAMA3: p->kind = RT_ROPE_LLAMA3; break;
+    case ROPE_YARN: p->kind = RT_ROPE_YARN; break;
+    default: p->kind = RT_ROPE_DEFAULT; break;
+    }
+    p->theta = r->theta;
+    p->dims = dims;
+    p->factor = r->factor;
+    p->original_max_position = r->original_max_position;
+    p->low_freq_factor = r->low_freq_factor;
+    p->high_freq_factor = r->high_freq_factor;
+    p->beta_fast = r->beta_fast;
+    p->beta_slow = r->beta_slow;
+    p->truncate = r->truncate;
+    p->has_attention_factor = r->has_attention_factor;
+    p->attention_factor = r->attention_factor;
+    p->has_mscale = r->has_mscale;
+    p->mscale = r->mscale;
+    p->has_mscale_all_dim = r->has_mscale_all_dim;
+    p->mscale_all_dim = r->mscale_all_dim;
+}

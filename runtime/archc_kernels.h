@@ -1,0 +1,314 @@
+/*
+ * runtime/archc_kernels.h — the SIMD building blocks the generated code calls.
+ *
+ * Generated model files emit the simple kernels (norms, RoPE, GLU, adds, cache
+ * writes) as plain loops with every dimension a literal.  The two kernels whose
+ * speed decides the whole model live here, as static inline functions, so that
+ * each specialised wrapper in the generated file (e.g. linear_bf16_3072x1024)
+ * inlines them with its literal dimensions:
+ *
+ *   rt_linear     y[T][N] = act?( x[T][K] · W[N][K]ᵀ + b ) (+ residual), or the
+ *                 GLU form act(x·Wgᵀ + bg) ⊙ (x·Wuᵀ + bu).  W is f32, bf16 or f16
+ *                 (row-major [out, in], exactly as in the checkpoint), x and y f32.
+ *                 Work is split over output rows across the thread pool; each
+ *                 thread computes register tiles of TT tokens × TN rows, so a row
+ *                 of W is read once per TT tokens (prefill: matrix-matrix) and
+ *                 exactly once per token in decode (T = 1: a GEMV streaming W).
+ *   rt_attention  causal / sliding-window / chunked softmax attention over the
+ *                 KV cache for T query tokens, GQA heads grouped contiguously.
+ *
+ * ISA: AVX-512F (16-wide), AVX2+FMA (8-wide), or portable scalar C, chosen by
+ * the compiler flags of the generated file (-march=native by default).
+ */
+#ifndef ARCHC_KERNELS_H
+#define ARCHC_KERNELS_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "archc_rt.h"
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+enum { RT_F32 = 0, RT_BF16 = 1, RT_F16 = 2 };          /* weight formats       */
+enum { RT_ACT_NONE = 0, RT_ACT_SILU = 1, RT_ACT_GELU_TANH = 2 };
+
+static inline float rt_bf16(uint16_t h) {
+    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
+    return v.f;
+}
+
+static inline float rt_f16(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31, man = h & 1023, u;
+    if (exp == 0) {
+        if (man == 0) u = sign;
+        else { /* subnormal: renormalise */
+            int e = -1;
+            do { e++; man <<= 1; } while (!(man & 1024));
+            u = sign | (uint32_t)(127 - 15 - e) << 23 | (man & 1023) << 13;
+        }
+    } else if (exp == 31) u = sign | 0x7f800000u | man << 13;
+    else u = sign | (exp + 127 - 15) << 23 | man << 13;
+    union { uint32_t u; float f; } v = {u};
+    return v.f;
+}
+
+/* Scalar weight element k of a row in format fmt. */
+static inline float rt_wget(const void *row, int fmt, int k) {
+    if (fmt == RT_F32) return ((const float *)row)[k];
+    if (fmt == RT_BF16) return rt_bf16(((const uint16_t *)row)[k]);
+    return rt_f16(((const uint16_t *)row)[k]);
+}
+
+static inline size_t rt_wsize(int fmt) { return fmt == RT_F32 ? 4 : 2; }
+
+/* Widen one row of n weights to f32 (embedding lookups). */
+static inline void rt_row_to_f32(const void *row, int fmt, int n, float *out) {
+    if (fmt == RT_F32) { memcpy(out, row, (size_t)n * 4); return; }
+    for (int i = 0; i < n; i++) out[i] = rt_wget(row, fmt, i);
+}
+
+static inline float rt_silu(float x) { return x / (1.0f + expf(-x)); }
+static inline float rt_gelu_tanh(float x) {
+    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+}
+
+/* ── vector primitives ─────────────────────────────────────────────────────── */
+#if defined(__AVX512F__)
+#define RT_VL 16
+typedef __m512 rt_vec;
+#define rt_vzero() _mm512_setzero_ps()
+#define rt_vfma(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define rt_vsum(a) _mm512_reduce_add_ps(a)
+#define rt_vload_f32(p) _mm512_loadu_ps(p)
+#define rt_vload_bf16(p) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
+#define rt_vload_f16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define RT_TT 4 /* tokens per register tile */
+#define RT_TN 4 /* weight rows per register tile */
+#elif defined(__AVX2__) && defined(__FMA__)
+#define RT_VL 8
+typedef __m256 rt_vec;
+#define rt_vzero() _mm256_setzero_ps()
+#define rt_vfma(a, b, c) _mm256_fmadd_ps(a, b, c)
+static inline float rt_vsum(__m256 a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#define rt_vload_f32(p) _mm256_loadu_ps(p)
+#define rt_vload_bf16(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+#define rt_vload_f16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define RT_TT 2
+#define RT_TN 4
+#else
+#define RT_VL 0 /* scalar build */
+#define RT_TT 2
+#define RT_TN 4
+#endif
+
+/* Dot product of two f32 vectors (attention scores). */
+static inline float rt_dot_f32(const float *a, const float *b, int n) {
+    int i = 0;
+    float s = 0.0f;
+#if RT_VL
+    rt_vec acc0 = rt_vzero(), acc1 = rt_vzero();
+    for (; i + 2 * RT_VL <= n; i += 2 * RT_VL) {
+        acc0 = rt_vfma(rt_vload_f32(a + i), rt_vload_f32(b + i), acc0);
+        acc1 = rt_vfma(rt_vload_f32(a + i + RT_VL), rt_vload_f32(b + i + RT_VL), acc1);
+    }
+    for (; i + RT_VL <= n; i += RT_VL) acc0 = rt_vfma(rt_vload_f32(a + i), rt_vload_f32(b + i), acc0);
+    s = rt_vsum(acc0) + rt_vsum(acc1);
+#endif
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/*
+ * Register tile: out[t][r] = Σ_k x[t][k] · w[r][k] for TT token rows and TN weight
+ * rows.  One definition per (weight format, tile shape); rows past the edge of the
+ * matrix are handled by the caller pointing them at a valid row and discarding.
+ */
+#if RT_VL
+#define RT_DEFINE_TILE(NAME, WT, LOADW, TT_, TN_)                                        \
+    static inline void NAME(const float *const *xr, const WT *const *wr, int K,         \
+                            float out[TT_][TN_]) {                                        \
+        rt_vec acc[TT_][TN_];                                                             \
+        for (int t = 0; t < TT_; t++)                                                     \
+            for (int r = 0; r < TN_; r++) acc[t][r] = rt_vzero();                         \
+        int k = 0;                                                                        \
+        for (; k + RT_VL <= K; k += RT_VL) {                                              \
+            rt_vec w[TN_];                                                                \
+            for (int r = 0; r < TN_; r++) w[r] = LOADW(wr[r] + k);                        \
+            for (int t = 0; t < TT_; t++) {                                               \
+                rt_vec xv = rt_vload_f32(xr[t] + k);                                      \
+                for (int r = 0; r < TN_; r++) acc[t][r] = rt_vfma(xv, w[r], acc[t][r]);   \
+            }                                                                             \
+        }                                                                                 \
+        for (int t = 0; t < TT_; t++)                                                     \
+            for (int r = 0; r < TN_; r++) out[t][r] = rt_vsum(acc[t][r]);                 \
+        for (; k < K; k++)                                                                \
+            for (int t = 0; t < TT_; t++)                                                 \
+                for (int r = 0; r < TN_; r++)                                             \
+                    out[t][r] += xr[t][k] * rt_wget(wr[r], FMT_OF_##WT, k);               \
+    }
+#else
+#define RT_DEFINE_TILE(NAME, WT, LOADW, TT_, TN_)                                        \
+    static inline void NAME(const float *const *xr, const WT *const *wr, int K,         \
+                            float out[TT_][TN_]) {                                        \
+        for (int t = 0; t < TT_; t++)                                                     \
+            for (int r = 0; r < TN_; r++) {                                               \
+                float s = 0.0f;                                                           \
+                for (int k = 0; k < K; k++) s += xr[t][k] * rt_wget(wr[r], FMT_OF_##WT, k); \
+                out[t][r] = s;                                                            \
+            }                                                                             \
+    }
+#endif
+typedef float rt_w_f32;
+typedef uint16_t rt_w_bf16;
+typedef uint16_t rt_w_f16;
+#define FMT_OF_rt_w_f32 RT_F32
+#define FMT_OF_rt_w_bf16 RT_BF16
+#define FMT_OF_rt_w_f16 RT_F16
+RT_DEFINE_TILE(rt_tile_f32, rt_w_f32, rt_vload_f32, RT_TT, RT_TN)
+RT_DEFINE_TILE(rt_tile_bf16, rt_w_bf16, rt_vload_bf16, RT_TT, RT_TN)
+RT_DEFINE_TILE(rt_tile_f16, rt_w_f16, rt_vload_f16, RT_TT, RT_TN)
+/* decode (T = 1): one token against 8 rows keeps 8 independent FMA chains busy */
+RT_DEFINE_TILE(rt_gemv_tile_f32, rt_w_f32, rt_vload_f32, 1, 8)
+RT_DEFINE_TILE(rt_gemv_tile_bf16, rt_w_bf16, rt_vload_bf16, 1, 8)
+RT_DEFINE_TILE(rt_gemv_tile_f16, rt_w_f16, rt_vload_f16, 1, 8)
+
+/* ── linear layers ─────────────────────────────────────────────────────────── */
+
+typedef struct RtLinear {
+    const float *x;        /* [T][K]                                           */
+    const void *w;         /* [N][K] in fmt                                    */
+    const float *b;        /* [N] or NULL                                      */
+    const float *res;      /* [T][N] residual to add, or NULL (may equal y)    */
+    float *y;              /* [T][N]                                           */
+    const void *w_up;      /* GLU: up weights [N][K] (w is then the gate)      */
+    const float *b_up;
+    int T, K, N, fmt, act;
+} RtLinear;
+
+/* Compute out[t][r] for a TT×TN (prefill) or 1×8 (decode) tile of one weight matrix. */
+static inline void rt_linear_tile(const RtLinear *L, const void *w, int gemv, int t0, int n0,
+                                  float *out /* [tt][tn] */, int *tt, int *tn) {
+    const float *xr[RT_TT];
+    const void *wr[8];
+    int TT = gemv ? 1 : RT_TT, TN = gemv ? 8 : RT_TN;
+    size_t ws = rt_wsize(L->fmt);
+    for (int t = 0; t < TT; t++) xr[t] = L->x + (size_t)(t0 + t < L->T ? t0 + t : L->T - 1) * L->K;
+    for (int r = 0; r < TN; r++)
+        wr[r] = (const char *)w + (size_t)(n0 + r < L->N ? n0 + r : L->N - 1) * L->K * ws;
+    *tt = TT;
+    *tn = TN;
+    if (gemv) {
+        float o[1][8];
+        if (L->fmt == RT_F32) rt_gemv_tile_f32(xr, (const rt_w_f32 *const *)wr, L->K, o);
+        else if (L->fmt == RT_BF16) rt_gemv_tile_bf16(xr, (const rt_w_bf16 *const *)wr, L->K, o);
+        else rt_gemv_tile_f16(xr, (const rt_w_f16 *const *)wr, L->K, o);
+        memcpy(out, o, sizeof o);
+    } else {
+        float o[RT_TT][RT_TN];
+        if (L->fmt == RT_F32) rt_tile_f32(xr, (const rt_w_f32 *const *)wr, L->K, o);
+        else if (L->fmt == RT_BF16) rt_tile_bf16(xr, (const rt_w_bf16 *const *)wr, L->K, o);
+        else rt_tile_f16(xr, (const rt_w_f16 *const *)wr, L->K, o);
+        memcpy(out, o, sizeof o);
+    }
+}
+
+/* Rows [tb·TN, te·TN) of the output, all tokens. */
+static void rt_linear_range(void *ctx, int tb, int te) {
+    const RtLinear *L = (const RtLinear *)ctx;
+    int gemv = L->T == 1;
+    int TN = gemv ? 8 : RT_TN;
+    float g[64], u[64];
+    for (int tile = tb; tile < te; tile++) {
+        int n0 = tile * TN;
+        for (int t0 = 0; t0 < L->T; t0 += (gemv ? 1 : RT_TT)) {
+            int tt, tn;
+            rt_linear_tile(L, L->w, gemv, t0, n0, g, &tt, &tn);
+            if (L->w_up) rt_linear_tile(L, L->w_up, gemv, t0, n0, u, &tt, &tn);
+            for (int t = 0; t < tt && t0 + t < L->T; t++) {
+                for (int r = 0; r < tn && n0 + r < L->N; r++) {
+                    int n = n0 + r;
+                    size_t at = (size_t)(t0 + t) * L->N + n;
+                    float v = g[t * tn + r];
+                    if (L->b) v = v + L->b[n];
+                    if (L->w_up) {
+                        float up = u[t * tn + r];
+                        if (L->b_up) up = up + L->b_up[n];
+                        v = (L->act == RT_ACT_GELU_TANH ? rt_gelu_tanh(v) : rt_silu(v)) * up;
+                    }
+                    if (L->res) v = L->res[at] + v;
+                    L->y[at] = v;
+                }
+            }
+        }
+    }
+}
+
+/* y = x·Wᵀ (+b) (+res), or the GLU form when L->w_up is set. */
+static inline void rt_linear(const RtLinear *L) {
+    int TN = L->T == 1 ? 8 : RT_TN;
+    int tiles = (L->N + TN - 1) / TN;
+    rt_parallel_for(tiles, rt_linear_range, (void *)L);
+}
+
+/* ── attention ─────────────────────────────────────────────────────────────── */
+
+typedef struct RtAttention {
+    const float *q;        /* [T][heads·head_dim]                               */
+    const float *k, *v;    /* caches [max_context][kv_heads·head_dim]            */
+    float *out;            /* [T][heads·head_dim]                               */
+    const float *sinks;    /* [heads] or NULL (gpt-oss)                          */
+    int T, pos, heads, kv_heads, head_dim;
+    float scale;
+    int window, chunk;     /* 0 = none                                           */
+} RtAttention;
+
+static void rt_attention_range(void *ctx, int b, int e) {
+    const RtAttention *A = (const RtAttention *)ctx;
+    int d = A->head_dim, kvw = A->kv_heads * d, group = A->heads / A->kv_heads;
+    int maxlen = A->pos + A->T;
+    float *p = (float *)malloc((size_t)maxlen * sizeof(float));
+    if (!p) rt_die("out of memory in attention");
+    for (int task = b; task < e; task++) {
+        int t = task / A->heads, h = task % A->heads, g = h / group;
+        int pos = A->pos + t;
+        int lo = 0;
+        if (A->window > 0 && pos - A->window + 1 > lo) lo = pos - A->window + 1;
+        if (A->chunk > 0 && (pos / A->chunk) * A->chunk > lo) lo = (pos / A->chunk) * A->chunk;
+        const float *q = A->q + (size_t)t * A->heads * d + (size_t)h * d;
+        float m = -INFINITY;
+        for (int j = lo; j <= pos; j++) {
+            float s = rt_dot_f32(q, A->k + (size_t)j * kvw + (size_t)g * d, d) * A->scale;
+            p[j] = s;
+            if (s > m) m = s;
+        }
+        if (A->sinks && A->sinks[h] > m) m = A->sinks[h];
+        float sum = 0.0f;
+        for (int j = lo; j <= pos; j++) { p[j] = expf(p[j] - m); sum += p[j]; }
+        if (A->sinks) sum += expf(A->sinks[h] - m);
+        float inv = 1.0f / sum;
+        float *o = A->out + (size_t)t * A->heads * d + (size_t)h * d;
+        for (int i = 0; i < d; i++) o[i] = 0.0f;
+        for (int j = lo; j <= pos; j++) {
+            float w = p[j] * inv;
+            const float *vr = A->v + (size_t)j * kvw + (size_t)g * d;
+            for (int i = 0; i < d; i++) o[i] += w * vr[i];
+        }
+    }
+    free(p);
+}
+
+static inline void rt_attention(const RtAttention *A) {
+    rt_parallel_for(A->T * A->heads, rt_attention_range, (void *)A);
+}
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * runtime/archc_rt.h — the contract between a generated model file and the runtime.
+ *
+ * A generated model.c defines the weights it expects, a forward function, and
+ *
+ *     int main(int argc, char **argv) { return rt_main(argc, argv, &archc_model); }
+ *
+ * rt_main (runtime/main.c) does everything that is not the model: the command
+ * line (see DESIGN.md "Contracts"), opening the checkpoint and binding every
+ * weight (runtime/safetensors.c), the tokenizer (runtime/tokenizer.c), the
+ * generation loop with the sampler, --logits / --print-ids / --bench, and the
+ * thread pool the kernels use.
+ */
+#ifndef ARCHC_RT_H
+#define ARCHC_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "safetensors.h"
+
+typedef struct RtModel {
+    const char *name;            /* model name from the YAML                           */
+    const char *source;          /* YAML path it was compiled from                     */
+    int vocab;                   /* logits per token                                   */
+    int max_context;             /* KV cache capacity in tokens                        */
+    int eos_token;               /* -1: none (generation runs for -n tokens)           */
+    int64_t weight_bytes;        /* bytes of weights read per decoded token (dense)    */
+    StExpect *weights;           /* every tensor the code reads, with its slot         */
+    int n_weights;
+    /* Called once after the weights are bound: allocate the KV cache and the
+     * activation arena, run load-time weight transforms.  0 or -1 (err set). */
+    int (*init)(char *err, size_t errlen);
+    /* Run n tokens at positions pos .. pos+n-1 (pos tokens are already cached).
+     * Writes logits for every token ([n][vocab]) when all_logits, else only for
+     * the last token ([vocab]). */
+    void (*forward)(const int *tokens, int n, int pos, float *logits, int all_logits);
+    void (*release)(void);
+} RtModel;
+
+int rt_main(int argc, char **argv, const RtModel *model);
+
+/* ── thread pool (runtime/threadpool.c) ─────────────────────────────────────
+ * rt_parallel_for splits [0, n) into contiguous ranges, one per thread, and calls
+ * fn(ctx, begin, end) on each; it returns when all are done.  The calling thread
+ * takes part.  With one thread (or n small) it is a plain call. */
+typedef void (*RtRangeFn)(void *ctx, int begin, int end);
+void rt_parallel_for(int n, RtRangeFn fn, void *ctx);
+void rt_threads_init(int n_threads);   /* 0 = number of online CPUs */
+int rt_threads(void);
+void rt_threads_shutdown(void);
+
+/* ── misc ─────────────────────────────────────────────────────────────────── */
+double rt_now(void);                         /* monotonic seconds                    */
+void *rt_alloc(size_t bytes);                /* 64-byte aligned, zeroed; exits on OOM */
+void rt_free(void *p);
+_Noreturn void rt_die(const char *fmt, ...); /* "error: …" on stderr, exit 1          */
+
+#endif
+
+/* ── RoPE frequencies (runtime/rope.c) ──────────────────────────────────────
+ * One function computes the inverse frequencies of every RoPE kind exactly as
+ * Hugging Face does (f32 arithmetic where HF uses f32 tensors, double where it
+ * uses Python floats).  archc calls it at compile time (rope-fold: the table is
+ * emitted as literals); with rope-fold disabled the generated code calls it at
+ * load time.  Both therefore agree bit for bit. */
+typedef enum { RT_ROPE_DEFAULT, RT_ROPE_LINEAR, RT_ROPE_LLAMA3, RT_ROPE_YARN } RtRopeKind;
+typedef struct RtRopeParams {
+    RtRopeKind kind;
+    double theta;
+    int dims;                       /* rotary dims (table has dims/2 entries)       */
+    double factor;
+    int original_max_position;
+    double low_freq_factor, high_freq_factor;   /* llama3                          */
+    double beta_fast, beta_slow;                /* yarn                            */
+    int truncate;                               /* yarn                            */
+    int has_attention_factor; double attention_factor;
+    int has_mscale; double mscale;
+    int has_mscale_all_dim; double mscale_all_dim;
+} RtRopeParams;
+/* Fills inv_freq[dims/2] and *mscale (the cos/sin multiplier; 1 unless YaRN). */
+void rt_rope_inv_freq(const RtRopeParams *p, float *inv_freq, float *mscale);
+/* cos/sin for positions pos .. pos+T-1: cos[t*(dims/2) + i] = mscale*cos(f32(p*inv_freq[i])). */
+void rt_rope_angles(const float *inv_freq, int half, float mscale, int pos, int T, float *cos_out, float *sin_out);

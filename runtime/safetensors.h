@@ -1,0 +1,86 @@
+/*
+ * runtime/safetensors.h — load Hugging Face safetensors checkpoints (mmap) and
+ * bind their tensors to the slots a generated model expects; write them too
+ * (archc init-weights, tests).
+ *
+ * A checkpoint is either one .safetensors file, or a directory holding
+ * model.safetensors or model.safetensors.index.json (+ shards).  Files are
+ * mmap'd read-only; binding hands out pointers into the maps, so no copy of a
+ * matrix is made.  1-D float tensors (norm weights, biases) may be widened to
+ * f32 when the caller asks for that with ST_WIDEN_TO_F32.
+ */
+#ifndef ARCHC_SAFETENSORS_H
+#define ARCHC_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    ST_F32, ST_F16, ST_BF16, ST_F64,
+    ST_I64, ST_I32, ST_I16, ST_I8,
+    ST_U64, ST_U32, ST_U16, ST_U8, ST_BOOL,
+    ST_F8_E4M3, ST_F8_E5M2, ST_F8_E8M0,
+    ST_DTYPE_COUNT
+} StDtype;
+
+const char *st_dtype_name(StDtype t);        /* "F32", "BF16", … (safetensors spelling) */
+size_t st_dtype_size(StDtype t);             /* bytes per element                       */
+
+#define ST_MAX_DIMS 6
+
+/* One tensor the model expects.  `slot` receives a pointer to the data.       */
+enum {
+    ST_OPTIONAL     = 1, /* absent is fine: *slot = NULL                              */
+    ST_WIDEN_TO_F32 = 2, /* accept F32/BF16/F16 and hand out f32 (copied if needed)  */
+};
+typedef struct StExpect {
+    const char *name;            /* full tensor name, e.g. model.layers.0.mlp.up_proj.weight */
+    StDtype dtype;               /* expected dtype (ignored with ST_WIDEN_TO_F32)            */
+    int ndim;
+    int64_t shape[ST_MAX_DIMS];
+    int flags;
+    const void **slot;
+} StExpect;
+
+typedef struct StCheckpoint StCheckpoint;
+
+/* Open a file or directory.  NULL on error with a one-line message in err
+ * (naming the path, and the tensor for per-tensor problems: bad offsets,
+ * truncated data, unknown dtype). */
+StCheckpoint *st_open(const char *path, char *err, size_t errlen);
+/* Check every expected tensor (presence, dtype, shape) and fill the slots.
+ * Returns 0, or -1 with the first mismatch in err, e.g.
+ *   "tensor model.layers.0.self_attn.q_proj.weight: expected shape [64, 64], checkpoint has [64, 32]" */
+int st_bind(StCheckpoint *ck, const StExpect *want, int n, char *err, size_t errlen);
+/* Look up one tensor; NULL if absent. */
+typedef struct StTensor {
+    const char *name;
+    StDtype dtype;
+    int ndim;
+    int64_t shape[ST_MAX_DIMS];
+    const void *data;
+    size_t nbytes;
+} StTensor;
+const StTensor *st_find(const StCheckpoint *ck, const char *name);
+int st_count(const StCheckpoint *ck);
+const StTensor *st_tensor(const StCheckpoint *ck, int i);
+void st_close(StCheckpoint *ck);
+
+/* Write one .safetensors file (header padded to 8 bytes, {"format":"pt"} metadata).
+ * Written to path + ".tmp" and renamed on success. */
+typedef struct StWrite {
+    const char *name;
+    StDtype dtype;
+    int ndim;
+    int64_t shape[ST_MAX_DIMS];
+    const void *data;            /* nbytes = numel * st_dtype_size(dtype) */
+} StWrite;
+int st_write(const char *path, const StWrite *t, int n, char *err, size_t errlen);
+
+/* Conversions used by loaders and kernels. */
+float st_bf16_to_f32(uint16_t h);
+uint16_t st_f32_to_bf16(float f);            /* round to nearest even */
+float st_f16_to_f32(uint16_t h);
+uint16_t st_f32_to_f16(float f);
+
+#endif

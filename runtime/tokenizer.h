@@ -1,0 +1,35 @@
+/*
+ * runtime/tokenizer.h — tokenizer.json (Hugging Face `tokenizers`) in C.
+ *
+ * Supported: added/special tokens; normalizers NFC (for text that is already NFC
+ * this is the identity; see tokenizer.c), Prepend, Replace, Sequence; pre-tokenizers
+ * Split (the regexes used by Llama 3, Qwen2/3, GPT-2, o200k), ByteLevel, Metaspace,
+ * Sequence; BPE models (byte-level, and SentencePiece-style with byte_fallback);
+ * TemplateProcessing post-processor (BOS/EOS); decoding back to UTF-8.
+ * Anything else is rejected at load time with a message naming the JSON path.
+ */
+#ifndef ARCHC_TOKENIZER_H
+#define ARCHC_TOKENIZER_H
+
+#include <stddef.h>
+
+typedef struct Tokenizer Tokenizer;
+
+/* Load tokenizer.json.  NULL on error with a one-line message in err. */
+Tokenizer *tok_load(const char *path, char *err, size_t errlen);
+void tok_free(Tokenizer *t);
+
+/* Encode UTF-8 text as HF does with add_special_tokens=True (post-processor
+ * applied).  Returns the number of ids written to *ids (malloc'd, caller frees),
+ * or -1 with err set. */
+int tok_encode(const Tokenizer *t, const char *text, int **ids, char *err, size_t errlen);
+/* Decode one token id to the bytes it stands for (appended to buf, NUL-terminated);
+ * returns the number of bytes appended. For streaming output. */
+size_t tok_decode_piece(const Tokenizer *t, int id, char *buf, size_t cap);
+/* Whole-sequence decode (skip_special_tokens=False); malloc'd string. */
+char *tok_decode(const Tokenizer *t, const int *ids, int n);
+int tok_vocab_size(const Tokenizer *t);
+/* Id of a token string (vocab or added tokens), -1 if absent. */
+int tok_token_id(const Tokenizer *t, const char *token);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * tests/kernels/test_kernels.c — the SIMD kernels of runtime/archc_kernels.h
+ * against naive double-precision loops: every weight format, prefill tiles
+ * with ragged edges (T, N not multiples of the tile), decode GEMV, bias,
+ * residual in place, both GLU activations, and attention with causal,
+ * sliding-window, chunked masks and sinks.  Thread counts 1 and 2.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "archc_kernels.h"
+
+static int failures;
+
+static float frand(unsigned *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return ((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static void check(const char *what, const float *got, const double *want, int n, double tol) {
+    double maxerr = 0, maxref = 0;
+    for (int i = 0; i < n; i++) {
+        double e = fabs(got[i] - want[i]);
+        if (e > maxerr) maxerr = e;
+        if (fabs(want[i]) > maxref) maxref = fabs(want[i]);
+    }
+    double rel = maxerr / (maxref > 0 ? maxref : 1);
+    if (!(rel <= tol)) {
+        printf("FAIL %s: max rel err %.3g > %.3g\n", what, rel, tol);
+        failures++;
+    }
+}
+
+static void test_linear(int fmt, int T, int K, int N, int bias, int res, int glu) {
+    unsigned s = (unsigned)(fmt * 7919 + T * 31 + K * 7 + N);
+    float *x = malloc(sizeof(float) * T * K), *b = malloc(sizeof(float) * N), *bu = malloc(sizeof(float) * N);
+    float *y = malloc(sizeof(float) * T * N), *r = malloc(sizeof(float) * T * N);
+    void *w = malloc(4 * (size_t)N * K), *wu = malloc(4 * (size_t)N * K);
+    double *want = malloc(sizeof(double) * T * N);
+    for (int i = 0; i < T * K; i++) x[i] = frand(&s);
+    for (int i = 0; i < N; i++) { b[i] = frand(&s); bu[i] = frand(&s); }
+    for (int i = 0; i < N * K; i++) {
+        float v = frand(&s), u = frand(&s);
+        if (fmt == RT_F32) { ((float *)w)[i] = v; ((float *)wu)[i] = u; }
+        else if (fmt == RT_BF16) { ((uint16_t *)w)[i] = st_f32_to_bf16(v); ((uint16_t *)wu)[i] = st_f32_to_bf16(u); }
+        else { ((uint16_t *)w)[i] = st_f32_to_f16(v); ((uint16_t *)wu)[i] = st_f32_to_f16(u); }
+    }
+    for (int i = 0; i < T * N; i++) r[i] = y[i] = frand(&s);
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < N; n++) {
+            double g = 0, u = 0;
+            for (int k = 0; k < K; k++) {
+                g += (double)x[t * K + k] * rt_wget(w, fmt, n * K + k);
+                u += (double)x[t * K + k] * rt_wget(wu, fmt, n * K + k);
+            }
+            if (bias) { g += b[n]; u += bu[n]; }
+            double v = glu ? (glu == 1 ? g / (1 + exp(-g)) : 0.5 * g * (1 + tanh(0.7978845608028654 * (g + 0.044715 * g * g * g)))) * u : g;
+            if (res) v += r[t * N + n];
+            want[t * N + n] = v;
+        }
+    RtLinear L = {.x = x, .w = w, .y = y, .T = T, .K = K, .N = N, .fmt = fmt};
+    if (bias) { L.b = b; L.b_up = bu; }
+    if (res) L.res = y; /* in place: y holds the residual */
+    if (glu) { L.w_up = wu; L.act = glu == 1 ? RT_ACT_SILU : RT_ACT_GELU_TANH; }
+    rt_linear(&L);
+    char what[128];
+    snprintf(what, sizeof what, "linear fmt=%d T=%d K=%d N=%d bias=%d res=%d glu=%d", fmt, T, K, N, bias, res, glu);
+    check(what, y, want, T * N, 1e-5);
+    free(x); free(b); free(bu); free(y); free(r); free(w); free(wu); free(want);
+}
+
+static void test_attention(int T, int pos, int heads, int kv, int d, int window, int chunk, int sinks) {
+    unsigned s = (unsigned)(T * 13 + pos * 17 + heads + window * 3 + chunk * 5 + sinks);
+    int len = pos + T, kvw = kv * d;
+    float *q = malloc(sizeof(float) * T * heads * d), *k = malloc(sizeof(float) * len * kvw), *v = malloc(sizeof(float) * len * kvw);
+    float *o = malloc(sizeof(float) * T * heads * d), *sk = malloc(sizeof(float) * heads);
+    double *want = calloc((size_t)T * heads * d, sizeof(double));
+    for (int i = 0; i < T * heads * d; i++) q[i] = frand(&s) * 2;
+    for (int i = 0; i < len * kvw; i++) { k[i] = frand(&s) * 2; v[i] = frand(&s); }
+    for (int h = 0; h < heads; h++) sk[h] = frand(&s);
+    float scale = 1.0f / sqrtf((float)d);
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < heads; h++) {
+            int p = pos + t, g = h / (heads / kv);
+            double m = sinks ? sk[h] : -1e300, sum = 0;
+            double *sc = malloc(sizeof(double) * len);
+            for (int j = 0; j <= p; j++) {
+                int vis = (!window || j > p - window) && (!chunk || j / chunk == p / chunk);
+                if (!vis) { sc[j] = -INFINITY; continue; }
+                double dot = 0;
+                for (int i = 0; i < d; i++) dot += (double)q[(t * heads + h) * d + i] * k[j * kvw + g * d + i];
+                sc[j] = dot * scale;
+                if (sc[j] > m) m = sc[j];
+            }
+            for (int j = 0; j <= p; j++) if (sc[j] != -INFINITY) sum += exp(sc[j] - m);
+            if (sinks) sum += exp(sk[h] - m);
+            for (int j = 0; j <= p; j++) {
+                if (sc[j] == -INFINITY) continue;
+                double w = exp(sc[j] - m) / sum;
+                for (int i = 0; i < d; i++) want[(t * heads + h) * d + i] += w * v[j * kvw + g * d + i];
+            }
+            free(sc);
+        }
+    RtAttention A = {.q = q, .k = k, .v = v, .out = o, .sinks = sinks ? sk : NULL, .T = T, .pos = pos, .heads = heads,
+                     .kv_heads = kv, .head_dim = d, .scale = scale, .window = window, .chunk = chunk};
+    rt_attention(&A);
+    char what[128];
+    snprintf(what, sizeof what, "attention T=%d pos=%d h=%d kv=%d d=%d window=%d chunk=%d sinks=%d", T, pos, heads, kv, d, window, chunk, sinks);
+    check(what, o, want, T * heads * d, 1e-5);
+    free(q); free(k); free(v); free(o); free(sk); free(want);
+}
+
+int main(void) {
+    int checks = 0;
+    for (int threads = 1; threads <= 2; threads++) {
+        rt_threads_init(threads);
+        for (int fmt = 0; fmt < 3; fmt++) {
+            int shapes[][3] = {{1, 64, 64}, {1, 37, 13}, {5, 64, 30}, {7, 100, 9}, {33, 128, 70}, {4, 16, 4}, {1, 1000, 257}};
+            for (unsigned i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+                for (int variant = 0; variant < 5; variant++) {
+                    int bias = variant & 1, res = variant == 2 || variant == 3, glu = variant == 4 ? 1 + (int)(i & 1) : 0;
+                    test_linear(fmt, shapes[i][0], shapes[i][1], shapes[i][2], bias, res, glu);
+                    checks++;
+                }
+        }
+        test_attention(1, 0, 4, 2, 16, 0, 0, 0);
+        test_attention(9, 0, 4, 2, 16, 0, 0, 0);
+        test_attention(9, 20, 6, 2, 32, 0, 0, 0);
+        test_attention(12, 5, 4, 4, 8, 4, 0, 0);
+        test_attention(1, 30, 4, 1, 16, 8, 0, 0);
+        test_attention(10, 3, 4, 2, 16, 0, 4, 0);
+        test_attention(6, 7, 4, 2, 16, 5, 0, 1);
+        checks += 7;
+        rt_threads_shutdown();
+    }
+    printf("%d passed, %d failed\n", checks * 1 - failures, failures);
+    return failures ? 1 : 0;
+}
