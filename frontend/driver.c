@@ -37,6 +37,7 @@ static void usage(FILE *f) {
             "       archc init-weights MODEL.yaml -o DIR [--dtype f32|bf16|f16] [--seed S]\n"
             "options:\n"
             "  --disable-pass=NAME   skip a pass (repeatable); --list-passes shows them\n"
+            "  --weights-format=F    compile for a checkpoint stored as f32, bf16 or f16\n"
             "  -v                    say what each pass did\n"
             "  --help, --version\n"
             "environment: CC (compiler for executables), ARCHC_CFLAGS (extra flags)\n");
@@ -57,12 +58,6 @@ static int cmd_import(int argc, char **argv) {
     }
     if (!in || !outp) { fprintf(stderr, "usage: archc import HF_DIR|config.json -o MODEL.yaml\n"); return 2; }
     return spec_import_hf(in, outp) == 0 ? 0 : 1;
-}
-
-static int load_graph(const char *yaml, ModelSpec *spec, Graph *g) {
-    if (spec_parse_file(yaml, spec) != 0) return -1;
-    if (lower_model(spec, g) != 0) return -1;
-    return 0;
 }
 
 static int cmd_init_weights(int argc, char **argv) {
@@ -118,7 +113,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "import")) return cmd_import(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "init-weights")) return cmd_init_weights(argc, argv);
 
-    const char *in = NULL, *outp = NULL, *emit = NULL;
+    const char *in = NULL, *outp = NULL, *emit = NULL, *wfmt = NULL;
     PassOptions opts = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -131,6 +126,7 @@ int main(int argc, char **argv) {
             if (i + 1 >= argc) { fprintf(stderr, "archc: error: -o needs a file name\n"); return 2; }
             outp = argv[++i];
         } else if (!strncmp(a, "--emit=", 7)) emit = a + 7;
+        else if (!strncmp(a, "--weights-format=", 17)) wfmt = a + 17;
         else if (!strncmp(a, "--disable-pass=", 15)) {
             if (opts.n_disabled >= 16) { fprintf(stderr, "archc: error: too many --disable-pass options\n"); return 2; }
             opts.disabled[opts.n_disabled++] = a + 15;
@@ -149,7 +145,15 @@ int main(int argc, char **argv) {
 
     static ModelSpec spec;
     Graph g;
-    if (load_graph(in, &spec, &g) != 0) return 1;
+    if (spec_parse_file(in, &spec) != 0) return 1;
+    if (wfmt) {
+        /* compile the same description for a checkpoint stored in another format */
+        if (!strcmp(wfmt, "f32")) spec.weights.format = WFMT_F32;
+        else if (!strcmp(wfmt, "bf16")) spec.weights.format = WFMT_BF16;
+        else if (!strcmp(wfmt, "f16")) spec.weights.format = WFMT_F16;
+        else { fprintf(stderr, "archc: error: --weights-format=%s: expected f32, bf16 or f16\n", wfmt); return 2; }
+    }
+    if (lower_model(&spec, &g) != 0) return 1;
     if (passes_run(&g, &opts) != 0) { graph_free(&g); return 1; }
 
     char tmp[4096];

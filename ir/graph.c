@@ -198,8 +198,8 @@ void graph_print(const Graph *g, FILE *f) {
     fprintf(f, "%s\n", g->n_passes_run ? "" : " (none)");
     fprintf(f, "; %d nodes, %d values, %d weights, %d KV caches, prefill chunk T<=%d",
             g->n_nodes, g->n_vals, g->n_weights, g->n_caches, g->tmax);
-    if (g->memplanned) fprintf(f, ", activation arena %lld floats/token", (long long)g->arena_floats);
-    fprintf(f, "\n");
+    if (g->memplanned) fprintf(f, ", activation arena %lld floats", (long long)g->arena_floats);
+    fprintf(f, "\n; weight bytes per decoded token: %lld\n", (long long)graph_weight_bytes(g));
     for (int r = 0; r < s->n_rope; r++) {
         const RopeTable *t = &g->rope[r];
         fprintf(f, "; rope %s: %s theta=%g dims=%d", s->rope[r].name, rope_kind_name(s->rope[r].kind),

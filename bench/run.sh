@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# bench/run.sh — decode and prefill speed of the qwen3-0.6b example against the
+# machine's ceilings, all measured in this one run.
+#
+#   bash bench/run.sh [MODEL.yaml]      (default examples/qwen3-0.6b.yaml)
+#
+# For f32 and bf16 weights: random weights (archc init-weights), a 128-token
+# prefill and 64 decode steps at 1 and 2 threads.  Prints tokens/s, weight bytes
+# read per decoded token, achieved GB/s and the ratios to the measured read
+# bandwidth (decode roofline) and to the f32 matmul ceiling (prefill: OpenBLAS
+# sgemm when libopenblas is installed, else the FMA peak).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODEL=${1:-examples/qwen3-0.6b.yaml}
+WORK=${BENCH_WORK:-/tmp/archc-bench}
+mkdir -p "$WORK"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j2 --target archc bench_ceilings >/dev/null
+
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
+echo "== ceilings"
+./build/bench_ceilings 2 | tee "$WORK/ceilings.txt"
+bw() { awk -v t="$1" '/read_bandwidth/ { split($2,a,"="); split($3,b,"="); if (b[2]==t) print a[2] }' "$WORK/ceilings.txt"; }
+mm() {
+  local s; s=$(awk -v t="$1" '/sgemm_gflops=[0-9]/ { split($2,a,"="); split($3,b,"="); if (b[2]==t) print a[2] }' "$WORK/ceilings.txt")
+  if [ -z "$s" ]; then s=$(awk -v t="$1" '/fma_peak/ { split($2,a,"="); split($3,b,"="); if (b[2]==t) print a[2] }' "$WORK/ceilings.txt"); fi
+  echo "$s"
+}
+mmname=$(grep -q 'sgemm_gflops=[0-9]' "$WORK/ceilings.txt" && echo sgemm || echo fma_peak)
+
+PROMPT=$(seq -s, 1000 1127)   # 128 token ids
+printf '\n== %s\n' "$MODEL"
+printf '%-5s %-3s %10s %10s %12s %9s %8s %12s %8s\n' dtype thr prefill_t/s decode_t/s bytes/token GB/s "%bw" prefill_GF/s "%$mmname"
+for dtype in f32 bf16; do
+  W="$WORK/$(basename "$MODEL" .yaml)-$dtype"
+  [ -f "$W/model.safetensors" ] || ./build/archc init-weights "$MODEL" -o "$W" --dtype "$dtype" --seed 1
+  ./build/archc "$MODEL" --weights-format="$dtype" -o "$WORK/model-$dtype"
+  bytes=$(./build/archc --emit=ir --weights-format="$dtype" "$MODEL" | awk '/weight bytes per decoded token/ {print $NF}')
+  esize=$([ "$dtype" = f32 ] && echo 4 || echo 2)
+  for thr in 1 2; do
+    line=$("$WORK/model-$dtype" --weights "$W" --tokens "$PROMPT" -n 64 --bench --threads "$thr" 2>/dev/null | grep '^bench ')
+    pf=$(sed -E 's/.*prefill_tok_s=([0-9.]+).*/\1/' <<<"$line")
+    dc=$(sed -E 's/.*decode_tok_s=([0-9.]+).*/\1/' <<<"$line")
+    awk -v d="$dtype" -v t="$thr" -v pf="$pf" -v dc="$dc" -v by="$bytes" -v es="$esize" -v bw="$(bw "$thr")" -v mm="$(mm "$thr")" 'BEGIN {
+      gbs = dc * by / 1e9; gf = pf * 2 * by / es / 1e9;
+      printf "%-5s %-3s %10.1f %10.2f %12d %9.2f %7.0f%% %12.1f %7.0f%%\n", d, t, pf, dc, by, gbs, 100 * gbs / bw, gf, 100 * gf / mm }'
+    if [ -z "${BENCH_NO_PEER:-}" ]; then
+      peer=$(python3 bench/peer_torch.py "$W" "$thr" 16 2>/dev/null | grep '^peer ' || true)
+      if [ -n "$peer" ]; then
+        ppf=$(sed -E 's/.*prefill_tok_s=([0-9.]+).*/\1/' <<<"$peer"); pdc=$(sed -E 's/.*decode_tok_s=([0-9.]+).*/\1/' <<<"$peer")
+        awk -v d="$dtype" -v t="$thr" -v pf="$ppf" -v dc="$pdc" -v apf="$pf" -v adc="$dc" 'BEGIN {
+          printf "%-5s %-3s %10.1f %10.2f   (PyTorch %s eager/sdpa; archc is %.2fx prefill, %.2fx decode)\n", d, t, pf, dc, "transformers", apf / pf, adc / dc }'
+      fi
+    fi
+  done
+done
