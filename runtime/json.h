@@ -26,6 +26,7 @@ typedef struct JsonValue {
     char **keys;               /* JSON_OBJECT: member names (same order as items) */
     size_t *key_lens;          /* JSON_OBJECT: member name byte lengths           */
     int line, col;             /* where the value starts (1-based)                */
+    void *doc_, *index_;       /* internal: owning document, lazy hash index      */
 } JsonValue;
 
 /* Parse `len` bytes.  On error returns NULL and writes "line L, column C: message"

@@ -1,0 +1,277 @@
+/*
+ * runtime/main.c — rt_main: the command line of every generated binary.
+ *
+ *   ./model --weights PATH [--prompt TEXT | --tokens 1,2,3] [-n N]
+ *           [--temp X --top-p X --seed S] [--threads N]
+ *           [--logits FILE] [--print-ids] [--bench]
+ *
+ * Flow: parse arguments → open the checkpoint and bind every weight the model
+ * declares (first mismatch reported by tensor name) → tokenizer (for --prompt
+ * and for printing text) → model init → prefill → decode loop with the
+ * sampler.  Any error is one line on stderr and a non-zero exit.
+ *
+ * Stopping: with --prompt, generation stops at the model's EOS token; with
+ * --tokens it runs exactly -n steps (deterministic for tests and benchmarks).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "archc_rt.h"
+#include "sampler.h"
+#include "tokenizer.h"
+
+typedef struct Args {
+    const char *weights, *prompt, *tokens, *logits_path;
+    int n, threads, print_ids, bench;
+    float temp, top_p;
+    unsigned long long seed;
+} Args;
+
+static void usage(FILE *f, const RtModel *m) {
+    fprintf(f,
+            "%s — compiled by archc from %s\n"
+            "usage: %s --weights PATH [--prompt TEXT | --tokens 1,2,3] [options]\n"
+            "  --weights PATH   checkpoint: a directory (config.json + *.safetensors) or one .safetensors file\n"
+            "  --prompt TEXT    text, tokenized with tokenizer.json next to the weights\n"
+            "  --tokens IDS     comma-separated token ids instead of a prompt\n"
+            "  -n N             tokens to generate (default 16; 0 = prefill only)\n"
+            "  --temp X         sampling temperature (default 0 = greedy)\n"
+            "  --top-p X        nucleus sampling threshold (default 1 = off)\n"
+            "  --seed S         random seed for sampling (default 0)\n"
+            "  --threads N      worker threads (default: all CPUs)\n"
+            "  --logits FILE    write float32 logits of every prompt position, [T][%d]\n"
+            "  --print-ids      print the generated ids as one comma-separated line\n"
+            "  --bench          print a line with prefill and decode tokens/s\n"
+            "With --prompt generation stops at the end-of-sequence token; with --tokens it runs exactly -n steps.\n",
+            m->name, m->source, "model", m->vocab);
+}
+
+static int parse_int(const char *flag, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi) {
+        fprintf(stderr, "error: %s: expected an integer in [%ld, %ld], got '%s'\n", flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_float(const char *flag, const char *s, float lo, float hi, float *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || end == s || v < lo || v > hi) {
+        fprintf(stderr, "error: %s: expected a number in [%g, %g], got '%s'\n", flag, lo, hi, s);
+        return -1;
+    }
+    *out = (float)v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, const RtModel *m, Args *a) {
+    memset(a, 0, sizeof *a);
+    a->n = 16;
+    a->top_p = 1.0f;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (!strcmp(f, "--help") || !strcmp(f, "-h")) { usage(stdout, m); exit(0); }
+        if (!strcmp(f, "--print-ids")) { a->print_ids = 1; continue; }
+        if (!strcmp(f, "--bench")) { a->bench = 1; continue; }
+        static const char *with_value[] = {"--weights", "--prompt", "--tokens", "-n", "--temp", "--top-p", "--seed", "--threads", "--logits"};
+        int known = 0;
+        for (unsigned k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(f, with_value[k]);
+        if (!known) { fprintf(stderr, "error: unknown option '%s' (see --help)\n", f); return -1; }
+        if (i + 1 >= argc) { fprintf(stderr, "error: %s needs a value\n", f); return -1; }
+        const char *v = argv[++i];
+        long l;
+        if (!strcmp(f, "--weights")) a->weights = v;
+        else if (!strcmp(f, "--prompt")) a->prompt = v;
+        else if (!strcmp(f, "--tokens")) a->tokens = v;
+        else if (!strcmp(f, "--logits")) a->logits_path = v;
+        else if (!strcmp(f, "-n")) { if (parse_int(f, v, 0, INT_MAX, &l)) return -1; a->n = (int)l; }
+        else if (!strcmp(f, "--threads")) { if (parse_int(f, v, 1, 1024, &l)) return -1; a->threads = (int)l; }
+        else if (!strcmp(f, "--seed")) {
+            char *end;
+            errno = 0;
+            a->seed = strtoull(v, &end, 10);
+            if (errno || *end || end == v || v[0] == '-') { fprintf(stderr, "error: --seed: expected a non-negative integer, got '%s'\n", v); return -1; }
+        } else if (!strcmp(f, "--temp")) { if (parse_float(f, v, 0.0f, 100.0f, &a->temp)) return -1; }
+        else if (!strcmp(f, "--top-p")) { if (parse_float(f, v, 0.0f, 1.0f, &a->top_p)) return -1; }
+    }
+    if (!a->weights) { fprintf(stderr, "error: --weights PATH is required (see --help)\n"); return -1; }
+    if (!a->prompt && !a->tokens) { fprintf(stderr, "error: give --prompt TEXT or --tokens IDS\n"); return -1; }
+    if (a->prompt && a->tokens) { fprintf(stderr, "error: give either --prompt or --tokens, not both\n"); return -1; }
+    return 0;
+}
+
+static int parse_token_list(const char *s, int vocab, int **out) {
+    int cap = 64, n = 0;
+    int *ids = malloc(sizeof(int) * (size_t)cap);
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 0) {
+            fprintf(stderr, "error: --tokens: expected comma-separated non-negative integers, bad entry at '%s'\n", p);
+            free(ids);
+            return -1;
+        }
+        if (v >= vocab) {
+            fprintf(stderr, "error: --tokens: token id %ld is out of range (vocab size %d)\n", v, vocab);
+            free(ids);
+            return -1;
+        }
+        if (n == cap) ids = realloc(ids, sizeof(int) * (size_t)(cap *= 2));
+        ids[n++] = (int)v;
+        p = end;
+        while (*p == ' ') p++;
+        if (*p == ',') p++;
+        else if (*p) {
+            fprintf(stderr, "error: --tokens: expected ',' at '%s'\n", p);
+            free(ids);
+            return -1;
+        }
+    }
+    *out = ids;
+    return n;
+}
+
+/* tokenizer.json next to the weights: in the directory, or beside the file. */
+static void tokenizer_path(const char *weights, char *buf, size_t cap) {
+    struct stat st;
+    if (stat(weights, &st) == 0 && S_ISDIR(st.st_mode)) { snprintf(buf, cap, "%s/tokenizer.json", weights); return; }
+    const char *slash = strrchr(weights, '/');
+    if (!slash) snprintf(buf, cap, "tokenizer.json");
+    else snprintf(buf, cap, "%.*s/tokenizer.json", (int)(slash - weights), weights);
+}
+
+static int write_logits(const char *path, const float *logits, size_t count) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) { fprintf(stderr, "error: --logits %s: cannot write: %s\n", path, strerror(errno)); return -1; }
+    int ok = fwrite(logits, sizeof(float), count, f) == count;
+    if (fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        fprintf(stderr, "error: --logits %s: write failed: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void print_piece(const Tokenizer *tok, int id) {
+    char buf[512];
+    buf[0] = 0;
+    size_t n = tok_decode_piece(tok, id, buf, sizeof buf);
+    fwrite(buf, 1, n, stdout);
+    fflush(stdout);
+}
+
+int rt_main(int argc, char **argv, const RtModel *m) {
+    Args a;
+    if (parse_args(argc, argv, m, &a) != 0) return 2;
+    char err[1024];
+    StCheckpoint *ck = st_open(a.weights, err, sizeof err);
+    if (!ck) { fprintf(stderr, "error: %s\n", err); return 1; }
+    if (st_bind(ck, m->weights, m->n_weights, err, sizeof err) != 0) {
+        fprintf(stderr, "error: %s\n", err);
+        st_close(ck);
+        return 1;
+    }
+
+    /* the tokenizer: required for --prompt, optional (text output) for --tokens */
+    Tokenizer *tok = NULL;
+    char tpath[4096];
+    tokenizer_path(a.weights, tpath, sizeof tpath);
+    if (a.prompt || access(tpath, R_OK) == 0) {
+        tok = tok_load(tpath, err, sizeof err);
+        if (!tok && a.prompt) {
+            fprintf(stderr, "error: --prompt needs a tokenizer: %s\n", err);
+            st_close(ck);
+            return 1;
+        }
+    }
+    int *prompt = NULL, T;
+    if (a.prompt) {
+        T = tok_encode(tok, a.prompt, &prompt, err, sizeof err);
+        if (T < 0) { fprintf(stderr, "error: tokenizing the prompt: %s\n", err); return 1; }
+        for (int i = 0; i < T; i++)
+            if (prompt[i] >= m->vocab) {
+                fprintf(stderr, "error: the tokenizer produced id %d, outside the model's vocabulary (%d)\n", prompt[i], m->vocab);
+                return 1;
+            }
+    } else {
+        T = parse_token_list(a.tokens, m->vocab, &prompt);
+        if (T < 0) return 2;
+    }
+    if (T == 0) { fprintf(stderr, "error: the prompt is empty (no tokens)\n"); return 2; }
+    if ((long)T + a.n > m->max_context) {
+        fprintf(stderr, "error: prompt (%d tokens) + -n %d exceeds the compiled context of %d tokens\n", T, a.n, m->max_context);
+        return 2;
+    }
+
+    rt_threads_init(a.threads);
+    if (m->init(err, sizeof err) != 0) { fprintf(stderr, "error: %s\n", err); return 1; }
+    size_t V = (size_t)m->vocab;
+    float *logits = rt_alloc(sizeof(float) * V * (a.logits_path ? (size_t)T : 1));
+
+    if (tok && !a.print_ids) {
+        for (int i = 0; i < T; i++) print_piece(tok, prompt[i]);
+    }
+    double t0 = rt_now();
+    m->forward(prompt, T, 0, logits, a.logits_path != NULL);
+    double t_prefill = rt_now() - t0;
+    if (a.logits_path && write_logits(a.logits_path, logits, V * (size_t)T) != 0) return 1;
+
+    Sampler s;
+    sampler_init(&s, m->vocab, a.temp, a.top_p, a.seed);
+    int *out = malloc(sizeof(int) * (size_t)(a.n + 1));
+    const float *last = logits + (a.logits_path ? V * (size_t)(T - 1) : 0);
+    float *work = rt_alloc(sizeof(float) * V);
+    memcpy(work, last, sizeof(float) * V);
+    int n_out = 0;
+    double t1 = rt_now();
+    for (int i = 0; i < a.n; i++) {
+        int next = sampler_sample(&s, work);
+        out[n_out++] = next;
+        if (tok && !a.print_ids) print_piece(tok, next);
+        if (a.prompt && m->eos_token >= 0 && next == m->eos_token) break;
+        if (i + 1 == a.n) break;
+        m->forward(&next, 1, T + i, work, 0);
+    }
+    double t_decode = rt_now() - t1;
+    /* decode timing counts the forward passes: n_out - 1 of them */
+    int decoded = n_out > 1 ? n_out - 1 : 0;
+    if (tok && !a.print_ids) printf("\n");
+    if (a.print_ids) {
+        for (int i = 0; i < n_out; i++) printf("%s%d", i ? "," : "", out[i]);
+        printf("\n");
+    }
+    double pf = T / (t_prefill > 0 ? t_prefill : 1e-9), dc = decoded / (t_decode > 0 ? t_decode : 1e-9);
+    if (a.bench)
+        printf("bench prefill_tokens=%d prefill_tok_s=%.2f decode_tokens=%d decode_tok_s=%.2f threads=%d\n", T, pf, decoded, dc,
+               rt_threads());
+    else
+        fprintf(stderr, "prefill: %d tokens in %.3f s (%.1f tok/s); decode: %d tokens in %.3f s (%.1f tok/s); %d threads\n", T,
+                t_prefill, pf, decoded, t_decode, dc, rt_threads());
+    if (fflush(stdout) != 0 || ferror(stdout)) { fprintf(stderr, "error: writing to stdout failed\n"); return 1; }
+
+    sampler_free(&s);
+    free(out);
+    free(prompt);
+    rt_free(work);
+    rt_free(logits);
+    m->release();
+    rt_threads_shutdown();
+    if (tok) tok_free(tok);
+    st_close(ck);
+    return 0;
+}
