@@ -49,6 +49,17 @@ static const char *fmt_rt(WeightFormat f) { return f == WFMT_F32 ? "RT_F32" : f 
 static const char *fmt_short(WeightFormat f) { return f == WFMT_F32 ? "f32" : f == WFMT_BF16 ? "bf16" : "f16"; }
 static const char *fmt_st(WeightFormat f) { return f == WFMT_F32 ? "ST_F32" : f == WFMT_BF16 ? "ST_BF16" : "ST_F16"; }
 
+/* A float as a C literal that round-trips: 1 → "1.0f", 0.1 → "0.100000001f". */
+static const char *flit(float v) {
+    static char buf[8][48];
+    static int k;
+    k = (k + 1) & 7;
+    snprintf(buf[k], sizeof buf[k], "%.9g", v);
+    if (!strpbrk(buf[k], ".eEn")) strcat(buf[k], ".0");
+    strcat(buf[k], "f");
+    return buf[k];
+}
+
 /* Returns 1 the first time a kernel signature is seen (so it must be emitted). */
 static int kernel_new(Emitter *e, const char *sig) {
     for (int i = 0; i < e->n_kernels; i++)
@@ -214,7 +225,7 @@ static void emit_norm_body(Emitter *e, const char *ind, const char *src, const c
                            const char *w) {
     out(e, "%sdouble ss = 0.0;\n", ind);
     out(e, "%sfor (int i = 0; i < %d; i++) ss += (double)%s[i] * %s[i];\n", ind, group, src, src);
-    out(e, "%sconst float r = 1.0f / sqrtf((float)(ss / %d) + %.9gf);\n", ind, group, eps);
+    out(e, "%sconst float r = 1.0f / sqrtf((float)(ss / %d) + %s);\n", ind, group, flit((float)eps));
     if (kind == NORM_L2)
         out(e, "%sfor (int i = 0; i < %d; i++) %s[i] = %s[i] * r;\n", ind, group, dst, src);
     else if (kind == NORM_RMS_GEMMA)
@@ -378,7 +389,7 @@ static void emit_kernels(Emitter *e) {
                 /* HF multiplies by the normaliser cast to the embedding dtype */
                 float sc = (float)n->scale;
                 if (w->fmt == WFMT_BF16) sc = st_bf16_to_f32(st_f32_to_bf16(sc));
-                out(e, "        for (int i = 0; i < %d; i++) x[(size_t)t * %d + i] *= %.9gf;\n", n->n_out, n->n_out, sc);
+                out(e, "        for (int i = 0; i < %d; i++) x[(size_t)t * %d + i] *= %s;\n", n->n_out, n->n_out, flit(sc));
             }
             out(e, "    }\n}\n\n");
             break;
@@ -446,8 +457,8 @@ static void emit_kernels(Emitter *e) {
             out(e, "static void %s(const float *q, const float *k_cache, const float *v_cache, %sfloat *out, int T, int pos) {\n", sig,
                 n->w[0] >= 0 ? "const float *sinks, " : "");
             out(e, "    RtAttention A = {.q = q, .k = k_cache, .v = v_cache, .out = out, .T = T, .pos = pos,\n"
-                   "                     .heads = %d, .kv_heads = %d, .head_dim = %d, .scale = %.9gf, .window = %d, .chunk = %d%s};\n",
-                n->heads, n->kv_heads, n->head_dim, n->scale, n->window, n->chunk, n->w[0] >= 0 ? ", .sinks = sinks" : "");
+                   "                     .heads = %d, .kv_heads = %d, .head_dim = %d, .scale = %s, .window = %d, .chunk = %d%s};\n",
+                n->heads, n->kv_heads, n->head_dim, flit((float)n->scale), n->window, n->chunk, n->w[0] >= 0 ? ", .sinks = sinks" : "");
             out(e, "    rt_attention(&A);\n}\n\n");
             break;
         default: break;
@@ -497,7 +508,7 @@ static void emit_forward(Emitter *e, int decode) {
         for (int k = 0; k < nd; k++) if (!strcmp(declared[k], e->vname[v])) dup = 1;
         if (dup) continue;
         declared[nd++] = e->vname[v];
-        out(e, "    float *const %s = act + %lld;  /* [T][%d] */\n", e->vname[v], (long long)e->voff[v], g->vals[v].width);
+        out(e, "    float *const %s = arena + %lld;  /* [T][%d] */\n", e->vname[v], (long long)e->voff[v], g->vals[v].width);
     }
     free(declared);
     /* rope tables */
@@ -563,8 +574,8 @@ static void emit_forward(Emitter *e, int decode) {
                 out(e, "    else if (logits_mode == 1) %s(%s + (size_t)(T - 1) * %d, %s, logits);\n", sv, V(e, n->in[0]), n->n_in, WF(e, n->w[0]));
             }
             if (n->softcap != 0)
-                out(e, "    for (size_t i = 0; i < (size_t)%s * VOCAB; i++) logits[i] = %.9gf * tanhf(logits[i] / %.9gf);  /* final soft-cap */\n",
-                    decode ? "1" : "(logits_mode == 2 ? T : 1)", n->softcap, n->softcap);
+                out(e, "    if (logits) for (size_t i = 0; i < (size_t)%s * VOCAB; i++) logits[i] = %s * tanhf(logits[i] / %s);  /* final soft-cap */\n",
+                    decode ? "1" : "(logits_mode == 2 ? T : logits_mode)", flit((float)n->softcap), flit((float)n->softcap));
             break;
         }
         case OP_BIAS:
@@ -660,7 +671,7 @@ static int c_emit(const Graph *g, FILE *f) {
     emit_kernels(e);
 
     out(e, "/* ── state ──────────────────────────────────────────────────────────────── */\n\n");
-    out(e, "static float *act;                  /* activation arena [ARENA_FLOATS]            */\n");
+    out(e, "static float *arena;                /* activation arena [ARENA_FLOATS]            */\n");
     out(e, "static float *k_cache[N_CACHES];    /* per attention layer [MAX_CONTEXT][kv width] */\n");
     out(e, "static float *v_cache[N_CACHES];\n");
     for (int r = 0; r < s->n_rope; r++) {
@@ -670,8 +681,8 @@ static int c_emit(const Graph *g, FILE *f) {
         if (t->folded) {
             out(e, "/* RoPE '%s': %s, theta %g, %d rotary dims (rope-fold: constants) */\n", rs->name, rope_kind_name(rs->kind), rs->theta, t->dims);
             out(e, "static const float rope_inv_freq_%s[%d] = {", rs->name, t->dims / 2);
-            for (int i = 0; i < t->dims / 2; i++) out(e, "%s%s%.9gf", i ? "," : "", i % 6 ? " " : "\n    ", t->inv_freq[i]);
-            out(e, "\n};\nstatic const float rope_mscale_%s = %.9gf;\n", rs->name, t->mscale);
+            for (int i = 0; i < t->dims / 2; i++) out(e, "%s%s%s", i ? "," : "", i % 6 ? " " : "\n    ", flit(t->inv_freq[i]));
+            out(e, "\n};\nstatic const float rope_mscale_%s = %s;\n", rs->name, flit(t->mscale));
         } else {
             out(e, "/* RoPE '%s': %s, theta %g, %d rotary dims (computed at load time: rope-fold off) */\n", rs->name,
                 rope_kind_name(rs->kind), rs->theta, t->dims);
@@ -683,7 +694,7 @@ static int c_emit(const Graph *g, FILE *f) {
     out(e, "static int model_init(char *err, size_t errlen) {\n    (void)err; (void)errlen;\n");
     for (int i = 0; i < g->n_weights; i++)
         if (g->weights[i].alias >= 0) out(e, "    W.%s = W.%s;  /* tied */\n", g->weights[i].field, g->weights[g->weights[i].alias].field);
-    out(e, "    act = rt_alloc(sizeof(float) * ARENA_FLOATS);\n");
+    out(e, "    arena = rt_alloc(sizeof(float) * ARENA_FLOATS);\n");
     for (int c = 0; c < g->n_caches; c++)
         out(e, "    k_cache[%d] = rt_alloc(sizeof(float) * MAX_CONTEXT * %d);\n    v_cache[%d] = rt_alloc(sizeof(float) * MAX_CONTEXT * %d);\n",
             c, g->cache_kv_width[c], c, g->cache_v_width[c]);
@@ -702,7 +713,7 @@ static int c_emit(const Graph *g, FILE *f) {
             p.mscale_all_dim, s->rope[r].name, s->rope[r].name);
     }
     out(e, "    return 0;\n}\n\n");
-    out(e, "static void model_release(void) {\n    rt_free(act);\n");
+    out(e, "static void model_release(void) {\n    rt_free(arena);\n");
     out(e, "    for (int c = 0; c < N_CACHES; c++) { rt_free(k_cache[c]); rt_free(v_cache[c]); }\n}\n\n");
 
     out(e, "/* ── forward ─────────────────────────────────────────────────────────────── */\n\n");

@@ -55,7 +55,6 @@ void *rt_alloc(size_t bytes);                /* 64-byte aligned, zeroed; exits o
 void rt_free(void *p);
 _Noreturn void rt_die(const char *fmt, ...); /* "error: …" on stderr, exit 1          */
 
-#endif
 
 /* ── RoPE frequencies (runtime/rope.c) ──────────────────────────────────────
  * One function computes the inverse frequencies of every RoPE kind exactly as
@@ -81,3 +80,5 @@ typedef struct RtRopeParams {
 void rt_rope_inv_freq(const RtRopeParams *p, float *inv_freq, float *mscale);
 /* cos/sin for positions pos .. pos+T-1: cos[t*(dims/2) + i] = mscale*cos(f32(p*inv_freq[i])). */
 void rt_rope_angles(const float *inv_freq, int half, float mscale, int pos, int T, float *cos_out, float *sin_out);
+
+#endif

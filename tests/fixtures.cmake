@@ -1,0 +1,19 @@
+# Exactness against transformers: every fixture in tests/fixtures (made by
+# tools/make_fixtures.py), with all passes on and with each pass switched off.
+set(ARCHC_PASSES rope-fold qknorm-fuse epilogue-fuse memplan)
+add_executable(compare_logits ${ARCHC_TEST_DIR}/compare_logits.c)
+target_link_libraries(compare_logits PRIVATE m)
+file(GLOB ARCHC_FIXTURES LIST_DIRECTORIES true ${ARCHC_TEST_DIR}/fixtures/*)
+foreach(fx ${ARCHC_FIXTURES})
+  if(IS_DIRECTORY ${fx} AND EXISTS ${fx}/logits.bin)
+    get_filename_component(name ${fx} NAME)
+    add_test(NAME fixture.${name}
+             COMMAND bash ${ARCHC_TEST_DIR}/run_fixture.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                     ${fx} ${CMAKE_BINARY_DIR}/fixture-work/${name})
+    foreach(pass ${ARCHC_PASSES})
+      add_test(NAME fixture.${name}.no-${pass}
+               COMMAND bash ${ARCHC_TEST_DIR}/run_fixture.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                       ${fx} ${CMAKE_BINARY_DIR}/fixture-work/${name}-no-${pass} --disable-pass=${pass})
+    endforeach()
+  endif()
+endforeach()

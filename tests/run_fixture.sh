@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# tests/run_fixture.sh ARCHC COMPARE FIXTURE_DIR WORK_DIR [archc flags…]
+#
+# The exactness test of one fixture: import its config.json, compile it into an
+# executable (with the given flags, e.g. --disable-pass=memplan), run the prompt,
+# and compare the prefill logits (max relative error <= 1e-4) and the 8 greedy
+# tokens (identical) with what transformers produced.
+set -euo pipefail
+ARCHC=$1; COMPARE=$2; FX=$3; WORK=$4; shift 4
+mkdir -p "$WORK"
+V=$(python3 -c "import json,sys; print(json.load(open('$FX/config.json'))['vocab_size'])" 2>/dev/null \
+    || grep -o '"vocab_size": *[0-9]*' "$FX/config.json" | grep -o '[0-9]*$')
+"$ARCHC" import "$FX/config.json" -o "$WORK/m.yaml"
+"$ARCHC" "$WORK/m.yaml" -o "$WORK/m" "$@"
+PROMPT=$(tr -d '\n' < "$FX/prompt_ids.txt")
+"$WORK/m" --weights "$FX" --tokens "$PROMPT" -n 8 --logits "$WORK/logits.bin" --print-ids --threads 2 > "$WORK/out.txt"
+"$COMPARE" "$FX/logits.bin" "$WORK/logits.bin" "$V" 1e-4
+GOT=$(tail -n 1 "$WORK/out.txt")
+WANT=$(tr -d '\n' < "$FX/greedy_ids.txt")
+if [ "$GOT" != "$WANT" ]; then
+  echo "FAIL: greedy tokens differ"
+  echo "  transformers: $WANT"
+  echo "  archc:        $GOT"
+  exit 1
+fi
+echo "ok: greedy tokens identical ($GOT)"

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""tools/make_fixtures.py — reference fixtures from Hugging Face transformers.
+
+For each dense family, builds a tiny random-weight checkpoint with every feature
+of that family switched on, and records what transformers (fp32, eager
+attention) computes for it:
+
+  tests/fixtures/<name>/config.json, model.safetensors   the checkpoint (f32)
+  prompt_ids.txt      32 prompt token ids, comma-separated
+  logits.bin          float32 [32][vocab] prefill logits
+  greedy_ids.txt      8 greedy tokens generated with the KV cache
+  decode_logits.bin   float32 [8][vocab] logits each greedy token was picked from
+  meta.json           versions, seed, features
+
+Weights are drawn wider than HF's default init (std 0.08, norms 1 ± 0.2) so the
+logits are far from uniform and a wrong mask, rope or norm shows up clearly.
+Each windowed fixture is checked to really depend on its window.
+
+Usage: python3 tools/make_fixtures.py [NAME ...]   (needs torch, transformers==4.57.6)
+"""
+import json, os, sys
+
+import torch
+import transformers
+from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
+                          Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM, Olmo2Config, Olmo2ForCausalLM,
+                          SmolLM3Config, SmolLM3ForCausalLM, Gemma3TextConfig, Gemma3ForCausalLM)
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
+T, STEPS, V = 32, 8, 512
+
+COMMON = dict(vocab_size=V, hidden_size=64, intermediate_size=160, max_position_embeddings=256,
+              attn_implementation="eager", torch_dtype="float32")
+
+
+def fixtures():
+    """name -> (config class, model class, config kwargs, features, window key or None)"""
+    return {
+        "llama": (LlamaConfig, LlamaForCausalLM, dict(
+            num_hidden_layers=3, num_attention_heads=8, num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-5,
+            rope_theta=10000.0, attention_bias=True, mlp_bias=True, tie_word_embeddings=False,
+            rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                          "original_max_position_embeddings": 32}),
+            ["GQA 8/2", "llama3 rope scaling (all three bands)", "attention bias q/k/v/o", "mlp bias", "untied"], None),
+        "llama_tied": (LlamaConfig, LlamaForCausalLM, dict(
+            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, head_dim=32, rope_theta=500000.0,
+            tie_word_embeddings=True),
+            ["tied embeddings", "head_dim 32 with hidden 64 (nh*d=128 != hidden)", "MHA"], None),
+        "mistral": (MistralConfig, MistralForCausalLM, dict(
+            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16, rope_theta=1e6,
+            sliding_window=8, tie_word_embeddings=False),
+            ["sliding window 8 on every layer", "GQA"], "sliding_window"),
+        "qwen2": (Qwen2Config, Qwen2ForCausalLM, dict(
+            num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, rope_theta=1e6, tie_word_embeddings=True,
+            use_sliding_window=True, sliding_window=8, max_window_layers=2),
+            ["q/k/v bias", "tied", "sliding window 8 on layers >= max_window_layers (2)"], "sliding_window"),
+        "qwen3": (Qwen3Config, Qwen3ForCausalLM, dict(
+            num_hidden_layers=3, num_attention_heads=6, num_key_value_heads=2, head_dim=16, rope_theta=1e6,
+            tie_word_embeddings=False, use_sliding_window=True, sliding_window=8, max_window_layers=1),
+            ["per-head q/k norm", "GQA 3 groups", "untied", "sliding window 8 on layers >= 1"], "sliding_window"),
+        "qwen3_yarn": (Qwen3Config, Qwen3ForCausalLM, dict(
+            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16, rope_theta=10000.0,
+            tie_word_embeddings=True,
+            rope_scaling={"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64}),
+            ["yarn rope scaling (factor 4, attention factor on cos/sin)", "per-head q/k norm", "tied"], None),
+        "olmo2": (Olmo2Config, Olmo2ForCausalLM, dict(
+            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, rope_theta=500000.0, rms_norm_eps=1e-6,
+            tie_word_embeddings=False),
+            ["whole-projection q/k norm", "post-norms only (no input norm)"], None),
+        "smollm3": (SmolLM3Config, SmolLM3ForCausalLM, dict(
+            num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, rope_theta=5e6, tie_word_embeddings=True,
+            no_rope_layer_interval=4, use_sliding_window=True, sliding_window=8, pad_token_id=None),
+            ["NoPE every 4th layer", "sliding window 8 on the NoPE layers", "tied"], "sliding_window"),
+        "gemma3": (Gemma3TextConfig, Gemma3ForCausalLM, dict(
+            num_hidden_layers=6, num_attention_heads=4, num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=24,
+            sliding_window=8, rope_theta=1e6, rope_local_base_freq=10000.0,
+            rope_scaling={"rope_type": "linear", "factor": 8.0}, final_logit_softcapping=30.0),
+            ["(1+w) RMSNorm", "sandwich norms", "embed * sqrt(hidden)", "GeGLU tanh", "query_pre_attn_scalar 24",
+             "per-head q/k norm", "5 local : 1 global, window 8", "local theta 1e4 / global theta 1e6 + linear x8",
+             "final logit soft-cap 30"], "sliding_window"),
+    }
+
+
+def init_weights(model, seed):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name:
+                base = 0.0 if isinstance(model, Gemma3ForCausalLM) else 1.0
+                p.copy_(base + 0.2 * (torch.rand(p.shape, generator=g) * 2 - 1))
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.08)
+
+
+def run(model, ids):
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0].float()
+        out = model.generate(torch.tensor([ids]), max_new_tokens=STEPS, do_sample=False, use_cache=True,
+                             output_logits=True, return_dict_in_generate=True, pad_token_id=0,
+                             eos_token_id=None)
+    gen = out.sequences[0, len(ids):].tolist()
+    dec = torch.stack([l[0].float() for l in out.logits])
+    return logits, gen, dec
+
+
+def make(name, spec, seed):
+    cfg_cls, model_cls, kw, features, window_key = spec
+    torch.manual_seed(seed)
+    cfg = cfg_cls(**{**COMMON, **kw})
+    model = model_cls(cfg).eval()
+    init_weights(model, seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    ids = torch.randint(0, V, (T,), generator=g).tolist()
+    logits, gen, dec = run(model, ids)
+    if window_key:
+        # the fixture must really depend on its window: compare with the window switched off
+        cfg2 = cfg_cls(**{**COMMON, **kw, window_key: 4096})  # wider than the prompt
+        m2 = model_cls(cfg2).eval()
+        m2.load_state_dict(model.state_dict())
+        with torch.no_grad():
+            l2 = m2(torch.tensor([ids])).logits[0].float()
+        diff = (l2 - logits).abs().max().item()
+        assert diff > 1e-3, f"{name}: the window does not change the logits ({diff})"
+        print(f"  {name}: window changes logits by {diff:.3g}")
+    d = os.path.join(ROOT, name)
+    os.makedirs(d, exist_ok=True)
+    model.save_pretrained(d, safe_serialization=True)
+    with open(os.path.join(d, "prompt_ids.txt"), "w") as f:
+        f.write(",".join(map(str, ids)) + "\n")
+    with open(os.path.join(d, "greedy_ids.txt"), "w") as f:
+        f.write(",".join(map(str, gen)) + "\n")
+    logits.numpy().astype("<f4").tofile(os.path.join(d, "logits.bin"))
+    dec.numpy().astype("<f4").tofile(os.path.join(d, "decode_logits.bin"))
+    meta = dict(name=name, family=cfg.model_type, seed=seed, transformers=transformers.__version__,
+                torch=torch.__version__, features=features, prompt_tokens=T, decode_steps=STEPS,
+                layer_types=getattr(cfg, "layer_types", None))
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    gen_cfg = os.path.join(d, "generation_config.json")
+    if os.path.exists(gen_cfg):
+        os.remove(gen_cfg)
+    print(f"{name}: {', '.join(features)}; layer_types={meta['layer_types']}")
+
+
+def main():
+    want = sys.argv[1:]
+    for i, (name, spec) in enumerate(fixtures().items()):
+        if want and name not in want:
+            continue
+        make(name, spec, 1000 + i)
+
+
+if __name__ == "__main__":
+    main()
