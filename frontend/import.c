@@ -53,6 +53,8 @@ typedef struct Imported {
     const char *qk_norm;
     double scale;
     int sinks;
+    int temp_tuning;
+    double floor_scale, attn_scale;
     int mla, q_lora, kv_lora, nope_dim, rope_dim, v_dim;
     /* ffn */
     const char *act;
@@ -177,9 +179,11 @@ static const char *dtype_format(const JsonValue *c) {
 
 /* The common dense decoder keys (Llama skeleton). */
 static int read_common(Imported *m, const JsonValue *c) {
-    if (need_int(c, "hidden_size", &m->hidden) || need_int(c, "num_hidden_layers", &m->layers) || need_int(c, "vocab_size", &m->vocab) ||
-        need_int(c, "num_attention_heads", &m->heads))
+    if (need_int(c, "hidden_size", &m->hidden) || need_int(c, "num_hidden_layers", &m->layers) || need_int(c, "num_attention_heads", &m->heads))
         return -1;
+    /* Gemma 3 configs leave vocab_size to the class default (262208) */
+    m->vocab = get_int(c, "vocab_size", !strcmp(json_get_string(c, "model_type", ""), "gemma3_text") ? 262208 : -1);
+    if (m->vocab <= 0) return ierr("missing key '%s' (expected an integer)", "vocab_size");
     if (m->layers > MAXL) return ierr("num_hidden_layers is larger than archc's limit of %s layers", "256");
     m->kv_heads = get_int(c, "num_key_value_heads", m->heads);
     m->head_dim = get_int(c, "head_dim", m->hidden / m->heads);
@@ -265,7 +269,6 @@ static int import_gemma3(Imported *m, const JsonValue *c) {
     m->act = "geglu_tanh";
     m->tie = get_bool(c, "tie_word_embeddings", 1);
     m->head_dim = get_int(c, "head_dim", 256);
-    m->vocab = get_int(c, "vocab_size", 262208);
     m->scale = 1.0 / sqrt(get_num(c, "query_pre_attn_scalar", 256));
     m->embed_scale_sqrt = 1;
     m->final_softcap = get_num(c, "final_logit_softcapping", 0);
@@ -414,6 +417,11 @@ static int import_llama4(Imported *m, const JsonValue *c) {
     m->router_score = "sigmoid";
     m->scale_input = 1;
     if (get_bool(c, "use_qk_norm", 1)) m->qk_norm = "l2_after";
+    /* attn_temperature_tuning is stored as a number (4) in the released files: truthy */
+    const JsonValue *tt = json_get(c, "attn_temperature_tuning");
+    m->temp_tuning = tt && ((tt->type == JSON_BOOL && tt->boolean) || (tt->type == JSON_NUMBER && tt->number != 0));
+    m->floor_scale = get_num(c, "floor_scale", 8192);
+    m->attn_scale = get_num(c, "attn_scale", 0.1);
     m->n_rope = 1;
     m->rope_names[0] = "default";
     if (read_rope(c, NULL, 500000.0, &m->rope[0])) return -1;
@@ -487,6 +495,7 @@ static void write_yaml(FILE *f, const Imported *m, const char *src) {
         if (strcmp(m->qk_norm, "none")) fprintf(f, "  qk_norm: %s\n", m->qk_norm);
         if (m->scale) fprintf(f, "  scale: %.17g\n", m->scale);
         if (m->sinks) fprintf(f, "  sinks: true\n");
+        if (m->temp_tuning) fprintf(f, "  temperature_tuning: true\n  floor_scale: %.17g\n  attn_scale: %.17g\n", m->floor_scale, m->attn_scale);
     }
     int any_moe = 0, any_dense = 0;
     for (int i = 0; i < m->layers; i++) { any_moe |= m->layer[i].moe; any_dense |= !m->layer[i].moe; }
