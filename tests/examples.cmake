@@ -5,7 +5,7 @@
 # clear "not yet supported" error and leave no output file behind.
 file(GLOB ARCHC_HF_CONFIGS ${ARCHC_ROOT}/examples/hf/*.json)
 foreach(cfg ${ARCHC_HF_CONFIGS})
-  get_filename_component(name ${cfg} NAME_WE)
+  get_filename_component(name ${cfg} NAME_WLE)
   add_test(NAME examples.${name}
            COMMAND bash ${ARCHC_TEST_DIR}/check_example.sh $<TARGET_FILE:archc> ${ARCHC_ROOT} ${name}
                    ${CMAKE_BINARY_DIR}/examples-work)
