@@ -1,11 +1,693 @@
-/* TEMPORARY placeholder while the tokenizer is written: every call fails. */
+/*
+ * runtime/tokenizer.c — Hugging Face tokenizer.json in C.
+ *
+ * The pipeline, as `tokenizers` runs it:
+ *   1. added tokens are found in the raw text (leftmost, longest); each becomes its
+ *      id and the text between them goes through steps 2–4 separately;
+ *   2. normalizer: NFC (identity here: text that is already NFC, which ordinary
+ *      input is, is unchanged; decomposed input is NOT recomposed — a known gap),
+ *      Prepend, Replace (literal pattern), Lowercase, Sequence;
+ *   3. pre-tokenizer: Split with the GPT-2 / cl100k (Llama 3) / Qwen2 regexes,
+ *      implemented as hand-written matchers over Unicode classes (an unknown
+ *      pattern is rejected at load time), ByteLevel (byte → printable code point),
+ *      Metaspace, Sequence;
+ *   4. model: BPE — merges by rank, leftmost first; ignore_merges; byte_fallback
+ *      (<0xHH>); unk;
+ *   5. post-processor: TemplateProcessing (e.g. BOS) — alone or inside a Sequence.
+ * Decoding reverses ByteLevel, or ▁ → space plus byte fallback.
+ */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include "json.h"
 #include "tokenizer.h"
-Tokenizer *tok_load(const char *path, char *err, size_t errlen) { snprintf(err, errlen, "%s: tokenizer not available in this build", path); return NULL; }
-void tok_free(Tokenizer *t) { (void)t; }
-int tok_encode(const Tokenizer *t, const char *text, int **ids, char *err, size_t errlen) { (void)t; (void)text; (void)ids; snprintf(err, errlen, "no tokenizer"); return -1; }
-size_t tok_decode_piece(const Tokenizer *t, int id, char *buf, size_t cap) { (void)t; (void)id; (void)buf; (void)cap; return 0; }
-char *tok_decode(const Tokenizer *t, const int *ids, int n) { (void)t; (void)ids; (void)n; return NULL; }
-int tok_vocab_size(const Tokenizer *t) { (void)t; return 0; }
-int tok_token_id(const Tokenizer *t, const char *token) { (void)t; (void)token; return -1; }
+#include "unicode_tables.h"
+
+/* ── small hash map: string → int, (int,int) → (rank, id) ─────────────────── */
+
+typedef struct StrMap { char **keys; int *vals; size_t cap, n; } StrMap;
+
+static uint64_t hash_str(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 1099511628211ULL; }
+    return h;
+}
+
+static void strmap_put(StrMap *m, const char *k, int v) {
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t oc = m->cap, nc = oc ? oc * 2 : 1024;
+        char **ok = m->keys;
+        int *ov = m->vals;
+        m->keys = calloc(nc, sizeof(char *));
+        m->vals = calloc(nc, sizeof(int));
+        m->cap = nc;
+        m->n = 0;
+        for (size_t i = 0; i < oc; i++) if (ok[i]) strmap_put(m, ok[i], ov[i]);
+        free(ok);
+        free(ov);
+    }
+    size_t b = hash_str(k, strlen(k)) & (m->cap - 1);
+    while (m->keys[b]) {
+        if (!strcmp(m->keys[b], k)) { m->vals[b] = v; return; }
+        b = (b + 1) & (m->cap - 1);
+    }
+    m->keys[b] = (char *)k;
+    m->vals[b] = v;
+    m->n++;
+}
+
+static int strmap_get(const StrMap *m, const char *k, size_t n) {
+    if (!m->cap) return -1;
+    size_t b = hash_str(k, n) & (m->cap - 1);
+    while (m->keys[b]) {
+        if (!strncmp(m->keys[b], k, n) && m->keys[b][n] == 0) return m->vals[b];
+        b = (b + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
+typedef struct PairMap { uint64_t *keys; int *rank, *merged; size_t cap; } PairMap;
+
+static uint64_t pair_key(int a, int b) { return ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1; }
+
+static void pairmap_put(PairMap *m, int a, int b, int rank, int merged) {
+    uint64_t k = pair_key(a, b);
+    size_t i = (k * 0x9E3779B97F4A7C15ULL >> 20) & (m->cap - 1);
+    while (m->keys[i] && m->keys[i] != k) i = (i + 1) & (m->cap - 1);
+    if (m->keys[i]) return; /* first (lowest) rank wins */
+    m->keys[i] = k;
+    m->rank[i] = rank;
+    m->merged[i] = merged;
+}
+
+static int pairmap_get(const PairMap *m, int a, int b, int *merged) {
+    if (!m->cap) return -1;
+    uint64_t k = pair_key(a, b);
+    size_t i = (k * 0x9E3779B97F4A7C15ULL >> 20) & (m->cap - 1);
+    while (m->keys[i]) {
+        if (m->keys[i] == k) { *merged = m->merged[i]; return m->rank[i]; }
+        i = (i + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
+/* ── the tokenizer ───────────────────────────────────────────────────────── */
+
+typedef enum { SPLIT_NONE, SPLIT_GPT2, SPLIT_CL100K, SPLIT_QWEN2 } SplitKind;
+
+typedef struct Added { char *content; int id, special, lstrip, rstrip; } Added;
+
+typedef struct NormStep { int kind; char *a, *b; } NormStep; /* 1 prepend a, 2 replace a→b, 3 lowercase */
+
+struct Tokenizer {
+    JsonValue *json;
+    StrMap vocab;
+    char **id_to_token;   /* [n_ids] (pointers into json)                      */
+    int n_ids;
+    PairMap merges;
+    int byte_fallback, ignore_merges, fuse_unk, unk_id;
+    int byte_level;       /* ByteLevel pre-tokenizer / decoder                  */
+    int byte_level_prefix_space;
+    SplitKind split;      /* regex split before ByteLevel                       */
+    int metaspace, metaspace_prepend /* 0 never, 1 always, 2 first */, metaspace_split;
+    NormStep norm[8];
+    int n_norm;
+    Added *added;
+    int n_added;
+    int prefix[8], n_prefix, suffix[8], n_suffix; /* post-processor template */
+    int byte_token[256];  /* <0xHH> ids for byte fallback                       */
+    unsigned byte_char[256]; /* ByteLevel byte → code point                     */
+};
+
+/* ── UTF-8 and Unicode classes ───────────────────────────────────────────── */
+
+static int utf8_decode(const unsigned char *s, size_t n, unsigned *cp) {
+    if (!n) return 0;
+    unsigned c = s[0];
+    if (c < 0x80) { *cp = c; return 1; }
+    int len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (len == 1 || (size_t)len > n) { *cp = 0xFFFD; return 1; }
+    unsigned v = c & (0x3F >> (len - 1));
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) { *cp = 0xFFFD; return 1; }
+        v = v << 6 | (s[i] & 0x3F);
+    }
+    *cp = v;
+    return len;
+}
+
+static size_t utf8_encode(unsigned cp, char *o) {
+    if (cp < 0x80) { o[0] = (char)cp; return 1; }
+    if (cp < 0x800) { o[0] = (char)(0xC0 | cp >> 6); o[1] = (char)(0x80 | (cp & 63)); return 2; }
+    if (cp < 0x10000) { o[0] = (char)(0xE0 | cp >> 12); o[1] = (char)(0x80 | ((cp >> 6) & 63)); o[2] = (char)(0x80 | (cp & 63)); return 3; }
+    o[0] = (char)(0xF0 | cp >> 18); o[1] = (char)(0x80 | ((cp >> 12) & 63)); o[2] = (char)(0x80 | ((cp >> 6) & 63)); o[3] = (char)(0x80 | (cp & 63));
+    return 4;
+}
+
+static int in_ranges(const unsigned (*r)[2], size_t n, unsigned cp) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < r[mid][0]) hi = mid;
+        else if (cp > r[mid][1]) lo = mid + 1;
+        else return 1;
+    }
+    return 0;
+}
+
+static int is_L(unsigned c) { return in_ranges(uni_letter, sizeof uni_letter / sizeof uni_letter[0], c); }
+static int is_N(unsigned c) { return in_ranges(uni_number, sizeof uni_number / sizeof uni_number[0], c); }
+static int is_S(unsigned c) { /* Unicode White_Space */
+    return (c >= 9 && c <= 13) || c == 32 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+           c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+static int is_crlf(unsigned c) { return c == '\r' || c == '\n'; }
+
+/* ── pre-tokenizer regexes as matchers over code points ──────────────────── */
+
+/* Length (in code points) of the match of the split regex at position i of
+ * cps[0..n), or 0 if no alternative matches here. */
+static int match_at(SplitKind k, const unsigned *cps, int n, int i) {
+    unsigned c = cps[i];
+    /* contractions: 's 't 're 've 'm 'll 'd (case-insensitive for cl100k/qwen) */
+    if (c == '\'' && i + 1 < n) {
+        static const char *suf[] = {"s", "t", "re", "ve", "m", "ll", "d"};
+        for (int s = 0; s < 7; s++) {
+            int len = (int)strlen(suf[s]), ok = i + 1 + len <= n;
+            for (int j = 0; ok && j < len; j++) {
+                unsigned d = cps[i + 1 + j];
+                if (k != SPLIT_GPT2 && d >= 'A' && d <= 'Z') d += 32;
+                ok = d == (unsigned)suf[s][j];
+            }
+            if (ok) return 1 + len;
+        }
+    }
+    if (k == SPLIT_GPT2) {
+        int j = i + (c == ' ');
+        if (j < n && is_L(cps[j])) { while (j < n && is_L(cps[j])) j++; return j - i; }
+        j = i + (c == ' ');
+        if (j < n && is_N(cps[j])) { while (j < n && is_N(cps[j])) j++; return j - i; }
+        j = i + (c == ' ');
+        if (j < n && !is_S(cps[j]) && !is_L(cps[j]) && !is_N(cps[j])) {
+            while (j < n && !is_S(cps[j]) && !is_L(cps[j]) && !is_N(cps[j])) j++;
+            return j - i;
+        }
+    } else {
+        /* [^\r\n\p{L}\p{N}]?\p{L}+ */
+        int j = i;
+        if (!is_crlf(c) && !is_L(c) && !is_N(c)) j++;
+        if (j < n && is_L(cps[j])) { while (j < n && is_L(cps[j])) j++; return j - i; }
+        if (is_L(c)) { j = i; while (j < n && is_L(cps[j])) j++; return j - i; }
+        /* \p{N}{1,3} (Qwen2: \p{N}) */
+        if (is_N(c)) {
+            int max = k == SPLIT_QWEN2 ? 1 : 3;
+            j = i;
+            while (j < n && j - i < max && is_N(cps[j])) j++;
+            return j - i;
+        }
+        /*  ?[^\s\p{L}\p{N}]+[\r\n]* */
+        j = i + (c == ' ');
+        if (j < n && !is_S(cps[j]) && !is_L(cps[j]) && !is_N(cps[j])) {
+            while (j < n && !is_S(cps[j]) && !is_L(cps[j]) && !is_N(cps[j])) j++;
+            while (j < n && is_crlf(cps[j])) j++;
+            return j - i;
+        }
+        /* \s*[\r\n]+ : up to the last CR/LF of the whitespace run */
+        if (is_S(c)) {
+            int e = i, last = -1;
+            while (e < n && is_S(cps[e])) { if (is_crlf(cps[e])) last = e; e++; }
+            if (last >= 0) return last + 1 - i;
+        }
+    }
+    /* \s+(?!\S) then \s+ */
+    if (is_S(c)) {
+        int e = i;
+        while (e < n && is_S(cps[e])) e++;
+        if (e == n || e - 1 == i) return e - i;
+        return e - 1 - i;
+    }
+    return 0;
+}
+
+/* ── BPE on one word (a sequence of initial symbol ids) ─────────────────── */
+
+static int bpe_word(const Tokenizer *t, int *sym, int n) {
+    for (;;) {
+        int best = -1, best_rank = 0, best_id = -1;
+        for (int i = 0; i + 1 < n; i++) {
+            int merged, r = pairmap_get(&t->merges, sym[i], sym[i + 1], &merged);
+            if (r >= 0 && (best < 0 || r < best_rank)) { best = i; best_rank = r; best_id = merged; }
+        }
+        if (best < 0) return n;
+        sym[best] = best_id;
+        memmove(sym + best + 1, sym + best + 2, sizeof(int) * (size_t)(n - best - 2));
+        n--;
+    }
+}
+
+typedef struct Ids { int *v; int n, cap; } Ids;
+
+static void ids_push(Ids *ids, int id) {
+    if (ids->n == ids->cap) { ids->cap = ids->cap ? ids->cap * 2 : 64; ids->v = realloc(ids->v, sizeof(int) * (size_t)ids->cap); }
+    ids->v[ids->n++] = id;
+}
+
+/* Model step on one pre-tokenized word given as UTF-8 (already byte-mapped). */
+static void encode_word(const Tokenizer *t, const char *w, size_t len, Ids *out) {
+    if (!len) return;
+    if (t->ignore_merges) {
+        int id = strmap_get(&t->vocab, w, len);
+        if (id >= 0) { ids_push(out, id); return; }
+    }
+    int *sym = malloc(sizeof(int) * (len * 4 + 4));
+    int n = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned cp;
+        int l = utf8_decode((const unsigned char *)w + i, len - i, &cp);
+        int id = strmap_get(&t->vocab, w + i, (size_t)l);
+        if (id >= 0) sym[n++] = id;
+        else if (t->byte_fallback) {
+            for (int b = 0; b < l; b++) {
+                int bt = t->byte_token[(unsigned char)w[i + b]];
+                sym[n++] = bt >= 0 ? bt : t->unk_id;
+            }
+        } else if (t->unk_id >= 0) {
+            if (!(t->fuse_unk && n > 0 && sym[n - 1] == t->unk_id)) sym[n++] = t->unk_id;
+        }
+        i += (size_t)l;
+    }
+    n = bpe_word(t, sym, n);
+    for (int i = 0; i < n; i++) if (sym[i] >= 0) ids_push(out, sym[i]);
+    free(sym);
+}
+
+/* Byte-level mapping of raw bytes into the printable alphabet, then BPE. */
+static void encode_piece(const Tokenizer *t, const char *s, size_t len, Ids *out) {
+    if (!t->byte_level) { encode_word(t, s, len, out); return; }
+    char *buf = malloc(len * 2 + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) n += utf8_encode(t->byte_char[(unsigned char)s[i]], buf + n);
+    encode_word(t, buf, n, out);
+    free(buf);
+}
+
+/* Pre-tokenize a normalized segment and encode each word. */
+static void encode_segment(const Tokenizer *t, const char *s, size_t len, int first, Ids *out) {
+    if (!len) return;
+    if (t->metaspace) {
+        /* spaces → ▁, prepend ▁, split so that each word starts with ▁ */
+        char *buf = malloc(len * 3 + 4);
+        size_t n = 0;
+        if (t->metaspace_prepend == 1 || (t->metaspace_prepend == 2 && first)) { memcpy(buf, "\xe2\x96\x81", 3); n = 3; }
+        for (size_t i = 0; i < len; i++) {
+            if (s[i] == ' ') { memcpy(buf + n, "\xe2\x96\x81", 3); n += 3; }
+            else buf[n++] = s[i];
+        }
+        if (!t->metaspace_split) { encode_word(t, buf, n, out); free(buf); return; }
+        size_t start = 0;
+        for (size_t i = 1; i <= n; i++)
+            if (i == n || (i + 3 <= n && !memcmp(buf + i, "\xe2\x96\x81", 3))) {
+                encode_word(t, buf + start, i - start, out);
+                start = i;
+            }
+        free(buf);
+        return;
+    }
+    char *prefixed = NULL;
+    if (t->byte_level && t->byte_level_prefix_space && s[0] != ' ') {
+        prefixed = malloc(len + 2);
+        prefixed[0] = ' ';
+        memcpy(prefixed + 1, s, len);
+        s = prefixed;
+        len++;
+    }
+    if (t->split == SPLIT_NONE) { encode_piece(t, s, len, out); free(prefixed); return; }
+    /* code points and their byte offsets */
+    unsigned *cps = malloc(sizeof(unsigned) * (len + 1));
+    size_t *off = malloc(sizeof(size_t) * (len + 2));
+    int n = 0;
+    for (size_t i = 0; i < len;) {
+        off[n] = i;
+        int l = utf8_decode((const unsigned char *)s + i, len - i, &cps[n]);
+        i += (size_t)l;
+        n++;
+    }
+    off[n] = len;
+    int gap = 0; /* start of an unmatched stretch (Split/Isolated emits it as a word too) */
+    for (int i = 0; i < n;) {
+        int m = match_at(t->split, cps, n, i);
+        if (m <= 0) { i++; continue; }
+        if (gap < i) encode_piece(t, s + off[gap], off[i] - off[gap], out);
+        encode_piece(t, s + off[i], off[i + m] - off[i], out);
+        i += m;
+        gap = i;
+    }
+    if (gap < n) encode_piece(t, s + off[gap], off[n] - off[gap], out);
+    free(cps);
+    free(off);
+    free(prefixed);
+}
+
+/* Normalizers, applied to one segment; returns a malloc'd string. */
+static char *normalize(const Tokenizer *t, const char *s, size_t len, size_t *out_len) {
+    char *cur = malloc(len + 1);
+    memcpy(cur, s, len);
+    cur[len] = 0;
+    size_t n = len;
+    for (int k = 0; k < t->n_norm; k++) {
+        const NormStep *st = &t->norm[k];
+        if (st->kind == 1 && n > 0) {
+            size_t pl = strlen(st->a);
+            char *nb = malloc(n + pl + 1);
+            memcpy(nb, st->a, pl);
+            memcpy(nb + pl, cur, n + 1);
+            free(cur);
+            cur = nb;
+            n += pl;
+        } else if (st->kind == 2 && st->a[0]) {
+            size_t al = strlen(st->a), bl = strlen(st->b), cnt = 0;
+            for (size_t i = 0; i + al <= n; i++) if (!memcmp(cur + i, st->a, al)) { cnt++; i += al - 1; }
+            char *nb = malloc(n + cnt * (bl + 1) + 1);
+            size_t o = 0;
+            for (size_t i = 0; i < n;) {
+                if (i + al <= n && !memcmp(cur + i, st->a, al)) { memcpy(nb + o, st->b, bl); o += bl; i += al; }
+                else nb[o++] = cur[i++];
+            }
+            nb[o] = 0;
+            free(cur);
+            cur = nb;
+            n = o;
+        } else if (st->kind == 3) {
+            for (size_t i = 0; i < n; i++) if (cur[i] >= 'A' && cur[i] <= 'Z') cur[i] += 32;
+        }
+    }
+    *out_len = n;
+    return cur;
+}
+
+static int is_ws_byte(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+int tok_encode(const Tokenizer *t, const char *text, int **ids_out, char *err, size_t errlen) {
+    (void)err; (void)errlen;
+    Ids ids = {0};
+    for (int i = 0; i < t->n_prefix; i++) ids_push(&ids, t->prefix[i]);
+    size_t len = strlen(text), seg = 0;
+    int first = 1;
+    for (size_t i = 0; i <= len;) {
+        /* added tokens: leftmost match, longest at that position */
+        int best = -1;
+        size_t best_len = 0;
+        if (i < len)
+            for (int a = 0; a < t->n_added; a++) {
+                size_t al = strlen(t->added[a].content);
+                if (al > best_len && al <= len - i && !memcmp(text + i, t->added[a].content, al)) { best = a; best_len = al; }
+            }
+        if (best < 0 && i < len) { i++; continue; }
+        size_t seg_end = i, next = i + best_len;
+        if (best >= 0) {
+            if (t->added[best].lstrip) while (seg_end > seg && is_ws_byte(text[seg_end - 1])) seg_end--;
+            if (t->added[best].rstrip) while (next < len && is_ws_byte(text[next])) next++;
+        }
+        if (seg_end > seg) {
+            size_t nl;
+            char *norm = normalize(t, text + seg, seg_end - seg, &nl);
+            encode_segment(t, norm, nl, first, &ids);
+            free(norm);
+            first = 0;
+        }
+        if (best < 0) break;
+        ids_push(&ids, t->added[best].id);
+        i = seg = next;
+    }
+    for (int i = 0; i < t->n_suffix; i++) ids_push(&ids, t->suffix[i]);
+    *ids_out = ids.v ? ids.v : malloc(sizeof(int));
+    return ids.n;
+}
+
+size_t tok_decode_piece(const Tokenizer *t, int id, char *buf, size_t cap) {
+    if (cap == 0) return 0;
+    buf[0] = 0;
+    if (id < 0 || id >= t->n_ids || !t->id_to_token[id]) return 0;
+    const char *s = t->id_to_token[id];
+    for (int a = 0; a < t->n_added; a++)
+        if (t->added[a].id == id) { size_t l = strlen(s); if (l >= cap) l = cap - 1; memcpy(buf, s, l); buf[l] = 0; return l; }
+    size_t o = 0, len = strlen(s);
+    if (t->byte_level) {
+        for (size_t i = 0; i < len && o + 1 < cap;) {
+            unsigned cp;
+            i += (size_t)utf8_decode((const unsigned char *)s + i, len - i, &cp);
+            int b = -1;
+            for (int k = 0; k < 256; k++) if (t->byte_char[k] == cp) { b = k; break; }
+            if (b >= 0) buf[o++] = (char)b;
+        }
+    } else if (len == 6 && !strncmp(s, "<0x", 3) && s[5] == '>') {
+        buf[o++] = (char)strtol(s + 3, NULL, 16);
+    } else {
+        for (size_t i = 0; i < len && o + 4 < cap;) {
+            if (!strncmp(s + i, "\xe2\x96\x81", 3)) { buf[o++] = ' '; i += 3; }
+            else buf[o++] = s[i++];
+        }
+    }
+    buf[o] = 0;
+    return o;
+}
+
+char *tok_decode(const Tokenizer *t, const int *ids, int n) {
+    size_t cap = 64, len = 0;
+    char *out = malloc(cap), piece[1024];
+    for (int i = 0; i < n; i++) {
+        size_t l = tok_decode_piece(t, ids[i], piece, sizeof piece);
+        if (len + l + 1 > cap) { while (len + l + 1 > cap) cap *= 2; out = realloc(out, cap); }
+        memcpy(out + len, piece, l);
+        len += l;
+    }
+    out[len] = 0;
+    return out;
+}
+
+int tok_vocab_size(const Tokenizer *t) { return t->n_ids; }
+
+int tok_token_id(const Tokenizer *t, const char *token) {
+    for (int a = 0; a < t->n_added; a++) if (!strcmp(t->added[a].content, token)) return t->added[a].id;
+    return strmap_get(&t->vocab, token, strlen(token));
+}
+
+/* ── loading ─────────────────────────────────────────────────────────────── */
+
+static int load_error(Tokenizer *t, char *err, size_t errlen, const char *path, const char *msg, const char *what) {
+    snprintf(err, errlen, "%s: %s%s%s", path, msg, what ? " " : "", what ? what : "");
+    tok_free(t);
+    return -1;
+}
+
+static int load_normalizer(Tokenizer *t, const JsonValue *n, const char *path, char *err, size_t errlen) {
+    if (!n || n->type == JSON_NULL) return 0;
+    const char *type = json_get_string(n, "type", "");
+    if (!strcmp(type, "Sequence")) {
+        const JsonValue *list = json_get(n, "normalizers");
+        for (size_t i = 0; list && i < list->count; i++)
+            if (load_normalizer(t, list->items[i], path, err, errlen)) return -1;
+        return 0;
+    }
+    if (!strcmp(type, "NFC")) return 0; /* see the file comment */
+    if (t->n_norm >= 8) { snprintf(err, errlen, "%s: too many normalizers", path); return -1; }
+    NormStep *st = &t->norm[t->n_norm];
+    if (!strcmp(type, "Prepend")) { st->kind = 1; st->a = (char *)json_get_string(n, "prepend", ""); }
+    else if (!strcmp(type, "Replace")) {
+        const JsonValue *pat = json_get(n, "pattern");
+        const char *lit = pat ? json_get_string(pat, "String", NULL) : NULL;
+        if (!lit) { snprintf(err, errlen, "%s: normalizer Replace: only literal String patterns are supported", path); return -1; }
+        st->kind = 2;
+        st->a = (char *)lit;
+        st->b = (char *)json_get_string(n, "content", "");
+    } else if (!strcmp(type, "Lowercase")) st->kind = 3;
+    else { snprintf(err, errlen, "%s: normalizer '%s' is not supported", path, type); return -1; }
+    t->n_norm++;
+    return 0;
+}
+
+static const char *CL100K =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char *QWEN2 =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char *GPT2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+
+static int load_pretok(Tokenizer *t, const JsonValue *p, const char *path, char *err, size_t errlen) {
+    if (!p || p->type == JSON_NULL) return 0;
+    const char *type = json_get_string(p, "type", "");
+    if (!strcmp(type, "Sequence")) {
+        const JsonValue *list = json_get(p, "pretokenizers");
+        for (size_t i = 0; list && i < list->count; i++)
+            if (load_pretok(t, list->items[i], path, err, errlen)) return -1;
+        return 0;
+    }
+    if (!strcmp(type, "ByteLevel")) {
+        t->byte_level = 1;
+        t->byte_level_prefix_space = json_get_bool(p, "add_prefix_space", 0);
+        if (json_get_bool(p, "use_regex", 1) && t->split == SPLIT_NONE) t->split = SPLIT_GPT2;
+        return 0;
+    }
+    if (!strcmp(type, "Split")) {
+        const JsonValue *pat = json_get(p, "pattern");
+        const char *re = pat ? json_get_string(pat, "Regex", NULL) : NULL;
+        const char *beh = json_get_string(p, "behavior", "Isolated");
+        if (!re || strcmp(beh, "Isolated")) { snprintf(err, errlen, "%s: pre_tokenizer Split: only Regex patterns with Isolated behaviour are supported", path); return -1; }
+        if (!strcmp(re, CL100K)) t->split = SPLIT_CL100K;
+        else if (!strcmp(re, QWEN2)) t->split = SPLIT_QWEN2;
+        else if (!strcmp(re, GPT2)) t->split = SPLIT_GPT2;
+        else { snprintf(err, errlen, "%s: pre_tokenizer Split: regex not supported (supported: GPT-2, Llama 3 / cl100k, Qwen2): %.80s", path, re); return -1; }
+        return 0;
+    }
+    if (!strcmp(type, "Metaspace")) {
+        t->metaspace = 1;
+        const char *scheme = json_get_string(p, "prepend_scheme", json_get_bool(p, "add_prefix_space", 1) ? "always" : "never");
+        t->metaspace_prepend = !strcmp(scheme, "always") ? 1 : !strcmp(scheme, "first") ? 2 : 0;
+        t->metaspace_split = json_get_bool(p, "split", 1);
+        return 0;
+    }
+    snprintf(err, errlen, "%s: pre_tokenizer '%s' is not supported", path, type);
+    return -1;
+}
+
+static int template_ids(Tokenizer *t, const JsonValue *tp, const char *path, char *err, size_t errlen) {
+    const JsonValue *single = json_get(tp, "single"), *specials = json_get(tp, "special_tokens");
+    int seen_seq = 0;
+    for (size_t i = 0; single && i < single->count; i++) {
+        const JsonValue *it = single->items[i], *sp = json_get(it, "SpecialToken");
+        if (json_get(it, "Sequence")) { seen_seq = 1; continue; }
+        if (!sp) continue;
+        const char *name = json_get_string(sp, "id", "");
+        const JsonValue *entry = json_get(specials, name), *idl = entry ? json_get(entry, "ids") : NULL;
+        if (!idl || idl->type != JSON_ARRAY) { snprintf(err, errlen, "%s: post_processor: special token '%s' has no ids", path, name); return -1; }
+        for (size_t k = 0; k < idl->count; k++) {
+            int *dst = seen_seq ? t->suffix : t->prefix, *cnt = seen_seq ? &t->n_suffix : &t->n_prefix;
+            if (*cnt < 8) dst[(*cnt)++] = (int)idl->items[k]->number;
+        }
+    }
+    return 0;
+}
+
+static int load_post(Tokenizer *t, const JsonValue *p, const char *path, char *err, size_t errlen) {
+    if (!p || p->type == JSON_NULL) return 0;
+    const char *type = json_get_string(p, "type", "");
+    if (!strcmp(type, "Sequence")) {
+        const JsonValue *list = json_get(p, "processors");
+        for (size_t i = 0; list && i < list->count; i++)
+            if (load_post(t, list->items[i], path, err, errlen)) return -1;
+        return 0;
+    }
+    if (!strcmp(type, "TemplateProcessing")) return template_ids(t, p, path, err, errlen);
+    if (!strcmp(type, "ByteLevel")) return 0; /* offsets only */
+    snprintf(err, errlen, "%s: post_processor '%s' is not supported", path, type);
+    return -1;
+}
+
+Tokenizer *tok_load(const char *path, char *err, size_t errlen) {
+    Tokenizer *t = calloc(1, sizeof *t);
+    t->unk_id = -1;
+    t->json = json_parse_file(path, err, errlen);
+    if (!t->json) { free(t); return NULL; }
+    const JsonValue *model = json_get(t->json, "model");
+    if (!model) { load_error(t, err, errlen, path, "no 'model' object", NULL); return NULL; }
+    const char *mtype = json_get_string(model, "type", "BPE");
+    if (strcmp(mtype, "BPE")) { load_error(t, err, errlen, path, "model type is not supported (only BPE):", mtype); return NULL; }
+    const JsonValue *vocab = json_get(model, "vocab"), *merges = json_get(model, "merges");
+    if (!vocab || vocab->type != JSON_OBJECT) { load_error(t, err, errlen, path, "model.vocab is missing", NULL); return NULL; }
+    int max_id = -1;
+    for (size_t i = 0; i < vocab->count; i++) if ((int)vocab->items[i]->number > max_id) max_id = (int)vocab->items[i]->number;
+    const JsonValue *added = json_get(t->json, "added_tokens");
+    for (size_t i = 0; added && i < added->count; i++) {
+        int id = (int)json_get_number(added->items[i], "id", -1);
+        if (id > max_id) max_id = id;
+    }
+    t->n_ids = max_id + 1;
+    t->id_to_token = calloc((size_t)t->n_ids + 1, sizeof(char *));
+    for (size_t i = 0; i < vocab->count; i++) {
+        int id = (int)vocab->items[i]->number;
+        strmap_put(&t->vocab, vocab->keys[i], id);
+        if (id >= 0 && id < t->n_ids) t->id_to_token[id] = vocab->keys[i];
+    }
+    t->byte_fallback = json_get_bool(model, "byte_fallback", 0);
+    t->ignore_merges = json_get_bool(model, "ignore_merges", 0);
+    t->fuse_unk = json_get_bool(model, "fuse_unk", 0);
+    const char *unk = json_get_string(model, "unk_token", NULL);
+    if (unk) t->unk_id = strmap_get(&t->vocab, unk, strlen(unk));
+    for (int b = 0; b < 256; b++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        t->byte_token[b] = strmap_get(&t->vocab, name, strlen(name));
+    }
+    /* merges: "a b" or ["a", "b"]; the index is the rank */
+    size_t nm = merges && merges->type == JSON_ARRAY ? merges->count : 0;
+    t->merges.cap = 1024;
+    while (t->merges.cap < nm * 2 + 2) t->merges.cap *= 2;
+    t->merges.keys = calloc(t->merges.cap, sizeof(uint64_t));
+    t->merges.rank = calloc(t->merges.cap, sizeof(int));
+    t->merges.merged = calloc(t->merges.cap, sizeof(int));
+    char *buf = malloc(4096);
+    for (size_t r = 0; r < nm; r++) {
+        const JsonValue *m = merges->items[r];
+        const char *a, *b;
+        size_t al, bl;
+        if (m->type == JSON_STRING) {
+            const char *sp = strchr(m->string + (m->string[0] == ' ' ? 1 : 0), ' ');
+            if (!sp) continue;
+            a = m->string; al = (size_t)(sp - m->string); b = sp + 1; bl = strlen(b);
+        } else if (m->type == JSON_ARRAY && m->count == 2) {
+            a = m->items[0]->string; al = m->items[0]->len; b = m->items[1]->string; bl = m->items[1]->len;
+            if (!a || !b) continue;
+        } else continue;
+        if (al + bl >= 4096) continue;
+        int ia = strmap_get(&t->vocab, a, al), ib = strmap_get(&t->vocab, b, bl);
+        memcpy(buf, a, al);
+        memcpy(buf + al, b, bl);
+        int im = strmap_get(&t->vocab, buf, al + bl);
+        if (ia < 0 || ib < 0 || im < 0) continue;
+        pairmap_put(&t->merges, ia, ib, (int)r, im);
+    }
+    free(buf);
+    /* added tokens */
+    t->added = calloc(added ? added->count + 1 : 1, sizeof(Added));
+    for (size_t i = 0; added && i < added->count; i++) {
+        const JsonValue *a = added->items[i];
+        Added *d = &t->added[t->n_added];
+        d->content = (char *)json_get_string(a, "content", NULL);
+        d->id = (int)json_get_number(a, "id", -1);
+        if (!d->content || !d->content[0] || d->id < 0) continue;
+        d->special = json_get_bool(a, "special", 0);
+        d->lstrip = json_get_bool(a, "lstrip", 0);
+        d->rstrip = json_get_bool(a, "rstrip", 0);
+        if (!t->id_to_token[d->id]) t->id_to_token[d->id] = d->content;
+        t->n_added++;
+    }
+    /* GPT-2 bytes_to_unicode */
+    int k = 0;
+    for (int b = 0; b < 256; b++) {
+        int printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+        t->byte_char[b] = printable ? (unsigned)b : (unsigned)(256 + k++);
+    }
+    if (load_normalizer(t, json_get(t->json, "normalizer"), path, err, errlen) ||
+        load_pretok(t, json_get(t->json, "pre_tokenizer"), path, err, errlen) ||
+        load_post(t, json_get(t->json, "post_processor"), path, err, errlen)) {
+        tok_free(t);
+        return NULL;
+    }
+    /* a ByteLevel decoder without a ByteLevel pre-tokenizer still means byte-level vocab */
+    const JsonValue *dec = json_get(t->json, "decoder");
+    if (dec && !strcmp(json_get_string(dec, "type", ""), "ByteLevel")) t->byte_level = 1;
+    return t;
+}
+
+void tok_free(Tokenizer *t) {
+    if (!t) return;
+    free(t->vocab.keys);
+    free(t->vocab.vals);
+    free(t->merges.keys);
+    free(t->merges.rank);
+    free(t->merges.merged);
+    free(t->id_to_token);
+    free(t->added);
+    json_free(t->json);
+    free(t);
+}
