@@ -223,7 +223,7 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     size_t V = (size_t)m->vocab;
     float *logits = rt_alloc(sizeof(float) * V * (a.logits_path ? (size_t)T : 1));
 
-    if (tok && !a.print_ids) {
+    if (tok) {
         for (int i = 0; i < T; i++) print_piece(tok, prompt[i]);
     }
     double t0 = rt_now();
@@ -242,7 +242,7 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     for (int i = 0; i < a.n; i++) {
         int next = sampler_sample(&s, work);
         out[n_out++] = next;
-        if (tok && !a.print_ids) print_piece(tok, next);
+        if (tok) print_piece(tok, next);
         if (a.prompt && m->eos_token >= 0 && next == m->eos_token) break;
         if (i + 1 == a.n) break;
         m->forward(&next, 1, T + i, work, 0);
@@ -250,7 +250,7 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     double t_decode = rt_now() - t1;
     /* decode timing counts the forward passes: n_out - 1 of them */
     int decoded = n_out > 1 ? n_out - 1 : 0;
-    if (tok && !a.print_ids) printf("\n");
+    if (tok) printf("\n");
     if (a.print_ids) {
         for (int i = 0; i < n_out; i++) printf("%s%d", i ? "," : "", out[i]);
         printf("\n");

@@ -17,5 +17,5 @@ echo "== archc examples/tiny-llama.yaml -o $OUT/tiny-llama.c   (the emitted sour
 echo "   $(wc -l < "$OUT/tiny-llama.c") lines; kernels: $(grep -c '^static void' "$OUT/tiny-llama.c")"
 echo "== archc examples/tiny-llama.yaml -o $OUT/tiny-llama     (built with ${CC:-cc})"
 ./build/archc examples/tiny-llama.yaml -o "$OUT/tiny-llama"
-echo "== $OUT/tiny-llama --weights examples/tiny-llama --prompt \"Once upon a time\" -n 32 --print-ids --bench"
-"$OUT/tiny-llama" --weights examples/tiny-llama --prompt "Once upon a time" -n 32 --print-ids --bench
+echo "== $OUT/tiny-llama --weights examples/tiny-llama --prompt \"Once upon a time\" -n 32"
+"$OUT/tiny-llama" --weights examples/tiny-llama --prompt "Once upon a time" -n 32
