@@ -189,39 +189,44 @@ int rt_main(int argc, char **argv, const RtModel *m) {
 
     /* the tokenizer: required for --prompt, optional (text output) for --tokens */
     Tokenizer *tok = NULL;
+    int *prompt = NULL, T = 0, rc = 0;
+    float *logits = NULL, *work = NULL;
+    int *out = NULL;
+    Sampler s = {0};
     char tpath[4096];
     tokenizer_path(a.weights, tpath, sizeof tpath);
     if (a.prompt || access(tpath, R_OK) == 0) {
         tok = tok_load(tpath, err, sizeof err);
         if (!tok && a.prompt) {
             fprintf(stderr, "error: --prompt needs a tokenizer: %s\n", err);
-            st_close(ck);
-            return 1;
+            rc = 1;
+            goto done;
         }
     }
-    int *prompt = NULL, T;
     if (a.prompt) {
         T = tok_encode(tok, a.prompt, &prompt, err, sizeof err);
-        if (T < 0) { fprintf(stderr, "error: tokenizing the prompt: %s\n", err); return 1; }
+        if (T < 0) { fprintf(stderr, "error: tokenizing the prompt: %s\n", err); rc = 1; goto done; }
         for (int i = 0; i < T; i++)
             if (prompt[i] >= m->vocab) {
                 fprintf(stderr, "error: the tokenizer produced id %d, outside the model's vocabulary (%d)\n", prompt[i], m->vocab);
-                return 1;
+                rc = 1;
+                goto done;
             }
     } else {
         T = parse_token_list(a.tokens, m->vocab, &prompt);
-        if (T < 0) return 2;
+        if (T < 0) { rc = 2; goto done; }
     }
-    if (T == 0) { fprintf(stderr, "error: the prompt is empty (no tokens)\n"); return 2; }
+    if (T == 0) { fprintf(stderr, "error: the prompt is empty (no tokens)\n"); rc = 2; goto done; }
     if ((long)T + a.n > m->max_context) {
         fprintf(stderr, "error: prompt (%d tokens) + -n %d exceeds the compiled context of %d tokens\n", T, a.n, m->max_context);
-        return 2;
+        rc = 2;
+        goto done;
     }
 
     rt_threads_init(a.threads);
-    if (m->init(err, sizeof err) != 0) { fprintf(stderr, "error: %s\n", err); return 1; }
+    if (m->init(err, sizeof err) != 0) { fprintf(stderr, "error: %s\n", err); rc = 1; goto done; }
     size_t V = (size_t)m->vocab;
-    float *logits = rt_alloc(sizeof(float) * V * (a.logits_path ? (size_t)T : 1));
+    logits = rt_alloc(sizeof(float) * V * (a.logits_path ? (size_t)T : 1));
 
     if (tok) {
         for (int i = 0; i < T; i++) print_piece(tok, prompt[i]);
@@ -229,13 +234,12 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     double t0 = rt_now();
     m->forward(prompt, T, 0, logits, a.logits_path != NULL);
     double t_prefill = rt_now() - t0;
-    if (a.logits_path && write_logits(a.logits_path, logits, V * (size_t)T) != 0) return 1;
+    if (a.logits_path && write_logits(a.logits_path, logits, V * (size_t)T) != 0) { rc = 1; goto done; }
 
-    Sampler s;
     sampler_init(&s, m->vocab, a.temp, a.top_p, a.seed);
-    int *out = malloc(sizeof(int) * (size_t)(a.n + 1));
+    out = malloc(sizeof(int) * (size_t)(a.n + 1));
     const float *last = logits + (a.logits_path ? V * (size_t)(T - 1) : 0);
-    float *work = rt_alloc(sizeof(float) * V);
+    work = rt_alloc(sizeof(float) * V);
     memcpy(work, last, sizeof(float) * V);
     int n_out = 0;
     double t1 = rt_now();
@@ -262,16 +266,17 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     else
         fprintf(stderr, "prefill: %d tokens in %.3f s (%.1f tok/s); decode: %d tokens in %.3f s (%.1f tok/s); %d threads\n", T,
                 t_prefill, pf, decoded, t_decode, dc, rt_threads());
-    if (fflush(stdout) != 0 || ferror(stdout)) { fprintf(stderr, "error: writing to stdout failed\n"); return 1; }
+    if (fflush(stdout) != 0 || ferror(stdout)) { fprintf(stderr, "error: writing to stdout failed\n"); rc = 1; }
+    m->release();
 
-    sampler_free(&s);
+done:
+    if (s.idx) sampler_free(&s);
     free(out);
     free(prompt);
     rt_free(work);
     rt_free(logits);
-    m->release();
     rt_threads_shutdown();
     if (tok) tok_free(tok);
     st_close(ck);
-    return 0;
+    return rc;
 }
