@@ -31,6 +31,14 @@ static struct {
 
 static _Thread_local int in_worker;
 
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 static void run_share(int idx) {
     int n = pool.total, t = pool.n;
     int b = (int)((long long)n * idx / t), e = (int)((long long)n * (idx + 1) / t);
@@ -44,7 +52,7 @@ static void *worker(void *arg) {
     for (;;) {
         int spins = 0;
         while (atomic_load_explicit(&pool.generation, memory_order_acquire) == seen && !atomic_load(&pool.stop)) {
-            if (++spins < 20000) continue;
+            if (++spins < 100000) { cpu_relax(); continue; }
             pthread_mutex_lock(&pool.mu);
             while (atomic_load(&pool.generation) == seen && !atomic_load(&pool.stop)) pthread_cond_wait(&pool.wake, &pool.mu);
             pthread_mutex_unlock(&pool.mu);
@@ -94,5 +102,9 @@ void rt_parallel_for(int n, RtRangeFn fn, void *ctx) {
     in_worker = 1;
     run_share(0);
     in_worker = 0;
-    while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) sched_yield();
+    /* spin briefly (the other ranges usually finish within microseconds), then yield */
+    for (int spins = 0; atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; spins++) {
+        if (spins < 100000) cpu_relax();
+        else sched_yield();
+    }
 }
