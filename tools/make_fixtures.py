@@ -78,7 +78,18 @@ def fixtures():
             ["(1+w) RMSNorm", "sandwich norms", "embed * sqrt(hidden)", "GeGLU tanh", "query_pre_attn_scalar 24",
              "per-head q/k norm", "5 local : 1 global, window 8", "local theta 1e4 / global theta 1e6 + linear x8",
              "final logit soft-cap 30"], "sliding_window"),
+        # bf16 / f16 checkpoints: weights rounded to the storage format, reference run in fp32
+        "llama_bf16": (LlamaConfig, LlamaForCausalLM, dict(
+            num_hidden_layers=2, num_attention_heads=8, num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-5,
+            rope_theta=10000.0, attention_bias=True, tie_word_embeddings=False),
+            ["bf16 checkpoint (weights exactly bf16; reference computed in fp32)", "GQA", "attention bias"], None),
+        "qwen3_f16": (Qwen3Config, Qwen3ForCausalLM, dict(
+            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16, rope_theta=1e6,
+            tie_word_embeddings=True),
+            ["f16 checkpoint (weights exactly f16; reference computed in fp32)", "per-head q/k norm", "tied"], None),
     }
+
+STORAGE = {"llama_bf16": torch.bfloat16, "qwen3_f16": torch.float16}
 
 
 def init_weights(model, seed):
@@ -109,6 +120,11 @@ def make(name, spec, seed):
     cfg = cfg_cls(**{**COMMON, **kw})
     model = model_cls(cfg).eval()
     init_weights(model, seed)
+    storage = STORAGE.get(name)
+    if storage is not None:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(p.to(storage).float())
     g = torch.Generator().manual_seed(seed + 1)
     ids = torch.randint(0, V, (T,), generator=g).tolist()
     logits, gen, dec = run(model, ids)
@@ -124,7 +140,11 @@ def make(name, spec, seed):
         print(f"  {name}: window changes logits by {diff:.3g}")
     d = os.path.join(ROOT, name)
     os.makedirs(d, exist_ok=True)
-    model.save_pretrained(d, safe_serialization=True)
+    if storage is not None:
+        model.to(storage).save_pretrained(d, safe_serialization=True)
+        model.float()
+    else:
+        model.save_pretrained(d, safe_serialization=True)
     with open(os.path.join(d, "prompt_ids.txt"), "w") as f:
         f.write(",".join(map(str, ids)) + "\n")
     with open(os.path.join(d, "greedy_ids.txt"), "w") as f:
