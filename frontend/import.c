@@ -568,14 +568,14 @@ int spec_import_hf(const char *in, const char *out_path) {
     g_path = path;
     char err[512];
     JsonValue *root = json_parse_file(path, err, sizeof err);
-    if (!root) { fprintf(stderr, "%s: error: %s\n", path, err); return -1; }
+    if (!root) { fprintf(stderr, "error: %s\n", err); return -1; }
     if (root->type != JSON_OBJECT) { json_free(root); return ierr("expected a JSON object%s", ""); }
     const JsonValue *c = root;
     const char *mt = json_get_string(c, "model_type", NULL);
     /* multimodal wrappers keep the language model in text_config */
     if (mt && (!strcmp(mt, "gemma3") || !strcmp(mt, "llama4") || !strcmp(mt, "mistral3"))) {
         const JsonValue *tc = json_get(c, "text_config");
-        if (!tc || tc->type != JSON_OBJECT) { json_free(root); return ierr("model_type '%s' needs a text_config object", mt); }
+        if (!tc || tc->type != JSON_OBJECT) { ierr("model_type '%s' needs a text_config object", mt); json_free(root); return -1; }
         c = tc;
         mt = json_get_string(c, "model_type", !strcmp(mt, "gemma3") ? "gemma3_text" : !strcmp(mt, "llama4") ? "llama4_text" : "mistral");
     }
@@ -585,7 +585,7 @@ int spec_import_hf(const char *in, const char *out_path) {
             !strcmp(arch->items[0]->string, "QWenLMHeadModel"))
             mt = "qwen";
     }
-    if (!mt) { json_free(root); return ierr("missing key '%s'", "model_type"); }
+    if (!mt) { ierr("missing key '%s'", "model_type"); json_free(root); return -1; }
     static Imported m;
     memset(&m, 0, sizeof m);
     m.path = path;
@@ -609,11 +609,10 @@ int spec_import_hf(const char *in, const char *out_path) {
     else if (!strcmp(mt, "deepseek_v3") || !strcmp(mt, "deepseek_v2") || !strcmp(mt, "kimi_k2")) rc = import_deepseek(&m, c, mt);
     else if (!strcmp(mt, "glm4_moe")) rc = import_glm4_moe(&m, c);
     else if (!strcmp(mt, "llama4_text")) rc = import_llama4(&m, c);
-    else if (!strcmp(mt, "qwen")) { json_free(root); return ierr("model_type '%s' (Qwen-1) is not supported yet (see issue 5)", mt); }
+    else if (!strcmp(mt, "qwen")) { rc = ierr("model_type '%s' (Qwen-1) is not supported yet (see issue 5)", mt); }
     else {
-        json_free(root);
-        return ierr("unsupported model_type '%s' (supported: llama, mistral, qwen2, qwen3, olmo2, smollm3, gemma3_text, gpt_oss, "
-                    "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, llama4_text)", mt);
+        rc = ierr("unsupported model_type '%s' (supported: llama, mistral, qwen2, qwen3, olmo2, smollm3, gemma3_text, gpt_oss, "
+                  "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, llama4_text)", mt);
     }
     if (rc == 0) {
         snprintf(m.family, sizeof m.family, "%s", fam);
