@@ -17,8 +17,9 @@
  *   rt_attention  causal / sliding-window / chunked softmax attention over the
  *                 KV cache for T query tokens, GQA heads grouped contiguously.
  *
- * ISA: AVX-512F (16-wide), AVX2+FMA (8-wide), or portable scalar C, chosen by
- * the compiler flags of the generated file (-march=native by default).
+ * ISA: AVX-512F (16-wide), AVX2+FMA (8-wide), NEON on AArch64 (4-wide), or
+ * portable scalar C, chosen by the compiler flags of the generated file
+ * (-march=native by default).
  */
 #ifndef ARCHC_KERNELS_H
 #define ARCHC_KERNELS_H
@@ -31,6 +32,8 @@
 
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 enum { RT_F32 = 0, RT_BF16 = 1, RT_F16 = 2 };          /* weight formats       */
@@ -105,6 +108,17 @@ static inline float rt_vsum(__m256 a) {
 #define rt_vload_f16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
 #define RT_TT 2
 #define RT_TN 4
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+#define RT_VL 4
+typedef float32x4_t rt_vec;
+#define rt_vzero() vdupq_n_f32(0.0f)
+#define rt_vfma(a, b, c) vfmaq_f32(c, a, b)
+#define rt_vsum(a) vaddvq_f32(a)
+#define rt_vload_f32(p) vld1q_f32(p)
+#define rt_vload_bf16(p) vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)(p)), 16))
+#define rt_vload_f16(p) vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)(p))))
+#define RT_TT 4
+#define RT_TN 4
 #else
 #define RT_VL 0 /* scalar build */
 #define RT_TT 2
@@ -116,8 +130,8 @@ static inline float rt_vsum(__m256 a) {
  * also prefetches the same row 512 bytes ahead.  Measured on this machine:
  * bf16 GEMV 7.8 → 10.1 GB/s on one core, 15.3 → 21 GB/s on two. */
 #define RT_PREFETCH_BYTES 512
-#if RT_VL
-#define RT_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#if RT_VL && defined(__GNUC__)
+#define RT_PREFETCH(p) __builtin_prefetch((const void *)(p))
 #else
 #define RT_PREFETCH(p) ((void)0)
 #endif
