@@ -234,14 +234,22 @@ static void emit_norm_body(Emitter *e, const char *ind, const char *src, const c
         out(e, "%sfor (int i = 0; i < %d; i++) %s[i] = %s[i] * (%s[i] * r);\n", ind, group, dst, w, src);
 }
 
+/* A number as part of a C identifier: 1e-06 → "1em06", 0.25 → "0p25". */
+static void ident_num(char *out, size_t cap, const char *fmt, double v) {
+    snprintf(out, cap, fmt, v);
+    for (char *p = out; *p; p++) {
+        if (*p == '-') *p = 'm';
+        else if (*p == '.' || *p == '+') *p = 'p';
+    }
+}
+
 static void rmsnorm_sig(const Node *n, char *sig, size_t cap) {
     snprintf(sig, cap, "%s_%d%s%s", n->norm_kind == NORM_L2 ? "l2norm" : n->norm_kind == NORM_RMS_GEMMA ? "rmsnorm_gemma" : "rmsnorm",
              n->n_in, n->group != n->n_in ? "_per" : "", "");
     if (n->group != n->n_in) snprintf(sig + strlen(sig), cap - strlen(sig), "%d", n->group);
     /* eps is part of the signature */
     char eps[32];
-    snprintf(eps, sizeof eps, "%g", n->eps);
-    for (char *p = eps; *p; p++) if (*p == '-' ) *p = 'm'; else if (*p == '.') *p = 'p'; else if (*p == '+') *p = 'p';
+    ident_num(eps, sizeof eps, "%g", n->eps);
     snprintf(sig + strlen(sig), cap - strlen(sig), "_eps%s", eps);
 }
 
@@ -307,20 +315,34 @@ static void emit_rope_kernel(Emitter *e, const Node *n) {
     out(e, "        }\n    }\n}\n\n");
 }
 
+/* Kernel names (signatures): computed once here for both the kernel and its calls. */
+static void attention_sig(const Node *n, char *sig, size_t cap) {
+    char sc[32];
+    ident_num(sc, sizeof sc, "%.6g", n->scale);
+    char extra[64] = "";
+    if (n->window) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_window%d", n->window);
+    if (n->chunk) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_chunk%d", n->chunk);
+    if (n->w[0] >= 0) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_sinks");
+    snprintf(sig, cap, "attention_%dx%dx%d%s_scale%s", n->heads, n->kv_heads, n->head_dim, extra, sc);
+}
+
+static void qk_fused_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
+    const char *nk = n->qk_norm == QKNORM_NONE ? "" : n->qk_norm == QKNORM_HEAD ? "_headnorm" : "_wholenorm";
+    snprintf(sig, cap, "qk%s_rope%s_store_%dx%dx%d_rot%d", nk,
+             n->rope >= 0 && g->spec->rope[n->rope].layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "", n->heads, n->kv_heads,
+             n->head_dim, n->rope >= 0 ? n->rot_dims : 0);
+    if (n->qk_norm != QKNORM_NONE) {
+        char eps[32];
+        ident_num(eps, sizeof eps, "%g", n->eps);
+        snprintf(sig + strlen(sig), cap - strlen(sig), "_eps%s%s", eps, n->norm_kind == NORM_RMS_GEMMA ? "_gemma" : "");
+    }
+}
+
 static void emit_fused_qk_kernel(Emitter *e, const Node *n) {
     const Graph *g = e->g;
     int d = n->head_dim, nh = n->heads, nkv = n->kv_heads, rot = n->rot_dims;
-    const char *nk = n->qk_norm == QKNORM_NONE ? "" : n->qk_norm == QKNORM_HEAD ? "_headnorm" : "_wholenorm";
     char sig[128];
-    snprintf(sig, sizeof sig, "qk%s_rope%s_store_%dx%dx%d_rot%d", nk,
-             n->rope >= 0 && g->spec->rope[n->rope].layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "", nh, nkv, d,
-             n->rope >= 0 ? rot : 0);
-    if (n->qk_norm != QKNORM_NONE) {
-        char eps[32];
-        snprintf(eps, sizeof eps, "%g", n->eps);
-        for (char *p = eps; *p; p++) if (*p == '-') *p = 'm'; else if (*p == '.' || *p == '+') *p = 'p';
-        snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_eps%s%s", eps, n->norm_kind == NORM_RMS_GEMMA ? "_gemma" : "");
-    }
+    qk_fused_sig(g, n, sig, sizeof sig);
     if (!kernel_new(e, sig)) return;
     RopeLayout layout = n->rope >= 0 ? g->spec->rope[n->rope].layout : ROPE_LAYOUT_HALF;
     out(e, "/* qknorm-fuse: for each token, %s%s write k and v into the KV cache at its position.\n"
@@ -439,16 +461,7 @@ static void emit_kernels(Emitter *e) {
             break;
         case OP_QK_ROPE_STORE: emit_fused_qk_kernel(e, n); break;
         case OP_ATTENTION:
-            snprintf(sig, sizeof sig, "attention_%dx%dx%d", n->heads, n->kv_heads, n->head_dim);
-            if (n->window) snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_window%d", n->window);
-            if (n->chunk) snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_chunk%d", n->chunk);
-            if (n->w[0] >= 0) snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_sinks");
-            {
-                char sc[32];
-                snprintf(sc, sizeof sc, "%.6g", n->scale);
-                for (char *p = sc; *p; p++) if (*p == '.') *p = 'p'; else if (*p == '-') *p = 'm';
-                snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_scale%s", sc);
-            }
+            attention_sig(n, sig, sizeof sig);
             if (!kernel_new(e, sig)) break;
             out(e, "/* %s attention: %d query heads, %d kv heads (%d per group), head_dim %d, scale %.9g%s */\n",
                 n->window ? "sliding-window" : n->chunk ? "chunked" : "causal", n->heads, n->kv_heads, n->heads / n->kv_heads,
@@ -603,17 +616,7 @@ static void emit_forward(Emitter *e, int decode) {
                 n->cache, n->cache, T);
             break;
         case OP_QK_ROPE_STORE: {
-            /* recompute the signature exactly as the kernel did */
-            const char *nk = n->qk_norm == QKNORM_NONE ? "" : n->qk_norm == QKNORM_HEAD ? "_headnorm" : "_wholenorm";
-            snprintf(sig, sizeof sig, "qk%s_rope%s_store_%dx%dx%d_rot%d", nk,
-                     n->rope >= 0 && s->rope[n->rope].layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "", n->heads, n->kv_heads,
-                     n->head_dim, n->rope >= 0 ? n->rot_dims : 0);
-            if (n->qk_norm != QKNORM_NONE) {
-                char eps[32];
-                snprintf(eps, sizeof eps, "%g", n->eps);
-                for (char *p = eps; *p; p++) if (*p == '-') *p = 'm'; else if (*p == '.' || *p == '+') *p = 'p';
-                snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_eps%s%s", eps, n->norm_kind == NORM_RMS_GEMMA ? "_gemma" : "");
-            }
+            qk_fused_sig(g, n, sig, sizeof sig);
             call_comment(e, n, i);
             const char *rn = n->rope >= 0 ? s->rope[n->rope].name : NULL;
             char cs[80], sn[80];
@@ -625,14 +628,7 @@ static void emit_forward(Emitter *e, int decode) {
             break;
         }
         case OP_ATTENTION: {
-            snprintf(sig, sizeof sig, "attention_%dx%dx%d", n->heads, n->kv_heads, n->head_dim);
-            if (n->window) snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_window%d", n->window);
-            if (n->chunk) snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_chunk%d", n->chunk);
-            if (n->w[0] >= 0) snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_sinks");
-            char sc[32];
-            snprintf(sc, sizeof sc, "%.6g", n->scale);
-            for (char *p = sc; *p; p++) if (*p == '.') *p = 'p'; else if (*p == '-') *p = 'm';
-            snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "_scale%s", sc);
+            attention_sig(n, sig, sizeof sig);
             call_comment(e, n, i);
             out(e, "    %s(%s, k_cache[%d], v_cache[%d], %s%s%s, %s, pos);\n", sig, V(e, n->in[0]), n->cache, n->cache,
                 n->w[0] >= 0 ? WF(e, n->w[0]) : "", n->w[0] >= 0 ? ", " : "", V(e, n->out), T);
