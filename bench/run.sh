@@ -18,19 +18,18 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j2 --target archc bench_ceilings >/dev/null
 
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
-echo "== ceilings"
+echo "== ceilings (measured before and after the model runs; the higher one counts)"
 ./build/bench_ceilings 2 | tee "$WORK/ceilings.txt"
-bw() { awk -v t="$1" '/read_bandwidth/ { split($2,a,"="); split($3,b,"="); if (b[2]==t) print a[2] }' "$WORK/ceilings.txt"; }
-mm() {
-  local s; s=$(awk -v t="$1" '/sgemm_gflops=[0-9]/ { split($2,a,"="); split($3,b,"="); if (b[2]==t) print a[2] }' "$WORK/ceilings.txt")
-  if [ -z "$s" ]; then s=$(awk -v t="$1" '/fma_peak/ { split($2,a,"="); split($3,b,"="); if (b[2]==t) print a[2] }' "$WORK/ceilings.txt"); fi
-  echo "$s"
-}
+# max over all measurements of NAME at THREADS
+ceil() { awk -v n="$1" -v t="$2" '$2 ~ "^"n"=[0-9]" { split($2,a,"="); split($3,b,"="); if (b[2]==t && a[2]+0 > m) m = a[2]+0 } END { print m+0 }' "$WORK/ceilings.txt"; }
+bw() { ceil read_bandwidth_gb_s "$1"; }
+mm() { local s; s=$(ceil sgemm_gflops "$1"); [ "$s" != 0 ] || s=$(ceil fma_peak_gflops "$1"); echo "$s"; }
 mmname=$(grep -q 'sgemm_gflops=[0-9]' "$WORK/ceilings.txt" && echo sgemm || echo fma_peak)
 
 PROMPT=$(seq -s, 1000 1127)   # 128 token ids
-printf '\n== %s\n' "$MODEL"
-printf '%-5s %-3s %10s %10s %12s %9s %8s %12s %8s\n' dtype thr prefill_t/s decode_t/s bytes/token GB/s "%bw" prefill_GF/s "%$mmname"
+RESULTS=$WORK/results.txt
+: > "$RESULTS"
+echo "== running $MODEL"
 for dtype in f32 bf16; do
   W="$WORK/$(basename "$MODEL" .yaml)-$dtype"
   [ -f "$W/model.safetensors" ] || ./build/archc init-weights "$MODEL" -o "$W" --dtype "$dtype" --seed 1
@@ -45,16 +44,26 @@ for dtype in f32 bf16; do
       p1=$(sed -E 's/.*prefill_tok_s=([0-9.]+).*/\1/' <<<"$line"); d1=$(sed -E 's/.*decode_tok_s=([0-9.]+).*/\1/' <<<"$line")
       pf=$(awk -v a="$pf" -v b="$p1" 'BEGIN { print (b > a ? b : a) }'); dc=$(awk -v a="$dc" -v b="$d1" 'BEGIN { print (b > a ? b : a) }')
     done
-    awk -v d="$dtype" -v t="$thr" -v pf="$pf" -v dc="$dc" -v by="$bytes" -v es="$esize" -v bw="$(bw "$thr")" -v mm="$(mm "$thr")" 'BEGIN {
-      gbs = dc * by / 1e9; gf = pf * 2 * by / es / 1e9;
-      printf "%-5s %-3s %10.1f %10.2f %12.0f %9.2f %7.0f%% %12.1f %7.0f%%\n", d, t, pf, dc, by, gbs, 100 * gbs / bw, gf, 100 * gf / mm }'
+    echo "archc $dtype $thr $pf $dc $bytes $esize" >> "$RESULTS"
     if [ -z "${BENCH_NO_PEER:-}" ]; then
       peer=$(python3 bench/peer_torch.py "$W" "$thr" 16 2>/dev/null | grep '^peer ' || true)
       if [ -n "$peer" ]; then
         ppf=$(sed -E 's/.*prefill_tok_s=([0-9.]+).*/\1/' <<<"$peer"); pdc=$(sed -E 's/.*decode_tok_s=([0-9.]+).*/\1/' <<<"$peer")
-        awk -v d="$dtype" -v t="$thr" -v pf="$ppf" -v dc="$pdc" -v apf="$pf" -v adc="$dc" 'BEGIN {
-          printf "%-5s %-3s %10.1f %10.2f   (PyTorch %s eager/sdpa; archc is %.2fx prefill, %.2fx decode)\n", d, t, pf, dc, "transformers", apf / pf, adc / dc }'
+        echo "torch $dtype $thr $ppf $pdc" >> "$RESULTS"
       fi
     fi
   done
 done
+
+./build/bench_ceilings 2 | tee -a "$WORK/ceilings.txt"
+printf '\n== %s: 128-token prefill, 64 decode steps (best of 3); peer: PyTorch + transformers on the same weights\n' "$MODEL"
+printf '%-6s %-5s %-3s %11s %10s %12s %8s %6s %12s %8s\n' who dtype thr prefill_t/s decode_t/s bytes/token GB/s "%bw" prefill_GF/s "%$mmname"
+while read -r who dtype thr pf dc bytes esize; do
+  if [ "$who" = archc ]; then
+    awk -v d="$dtype" -v t="$thr" -v pf="$pf" -v dc="$dc" -v by="$bytes" -v es="$esize" -v bw="$(bw "$thr")" -v mm="$(mm "$thr")" 'BEGIN {
+      gbs = dc * by / 1e9; gf = pf * 2 * by / es / 1e9;
+      printf "%-6s %-5s %-3s %11.1f %10.2f %12.0f %8.2f %5.0f%% %12.1f %7.0f%%\n", "archc", d, t, pf, dc, by, gbs, 100 * gbs / bw, gf, 100 * gf / mm }'
+  else
+    printf '%-6s %-5s %-3s %11.1f %10.2f\n' torch "$dtype" "$thr" "$pf" "$dc"
+  fi
+done < "$RESULTS"
