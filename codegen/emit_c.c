@@ -316,6 +316,11 @@ static void emit_rope_kernel(Emitter *e, const Node *n) {
 }
 
 /* Kernel names (signatures): computed once here for both the kernel and its calls. */
+static void kv_store_sig(const Node *n, char *sig, size_t cap) {
+    snprintf(sig, cap, "kv_store_%d", n->kv_heads * n->head_dim);
+    if (n->ring) snprintf(sig + strlen(sig), cap - strlen(sig), "_ring%d", n->ring);
+}
+
 static void attention_sig(const Node *n, char *sig, size_t cap) {
     char sc[32];
     ident_num(sc, sizeof sc, "%.6g", n->scale);
@@ -323,6 +328,7 @@ static void attention_sig(const Node *n, char *sig, size_t cap) {
     if (n->window) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_window%d", n->window);
     if (n->chunk) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_chunk%d", n->chunk);
     if (n->w[0] >= 0) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_sinks");
+    if (n->ring) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_ring%d", n->ring);
     snprintf(sig, cap, "attention_%dx%dx%d%s_scale%s", n->heads, n->kv_heads, n->head_dim, extra, sc);
 }
 
@@ -331,6 +337,7 @@ static void qk_fused_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
     snprintf(sig, cap, "qk%s_rope%s_store_%dx%dx%d_rot%d", nk,
              n->rope >= 0 && g->spec->rope[n->rope].layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "", n->heads, n->kv_heads,
              n->head_dim, n->rope >= 0 ? n->rot_dims : 0);
+    if (n->ring) snprintf(sig + strlen(sig), cap - strlen(sig), "_ring%d", n->ring);
     if (n->qk_norm != QKNORM_NONE) {
         char eps[32];
         ident_num(eps, sizeof eps, "%g", n->eps);
@@ -363,7 +370,8 @@ static void emit_fused_qk_kernel(Emitter *e, const Node *n) {
         out(e, "        /* %s */\n", which ? "k → cache" : "q");
         out(e, "        {\n");
         out(e, "            const float *src = %s + (size_t)t * %d;\n", src, heads * d);
-        if (which) out(e, "            float *dst = k_cache + (size_t)(pos + t) * %d;\n", heads * d);
+        if (which && n->ring) out(e, "            float *dst = k_cache + (size_t)((pos + t) %% %d) * %d;  /* ring (swa-tile) */\n", n->ring, heads * d);
+        else if (which) out(e, "            float *dst = k_cache + (size_t)(pos + t) * %d;\n", heads * d);
         else out(e, "            float *dst = q_out + (size_t)t * %d;\n", heads * d);
         if (n->qk_norm == QKNORM_WHOLE) {
             out(e, "            {\n");
@@ -388,7 +396,10 @@ static void emit_fused_qk_kernel(Emitter *e, const Node *n) {
         }
         out(e, "        }\n");
     }
-    out(e, "        memcpy(v_cache + (size_t)(pos + t) * %d, v + (size_t)t * %d, sizeof(float) * %d);\n", nkv * d, nkv * d, nkv * d);
+    if (n->ring)
+        out(e, "        memcpy(v_cache + (size_t)((pos + t) %% %d) * %d, v + (size_t)t * %d, sizeof(float) * %d);\n", n->ring, nkv * d, nkv * d, nkv * d);
+    else
+        out(e, "        memcpy(v_cache + (size_t)(pos + t) * %d, v + (size_t)t * %d, sizeof(float) * %d);\n", nkv * d, nkv * d, nkv * d);
     out(e, "    }\n}\n\n");
 }
 
@@ -451,14 +462,24 @@ static void emit_kernels(Emitter *e) {
                 n->act == ACT_GEGLU_TANH ? "rt_gelu_tanh" : "rt_silu");
             break;
         case OP_ROPE: emit_rope_kernel(e, n); break;
-        case OP_KV_STORE:
-            snprintf(sig, sizeof sig, "kv_store_%d", n->kv_heads * n->head_dim);
+        case OP_KV_STORE: {
+            int w = n->kv_heads * n->head_dim;
+            kv_store_sig(n, sig, sizeof sig);
             if (!kernel_new(e, sig)) break;
-            out(e, "/* append T rows of k and v to the cache at positions pos … pos+T-1 */\n");
-            out(e, "static void %s(const float *k, const float *v, float *k_cache, float *v_cache, int T, int pos) {\n", sig);
-            out(e, "    memcpy(k_cache + (size_t)pos * %d, k, sizeof(float) * %d * (size_t)T);\n", n->kv_heads * n->head_dim, n->kv_heads * n->head_dim);
-            out(e, "    memcpy(v_cache + (size_t)pos * %d, v, sizeof(float) * %d * (size_t)T);\n}\n\n", n->kv_heads * n->head_dim, n->kv_heads * n->head_dim);
+            if (n->ring) {
+                out(e, "/* write T rows of k and v for positions pos … pos+T-1 into a ring of %d rows (swa-tile) */\n", n->ring);
+                out(e, "static void %s(const float *k, const float *v, float *k_cache, float *v_cache, int T, int pos) {\n", sig);
+                out(e, "    for (int t = 0; t < T; t++) {\n        size_t row = (size_t)((pos + t) %% %d);\n", n->ring);
+                out(e, "        memcpy(k_cache + row * %d, k + (size_t)t * %d, sizeof(float) * %d);\n", w, w, w);
+                out(e, "        memcpy(v_cache + row * %d, v + (size_t)t * %d, sizeof(float) * %d);\n    }\n}\n\n", w, w, w);
+            } else {
+                out(e, "/* append T rows of k and v to the cache at positions pos … pos+T-1 */\n");
+                out(e, "static void %s(const float *k, const float *v, float *k_cache, float *v_cache, int T, int pos) {\n", sig);
+                out(e, "    memcpy(k_cache + (size_t)pos * %d, k, sizeof(float) * %d * (size_t)T);\n", w, w);
+                out(e, "    memcpy(v_cache + (size_t)pos * %d, v, sizeof(float) * %d * (size_t)T);\n}\n\n", w, w);
+            }
             break;
+        }
         case OP_QK_ROPE_STORE: emit_fused_qk_kernel(e, n); break;
         case OP_ATTENTION:
             attention_sig(n, sig, sizeof sig);
@@ -470,8 +491,8 @@ static void emit_kernels(Emitter *e) {
             out(e, "static void %s(const float *q, const float *k_cache, const float *v_cache, %sfloat *out, int T, int pos) {\n", sig,
                 n->w[0] >= 0 ? "const float *sinks, " : "");
             out(e, "    RtAttention A = {.q = q, .k = k_cache, .v = v_cache, .out = out, .T = T, .pos = pos,\n"
-                   "                     .heads = %d, .kv_heads = %d, .head_dim = %d, .scale = %s, .window = %d, .chunk = %d%s};\n",
-                n->heads, n->kv_heads, n->head_dim, flit((float)n->scale), n->window, n->chunk, n->w[0] >= 0 ? ", .sinks = sinks" : "");
+                   "                     .heads = %d, .kv_heads = %d, .head_dim = %d, .scale = %s, .window = %d, .chunk = %d, .ring = %d%s};\n",
+                n->heads, n->kv_heads, n->head_dim, flit((float)n->scale), n->window, n->chunk, n->ring, n->w[0] >= 0 ? ", .sinks = sinks" : "");
             out(e, "    rt_attention(&A);\n}\n\n");
             break;
         default: break;
@@ -612,8 +633,8 @@ static void emit_forward(Emitter *e, int decode) {
         }
         case OP_KV_STORE:
             call_comment(e, n, i);
-            out(e, "    kv_store_%d(%s, %s, k_cache[%d], v_cache[%d], %s, pos);\n", n->kv_heads * n->head_dim, V(e, n->in[0]), V(e, n->in[1]),
-                n->cache, n->cache, T);
+            kv_store_sig(n, sig, sizeof sig);
+            out(e, "    %s(%s, %s, k_cache[%d], v_cache[%d], %s, pos);\n", sig, V(e, n->in[0]), V(e, n->in[1]), n->cache, n->cache, T);
             break;
         case OP_QK_ROPE_STORE: {
             qk_fused_sig(g, n, sig, sizeof sig);
@@ -691,9 +712,13 @@ static int c_emit(const Graph *g, FILE *f) {
     for (int i = 0; i < g->n_weights; i++)
         if (g->weights[i].alias >= 0) out(e, "    W.%s = W.%s;  /* tied */\n", g->weights[i].field, g->weights[g->weights[i].alias].field);
     out(e, "    arena = rt_alloc(sizeof(float) * ARENA_FLOATS);\n");
-    for (int c = 0; c < g->n_caches; c++)
-        out(e, "    k_cache[%d] = rt_alloc(sizeof(float) * MAX_CONTEXT * %d);\n    v_cache[%d] = rt_alloc(sizeof(float) * MAX_CONTEXT * %d);\n",
-            c, g->cache_kv_width[c], c, g->cache_v_width[c]);
+    for (int c = 0; c < g->n_caches; c++) {
+        char rows[32];
+        if (g->cache_rows[c]) snprintf(rows, sizeof rows, "%d", g->cache_rows[c]);
+        else snprintf(rows, sizeof rows, "MAX_CONTEXT");
+        out(e, "    k_cache[%d] = rt_alloc(sizeof(float) * %s * %d);%s\n    v_cache[%d] = rt_alloc(sizeof(float) * %s * %d);\n", c, rows,
+            g->cache_kv_width[c], g->cache_rows[c] ? "  /* ring: window + TMAX - 1 rows (swa-tile) */" : "", c, rows, g->cache_v_width[c]);
+    }
     for (int r = 0; r < s->n_rope; r++) {
         const RopeTable *t = &g->rope[r];
         if (t->dims <= 0 || t->folded) continue;

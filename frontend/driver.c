@@ -38,6 +38,7 @@ static void usage(FILE *f) {
             "options:\n"
             "  --disable-pass=NAME   skip a pass (repeatable); --list-passes shows them\n"
             "  --weights-format=F    compile for a checkpoint stored as f32, bf16 or f16\n"
+            "  --prefill-chunk=N     tokens per prefill chunk (default 64): activation memory vs matmul tile reuse\n"
             "  -v                    say what each pass did\n"
             "  --help, --version\n"
             "environment: CC (compiler for executables), ARCHC_CFLAGS (extra flags)\n");
@@ -114,6 +115,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "init-weights")) return cmd_init_weights(argc, argv);
 
     const char *in = NULL, *outp = NULL, *emit = NULL, *wfmt = NULL;
+    long chunk = 0;
     PassOptions opts = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -127,6 +129,14 @@ int main(int argc, char **argv) {
             outp = argv[++i];
         } else if (!strncmp(a, "--emit=", 7)) emit = a + 7;
         else if (!strncmp(a, "--weights-format=", 17)) wfmt = a + 17;
+        else if (!strncmp(a, "--prefill-chunk=", 16)) {
+            char *end;
+            chunk = strtol(a + 16, &end, 10);
+            if (*end || chunk < 1 || chunk > 4096) {
+                fprintf(stderr, "archc: error: --prefill-chunk=%s: expected an integer in 1 … 4096\n", a + 16);
+                return 2;
+            }
+        }
         else if (!strncmp(a, "--disable-pass=", 15)) {
             if (opts.n_disabled >= 16) { fprintf(stderr, "archc: error: too many --disable-pass options\n"); return 2; }
             opts.disabled[opts.n_disabled++] = a + 15;
@@ -154,6 +164,7 @@ int main(int argc, char **argv) {
         else { fprintf(stderr, "archc: error: --weights-format=%s: expected f32, bf16 or f16\n", wfmt); return 2; }
     }
     if (lower_model(&spec, &g) != 0) return 1;
+    if (chunk) g.tmax = (int)(chunk < spec.max_context ? chunk : spec.max_context);
     if (passes_run(&g, &opts) != 0) { graph_free(&g); return 1; }
 
     char tmp[4096];

@@ -127,6 +127,15 @@ int64_t graph_weight_bytes(const Graph *g) {
     return total;
 }
 
+int64_t graph_kv_bytes(const Graph *g) {
+    int64_t total = 0;
+    for (int c = 0; c < g->n_caches; c++) {
+        int64_t rows = g->cache_rows[c] ? g->cache_rows[c] : g->spec->max_context;
+        total += rows * (int64_t)(g->cache_kv_width[c] + g->cache_v_width[c]) * 4;
+    }
+    return total;
+}
+
 /* ── verifier ─────────────────────────────────────────────────────────────── */
 
 static int verr(const Graph *g, int i, const char *after, const char *fmt, ...) {
@@ -200,6 +209,7 @@ void graph_print(const Graph *g, FILE *f) {
             g->n_nodes, g->n_vals, g->n_weights, g->n_caches, g->tmax);
     if (g->memplanned) fprintf(f, ", activation arena %lld floats", (long long)g->arena_floats);
     fprintf(f, "\n; weight bytes per decoded token: %lld\n", (long long)graph_weight_bytes(g));
+    fprintf(f, "; KV cache bytes (f32) at the full context of %d tokens: %lld\n", g->spec->max_context, (long long)graph_kv_bytes(g));
     for (int r = 0; r < s->n_rope; r++) {
         const RopeTable *t = &g->rope[r];
         fprintf(f, "; rope %s: %s theta=%g dims=%d", s->rope[r].name, rope_kind_name(s->rope[r].kind),
@@ -252,6 +262,7 @@ void graph_print(const Graph *g, FILE *f) {
             if (n->window) fprintf(f, " window=%d", n->window);
             if (n->chunk) fprintf(f, " chunk=%d", n->chunk);
             if (n->softcap) fprintf(f, " softcap=%g", n->softcap);
+            if (n->ring) fprintf(f, " ring=%d", n->ring);
             break;
         case OP_QK_ROPE_STORE:
             fprintf(f, " cache=%d qk_norm=%d rope=%s heads=%d kv_heads=%d head_dim=%d", n->cache, (int)n->qk_norm,

@@ -83,6 +83,7 @@ typedef struct Node {
     int cache;                  /* KV cache index                                */
     bool all_rows;              /* logits: every token (else only the last)      */
     int variant;                /* moe: ffn variant; mla_attention: attn variant  */
+    int ring;                   /* swa-tile: cache rows of a ring buffer (0 = full) */
 } Node;
 
 /* One RoPE variant after constant folding (rope-fold).                         */
@@ -102,6 +103,7 @@ typedef struct Graph {
     int n_caches;               /* attention layers with a KV cache              */
     int cache_kv_width[SPEC_MAX_LAYERS]; /* per cache: kv_heads*head_dim (K), same for V */
     int cache_v_width[SPEC_MAX_LAYERS];
+    int cache_rows[SPEC_MAX_LAYERS];     /* 0 = max_context rows; swa-tile: a ring */
     int tmax;                   /* tokens per prefill chunk                      */
     int64_t arena_floats;       /* memplan: arena size in floats per token row    */
     bool memplanned;
@@ -120,6 +122,7 @@ void graph_liveness(Graph *g);  /* fill Value.last_use                          
 int graph_verify(const Graph *g, const char *after);  /* 0 ok; else prints and returns -1 */
 void graph_print(const Graph *g, FILE *f);
 int64_t graph_weight_bytes(const Graph *g);  /* bytes read per decoded token    */
+int64_t graph_kv_bytes(const Graph *g);      /* KV cache bytes at max_context   */
 size_t wfmt_bytes(WeightFormat f);            /* bytes per element (f32/bf16/f16) */
 
 /* ir/lower.c — ModelSpec → Graph.  Returns 0, or -1 with a diagnostic

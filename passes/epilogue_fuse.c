@@ -84,7 +84,7 @@ int pass_epilogue_fuse(Graph *g) {
         f.w[3] = lu->w[1];      /* up bias (or -1)   */
         f.n_in = lg->n_in;
         f.n_out = lg->n_out;
-        snprintf(f.note, sizeof f.note, "gate_proj|up_proj + %s", u->note);
+        snprintf(f.note, sizeof f.note, "gate_proj|up_proj + %.27s", u->note);
         *u = f;                 /* in place of the glu: both inputs are defined by then */
         lg->dead = true;
         lu->dead = true;

@@ -7,6 +7,7 @@
  *   rope-fold      constant-fold RoPE inverse frequencies (and the YaRN factor)
  *   qknorm-fuse    q/k norm + RoPE + KV-cache write → one node per layer
  *   epilogue-fuse  bias, residual add and GLU into the producing matmul
+ *   swa-tile       sliding-window layers get a ring-buffer KV cache
  *   memplan        one activation arena; offsets from liveness (in-place reuse)
  */
 #ifndef ARCHC_PASSES_H
@@ -32,6 +33,7 @@ extern const int pass_count;
 int pass_rope_fold(Graph *g);
 int pass_qknorm_fuse(Graph *g);
 int pass_epilogue_fuse(Graph *g);
+int pass_swa_tile(Graph *g);
 int pass_memplan(Graph *g);
 
 /* Run the pipeline (skipping disabled passes), verifying after each pass.

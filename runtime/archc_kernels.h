@@ -370,6 +370,7 @@ typedef struct RtAttention {
     int T, pos, heads, kv_heads, head_dim;
     float scale;
     int window, chunk;     /* 0 = none                                           */
+    int ring;              /* cache rows when the cache is a ring (swa-tile), else 0 */
 } RtAttention;
 
 static void rt_attention_range(void *ctx, int b, int e) {
@@ -387,7 +388,8 @@ static void rt_attention_range(void *ctx, int b, int e) {
         const float *q = A->q + (size_t)t * A->heads * d + (size_t)h * d;
         float m = -INFINITY;
         for (int j = lo; j <= pos; j++) {
-            float s = rt_dot_f32(q, A->k + (size_t)j * kvw + (size_t)g * d, d) * A->scale;
+            size_t row = (size_t)(A->ring ? j % A->ring : j);
+            float s = rt_dot_f32(q, A->k + row * kvw + (size_t)g * d, d) * A->scale;
             p[j] = s;
             if (s > m) m = s;
         }
@@ -400,7 +402,7 @@ static void rt_attention_range(void *ctx, int b, int e) {
         for (int i = 0; i < d; i++) o[i] = 0.0f;
         for (int j = lo; j <= pos; j++) {
             float w = p[j] * inv;
-            const float *vr = A->v + (size_t)j * kvw + (size_t)g * d;
+            const float *vr = A->v + (size_t)(A->ring ? j % A->ring : j) * kvw + (size_t)g * d;
             for (int i = 0; i < d; i++) o[i] += w * vr[i];
         }
     }

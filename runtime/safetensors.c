@@ -43,7 +43,27 @@ struct StCheckpoint {
     char **names;               /* owned copies of tensor names */
     void **owned;               /* widened copies handed out by st_bind */
     int n_owned, cap_owned;
+    int *index;                 /* open-addressing hash: name → tensor + 1 (DeepSeek has ~90k tensors) */
+    size_t index_cap;
 };
+
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ULL; }
+    return h;
+}
+
+static void build_index(StCheckpoint *ck) {
+    free(ck->index);
+    ck->index_cap = 16;
+    while (ck->index_cap < (size_t)ck->n_tensors * 2) ck->index_cap *= 2;
+    ck->index = calloc(ck->index_cap, sizeof(int));
+    for (int i = 0; i < ck->n_tensors; i++) {
+        size_t b = name_hash(ck->tensors[i].name) & (ck->index_cap - 1);
+        while (ck->index[b]) b = (b + 1) & (ck->index_cap - 1);
+        ck->index[b] = i + 1;
+    }
+}
 
 float st_bf16_to_f32(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;
@@ -250,12 +270,18 @@ StCheckpoint *st_open(const char *path, char *err, size_t errlen) {
         rc = -1;
     }
     if (rc != 0) { st_close(ck); return NULL; }
+    build_index(ck);
     return ck;
 }
 
 const StTensor *st_find(const StCheckpoint *ck, const char *name) {
-    for (int i = 0; i < ck->n_tensors; i++)
-        if (!strcmp(ck->tensors[i].name, name)) return &ck->tensors[i];
+    if (!ck->index) return NULL;
+    size_t b = name_hash(name) & (ck->index_cap - 1);
+    while (ck->index[b]) {
+        const StTensor *t = &ck->tensors[ck->index[b] - 1];
+        if (!strcmp(t->name, name)) return t;
+        b = (b + 1) & (ck->index_cap - 1);
+    }
     return NULL;
 }
 
@@ -323,7 +349,7 @@ void st_close(StCheckpoint *ck) {
     for (int i = 0; i < ck->n_files; i++) { munmap(ck->files[i].map, ck->files[i].size); free(ck->files[i].path); }
     for (int i = 0; i < ck->n_tensors; i++) free(ck->names[i]);
     for (int i = 0; i < ck->n_owned; i++) free(ck->owned[i]);
-    free(ck->files); free(ck->tensors); free(ck->names); free(ck->owned); free(ck->path);
+    free(ck->files); free(ck->tensors); free(ck->names); free(ck->owned); free(ck->path); free(ck->index);
     free(ck);
 }
 
