@@ -90,7 +90,16 @@ static int c_check(const Graph *g) {
     if (s->mtp_depth > 0) return unsupported(g, "multi-token prediction (mtp)");
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = &g->nodes[i];
-        if (n->op == OP_MOE) return unsupported(g, "mixture-of-experts FFN (op moe; DeepSeek/Qwen3-MoE/gpt-oss/Llama 4 issues)");
+        if (n->op == OP_MOE) {
+            const FfnSpec *f = &g->spec->ffn[n->variant];
+            const RouterSpec *r = &f->router;
+            if (f->act != ACT_SWIGLU || f->bias || f->shared || r->score != ROUTER_SOFTMAX || r->select_bias || r->bias ||
+                r->softmax_after_topk || r->groups || r->scale_input || r->scale != 1.0 || n->w[1] < 0 ||
+                strchr(g->weights[n->w[1]].field, '[') == NULL)
+                return unsupported(g, "this mixture-of-experts variant (only Qwen3-MoE-style softmax top-k routing with per-expert "
+                                      "SwiGLU tensors so far; shared experts, sigmoid/grouped routers, gpt-oss and Llama 4 experts "
+                                      "come with issues 3 and 4)");
+        }
         if (n->op == OP_MLA_ATTENTION) return unsupported(g, "multi-head latent attention (op mla_attention; DeepSeek issue)");
         if (n->op == OP_GLU && n->act == ACT_SWIGLU_OAI) return unsupported(g, "gpt-oss clamped SwiGLU");
     }
@@ -148,11 +157,25 @@ static void emit_weights(Emitter *e) {
     for (int i = 0; i < g->n_weights; i++) {
         const Weight *w = &g->weights[i];
         if (w->layer < 0) continue;
-        const char *m = member(w->field);
+        char m[64];
+        snprintf(m, sizeof m, "%s", member(w->field));
+        char *br = strchr(m, '[');
+        int count = 0;
+        if (br) { /* an array member, e.g. experts_gate[5]: declare it once with the layer's expert count */
+            *br = 0;
+            count = g->spec->ffn[g->spec->layer[w->layer].ffn].experts;
+        }
         int dup = 0;
         for (int k = 0; k < n_seen; k++) if (!strcmp(seen[k], m)) dup = 1;
         if (dup || n_seen >= 128) continue;
         snprintf(seen[n_seen++], 64, "%s", m);
+        if (count) {
+            char decl[80];
+            snprintf(decl, sizeof decl, "%s[%d]", m, count);
+            out(e, "    const %s *%s;%*s/* [%lld, %lld] %s each: the routed experts */\n", wtype(w), decl, (int)(24 - strlen(decl) > 0 ? 24 - strlen(decl) : 1), "",
+                (long long)w->shape[0], (long long)w->shape[1], fmt_short(w->fmt));
+            continue;
+        }
         char shape[64];
         if (w->ndim == 1) snprintf(shape, sizeof shape, "[%lld]", (long long)w->shape[0]);
         else snprintf(shape, sizeof shape, "[%lld, %lld]", (long long)w->shape[0], (long long)w->shape[1]);
@@ -316,6 +339,12 @@ static void emit_rope_kernel(Emitter *e, const Node *n) {
 }
 
 /* Kernel names (signatures): computed once here for both the kernel and its calls. */
+static void moe_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
+    const FfnSpec *f = &g->spec->ffn[n->variant];
+    snprintf(sig, cap, "moe_%s_%dx%d_%dx%d%s%s", fmt_short(g->weights[n->w[0]].fmt), f->experts, f->top_k, g->spec->hidden,
+             f->intermediate, f->router.normalize ? "_norm" : "", n->grouped ? "_grouped" : "");
+}
+
 static void kv_store_sig(const Node *n, char *sig, size_t cap) {
     snprintf(sig, cap, "kv_store_%d", n->kv_heads * n->head_dim);
     if (n->ring) snprintf(sig + strlen(sig), cap - strlen(sig), "_ring%d", n->ring);
@@ -481,6 +510,24 @@ static void emit_kernels(Emitter *e) {
             break;
         }
         case OP_QK_ROPE_STORE: emit_fused_qk_kernel(e, n); break;
+        case OP_MOE: {
+            const FfnSpec *f = &g->spec->ffn[n->variant];
+            const char *ct = fmt_ctype(g->weights[n->w[0]].fmt);
+            moe_sig(g, n, sig, sizeof sig);
+            if (!kernel_new(e, sig)) break;
+            out(e, "/* mixture of experts: router softmax over %d experts, top %d%s; each expert\n"
+                   " * down(silu(gate·x) ⊙ up·x) with hidden %d, expert width %d; %s */\n",
+                f->experts, f->top_k, f->router.normalize ? " renormalised" : "", g->spec->hidden, f->intermediate,
+                n->grouped ? "expert-group: tokens gathered per expert, one matrix-matrix product each" : "one GEMV chain per (token, expert)");
+            out(e, "static void %s(const float *x, const %s *router, const %s *const *gate, const %s *const *up,\n"
+                   "        const %s *const *down, float *y, int T) {\n", sig, ct, ct, ct, ct);
+            out(e, "    RtMoe M = {.x = x, .y = y, .router = router, .gate = (const void *const *)gate, .up = (const void *const *)up,\n"
+                   "               .down = (const void *const *)down, .T = T, .H = %d, .I = %d, .E = %d, .K = %d, .fmt = %s,\n"
+                   "               .normalize = %d, .grouped = %d};\n    rt_moe(&M);\n}\n\n",
+                g->spec->hidden, f->intermediate, f->experts, f->top_k, fmt_rt(g->weights[n->w[0]].fmt), f->router.normalize ? 1 : 0,
+                n->grouped ? 1 : 0);
+            break;
+        }
         case OP_ATTENTION:
             attention_sig(n, sig, sizeof sig);
             if (!kernel_new(e, sig)) break;
@@ -646,6 +693,13 @@ static void emit_forward(Emitter *e, int decode) {
             out(e, "    %s(%s, %s, %s, %s, %s,\n        %s, k_cache[%d], v_cache[%d], %s, %s, %s, pos);\n", sig, V(e, n->in[0]), V(e, n->in[1]),
                 V(e, n->in[2]), n->w[0] >= 0 ? WF(e, n->w[0]) : "NULL", n->w[1] >= 0 ? WF(e, n->w[1]) : "NULL", V(e, n->out), n->cache,
                 n->cache, cs, sn, T);
+            break;
+        }
+        case OP_MOE: {
+            moe_sig(g, n, sig, sizeof sig);
+            call_comment(e, n, i);
+            out(e, "    %s(%s, W.l[%d].router, W.l[%d].experts_gate, W.l[%d].experts_up, W.l[%d].experts_down, %s, %s);\n", sig,
+                V(e, n->in[0]), n->layer, n->layer, n->layer, n->layer, V(e, n->out), T);
             break;
         }
         case OP_ATTENTION: {

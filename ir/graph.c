@@ -122,6 +122,11 @@ int64_t graph_weight_bytes(const Graph *g) {
         for (int d = 0; d < w->ndim; d++) n *= w->shape[d];
         int64_t bytes = n * (int64_t)((w->flags & W_VECTOR) ? 4 : wfmt_bytes(w->fmt));
         if (strstr(w->name, "embed_tokens") && !g->spec->tie_embeddings) bytes /= w->shape[0];
+        if (!strncmp(w->field + (w->layer >= 0 ? strcspn(w->field, ".") + 1 : 0), "experts_", 8) && w->layer >= 0) {
+            /* routed experts: a decoded token reads top_k of them */
+            const FfnSpec *f = &g->spec->ffn[g->spec->layer[w->layer].ffn];
+            if (f->experts > 0) bytes = bytes * f->top_k / f->experts;
+        }
         total += bytes;
     }
     return total;

@@ -84,6 +84,7 @@ typedef struct Node {
     bool all_rows;              /* logits: every token (else only the last)      */
     int variant;                /* moe: ffn variant; mla_attention: attn variant  */
     int ring;                   /* swa-tile: cache rows of a ring buffer (0 = full) */
+    bool grouped;               /* moe: expert-group pass (tokens grouped per expert) */
 } Node;
 
 /* One RoPE variant after constant folding (rope-fold).                         */

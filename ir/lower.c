@@ -252,9 +252,10 @@ static int lower_moe(Lower *L, int h, const FfnSpec *f) {
     } else {
         for (int e = 0; e < E; e++) {
             const char *proj[3] = {"gate_proj", "up_proj", "down_proj"};
+            const char *member[3] = {"experts_gate", "experts_up", "experts_down"};
             for (int k = 0; k < 3; k++) {
                 snprintf(nm, sizeof nm, "mlp.experts.%d.%s.weight", e, proj[k]);
-                snprintf(fld, sizeof fld, "experts[%d].%s", e, proj[k]);
+                snprintf(fld, sizeof fld, "%s[%d]", member[k], e);
                 int w = weight(L, nm, fld, 2, k == 2 ? H : I, k == 2 ? I : H, 0);
                 if (first < 0) first = w;
             }

@@ -8,6 +8,7 @@
  *   qknorm-fuse    q/k norm + RoPE + KV-cache write → one node per layer
  *   epilogue-fuse  bias, residual add and GLU into the producing matmul
  *   swa-tile       sliding-window layers get a ring-buffer KV cache
+ *   expert-group   MoE: tokens grouped per selected expert (matrix-matrix)
  *   memplan        one activation arena; offsets from liveness (in-place reuse)
  */
 #ifndef ARCHC_PASSES_H
@@ -34,6 +35,7 @@ int pass_rope_fold(Graph *g);
 int pass_qknorm_fuse(Graph *g);
 int pass_epilogue_fuse(Graph *g);
 int pass_swa_tile(Graph *g);
+int pass_expert_group(Graph *g);
 int pass_memplan(Graph *g);
 
 /* Run the pipeline (skipping disabled passes), verifying after each pass.

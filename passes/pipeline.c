@@ -11,6 +11,7 @@ const PassInfo pass_table[] = {
     {"qknorm-fuse",   "fuse q/k norm, RoPE and the KV-cache write",             pass_qknorm_fuse},
     {"epilogue-fuse", "fuse bias, residual add and GLU into matmul epilogues",   pass_epilogue_fuse},
     {"swa-tile",      "ring-buffer KV caches of window size for sliding layers",   pass_swa_tile},
+    {"expert-group",  "MoE: group tokens by selected expert, gate|up together",   pass_expert_group},
     {"memplan",       "static activation memory plan from liveness",             pass_memplan},
 };
 const int pass_count = (int)(sizeof pass_table / sizeof pass_table[0]);

@@ -360,6 +360,79 @@ static inline void rt_linear(const RtLinear *L) {
     rt_parallel_for(tiles, rt_linear_range, (void *)L);
 }
 
+
+/* ── mixture of experts (Qwen3-MoE style) ─────────────────────────────────────
+ * Router logits x·Wrᵀ, softmax over all experts in f32, top-k, optional
+ * renormalisation of the k weights, then for each selected expert
+ * w · down(silu(gate·x) ⊙ up·x), summed over experts in expert-index order as
+ * Hugging Face does (index_add per expert).  `grouped` (the expert-group pass)
+ * gathers all tokens routed to an expert and runs its three matrices once over
+ * them (matrix-matrix in prefill); otherwise every (token, expert) pair is its
+ * own GEMV.  Only selected experts' weights are read either way. */
+typedef struct RtMoe {
+    const float *x;                 /* [T][H]                                  */
+    float *y;                       /* [T][H] output (not accumulated)         */
+    const void *router;             /* [E][H]                                  */
+    const void *const *gate, *const *up, *const *down; /* [E] → [I][H], [I][H], [H][I] */
+    int T, H, I, E, K, fmt;
+    int normalize;                  /* renormalise the top-k weights           */
+    int grouped;                    /* expert-group pass                       */
+} RtMoe;
+
+static inline void rt_moe(const RtMoe *M) {
+    int T = M->T, H = M->H, I = M->I, E = M->E, K = M->K;
+    float *logits = (float *)malloc(sizeof(float) * (size_t)T * E);
+    int *sel = (int *)malloc(sizeof(int) * (size_t)T * K);
+    float *wt = (float *)malloc(sizeof(float) * (size_t)T * K);
+    float *xe = (float *)malloc(sizeof(float) * (size_t)T * H), *ye = (float *)malloc(sizeof(float) * (size_t)T * H);
+    float *ae = (float *)malloc(sizeof(float) * (size_t)T * I), *we = (float *)malloc(sizeof(float) * (size_t)T);
+    int *tok = (int *)malloc(sizeof(int) * (size_t)T);
+    if (!logits || !sel || !wt || !xe || !ye || !ae || !we || !tok) rt_die("out of memory in moe");
+    RtLinear R = {.x = M->x, .w = M->router, .y = logits, .T = T, .K = H, .N = E, .fmt = M->fmt};
+    rt_linear(&R);
+    for (int t = 0; t < T; t++) {
+        float *l = logits + (size_t)t * E, m = l[0], sum = 0.0f;
+        for (int e = 1; e < E; e++) if (l[e] > m) m = l[e];
+        for (int e = 0; e < E; e++) { l[e] = expf(l[e] - m); sum += l[e]; }
+        for (int e = 0; e < E; e++) l[e] /= sum;
+        float tsum = 0.0f;
+        for (int k = 0; k < K; k++) {           /* top-k, highest first, lowest index on ties */
+            int best = -1;
+            for (int e = 0; e < E; e++) {
+                int taken = 0;
+                for (int j = 0; j < k; j++) taken |= sel[t * K + j] == e;
+                if (!taken && (best < 0 || l[e] > l[best])) best = e;
+            }
+            sel[t * K + k] = best;
+            wt[t * K + k] = l[best];
+            tsum += l[best];
+        }
+        if (M->normalize) for (int k = 0; k < K; k++) wt[t * K + k] /= tsum;
+    }
+    memset(M->y, 0, sizeof(float) * (size_t)T * H);
+    for (int e = 0; e < E; e++) {
+        /* the tokens routed to expert e (all of them when grouped, else one at a time) */
+        int n = 0;
+        for (int t = 0; t < T; t++)
+            for (int k = 0; k < K; k++)
+                if (sel[t * K + k] == e) { tok[n] = t; we[n] = wt[t * K + k]; n++; }
+        for (int b = 0; b < n; b += M->grouped ? n : 1) {
+            int cnt = M->grouped ? n : 1;
+            for (int j = 0; j < cnt; j++) memcpy(xe + (size_t)j * H, M->x + (size_t)tok[b + j] * H, sizeof(float) * H);
+            RtLinear G = {.x = xe, .w = M->gate[e], .w_up = M->up[e], .y = ae, .T = cnt, .K = H, .N = I, .fmt = M->fmt, .act = RT_ACT_SILU};
+            rt_linear(&G);
+            RtLinear D = {.x = ae, .w = M->down[e], .y = ye, .T = cnt, .K = I, .N = H, .fmt = M->fmt};
+            rt_linear(&D);
+            for (int j = 0; j < cnt; j++) {
+                float *yr = M->y + (size_t)tok[b + j] * H;
+                const float *er = ye + (size_t)j * H;
+                for (int h = 0; h < H; h++) yr[h] += er[h] * we[b + j];
+            }
+        }
+    }
+    free(logits); free(sel); free(wt); free(xe); free(ye); free(ae); free(we); free(tok);
+}
+
 /* ── attention ─────────────────────────────────────────────────────────────── */
 
 typedef struct RtAttention {

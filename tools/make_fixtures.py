@@ -22,7 +22,7 @@ import json, os, sys
 
 import torch
 import transformers
-from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
+from transformers import (Qwen3MoeConfig, Qwen3MoeForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
                           Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM, Olmo2Config, Olmo2ForCausalLM,
                           SmolLM3Config, SmolLM3ForCausalLM, Gemma3TextConfig, Gemma3ForCausalLM)
 
@@ -78,6 +78,12 @@ def fixtures():
             ["(1+w) RMSNorm", "sandwich norms", "embed * sqrt(hidden)", "GeGLU tanh", "query_pre_attn_scalar 24",
              "per-head q/k norm", "5 local : 1 global, window 8", "local theta 1e4 / global theta 1e6 + linear x8",
              "final logit soft-cap 30"], "sliding_window"),
+        "qwen3_moe": (Qwen3MoeConfig, Qwen3MoeForCausalLM, dict(
+            num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, head_dim=16, rope_theta=1e6,
+            tie_word_embeddings=False, num_experts=8, num_experts_per_tok=2, moe_intermediate_size=48,
+            norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[1], use_sliding_window=True, sliding_window=8),
+            ["MoE 8 experts top-2, softmax router, renormalised top-k", "dense layer 1 (mlp_only_layers)",
+             "per-head q/k norm", "sliding window 8 on every layer (qwen3_moe ignores max_window_layers)"], "sliding_window"),
         # bf16 / f16 checkpoints: weights rounded to the storage format, reference run in fp32
         "llama_bf16": (LlamaConfig, LlamaForCausalLM, dict(
             num_hidden_layers=2, num_attention_heads=8, num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-5,
