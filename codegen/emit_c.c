@@ -87,18 +87,19 @@ static int c_check(const Graph *g) {
         if (s->attn[a].logn) return unsupported(g, "LogN attention scaling (Qwen-1)");
         if (s->attn[a].softcap != 0) return unsupported(g, "attention logit soft-capping");
     }
-    if (s->mtp_depth > 0) return unsupported(g, "multi-token prediction (mtp)");
+
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = &g->nodes[i];
         if (n->op == OP_MOE) {
             const FfnSpec *f = &g->spec->ffn[n->variant];
             const RouterSpec *r = &f->router;
-            if (f->act != ACT_SWIGLU || f->bias || f->shared || r->score != ROUTER_SOFTMAX || r->select_bias || r->bias ||
-                r->softmax_after_topk || r->groups || r->scale_input || r->scale != 1.0 || n->w[1] < 0 ||
+            int groups_ok = r->groups <= 1 || (f->experts % r->groups == 0 && r->groups <= 256);
+            if (f->act != ACT_SWIGLU || f->bias || r->bias || r->softmax_after_topk || r->scale_input || !groups_ok ||
+                (r->score == ROUTER_SOFTMAX && (r->select_bias || r->groups > 1)) || n->w[1] < 0 ||
                 strchr(g->weights[n->w[1]].field, '[') == NULL)
-                return unsupported(g, "this mixture-of-experts variant (only Qwen3-MoE-style softmax top-k routing with per-expert "
-                                      "SwiGLU tensors so far; shared experts, sigmoid/grouped routers, gpt-oss and Llama 4 experts "
-                                      "come with issues 3 and 4)");
+                return unsupported(g, "this mixture-of-experts variant (softmax top-k (Qwen3-MoE) and sigmoid noaux_tc routing "
+                                      "(DeepSeek-V3, GLM-4.5) with per-expert SwiGLU tensors and shared experts are supported; "
+                                      "gpt-oss and Llama 4 experts come with issue 4)");
         }
         if (n->op == OP_MLA_ATTENTION) return unsupported(g, "multi-head latent attention (op mla_attention; DeepSeek issue)");
         if (n->op == OP_GLU && n->act == ACT_SWIGLU_OAI) return unsupported(g, "gpt-oss clamped SwiGLU");
@@ -341,8 +342,9 @@ static void emit_rope_kernel(Emitter *e, const Node *n) {
 /* Kernel names (signatures): computed once here for both the kernel and its calls. */
 static void moe_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
     const FfnSpec *f = &g->spec->ffn[n->variant];
-    snprintf(sig, cap, "moe_%s_%dx%d_%dx%d%s%s", fmt_short(g->weights[n->w[0]].fmt), f->experts, f->top_k, g->spec->hidden,
-             f->intermediate, f->router.normalize ? "_norm" : "", n->grouped ? "_grouped" : "");
+    snprintf(sig, cap, "moe_%s_%s_%dx%d_%dx%d%s%s%s", fmt_short(g->weights[n->w[0]].fmt),
+             f->router.score == ROUTER_SIGMOID ? "sigmoid" : "softmax", f->experts, f->top_k, g->spec->hidden, f->intermediate,
+             f->router.normalize ? "_norm" : "", f->shared ? "_shared" : "", n->grouped ? "_grouped" : "");
 }
 
 static void kv_store_sig(const Node *n, char *sig, size_t cap) {
@@ -520,12 +522,17 @@ static void emit_kernels(Emitter *e) {
                 f->experts, f->top_k, f->router.normalize ? " renormalised" : "", g->spec->hidden, f->intermediate,
                 n->grouped ? "expert-group: tokens gathered per expert, one matrix-matrix product each" : "one GEMV chain per (token, expert)");
             out(e, "static void %s(const float *x, const %s *router, const %s *const *gate, const %s *const *up,\n"
-                   "        const %s *const *down, float *y, int T) {\n", sig, ct, ct, ct, ct);
+                   "        const %s *const *down, const float *select_bias, const %s *shared_gate, const %s *shared_up,\n"
+                   "        const %s *shared_down, float *y, int T) {\n", sig, ct, ct, ct, ct, ct, ct, ct);
+            int si = f->shared ? (f->shared_intermediate ? f->shared_intermediate : f->shared * f->intermediate) : 0;
             out(e, "    RtMoe M = {.x = x, .y = y, .router = router, .gate = (const void *const *)gate, .up = (const void *const *)up,\n"
                    "               .down = (const void *const *)down, .T = T, .H = %d, .I = %d, .E = %d, .K = %d, .fmt = %s,\n"
-                   "               .normalize = %d, .grouped = %d};\n    rt_moe(&M);\n}\n\n",
+                   "               .normalize = %d, .grouped = %d, .score = %d, .select_bias = select_bias, .groups = %d,\n"
+                   "               .top_groups = %d, .scale = %s, .shared_gate = shared_gate, .shared_up = shared_up,\n"
+                   "               .shared_down = shared_down, .SI = %d};\n    rt_moe(&M);\n}\n\n",
                 g->spec->hidden, f->intermediate, f->experts, f->top_k, fmt_rt(g->weights[n->w[0]].fmt), f->router.normalize ? 1 : 0,
-                n->grouped ? 1 : 0);
+                n->grouped ? 1 : 0, f->router.score == ROUTER_SIGMOID ? 1 : 0, f->router.groups, f->router.top_groups,
+                flit((float)(f->router.scale != 0 ? f->router.scale : 1.0)), si);
             break;
         }
         case OP_ATTENTION:
@@ -698,8 +705,13 @@ static void emit_forward(Emitter *e, int decode) {
         case OP_MOE: {
             moe_sig(g, n, sig, sizeof sig);
             call_comment(e, n, i);
-            out(e, "    %s(%s, W.l[%d].router, W.l[%d].experts_gate, W.l[%d].experts_up, W.l[%d].experts_down, %s, %s);\n", sig,
-                V(e, n->in[0]), n->layer, n->layer, n->layer, n->layer, V(e, n->out), T);
+            char sb[64], sg[64], su[64], sd[64];
+            snprintf(sb, sizeof sb, n->w[3] >= 0 ? "W.l[%d].router_select_bias" : "NULL", n->layer);
+            snprintf(sg, sizeof sg, n->w[2] >= 0 ? "W.l[%d].shared_gate" : "NULL", n->layer);
+            snprintf(su, sizeof su, n->w[2] >= 0 ? "W.l[%d].shared_up" : "NULL", n->layer);
+            snprintf(sd, sizeof sd, n->w[2] >= 0 ? "W.l[%d].shared_down" : "NULL", n->layer);
+            out(e, "    %s(%s, W.l[%d].router, W.l[%d].experts_gate, W.l[%d].experts_up, W.l[%d].experts_down,\n        %s, %s, %s, %s, %s, %s);\n",
+                sig, V(e, n->in[0]), n->layer, n->layer, n->layer, n->layer, sb, sg, su, sd, V(e, n->out), T);
             break;
         }
         case OP_ATTENTION: {
@@ -731,6 +743,8 @@ static int c_emit(const Graph *g, FILE *f) {
     for (int i = 0; i < g->n_passes_run; i++) out(e, " %s", g->passes_run[i]);
     if (!g->n_passes_run) out(e, " (none)");
     out(e, "\n * weight bytes read per decoded token: %lld\n", (long long)graph_weight_bytes(g));
+    if (s->mtp_depth > 0)
+        out(e, " * The %d multi-token-prediction layer(s) of the checkpoint are not loaded or run (as in transformers).\n", s->mtp_depth);
     out(e, " *\n * Build: cc -O3 -march=native -std=c11 -I<archc>/runtime THIS.c <archc build>/libarchc_rt.a -lm -lpthread\n");
     out(e, " * Read top to bottom: constants, weights, kernels, state, forward_prefill, forward_decode.\n */\n");
     out(e, "#include <math.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n");

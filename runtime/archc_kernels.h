@@ -377,7 +377,65 @@ typedef struct RtMoe {
     int T, H, I, E, K, fmt;
     int normalize;                  /* renormalise the top-k weights           */
     int grouped;                    /* expert-group pass                       */
+    /* DeepSeek-V3 / GLM-4.5 "noaux_tc" routing (score = 1: sigmoid) */
+    int score;                      /* 0 softmax, 1 sigmoid                    */
+    const float *select_bias;       /* [E] added to the scores for selection only */
+    int groups, top_groups;         /* group-limited selection (0/1 = off)     */
+    float scale;                    /* routed_scaling_factor (0 = 1)           */
+    /* shared experts (run on every token, added after the routed sum) */
+    const void *shared_gate, *shared_up, *shared_down; /* [SI][H], [SI][H], [H][SI] */
+    int SI;
 } RtMoe;
+
+/* Sigmoid routing as HF's DeepSeek-V3 / GLM-4.5 code does it: weights from the
+ * sigmoid scores, selection on scores + bias, groups ranked by the sum of their
+ * two best selection scores, experts of dropped groups set to 0.0 (not -inf). */
+static inline void rt_moe_route_sigmoid(const RtMoe *M, float *l, int *sel, float *wt) {
+    int E = M->E, K = M->K;
+    float *c = (float *)malloc(sizeof(float) * (size_t)E);
+    if (!c) rt_die("out of memory in moe");
+    for (int e = 0; e < E; e++) {
+        l[e] = 1.0f / (1.0f + expf(-l[e]));
+        c[e] = l[e] + (M->select_bias ? M->select_bias[e] : 0.0f);
+    }
+    if (M->groups > 1) {
+        int per = E / M->groups;
+        float gs[256];
+        int keep[256] = {0};
+        for (int g = 0; g < M->groups && g < 256; g++) {
+            float b1 = -INFINITY, b2 = -INFINITY;
+            for (int e = g * per; e < (g + 1) * per; e++) {
+                if (c[e] > b1) { b2 = b1; b1 = c[e]; }
+                else if (c[e] > b2) b2 = c[e];
+            }
+            gs[g] = b1 + b2;
+        }
+        for (int k = 0; k < M->top_groups; k++) {
+            int best = -1;
+            for (int g = 0; g < M->groups && g < 256; g++)
+                if (!keep[g] && (best < 0 || gs[g] > gs[best])) best = g;
+            keep[best] = 1;
+        }
+        for (int e = 0; e < E; e++) if (!keep[e / per]) c[e] = 0.0f;
+    }
+    float sum = 0.0f;
+    for (int k = 0; k < K; k++) {
+        int best = -1;
+        for (int e = 0; e < E; e++) {
+            int taken = 0;
+            for (int j = 0; j < k; j++) taken |= sel[j] == e;
+            if (!taken && (best < 0 || c[e] > c[best])) best = e;
+        }
+        sel[k] = best;
+        wt[k] = l[best];
+        sum += l[best];
+    }
+    for (int k = 0; k < K; k++) {
+        if (M->normalize) wt[k] = wt[k] / (sum + 1e-20f);
+        if (M->scale != 0.0f) wt[k] = wt[k] * M->scale;
+    }
+    free(c);
+}
 
 static inline void rt_moe(const RtMoe *M) {
     int T = M->T, H = M->H, I = M->I, E = M->E, K = M->K;
@@ -391,6 +449,7 @@ static inline void rt_moe(const RtMoe *M) {
     RtLinear R = {.x = M->x, .w = M->router, .y = logits, .T = T, .K = H, .N = E, .fmt = M->fmt};
     rt_linear(&R);
     for (int t = 0; t < T; t++) {
+        if (M->score == 1) { rt_moe_route_sigmoid(M, logits + (size_t)t * E, sel + (size_t)t * K, wt + (size_t)t * K); continue; }
         float *l = logits + (size_t)t * E, m = l[0], sum = 0.0f;
         for (int e = 1; e < E; e++) if (l[e] > m) m = l[e];
         for (int e = 0; e < E; e++) { l[e] = expf(l[e] - m); sum += l[e]; }
@@ -429,6 +488,15 @@ static inline void rt_moe(const RtMoe *M) {
                 for (int h = 0; h < H; h++) yr[h] += er[h] * we[b + j];
             }
         }
+    }
+    if (M->shared_gate) {  /* y += shared(x), after the routed sum as HF adds it */
+        float *as = (float *)malloc(sizeof(float) * (size_t)T * M->SI);
+        if (!as) rt_die("out of memory in moe");
+        RtLinear G = {.x = M->x, .w = M->shared_gate, .w_up = M->shared_up, .y = as, .T = T, .K = H, .N = M->SI, .fmt = M->fmt, .act = RT_ACT_SILU};
+        rt_linear(&G);
+        RtLinear D = {.x = as, .w = M->shared_down, .y = M->y, .res = M->y, .T = T, .K = M->SI, .N = H, .fmt = M->fmt};
+        rt_linear(&D);
+        free(as);
     }
     free(logits); free(sel); free(wt); free(xe); free(ye); free(ae); free(we); free(tok);
 }

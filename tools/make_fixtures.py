@@ -22,7 +22,7 @@ import json, os, sys
 
 import torch
 import transformers
-from transformers import (Qwen3MoeConfig, Qwen3MoeForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
+from transformers import (Glm4MoeConfig, Glm4MoeForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
                           Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM, Olmo2Config, Olmo2ForCausalLM,
                           SmolLM3Config, SmolLM3ForCausalLM, Gemma3TextConfig, Gemma3ForCausalLM)
 
@@ -84,6 +84,14 @@ def fixtures():
             norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[1], use_sliding_window=True, sliding_window=8),
             ["MoE 8 experts top-2, softmax router, renormalised top-k", "dense layer 1 (mlp_only_layers)",
              "per-head q/k norm", "sliding window 8 on every layer (qwen3_moe ignores max_window_layers)"], "sliding_window"),
+        "glm4_moe": (Glm4MoeConfig, Glm4MoeForCausalLM, dict(
+            num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, head_dim=32, partial_rotary_factor=0.5,
+            rope_theta=1e6, attention_bias=True, use_qk_norm=True, rms_norm_eps=1e-5, tie_word_embeddings=False,
+            n_routed_experts=8, num_experts_per_tok=3, n_shared_experts=1, moe_intermediate_size=48, first_k_dense_replace=1,
+            n_group=2, topk_group=1, norm_topk_prob=True, routed_scaling_factor=2.5, num_nextn_predict_layers=0),
+            ["sigmoid noaux_tc router with selection-only correction bias", "2 expert groups, top 1 group (top-2-sum ranking)",
+             "renormalised top-3 x 2.5", "shared expert", "first layer dense", "partial rotary (16 of 32 dims, half-split)",
+             "q/k/v bias", "per-head q/k norm"], None),
         # bf16 / f16 checkpoints: weights rounded to the storage format, reference run in fp32
         "llama_bf16": (LlamaConfig, LlamaForCausalLM, dict(
             num_hidden_layers=2, num_attention_heads=8, num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-5,
@@ -101,6 +109,9 @@ STORAGE = {"llama_bf16": torch.bfloat16, "qwen3_f16": torch.float16}
 def init_weights(model, seed):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
+        for name, b in model.named_buffers():
+            if "e_score_correction_bias" in name:   # make selection differ from weighting
+                b.copy_(torch.randn(b.shape, generator=g) * 0.05)  # small: keeps every score > 0 (see 0.0-fill tie note)
         for name, p in model.named_parameters():
             if "norm" in name:
                 base = 0.0 if isinstance(model, Gemma3ForCausalLM) else 1.0
