@@ -122,15 +122,25 @@ static void name_values(Emitter *e) {
         else { e->voff[n->out] = next; next += (int64_t)v->width * g->tmax; }
     }
     e->arena = g->memplanned ? g->arena_floats : next;
-    /* name = role, unless another value with the same role has a different offset */
+    /* name = role; values of one role that live at different offsets are
+     * numbered in order of first appearance of their offset (x, x_2, x_3 …) */
     for (int v = 0; v < g->n_vals; v++) {
         char buf[64];
         const Value *val = &g->vals[v];
-        int clash = 0;
-        for (int u = 0; u < g->n_vals; u++)
-            if (u != v && !strcmp(g->vals[u].role, val->role) && e->voff[u] != e->voff[v] && g->vals[u].producer >= 0) clash = 1;
-        if (!clash) snprintf(buf, sizeof buf, "%s", val->role);
-        else snprintf(buf, sizeof buf, "%s_%lld", val->role, (long long)(e->voff[v] / g->tmax));
+#define SAME_ROLE(u) (g->vals[u].producer >= 0 && !strcmp(g->vals[u].role, val->role))
+        int first = v;  /* first value of this role at this offset */
+        for (int u = 0; u < v; u++)
+            if (SAME_ROLE(u) && e->voff[u] == e->voff[v]) { first = u; break; }
+        int rank = 1;   /* 1 + offsets of this role that appeared before */
+        for (int u = 0; u < first; u++) {
+            if (!SAME_ROLE(u) || e->voff[u] == e->voff[v]) continue;
+            int earlier = 0;  /* count each offset once: at its first appearance */
+            for (int w = 0; w < u && !earlier; w++) earlier = SAME_ROLE(w) && e->voff[w] == e->voff[u];
+            if (!earlier) rank++;
+        }
+#undef SAME_ROLE
+        if (rank == 1) snprintf(buf, sizeof buf, "%s", val->role);
+        else snprintf(buf, sizeof buf, "%s_%d", val->role, rank);
         e->vname[v] = strdup(buf);
     }
 }
@@ -567,7 +577,7 @@ static const char *WF(Emitter *e, int w) {
 }
 
 static void call_comment(Emitter *e, const Node *n, int idx) {
-    out(e, "  /* %%%d %s", n->out >= 0 ? n->out : idx, op_info[n->op].name);
+    out(e, "    /* %%%d %s", n->out >= 0 ? n->out : idx, op_info[n->op].name);
     out(e, " · %s", n->note);
     if (n->loc.line) out(e, " · %s:%d", n->loc.file, n->loc.line);
     out(e, " */\n");
@@ -594,7 +604,15 @@ static void emit_forward(Emitter *e, int decode) {
         if (g->vals[v].producer < 0 || g->vals[v].is_int || g->nodes[g->vals[v].producer].op == OP_LOGITS) continue;
         int dup = 0;
         for (int k = 0; k < nd; k++) if (!strcmp(declared[k], e->vname[v])) dup = 1;
-        if (dup) continue;
+        if (dup) {
+            /* a name must always denote the same arena offset */
+            for (int u = 0; u < v; u++)
+                if (g->vals[u].producer >= 0 && !strcmp(e->vname[u], e->vname[v]) && e->voff[u] != e->voff[v]) {
+                    fprintf(stderr, "archc: internal error: value name %s used for two arena offsets\n", e->vname[v]);
+                    abort();
+                }
+            continue;
+        }
         declared[nd++] = e->vname[v];
         out(e, "    float *const %s = arena + %lld;  /* [T][%d] */\n", e->vname[v], (long long)e->voff[v], g->vals[v].width);
     }

@@ -128,8 +128,10 @@ static int lower_gqa(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
         k = rmsnorm(L, k, nkv * d, nkv * d, "self_attn.k_norm.weight", "k_norm", "k_norm (whole projection)");
         mark_qknorm(L, q, k, QKNORM_WHOLE);
     }
-    L->g->vals[q].role[0] = 'q'; L->g->vals[q].role[1] = 0;
-    L->g->vals[k].role[0] = 'k'; L->g->vals[k].role[1] = 0;
+    if (a->qk_norm == QKNORM_HEAD || a->qk_norm == QKNORM_WHOLE) {
+        snprintf(L->g->vals[q].role, sizeof L->g->vals[q].role, "q_normed");
+        snprintf(L->g->vals[k].role, sizeof L->g->vals[k].role, "k_normed");
+    }
     if (ls->rope >= 0) {
         const RopeSpec *r = &s->rope[ls->rope];
         int rot = r->dims ? r->dims : d;
@@ -141,14 +143,15 @@ static int lower_gqa(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
             n->heads = pass ? nkv : nh;
             n->head_dim = d;
             n->rot_dims = rot;
-            int y = out(L, n, (pass ? nkv : nh) * d, pass ? "k" : "q");
+            int y = out(L, n, (pass ? nkv : nh) * d, pass ? "k_rot" : "q_rot");
             if (pass) k = y; else q = y;
         }
     }
     if (a->qk_norm == QKNORM_L2_AFTER) {
         q = rmsnorm(L, q, nh * d, d, NULL, NULL, "q L2 norm (after rope)");
         k = rmsnorm(L, k, nkv * d, d, NULL, NULL, "k L2 norm (after rope)");
-        L->g->vals[q].role[0] = 'q'; L->g->vals[k].role[0] = 'k';
+        snprintf(L->g->vals[q].role, sizeof L->g->vals[q].role, "q_l2");
+        snprintf(L->g->vals[k].role, sizeof L->g->vals[k].role, "k_l2");
     }
     int cache = L->g->n_caches++;
     L->g->cache_kv_width[cache] = nkv * d;
