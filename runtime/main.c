@@ -3,7 +3,7 @@
  *
  *   ./model --weights PATH [--prompt TEXT | --tokens 1,2,3] [-n N]
  *           [--temp X --top-p X --seed S] [--threads N]
- *           [--logits FILE] [--print-ids] [--bench]
+ *           [--logits FILE] [--decode-logits FILE] [--print-ids] [--bench]
  *
  * Flow: parse arguments → open the checkpoint and bind every weight the model
  * declares (first mismatch reported by tensor name) → tokenizer (for --prompt
@@ -25,7 +25,7 @@
 #include "tokenizer.h"
 
 typedef struct Args {
-    const char *weights, *prompt, *tokens, *logits_path;
+    const char *weights, *prompt, *tokens, *logits_path, *decode_logits_path;
     int n, threads, print_ids, bench;
     float temp, top_p;
     unsigned long long seed;
@@ -44,6 +44,7 @@ static void usage(FILE *f, const RtModel *m) {
             "  --seed S         random seed for sampling (default 0)\n"
             "  --threads N      worker threads (default: all CPUs)\n"
             "  --logits FILE    write float32 logits of every prompt position, [T][%d]\n"
+            "  --decode-logits FILE  write the float32 logits each generated token was drawn from, [n][vocab]\n"
             "  --print-ids      print the generated ids as one comma-separated line\n"
             "  --bench          print a line with prefill and decode tokens/s\n"
             "With --prompt generation stops at the end-of-sequence token; with --tokens it runs exactly -n steps.\n",
@@ -83,7 +84,7 @@ static int parse_args(int argc, char **argv, const RtModel *m, Args *a) {
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) { usage(stdout, m); exit(0); }
         if (!strcmp(f, "--print-ids")) { a->print_ids = 1; continue; }
         if (!strcmp(f, "--bench")) { a->bench = 1; continue; }
-        static const char *with_value[] = {"--weights", "--prompt", "--tokens", "-n", "--temp", "--top-p", "--seed", "--threads", "--logits"};
+        static const char *with_value[] = {"--weights", "--prompt", "--tokens", "-n", "--temp", "--top-p", "--seed", "--threads", "--logits", "--decode-logits"};
         int known = 0;
         for (unsigned k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(f, with_value[k]);
         if (!known) { fprintf(stderr, "error: unknown option '%s' (see --help)\n", f); return -1; }
@@ -94,6 +95,7 @@ static int parse_args(int argc, char **argv, const RtModel *m, Args *a) {
         else if (!strcmp(f, "--prompt")) a->prompt = v;
         else if (!strcmp(f, "--tokens")) a->tokens = v;
         else if (!strcmp(f, "--logits")) a->logits_path = v;
+        else if (!strcmp(f, "--decode-logits")) a->decode_logits_path = v;
         else if (!strcmp(f, "-n")) { if (parse_int(f, v, 0, INT_MAX, &l)) return -1; a->n = (int)l; }
         else if (!strcmp(f, "--threads")) { if (parse_int(f, v, 1, 1024, &l)) return -1; a->threads = (int)l; }
         else if (!strcmp(f, "--seed")) {
@@ -152,16 +154,16 @@ static void tokenizer_path(const char *weights, char *buf, size_t cap) {
     else snprintf(buf, cap, "%.*s/tokenizer.json", (int)(slash - weights), weights);
 }
 
-static int write_logits(const char *path, const float *logits, size_t count) {
+static int write_logits(const char *flag, const char *path, const float *logits, size_t count) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
-    if (!f) { fprintf(stderr, "error: --logits %s: cannot write: %s\n", path, strerror(errno)); return -1; }
+    if (!f) { fprintf(stderr, "error: %s %s: cannot write: %s\n", flag, path, strerror(errno)); return -1; }
     int ok = fwrite(logits, sizeof(float), count, f) == count;
     if (fclose(f) != 0) ok = 0;
     if (!ok || rename(tmp, path) != 0) {
         unlink(tmp);
-        fprintf(stderr, "error: --logits %s: write failed: %s\n", path, strerror(errno));
+        fprintf(stderr, "error: %s %s: write failed: %s\n", flag, path, strerror(errno));
         return -1;
     }
     return 0;
@@ -234,7 +236,7 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     double t0 = rt_now();
     m->forward(prompt, T, 0, logits, a.logits_path != NULL);
     double t_prefill = rt_now() - t0;
-    if (a.logits_path && write_logits(a.logits_path, logits, V * (size_t)T) != 0) { rc = 1; goto done; }
+    if (a.logits_path && write_logits("--logits", a.logits_path, logits, V * (size_t)T) != 0) { rc = 1; goto done; }
 
     sampler_init(&s, m->vocab, a.temp, a.top_p, a.seed);
     out = malloc(sizeof(int) * (size_t)(a.n + 1));
@@ -242,8 +244,10 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     work = rt_alloc(sizeof(float) * V);
     memcpy(work, last, sizeof(float) * V);
     int n_out = 0;
+    float *dec_logits = a.decode_logits_path && a.n > 0 ? rt_alloc(sizeof(float) * V * (size_t)a.n) : NULL;
     double t1 = rt_now();
     for (int i = 0; i < a.n; i++) {
+        if (dec_logits) memcpy(dec_logits + V * (size_t)i, work, sizeof(float) * V);
         int next = sampler_sample(&s, work);
         out[n_out++] = next;
         if (tok) print_piece(tok, next);
@@ -252,6 +256,10 @@ int rt_main(int argc, char **argv, const RtModel *m) {
         m->forward(&next, 1, T + i, work, 0);
     }
     double t_decode = rt_now() - t1;
+    if (dec_logits) {
+        if (write_logits("--decode-logits", a.decode_logits_path, dec_logits, V * (size_t)n_out) != 0) rc = 1;
+        rt_free(dec_logits);
+    }
     /* decode timing counts the forward passes: n_out - 1 of them */
     int decoded = n_out > 1 ? n_out - 1 : 0;
     if (tok) printf("\n");

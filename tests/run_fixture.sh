@@ -3,8 +3,9 @@
 #
 # The exactness test of one fixture: import its config.json, compile it into an
 # executable (with the given flags, e.g. --disable-pass=memplan), run the prompt,
-# and compare the prefill logits (max relative error <= 1e-4) and the 8 greedy
-# tokens (identical) with what transformers produced.
+# and compare the prefill logits (max relative error <= 1e-4), the logits each of
+# the 8 greedy tokens was drawn from (cached decode, same tolerance) and the
+# tokens themselves (identical) with what transformers produced.
 set -euo pipefail
 ARCHC=$1; COMPARE=$2; FX=$3; WORK=$4; shift 4
 mkdir -p "$WORK"
@@ -13,8 +14,12 @@ V=$(python3 -c "import json,sys; print(json.load(open('$FX/config.json'))['vocab
 "$ARCHC" import "$FX/config.json" -o "$WORK/m.yaml"
 "$ARCHC" "$WORK/m.yaml" -o "$WORK/m" "$@"
 PROMPT=$(tr -d '\n' < "$FX/prompt_ids.txt")
-"$WORK/m" --weights "$FX" --tokens "$PROMPT" -n 8 --logits "$WORK/logits.bin" --print-ids --threads 2 > "$WORK/out.txt"
+"$WORK/m" --weights "$FX" --tokens "$PROMPT" -n 8 --logits "$WORK/logits.bin" \
+    --decode-logits "$WORK/decode_logits.bin" --print-ids --threads 2 > "$WORK/out.txt"
+echo "prefill logits:"
 "$COMPARE" "$FX/logits.bin" "$WORK/logits.bin" "$V" 1e-4
+echo "decode logits:"
+"$COMPARE" "$FX/decode_logits.bin" "$WORK/decode_logits.bin" "$V" 1e-4
 GOT=$(tail -n 1 "$WORK/out.txt")
 WANT=$(tr -d '\n' < "$FX/greedy_ids.txt")
 if [ "$GOT" != "$WANT" ]; then
