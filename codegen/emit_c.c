@@ -95,13 +95,14 @@ static int c_check(const Graph *g) {
             const RouterSpec *r = &f->router;
             int groups_ok = r->groups <= 1 || (f->experts % r->groups == 0 && r->groups <= 256);
             if (f->act != ACT_SWIGLU || f->bias || r->bias || r->softmax_after_topk || r->scale_input || !groups_ok ||
-                (r->score == ROUTER_SOFTMAX && (r->select_bias || r->groups > 1)) || n->w[1] < 0 ||
+                (r->score == ROUTER_SOFTMAX && r->select_bias) || n->w[1] < 0 ||
                 strchr(g->weights[n->w[1]].field, '[') == NULL)
                 return unsupported(g, "this mixture-of-experts variant (softmax top-k (Qwen3-MoE) and sigmoid noaux_tc routing "
                                       "(DeepSeek-V3, GLM-4.5) with per-expert SwiGLU tensors and shared experts are supported; "
                                       "gpt-oss and Llama 4 experts come with issue 4)");
         }
-        if (n->op == OP_MLA_ATTENTION) return unsupported(g, "multi-head latent attention (op mla_attention; DeepSeek issue)");
+        if (n->op == OP_MLA_ATTENTION && (n->window || n->rope < 0))
+            return unsupported(g, "multi-head latent attention with a sliding window or without RoPE");
         if (n->op == OP_GLU && n->act == ACT_SWIGLU_OAI) return unsupported(g, "gpt-oss clamped SwiGLU");
     }
     return 0;
@@ -352,9 +353,13 @@ static void emit_rope_kernel(Emitter *e, const Node *n) {
 /* Kernel names (signatures): computed once here for both the kernel and its calls. */
 static void moe_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
     const FfnSpec *f = &g->spec->ffn[n->variant];
-    snprintf(sig, cap, "moe_%s_%s_%dx%d_%dx%d%s%s%s", fmt_short(g->weights[n->w[0]].fmt),
+    char groups[48] = "", scale[40] = "";
+    if (f->router.groups > 1)
+        snprintf(groups, sizeof groups, "_groups%dtop%d%s", f->router.groups, f->router.top_groups, f->router.group_max ? "max" : "");
+    if (f->router.scale != 0 && f->router.scale != 1) ident_num(scale, sizeof scale, "_x%.6g", f->router.scale);
+    snprintf(sig, cap, "moe_%s_%s_%dx%d_%dx%d%s%s%s%s%s", fmt_short(g->weights[n->w[0]].fmt),
              f->router.score == ROUTER_SIGMOID ? "sigmoid" : "softmax", f->experts, f->top_k, g->spec->hidden, f->intermediate,
-             f->router.normalize ? "_norm" : "", f->shared ? "_shared" : "", n->grouped ? "_grouped" : "");
+             groups, f->router.normalize ? "_norm" : "", scale, f->shared ? "_shared" : "", n->grouped ? "_grouped" : "");
 }
 
 static void kv_store_sig(const Node *n, char *sig, size_t cap) {
@@ -371,6 +376,72 @@ static void attention_sig(const Node *n, char *sig, size_t cap) {
     if (n->w[0] >= 0) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_sinks");
     if (n->ring) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_ring%d", n->ring);
     snprintf(sig, cap, "attention_%dx%dx%d%s_scale%s", n->heads, n->kv_heads, n->head_dim, extra, sc);
+}
+
+static void mla_store_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
+    const AttnSpec *a = &g->spec->attn[n->variant];
+    snprintf(sig, cap, "mla_store_r%d_rope%d", a->kv_lora_rank, a->qk_rope_dim);
+}
+
+static void mla_attention_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
+    const AttnSpec *a = &g->spec->attn[n->variant];
+    char sc[32];
+    ident_num(sc, sizeof sc, "%.6g", n->scale);
+    snprintf(sig, cap, "mla_attention_%dx%d_%d_%d_r%d_%s_scale%s", n->heads, a->qk_nope_dim, a->qk_rope_dim, a->v_dim,
+             a->kv_lora_rank, fmt_short(g->weights[n->w[1]].fmt), sc);
+}
+
+static void emit_mla_kernels(Emitter *e, const Node *n) {
+    const Graph *g = e->g;
+    const AttnSpec *a = &g->spec->attn[n->variant];
+    int r = a->kv_lora_rank, dr = a->qk_rope_dim, dn = a->qk_nope_dim, dv = a->v_dim, nh = n->heads, qk = dn + dr;
+    RopeLayout layout = g->spec->rope[n->rope].layout;
+    char sig[128];
+    mla_store_sig(g, n, sig, sizeof sig);
+    if (kernel_new(e, sig)) {
+        out(e, "/* MLA cache write.  For each token the %d latent values of kv_a_proj_with_mqa are\n"
+               " * RMS-normalised (kv_a_layernorm, eps %g) and its %d k_pe values rotated (RoPE, %s);\n"
+               " * cache row pos+t = [c (%d) | k_pe (%d)], shared by every head. */\n",
+            r, n->eps, dr, layout == ROPE_LAYOUT_INTERLEAVED ? "interleaved pairs" : "rotate_half", r, dr);
+        out(e, "static void %s(const float *ckv, const float *kv_norm, float *cache, const float *cos_t, const float *sin_t,\n"
+               "        int T, int pos) {\n", sig);
+        out(e, "    for (int t = 0; t < T; t++) {\n");
+        out(e, "        const float *src = ckv + (size_t)t * %d;\n        float *dst = cache + (size_t)(pos + t) * %d;\n", r + dr, r + dr);
+        out(e, "        {\n");
+        emit_norm_body(e, "            ", "src", "dst", r, NORM_RMS, n->eps, "kv_norm");
+        out(e, "        }\n");
+        out(e, "        const float *cs = cos_t + (size_t)t * %d, *sn = sin_t + (size_t)t * %d;\n", dr / 2, dr / 2);
+        out(e, "        const float *xh = src + %d;\n        float *yh = dst + %d;\n", r, r);
+        emit_rope_head(e, "        ", "xh", "yh", dr, layout);
+        out(e, "    }\n}\n\n");
+    }
+    mla_attention_sig(g, n, sig, sizeof sig);
+    if (kernel_new(e, sig)) {
+        const Weight *w = &g->weights[n->w[1]];
+        out(e, "/* MLA attention: %d heads, q/k head = %d nope + %d rope, v head %d, latent %d, scale %.9g.\n"
+               " * q_pe of each head is rotated, then attention runs over the latent cache either\n"
+               " * materialised (K_nope, V rebuilt from the latent by kv_b_proj [%d][%d]; prefill) or\n"
+               " * absorbed (W_uk folded into q, W_uv applied after attention; decode with mla-absorb).\n"
+               " * See rt_mla_* in archc_kernels.h. */\n",
+            nh, dn, dr, dv, r, n->scale, nh * (dn + dv), r);
+        out(e, "static void %s(const float *q, const %s *kv_b, const float *cache, const float *cos_t,\n"
+               "        const float *sin_t, float *out, int T, int pos, int absorbed) {\n", sig, fmt_ctype(w->fmt));
+        out(e, "    float *q_rot = malloc(sizeof(float) * (size_t)T * %d);\n", nh * qk);
+        out(e, "    if (!q_rot) rt_die(\"out of memory in MLA attention\");\n");
+        out(e, "    for (int t = 0; t < T; t++) {\n");
+        out(e, "        const float *cs = cos_t + (size_t)t * %d, *sn = sin_t + (size_t)t * %d;\n", dr / 2, dr / 2);
+        out(e, "        for (int h = 0; h < %d; h++) {\n", nh);
+        out(e, "            const float *src = q + (size_t)t * %d + h * %d;\n", nh * qk, qk);
+        out(e, "            float *dst = q_rot + (size_t)t * %d + h * %d;\n", nh * qk, qk);
+        out(e, "            memcpy(dst, src, sizeof(float) * %d);  /* q_nope */\n", dn);
+        out(e, "            const float *xh = src + %d;\n            float *yh = dst + %d;\n", dn, dn);
+        emit_rope_head(e, "            ", "xh", "yh", dr, layout);
+        out(e, "        }\n    }\n");
+        out(e, "    RtMla A = {.q = q_rot, .cache = cache, .kv_b = kv_b, .out = out, .T = T, .pos = pos, .heads = %d,\n"
+               "               .r = %d, .dn = %d, .dr = %d, .dv = %d, .fmt = %s, .scale = %s};\n",
+            nh, r, dn, dr, dv, fmt_rt(w->fmt), flit((float)n->scale));
+        out(e, "    if (absorbed) rt_mla_absorbed(&A);\n    else rt_mla_materialised(&A);\n    free(q_rot);\n}\n\n");
+    }
 }
 
 static void qk_fused_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
@@ -522,14 +593,16 @@ static void emit_kernels(Emitter *e) {
             break;
         }
         case OP_QK_ROPE_STORE: emit_fused_qk_kernel(e, n); break;
+        case OP_MLA_ATTENTION: emit_mla_kernels(e, n); break;
         case OP_MOE: {
             const FfnSpec *f = &g->spec->ffn[n->variant];
             const char *ct = fmt_ctype(g->weights[n->w[0]].fmt);
             moe_sig(g, n, sig, sizeof sig);
             if (!kernel_new(e, sig)) break;
-            out(e, "/* mixture of experts: router softmax over %d experts, top %d%s; each expert\n"
+            out(e, "/* mixture of experts: router %s over %d experts, top %d%s; each expert\n"
                    " * down(silu(gate·x) ⊙ up·x) with hidden %d, expert width %d; %s */\n",
-                f->experts, f->top_k, f->router.normalize ? " renormalised" : "", g->spec->hidden, f->intermediate,
+                f->router.score == ROUTER_SIGMOID ? "sigmoid" : "softmax", f->experts, f->top_k,
+                f->router.normalize ? " renormalised" : "", g->spec->hidden, f->intermediate,
                 n->grouped ? "expert-group: tokens gathered per expert, one matrix-matrix product each" : "one GEMV chain per (token, expert)");
             out(e, "static void %s(const float *x, const %s *router, const %s *const *gate, const %s *const *up,\n"
                    "        const %s *const *down, const float *select_bias, const %s *shared_gate, const %s *shared_up,\n"
@@ -538,10 +611,10 @@ static void emit_kernels(Emitter *e) {
             out(e, "    RtMoe M = {.x = x, .y = y, .router = router, .gate = (const void *const *)gate, .up = (const void *const *)up,\n"
                    "               .down = (const void *const *)down, .T = T, .H = %d, .I = %d, .E = %d, .K = %d, .fmt = %s,\n"
                    "               .normalize = %d, .grouped = %d, .score = %d, .select_bias = select_bias, .groups = %d,\n"
-                   "               .top_groups = %d, .scale = %s, .shared_gate = shared_gate, .shared_up = shared_up,\n"
+                   "               .top_groups = %d, .group_max = %d, .scale = %s, .shared_gate = shared_gate, .shared_up = shared_up,\n"
                    "               .shared_down = shared_down, .SI = %d};\n    rt_moe(&M);\n}\n\n",
                 g->spec->hidden, f->intermediate, f->experts, f->top_k, fmt_rt(g->weights[n->w[0]].fmt), f->router.normalize ? 1 : 0,
-                n->grouped ? 1 : 0, f->router.score == ROUTER_SIGMOID ? 1 : 0, f->router.groups, f->router.top_groups,
+                n->grouped ? 1 : 0, f->router.score == ROUTER_SIGMOID ? 1 : 0, f->router.groups, f->router.top_groups, f->router.group_max ? 1 : 0,
                 flit((float)(f->router.scale != 0 ? f->router.scale : 1.0)), si);
             break;
         }
@@ -730,6 +803,19 @@ static void emit_forward(Emitter *e, int decode) {
             snprintf(sd, sizeof sd, n->w[2] >= 0 ? "W.l[%d].shared_down" : "NULL", n->layer);
             out(e, "    %s(%s, W.l[%d].router, W.l[%d].experts_gate, W.l[%d].experts_up, W.l[%d].experts_down,\n        %s, %s, %s, %s, %s, %s);\n",
                 sig, V(e, n->in[0]), n->layer, n->layer, n->layer, n->layer, sb, sg, su, sd, V(e, n->out), T);
+            break;
+        }
+        case OP_MLA_ATTENTION: {
+            const char *rn = s->rope[n->rope].name;
+            call_comment(e, n, i);
+            mla_store_sig(g, n, sig, sizeof sig);
+            out(e, "    %s(%s, %s, k_cache[%d], rope_cos_%s, rope_sin_%s, %s, pos);\n", sig, V(e, n->in[1]), WF(e, n->w[0]), n->cache,
+                rn, rn, T);
+            mla_attention_sig(g, n, sig, sizeof sig);
+            int absorbed = decode && n->absorbed;
+            out(e, "    %s(%s, %s, k_cache[%d], rope_cos_%s, rope_sin_%s, %s, %s, pos, %d);  /* %s */\n", sig, V(e, n->in[0]),
+                WF(e, n->w[1]), n->cache, rn, rn, V(e, n->out), T, absorbed,
+                absorbed ? "absorbed: attends over the latent cache (mla-absorb)" : "materialised K/V");
             break;
         }
         case OP_ATTENTION: {

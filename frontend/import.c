@@ -61,7 +61,8 @@ typedef struct Imported {
     int intermediate, mlp_bias;
     int experts, top_k, moe_inter, shared, shared_inter;
     const char *router_score;
-    int select_bias, router_bias, softmax_after_topk, groups, top_groups, normalize, scale_input;
+    int select_bias, router_bias, softmax_after_topk, groups, top_groups, group_max, normalize, scale_input;
+    double mla_scale;      /* MLA softmax scale with the YaRN mscale² (DeepSeek-V3), 0 = default */
     double routed_scale;
     const char *norms;
     int tie;
@@ -358,25 +359,49 @@ static int import_deepseek(Imported *m, const JsonValue *c, const char *mt) {
     snprintf(m->rope[0].layout, sizeof m->rope[0].layout, "interleaved");
     m->rope[0].dims = m->rope_dim;
     int is_v2 = !strcmp(mt, "deepseek_v2");
+    /* The MLA softmax scale.  HF deepseek_v3 (and Kimi K2 through it) multiplies
+     * qk_head_dim^-0.5 by mscale(factor, mscale_all_dim)² whenever rope_scaling
+     * is present with a non-zero mscale_all_dim; HF deepseek_v2 (4.57) never does. */
+    if (!is_v2 && m->rope[0].factor > 0 && m->rope[0].has_mscale_all_dim && m->rope[0].mscale_all_dim != 0) {
+        double f = m->rope[0].factor, ms = f <= 1 ? 1.0 : 0.1 * m->rope[0].mscale_all_dim * log(f) + 1.0;
+        m->mla_scale = ms * ms / sqrt((double)(m->nope_dim + m->rope_dim));
+    }
     m->experts = get_int(c, "n_routed_experts", 0);
     m->top_k = get_int(c, "num_experts_per_tok", 0);
     m->moe_inter = get_int(c, "moe_intermediate_size", 0);
     m->shared = get_int(c, "n_shared_experts", 0);
-    m->router_score = (is_v2 && strcmp(json_get_string(c, "scoring_func", "softmax"), "sigmoid")) ? "softmax" : "sigmoid";
-    m->select_bias = !strcmp(m->router_score, "sigmoid");
-    m->groups = get_int(c, "n_group", 0);
-    m->top_groups = get_int(c, "topk_group", 0);
-    m->normalize = get_bool(c, "norm_topk_prob", !is_v2);
     m->routed_scale = get_num(c, "routed_scaling_factor", 1.0);
+    if (is_v2) {
+        /* HF deepseek_v2 hard-codes softmax scores; topk_method greedy or
+         * group_limited_greedy (groups ranked by their best score); the weights
+         * are never renormalised (norm_topk_prob is ignored) and always scaled. */
+        m->router_score = "softmax";
+        m->select_bias = 0;
+        if (!strcmp(json_get_string(c, "topk_method", "greedy"), "group_limited_greedy")) {
+            m->groups = get_int(c, "n_group", 0);
+            m->top_groups = get_int(c, "topk_group", 0);
+            m->group_max = 1;
+        }
+        m->normalize = 0;
+    } else {
+        /* HF deepseek_v3 hard-codes sigmoid noaux_tc (scoring_func and topk_method ignored) */
+        m->router_score = "sigmoid";
+        m->select_bias = 1;
+        m->groups = get_int(c, "n_group", 0);
+        m->top_groups = get_int(c, "topk_group", 0);
+        m->normalize = get_bool(c, "norm_topk_prob", 1);
+    }
+    if (get_bool(c, "attention_bias", 0)) m->bias = "qkvo";
     m->mtp = get_int(c, "num_nextn_predict_layers", 0);
     const JsonValue *q = json_get(c, "quantization_config");
     if (q && q->type == JSON_OBJECT) {
         const JsonValue *b = json_get(q, "weight_block_size");
         if (b && b->type == JSON_ARRAY && b->count == 2) { m->block[0] = first_int(b->items[0], 128); m->block[1] = first_int(b->items[1], 128); }
     }
-    int first_dense = get_int(c, "first_k_dense_replace", 0), freq = get_int(c, "moe_layer_freq", 1);
+    /* HF (v2 and v3) makes layer l MoE iff l >= first_k_dense_replace; moe_layer_freq is ignored */
+    int first_dense = get_int(c, "first_k_dense_replace", 0);
     for (int i = 0; i < m->layers; i++) {
-        m->layer[i].moe = m->experts > 0 && i >= first_dense && i % freq == 0;
+        m->layer[i].moe = m->experts > 0 && i >= first_dense;
         m->layer[i].rope = "default";
     }
     return 0;
@@ -489,6 +514,8 @@ static void write_yaml(FILE *f, const Imported *m, const char *src) {
         fprintf(f, "  kind: mla\n  heads: %d\n", m->heads);
         if (m->q_lora) fprintf(f, "  q_lora_rank: %d\n", m->q_lora);
         fprintf(f, "  kv_lora_rank: %d\n  qk_nope_dim: %d\n  qk_rope_dim: %d\n  v_dim: %d\n", m->kv_lora, m->nope_dim, m->rope_dim, m->v_dim);
+        if (strcmp(m->bias, "none")) fprintf(f, "  bias: qkvo   # q_a_proj, kv_a_proj_with_mqa and o_proj\n");
+        if (m->mla_scale) fprintf(f, "  scale: %.17g   # qk_head_dim^-0.5 * yarn mscale(factor, mscale_all_dim)^2\n", m->mla_scale);
     } else {
         fprintf(f, "  kind: gqa\n  heads: %d\n  kv_heads: %d\n  head_dim: %d\n", m->heads, m->kv_heads, m->head_dim);
         if (strcmp(m->bias, "none")) fprintf(f, "  bias: %s\n", m->bias);
@@ -518,7 +545,7 @@ static void write_yaml(FILE *f, const Imported *m, const char *src) {
         if (m->select_bias) fprintf(f, ", select_bias: true");
         if (m->router_bias) fprintf(f, ", bias: true");
         if (m->softmax_after_topk) fprintf(f, ", softmax_after_topk: true");
-        if (m->groups > 1) fprintf(f, ", groups: %d, top_groups: %d", m->groups, m->top_groups);
+        if (m->groups > 1) fprintf(f, ", groups: %d, top_groups: %d%s", m->groups, m->top_groups, m->group_max ? ", group_score: max" : "");
         if (m->normalize) fprintf(f, ", normalize: true");
         if (m->routed_scale != 1.0) fprintf(f, ", scale: %.17g", m->routed_scale);
         if (m->scale_input) fprintf(f, ", scale_input: true");

@@ -363,8 +363,9 @@ static int parse_attn(P *p, Node *n, const char *name) {
 /* ── ffn ─────────────────────────────────────────────────────────────────── */
 
 static int parse_router(P *p, Node *n, RouterSpec *r) {
-    static const char *const keys[] = {"score", "select_bias", "bias", "softmax_after_topk", "groups", "top_groups", "normalize",
-                                       "scale", "scale_input", NULL};
+    static const char *const keys[] = {"score", "select_bias", "bias", "softmax_after_topk", "groups", "top_groups", "group_score",
+                                       "normalize", "scale", "scale_input", NULL};
+    static const char *const group_scores[] = {"top2_sum", "max", NULL};
     static const char *const scores[] = {"softmax", "sigmoid", NULL};
     if (expect_map(p, n, "router") || check_keys(p, n, "router", keys)) return -1;
     r->loc = loc_of(p, n);
@@ -376,6 +377,9 @@ static int parse_router(P *p, Node *n, RouterSpec *r) {
         opt_bool(p, n, "scale_input", &r->scale_input))
         return -1;
     if (opt_int(p, n, "groups", 0, 1 << 16, &r->groups) || opt_int(p, n, "top_groups", 0, 1 << 16, &r->top_groups)) return -1;
+    int gs = 0;
+    if (opt_enum(p, n, "group_score", group_scores, &gs)) return -1;
+    r->group_max = gs == 1;
     if (opt_num(p, n, "scale", 0, 1e6, &r->scale, NULL)) return -1;
     if (r->groups && (r->top_groups <= 0 || r->top_groups > r->groups)) {
         diag_error(loc_of(p, n), "router: top_groups must be in 1 … groups (%d)", r->groups);

@@ -139,6 +139,7 @@ typedef struct RouterSpec {
     bool bias;             /* gpt-oss router bias (added to logits)                  */
     bool softmax_after_topk; /* gpt-oss: top-k on logits, then softmax over the k     */
     int groups, top_groups;/* group-limited routing (0 = none)                       */
+    bool group_max;        /* groups ranked by their best score (DeepSeek-V2), else by the sum of the top two */
     bool normalize;        /* renormalise the top-k weights                          */
     double scale;          /* routed_scaling_factor (1 = none)                       */
     bool scale_input;      /* Llama 4: router score multiplies the expert input      */

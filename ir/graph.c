@@ -268,6 +268,7 @@ void graph_print(const Graph *g, FILE *f) {
             if (n->chunk) fprintf(f, " chunk=%d", n->chunk);
             if (n->softcap) fprintf(f, " softcap=%g", n->softcap);
             if (n->ring) fprintf(f, " ring=%d", n->ring);
+            if (n->op == OP_MLA_ATTENTION) fprintf(f, " v_dim=%d%s", n->v_dim, n->absorbed ? " absorbed(decode)" : "");
             break;
         case OP_QK_ROPE_STORE:
             fprintf(f, " cache=%d qk_norm=%d rope=%s heads=%d kv_heads=%d head_dim=%d", n->cache, (int)n->qk_norm,
@@ -278,8 +279,9 @@ void graph_print(const Graph *g, FILE *f) {
         case OP_LOGITS: fprintf(f, " %s", n->all_rows ? "all rows" : "last row"); if (n->softcap) fprintf(f, " softcap=%g", n->softcap); break;
         case OP_MOE: {
             const FfnSpec *fs = &g->spec->ffn[n->variant];
-            fprintf(f, " experts=%d top_k=%d intermediate=%d shared=%d router=%s", fs->experts, fs->top_k,
-                    fs->intermediate, fs->shared, fs->router.score == ROUTER_SIGMOID ? "sigmoid" : "softmax");
+            fprintf(f, " experts=%d top_k=%d intermediate=%d shared=%d router=%s%s", fs->experts, fs->top_k,
+                    fs->intermediate, fs->shared, fs->router.score == ROUTER_SIGMOID ? "sigmoid" : "softmax",
+                    n->grouped ? " grouped" : "");
             break;
         }
         default: break;

@@ -85,6 +85,7 @@ typedef struct Node {
     int variant;                /* moe: ffn variant; mla_attention: attn variant  */
     int ring;                   /* swa-tile: cache rows of a ring buffer (0 = full) */
     bool grouped;               /* moe: expert-group pass (tokens grouped per expert) */
+    bool absorbed;              /* mla_attention: mla-absorb pass (decode attends over the latent) */
 } Node;
 
 /* One RoPE variant after constant folding (rope-fold).                         */

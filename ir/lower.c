@@ -183,15 +183,18 @@ static int lower_mla(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
     int H = s->hidden, nh = a->heads;
     int qk = a->qk_nope_dim + a->qk_rope_dim;
     int q;
+    /* attention_bias puts biases on q_a_proj, kv_a_proj_with_mqa and o_proj only */
     if (a->q_lora_rank > 0) {
-        int qa = linear(L, h, H, a->q_lora_rank, "self_attn.q_a_proj.weight", "q_a_proj", NULL, NULL, "q_lat", "q_a_proj");
-        qa = rmsnorm(L, qa, a->q_lora_rank, a->q_lora_rank, "self_attn.q_a_layernorm.weight", "q_a_norm", "q_a_layernorm");
+        int qa = linear(L, h, H, a->q_lora_rank, "self_attn.q_a_proj.weight", "q_a_proj", a->q_bias ? "self_attn.q_a_proj.bias" : NULL,
+                        "q_a_bias", "q_lat", "q_a_proj");
+        qa = rmsnorm(L, qa, a->q_lora_rank, a->q_lora_rank, "self_attn.q_a_layernorm.weight", "q_a_norm", "q_a_layernorm (eps 1e-6)");
+        L->g->nodes[L->g->vals[qa].producer].eps = 1e-6;  /* built without the config eps in HF */
         q = linear(L, qa, a->q_lora_rank, nh * qk, "self_attn.q_b_proj.weight", "q_b_proj", NULL, NULL, "q", "q_b_proj");
     } else {
         q = linear(L, h, H, nh * qk, "self_attn.q_proj.weight", "q_proj", NULL, NULL, "q", "q_proj");
     }
     int ckv = linear(L, h, H, a->kv_lora_rank + a->qk_rope_dim, "self_attn.kv_a_proj_with_mqa.weight", "kv_a_proj",
-                     NULL, NULL, "ckv", "kv_a_proj_with_mqa (latent c_kv | k_pe)");
+                     a->k_bias ? "self_attn.kv_a_proj_with_mqa.bias" : NULL, "kv_a_bias", "ckv", "kv_a_proj_with_mqa (latent c_kv | k_pe)");
     int cache = L->g->n_caches++;
     L->g->cache_kv_width[cache] = a->kv_lora_rank + a->qk_rope_dim; /* latent cache: c_kv | k_pe */
     L->g->cache_v_width[cache] = 0;
@@ -209,10 +212,12 @@ static int lower_mla(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
     at->rot_dims = a->qk_rope_dim;
     if (ls->rope >= 0) L->g->rope[ls->rope].dims = a->qk_rope_dim;
     at->scale = a->scale != 0 ? a->scale : 1.0 / sqrt((double)qk);
+    at->eps = 1e-6;  /* kv_a_layernorm: always 1e-6 in HF, whatever rms_norm_eps says */
     at->window = ls->window;
     at->variant = (int)(a - s->attn);
     int o = out(L, at, nh * a->v_dim, "attn");
-    return linear(L, o, nh * a->v_dim, H, "self_attn.o_proj.weight", "o_proj", NULL, NULL, "o", "o_proj");
+    return linear(L, o, nh * a->v_dim, H, "self_attn.o_proj.weight", "o_proj", a->o_bias ? "self_attn.o_proj.bias" : NULL, "o_bias",
+                  "o", "o_proj");
 }
 
 /* ── feed-forward ─────────────────────────────────────────────────────────── */

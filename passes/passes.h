@@ -9,6 +9,7 @@
  *   epilogue-fuse  bias, residual add and GLU into the producing matmul
  *   swa-tile       sliding-window layers get a ring-buffer KV cache
  *   expert-group   MoE: tokens grouped per selected expert (matrix-matrix)
+ *   mla-absorb     MLA decode: W_uk folded into the query, attention over the latent cache
  *   memplan        one activation arena; offsets from liveness (in-place reuse)
  */
 #ifndef ARCHC_PASSES_H
@@ -36,6 +37,7 @@ int pass_qknorm_fuse(Graph *g);
 int pass_epilogue_fuse(Graph *g);
 int pass_swa_tile(Graph *g);
 int pass_expert_group(Graph *g);
+int pass_mla_absorb(Graph *g);
 int pass_memplan(Graph *g);
 
 /* Run the pipeline (skipping disabled passes), verifying after each pass.

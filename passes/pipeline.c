@@ -12,6 +12,7 @@ const PassInfo pass_table[] = {
     {"epilogue-fuse", "fuse bias, residual add and GLU into matmul epilogues",   pass_epilogue_fuse},
     {"swa-tile",      "ring-buffer KV caches of window size for sliding layers",   pass_swa_tile},
     {"expert-group",  "MoE: group tokens by selected expert, gate|up together",   pass_expert_group},
+    {"mla-absorb",    "MLA decode: absorb W_uk into q, attend over the latent cache", pass_mla_absorb},
     {"memplan",       "static activation memory plan from liveness",             pass_memplan},
 };
 const int pass_count = (int)(sizeof pass_table / sizeof pass_table[0]);

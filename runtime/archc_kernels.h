@@ -362,8 +362,7 @@ static inline void rt_linear(const RtLinear *L) {
 
 
 /* ── mixture of experts (Qwen3-MoE style) ─────────────────────────────────────
- * Router logits x·Wrᵀ, softmax over all experts in f32, top-k, optional
- * renormalisation of the k weights, then for each selected expert
+ * Router logits x·Wrᵀ in f32, routed by rt_moe_route, then for each selected expert
  * w · down(silu(gate·x) ⊙ up·x), summed over experts in expert-index order as
  * Hugging Face does (index_add per expert).  `grouped` (the expert-group pass)
  * gathers all tokens routed to an expert and runs its three matrices once over
@@ -381,23 +380,34 @@ typedef struct RtMoe {
     int score;                      /* 0 softmax, 1 sigmoid                    */
     const float *select_bias;       /* [E] added to the scores for selection only */
     int groups, top_groups;         /* group-limited selection (0/1 = off)     */
+    int group_max;                  /* rank groups by their best score (V2), else top-2 sum */
     float scale;                    /* routed_scaling_factor (0 = 1)           */
     /* shared experts (run on every token, added after the routed sum) */
     const void *shared_gate, *shared_up, *shared_down; /* [SI][H], [SI][H], [H][SI] */
     int SI;
 } RtMoe;
 
-/* Sigmoid routing as HF's DeepSeek-V3 / GLM-4.5 code does it: weights from the
- * sigmoid scores, selection on scores + bias, groups ranked by the sum of their
- * two best selection scores, experts of dropped groups set to 0.0 (not -inf). */
-static inline void rt_moe_route_sigmoid(const RtMoe *M, float *l, int *sel, float *wt) {
+/* Routing of one token, as HF computes it.  Scores: softmax over all experts
+ * (Qwen3-MoE, DeepSeek-V2) or sigmoid (DeepSeek-V3, Kimi K2, GLM-4.5).  The
+ * selection uses scores + select_bias (the bias never enters the weights);
+ * group-limited routing keeps the top_groups groups, ranked by the sum of their
+ * two best selection scores (group_max = 0, DeepSeek-V3) or by their best one
+ * (group_max = 1, DeepSeek-V2), and fills the other experts with 0.0 (not
+ * -inf) as HF does.  Then the top k (lowest index first on ties), optional
+ * renormalisation, and the routed scaling factor. */
+static inline void rt_moe_route(const RtMoe *M, float *l, int *sel, float *wt) {
     int E = M->E, K = M->K;
     float *c = (float *)malloc(sizeof(float) * (size_t)E);
     if (!c) rt_die("out of memory in moe");
-    for (int e = 0; e < E; e++) {
-        l[e] = 1.0f / (1.0f + expf(-l[e]));
-        c[e] = l[e] + (M->select_bias ? M->select_bias[e] : 0.0f);
+    if (M->score == 1) {
+        for (int e = 0; e < E; e++) l[e] = 1.0f / (1.0f + expf(-l[e]));
+    } else {
+        float m = l[0], sum = 0.0f;
+        for (int e = 1; e < E; e++) if (l[e] > m) m = l[e];
+        for (int e = 0; e < E; e++) { l[e] = expf(l[e] - m); sum += l[e]; }
+        for (int e = 0; e < E; e++) l[e] /= sum;
     }
+    for (int e = 0; e < E; e++) c[e] = l[e] + (M->select_bias ? M->select_bias[e] : 0.0f);
     if (M->groups > 1) {
         int per = E / M->groups;
         float gs[256];
@@ -408,7 +418,7 @@ static inline void rt_moe_route_sigmoid(const RtMoe *M, float *l, int *sel, floa
                 if (c[e] > b1) { b2 = b1; b1 = c[e]; }
                 else if (c[e] > b2) b2 = c[e];
             }
-            gs[g] = b1 + b2;
+            gs[g] = M->group_max ? b1 : b1 + b2;
         }
         for (int k = 0; k < M->top_groups; k++) {
             int best = -1;
@@ -431,8 +441,8 @@ static inline void rt_moe_route_sigmoid(const RtMoe *M, float *l, int *sel, floa
         sum += l[best];
     }
     for (int k = 0; k < K; k++) {
-        if (M->normalize) wt[k] = wt[k] / (sum + 1e-20f);
-        if (M->scale != 0.0f) wt[k] = wt[k] * M->scale;
+        if (M->normalize) wt[k] = M->score == 1 ? wt[k] / (sum + 1e-20f) : wt[k] / sum;
+        if (M->scale != 0.0f && M->scale != 1.0f) wt[k] = wt[k] * M->scale;
     }
     free(c);
 }
@@ -448,26 +458,7 @@ static inline void rt_moe(const RtMoe *M) {
     if (!logits || !sel || !wt || !xe || !ye || !ae || !we || !tok) rt_die("out of memory in moe");
     RtLinear R = {.x = M->x, .w = M->router, .y = logits, .T = T, .K = H, .N = E, .fmt = M->fmt};
     rt_linear(&R);
-    for (int t = 0; t < T; t++) {
-        if (M->score == 1) { rt_moe_route_sigmoid(M, logits + (size_t)t * E, sel + (size_t)t * K, wt + (size_t)t * K); continue; }
-        float *l = logits + (size_t)t * E, m = l[0], sum = 0.0f;
-        for (int e = 1; e < E; e++) if (l[e] > m) m = l[e];
-        for (int e = 0; e < E; e++) { l[e] = expf(l[e] - m); sum += l[e]; }
-        for (int e = 0; e < E; e++) l[e] /= sum;
-        float tsum = 0.0f;
-        for (int k = 0; k < K; k++) {           /* top-k, highest first, lowest index on ties */
-            int best = -1;
-            for (int e = 0; e < E; e++) {
-                int taken = 0;
-                for (int j = 0; j < k; j++) taken |= sel[t * K + j] == e;
-                if (!taken && (best < 0 || l[e] > l[best])) best = e;
-            }
-            sel[t * K + k] = best;
-            wt[t * K + k] = l[best];
-            tsum += l[best];
-        }
-        if (M->normalize) for (int k = 0; k < K; k++) wt[t * K + k] /= tsum;
-    }
+    for (int t = 0; t < T; t++) rt_moe_route(M, logits + (size_t)t * E, sel + (size_t)t * K, wt + (size_t)t * K);
     memset(M->y, 0, sizeof(float) * (size_t)T * H);
     for (int e = 0; e < E; e++) {
         /* the tokens routed to expert e (all of them when grouped, else one at a time) */
@@ -552,6 +543,172 @@ static void rt_attention_range(void *ctx, int b, int e) {
 
 static inline void rt_attention(const RtAttention *A) {
     rt_parallel_for(A->T * A->heads, rt_attention_range, (void *)A);
+}
+
+/* ── multi-head latent attention (DeepSeek MLA) ────────────────────────────────
+ * The cache holds per token only the normalised latent c (r values) followed by
+ * the rotated k_pe (dr values) that every head shares.  q holds per head
+ * [q_nope (dn) | q_pe (dr)], q_pe already rotated.  kv_b is kv_b_proj
+ * [heads·(dn+dv)][r]: per head dn rows W_uk (latent → k_nope) then dv rows W_uv
+ * (latent → v).  Two exact evaluations of the same attention:
+ *
+ *   rt_mla_materialised  K_nope and V rebuilt from the latent for every cached
+ *                        token (one matrix-matrix product), then ordinary
+ *                        attention: cheapest for prefill, where T queries share them.
+ *   rt_mla_absorbed      W_uk folded into the query (q̃ = W_ukᵀ q_nope, r values),
+ *                        attention directly over the latent cache, then W_uv
+ *                        applied once to the attended latent: what decode wants,
+ *                        since it reads r+dr values per cached token instead of
+ *                        heads·(dn+dv). */
+typedef struct RtMla {
+    const float *q;        /* [T][heads·(dn+dr)], q_pe rotated                  */
+    const float *cache;    /* [max_context][r+dr]: c | k_pe                      */
+    const void *kv_b;      /* [heads·(dn+dv)][r] in fmt                          */
+    float *out;            /* [T][heads·dv]                                      */
+    int T, pos, heads, r, dn, dr, dv, fmt;
+    float scale;
+    float *kv;             /* internal, materialised: [S][heads·(dn+dv)]         */
+    float *q_lat, *o_lat;  /* internal, absorbed: [T][heads][r]                  */
+} RtMla;
+
+/* One kv_b row as f32: the row itself for f32 weights, else converted into buf. */
+static inline const float *rt_mla_row(const RtMla *A, int row, float *buf) {
+    const char *w = (const char *)A->kv_b + (size_t)row * A->r * rt_wsize(A->fmt);
+    if (A->fmt == RT_F32) return (const float *)w;
+    rt_row_to_f32(w, A->fmt, A->r, buf);
+    return buf;
+}
+
+static void rt_mla_materialised_range(void *ctx, int b, int e) {
+    const RtMla *A = (const RtMla *)ctx;
+    int qk = A->dn + A->dr, kvw = A->heads * (A->dn + A->dv), cw = A->r + A->dr;
+    float *p = (float *)malloc(sizeof(float) * (size_t)(A->pos + A->T));
+    if (!p) rt_die("out of memory in MLA attention");
+    for (int task = b; task < e; task++) {
+        int t = task / A->heads, h = task % A->heads, pos = A->pos + t;
+        const float *q = A->q + (size_t)t * A->heads * qk + (size_t)h * qk;
+        float m = -INFINITY;
+        for (int j = 0; j <= pos; j++) {
+            const float *k_nope = A->kv + (size_t)j * kvw + (size_t)h * (A->dn + A->dv);
+            const float *k_pe = A->cache + (size_t)j * cw + A->r;
+            float s = (rt_dot_f32(q, k_nope, A->dn) + rt_dot_f32(q + A->dn, k_pe, A->dr)) * A->scale;
+            p[j] = s;
+            if (s > m) m = s;
+        }
+        float sum = 0.0f;
+        for (int j = 0; j <= pos; j++) { p[j] = expf(p[j] - m); sum += p[j]; }
+        float inv = 1.0f / sum, *o = A->out + (size_t)t * A->heads * A->dv + (size_t)h * A->dv;
+        for (int i = 0; i < A->dv; i++) o[i] = 0.0f;
+        for (int j = 0; j <= pos; j++) {
+            const float *v = A->kv + (size_t)j * kvw + (size_t)h * (A->dn + A->dv) + A->dn;
+            float w = p[j] * inv;
+            for (int i = 0; i < A->dv; i++) o[i] += w * v[i];
+        }
+    }
+    free(p);
+}
+
+static inline void rt_mla_materialised(RtMla *A) {
+    int S = A->pos + A->T, cw = A->r + A->dr, kvw = A->heads * (A->dn + A->dv);
+    float *c = (float *)malloc(sizeof(float) * (size_t)S * A->r);
+    A->kv = (float *)malloc(sizeof(float) * (size_t)S * kvw);
+    if (!c || !A->kv) rt_die("out of memory in MLA attention");
+    for (int j = 0; j < S; j++) memcpy(c + (size_t)j * A->r, A->cache + (size_t)j * cw, sizeof(float) * A->r);
+    RtLinear L = {.x = c, .w = A->kv_b, .y = A->kv, .T = S, .K = A->r, .N = kvw, .fmt = A->fmt};
+    rt_linear(&L);                                  /* [S][heads·(dn+dv)] = c · kv_bᵀ */
+    free(c);
+    rt_parallel_for(A->T * A->heads, rt_mla_materialised_range, A);
+    free(A->kv);
+    A->kv = NULL;
+}
+
+/* absorbed, step 1 (per head): q̃[t][h] = Σ_d q_nope[t][h][d] · W_uk[h][d][:] */
+static void rt_mla_absorb_q_range(void *ctx, int b, int e) {
+    const RtMla *A = (const RtMla *)ctx;
+    int qk = A->dn + A->dr;
+    float *buf = (float *)malloc(sizeof(float) * (size_t)A->r);
+    if (!buf) rt_die("out of memory in MLA attention");
+    for (int h = b; h < e; h++) {
+        for (int t = 0; t < A->T; t++) memset(A->q_lat + ((size_t)t * A->heads + h) * A->r, 0, sizeof(float) * A->r);
+        for (int d = 0; d < A->dn; d++) {
+            const float *w = rt_mla_row(A, h * (A->dn + A->dv) + d, buf);
+            for (int t = 0; t < A->T; t++) {
+                float qd = A->q[(size_t)t * A->heads * qk + (size_t)h * qk + d];
+                float *ql = A->q_lat + ((size_t)t * A->heads + h) * A->r;
+                for (int i = 0; i < A->r; i++) ql[i] += qd * w[i];
+            }
+        }
+    }
+    free(buf);
+}
+
+/* absorbed, step 2 (per token and block of 8 heads): scores over the latent
+ * cache, softmax, attended latent ō = Σ_j p_j c_j.  The cache row is the outer
+ * loop so each row is read once for the 8 heads. */
+#define RT_MLA_HB 8
+static void rt_mla_absorb_attend_range(void *ctx, int b, int e) {
+    const RtMla *A = (const RtMla *)ctx;
+    int qk = A->dn + A->dr, cw = A->r + A->dr, nblk = (A->heads + RT_MLA_HB - 1) / RT_MLA_HB;
+    float *p = (float *)malloc(sizeof(float) * (size_t)RT_MLA_HB * (A->pos + A->T));
+    if (!p) rt_die("out of memory in MLA attention");
+    for (int task = b; task < e; task++) {
+        int t = task / nblk, h0 = (task % nblk) * RT_MLA_HB, pos = A->pos + t, S = pos + 1;
+        int nh = A->heads - h0 < RT_MLA_HB ? A->heads - h0 : RT_MLA_HB;
+        float m[RT_MLA_HB], inv[RT_MLA_HB];
+        for (int k = 0; k < nh; k++) m[k] = -INFINITY;
+        for (int j = 0; j < S; j++) {
+            const float *row = A->cache + (size_t)j * cw;
+            for (int k = 0; k < nh; k++) {
+                const float *ql = A->q_lat + ((size_t)t * A->heads + h0 + k) * A->r;
+                const float *qpe = A->q + (size_t)t * A->heads * qk + (size_t)(h0 + k) * qk + A->dn;
+                float s = (rt_dot_f32(ql, row, A->r) + rt_dot_f32(qpe, row + A->r, A->dr)) * A->scale;
+                p[(size_t)k * S + j] = s;
+                if (s > m[k]) m[k] = s;
+            }
+        }
+        for (int k = 0; k < nh; k++) {
+            float sum = 0.0f, *pk = p + (size_t)k * S;
+            for (int j = 0; j < S; j++) { pk[j] = expf(pk[j] - m[k]); sum += pk[j]; }
+            inv[k] = 1.0f / sum;
+            memset(A->o_lat + ((size_t)t * A->heads + h0 + k) * A->r, 0, sizeof(float) * A->r);
+        }
+        for (int j = 0; j < S; j++) {
+            const float *row = A->cache + (size_t)j * cw;
+            for (int k = 0; k < nh; k++) {
+                float w = p[(size_t)k * S + j] * inv[k], *ol = A->o_lat + ((size_t)t * A->heads + h0 + k) * A->r;
+                for (int i = 0; i < A->r; i++) ol[i] += w * row[i];
+            }
+        }
+    }
+    free(p);
+}
+
+/* absorbed, step 3 (per head): out[t][h] = W_uv[h] · ō[t][h] */
+static void rt_mla_absorb_out_range(void *ctx, int b, int e) {
+    const RtMla *A = (const RtMla *)ctx;
+    float *buf = (float *)malloc(sizeof(float) * (size_t)A->r);
+    if (!buf) rt_die("out of memory in MLA attention");
+    for (int h = b; h < e; h++)
+        for (int i = 0; i < A->dv; i++) {
+            const float *w = rt_mla_row(A, h * (A->dn + A->dv) + A->dn + i, buf);
+            for (int t = 0; t < A->T; t++)
+                A->out[(size_t)t * A->heads * A->dv + (size_t)h * A->dv + i] =
+                    rt_dot_f32(w, A->o_lat + ((size_t)t * A->heads + h) * A->r, A->r);
+        }
+    free(buf);
+}
+
+static inline void rt_mla_absorbed(RtMla *A) {
+    size_t n = (size_t)A->T * A->heads * A->r;
+    A->q_lat = (float *)malloc(sizeof(float) * n);
+    A->o_lat = (float *)malloc(sizeof(float) * n);
+    if (!A->q_lat || !A->o_lat) rt_die("out of memory in MLA attention");
+    rt_parallel_for(A->heads, rt_mla_absorb_q_range, A);
+    rt_parallel_for(A->T * ((A->heads + RT_MLA_HB - 1) / RT_MLA_HB), rt_mla_absorb_attend_range, A);
+    rt_parallel_for(A->heads, rt_mla_absorb_out_range, A);
+    free(A->q_lat);
+    free(A->o_lat);
+    A->q_lat = A->o_lat = NULL;
 }
 
 #endif

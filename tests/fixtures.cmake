@@ -1,6 +1,6 @@
 # Exactness against transformers: every fixture in tests/fixtures (made by
 # tools/make_fixtures.py), with all passes on and with each pass switched off.
-set(ARCHC_PASSES rope-fold qknorm-fuse epilogue-fuse swa-tile expert-group memplan)
+set(ARCHC_PASSES rope-fold qknorm-fuse epilogue-fuse swa-tile expert-group mla-absorb memplan)
 add_executable(compare_logits ${ARCHC_TEST_DIR}/compare_logits.c)
 target_link_libraries(compare_logits PRIVATE m)
 file(GLOB ARCHC_FIXTURES LIST_DIRECTORIES true ${ARCHC_TEST_DIR}/fixtures/*)

@@ -22,7 +22,7 @@ import json, os, sys
 
 import torch
 import transformers
-from transformers import (Glm4MoeConfig, Glm4MoeForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
+from transformers import (DeepseekV2Config, DeepseekV2ForCausalLM, DeepseekV3Config, DeepseekV3ForCausalLM, Glm4MoeConfig, Glm4MoeForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
                           Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM, Olmo2Config, Olmo2ForCausalLM,
                           SmolLM3Config, SmolLM3ForCausalLM, Gemma3TextConfig, Gemma3ForCausalLM)
 
@@ -92,6 +92,38 @@ def fixtures():
             ["sigmoid noaux_tc router with selection-only correction bias", "2 expert groups, top 1 group (top-2-sum ranking)",
              "renormalised top-3 x 2.5", "shared expert", "first layer dense", "partial rotary (16 of 32 dims, half-split)",
              "q/k/v bias", "per-head q/k norm"], None),
+        # DeepSeek MLA: T=32 prompt, so the YaRN mscale^2 softmax scale and the interleaved rope show
+        "deepseek_v3": (DeepseekV3Config, DeepseekV3ForCausalLM, dict(
+            num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=4, q_lora_rank=48, kv_lora_rank=32,
+            qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=12, head_dim=8, rms_norm_eps=1e-5, rope_theta=10000.0,
+            rope_scaling={"rope_type": "yarn", "factor": 40.0, "original_max_position_embeddings": 16, "beta_fast": 32.0,
+                          "beta_slow": 1.0, "mscale": 1.0, "mscale_all_dim": 1.0},
+            n_routed_experts=8, num_experts_per_tok=3, n_shared_experts=1, moe_intermediate_size=32, first_k_dense_replace=1,
+            n_group=4, topk_group=2, norm_topk_prob=True, routed_scaling_factor=2.5, tie_word_embeddings=False),
+            ["MLA with q_lora_rank (q_a_proj, q_a_layernorm eps 1e-6, q_b_proj)", "kv latent 32 + decoupled rope key 8 (interleaved)",
+             "v_head_dim 12 != qk head 24", "YaRN factor 40 with mscale_all_dim: softmax scale x mscale^2",
+             "rms_norm_eps 1e-5 (latent norms stay 1e-6)", "sigmoid noaux_tc router, 4 groups top 2, x2.5", "shared expert",
+             "first layer dense"], None),
+        "kimi_k2": (DeepseekV3Config, DeepseekV3ForCausalLM, dict(
+            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, q_lora_rank=40, kv_lora_rank=24,
+            qk_nope_head_dim=16, qk_rope_head_dim=16, v_head_dim=16, head_dim=16, rms_norm_eps=1e-6, rope_theta=50000.0,
+            rope_scaling={"rope_type": "yarn", "factor": 32.0, "original_max_position_embeddings": 16, "beta_fast": 1.0,
+                          "beta_slow": 1.0, "mscale": 1.0, "mscale_all_dim": 1.0},
+            n_routed_experts=12, num_experts_per_tok=4, n_shared_experts=1, moe_intermediate_size=24, first_k_dense_replace=1,
+            n_group=1, topk_group=1, norm_topk_prob=True, routed_scaling_factor=2.827, tie_word_embeddings=False),
+            ["Kimi K2 shape: deepseek_v3 with one dense layer, no expert groups", "YaRN theta 5e4, factor 32, beta 1/1 (step ramp)",
+             "rope dim 16", "sigmoid router x2.827"], None),
+        "deepseek_v2": (DeepseekV2Config, DeepseekV2ForCausalLM, dict(
+            num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=4, q_lora_rank=None, kv_lora_rank=32,
+            qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16, head_dim=8, rms_norm_eps=1e-6, rope_theta=10000.0,
+            rope_scaling={"rope_type": "yarn", "factor": 40.0, "original_max_position_embeddings": 16, "beta_fast": 32.0,
+                          "beta_slow": 1.0, "mscale": 0.707, "mscale_all_dim": 0.707},
+            n_routed_experts=8, num_experts_per_tok=3, n_shared_experts=2, moe_intermediate_size=24, first_k_dense_replace=1,
+            topk_method="group_limited_greedy", n_group=4, topk_group=2, norm_topk_prob=False, routed_scaling_factor=16.0,
+            tie_word_embeddings=False),
+            ["MLA without q_lora_rank (q_proj)", "complex (interleaved) rope, YaRN mscale 0.707 (cos/sin factor 1)",
+             "plain qk_head_dim^-0.5 scale (HF 4.57)", "softmax router, group_limited_greedy 4 groups top 2 (max)",
+             "weights x16 never renormalised", "2 shared experts", "first layer dense"], None),
         # bf16 / f16 checkpoints: weights rounded to the storage format, reference run in fp32
         "llama_bf16": (LlamaConfig, LlamaForCausalLM, dict(
             num_hidden_layers=2, num_attention_heads=8, num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-5,
