@@ -366,5 +366,15 @@ int lower_model(const ModelSpec *s, Graph *g) {
     lg->n_out = s->vocab;
     lg->softcap = s->final_softcap;
     out(&L, lg, s->vocab, "logits");
+
+    /* Quantised checkpoints quantise the projections only: the embedding, the
+     * lm_head and the MoE routers stay bf16 (DeepSeek-V3 FP8 layout). */
+    if (s->weights.format == WFMT_FP8_E4M3)
+        for (int i = 0; i < g->n_weights; i++) {
+            Weight *w = &g->weights[i];
+            if (w->flags & W_VECTOR) continue;
+            const char *f = strchr(w->field, '.') ? strchr(w->field, '.') + 1 : w->field;
+            if (!strcmp(w->field, "embed") || !strcmp(w->field, "lm_head") || !strcmp(f, "router")) w->fmt = WFMT_BF16;
+        }
     return graph_verify(g, "lowering");
 }

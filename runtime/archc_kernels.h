@@ -36,7 +36,7 @@
 #include <arm_neon.h>
 #endif
 
-enum { RT_F32 = 0, RT_BF16 = 1, RT_F16 = 2 };          /* weight formats       */
+enum { RT_F32 = 0, RT_BF16 = 1, RT_F16 = 2, RT_FP8 = 3 }; /* weight formats     */
 enum { RT_ACT_NONE = 0, RT_ACT_SILU = 1, RT_ACT_GELU_TANH = 2 };
 
 static inline float rt_bf16(uint16_t h) {
@@ -59,14 +59,24 @@ static inline float rt_f16(uint16_t h) {
     return v.f;
 }
 
-/* Scalar weight element k of a row in format fmt. */
+/* float8 e4m3 (s eeee mmm, bias 7; DeepSeek FP8 checkpoints) read as the f16
+ * with the same sign, exponent and mantissa bits shifted into place: that f16 is
+ * exactly the e4m3 value / 256 (normal and subnormal alike; the f16 exponent bias
+ * is 15, not 7), so the kernels widen fp8 like f16 and fold the 256 into the
+ * block scale.  0x7F/0xFF (NaN in e4m3) never occur in weights. */
+static inline uint16_t rt_fp8_f16bits(uint8_t b) { return (uint16_t)(((b & 0x80u) << 8) | ((b & 0x7Fu) << 7)); }
+static inline float rt_fp8_raw(uint8_t b) { return rt_f16(rt_fp8_f16bits(b)); }   /* value / 256 */
+#define RT_FP8_RAW_SCALE 256.0f
+
+/* Scalar weight element k of a row in format fmt (fp8: before its block scale). */
 static inline float rt_wget(const void *row, int fmt, int k) {
     if (fmt == RT_F32) return ((const float *)row)[k];
     if (fmt == RT_BF16) return rt_bf16(((const uint16_t *)row)[k]);
+    if (fmt == RT_FP8) return rt_fp8_raw(((const uint8_t *)row)[k]) * RT_FP8_RAW_SCALE;
     return rt_f16(((const uint16_t *)row)[k]);
 }
 
-static inline size_t rt_wsize(int fmt) { return fmt == RT_F32 ? 4 : 2; }
+static inline size_t rt_wsize(int fmt) { return fmt == RT_F32 ? 4 : fmt == RT_FP8 ? 1 : 2; }
 
 /* Widen one row of n weights to f32 (embedding lookups). */
 static inline void rt_row_to_f32(const void *row, int fmt, int n, float *out) {
@@ -90,6 +100,12 @@ typedef __m512 rt_vec;
 #define rt_vload_f32(p) _mm512_loadu_ps(p)
 #define rt_vload_bf16(p) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
 #define rt_vload_f16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+static inline __m512 rt_vload_fp8(const uint8_t *p) {   /* 16 e4m3 → f32 (value / 256) */
+    __m256i h = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p));
+    __m256i f = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(h, _mm256_set1_epi16(0x80)), 8),
+                                _mm256_slli_epi16(_mm256_and_si256(h, _mm256_set1_epi16(0x7F)), 7));
+    return _mm512_cvtph_ps(f);
+}
 #define RT_TT 4 /* tokens per register tile */
 #define RT_TN 4 /* weight rows per register tile */
 #elif defined(__AVX2__) && defined(__FMA__)
@@ -106,6 +122,12 @@ static inline float rt_vsum(__m256 a) {
 #define rt_vload_f32(p) _mm256_loadu_ps(p)
 #define rt_vload_bf16(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
 #define rt_vload_f16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+static inline __m256 rt_vload_fp8(const uint8_t *p) {   /* 8 e4m3 → f32 (value / 256) */
+    __m128i h = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)p));
+    __m128i f = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(h, _mm_set1_epi16(0x80)), 8),
+                             _mm_slli_epi16(_mm_and_si128(h, _mm_set1_epi16(0x7F)), 7));
+    return _mm256_cvtph_ps(f);
+}
 #define RT_TT 2
 #define RT_TN 4
 #elif defined(__ARM_NEON) && defined(__aarch64__)
@@ -117,6 +139,11 @@ typedef float32x4_t rt_vec;
 #define rt_vload_f32(p) vld1q_f32(p)
 #define rt_vload_bf16(p) vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)(p)), 16))
 #define rt_vload_f16(p) vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)(p))))
+static inline float32x4_t rt_vload_fp8(const uint8_t *p) {   /* 4 e4m3 → f32 (value / 256) */
+    uint16_t h[4];
+    for (int i = 0; i < 4; i++) h[i] = rt_fp8_f16bits(p[i]);
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
+}
 #define RT_TT 4
 #define RT_TN 4
 #else
@@ -182,7 +209,7 @@ static inline float rt_dot_f32(const float *a, const float *b, int n) {
         for (; k < K; k++)                                                                \
             for (int t = 0; t < TT_; t++)                                                 \
                 for (int r = 0; r < TN_; r++)                                             \
-                    out[t][r] += xr[t][k] * rt_wget(wr[r], FMT_OF_##WT, k);               \
+                    out[t][r] += xr[t][k] * RT_WRAW_##WT(wr[r][k]);                       \
     }
 #else
 #define RT_DEFINE_TILE(NAME, WT, LOADW, TT_, TN_)                                        \
@@ -191,7 +218,7 @@ static inline float rt_dot_f32(const float *a, const float *b, int n) {
         for (int t = 0; t < TT_; t++)                                                     \
             for (int r = 0; r < TN_; r++) {                                               \
                 float s = 0.0f;                                                           \
-                for (int k = 0; k < K; k++) s += xr[t][k] * rt_wget(wr[r], FMT_OF_##WT, k); \
+                for (int k = 0; k < K; k++) s += xr[t][k] * RT_WRAW_##WT(wr[r][k]);     \
                 out[t][r] = s;                                                            \
             }                                                                             \
     }
@@ -199,16 +226,21 @@ static inline float rt_dot_f32(const float *a, const float *b, int n) {
 typedef float rt_w_f32;
 typedef uint16_t rt_w_bf16;
 typedef uint16_t rt_w_f16;
-#define FMT_OF_rt_w_f32 RT_F32
-#define FMT_OF_rt_w_bf16 RT_BF16
-#define FMT_OF_rt_w_f16 RT_F16
+typedef uint8_t rt_w_fp8;
+/* one stored element as f32 (fp8: value / 256, as the vector load gives it) */
+#define RT_WRAW_rt_w_f32(v) (v)
+#define RT_WRAW_rt_w_bf16(v) rt_bf16(v)
+#define RT_WRAW_rt_w_f16(v) rt_f16(v)
+#define RT_WRAW_rt_w_fp8(v) rt_fp8_raw(v)
 RT_DEFINE_TILE(rt_tile_f32, rt_w_f32, rt_vload_f32, RT_TT, RT_TN)
 RT_DEFINE_TILE(rt_tile_bf16, rt_w_bf16, rt_vload_bf16, RT_TT, RT_TN)
 RT_DEFINE_TILE(rt_tile_f16, rt_w_f16, rt_vload_f16, RT_TT, RT_TN)
+RT_DEFINE_TILE(rt_tile_fp8, rt_w_fp8, rt_vload_fp8, RT_TT, RT_TN)
 /* decode (T = 1): one token against 8 rows keeps 8 independent FMA chains busy */
 RT_DEFINE_TILE(rt_gemv_tile_f32, rt_w_f32, rt_vload_f32, 1, 8)
 RT_DEFINE_TILE(rt_gemv_tile_bf16, rt_w_bf16, rt_vload_bf16, 1, 8)
 RT_DEFINE_TILE(rt_gemv_tile_f16, rt_w_f16, rt_vload_f16, 1, 8)
+RT_DEFINE_TILE(rt_gemv_tile_fp8, rt_w_fp8, rt_vload_fp8, 1, 8)
 
 #if defined(__AVX512F__)
 /*
@@ -269,11 +301,46 @@ typedef struct RtLinear {
     const void *w_up;      /* GLU: up weights [N][K] (w is then the gate)      */
     const float *b_up;
     int T, K, N, fmt, act;
+    /* fp8: one f32 multiplier per [bn × bk] block of W (weight_scale_inv),
+     * [ceil(N/bn)][ceil(K/bk)]; scale_up likewise for w_up */
+    const float *scale, *scale_up;
+    int bn, bk;
     const float *xp;       /* internal: x de-interleaved for the bf16 kernel    */
 } RtLinear;
 
 /* Compute out[t][r] for a TT×TN (prefill) or 1×8 (decode) tile of one weight matrix. */
-static inline void rt_linear_tile(const RtLinear *L, const void *w, int gemv, int t0, int n0,
+/* fp8 weights: the tile over each bk-wide block of K, scaled by its block's
+ * multiplier (× 256, see rt_fp8_raw) and accumulated: dequantisation is fused,
+ * the weights stay 1 byte each in memory. */
+static inline void rt_linear_tile_fp8(const RtLinear *L, const void *w, const float *scale, int gemv, int n0,
+                                      const float *const *xr, float *out) {
+    int TT = gemv ? 1 : RT_TT, TN = gemv ? 8 : RT_TN, nkb = (L->K + L->bk - 1) / L->bk;
+    const float *xk[RT_TT];
+    const uint8_t *wk[8];
+    float s[8];
+    for (int i = 0; i < TT * TN; i++) out[i] = 0.0f;
+    for (int k0 = 0, kb = 0; k0 < L->K; k0 += L->bk, kb++) {
+        int len = L->K - k0 < L->bk ? L->K - k0 : L->bk;
+        for (int t = 0; t < TT; t++) xk[t] = xr[t] + k0;
+        for (int r = 0; r < TN; r++) {
+            int n = n0 + r < L->N ? n0 + r : L->N - 1;
+            wk[r] = (const uint8_t *)w + (size_t)n * L->K + k0;
+            s[r] = scale[(size_t)(n / L->bn) * nkb + kb] * RT_FP8_RAW_SCALE;
+        }
+        if (gemv) {
+            float o[1][8];
+            rt_gemv_tile_fp8(xk, wk, len, o);
+            for (int r = 0; r < 8; r++) out[r] += o[0][r] * s[r];
+        } else {
+            float o[RT_TT][RT_TN];
+            rt_tile_fp8(xk, wk, len, o);
+            for (int t = 0; t < RT_TT; t++)
+                for (int r = 0; r < RT_TN; r++) out[t * RT_TN + r] += o[t][r] * s[r];
+        }
+    }
+}
+
+static inline void rt_linear_tile(const RtLinear *L, const void *w, const float *scale, int gemv, int t0, int n0,
                                   float *out /* [tt][tn] */, int *tt, int *tn) {
     const float *xr[RT_TT], *xpr[RT_TT];
     const void *wr[8];
@@ -289,6 +356,10 @@ static inline void rt_linear_tile(const RtLinear *L, const void *w, int gemv, in
         wr[r] = (const char *)w + (size_t)(n0 + r < L->N ? n0 + r : L->N - 1) * L->K * ws;
     *tt = TT;
     *tn = TN;
+    if (L->fmt == RT_FP8) {
+        rt_linear_tile_fp8(L, w, scale, gemv, n0, xr, out);
+        return;
+    }
     if (gemv) {
         float o[1][8];
         if (L->fmt == RT_F32) rt_gemv_tile_f32(xr, (const rt_w_f32 *const *)wr, L->K, o);
@@ -320,8 +391,8 @@ static void rt_linear_range(void *ctx, int tb, int te) {
         int n0 = tile * TN;
         for (int t0 = 0; t0 < L->T; t0 += (gemv ? 1 : RT_TT)) {
             int tt, tn;
-            rt_linear_tile(L, L->w, gemv, t0, n0, g, &tt, &tn);
-            if (L->w_up) rt_linear_tile(L, L->w_up, gemv, t0, n0, u, &tt, &tn);
+            rt_linear_tile(L, L->w, L->scale, gemv, t0, n0, g, &tt, &tn);
+            if (L->w_up) rt_linear_tile(L, L->w_up, L->scale_up, gemv, t0, n0, u, &tt, &tn);
             for (int t = 0; t < tt && t0 + t < L->T; t++) {
                 for (int r = 0; r < tn && n0 + r < L->N; r++) {
                     int n = n0 + r;
@@ -385,6 +456,11 @@ typedef struct RtMoe {
     /* shared experts (run on every token, added after the routed sum) */
     const void *shared_gate, *shared_up, *shared_down; /* [SI][H], [SI][H], [H][SI] */
     int SI;
+    int router_fmt;                 /* the router's format (bf16 in fp8 checkpoints) */
+    /* fp8 experts: block multipliers per expert matrix, and of the shared expert */
+    const float *const *gate_scale, *const *up_scale, *const *down_scale;
+    const float *shared_gate_scale, *shared_up_scale, *shared_down_scale;
+    int bn, bk;
 } RtMoe;
 
 /* Routing of one token, as HF computes it.  Scores: softmax over all experts
@@ -456,7 +532,7 @@ static inline void rt_moe(const RtMoe *M) {
     float *ae = (float *)malloc(sizeof(float) * (size_t)T * I), *we = (float *)malloc(sizeof(float) * (size_t)T);
     int *tok = (int *)malloc(sizeof(int) * (size_t)T);
     if (!logits || !sel || !wt || !xe || !ye || !ae || !we || !tok) rt_die("out of memory in moe");
-    RtLinear R = {.x = M->x, .w = M->router, .y = logits, .T = T, .K = H, .N = E, .fmt = M->fmt};
+    RtLinear R = {.x = M->x, .w = M->router, .y = logits, .T = T, .K = H, .N = E, .fmt = M->router_fmt};
     rt_linear(&R);
     for (int t = 0; t < T; t++) rt_moe_route(M, logits + (size_t)t * E, sel + (size_t)t * K, wt + (size_t)t * K);
     memset(M->y, 0, sizeof(float) * (size_t)T * H);
@@ -469,9 +545,12 @@ static inline void rt_moe(const RtMoe *M) {
         for (int b = 0; b < n; b += M->grouped ? n : 1) {
             int cnt = M->grouped ? n : 1;
             for (int j = 0; j < cnt; j++) memcpy(xe + (size_t)j * H, M->x + (size_t)tok[b + j] * H, sizeof(float) * H);
-            RtLinear G = {.x = xe, .w = M->gate[e], .w_up = M->up[e], .y = ae, .T = cnt, .K = H, .N = I, .fmt = M->fmt, .act = RT_ACT_SILU};
+            RtLinear G = {.x = xe, .w = M->gate[e], .w_up = M->up[e], .y = ae, .T = cnt, .K = H, .N = I, .fmt = M->fmt, .act = RT_ACT_SILU,
+                          .scale = M->gate_scale ? M->gate_scale[e] : NULL, .scale_up = M->up_scale ? M->up_scale[e] : NULL,
+                          .bn = M->bn, .bk = M->bk};
             rt_linear(&G);
-            RtLinear D = {.x = ae, .w = M->down[e], .y = ye, .T = cnt, .K = I, .N = H, .fmt = M->fmt};
+            RtLinear D = {.x = ae, .w = M->down[e], .y = ye, .T = cnt, .K = I, .N = H, .fmt = M->fmt,
+                          .scale = M->down_scale ? M->down_scale[e] : NULL, .bn = M->bn, .bk = M->bk};
             rt_linear(&D);
             for (int j = 0; j < cnt; j++) {
                 float *yr = M->y + (size_t)tok[b + j] * H;
@@ -483,9 +562,11 @@ static inline void rt_moe(const RtMoe *M) {
     if (M->shared_gate) {  /* y += shared(x), after the routed sum as HF adds it */
         float *as = (float *)malloc(sizeof(float) * (size_t)T * M->SI);
         if (!as) rt_die("out of memory in moe");
-        RtLinear G = {.x = M->x, .w = M->shared_gate, .w_up = M->shared_up, .y = as, .T = T, .K = H, .N = M->SI, .fmt = M->fmt, .act = RT_ACT_SILU};
+        RtLinear G = {.x = M->x, .w = M->shared_gate, .w_up = M->shared_up, .y = as, .T = T, .K = H, .N = M->SI, .fmt = M->fmt,
+                      .act = RT_ACT_SILU, .scale = M->shared_gate_scale, .scale_up = M->shared_up_scale, .bn = M->bn, .bk = M->bk};
         rt_linear(&G);
-        RtLinear D = {.x = as, .w = M->shared_down, .y = M->y, .res = M->y, .T = T, .K = M->SI, .N = H, .fmt = M->fmt};
+        RtLinear D = {.x = as, .w = M->shared_down, .y = M->y, .res = M->y, .T = T, .K = M->SI, .N = H, .fmt = M->fmt,
+                      .scale = M->shared_down_scale, .bn = M->bn, .bk = M->bk};
         rt_linear(&D);
         free(as);
     }
@@ -567,6 +648,8 @@ typedef struct RtMla {
     float *out;            /* [T][heads·dv]                                      */
     int T, pos, heads, r, dn, dr, dv, fmt;
     float scale;
+    const float *w_scale;  /* fp8 kv_b: block multipliers [ceil(rows/bn)][ceil(r/bk)] */
+    int bn, bk;
     float *kv;             /* internal, materialised: [S][heads·(dn+dv)]         */
     float *q_lat, *o_lat;  /* internal, absorbed: [T][heads][r]                  */
 } RtMla;
@@ -576,6 +659,10 @@ static inline const float *rt_mla_row(const RtMla *A, int row, float *buf) {
     const char *w = (const char *)A->kv_b + (size_t)row * A->r * rt_wsize(A->fmt);
     if (A->fmt == RT_F32) return (const float *)w;
     rt_row_to_f32(w, A->fmt, A->r, buf);
+    if (A->fmt == RT_FP8) {
+        const float *s = A->w_scale + (size_t)(row / A->bn) * ((A->r + A->bk - 1) / A->bk);
+        for (int i = 0; i < A->r; i++) buf[i] *= s[i / A->bk];
+    }
     return buf;
 }
 
@@ -614,7 +701,8 @@ static inline void rt_mla_materialised(RtMla *A) {
     A->kv = (float *)malloc(sizeof(float) * (size_t)S * kvw);
     if (!c || !A->kv) rt_die("out of memory in MLA attention");
     for (int j = 0; j < S; j++) memcpy(c + (size_t)j * A->r, A->cache + (size_t)j * cw, sizeof(float) * A->r);
-    RtLinear L = {.x = c, .w = A->kv_b, .y = A->kv, .T = S, .K = A->r, .N = kvw, .fmt = A->fmt};
+    RtLinear L = {.x = c, .w = A->kv_b, .y = A->kv, .T = S, .K = A->r, .N = kvw, .fmt = A->fmt,
+                  .scale = A->w_scale, .bn = A->bn, .bk = A->bk};
     rt_linear(&L);                                  /* [S][heads·(dn+dv)] = c · kv_bᵀ */
     free(c);
     rt_parallel_for(A->T * A->heads, rt_mla_materialised_range, A);

@@ -10,7 +10,7 @@ if ! diff -u "examples/$NAME.yaml" "$WORK/imported.yaml"; then
   exit 1
 fi
 "$ARCHC" --emit=ir "examples/$NAME.yaml" > "$WORK/ir.txt"
-grep -q '^; passes run: rope-fold qknorm-fuse epilogue-fuse swa-tile expert-group memplan' "$WORK/ir.txt"
+grep -q '^; passes run: rope-fold qknorm-fuse epilogue-fuse swa-tile expert-group mla-absorb memplan' "$WORK/ir.txt"
 rm -f "$WORK/m.c"
 if "$ARCHC" "examples/$NAME.yaml" -o "$WORK/m.c" 2> "$WORK/err.txt"; then
   ${CC:-cc} -O1 -march=native -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I"$ROOT/runtime" -c "$WORK/m.c" -o "$WORK/m.o"
