@@ -137,6 +137,44 @@ def fixtures():
 
 STORAGE = {"llama_bf16": torch.bfloat16, "qwen3_f16": torch.float16}
 
+# FP8 fixtures: (base fixture, weight_block_size).  The checkpoint is written the
+# way DeepSeek ships V3: every projection float8_e4m3fn with an f32
+# `<name>_scale_inv` multiplier per block, embeddings / lm_head / routers bf16,
+# norms f32.  The reference runs transformers in fp32 on exactly the weights
+# those files decode to (e4m3 value × block multiplier, rounded to f32).
+# Blocks of 16 × 24 leave partial blocks on both axes (40 rows, 64 columns).
+FP8 = {"deepseek_v3_fp8": ("deepseek_v3", [16, 24])}
+
+
+def fp8_quantise(model, block):
+    """Quantise the projections in place; return {name: tensor} to save."""
+    bo, bi = block
+    tensors = {}
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            bf16 = name.endswith("embed_tokens.weight") or name == "lm_head.weight" or name.endswith("mlp.gate.weight")
+            if p.dim() != 2 or bf16:
+                if bf16:
+                    p.copy_(p.to(torch.bfloat16).float())
+                tensors[name] = p.detach().to(torch.bfloat16) if bf16 else p.detach().clone()
+                continue
+            rows, cols = p.shape
+            nr, nc = -(-rows // bo), -(-cols // bi)
+            padded = torch.zeros(nr * bo, nc * bi)
+            padded[:rows, :cols] = p
+            blocks = padded.view(nr, bo, nc, bi)
+            amax = blocks.abs().amax(dim=(1, 3)).clamp(min=1e-12)
+            scale = (amax / 448.0).float()                       # weight_scale_inv: the multiplier
+            q = (blocks / scale[:, None, :, None]).to(torch.float8_e4m3fn)
+            deq = (q.float() * scale[:, None, :, None]).view(nr * bo, nc * bi)[:rows, :cols]
+            p.copy_(deq)
+            tensors[name] = q.view(nr * bo, nc * bi)[:rows, :cols].contiguous()
+            tensors[name + "_scale_inv"] = scale.contiguous()
+        for name, b in model.named_buffers():
+            if "e_score_correction_bias" in name:
+                tensors[name] = b.detach().clone()
+    return tensors
+
 
 def init_weights(model, seed):
     g = torch.Generator().manual_seed(seed)
@@ -163,12 +201,13 @@ def run(model, ids):
     return logits, gen, dec
 
 
-def make(name, spec, seed):
+def make(name, spec, seed, fp8_block=None):
     cfg_cls, model_cls, kw, features, window_key = spec
     torch.manual_seed(seed)
     cfg = cfg_cls(**{**COMMON, **kw})
     model = model_cls(cfg).eval()
     init_weights(model, seed)
+    fp8_tensors = fp8_quantise(model, fp8_block) if fp8_block else None
     storage = STORAGE.get(name)
     if storage is not None:
         with torch.no_grad():
@@ -189,7 +228,15 @@ def make(name, spec, seed):
         print(f"  {name}: window changes logits by {diff:.3g}")
     d = os.path.join(ROOT, name)
     os.makedirs(d, exist_ok=True)
-    if storage is not None:
+    if fp8_tensors is not None:
+        from safetensors.torch import save_file
+        cfg_dict = cfg.to_dict()
+        cfg_dict["quantization_config"] = {"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
+                                           "weight_block_size": fp8_block}
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump(cfg_dict, f, indent=2)
+        save_file(fp8_tensors, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    elif storage is not None:
         model.to(storage).save_pretrained(d, safe_serialization=True)
         model.float()
     else:
@@ -213,10 +260,16 @@ def make(name, spec, seed):
 
 def main():
     want = sys.argv[1:]
-    for i, (name, spec) in enumerate(fixtures().items()):
+    specs = fixtures()
+    for i, (name, spec) in enumerate(specs.items()):
         if want and name not in want:
             continue
         make(name, spec, 1000 + i)
+    for j, (name, (base, block)) in enumerate(FP8.items()):
+        if want and name not in want:
+            continue
+        cls, mcls, kw, features, wk = specs[base]
+        make(name, (cls, mcls, kw, features + [f"fp8 e4m3 checkpoint, {block[0]}x{block[1]} blocks"], wk), 2000 + j, block)
 
 
 if __name__ == "__main__":

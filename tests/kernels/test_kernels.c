@@ -1,7 +1,8 @@
 /*
  * tests/kernels/test_kernels.c — the SIMD kernels of runtime/archc_kernels.h
  * against naive double-precision loops: every weight format, prefill tiles
- * with ragged edges (T, N not multiples of the tile), decode GEMV, bias,
+ * with ragged edges (T, N not multiples of the tile), decode GEMV, fp8 e4m3
+ * with block multipliers over partial blocks, bias,
  * residual in place, both GLU activations, and attention with causal,
  * sliding-window, chunked masks and sinks.  Thread counts 1 and 2.
  */
@@ -37,12 +38,21 @@ static void test_linear(int fmt, int T, int K, int N, int bias, int res, int glu
     float *y = malloc(sizeof(float) * T * N), *r = malloc(sizeof(float) * T * N);
     void *w = malloc(4 * (size_t)N * K), *wu = malloc(4 * (size_t)N * K);
     double *want = malloc(sizeof(double) * T * N);
+    /* fp8: blocks of 3 rows × 24 columns (partial on both axes for most shapes) */
+    const int bn = 3, bk = 24, nkb = (K + bk - 1) / bk;
+    float *sc = malloc(sizeof(float) * ((N + bn - 1) / bn) * nkb), *scu = malloc(sizeof(float) * ((N + bn - 1) / bn) * nkb);
+    for (int i = 0; i < ((N + bn - 1) / bn) * nkb; i++) { sc[i] = 0.004f * (1.5f + frand(&s)); scu[i] = 0.004f * (1.5f + frand(&s)); }
     for (int i = 0; i < T * K; i++) x[i] = frand(&s);
     for (int i = 0; i < N; i++) { b[i] = frand(&s); bu[i] = frand(&s); }
     for (int i = 0; i < N * K; i++) {
         float v = frand(&s), u = frand(&s);
         if (fmt == RT_F32) { ((float *)w)[i] = v; ((float *)wu)[i] = u; }
         else if (fmt == RT_BF16) { ((uint16_t *)w)[i] = st_f32_to_bf16(v); ((uint16_t *)wu)[i] = st_f32_to_bf16(u); }
+        else if (fmt == RT_FP8) { /* any e4m3 code but the NaNs 0x7F / 0xFF */
+            unsigned a = (unsigned)((v + 1.0f) * 127.9f), c = (unsigned)((u + 1.0f) * 127.9f);
+            ((uint8_t *)w)[i] = (uint8_t)((a & 0x7F) == 0x7F ? a - 1 : a);
+            ((uint8_t *)wu)[i] = (uint8_t)((c & 0x7F) == 0x7F ? c - 1 : c);
+        }
         else { ((uint16_t *)w)[i] = st_f32_to_f16(v); ((uint16_t *)wu)[i] = st_f32_to_f16(u); }
     }
     for (int i = 0; i < T * N; i++) r[i] = y[i] = frand(&s);
@@ -50,8 +60,9 @@ static void test_linear(int fmt, int T, int K, int N, int bias, int res, int glu
         for (int n = 0; n < N; n++) {
             double g = 0, u = 0;
             for (int k = 0; k < K; k++) {
-                g += (double)x[t * K + k] * rt_wget(w, fmt, n * K + k);
-                u += (double)x[t * K + k] * rt_wget(wu, fmt, n * K + k);
+                double ms = fmt == RT_FP8 ? sc[(n / bn) * nkb + k / bk] : 1.0, mu = fmt == RT_FP8 ? scu[(n / bn) * nkb + k / bk] : 1.0;
+                g += (double)x[t * K + k] * rt_wget(w, fmt, n * K + k) * ms;
+                u += (double)x[t * K + k] * rt_wget(wu, fmt, n * K + k) * mu;
             }
             if (bias) { g += b[n]; u += bu[n]; }
             double v = glu ? (glu == 1 ? g / (1 + exp(-g)) : 0.5 * g * (1 + tanh(0.7978845608028654 * (g + 0.044715 * g * g * g)))) * u : g;
@@ -62,11 +73,12 @@ static void test_linear(int fmt, int T, int K, int N, int bias, int res, int glu
     if (bias) { L.b = b; L.b_up = bu; }
     if (res) L.res = y; /* in place: y holds the residual */
     if (glu) { L.w_up = wu; L.act = glu == 1 ? RT_ACT_SILU : RT_ACT_GELU_TANH; }
+    if (fmt == RT_FP8) { L.scale = sc; L.scale_up = scu; L.bn = bn; L.bk = bk; }
     rt_linear(&L);
     char what[128];
     snprintf(what, sizeof what, "linear fmt=%d T=%d K=%d N=%d bias=%d res=%d glu=%d", fmt, T, K, N, bias, res, glu);
     check(what, y, want, T * N, 1e-5);
-    free(x); free(b); free(bu); free(y); free(r); free(w); free(wu); free(want);
+    free(x); free(b); free(bu); free(y); free(r); free(w); free(wu); free(want); free(sc); free(scu);
 }
 
 static void test_attention(int T, int pos, int heads, int kv, int d, int window, int chunk, int sinks) {
@@ -112,9 +124,17 @@ static void test_attention(int T, int pos, int heads, int kv, int d, int window,
 
 int main(void) {
     int checks = 0;
+    /* e4m3 decoding: 1.0, the largest (448), the smallest subnormal (2^-9), -1.5 */
+    const uint8_t codes[] = {0x38, 0x7E, 0x01, 0xBC};
+    const float values[] = {1.0f, 448.0f, 0.001953125f, -1.5f};
+    for (int i = 0; i < 4; i++)
+        if (rt_wget(&codes[i], RT_FP8, 0) != values[i]) {
+            printf("FAIL fp8 code 0x%02X decodes to %g, want %g\n", codes[i], rt_wget(&codes[i], RT_FP8, 0), values[i]);
+            failures++;
+        }
     for (int threads = 1; threads <= 2; threads++) {
         rt_threads_init(threads);
-        for (int fmt = 0; fmt < 3; fmt++) {
+        for (int fmt = 0; fmt < 4; fmt++) {
             int shapes[][3] = {{1, 64, 64}, {1, 37, 13}, {5, 64, 30}, {7, 100, 9}, {33, 128, 70}, {4, 16, 4}, {1, 1000, 257}};
             for (unsigned i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
                 for (int variant = 0; variant < 5; variant++) {
