@@ -312,7 +312,7 @@ static void emit_weights(Emitter *e) {
             (long long)w->shape[0], (long long)(w->ndim > 1 ? w->shape[1] : 0),
             (w->flags & W_VECTOR) ? "f32" : fmt_short(w->fmt), w->alias >= 0 ? ", tied: same as embed" : "");
     }
-    out(e, "    LayerWeights l[N_LAYERS];\n} W;\n\n");
+    out(e, "    LayerWeights l[N_LAYERS + N_MTP_LAYERS];\n} W;\n\n");
     /* routed experts (fields "l[N].experts_gate[E]") are not listed one by one:
      * add_expert_weights() below generates their entries at start-up */
     int64_t n_expert_entries = 0;
@@ -674,13 +674,13 @@ static void emit_kernels(Emitter *e) {
         case OP_RMSNORM: emit_rmsnorm_kernel(e, n); break;
         case OP_LINEAR: case OP_LINEAR_GLU:
             emit_linear_kernel(e, n, 0);
-            emit_linear_kernel(e, n, 1);
+            if (!n->mtp) emit_linear_kernel(e, n, 1);  /* forward_mtp runs the T-token form only */
             break;
         case OP_LOGITS: {
             Node tmp = *n;
             tmp.residual = false;
             tmp.w[1] = -1;
-            emit_linear_kernel(e, &tmp, 0);
+            if (!n->mtp) emit_linear_kernel(e, &tmp, 0);  /* forward_mtp needs the last row only */
             emit_linear_kernel(e, &tmp, 1);
             break;
         }
@@ -706,6 +706,17 @@ static void emit_kernels(Emitter *e) {
                 n->act == ACT_GEGLU_TANH ? "rt_gelu_tanh" : "rt_silu");
             break;
         case OP_ROPE: emit_rope_kernel(e, n); break;
+        case OP_CONCAT: {
+            int a = g->vals[n->in[0]].width, b = g->vals[n->in[1]].width;
+            snprintf(sig, sizeof sig, "concat_%d_%d", a, b);
+            if (!kernel_new(e, sig)) break;
+            out(e, "/* y[t] = [a[t] | b[t]] */\n");
+            out(e, "static void %s(const float *a, const float *b, float *y, int T) {\n", sig);
+            out(e, "    for (int t = 0; t < T; t++) {\n");
+            out(e, "        memcpy(y + (size_t)t * %d, a + (size_t)t * %d, sizeof(float) * %d);\n", a + b, a, a);
+            out(e, "        memcpy(y + (size_t)t * %d + %d, b + (size_t)t * %d, sizeof(float) * %d);\n    }\n}\n\n", a + b, a, b, b);
+            break;
+        }
         case OP_KV_STORE: {
             int w = n->kv_heads * n->head_dim;
             kv_store_sig(n, sig, sizeof sig);
@@ -794,18 +805,29 @@ static void call_comment(Emitter *e, const Node *n, int idx) {
     out(e, " */\n");
 }
 
-static void emit_forward(Emitter *e, int decode) {
+enum { FWD_PREFILL, FWD_DECODE, FWD_MTP };
+
+static void emit_forward(Emitter *e, int mode) {
     const Graph *g = e->g;
     const ModelSpec *s = g->spec;
+    int decode = mode == FWD_DECODE, mtp = mode == FWD_MTP;
     const char *T = decode ? "1" : "T";
     if (decode) {
         out(e, "/* One decode step: token at position pos (pos tokens already cached).\n"
-               " * Every linear is a GEMV that streams its weights once. */\n");
-        out(e, "static void forward_decode(const int *tokens, int pos, float *logits) {\n");
+               " * Every linear is a GEMV that streams its weights once.  hidden_out, if not\n"
+               " * NULL, receives the final hidden state (after the final norm), [HIDDEN]. */\n");
+        out(e, "static void forward_decode(const int *tokens, int pos, float *logits, float *hidden_out) {\n");
+    } else if (mtp) {
+        out(e, "/* The multi-token-prediction module on T <= TMAX positions pos … pos+T-1: hidden\n"
+               " * [T][HIDDEN] holds the main model's final hidden states there and tokens the\n"
+               " * tokens that followed them; logits receives the draft logits of the last\n"
+               " * position ([VOCAB]: the token after tokens[T-1]). */\n");
+        out(e, "static void forward_mtp(const float *hidden, const int *tokens, int T, int pos, float *logits) {\n");
     } else {
         out(e, "/* Prefill of T <= TMAX tokens at positions pos … pos+T-1.  logits_mode: 0 none,\n"
-               " * 1 last token only ([VOCAB]), 2 every token ([T][VOCAB]). */\n");
-        out(e, "static void forward_prefill(const int *tokens, int T, int pos, float *logits, int logits_mode) {\n");
+               " * 1 last token only ([VOCAB]), 2 every token ([T][VOCAB]).  hidden_out, if not\n"
+               " * NULL, receives the final hidden states (after the final norm), [T][HIDDEN]. */\n");
+        out(e, "static void forward_prefill(const int *tokens, int T, int pos, float *logits, int logits_mode, float *hidden_out) {\n");
     }
     /* activation names */
     out(e, "    /* activations: views into the arena (%s) */\n", g->memplanned ? "memplan: shared by liveness" : "memplan off: one region each");
@@ -813,6 +835,7 @@ static void emit_forward(Emitter *e, int decode) {
     int nd = 0;
     for (int v = 0; v < g->n_vals; v++) {
         if (g->vals[v].producer < 0 || g->vals[v].is_int || g->nodes[g->vals[v].producer].op == OP_LOGITS) continue;
+        if (g->nodes[g->vals[v].producer].mtp != mtp) continue;
         int dup = 0;
         for (int k = 0; k < nd; k++) if (!strcmp(declared[k], e->vname[v])) dup = 1;
         if (dup) {
@@ -837,10 +860,11 @@ static void emit_forward(Emitter *e, int decode) {
     int last_layer = -2;
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = &g->nodes[i];
+        if (n->mtp != mtp) continue;
         if (n->layer != last_layer) {
             if (n->layer >= 0) {
                 const LayerSpec *ls = &s->layer[n->layer];
-                out(e, "\n    /* ── layer %d ── %s, %s norms%s%s ── %s:%d */\n", n->layer,
+                out(e, "\n    /* ── layer %d%s ── %s, %s norms%s%s ── %s:%d */\n", n->layer, n->mtp ? " (MTP module)" : "",
                     s->attn[ls->attn].kind == ATTN_MLA ? "MLA" : "attention",
                     ls->norms == NORMS_PRE ? "pre" : ls->norms == NORMS_POST ? "post" : "sandwich",
                     ls->rope < 0 ? ", NoPE" : "", ls->window ? ", sliding window" : "", ls->loc.file ? ls->loc.file : s->file, ls->loc.line);
@@ -852,6 +876,15 @@ static void emit_forward(Emitter *e, int decode) {
         char sig[128];
         switch (n->op) {
         case OP_INPUT: break;
+        case OP_HIDDEN_IN:
+            call_comment(e, n, i);
+            out(e, "    memcpy(%s, hidden, sizeof(float) * T * %d);\n", V(e, n->out), g->vals[n->out].width);
+            break;
+        case OP_CONCAT:
+            call_comment(e, n, i);
+            out(e, "    concat_%d_%d(%s, %s, %s, %s);\n", g->vals[n->in[0]].width, g->vals[n->in[1]].width, V(e, n->in[0]), V(e, n->in[1]),
+                V(e, n->out), T);
+            break;
         case OP_EMBED: {
             const Weight *w = &g->weights[n->w[0]];
             snprintf(sig, sizeof sig, "embed_%s_%d%s", fmt_short(w->fmt), n->n_out, n->scale != 0 ? "_scaled" : "");
@@ -886,6 +919,11 @@ static void emit_forward(Emitter *e, int decode) {
             char sg[128], sv[128];
             kernel_sig_linear(g, &tmp, 0, sg, sizeof sg);
             kernel_sig_linear(g, &tmp, 1, sv, sizeof sv);
+            if (mtp) {
+                out(e, "    %s(%s + (size_t)(T - 1) * %d, %s, logits);\n", sv, V(e, n->in[0]), n->n_in, WF(e, n->w[0]));
+                break;
+            }
+            out(e, "    if (hidden_out) memcpy(hidden_out, %s, sizeof(float) * %s * %d);\n", V(e, n->in[0]), T, n->n_in);
             if (decode) {
                 out(e, "    %s(%s, %s, logits);\n", sv, V(e, n->in[0]), WF(e, n->w[0]));
             } else {
@@ -961,11 +999,12 @@ static void emit_forward(Emitter *e, int decode) {
             out(e, "    %s(%s, %s, k_cache[%d], rope_cos_%s, rope_sin_%s, %s, pos);\n", sig, V(e, n->in[1]), WF(e, n->w[0]), n->cache,
                 rn, rn, T);
             mla_attention_sig(g, n, sig, sizeof sig);
-            int absorbed = decode && n->absorbed;
+            /* absorbed in decode (and for a single MTP position); prefill materialises K/V */
+            int absorbed = (decode || mtp) && n->absorbed;
             char ks[112] = "";
             if (is_fp8(&g->weights[n->w[1]])) snprintf(ks, sizeof ks, ", W.%s", scale_field(g->weights[n->w[1]].field));
-            out(e, "    %s(%s, %s%s, k_cache[%d], rope_cos_%s, rope_sin_%s, %s, %s, pos, %d);  /* %s */\n", sig, V(e, n->in[0]),
-                WF(e, n->w[1]), ks, n->cache, rn, rn, V(e, n->out), T, absorbed,
+            out(e, "    %s(%s, %s%s, k_cache[%d], rope_cos_%s, rope_sin_%s, %s, %s, pos, %s);  /* %s */\n", sig, V(e, n->in[0]),
+                WF(e, n->w[1]), ks, n->cache, rn, rn, V(e, n->out), T, !absorbed ? "0" : mtp ? "T == 1" : "1",
                 absorbed ? "absorbed: attends over the latent cache (mla-absorb)" : "materialised K/V");
             break;
         }
@@ -999,14 +1038,17 @@ static int c_emit(const Graph *g, FILE *f) {
     if (!g->n_passes_run) out(e, " (none)");
     out(e, "\n * weight bytes read per decoded token: %lld\n", (long long)graph_weight_bytes(g));
     if (s->mtp_depth > 0)
-        out(e, " * The %d multi-token-prediction layer(s) of the checkpoint are not loaded or run (as in transformers).\n", s->mtp_depth);
+        out(e, " * The multi-token-prediction module (checkpoint layer %d) is compiled as forward_mtp:\n"
+               " * it drafts one token per step for self-speculative decoding (--mtp); transformers ignores it.\n",
+            s->n_layers);
     out(e, " *\n * Build: cc -O3 -march=native -std=c11 -I<archc>/runtime THIS.c <archc build>/libarchc_rt.a -lm -lpthread\n");
     out(e, " * Read top to bottom: constants, weights, kernels, state, forward_prefill, forward_decode.\n */\n");
     out(e, "#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n");
     out(e, "#include \"archc_rt.h\"\n#include \"archc_kernels.h\"\n\n");
     out(e, "enum {\n    VOCAB = %d,\n    HIDDEN = %d,\n    N_LAYERS = %d,\n    MAX_CONTEXT = %d,\n    TMAX = %d,       /* prefill chunk */\n"
+           "    N_MTP_LAYERS = %d,  /* multi-token-prediction module layers (after the N_LAYERS) */\n"
            "    N_CACHES = %d,\n    ARENA_FLOATS = %lld,\n",
-        s->vocab, s->hidden, s->n_layers, s->max_context, g->tmax, g->n_caches, (long long)(e->arena > 0 ? e->arena : 1));
+        s->vocab, s->hidden, s->n_layers, s->max_context, g->tmax, s->mtp_depth, g->n_caches, (long long)(e->arena > 0 ? e->arena : 1));
     if (s->weights.format == WFMT_FP8_E4M3)
         out(e, "    BLOCK_N = %d,    /* fp8: weight_scale_inv blocks of BLOCK_N rows × BLOCK_K columns */\n    BLOCK_K = %d,\n", block_n(g), block_k(g));
     out(e, "};\n\n");
@@ -1064,22 +1106,34 @@ static int c_emit(const Graph *g, FILE *f) {
     out(e, "    for (int c = 0; c < N_CACHES; c++) { rt_free(k_cache[c]); rt_free(v_cache[c]); }\n}\n\n");
 
     out(e, "/* ── forward ─────────────────────────────────────────────────────────────── */\n\n");
-    emit_forward(e, 0);
-    emit_forward(e, 1);
+    emit_forward(e, FWD_PREFILL);
+    emit_forward(e, FWD_DECODE);
+    int has_mtp = 0;
+    for (int i = 0; i < g->n_nodes; i++) has_mtp |= g->nodes[i].mtp;
+    if (has_mtp) emit_forward(e, FWD_MTP);
 
     out(e, "/* Run n tokens at positions pos …: one decode step, or prefill in chunks of TMAX. */\n");
-    out(e, "static void model_forward(const int *tokens, int n, int pos, float *logits, int all_logits) {\n");
-    out(e, "    if (n == 1 && !all_logits) { forward_decode(tokens, pos, logits); return; }\n");
+    out(e, "static void model_forward(const int *tokens, int n, int pos, float *logits, int all_logits, float *hidden_out) {\n");
+    out(e, "    if (n == 1 && !all_logits) { forward_decode(tokens, pos, logits, hidden_out); return; }\n");
     out(e, "    for (int i = 0; i < n; i += TMAX) {\n");
     out(e, "        int T = n - i < TMAX ? n - i : TMAX, last = i + T >= n;\n");
-    out(e, "        if (all_logits) forward_prefill(tokens + i, T, pos + i, logits + (size_t)i * VOCAB, 2);\n");
-    out(e, "        else forward_prefill(tokens + i, T, pos + i, logits, last ? 1 : 0);\n");
+    out(e, "        float *h = hidden_out ? hidden_out + (size_t)i * HIDDEN : NULL;\n");
+    out(e, "        if (all_logits) forward_prefill(tokens + i, T, pos + i, logits + (size_t)i * VOCAB, 2, h);\n");
+    out(e, "        else forward_prefill(tokens + i, T, pos + i, logits, last ? 1 : 0, h);\n");
     out(e, "    }\n}\n\n");
+    if (has_mtp) {
+        out(e, "/* The MTP module over n positions (in chunks of TMAX): draft logits of the last. */\n");
+        out(e, "static void model_mtp(const float *hidden, const int *tokens, int n, int pos, float *logits) {\n");
+        out(e, "    for (int i = 0; i < n; i += TMAX) {\n");
+        out(e, "        int T = n - i < TMAX ? n - i : TMAX;\n");
+        out(e, "        forward_mtp(hidden + (size_t)i * HIDDEN, tokens + i, T, pos + i, logits);\n");
+        out(e, "    }\n}\n\n");
+    }
     out(e, "static const RtModel archc_model = {\n    .name = \"%s\",\n    .source = \"%s\",\n    .vocab = VOCAB,\n"
            "    .max_context = MAX_CONTEXT,\n    .eos_token = %d,\n    .weight_bytes = %lldLL,\n    .weights = weight_table,\n"
            "    .n_weights = (int)(sizeof weight_table / sizeof weight_table[0]),\n    .init = model_init,\n"
-           "    .forward = model_forward,\n    .release = model_release,\n};\n\n",
-        s->name, s->file, s->eos_token, (long long)graph_weight_bytes(g));
+           "    .forward = model_forward,\n    .release = model_release,\n    .hidden = HIDDEN,\n%s};\n\n",
+        s->name, s->file, s->eos_token, (long long)graph_weight_bytes(g), has_mtp ? "    .mtp = model_mtp,\n" : "");
     out(e, "int main(int argc, char **argv) {\n    add_expert_weights();\n    return rt_main(argc, argv, &archc_model);\n}\n");
 
     for (int v = 0; v < g->n_vals; v++) free(e->vname[v]);

@@ -613,6 +613,9 @@ static int parse_top(P *p, Node *root) {
     if ((v = get(p, root, "mtp")) && !is_null(v)) {
         static const char *const mk[] = {"depth", NULL};
         if (expect_map(p, v, "mtp") || check_keys(p, v, "mtp", mk) || opt_int(p, v, "depth", 0, 16, &s->mtp_depth)) return -1;
+        if (s->n_layers + s->mtp_depth > SPEC_MAX_LAYERS) { diag_error(loc_of(p, v), "mtp: too many layers"); return -1; }
+        /* the MTP layers (checkpoint layers n_layers …) are decoder layers shaped like the last one */
+        for (int k = 0; k < s->mtp_depth; k++) s->layer[s->n_layers + k] = s->layer[s->n_layers - 1];
     }
     s->weights.format = WFMT_BF16;
     if ((v = get(p, root, "weights")) && parse_weights(p, v)) return -1;

@@ -120,6 +120,7 @@ int64_t graph_weight_bytes(const Graph *g) {
         if (w->alias >= 0) continue;
         int64_t n = 1;
         for (int d = 0; d < w->ndim; d++) n *= w->shape[d];
+        if (w->flags & W_MTP) continue;  /* the MTP draft module: only read with --mtp */
         int64_t bytes = n * (int64_t)((w->flags & W_VECTOR) ? 4 : wfmt_bytes(w->fmt));
         if (strstr(w->name, "embed_tokens") && !g->spec->tie_embeddings) bytes /= w->shape[0];
         if (!strncmp(w->field + (w->layer >= 0 ? strcspn(w->field, ".") + 1 : 0), "experts_", 8) && w->layer >= 0) {

@@ -44,7 +44,7 @@ typedef struct Value {
     bool is_int;        /* token ids                                               */
 } Value;
 
-enum { W_OPTIONAL = 1, W_VECTOR = 2 /* 1-D, widened to f32 at load */ };
+enum { W_OPTIONAL = 1, W_VECTOR = 2 /* 1-D, widened to f32 at load */, W_MTP = 4 /* read only by the MTP draft */ };
 
 typedef struct Weight {
     char name[160];     /* checkpoint tensor name                                  */
@@ -86,6 +86,7 @@ typedef struct Node {
     int ring;                   /* swa-tile: cache rows of a ring buffer (0 = full) */
     bool grouped;               /* moe: expert-group pass (tokens grouped per expert) */
     bool absorbed;              /* mla_attention: mla-absorb pass (decode attends over the latent) */
+    bool mtp;                   /* part of the multi-token-prediction module (emitted in forward_mtp) */
 } Node;
 
 /* One RoPE variant after constant folding (rope-fold).                         */

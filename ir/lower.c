@@ -33,6 +33,7 @@ typedef struct Lower {
     const ModelSpec *s;
     char lp[64];     /* "model.layers.N." */
     int layer;
+    bool mtp;        /* lowering the multi-token-prediction module */
     SrcLoc loc;
 } Lower;
 
@@ -47,12 +48,13 @@ static int weight(Lower *L, const char *suffix, const char *field, int ndim, int
         snprintf(fld, sizeof fld, "%s", field);
     }
     return graph_add_weight(L->g, name, fld, ndim, shape, L->s->weights.format,
-                            flags | (ndim == 1 ? W_VECTOR : 0), L->layer);
+                            flags | (ndim == 1 ? W_VECTOR : 0) | (L->mtp ? W_MTP : 0), L->layer);
 }
 
 static Node *node(Lower *L, Op op, const char *note) {
     Node *n = graph_add_node(L->g, op, L->layer, L->loc);
     snprintf(n->note, sizeof n->note, "%s", note);
+    n->mtp = L->mtp;
     return n;
 }
 
@@ -291,6 +293,99 @@ static int lower_moe(Lower *L, int h, const FfnSpec *f) {
     return out(L, n, H, "ffn");
 }
 
+/* ── one decoder layer ───────────────────────────────────────────────────────── */
+
+static int lower_layer(Lower *L, int x, int l) {
+    const ModelSpec *s = L->s;
+    const LayerSpec *ls = &s->layer[l];
+    const AttnSpec *a = &s->attn[ls->attn];
+    const FfnSpec *f = &s->ffn[ls->ffn];
+    int H = s->hidden;
+    L->layer = l;
+    L->loc = ls->loc;
+    snprintf(L->lp, sizeof L->lp, "model.layers.%d.", l);
+
+    /* attention sublayer */
+    int h = x;
+    if (ls->norms != NORMS_POST)
+        h = rmsnorm(L, x, H, H, "input_layernorm.weight", "input_norm", "input_layernorm");
+    int o = a->kind == ATTN_MLA ? lower_mla(L, h, ls, a) : lower_gqa(L, h, ls, a);
+    if (o == -2) {
+        fprintf(stderr, "%s: error: not yet supported: fused q|k|v checkpoint tensors (fused_qkv)\n", s->file);
+        return -1;
+    }
+    if (ls->norms != NORMS_PRE)
+        o = rmsnorm(L, o, H, H, "post_attention_layernorm.weight", "post_attn_norm", "post_attention_layernorm (on the sublayer output)");
+    x = add(L, x, o, H, "residual add (attention)");
+
+    /* feed-forward sublayer */
+    h = x;
+    if (ls->norms == NORMS_PRE)
+        h = rmsnorm(L, x, H, H, "post_attention_layernorm.weight", "pre_ffn_norm", "post_attention_layernorm (pre-FFN norm)");
+    else if (ls->norms == NORMS_SANDWICH)
+        h = rmsnorm(L, x, H, H, "pre_feedforward_layernorm.weight", "pre_ffn_norm", "pre_feedforward_layernorm");
+    int y = f->moe ? lower_moe(L, h, f) : lower_dense_ffn(L, h, f, "mlp");
+    if (ls->norms != NORMS_PRE)
+        y = rmsnorm(L, y, H, H, "post_feedforward_layernorm.weight", "post_ffn_norm", "post_feedforward_layernorm (on the sublayer output)");
+    return add(L, x, y, H, "residual add (FFN)");
+}
+
+/* ── multi-token prediction (DeepSeek-V3, GLM-4.5) ─────────────────────────────
+ * The checkpoint's layer n_layers is one MTP module.  At position i it takes
+ * the main model's final hidden state h_i (after model.norm) and the embedding
+ * of the next token t_{i+1}, and predicts t_{i+2}:
+ *   z = eh_proj · [RMSNorm(embed(t_{i+1}); enorm) | RMSNorm(h_i; hnorm)]
+ *   z = decoder layer n_layers (z)           its own KV cache, same RoPE
+ *   draft logits = shared_head.head · RMSNorm(z; shared_head.norm)
+ * transformers ignores these tensors; the runtime uses the module to draft one
+ * token per step for self-speculative decoding (see docs/runtime.md). */
+static int lower_mtp(Lower *L) {
+    const ModelSpec *s = L->s;
+    int H = s->hidden;
+    if (s->mtp_depth != 1) {
+        fprintf(stderr, "%s: error: not yet supported: mtp depth %d (one MTP module is supported)\n", s->file, s->mtp_depth);
+        return -1;
+    }
+    int l = s->n_layers;
+    L->mtp = true;
+    L->layer = l;
+    L->loc = s->loc;
+    snprintf(L->lp, sizeof L->lp, "model.layers.%d.", l);
+    Node *in = node(L, OP_INPUT, "MTP: next token ids t_{i+1}");
+    int ids = out(L, in, 1, "tokens");
+    L->g->vals[ids].is_int = true;
+    Node *hi = node(L, OP_HIDDEN_IN, "MTP: main model hidden h_i (after model.norm)");
+    int hid = out(L, hi, H, "h_main");
+    int ew = weight(L, "embed_tokens.weight", "mtp_embed", 2, s->vocab, H, 0);
+    Node *e = node(L, OP_EMBED, "MTP embed_tokens");
+    e->in[0] = ids;
+    e->w[0] = ew;
+    e->n_out = H;
+    e->scale = s->embed_scale;
+    int emb = out(L, e, H, "x");
+    emb = rmsnorm(L, emb, H, H, "enorm.weight", "enorm", "enorm");
+    hid = rmsnorm(L, hid, H, H, "hnorm.weight", "hnorm", "hnorm");
+    Node *cat = node(L, OP_CONCAT, "[enorm(embedding) | hnorm(hidden)]");
+    cat->in[0] = emb;
+    cat->in[1] = hid;
+    cat->n_in = H;
+    int c = out(L, cat, 2 * H, "eh");
+    int x = linear(L, c, 2 * H, H, "eh_proj.weight", "eh_proj", NULL, NULL, "x", "eh_proj");
+    x = lower_layer(L, x, l);
+    if (x < 0) return -1;
+    L->loc = s->loc;
+    x = rmsnorm(L, x, H, H, "shared_head.norm.weight", "mtp_norm", "shared_head.norm");
+    int head = weight(L, "shared_head.head.weight", "mtp_head", 2, s->vocab, H, 0);
+    Node *lg = node(L, OP_LOGITS, "MTP shared_head.head (draft logits)");
+    lg->in[0] = x;
+    lg->w[0] = head;
+    lg->n_in = H;
+    lg->n_out = s->vocab;
+    out(L, lg, s->vocab, "logits");
+    L->mtp = false;
+    return 0;
+}
+
 /* ── the model ─────────────────────────────────────────────────────────────── */
 
 int lower_model(const ModelSpec *s, Graph *g) {
@@ -316,36 +411,8 @@ int lower_model(const ModelSpec *s, Graph *g) {
     int x = out(&L, e, H, "x");
 
     for (int l = 0; l < s->n_layers; l++) {
-        const LayerSpec *ls = &s->layer[l];
-        const AttnSpec *a = &s->attn[ls->attn];
-        const FfnSpec *f = &s->ffn[ls->ffn];
-        L.layer = l;
-        L.loc = ls->loc;
-        snprintf(L.lp, sizeof L.lp, "model.layers.%d.", l);
-
-        /* attention sublayer */
-        int h = x;
-        if (ls->norms != NORMS_POST)
-            h = rmsnorm(&L, x, H, H, "input_layernorm.weight", "input_norm", "input_layernorm");
-        int o = a->kind == ATTN_MLA ? lower_mla(&L, h, ls, a) : lower_gqa(&L, h, ls, a);
-        if (o == -2) {
-            fprintf(stderr, "%s: error: not yet supported: fused q|k|v checkpoint tensors (fused_qkv)\n", s->file);
-            return -1;
-        }
-        if (ls->norms != NORMS_PRE)
-            o = rmsnorm(&L, o, H, H, "post_attention_layernorm.weight", "post_attn_norm", "post_attention_layernorm (on the sublayer output)");
-        x = add(&L, x, o, H, "residual add (attention)");
-
-        /* feed-forward sublayer */
-        h = x;
-        if (ls->norms == NORMS_PRE)
-            h = rmsnorm(&L, x, H, H, "post_attention_layernorm.weight", "pre_ffn_norm", "post_attention_layernorm (pre-FFN norm)");
-        else if (ls->norms == NORMS_SANDWICH)
-            h = rmsnorm(&L, x, H, H, "pre_feedforward_layernorm.weight", "pre_ffn_norm", "pre_feedforward_layernorm");
-        int y = f->moe ? lower_moe(&L, h, f) : lower_dense_ffn(&L, h, f, "mlp");
-        if (ls->norms != NORMS_PRE)
-            y = rmsnorm(&L, y, H, H, "post_feedforward_layernorm.weight", "post_ffn_norm", "post_feedforward_layernorm (on the sublayer output)");
-        x = add(&L, x, y, H, "residual add (FFN)");
+        x = lower_layer(&L, x, l);
+        if (x < 0) return -1;
     }
 
     /* final norm and logits */
@@ -367,6 +434,8 @@ int lower_model(const ModelSpec *s, Graph *g) {
     lg->softcap = s->final_softcap;
     out(&L, lg, s->vocab, "logits");
 
+    if (s->mtp_depth > 0 && lower_mtp(&L) != 0) return -1;
+
     /* Quantised checkpoints quantise the projections only: the embedding, the
      * lm_head and the MoE routers stay bf16 (DeepSeek-V3 FP8 layout). */
     if (s->weights.format == WFMT_FP8_E4M3)
@@ -374,7 +443,9 @@ int lower_model(const ModelSpec *s, Graph *g) {
             Weight *w = &g->weights[i];
             if (w->flags & W_VECTOR) continue;
             const char *f = strchr(w->field, '.') ? strchr(w->field, '.') + 1 : w->field;
-            if (!strcmp(w->field, "embed") || !strcmp(w->field, "lm_head") || !strcmp(f, "router")) w->fmt = WFMT_BF16;
+            if (!strcmp(w->field, "embed") || !strcmp(w->field, "lm_head") || !strcmp(f, "router") || !strcmp(f, "mtp_embed") ||
+                !strcmp(f, "mtp_head"))
+                w->fmt = WFMT_BF16;
         }
     return graph_verify(g, "lowering");
 }

@@ -24,6 +24,9 @@ OP(OP_GLU,            "glu",                2,  1,  0) /* y = act(gate) ⊙ up  
 OP(OP_LOGITS,         "logits",             1,  0,  1) /* final projection to the vocabulary          */
 OP(OP_MOE,            "moe",                1,  0,  1) /* router + top-k experts (+ shared experts)   */
 OP(OP_MLA_ATTENTION,  "mla_attention",      2,  0,  1) /* MLA over the latent cache (q, c_kv|k_pe)    */
+/* multi-token prediction (DeepSeek-V3 / GLM-4.5 MTP module; forward_mtp only) */
+OP(OP_HIDDEN_IN,      "hidden_in",          0,  0,  0) /* the main model's final hidden states, [T, H] */
+OP(OP_CONCAT,         "concat",             2,  0,  0) /* y = [a | b] per token                       */
 /* fused ops (passes only) */
 OP(OP_QK_ROPE_STORE,  "qk_norm_rope_store", 3,  0,  1) /* qknorm-fuse: q/k norm + rope + cache write   */
 OP(OP_LINEAR_GLU,     "linear_glu",         1,  0,  1) /* epilogue-fuse: act(x·Wgᵀ) ⊙ (x·Wuᵀ)         */

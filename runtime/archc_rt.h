@@ -32,9 +32,16 @@ typedef struct RtModel {
     int (*init)(char *err, size_t errlen);
     /* Run n tokens at positions pos .. pos+n-1 (pos tokens are already cached).
      * Writes logits for every token ([n][vocab]) when all_logits, else only for
-     * the last token ([vocab]). */
-    void (*forward)(const int *tokens, int n, int pos, float *logits, int all_logits);
+     * the last token ([vocab]); hidden_out (or NULL) receives the final hidden
+     * states, after the final norm ([n][hidden]). */
+    void (*forward)(const int *tokens, int n, int pos, float *logits, int all_logits, float *hidden_out);
     void (*release)(void);
+    int hidden;                  /* hidden size                                        */
+    /* Multi-token prediction (NULL when the model has none): the MTP module on
+     * positions pos .. pos+n-1, given the main model's final hidden states there
+     * and the tokens that followed them; writes the draft logits of the last
+     * position ([vocab]).  It keeps its own KV cache. */
+    void (*mtp)(const float *hidden, const int *tokens, int n, int pos, float *logits);
 } RtModel;
 
 int rt_main(int argc, char **argv, const RtModel *model);

@@ -26,7 +26,7 @@
 
 typedef struct Args {
     const char *weights, *prompt, *tokens, *logits_path, *decode_logits_path;
-    int n, threads, print_ids, bench;
+    int n, threads, print_ids, bench, mtp;
     float temp, top_p;
     unsigned long long seed;
 } Args;
@@ -47,6 +47,8 @@ static void usage(FILE *f, const RtModel *m) {
             "  --decode-logits FILE  write the float32 logits each generated token was drawn from, [n][vocab]\n"
             "  --print-ids      print the generated ids as one comma-separated line\n"
             "  --bench          print a line with prefill and decode tokens/s\n"
+            "  --mtp            greedy self-speculative decoding with the model's multi-token-prediction\n"
+            "                   module (DeepSeek-V3, GLM-4.5): same tokens, fewer main-model steps\n"
             "With --prompt generation stops at the end-of-sequence token; with --tokens it runs exactly -n steps.\n",
             m->name, m->source, "model", m->vocab);
 }
@@ -84,6 +86,7 @@ static int parse_args(int argc, char **argv, const RtModel *m, Args *a) {
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) { usage(stdout, m); exit(0); }
         if (!strcmp(f, "--print-ids")) { a->print_ids = 1; continue; }
         if (!strcmp(f, "--bench")) { a->bench = 1; continue; }
+        if (!strcmp(f, "--mtp")) { a->mtp = 1; continue; }
         static const char *with_value[] = {"--weights", "--prompt", "--tokens", "-n", "--temp", "--top-p", "--seed", "--threads", "--logits", "--decode-logits"};
         int known = 0;
         for (unsigned k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(f, with_value[k]);
@@ -109,6 +112,11 @@ static int parse_args(int argc, char **argv, const RtModel *m, Args *a) {
     if (!a->weights) { fprintf(stderr, "error: --weights PATH is required (see --help)\n"); return -1; }
     if (!a->prompt && !a->tokens) { fprintf(stderr, "error: give --prompt TEXT or --tokens IDS\n"); return -1; }
     if (a->prompt && a->tokens) { fprintf(stderr, "error: give either --prompt or --tokens, not both\n"); return -1; }
+    if (a->mtp && !m->mtp) {
+        fprintf(stderr, "error: --mtp: %s has no multi-token-prediction module (its YAML has no `mtp:`)\n", m->name);
+        return -1;
+    }
+    if (a->mtp && a->temp > 0) { fprintf(stderr, "error: --mtp drafts for greedy decoding only; drop --temp\n"); return -1; }
     return 0;
 }
 
@@ -177,6 +185,69 @@ static void print_piece(const Tokenizer *tok, int id) {
     fflush(stdout);
 }
 
+/*
+ * Greedy self-speculative decoding with the multi-token-prediction module.
+ * The MTP module at position i reads the main model's final hidden state h_i
+ * and the token t_{i+1} and drafts t_{i+2}.  Each step feeds the main model
+ * [t_next, draft] at positions cur, cur+1 in one call: its first logits give
+ * the true next token a; if a equals the draft, the second logits give the
+ * token after it too (two tokens for one main-model step), else the draft's
+ * cache row is simply overwritten by the next step.  Every emitted token is the
+ * main model's own argmax, so the output is the same as without --mtp.
+ * On entry `work` holds the last prompt position's logits and `hidden` the
+ * prompt's final hidden states [T][hidden].
+ */
+static int generate_mtp(const RtModel *m, const Args *a, Sampler *s, const Tokenizer *tok, const int *prompt, int T, float *work,
+                        const float *hidden, int *out, int *n_out, float *dec_logits, int *drafted, int *accepted) {
+    size_t V = (size_t)m->vocab, H = (size_t)m->hidden;
+    float *lg2 = rt_alloc(sizeof(float) * V * 2), *h2 = rt_alloc(sizeof(float) * H * 2), *dl = rt_alloc(sizeof(float) * V);
+    int *next_toks = malloc(sizeof(int) * (size_t)T);
+    int done = 0;
+    /* the first token, from the prompt */
+    if (dec_logits) memcpy(dec_logits, work, sizeof(float) * V);
+    int t_next = sampler_sample(s, work);
+    out[(*n_out)++] = t_next;
+    if (tok) print_piece(tok, t_next);
+    if (a->prompt && m->eos_token >= 0 && t_next == m->eos_token) done = 1;
+    /* MTP over the prompt: position i gets (h_i, t_{i+1}) */
+    for (int i = 0; i + 1 < T; i++) next_toks[i] = prompt[i + 1];
+    next_toks[T - 1] = t_next;
+    m->mtp(hidden, next_toks, T, 0, dl);
+    int draft = sampler_argmax(dl, (int)V), cur = T;
+    while (!done && *n_out < a->n) {
+        int in[2] = {t_next, draft}, k = *n_out + 1 < a->n ? 2 : 1;  /* the last token needs no draft */
+        m->forward(in, k, cur, lg2, 1, h2);
+        if (dec_logits) memcpy(dec_logits + V * (size_t)*n_out, lg2, sizeof(float) * V);
+        int t1 = sampler_sample(s, lg2);
+        out[(*n_out)++] = t1;
+        if (tok) print_piece(tok, t1);
+        if (a->prompt && m->eos_token >= 0 && t1 == m->eos_token) break;
+        *drafted += k == 2;
+        if (k == 2 && t1 == draft) {
+            (*accepted)++;
+            if (dec_logits) memcpy(dec_logits + V * (size_t)*n_out, lg2 + V, sizeof(float) * V);
+            int t2 = sampler_sample(s, lg2 + V);
+            out[(*n_out)++] = t2;
+            if (tok) print_piece(tok, t2);
+            if (a->prompt && m->eos_token >= 0 && t2 == m->eos_token) break;
+            int nt[2] = {t1, t2};
+            if (*n_out < a->n) m->mtp(h2, nt, 2, cur, dl);
+            t_next = t2;
+            cur += 2;
+        } else {
+            if (*n_out < a->n) m->mtp(h2, &t1, 1, cur, dl);
+            t_next = t1;
+            cur += 1;
+        }
+        draft = sampler_argmax(dl, (int)V);
+    }
+    rt_free(lg2);
+    rt_free(h2);
+    rt_free(dl);
+    free(next_toks);
+    return 0;
+}
+
 int rt_main(int argc, char **argv, const RtModel *m) {
     Args a;
     if (parse_args(argc, argv, m, &a) != 0) return 2;
@@ -192,7 +263,7 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     /* the tokenizer: required for --prompt, optional (text output) for --tokens */
     Tokenizer *tok = NULL;
     int *prompt = NULL, T = 0, rc = 0;
-    float *logits = NULL, *work = NULL;
+    float *logits = NULL, *work = NULL, *hidden = NULL;
     int *out = NULL;
     Sampler s = {0};
     char tpath[4096];
@@ -229,12 +300,13 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     if (m->init(err, sizeof err) != 0) { fprintf(stderr, "error: %s\n", err); rc = 1; goto done; }
     size_t V = (size_t)m->vocab;
     logits = rt_alloc(sizeof(float) * V * (a.logits_path ? (size_t)T : 1));
+    hidden = a.mtp ? rt_alloc(sizeof(float) * (size_t)m->hidden * (size_t)(T > 2 ? T : 2)) : NULL;
 
     if (tok) {
         for (int i = 0; i < T; i++) print_piece(tok, prompt[i]);
     }
     double t0 = rt_now();
-    m->forward(prompt, T, 0, logits, a.logits_path != NULL);
+    m->forward(prompt, T, 0, logits, a.logits_path != NULL, hidden);
     double t_prefill = rt_now() - t0;
     if (a.logits_path && write_logits("--logits", a.logits_path, logits, V * (size_t)T) != 0) { rc = 1; goto done; }
 
@@ -246,14 +318,19 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     int n_out = 0;
     float *dec_logits = a.decode_logits_path && a.n > 0 ? rt_alloc(sizeof(float) * V * (size_t)a.n) : NULL;
     double t1 = rt_now();
-    for (int i = 0; i < a.n; i++) {
-        if (dec_logits) memcpy(dec_logits + V * (size_t)i, work, sizeof(float) * V);
-        int next = sampler_sample(&s, work);
-        out[n_out++] = next;
-        if (tok) print_piece(tok, next);
-        if (a.prompt && m->eos_token >= 0 && next == m->eos_token) break;
-        if (i + 1 == a.n) break;
-        m->forward(&next, 1, T + i, work, 0);
+    int drafted = 0, accepted = 0;
+    if (a.mtp && a.n > 0) {
+        if (generate_mtp(m, &a, &s, tok, prompt, T, work, hidden, out, &n_out, dec_logits, &drafted, &accepted) != 0) rc = 1;
+    } else {
+        for (int i = 0; i < a.n; i++) {
+            if (dec_logits) memcpy(dec_logits + V * (size_t)i, work, sizeof(float) * V);
+            int next = sampler_sample(&s, work);
+            out[n_out++] = next;
+            if (tok) print_piece(tok, next);
+            if (a.prompt && m->eos_token >= 0 && next == m->eos_token) break;
+            if (i + 1 == a.n) break;
+            m->forward(&next, 1, T + i, work, 0, NULL);
+        }
     }
     double t_decode = rt_now() - t1;
     if (dec_logits) {
@@ -268,10 +345,15 @@ int rt_main(int argc, char **argv, const RtModel *m) {
         printf("\n");
     }
     double pf = T / (t_prefill > 0 ? t_prefill : 1e-9), dc = decoded / (t_decode > 0 ? t_decode : 1e-9);
-    if (a.bench)
-        printf("bench prefill_tokens=%d prefill_tok_s=%.2f decode_tokens=%d decode_tok_s=%.2f threads=%d\n", T, pf, decoded, dc,
+    if (a.bench) {
+        printf("bench prefill_tokens=%d prefill_tok_s=%.2f decode_tokens=%d decode_tok_s=%.2f threads=%d", T, pf, decoded, dc,
                rt_threads());
-    else
+        if (a.mtp) printf(" mtp_drafted=%d mtp_accepted=%d mtp_accept_rate=%.3f", drafted, accepted, drafted ? (double)accepted / drafted : 0.0);
+        printf("\n");
+    } else if (a.mtp) {
+        fprintf(stderr, "mtp: %d drafts, %d accepted (%.1f%%)\n", drafted, accepted, drafted ? 100.0 * accepted / drafted : 0.0);
+    }
+    if (!a.bench)
         fprintf(stderr, "prefill: %d tokens in %.3f s (%.1f tok/s); decode: %d tokens in %.3f s (%.1f tok/s); %d threads\n", T,
                 t_prefill, pf, decoded, t_decode, dc, rt_threads());
     if (fflush(stdout) != 0 || ferror(stdout)) { fprintf(stderr, "error: writing to stdout failed\n"); rc = 1; }
@@ -283,6 +365,7 @@ done:
     free(prompt);
     rt_free(work);
     rt_free(logits);
+    rt_free(hidden);
     rt_threads_shutdown();
     if (tok) tok_free(tok);
     st_close(ck);

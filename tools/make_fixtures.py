@@ -146,6 +146,43 @@ STORAGE = {"llama_bf16": torch.bfloat16, "qwen3_f16": torch.float16}
 FP8 = {"deepseek_v3_fp8": ("deepseek_v3", [16, 24])}
 
 
+# MTP fixtures: the base checkpoint plus a multi-token-prediction module as layer
+# num_hidden_layers (transformers ignores it; the reference logits are unchanged).
+# The module is built so that its draft is the main model's own next token again
+# ("the last token repeats"): eh_proj = [0 | I] keeps only the normalised hidden
+# state, the decoder layer is a copy of the last one with its output projections
+# zeroed (so it passes z through), and the head is lm_head.  Drafts are then
+# accepted exactly where greedy decoding repeats a token, so the test sees both
+# accepted and rejected drafts.
+MTP = {"deepseek_v3_mtp": "deepseek_v3"}
+
+
+def add_mtp_module(d, cfg):
+    from safetensors.torch import load_file, save_file
+    path = os.path.join(d, "model.safetensors")
+    sd = load_file(path)
+    last, mtp, H = f"model.layers.{cfg.num_hidden_layers - 1}.", f"model.layers.{cfg.num_hidden_layers}.", cfg.hidden_size
+    for k in list(sd):
+        if k.startswith(last):
+            t = sd[k].clone()
+            if k.endswith("self_attn.o_proj.weight") or k.endswith("down_proj.weight"):
+                t.zero_()
+            sd[mtp + k[len(last):]] = t
+    sd[mtp + "embed_tokens.weight"] = sd["model.embed_tokens.weight"].clone()
+    sd[mtp + "shared_head.head.weight"] = sd["lm_head.weight"].clone()
+    for n in ("enorm.weight", "hnorm.weight", "shared_head.norm.weight"):
+        sd[mtp + n] = torch.ones(H)
+    eh = torch.zeros(H, 2 * H)
+    eh[:, H:] = torch.eye(H)
+    sd[mtp + "eh_proj.weight"] = eh
+    save_file(sd, path, metadata={"format": "pt"})
+    with open(os.path.join(d, "config.json")) as f:
+        c = json.load(f)
+    c["num_nextn_predict_layers"] = 1
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(c, f, indent=2)
+
+
 def fp8_quantise(model, block):
     """Quantise the projections in place; return {name: tensor} to save."""
     bo, bi = block
@@ -201,7 +238,7 @@ def run(model, ids):
     return logits, gen, dec
 
 
-def make(name, spec, seed, fp8_block=None):
+def make(name, spec, seed, fp8_block=None, mtp=False):
     cfg_cls, model_cls, kw, features, window_key = spec
     torch.manual_seed(seed)
     cfg = cfg_cls(**{**COMMON, **kw})
@@ -241,6 +278,8 @@ def make(name, spec, seed, fp8_block=None):
         model.float()
     else:
         model.save_pretrained(d, safe_serialization=True)
+    if mtp:
+        add_mtp_module(d, cfg)
     with open(os.path.join(d, "prompt_ids.txt"), "w") as f:
         f.write(",".join(map(str, ids)) + "\n")
     with open(os.path.join(d, "greedy_ids.txt"), "w") as f:
@@ -270,6 +309,12 @@ def main():
             continue
         cls, mcls, kw, features, wk = specs[base]
         make(name, (cls, mcls, kw, features + [f"fp8 e4m3 checkpoint, {block[0]}x{block[1]} blocks"], wk), 2000 + j, block)
+    for j, (name, base) in enumerate(MTP.items()):
+        if want and name not in want:
+            continue
+        cls, mcls, kw, features, wk = specs[base]
+        make(name, (cls, mcls, kw, features + ["MTP module (layer 3): drafts repeat the main model's next token"], wk),
+             3000 + j, mtp=True)
 
 
 if __name__ == "__main__":
