@@ -34,7 +34,7 @@ for dtype in f32 bf16; do
   W="$WORK/$(basename "$MODEL" .yaml)-$dtype"
   [ -f "$W/model.safetensors" ] || ./build/archc init-weights "$MODEL" -o "$W" --dtype "$dtype" --seed 1
   ./build/archc "$MODEL" --weights-format="$dtype" -o "$WORK/model-$dtype"
-  bytes=$(./build/archc --emit=ir --weights-format="$dtype" "$MODEL" | awk '/weight bytes per decoded token/ {print $NF}')
+  bytes=$(./build/archc --emit=ir --weights-format="$dtype" "$MODEL" | awk '/weight bytes per decoded token/ {print $7}')
   esize=$([ "$dtype" = f32 ] && echo 4 || echo 2)
   for thr in 1 2; do
     # best of three runs: the machine is shared and noisy

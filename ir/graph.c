@@ -111,17 +111,21 @@ size_t wfmt_bytes(WeightFormat f) {
     return 4;
 }
 
-int64_t graph_weight_bytes(const Graph *g) {
-    /* Bytes of weights a decode step reads: every weight once, except the
-     * embedding table, of which one row is read (unless it doubles as lm_head). */
+static int64_t weight_bytes(const Graph *g, int per_token) {
     int64_t total = 0;
     for (int i = 0; i < g->n_weights; i++) {
         const Weight *w = &g->weights[i];
         if (w->alias >= 0) continue;
         int64_t n = 1;
         for (int d = 0; d < w->ndim; d++) n *= w->shape[d];
-        if (w->flags & W_MTP) continue;  /* the MTP draft module: only read with --mtp */
         int64_t bytes = n * (int64_t)((w->flags & W_VECTOR) ? 4 : wfmt_bytes(w->fmt));
+        if (w->fmt == WFMT_FP8_E4M3 && !(w->flags & W_VECTOR) && w->ndim == 2) { /* + the f32 block multipliers */
+            int64_t bn = g->spec->weights.block[0] > 0 ? g->spec->weights.block[0] : 128;
+            int64_t bk = g->spec->weights.block[1] > 0 ? g->spec->weights.block[1] : 128;
+            bytes += 4 * ((w->shape[0] + bn - 1) / bn) * ((w->shape[1] + bk - 1) / bk);
+        }
+        if (!per_token) { total += bytes; continue; }
+        if (w->flags & W_MTP) continue;  /* the MTP draft module: only read with --mtp */
         if (strstr(w->name, "embed_tokens") && !g->spec->tie_embeddings) bytes /= w->shape[0];
         if (!strncmp(w->field + (w->layer >= 0 ? strcspn(w->field, ".") + 1 : 0), "experts_", 8) && w->layer >= 0) {
             /* routed experts: a decoded token reads top_k of them */
@@ -132,6 +136,13 @@ int64_t graph_weight_bytes(const Graph *g) {
     }
     return total;
 }
+
+/* Bytes of weights a decode step reads: every weight once, except the embedding
+ * table, of which one row is read (unless it doubles as lm_head), the routed
+ * experts, of which top_k are read, and the MTP module. */
+int64_t graph_weight_bytes(const Graph *g) { return weight_bytes(g, 1); }
+/* Bytes of every weight once (about the checkpoint's size). */
+int64_t graph_weight_bytes_all(const Graph *g) { return weight_bytes(g, 0); }
 
 int64_t graph_kv_bytes(const Graph *g) {
     int64_t total = 0;
@@ -214,8 +225,12 @@ void graph_print(const Graph *g, FILE *f) {
     fprintf(f, "; %d nodes, %d values, %d weights, %d KV caches, prefill chunk T<=%d",
             g->n_nodes, g->n_vals, g->n_weights, g->n_caches, g->tmax);
     if (g->memplanned) fprintf(f, ", activation arena %lld floats", (long long)g->arena_floats);
-    fprintf(f, "\n; weight bytes per decoded token: %lld\n", (long long)graph_weight_bytes(g));
-    fprintf(f, "; KV cache bytes (f32) at the full context of %d tokens: %lld\n", g->spec->max_context, (long long)graph_kv_bytes(g));
+    fprintf(f, "\n; weight bytes per decoded token: %lld (all weights: %lld)\n", (long long)graph_weight_bytes(g),
+            (long long)graph_weight_bytes_all(g));
+    int64_t kv_row = 0;
+    for (int c = 0; c < g->n_caches; c++) kv_row += (int64_t)(g->cache_kv_width[c] + g->cache_v_width[c]) * 4;
+    fprintf(f, "; KV cache bytes (f32) at the full context of %d tokens: %lld (%lld per token of context without rings)\n",
+            g->spec->max_context, (long long)graph_kv_bytes(g), (long long)kv_row);
     for (int r = 0; r < s->n_rope; r++) {
         const RopeTable *t = &g->rope[r];
         fprintf(f, "; rope %s: %s theta=%g dims=%d", s->rope[r].name, rope_kind_name(s->rope[r].kind),

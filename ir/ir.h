@@ -125,6 +125,7 @@ void graph_liveness(Graph *g);  /* fill Value.last_use                          
 int graph_verify(const Graph *g, const char *after);  /* 0 ok; else prints and returns -1 */
 void graph_print(const Graph *g, FILE *f);
 int64_t graph_weight_bytes(const Graph *g);  /* bytes read per decoded token    */
+int64_t graph_weight_bytes_all(const Graph *g); /* every weight once             */
 int64_t graph_kv_bytes(const Graph *g);      /* KV cache bytes at max_context   */
 size_t wfmt_bytes(WeightFormat f);            /* bytes per element (f32/bf16/f16) */
 

@@ -9,7 +9,7 @@
  * ordinary attention.  With it, decode computes q̃_h = W_ukᵀ q_nope_h, attends
  * over the latent cache directly (heads·S·(2r+dr) MACs, reading (r+dr)·S
  * values), and applies W_uv to the attended latent once.  The cost model is the
- * one in docs/passes.md: for one query absorbed wins as soon as S ≥ 2, so decode
+ * one in docs/ir.md: for one query absorbed wins as soon as S ≥ 2, so decode
  * always takes it; prefill keeps the materialised form, because its T²/2 query-
  * key pairs cost (dn+dr+dv) each there against (2r+dr) absorbed.
  *
