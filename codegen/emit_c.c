@@ -44,13 +44,15 @@ static void out(Emitter *e, const char *fmt, ...) {
     va_end(ap);
 }
 
-static const char *fmt_ctype(WeightFormat f) { return f == WFMT_F32 ? "float" : f == WFMT_FP8_E4M3 ? "uint8_t" : "uint16_t"; }
-static const char *fmt_rt(WeightFormat f) {
-    return f == WFMT_F32 ? "RT_F32" : f == WFMT_BF16 ? "RT_BF16" : f == WFMT_FP8_E4M3 ? "RT_FP8" : "RT_F16";
+static const char *fmt_ctype(WeightFormat f) {
+    return f == WFMT_F32 ? "float" : f == WFMT_FP8_E4M3 || f == WFMT_MXFP4 || f == WFMT_U8 ? "uint8_t" : "uint16_t";
 }
-static const char *fmt_short(WeightFormat f) { return f == WFMT_F32 ? "f32" : f == WFMT_BF16 ? "bf16" : f == WFMT_FP8_E4M3 ? "fp8" : "f16"; }
+static const char *fmt_rt(WeightFormat f) {
+    return f == WFMT_F32 ? "RT_F32" : f == WFMT_BF16 ? "RT_BF16" : f == WFMT_FP8_E4M3 ? "RT_FP8" : f == WFMT_MXFP4 ? "RT_MXFP4" : "RT_F16";
+}
+static const char *fmt_short(WeightFormat f) { return wfmt_name(f); }
 static const char *fmt_st(WeightFormat f) {
-    return f == WFMT_F32 ? "ST_F32" : f == WFMT_BF16 ? "ST_BF16" : f == WFMT_FP8_E4M3 ? "ST_F8_E4M3" : "ST_F16";
+    return f == WFMT_F32 ? "ST_F32" : f == WFMT_BF16 ? "ST_BF16" : f == WFMT_FP8_E4M3 ? "ST_F8_E4M3" : f == WFMT_MXFP4 || f == WFMT_U8 ? "ST_U8" : "ST_F16";
 }
 /* fp8 matrices carry a block-scale tensor (weight_scale_inv) next to them */
 static int is_fp8(const Weight *w) { return !(w->flags & W_VECTOR) && w->fmt == WFMT_FP8_E4M3; }
@@ -82,10 +84,14 @@ static int unsupported(const Graph *g, const char *what) {
     return -1;
 }
 
+/* gpt-oss and Llama 4 keep all experts of a layer in one tensor (no "[e]" fields) */
+static int stacked_moe(const Graph *g, const Node *n) {
+    const char *f = g->weights[n->w[1]].field, *dot = strchr(f, '.');
+    return n->op == OP_MOE && !strchr(dot ? dot + 1 : f, '[');
+}
+
 static int c_check(const Graph *g) {
     const ModelSpec *s = g->spec;
-    if (s->weights.format == WFMT_MXFP4)
-        return unsupported(g, "weight format mxfp4 (gpt-oss checkpoints; issue 4)");
     for (int r = 0; r < s->n_rope; r++)
         if (s->rope[r].kind == ROPE_DYNAMIC_NTK) return unsupported(g, "dynamic NTK RoPE (Qwen-1)");
     for (int a = 0; a < s->n_attn; a++) {
@@ -96,6 +102,18 @@ static int c_check(const Graph *g) {
 
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = &g->nodes[i];
+        if (n->op == OP_MOE && stacked_moe(g, n)) {
+            const FfnSpec *f = &g->spec->ffn[n->variant];
+            const RouterSpec *r = &f->router;
+            int oai = f->act == ACT_SWIGLU_OAI && f->gate_up_interleaved && r->softmax_after_topk && r->score == ROUTER_SOFTMAX;
+            int l4 = f->act == ACT_SWIGLU && !f->gate_up_interleaved && r->scale_input && r->score == ROUTER_SIGMOID && !f->bias;
+            if (!oai && !l4)
+                return unsupported(g, "this stacked-expert MoE (gpt-oss: clamped SwiGLU, interleaved gate/up, top-k then softmax; "
+                                      "Llama 4: SwiGLU halves, sigmoid score on the input are supported)");
+            if (g->spec->weights.format == WFMT_MXFP4 && (g->spec->hidden % 32 || f->intermediate % 32))
+                return unsupported(g, "MXFP4 experts whose hidden or intermediate size is not a multiple of 32");
+            continue;
+        }
         if (n->op == OP_MOE) {
             const FfnSpec *f = &g->spec->ffn[n->variant];
             const RouterSpec *r = &f->router;
@@ -290,9 +308,10 @@ static void emit_weights(Emitter *e) {
             }
             continue;
         }
-        char shape[64];
-        if (w->ndim == 1) snprintf(shape, sizeof shape, "[%lld]", (long long)w->shape[0]);
-        else snprintf(shape, sizeof shape, "[%lld, %lld]", (long long)w->shape[0], (long long)w->shape[1]);
+        char shape[64] = "[";
+        for (int d = 0; d < w->ndim; d++)
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? ", " : "", (long long)w->shape[d]);
+        strcat(shape, "]");
         out(e, "    const %s *%s;%*s/* %-12s %s */\n", wtype(w), m, (int)(24 - strlen(m) > 0 ? 24 - strlen(m) : 1), "",
             shape, (w->flags & W_VECTOR) ? "f32" : fmt_short(w->fmt));
         if (is_fp8(w)) {
@@ -490,6 +509,58 @@ static void moe_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
     snprintf(sig, cap, "moe_%s_%s_%dx%d_%dx%d%s%s%s%s%s", fmt_short(g->weights[n->w[1]].fmt),
              f->router.score == ROUTER_SIGMOID ? "sigmoid" : "softmax", f->experts, f->top_k, g->spec->hidden, f->intermediate,
              groups, f->router.normalize ? "_norm" : "", scale, f->shared ? "_shared" : "", n->grouped ? "_grouped" : "");
+}
+
+static void moe_stacked_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
+    const FfnSpec *f = &g->spec->ffn[n->variant];
+    snprintf(sig, cap, "moe_stacked_%s_%s_%dx%d_%dx%d%s%s%s", fmt_short(g->weights[n->w[1]].fmt),
+             f->act == ACT_SWIGLU_OAI ? "oai" : "llama4", f->experts, f->top_k, g->spec->hidden, f->intermediate,
+             f->bias ? "_bias" : "", f->shared ? "_shared" : "", n->grouped ? "_grouped" : "");
+}
+
+/* The field of a stacked-expert weight of this MoE node's layer, or "NULL". */
+static const char *moe_field(const Graph *g, const Node *n, const char *member_name) {
+    static char buf[16][96];  /* one call site uses 11 at once */
+    static int k;
+    k = (k + 1) & 15;
+    char want[64];
+    snprintf(want, sizeof want, "l[%d].%s", n->layer, member_name);
+    for (int i = 0; i < g->n_weights; i++)
+        if (!strcmp(g->weights[i].field, want)) { snprintf(buf[k], sizeof buf[k], "W.%s", want); return buf[k]; }
+    return "NULL";
+}
+
+static void emit_moe_stacked_kernel(Emitter *e, const Node *n) {
+    const Graph *g = e->g;
+    const FfnSpec *f = &g->spec->ffn[n->variant];
+    char sig[128];
+    moe_stacked_sig(g, n, sig, sizeof sig);
+    if (!kernel_new(e, sig)) return;
+    const Weight *ew = &g->weights[n->w[1]];
+    int oai = f->act == ACT_SWIGLU_OAI, si = f->shared ? (f->shared_intermediate ? f->shared_intermediate : f->shared * f->intermediate) : 0;
+    if (oai)
+        out(e, "/* gpt-oss experts: router logits + bias, top %d, softmax over those %d weights the outputs;\n"
+               " * each expert: gate|up columns interleaved, h = (clamp(up, ±%g) + 1) · g·σ(%g·g) with\n"
+               " * g = min(gate, %g), plus biases; %d experts of width %d, weights %s%s. */\n",
+            f->top_k, f->top_k, f->act_limit, f->act_alpha, f->act_limit, f->experts, f->intermediate, fmt_short(ew->fmt),
+            ew->fmt == WFMT_MXFP4 ? " ([E][out][in/32] blocks of 32 e2m1 values, e8m0 exponents)" : " ([E][in][out] as HF stores them)");
+    else
+        out(e, "/* Llama 4 experts: top %d of the router logits, σ(logit) scales the expert's input;\n"
+               " * each expert SwiGLU with gate|up halves; plus the shared expert (width %d);\n"
+               " * %d experts of width %d, weights %s ([E][in][out] as HF stores them). */\n",
+            f->top_k, si, f->experts, f->intermediate, fmt_short(ew->fmt));
+    out(e, "static void %s(const float *x, const void *router, const float *router_bias, const void *gate_up, const void *down,\n"
+           "        const uint8_t *gate_up_scales, const uint8_t *down_scales, const float *gate_up_bias, const float *down_bias,\n"
+           "        const void *shared_gate, const void *shared_up, const void *shared_down, float *y, int T) {\n", sig);
+    out(e, "    RtMoeStacked M = {.x = x, .y = y, .router = router, .router_bias = router_bias, .gate_up = gate_up, .down = down,\n"
+           "                      .gate_up_scales = gate_up_scales, .down_scales = down_scales, .gate_up_bias = gate_up_bias,\n"
+           "                      .down_bias = down_bias, .T = T, .H = %d, .I = %d, .E = %d, .K = %d, .fmt = %s, .router_fmt = %s,\n"
+           "                      .grouped = %d, .route = %s, .act = %s, .interleaved = %d, .limit = %s, .alpha = %s,\n"
+           "                      .shared_gate = shared_gate, .shared_up = shared_up, .shared_down = shared_down, .SI = %d};\n"
+           "    rt_moe_stacked(&M);\n}\n\n",
+        g->spec->hidden, f->intermediate, f->experts, f->top_k, fmt_rt(ew->fmt), fmt_rt(g->weights[n->w[0]].fmt), n->grouped ? 1 : 0,
+        oai ? "RT_ROUTE_TOPK_SOFTMAX" : "RT_ROUTE_TOPK_SIGMOID_INPUT", oai ? "RT_ACT_OAI" : "RT_ACT_SILU", f->gate_up_interleaved ? 1 : 0,
+        flit((float)f->act_limit), flit((float)f->act_alpha), si);
 }
 
 static void kv_store_sig(const Node *n, char *sig, size_t cap) {
@@ -738,6 +809,7 @@ static void emit_kernels(Emitter *e) {
         case OP_QK_ROPE_STORE: emit_fused_qk_kernel(e, n); break;
         case OP_MLA_ATTENTION: emit_mla_kernels(e, n); break;
         case OP_MOE: {
+            if (stacked_moe(g, n)) { emit_moe_stacked_kernel(e, n); break; }
             const FfnSpec *f = &g->spec->ffn[n->variant];
             const Weight *rw = &g->weights[n->w[0]], *ew = &g->weights[n->w[1]];
             const char *ct = fmt_ctype(ew->fmt), *rt = fmt_ctype(rw->fmt);
@@ -972,6 +1044,16 @@ static void emit_forward(Emitter *e, int mode) {
             break;
         }
         case OP_MOE: {
+            if (stacked_moe(g, n)) {
+                moe_stacked_sig(g, n, sig, sizeof sig);
+                call_comment(e, n, i);
+                out(e, "    %s(%s, %s, %s,\n        %s, %s, %s, %s,\n        %s, %s,\n        %s, %s, %s, %s, %s);\n", sig,
+                    V(e, n->in[0]), moe_field(g, n, "router"), moe_field(g, n, "router_bias"), moe_field(g, n, "experts_gate_up"),
+                    moe_field(g, n, "experts_down"), moe_field(g, n, "experts_gate_up_scales"), moe_field(g, n, "experts_down_scales"),
+                    moe_field(g, n, "experts_gate_up_bias"), moe_field(g, n, "experts_down_bias"), moe_field(g, n, "shared_gate"),
+                    moe_field(g, n, "shared_up"), moe_field(g, n, "shared_down"), V(e, n->out), T);
+                break;
+            }
             moe_sig(g, n, sig, sizeof sig);
             call_comment(e, n, i);
             char sb[64], sg[64], su[64], sd[64];

@@ -180,6 +180,7 @@ typedef enum {
     WFMT_F16,
     WFMT_FP8_E4M3,   /* float8 e4m3 with block scales (weight_scale_inv)            */
     WFMT_MXFP4,      /* 32 e2m1 values + e8m0 scale per block (gpt-oss experts)     */
+    WFMT_U8,         /* raw bytes (the e8m0 exponents of MXFP4 blocks); IR only    */
 } WeightFormat;
 
 typedef enum {

@@ -39,6 +39,7 @@ const char *wfmt_name(WeightFormat f) {
     case WFMT_F16: return "f16";
     case WFMT_FP8_E4M3: return "fp8_e4m3";
     case WFMT_MXFP4: return "mxfp4";
+    case WFMT_U8: return "u8";
     }
     return "?";
 }

@@ -106,7 +106,8 @@ size_t wfmt_bytes(WeightFormat f) {
     case WFMT_F32: return 4;
     case WFMT_BF16: case WFMT_F16: return 2;
     case WFMT_FP8_E4M3: return 1;
-    case WFMT_MXFP4: return 1; /* ~0.53 with scales; counted per packed byte pair */
+    case WFMT_MXFP4: return 1; /* per stored byte (two e2m1 values); the scales are a WFMT_U8 tensor */
+    case WFMT_U8: return 1;
     }
     return 4;
 }

@@ -51,6 +51,14 @@ static int weight(Lower *L, const char *suffix, const char *field, int ndim, int
                             flags | (ndim == 1 ? W_VECTOR : 0) | (L->mtp ? W_MTP : 0), L->layer);
 }
 
+/* A weight of any rank and an explicit format (stacked experts, MXFP4 blocks). */
+static int weight_nd(Lower *L, const char *suffix, const char *field, int ndim, const int64_t *shape, WeightFormat fmt, int flags) {
+    char name[160], fld[64];
+    snprintf(name, sizeof name, "%s%s", L->lp, suffix);
+    snprintf(fld, sizeof fld, "l[%d].%s", L->layer, field);
+    return graph_add_weight(L->g, name, fld, ndim, shape, fmt, flags | (L->mtp ? W_MTP : 0), L->layer);
+}
+
 static Node *node(Lower *L, Op op, const char *note) {
     Node *n = graph_add_node(L->g, op, L->layer, L->loc);
     snprintf(n->note, sizeof n->note, "%s", note);
@@ -251,14 +259,41 @@ static int lower_moe(Lower *L, int h, const FfnSpec *f) {
     int H = s->hidden, I = f->intermediate, E = f->experts;
     Node *n = node(L, OP_MOE, "mixture of experts");
     int idx = (int)(n - L->g->nodes);
-    int router = weight(L, "mlp.gate.weight", "router", 2, E, H, 0);
+    bool gpt_oss = !strcmp(s->family, "gpt_oss"), llama4 = !strcmp(s->family, "llama4_text");
+    bool stacked = gpt_oss || llama4;
+    const char *pre = llama4 ? "feed_forward" : "mlp";
+    char nm[96], fld[48];
+    snprintf(nm, sizeof nm, "%s.%s.weight", pre, gpt_oss || llama4 ? "router" : "gate");
+    int router = weight(L, nm, "router", 2, E, H, 0);
     int first = -1;
-    char nm[128], fld[64];
-    bool stacked = !strcmp(s->family, "gpt_oss") || !strcmp(s->family, "llama4_text");
     if (stacked) {
-        /* experts stored as stacked tensors [E, …] */
-        first = weight(L, "mlp.experts.gate_up_proj", "experts_gate_up", 2, E, (int64_t)2 * I * H, 0);
-        weight(L, "mlp.experts.down_proj", "experts_down", 2, E, (int64_t)H * I, 0);
+        /* all experts in one tensor: HF's [E, in, out] layout, or MXFP4 blocks [E, out, in/32, 16]
+         * with e8m0 exponents [E, out, in/32] */
+        if (s->weights.format == WFMT_MXFP4) {
+            int64_t gu[4] = {E, 2 * (int64_t)I, H / 32, 16}, gus[3] = {E, 2 * (int64_t)I, H / 32};
+            int64_t dn[4] = {E, H, I / 32, 16}, dns[3] = {E, H, I / 32};
+            snprintf(nm, sizeof nm, "%s.experts.gate_up_proj_blocks", pre);
+            first = weight_nd(L, nm, "experts_gate_up", 4, gu, WFMT_MXFP4, 0);
+            snprintf(nm, sizeof nm, "%s.experts.down_proj_blocks", pre);
+            weight_nd(L, nm, "experts_down", 4, dn, WFMT_MXFP4, 0);
+            snprintf(nm, sizeof nm, "%s.experts.gate_up_proj_scales", pre);
+            weight_nd(L, nm, "experts_gate_up_scales", 3, gus, WFMT_U8, 0);
+            snprintf(nm, sizeof nm, "%s.experts.down_proj_scales", pre);
+            weight_nd(L, nm, "experts_down_scales", 3, dns, WFMT_U8, 0);
+        } else {
+            int64_t gu[3] = {E, H, 2 * (int64_t)I}, dn[3] = {E, I, H};
+            snprintf(nm, sizeof nm, "%s.experts.gate_up_proj", pre);
+            first = weight_nd(L, nm, "experts_gate_up", 3, gu, s->weights.format, 0);
+            snprintf(nm, sizeof nm, "%s.experts.down_proj", pre);
+            weight_nd(L, nm, "experts_down", 3, dn, s->weights.format, 0);
+        }
+        if (f->bias) {
+            int64_t gub[2] = {E, 2 * (int64_t)I}, dnb[2] = {E, H};
+            snprintf(nm, sizeof nm, "%s.experts.gate_up_proj_bias", pre);
+            weight_nd(L, nm, "experts_gate_up_bias", 2, gub, WFMT_F32, W_VECTOR);
+            snprintf(nm, sizeof nm, "%s.experts.down_proj_bias", pre);
+            weight_nd(L, nm, "experts_down_bias", 2, dnb, WFMT_F32, W_VECTOR);
+        }
     } else {
         for (int e = 0; e < E; e++) {
             const char *proj[3] = {"gate_proj", "up_proj", "down_proj"};
@@ -274,13 +309,17 @@ static int lower_moe(Lower *L, int h, const FfnSpec *f) {
     int shared = -1;
     if (f->shared > 0) {
         int SI = f->shared_intermediate ? f->shared_intermediate : f->shared * I;
-        shared = weight(L, "mlp.shared_experts.gate_proj.weight", "shared_gate", 2, SI, H, 0);
-        weight(L, "mlp.shared_experts.up_proj.weight", "shared_up", 2, SI, H, 0);
-        weight(L, "mlp.shared_experts.down_proj.weight", "shared_down", 2, H, SI, 0);
+        const char *sp = llama4 ? "feed_forward.shared_expert" : "mlp.shared_experts";
+        snprintf(nm, sizeof nm, "%s.gate_proj.weight", sp);
+        shared = weight(L, nm, "shared_gate", 2, SI, H, 0);
+        snprintf(nm, sizeof nm, "%s.up_proj.weight", sp);
+        weight(L, nm, "shared_up", 2, SI, H, 0);
+        snprintf(nm, sizeof nm, "%s.down_proj.weight", sp);
+        weight(L, nm, "shared_down", 2, H, SI, 0);
     }
     int bias = -1;
     if (f->router.select_bias) bias = weight(L, "mlp.gate.e_score_correction_bias", "router_select_bias", 1, E, 0, 0);
-    else if (f->router.bias) bias = weight(L, "mlp.gate.bias", "router_bias", 1, E, 0, 0);
+    else if (f->router.bias) bias = weight(L, gpt_oss ? "mlp.router.bias" : "mlp.gate.bias", "router_bias", 1, E, 0, 0);
     n = &L->g->nodes[idx];
     n->in[0] = h;
     n->w[0] = router;
@@ -438,6 +477,14 @@ int lower_model(const ModelSpec *s, Graph *g) {
 
     /* Quantised checkpoints quantise the projections only: the embedding, the
      * lm_head and the MoE routers stay bf16 (DeepSeek-V3 FP8 layout). */
+    /* gpt-oss MXFP4 checkpoints quantise the routed experts only */
+    if (s->weights.format == WFMT_MXFP4)
+        for (int i = 0; i < g->n_weights; i++) {
+            Weight *w = &g->weights[i];
+            const char *f = strchr(w->field, '.') ? strchr(w->field, '.') + 1 : w->field;
+            if ((w->flags & W_VECTOR) || !strcmp(f, "experts_gate_up") || !strcmp(f, "experts_down") || w->fmt == WFMT_U8) continue;
+            w->fmt = WFMT_BF16;
+        }
     if (s->weights.format == WFMT_FP8_E4M3)
         for (int i = 0; i < g->n_weights; i++) {
             Weight *w = &g->weights[i];

@@ -799,4 +799,205 @@ static inline void rt_mla_absorbed(RtMla *A) {
     A->q_lat = A->o_lat = NULL;
 }
 
+/* ── stacked experts (gpt-oss, Llama 4) ──────────────────────────────────────
+ * Both families store all experts of a layer in one tensor.  Hugging Face's
+ * files (and its in-memory layout) are [E][in][out] — used as x @ W, the
+ * transpose of every other linear — and gpt-oss also ships MXFP4 blocks in
+ * [E][out][in/32] order.  Gate and up share one tensor: interleaved columns
+ * (gpt-oss: even = gate, odd = up) or halves (Llama 4: gate first).
+ *
+ *   rt_linear_t      y[T][N] = x[T][K] · W[K][N] (+ b) for the [in, out] layout,
+ *                    in column blocks so each task streams its part of W once
+ *   rt_linear_mxfp4  y[T][N] = x · Wᵀ (+ b) for MXFP4 rows: 32 e2m1 values per
+ *                    16 bytes (low nibble first) times 2^(e8m0 − 127)
+ */
+typedef struct RtLinearT {
+    const float *x;        /* [T][K]                                            */
+    const void *w;         /* [K][N] in fmt (f32, bf16, f16), or MXFP4 blocks [N][K/32][16] */
+    const uint8_t *scales; /* MXFP4: [N][K/32] e8m0 exponents                   */
+    const float *b;        /* [N] or NULL                                       */
+    float *y;              /* [T][N]                                            */
+    int T, K, N, fmt;      /* fmt: RT_F32/RT_BF16/RT_F16, or RT_MXFP4           */
+} RtLinearT;
+enum { RT_MXFP4 = 4 };
+#define RT_LT_COLS 64
+
+static void rt_linear_t_range(void *ctx, int b, int e) {
+    const RtLinearT *L = (const RtLinearT *)ctx;
+    float wrow[RT_LT_COLS];
+    size_t ws = rt_wsize(L->fmt);
+    for (int blk = b; blk < e; blk++) {
+        int n0 = blk * RT_LT_COLS, nn = L->N - n0 < RT_LT_COLS ? L->N - n0 : RT_LT_COLS;
+        for (int t = 0; t < L->T; t++)
+            for (int n = 0; n < nn; n++) L->y[(size_t)t * L->N + n0 + n] = 0.0f;
+        for (int k = 0; k < L->K; k++) {
+            const char *row = (const char *)L->w + ((size_t)k * L->N + n0) * ws;
+            const float *w = wrow;
+            if (L->fmt == RT_F32) w = (const float *)row;
+            else rt_row_to_f32(row, L->fmt, nn, wrow);
+            for (int t = 0; t < L->T; t++) {
+                float xv = L->x[(size_t)t * L->K + k], *y = L->y + (size_t)t * L->N + n0;
+                for (int n = 0; n < nn; n++) y[n] += xv * w[n];
+            }
+        }
+        if (L->b)
+            for (int t = 0; t < L->T; t++)
+                for (int n = 0; n < nn; n++) L->y[(size_t)t * L->N + n0 + n] += L->b[n0 + n];
+    }
+}
+
+static inline float rt_e8m0(uint8_t s) {   /* 2^(s − 127) */
+    if (s == 0) return ldexpf(1.0f, -127);
+    union { uint32_t u; float f; } v = {(uint32_t)s << 23};
+    return v.f;
+}
+
+static void rt_linear_mxfp4_range(void *ctx, int b, int e) {
+    static const float fp4[16] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
+                                  -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+    const RtLinearT *L = (const RtLinearT *)ctx;
+    int G = L->K / 32;
+    float w[32];
+    for (int n = b; n < e; n++) {
+        const uint8_t *blocks = (const uint8_t *)L->w + (size_t)n * G * 16, *sc = L->scales + (size_t)n * G;
+        for (int t = 0; t < L->T; t++) L->y[(size_t)t * L->N + n] = 0.0f;
+        for (int g = 0; g < G; g++) {
+            float m = rt_e8m0(sc[g]);
+            for (int j = 0; j < 16; j++) {
+                uint8_t q = blocks[g * 16 + j];
+                w[2 * j] = fp4[q & 15] * m;
+                w[2 * j + 1] = fp4[q >> 4] * m;
+            }
+            for (int t = 0; t < L->T; t++) L->y[(size_t)t * L->N + n] += rt_dot_f32(L->x + (size_t)t * L->K + 32 * g, w, 32);
+        }
+        if (L->b)
+            for (int t = 0; t < L->T; t++) L->y[(size_t)t * L->N + n] += L->b[n];
+    }
+}
+
+static inline void rt_linear_t(const RtLinearT *L) {
+    if (L->fmt == RT_MXFP4) rt_parallel_for(L->N, rt_linear_mxfp4_range, (void *)L);
+    else rt_parallel_for((L->N + RT_LT_COLS - 1) / RT_LT_COLS, rt_linear_t_range, (void *)L);
+}
+
+/* A mixture of stacked experts.  Routing:
+ *   RT_ROUTE_TOPK_SOFTMAX (gpt-oss): logits = Wr·x + br; the top k logits,
+ *       softmax over those k; the expert outputs are weighted.
+ *   RT_ROUTE_TOPK_SIGMOID_INPUT (Llama 4): the top k logits through a sigmoid
+ *       scale the expert's *input*; outputs are summed unweighted.
+ * Expert: gu = x·W_gu (+ b_gu), gate/up split (interleaved or halves), then
+ *   RT_ACT_OAI: (clamp(up, ±limit) + 1) · g·σ(alpha·g) with g = min(gate, limit)
+ *   RT_ACT_SILU: silu(gate) · up
+ * and y = h·W_down (+ b_down).  Outputs are accumulated in expert-index order,
+ * as HF's CPU path does; only selected experts are read; with `grouped` the
+ * tokens of an expert run as one matrix-matrix product. */
+enum { RT_ROUTE_TOPK_SOFTMAX = 0, RT_ROUTE_TOPK_SIGMOID_INPUT = 1 };
+enum { RT_ACT_OAI = 3 };
+typedef struct RtMoeStacked {
+    const float *x;                  /* [T][H]                                  */
+    float *y;                        /* [T][H] (not accumulated)                */
+    const void *router;              /* [E][H] in router_fmt                    */
+    const float *router_bias;        /* [E] or NULL                             */
+    const void *gate_up, *down;      /* [E][H][2I], [E][I][H]; MXFP4: [E][2I][H/32][16], [E][H][I/32][16] */
+    const uint8_t *gate_up_scales, *down_scales; /* MXFP4 exponents [E][2I][H/32], [E][H][I/32] */
+    const float *gate_up_bias, *down_bias;       /* [E][2I], [E][H] or NULL     */
+    int T, H, I, E, K, fmt, router_fmt, grouped;
+    int route, act, interleaved;
+    float limit, alpha;
+    /* shared expert (Llama 4): SwiGLU [SI][H], [SI][H], [H][SI] in router_fmt */
+    const void *shared_gate, *shared_up, *shared_down;
+    int SI;
+} RtMoeStacked;
+
+static inline void rt_moe_stacked(const RtMoeStacked *M) {
+    int T = M->T, H = M->H, I = M->I, E = M->E, K = M->K;
+    float *logits = (float *)malloc(sizeof(float) * (size_t)T * E), *wt = (float *)malloc(sizeof(float) * (size_t)T * K);
+    int *sel = (int *)malloc(sizeof(int) * (size_t)T * K), *tok = (int *)malloc(sizeof(int) * (size_t)T);
+    float *xe = (float *)malloc(sizeof(float) * (size_t)T * H), *gu = (float *)malloc(sizeof(float) * (size_t)T * 2 * I);
+    float *he = (float *)malloc(sizeof(float) * (size_t)T * I), *ye = (float *)malloc(sizeof(float) * (size_t)T * H);
+    float *we = (float *)malloc(sizeof(float) * (size_t)T);
+    if (!logits || !wt || !sel || !tok || !xe || !gu || !he || !ye || !we) rt_die("out of memory in moe");
+    RtLinear R = {.x = M->x, .w = M->router, .b = M->router_bias, .y = logits, .T = T, .K = H, .N = E, .fmt = M->router_fmt};
+    rt_linear(&R);
+    for (int t = 0; t < T; t++) {
+        const float *l = logits + (size_t)t * E;
+        int *s = sel + (size_t)t * K;
+        float *w = wt + (size_t)t * K;
+        for (int k = 0; k < K; k++) {            /* top k, highest first, lowest index on ties */
+            int best = -1;
+            for (int e = 0; e < E; e++) {
+                int taken = 0;
+                for (int j = 0; j < k; j++) taken |= s[j] == e;
+                if (!taken && (best < 0 || l[e] > l[best])) best = e;
+            }
+            s[k] = best;
+            w[k] = l[best];
+        }
+        if (M->route == RT_ROUTE_TOPK_SOFTMAX) {
+            float m = w[0], sum = 0.0f;
+            for (int k = 0; k < K; k++) { w[k] = expf(w[k] - m); sum += w[k]; }
+            for (int k = 0; k < K; k++) w[k] /= sum;
+        } else {
+            for (int k = 0; k < K; k++) w[k] = 1.0f / (1.0f + expf(-w[k]));
+        }
+    }
+    size_t gu_stride = M->fmt == RT_MXFP4 ? (size_t)2 * I * (H / 32) * 16 : (size_t)H * 2 * I * rt_wsize(M->fmt);
+    size_t dn_stride = M->fmt == RT_MXFP4 ? (size_t)H * (I / 32) * 16 : (size_t)I * H * rt_wsize(M->fmt);
+    memset(M->y, 0, sizeof(float) * (size_t)T * H);
+    for (int e = 0; e < E; e++) {
+        int n = 0;
+        for (int t = 0; t < T; t++)
+            for (int k = 0; k < K; k++)
+                if (sel[t * K + k] == e) { tok[n] = t; we[n] = wt[t * K + k]; n++; }
+        for (int b0 = 0; b0 < n; b0 += M->grouped ? n : 1) {
+            int cnt = M->grouped ? n : 1;
+            for (int j = 0; j < cnt; j++) {
+                const float *xr = M->x + (size_t)tok[b0 + j] * H;
+                float in_scale = M->route == RT_ROUTE_TOPK_SIGMOID_INPUT ? we[b0 + j] : 1.0f;
+                for (int h = 0; h < H; h++) xe[(size_t)j * H + h] = M->route == RT_ROUTE_TOPK_SIGMOID_INPUT ? xr[h] * in_scale : xr[h];
+            }
+            RtLinearT G = {.x = xe, .w = (const char *)M->gate_up + e * gu_stride, .y = gu, .T = cnt, .K = H, .N = 2 * I, .fmt = M->fmt,
+                           .b = M->gate_up_bias ? M->gate_up_bias + (size_t)e * 2 * I : NULL,
+                           .scales = M->gate_up_scales ? M->gate_up_scales + (size_t)e * 2 * I * (H / 32) : NULL};
+            rt_linear_t(&G);
+            for (int j = 0; j < cnt; j++)
+                for (int i = 0; i < I; i++) {
+                    const float *r = gu + (size_t)j * 2 * I;
+                    float g = M->interleaved ? r[2 * i] : r[i], u = M->interleaved ? r[2 * i + 1] : r[I + i], h;
+                    if (M->act == RT_ACT_OAI) {
+                        g = g < M->limit ? g : M->limit;
+                        u = u < -M->limit ? -M->limit : u > M->limit ? M->limit : u;
+                        h = (u + 1.0f) * (g * (1.0f / (1.0f + expf(-(g * M->alpha)))));
+                    } else {
+                        h = u * rt_silu(g);
+                    }
+                    he[(size_t)j * I + i] = h;
+                }
+            RtLinearT D = {.x = he, .w = (const char *)M->down + e * dn_stride, .y = ye, .T = cnt, .K = I, .N = H, .fmt = M->fmt,
+                           .b = M->down_bias ? M->down_bias + (size_t)e * H : NULL,
+                           .scales = M->down_scales ? M->down_scales + (size_t)e * H * (I / 32) : NULL};
+            rt_linear_t(&D);
+            for (int j = 0; j < cnt; j++) {
+                float *yr = M->y + (size_t)tok[b0 + j] * H, w = M->route == RT_ROUTE_TOPK_SOFTMAX ? we[b0 + j] : 1.0f;
+                const float *er = ye + (size_t)j * H;
+                if (M->route == RT_ROUTE_TOPK_SOFTMAX) for (int h = 0; h < H; h++) yr[h] += er[h] * w;
+                else for (int h = 0; h < H; h++) yr[h] += er[h];
+            }
+        }
+    }
+    if (M->shared_gate) {  /* Llama 4: out = shared(x) + routed */
+        float *as = (float *)malloc(sizeof(float) * (size_t)T * M->SI), *ys = (float *)malloc(sizeof(float) * (size_t)T * H);
+        if (!as || !ys) rt_die("out of memory in moe");
+        RtLinear G = {.x = M->x, .w = M->shared_gate, .w_up = M->shared_up, .y = as, .T = T, .K = H, .N = M->SI, .fmt = M->router_fmt,
+                      .act = RT_ACT_SILU};
+        rt_linear(&G);
+        RtLinear D = {.x = as, .w = M->shared_down, .y = ys, .T = T, .K = M->SI, .N = H, .fmt = M->router_fmt};
+        rt_linear(&D);
+        for (size_t i = 0; i < (size_t)T * H; i++) M->y[i] = ys[i] + M->y[i];
+        free(as);
+        free(ys);
+    }
+    free(logits); free(wt); free(sel); free(tok); free(xe); free(gu); free(he); free(ye); free(we);
+}
+
 #endif

@@ -22,7 +22,7 @@ import json, os, sys
 
 import torch
 import transformers
-from transformers import (DeepseekV2Config, DeepseekV2ForCausalLM, DeepseekV3Config, DeepseekV3ForCausalLM, Glm4MoeConfig, Glm4MoeForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
+from transformers import (GptOssConfig, GptOssForCausalLM, DeepseekV2Config, DeepseekV2ForCausalLM, DeepseekV3Config, DeepseekV3ForCausalLM, Glm4MoeConfig, Glm4MoeForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
                           Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM, Olmo2Config, Olmo2ForCausalLM,
                           SmolLM3Config, SmolLM3ForCausalLM, Gemma3TextConfig, Gemma3ForCausalLM)
 
@@ -124,6 +124,15 @@ def fixtures():
             ["MLA without q_lora_rank (q_proj)", "complex (interleaved) rope, YaRN mscale 0.707 (cos/sin factor 1)",
              "plain qk_head_dim^-0.5 scale (HF 4.57)", "softmax router, group_limited_greedy 4 groups top 2 (max)",
              "weights x16 never renormalised", "2 shared experts", "first layer dense"], None),
+        "gpt_oss": (GptOssConfig, GptOssForCausalLM, dict(
+            num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-5,
+            rope_theta=150000.0, sliding_window=8, num_local_experts=8, num_experts_per_tok=2, intermediate_size=32,
+            rope_scaling={"rope_type": "yarn", "factor": 32.0, "beta_fast": 32.0, "beta_slow": 1.0, "truncate": False,
+                          "original_max_position_embeddings": 16}, tie_word_embeddings=False),
+            ["attention sinks (per query head, denominator only)", "sliding window 8 on even layers, full on odd",
+             "YaRN factor 32 without truncation (attention factor on cos/sin)", "q/k/v/o bias",
+             "router with bias, top-2 then softmax", "clamped SwiGLU (limit 7, alpha 1.702, up + 1) with gate/up interleaved",
+             "expert biases", "experts stored [E, in, out] as HF saves them"], "sliding_window"),
         # bf16 / f16 checkpoints: weights rounded to the storage format, reference run in fp32
         "llama_bf16": (LlamaConfig, LlamaForCausalLM, dict(
             num_hidden_layers=2, num_attention_heads=8, num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-5,
@@ -155,6 +164,41 @@ FP8 = {"deepseek_v3_fp8": ("deepseek_v3", [16, 24])}
 # accepted exactly where greedy decoding repeats a token, so the test sees both
 # accepted and rejected drafts.
 MTP = {"deepseek_v3_mtp": "deepseek_v3"}
+
+# MXFP4 fixtures: gpt-oss as OpenAI ships it — the routed experts as
+# *_blocks [E, out, in/32, 16] (32 e2m1 values, low nibble first) and *_scales
+# [E, out, in/32] (e8m0 exponents), everything else bf16.  The reference runs
+# on the values those blocks decode to.
+MXFP4 = {"gpt_oss_mxfp4": "gpt_oss"}
+FP4 = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]
+
+
+def mxfp4_quantise(model):
+    import math
+    tensors = {}
+    table = torch.tensor(FP4)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("experts.gate_up_proj") or name.endswith("experts.down_proj"):
+                w = p.detach().transpose(1, 2).contiguous()          # [E, out, in]
+                E, R, K = w.shape
+                blocks = w.view(E, R, K // 32, 32)
+                amax = blocks.abs().amax(dim=-1).clamp(min=1e-30)
+                exp = torch.ceil(torch.log2(amax / 6.0)).clamp(-127, 127)
+                scale = torch.pow(2.0, exp)
+                idx = (blocks / scale[..., None]).unsqueeze(-1).sub(table).abs().argmin(dim=-1)   # nearest e2m1 code
+                deq = table[idx] * scale[..., None]
+                p.copy_(deq.view(E, R, K).transpose(1, 2))
+                codes = idx.to(torch.uint8)
+                packed = (codes[..., 0::2] | (codes[..., 1::2] << 4)).contiguous()              # [E, R, K/32, 16]
+                tensors[name + "_blocks"] = packed
+                tensors[name + "_scales"] = (exp + 127).to(torch.uint8).contiguous()
+            elif name.endswith("bias") or "norm" in name or name.endswith("sinks"):
+                tensors[name] = p.detach().clone()
+            else:
+                p.copy_(p.to(torch.bfloat16).float())
+                tensors[name] = p.detach().to(torch.bfloat16)
+    return tensors
 
 
 def add_mtp_module(d, cfg):
@@ -223,6 +267,10 @@ def init_weights(model, seed):
             if "norm" in name:
                 base = 0.0 if isinstance(model, Gemma3ForCausalLM) else 1.0
                 p.copy_(base + 0.2 * (torch.rand(p.shape, generator=g) * 2 - 1))
+            elif name.endswith("sinks"):
+                p.copy_(torch.randn(p.shape, generator=g))
+            elif name.endswith("experts.gate_up_proj"):   # gpt-oss: wide enough that the +-7 clamps engage
+                p.copy_(torch.randn(p.shape, generator=g) * 0.6)
             else:
                 p.copy_(torch.randn(p.shape, generator=g) * 0.08)
 
@@ -238,13 +286,20 @@ def run(model, ids):
     return logits, gen, dec
 
 
-def make(name, spec, seed, fp8_block=None, mtp=False):
+def make(name, spec, seed, fp8_block=None, mtp=False, mxfp4=False):
     cfg_cls, model_cls, kw, features, window_key = spec
     torch.manual_seed(seed)
     cfg = cfg_cls(**{**COMMON, **kw})
     model = model_cls(cfg).eval()
     init_weights(model, seed)
     fp8_tensors = fp8_quantise(model, fp8_block) if fp8_block else None
+    quant_config = None
+    if fp8_block:
+        quant_config = {"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic", "weight_block_size": fp8_block}
+    if mxfp4:
+        fp8_tensors = mxfp4_quantise(model)
+        quant_config = {"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn", "model.layers.*.mlp.router",
+                                                                           "model.embed_tokens", "lm_head"]}
     storage = STORAGE.get(name)
     if storage is not None:
         with torch.no_grad():
@@ -268,8 +323,7 @@ def make(name, spec, seed, fp8_block=None, mtp=False):
     if fp8_tensors is not None:
         from safetensors.torch import save_file
         cfg_dict = cfg.to_dict()
-        cfg_dict["quantization_config"] = {"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
-                                           "weight_block_size": fp8_block}
+        cfg_dict["quantization_config"] = quant_config
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(cfg_dict, f, indent=2)
         save_file(fp8_tensors, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
@@ -309,6 +363,11 @@ def main():
             continue
         cls, mcls, kw, features, wk = specs[base]
         make(name, (cls, mcls, kw, features + [f"fp8 e4m3 checkpoint, {block[0]}x{block[1]} blocks"], wk), 2000 + j, block)
+    for j, (name, base) in enumerate(MXFP4.items()):
+        if want and name not in want:
+            continue
+        cls, mcls, kw, features, wk = specs[base]
+        make(name, (cls, mcls, kw, features + ["MXFP4 experts (blocks + e8m0 scales), the rest bf16"], wk), 4000 + j, mxfp4=True)
     for j, (name, base) in enumerate(MTP.items()):
         if want and name not in want:
             continue
