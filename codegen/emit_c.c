@@ -95,7 +95,6 @@ static int c_check(const Graph *g) {
     for (int r = 0; r < s->n_rope; r++)
         if (s->rope[r].kind == ROPE_DYNAMIC_NTK) return unsupported(g, "dynamic NTK RoPE (Qwen-1)");
     for (int a = 0; a < s->n_attn; a++) {
-        if (s->attn[a].temperature_tuning) return unsupported(g, "Llama 4 attention temperature tuning");
         if (s->attn[a].logn) return unsupported(g, "LogN attention scaling (Qwen-1)");
         if (s->attn[a].softcap != 0) return unsupported(g, "attention logit soft-capping");
     }
@@ -576,6 +575,7 @@ static void attention_sig(const Node *n, char *sig, size_t cap) {
     if (n->chunk) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_chunk%d", n->chunk);
     if (n->w[0] >= 0) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_sinks");
     if (n->ring) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_ring%d", n->ring);
+    if (n->temp_floor > 0) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_temptuned");
     snprintf(sig, cap, "attention_%dx%dx%d%s_scale%s", n->heads, n->kv_heads, n->head_dim, extra, sc);
 }
 
@@ -846,11 +846,16 @@ static void emit_kernels(Emitter *e) {
                 n->window ? "sliding-window" : n->chunk ? "chunked" : "causal", n->heads, n->kv_heads, n->heads / n->kv_heads,
                 n->head_dim, n->scale, n->w[0] >= 0 ? ", with sinks" : "");
             if (n->window) out(e, "/* each query sees the %d most recent keys, itself included */\n", n->window);
+            if (n->chunk) out(e, "/* each query sees the keys of its own %d-token chunk up to itself */\n", n->chunk);
+            if (n->temp_floor > 0)
+                out(e, "/* temperature tuning: q at position p is scaled by 1 + %g·log1p(floor((p + 1) / %g)) */\n", n->temp_scale, n->temp_floor);
             out(e, "static void %s(const float *q, const float *k_cache, const float *v_cache, %sfloat *out, int T, int pos) {\n", sig,
                 n->w[0] >= 0 ? "const float *sinks, " : "");
             out(e, "    RtAttention A = {.q = q, .k = k_cache, .v = v_cache, .out = out, .T = T, .pos = pos,\n"
                    "                     .heads = %d, .kv_heads = %d, .head_dim = %d, .scale = %s, .window = %d, .chunk = %d, .ring = %d%s};\n",
                 n->heads, n->kv_heads, n->head_dim, flit((float)n->scale), n->window, n->chunk, n->ring, n->w[0] >= 0 ? ", .sinks = sinks" : "");
+            if (n->temp_floor > 0)
+                out(e, "    A.temp_floor = %s;\n    A.temp_scale = %s;\n", flit((float)n->temp_floor), flit((float)n->temp_scale));
             out(e, "    rt_attention(&A);\n}\n\n");
             break;
         default: break;

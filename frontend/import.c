@@ -450,6 +450,8 @@ static int import_llama4(Imported *m, const JsonValue *c) {
     m->n_rope = 1;
     m->rope_names[0] = "default";
     if (read_rope(c, NULL, 500000.0, &m->rope[0])) return -1;
+    /* HF keeps Meta's q/k row order: RoPE rotates interleaved pairs (complex form) */
+    snprintf(m->rope[0].layout, sizeof m->rope[0].layout, "interleaved");
     const JsonValue *nr = json_get(c, "no_rope_layers");
     int chunk = get_int(c, "attention_chunk_size", 0), step = get_int(c, "interleave_moe_layer_step", 1);
     const JsonValue *moe_layers = json_get(c, "moe_layers");

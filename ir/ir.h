@@ -76,6 +76,7 @@ typedef struct Node {
     int rot_dims;               /* rotary dims per head (<= head_dim)            */
     double scale;               /* attention softmax scale; embed: multiplier    */
     int window, chunk;          /* attention masks (0 = none)                    */
+    double temp_floor, temp_scale; /* attention: Llama 4 temperature tuning, q × (1 + temp_scale·ln(1 + ⌊(p+1)/temp_floor⌋)); 0 = off */
     double softcap;
     ActKind act; double act_limit, act_alpha;
     bool residual;              /* linear: accumulate into in[1] (y = in[1] + xWᵀ) */

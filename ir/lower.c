@@ -157,7 +157,7 @@ static int lower_gqa(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
             if (pass) k = y; else q = y;
         }
     }
-    if (a->qk_norm == QKNORM_L2_AFTER) {
+    if (a->qk_norm == QKNORM_L2_AFTER && ls->rope >= 0) {  /* Llama 4: weightless, after RoPE, RoPE layers only */
         q = rmsnorm(L, q, nh * d, d, NULL, NULL, "q L2 norm (after rope)");
         k = rmsnorm(L, k, nkv * d, d, NULL, NULL, "k L2 norm (after rope)");
         snprintf(L->g->vals[q].role, sizeof L->g->vals[q].role, "q_l2");
@@ -183,6 +183,10 @@ static int lower_gqa(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
     at->window = ls->window;
     at->chunk = ls->chunk;
     at->softcap = a->softcap;
+    if (a->temperature_tuning && ls->rope < 0) {  /* Llama 4: NoPE layers scale q by a function of the position */
+        at->temp_floor = a->floor_scale;
+        at->temp_scale = a->attn_scale;
+    }
     if (a->sinks) at->w[0] = weight(L, "self_attn.sinks", "sinks", 1, nh, 0, 0);
     int o = out(L, at, nh * d, "attn");
     return linear(L, o, nh * d, H, "self_attn.o_proj.weight", "o_proj", a->o_bias ? "self_attn.o_proj.bias" : NULL, "o_bias", "o", "o_proj");
@@ -363,7 +367,7 @@ static int lower_layer(Lower *L, int x, int l) {
         h = rmsnorm(L, x, H, H, "post_attention_layernorm.weight", "pre_ffn_norm", "post_attention_layernorm (pre-FFN norm)");
     else if (ls->norms == NORMS_SANDWICH)
         h = rmsnorm(L, x, H, H, "pre_feedforward_layernorm.weight", "pre_ffn_norm", "pre_feedforward_layernorm");
-    int y = f->moe ? lower_moe(L, h, f) : lower_dense_ffn(L, h, f, "mlp");
+    int y = f->moe ? lower_moe(L, h, f) : lower_dense_ffn(L, h, f, !strcmp(s->family, "llama4_text") ? "feed_forward" : "mlp");
     if (ls->norms != NORMS_PRE)
         y = rmsnorm(L, y, H, H, "post_feedforward_layernorm.weight", "post_ffn_norm", "post_feedforward_layernorm (on the sublayer output)");
     return add(L, x, y, H, "residual add (FFN)");

@@ -1,5 +1,5 @@
 /*
- * passes/swa_tile.c — window-sized KV caches for sliding-window layers.
+ * passes/swa_tile.c — window-sized KV caches for sliding-window and chunked layers.
  *
  * A sliding layer with window W only ever reads the W most recent keys, so its
  * cache need not hold the whole context.  This pass gives every such cache
@@ -12,6 +12,9 @@
  * needs exactly W.  Attention loops were already bounded by the window; only
  * the storage changes.  Full-attention layers keep max_context rows.
  *
+ * Chunked layers (Llama 4: a query sees only the keys of its own C-token chunk,
+ * up to itself) read at most C keys back, so they get C + tmax − 1 rows alike.
+ *
  * Graph change: none in structure; Graph.cache_rows[] and Node.ring are set.
  */
 #include "passes.h"
@@ -19,8 +22,11 @@
 int pass_swa_tile(Graph *g) {
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *a = &g->nodes[i];
-        if (a->op != OP_ATTENTION || a->window <= 0 || a->chunk > 0) continue;
-        int rows = a->window + g->tmax - 1;
+        if (a->op != OP_ATTENTION || (a->window <= 0 && a->chunk <= 0)) continue;
+        /* a query sees at most `window` keys, or at most `chunk` keys (those of its own chunk) */
+        int span = a->window > 0 ? a->window : a->chunk;
+        if (a->window > 0 && a->chunk > 0 && a->chunk < span) span = a->chunk;
+        int rows = span + g->tmax - 1;
         if (rows >= g->spec->max_context) continue;  /* nothing to save */
         g->cache_rows[a->cache] = rows;
     }

@@ -584,14 +584,15 @@ typedef struct RtAttention {
     float scale;
     int window, chunk;     /* 0 = none                                           */
     int ring;              /* cache rows when the cache is a ring (swa-tile), else 0 */
+    float temp_floor, temp_scale; /* Llama 4 NoPE layers: q ×= 1 + temp_scale·log1p(⌊(p+1)/temp_floor⌋); 0 = off */
 } RtAttention;
 
 static void rt_attention_range(void *ctx, int b, int e) {
     const RtAttention *A = (const RtAttention *)ctx;
     int d = A->head_dim, kvw = A->kv_heads * d, group = A->heads / A->kv_heads;
     int maxlen = A->pos + A->T;
-    float *p = (float *)malloc((size_t)maxlen * sizeof(float));
-    if (!p) rt_die("out of memory in attention");
+    float *p = (float *)malloc((size_t)maxlen * sizeof(float)), *qs = (float *)malloc((size_t)d * sizeof(float));
+    if (!p || !qs) rt_die("out of memory in attention");
     for (int task = b; task < e; task++) {
         int t = task / A->heads, h = task % A->heads, g = h / group;
         int pos = A->pos + t;
@@ -599,6 +600,11 @@ static void rt_attention_range(void *ctx, int b, int e) {
         if (A->window > 0 && pos - A->window + 1 > lo) lo = pos - A->window + 1;
         if (A->chunk > 0 && (pos / A->chunk) * A->chunk > lo) lo = (pos / A->chunk) * A->chunk;
         const float *q = A->q + (size_t)t * A->heads * d + (size_t)h * d;
+        if (A->temp_floor > 0) {  /* attention temperature tuning, in f32 as HF computes it */
+            float f = log1pf(floorf(((float)pos + 1.0f) / A->temp_floor)) * A->temp_scale + 1.0f;
+            for (int i = 0; i < d; i++) qs[i] = q[i] * f;
+            q = qs;
+        }
         float m = -INFINITY;
         for (int j = lo; j <= pos; j++) {
             size_t row = (size_t)(A->ring ? j % A->ring : j);
@@ -620,6 +626,7 @@ static void rt_attention_range(void *ctx, int b, int e) {
         }
     }
     free(p);
+    free(qs);
 }
 
 static inline void rt_attention(const RtAttention *A) {

@@ -22,7 +22,7 @@ import json, os, sys
 
 import torch
 import transformers
-from transformers import (GptOssConfig, GptOssForCausalLM, DeepseekV2Config, DeepseekV2ForCausalLM, DeepseekV3Config, DeepseekV3ForCausalLM, Glm4MoeConfig, Glm4MoeForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
+from transformers import (Llama4TextConfig, Llama4ForCausalLM, GptOssConfig, GptOssForCausalLM, DeepseekV2Config, DeepseekV2ForCausalLM, DeepseekV3Config, DeepseekV3ForCausalLM, Glm4MoeConfig, Glm4MoeForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
                           Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM, Olmo2Config, Olmo2ForCausalLM,
                           SmolLM3Config, SmolLM3ForCausalLM, Gemma3TextConfig, Gemma3ForCausalLM)
 
@@ -133,6 +133,18 @@ def fixtures():
              "YaRN factor 32 without truncation (attention factor on cos/sin)", "q/k/v/o bias",
              "router with bias, top-2 then softmax", "clamped SwiGLU (limit 7, alpha 1.702, up + 1) with gate/up interleaved",
              "expert biases", "experts stored [E, in, out] as HF saves them"], "sliding_window"),
+        "llama4": (Llama4TextConfig, Llama4ForCausalLM, dict(
+            num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-5,
+            rope_theta=500000.0, attention_chunk_size=8, use_qk_norm=True, attn_temperature_tuning=True, floor_scale=4,
+            attn_scale=0.1, num_local_experts=4, num_experts_per_tok=1, intermediate_size=32, intermediate_size_mlp=96,
+            interleave_moe_layer_step=2, tie_word_embeddings=False,
+            rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                          "original_max_position_embeddings": 16}),
+            ["NoPE on layer 3 (no_rope_layers), interleaved (complex) RoPE with llama3 scaling elsewhere",
+             "chunked attention (chunk 8) on the RoPE layers", "weightless L2 q/k norm after RoPE on RoPE layers",
+             "attention temperature tuning on the NoPE layer (floor_scale 4, so it engages from position 3)",
+             "MoE on odd layers (interleave step 2): 4 experts top-1, sigmoid score scales the input, shared expert",
+             "dense layers with intermediate_size_mlp 96", "experts stored [E, in, out], gate|up halves"], "attention_chunk_size"),
         # bf16 / f16 checkpoints: weights rounded to the storage format, reference run in fp32
         "llama_bf16": (LlamaConfig, LlamaForCausalLM, dict(
             num_hidden_layers=2, num_attention_heads=8, num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-5,
