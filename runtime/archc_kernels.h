@@ -859,9 +859,43 @@ static inline float rt_e8m0(uint8_t s) {   /* 2^(s − 127) */
     return v.f;
 }
 
+static const float rt_fp4_e2m1[16] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
+                                       -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+
+/* Decode one MXFP4 block: 16 bytes → 32 weights × 2^(s − 127), element 2j from
+ * the low nibble of byte j and 2j + 1 from its high nibble.  AVX-512 looks the
+ * 16-entry e2m1 table up with one permute per 16 values; AVX2 permutes the
+ * 8 magnitudes and puts the sign bit back; elsewhere a scalar table lookup. */
+static inline void rt_mxfp4_block(const uint8_t *q, uint8_t s, float *w) {
+    float m = rt_e8m0(s);
+#if defined(__AVX512F__)
+    __m128i bytes = _mm_loadu_si128((const __m128i *)q), lo = _mm_and_si128(bytes, _mm_set1_epi8(0x0F));
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(0x0F));
+    __m512 lut = _mm512_loadu_ps(rt_fp4_e2m1), ms = _mm512_set1_ps(m);
+    __m512i i0 = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)), i1 = _mm512_cvtepu8_epi32(_mm_unpackhi_epi8(lo, hi));
+    _mm512_storeu_ps(w, _mm512_mul_ps(_mm512_permutexvar_ps(i0, lut), ms));
+    _mm512_storeu_ps(w + 16, _mm512_mul_ps(_mm512_permutexvar_ps(i1, lut), ms));
+#elif defined(__AVX2__)
+    __m128i bytes = _mm_loadu_si128((const __m128i *)q), lo = _mm_and_si128(bytes, _mm_set1_epi8(0x0F));
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(0x0F));
+    __m128i il[2] = {_mm_unpacklo_epi8(lo, hi), _mm_unpackhi_epi8(lo, hi)};
+    __m256 lut = _mm256_loadu_ps(rt_fp4_e2m1), ms = _mm256_set1_ps(m);
+    for (int k = 0; k < 4; k++) {
+        __m128i part = k & 1 ? _mm_srli_si128(il[k >> 1], 8) : il[k >> 1];
+        __m256i idx = _mm256_cvtepu8_epi32(part);
+        __m256 mag = _mm256_permutevar8x32_ps(lut, _mm256_and_si256(idx, _mm256_set1_epi32(7)));
+        __m256 sign = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(idx, _mm256_set1_epi32(8)), 28));
+        _mm256_storeu_ps(w + 8 * k, _mm256_mul_ps(_mm256_xor_ps(mag, sign), ms));
+    }
+#else
+    for (int j = 0; j < 16; j++) {
+        w[2 * j] = rt_fp4_e2m1[q[j] & 15] * m;
+        w[2 * j + 1] = rt_fp4_e2m1[q[j] >> 4] * m;
+    }
+#endif
+}
+
 static void rt_linear_mxfp4_range(void *ctx, int b, int e) {
-    static const float fp4[16] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
-                                  -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
     const RtLinearT *L = (const RtLinearT *)ctx;
     int G = L->K / 32;
     float w[32];
@@ -869,12 +903,7 @@ static void rt_linear_mxfp4_range(void *ctx, int b, int e) {
         const uint8_t *blocks = (const uint8_t *)L->w + (size_t)n * G * 16, *sc = L->scales + (size_t)n * G;
         for (int t = 0; t < L->T; t++) L->y[(size_t)t * L->N + n] = 0.0f;
         for (int g = 0; g < G; g++) {
-            float m = rt_e8m0(sc[g]);
-            for (int j = 0; j < 16; j++) {
-                uint8_t q = blocks[g * 16 + j];
-                w[2 * j] = fp4[q & 15] * m;
-                w[2 * j + 1] = fp4[q >> 4] * m;
-            }
+            rt_mxfp4_block(blocks + g * 16, sc[g], w);
             for (int t = 0; t < L->T; t++) L->y[(size_t)t * L->N + n] += rt_dot_f32(L->x + (size_t)t * L->K + 32 * g, w, 32);
         }
         if (L->b)

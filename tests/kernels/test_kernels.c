@@ -81,6 +81,51 @@ static void test_linear(int fmt, int T, int K, int N, int bias, int res, int glu
     free(x); free(b); free(bu); free(y); free(r); free(w); free(wu); free(want); free(sc); free(scu);
 }
 
+/* Stacked-expert matmuls: [in, out] weights (f32/bf16) and MXFP4 rows, against
+ * a reference that decodes e2m1 / e8m0 on its own. */
+static void test_linear_t(int fmt, int T, int K, int N, int bias) {
+    static const double e2m1[16] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6};
+    unsigned s = (unsigned)(fmt * 131 + T * 17 + K * 3 + N);
+    float *x = malloc(sizeof(float) * T * K), *b = malloc(sizeof(float) * N), *y = malloc(sizeof(float) * T * N);
+    double *want = malloc(sizeof(double) * T * N), *wref = malloc(sizeof(double) * (size_t)N * K);  /* [N][K] */
+    void *w = malloc(4 * (size_t)N * K);
+    uint8_t *sc = malloc((size_t)N * (K / 32 + 1));
+    for (int i = 0; i < T * K; i++) x[i] = frand(&s);
+    for (int i = 0; i < N; i++) b[i] = frand(&s);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) {
+            float v = frand(&s);
+            if (fmt == RT_F32) { ((float *)w)[(size_t)k * N + n] = v; wref[(size_t)n * K + k] = v; }
+            else if (fmt == RT_BF16) { uint16_t h = st_f32_to_bf16(v); ((uint16_t *)w)[(size_t)k * N + n] = h; wref[(size_t)n * K + k] = st_bf16_to_f32(h); }
+        }
+    if (fmt == RT_MXFP4) {
+        uint8_t *q = w;
+        for (int n = 0; n < N; n++)
+            for (int g = 0; g < K / 32; g++) {
+                sc[n * (K / 32) + g] = (uint8_t)(120 + (int)((frand(&s) + 1) * 4));
+                for (int j = 0; j < 16; j++) {
+                    uint8_t byte = (uint8_t)((frand(&s) + 1) * 127.9f);
+                    q[((size_t)n * (K / 32) + g) * 16 + j] = byte;
+                    double m = ldexp(1.0, sc[n * (K / 32) + g] - 127);
+                    wref[(size_t)n * K + 32 * g + 2 * j] = e2m1[byte & 15] * m;
+                    wref[(size_t)n * K + 32 * g + 2 * j + 1] = e2m1[byte >> 4] * m;
+                }
+            }
+    }
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < N; n++) {
+            double a = bias ? b[n] : 0;
+            for (int k = 0; k < K; k++) a += (double)x[t * K + k] * wref[(size_t)n * K + k];
+            want[t * N + n] = a;
+        }
+    RtLinearT L = {.x = x, .w = w, .scales = sc, .b = bias ? b : NULL, .y = y, .T = T, .K = K, .N = N, .fmt = fmt};
+    rt_linear_t(&L);
+    char what[128];
+    snprintf(what, sizeof what, "linear_t fmt=%d T=%d K=%d N=%d bias=%d", fmt, T, K, N, bias);
+    check(what, y, want, T * N, 1e-5);
+    free(x); free(b); free(y); free(want); free(wref); free(w); free(sc);
+}
+
 static void test_attention(int T, int pos, int heads, int kv, int d, int window, int chunk, int sinks) {
     unsigned s = (unsigned)(T * 13 + pos * 17 + heads + window * 3 + chunk * 5 + sinks);
     int len = pos + T, kvw = kv * d;
@@ -143,6 +188,13 @@ int main(void) {
                     checks++;
                 }
         }
+        int tshapes[][3] = {{1, 64, 70}, {5, 96, 130}, {3, 32, 7}};
+        for (unsigned i = 0; i < sizeof tshapes / sizeof tshapes[0]; i++)
+            for (int fmt = 0; fmt < 3; fmt++) {
+                int f = fmt == 2 ? RT_MXFP4 : fmt;
+                test_linear_t(f, tshapes[i][0], tshapes[i][1], tshapes[i][2], (int)(i & 1));
+                checks++;
+            }
         test_attention(1, 0, 4, 2, 16, 0, 0, 0);
         test_attention(9, 0, 4, 2, 16, 0, 0, 0);
         test_attention(9, 20, 6, 2, 32, 0, 0, 0);
