@@ -93,9 +93,7 @@ static int stacked_moe(const Graph *g, const Node *n) {
 static int c_check(const Graph *g) {
     const ModelSpec *s = g->spec;
     for (int r = 0; r < s->n_rope; r++)
-        if (s->rope[r].kind == ROPE_DYNAMIC_NTK) return unsupported(g, "dynamic NTK RoPE (Qwen-1)");
     for (int a = 0; a < s->n_attn; a++) {
-        if (s->attn[a].logn) return unsupported(g, "LogN attention scaling (Qwen-1)");
         if (s->attn[a].softcap != 0) return unsupported(g, "attention logit soft-capping");
     }
 
@@ -576,6 +574,7 @@ static void attention_sig(const Node *n, char *sig, size_t cap) {
     if (n->w[0] >= 0) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_sinks");
     if (n->ring) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_ring%d", n->ring);
     if (n->temp_floor > 0) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_temptuned");
+    if (n->logn_seq > 0) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_logn%d", n->logn_seq);
     snprintf(sig, cap, "attention_%dx%dx%d%s_scale%s", n->heads, n->kv_heads, n->head_dim, extra, sc);
 }
 
@@ -847,6 +846,8 @@ static void emit_kernels(Emitter *e) {
                 n->head_dim, n->scale, n->w[0] >= 0 ? ", with sinks" : "");
             if (n->window) out(e, "/* each query sees the %d most recent keys, itself included */\n", n->window);
             if (n->chunk) out(e, "/* each query sees the keys of its own %d-token chunk up to itself */\n", n->chunk);
+            if (n->logn_seq > 0)
+                out(e, "/* LogN (Qwen-1): q at position p is scaled by ln(p + 1) / ln(%d) once p + 1 > %d */\n", n->logn_seq, n->logn_seq);
             if (n->temp_floor > 0)
                 out(e, "/* temperature tuning: q at position p is scaled by 1 + %g·log1p(floor((p + 1) / %g)) */\n", n->temp_scale, n->temp_floor);
             out(e, "static void %s(const float *q, const float *k_cache, const float *v_cache, %sfloat *out, int T, int pos) {\n", sig,
@@ -856,6 +857,7 @@ static void emit_kernels(Emitter *e) {
                 n->heads, n->kv_heads, n->head_dim, flit((float)n->scale), n->window, n->chunk, n->ring, n->w[0] >= 0 ? ", .sinks = sinks" : "");
             if (n->temp_floor > 0)
                 out(e, "    A.temp_floor = %s;\n    A.temp_scale = %s;\n", flit((float)n->temp_floor), flit((float)n->temp_scale));
+            if (n->logn_seq > 0) out(e, "    A.logn_seq = %d;\n", n->logn_seq);
             out(e, "    rt_attention(&A);\n}\n\n");
             break;
         default: break;
@@ -1161,11 +1163,32 @@ static int c_emit(const Graph *g, FILE *f) {
             out(e, "static float rope_inv_freq_%s[%d];\nstatic float rope_mscale_%s;\n", rs->name, t->dims / 2, rs->name);
         }
         out(e, "static float rope_cos_%s[TMAX * %d], rope_sin_%s[TMAX * %d];\n\n", rs->name, t->dims / 2, rs->name, t->dims / 2);
+        if (rs->kind == ROPE_DYNAMIC_NTK) {
+            out(e, "/* Dynamic NTK (Qwen-1).  The base grows with alpha = max(2^ceil(log2(L / %d) + 1) - 1, 1),\n"
+                   " * L the length of the cache-free pass (the prompt, at pos 0): base' = %g · alpha^(%d / %d).\n"
+                   " * Cached decode keeps the alpha of the prefill (its keys were rotated with it), as the\n"
+                   " * reference does, even when the context grows past the next doubling. */\n",
+                rs->ntk_seq_length, rs->theta, t->dims, t->dims - 2);
+            out(e, "static double ntk_alpha_%s = 1.0;\n", rs->name);
+            out(e, "static void ntk_update_%s(int L) {\n", rs->name);
+            out(e, "    double a = pow(2.0, ceil(log((double)L / %d) / log(2.0) + 1.0)) - 1.0;\n", rs->ntk_seq_length);
+            out(e, "    if (a < 1.0) a = 1.0;\n    if (a == ntk_alpha_%s) return;\n    ntk_alpha_%s = a;\n", rs->name, rs->name);
+            out(e, "    RtRopeParams p = {.kind = RT_ROPE_DEFAULT, .theta = %.17g * pow(a, %d.0 / %d.0), .dims = %d};\n", rs->theta, t->dims,
+                t->dims - 2, t->dims);
+            out(e, "    rt_rope_inv_freq(&p, rope_inv_freq_%s, &rope_mscale_%s);\n}\n\n", rs->name, rs->name);
+        }
     }
 
     out(e, "static int model_init(char *err, size_t errlen) {\n    (void)err; (void)errlen;\n");
     for (int i = 0; i < g->n_weights; i++)
-        if (g->weights[i].alias >= 0) out(e, "    W.%s = W.%s;  /* tied */\n", g->weights[i].field, g->weights[g->weights[i].alias].field);
+        if (g->weights[i].alias >= 0 && g->weights[i].view_offset)
+            out(e, "    W.%s = W.%s + %lld;  /* rows of %s, no copy */\n", g->weights[i].field, g->weights[g->weights[i].alias].field,
+                (long long)g->weights[i].view_offset, g->weights[g->weights[i].alias].name);
+        else if (g->weights[i].alias >= 0 && strstr(g->weights[i].field, "l[") == g->weights[i].field)
+            out(e, "    W.%s = W.%s;  /* rows of %s, no copy */\n", g->weights[i].field, g->weights[g->weights[i].alias].field,
+                g->weights[g->weights[i].alias].name);
+        else if (g->weights[i].alias >= 0)
+            out(e, "    W.%s = W.%s;  /* tied */\n", g->weights[i].field, g->weights[g->weights[i].alias].field);
     out(e, "    arena = rt_alloc(sizeof(float) * ARENA_FLOATS);\n");
     for (int c = 0; c < g->n_caches; c++) {
         char rows[32];
@@ -1201,6 +1224,9 @@ static int c_emit(const Graph *g, FILE *f) {
 
     out(e, "/* Run n tokens at positions pos …: one decode step, or prefill in chunks of TMAX. */\n");
     out(e, "static void model_forward(const int *tokens, int n, int pos, float *logits, int all_logits, float *hidden_out) {\n");
+    for (int r = 0; r < s->n_rope; r++)
+        if (s->rope[r].kind == ROPE_DYNAMIC_NTK && g->rope[r].dims > 0)
+            out(e, "    if (pos == 0) ntk_update_%s(n);  /* a cache-free pass chooses the NTK alpha */\n", s->rope[r].name);
     out(e, "    if (n == 1 && !all_logits) { forward_decode(tokens, pos, logits, hidden_out); return; }\n");
     out(e, "    for (int i = 0; i < n; i += TMAX) {\n");
     out(e, "        int T = n - i < TMAX ? n - i : TMAX, last = i + T >= n;\n");

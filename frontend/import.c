@@ -27,7 +27,7 @@ typedef struct Rope {
     int present;
     char kind[16];
     double theta, factor, low, high, beta_fast, beta_slow, attention_factor, mscale, mscale_all_dim;
-    int orig, has_attention_factor, has_mscale, has_mscale_all_dim, has_truncate, truncate, dims;
+    int orig, has_attention_factor, has_mscale, has_mscale_all_dim, has_truncate, truncate, dims, seq_length;
     char layout[16];
 } Rope;
 
@@ -63,6 +63,8 @@ typedef struct Imported {
     const char *router_score;
     int select_bias, router_bias, softmax_after_topk, groups, top_groups, group_max, normalize, scale_input;
     double mla_scale;      /* MLA softmax scale with the YaRN mscale² (DeepSeek-V3), 0 = default */
+    int qwen1;             /* Qwen-1: fused c_attn, transformer.h.N names */
+    int ntk_seq, logn_seq; /* Qwen-1 dynamic NTK / LogN training length (0 = off) */
     double routed_scale;
     const char *norms;
     int tie;
@@ -432,6 +434,51 @@ static int import_glm4_moe(Imported *m, const JsonValue *c) {
     return 0;
 }
 
+/* Qwen-1 (model_type qwen, QWenLMHeadModel, remote code): one fused c_attn with
+ * bias, MLP branches of intermediate_size / 2, RMSNorm eps layer_norm_epsilon,
+ * partial rotary (rotary_pct), dynamic NTK and LogN both keyed to seq_length. */
+static int import_qwen1(Imported *m, const JsonValue *c) {
+    if (need_int(c, "hidden_size", &m->hidden) || need_int(c, "num_attention_heads", &m->heads) ||
+        need_int(c, "num_hidden_layers", &m->layers) || need_int(c, "vocab_size", &m->vocab) ||
+        need_int(c, "intermediate_size", &m->intermediate))
+        return -1;
+    if (m->layers > MAXL) return ierr("num_hidden_layers is larger than archc's limit of %s layers", "256");
+    m->qwen1 = 1;
+    m->kv_heads = m->heads;
+    m->head_dim = get_int(c, "kv_channels", m->hidden / m->heads);
+    if (m->head_dim * m->heads != m->hidden) return ierr("kv_channels must equal hidden_size / num_attention_heads%s", "");
+    m->intermediate /= 2;  /* w1 and w2 are each intermediate_size / 2 wide */
+    m->eps = get_num(c, "layer_norm_epsilon", 1e-6);
+    m->max_context = get_int(c, "max_position_embeddings", 8192);
+    m->tie = get_bool(c, "tie_word_embeddings", 0);
+    m->format = dtype_format(c);
+    m->bos = m->eos = -1;
+    m->act = "swiglu";
+    m->norms = "pre";
+    m->bias = "qkv";
+    m->qk_norm = "none";
+    m->router_score = "softmax";
+    m->routed_scale = 1.0;
+    int seq = get_int(c, "seq_length", 2048);
+    double pct = get_num(c, "rotary_pct", 1.0);
+    m->n_rope = 1;
+    m->rope_names[0] = "default";
+    Rope *r = &m->rope[0];
+    r->present = 1;
+    r->theta = get_num(c, "rotary_emb_base", 10000.0);
+    r->dims = pct == 1.0 ? 0 : (int)(m->head_dim * pct);
+    snprintf(r->layout, sizeof r->layout, "half");
+    if (get_bool(c, "use_dynamic_ntk", 0)) {
+        snprintf(r->kind, sizeof r->kind, "dynamic_ntk");
+        r->seq_length = seq;
+    } else {
+        snprintf(r->kind, sizeof r->kind, "default");
+    }
+    if (get_bool(c, "use_logn_attn", 0)) m->logn_seq = seq;
+    for (int i = 0; i < m->layers; i++) m->layer[i].rope = "default";
+    return 0;
+}
+
 static int import_llama4(Imported *m, const JsonValue *c) {
     if (read_common(m, c)) return -1;
     m->experts = get_int(c, "num_local_experts", 16);
@@ -476,7 +523,8 @@ static void write_rope(FILE *f, const Rope *r, const char *ind) {
     fprintf(f, "%skind: %s\n%stheta: %.17g\n", ind, r->kind, ind, r->theta);
     if (r->dims) fprintf(f, "%sdims: %d\n", ind, r->dims);
     if (strcmp(r->layout, "half")) fprintf(f, "%slayout: %s\n", ind, r->layout);
-    if (strcmp(r->kind, "default")) fprintf(f, "%sfactor: %.17g\n", ind, r->factor);
+    if (!strcmp(r->kind, "dynamic_ntk")) fprintf(f, "%sseq_length: %d\n", ind, r->seq_length);
+    else if (strcmp(r->kind, "default")) fprintf(f, "%sfactor: %.17g\n", ind, r->factor);
     if (!strcmp(r->kind, "llama3"))
         fprintf(f, "%soriginal_max_position: %d\n%slow_freq_factor: %.17g\n%shigh_freq_factor: %.17g\n", ind, r->orig, ind, r->low, ind, r->high);
     if (!strcmp(r->kind, "yarn")) {
@@ -521,6 +569,8 @@ static void write_yaml(FILE *f, const Imported *m, const char *src) {
     } else {
         fprintf(f, "  kind: gqa\n  heads: %d\n  kv_heads: %d\n  head_dim: %d\n", m->heads, m->kv_heads, m->head_dim);
         if (strcmp(m->bias, "none")) fprintf(f, "  bias: %s\n", m->bias);
+        if (m->qwen1) fprintf(f, "  fused_qkv: true   # c_attn: q | k | v in one tensor\n");
+        if (m->logn_seq) fprintf(f, "  logn: true\n  logn_seq_length: %d\n", m->logn_seq);
         if (strcmp(m->qk_norm, "none")) fprintf(f, "  qk_norm: %s\n", m->qk_norm);
         if (m->scale) fprintf(f, "  scale: %.17g\n", m->scale);
         if (m->sinks) fprintf(f, "  sinks: true\n");
@@ -578,7 +628,7 @@ static void write_yaml(FILE *f, const Imported *m, const char *src) {
     if (m->embed_scale_sqrt) fprintf(f, "embed_scale: sqrt_hidden\n");
     if (m->final_softcap) fprintf(f, "final_softcap: %.17g\n", m->final_softcap);
     if (m->mtp) fprintf(f, "mtp: {depth: %d}\n", m->mtp);
-    fprintf(f, "weights: {names: hf, format: %s", m->format);
+    fprintf(f, "weights: {names: %s, format: %s", m->qwen1 ? "qwen1" : "hf", m->format);
     if (m->block[0]) fprintf(f, ", block: [%d, %d]", m->block[0], m->block[1]);
     fprintf(f, "}\n");
     if (m->bos >= 0 || m->eos >= 0) {
@@ -638,10 +688,10 @@ int spec_import_hf(const char *in, const char *out_path) {
     else if (!strcmp(mt, "deepseek_v3") || !strcmp(mt, "deepseek_v2") || !strcmp(mt, "kimi_k2")) rc = import_deepseek(&m, c, mt);
     else if (!strcmp(mt, "glm4_moe")) rc = import_glm4_moe(&m, c);
     else if (!strcmp(mt, "llama4_text")) rc = import_llama4(&m, c);
-    else if (!strcmp(mt, "qwen")) { rc = ierr("model_type '%s' (Qwen-1) is not supported yet (see issue 5)", mt); }
+    else if (!strcmp(mt, "qwen")) rc = import_qwen1(&m, c);
     else {
         rc = ierr("unsupported model_type '%s' (supported: llama, mistral, qwen2, qwen3, olmo2, smollm3, gemma3_text, gpt_oss, "
-                  "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, llama4_text)", mt);
+                  "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, llama4_text, qwen)", mt);
     }
     if (rc == 0) {
         snprintf(m.family, sizeof m.family, "%s", fam);

@@ -53,7 +53,8 @@ typedef struct Weight {
     int64_t shape[4];
     WeightFormat fmt;   /* storage format of this tensor                           */
     int flags;
-    int alias;          /* >= 0: this slot reuses weight `alias` (tied embeddings) */
+    int alias;          /* >= 0: this slot reuses weight `alias` (tied embeddings, or a view) */
+    int64_t view_offset; /* view: elements from the start of `alias` (Qwen-1 c_attn → q, k, v) */
     int layer;
 } Weight;
 
@@ -76,6 +77,7 @@ typedef struct Node {
     int rot_dims;               /* rotary dims per head (<= head_dim)            */
     double scale;               /* attention softmax scale; embed: multiplier    */
     int window, chunk;          /* attention masks (0 = none)                    */
+    int logn_seq;               /* attention: Qwen-1 LogN, q × ln(p+1)/ln(logn_seq) once p+1 > logn_seq; 0 = off */
     double temp_floor, temp_scale; /* attention: Llama 4 temperature tuning, q × (1 + temp_scale·ln(1 + ⌊(p+1)/temp_floor⌋)); 0 = off */
     double softcap;
     ActKind act; double act_limit, act_alpha;

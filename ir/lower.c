@@ -106,6 +106,36 @@ static int linear(Lower *L, int x, int n_in, int n_out, const char *wname, const
     return y;
 }
 
+/* A linear over an existing weight (and bias) index. */
+static int linear_w(Lower *L, int x, int n_in, int n_out, int w, int b, const char *role, const char *note) {
+    Node *n = node(L, OP_LINEAR, note);
+    n->in[0] = x;
+    n->w[0] = w;
+    n->n_in = n_in;
+    n->n_out = n_out;
+    int y = out(L, n, n_out, role);
+    if (b >= 0) {
+        Node *bn = node(L, OP_BIAS, note);
+        bn->in[0] = y;
+        bn->w[0] = b;
+        bn->n_in = n_out;
+        y = out(L, bn, n_out, role);
+    }
+    return y;
+}
+
+/* A view of rows [row0, row0 + rows) of weight `base` (no copy: a pointer into it). */
+static int weight_view(Lower *L, int base, const char *field, int64_t row0, int64_t rows) {
+    Weight b = L->g->weights[base];
+    int64_t shape[2] = {rows, b.ndim > 1 ? b.shape[1] : 0};
+    char fld[64];
+    snprintf(fld, sizeof fld, "l[%d].%s", L->layer, field);
+    int w = graph_add_weight(L->g, b.name, fld, b.ndim, shape, b.fmt, b.flags, L->layer);
+    L->g->weights[w].alias = base;
+    L->g->weights[w].view_offset = row0 * (b.ndim > 1 ? b.shape[1] : 1);
+    return w;
+}
+
 static int add(Lower *L, int a, int b, int width, const char *note) {
     Node *n = node(L, OP_ADD, note);
     n->in[0] = a;
@@ -125,10 +155,28 @@ static void mark_qknorm(Lower *L, int q, int k, QkNormKind kind) {
 static int lower_gqa(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
     const ModelSpec *s = L->s;
     int H = s->hidden, nh = a->heads, nkv = a->kv_heads, d = a->head_dim;
-    if (a->fused_qkv) return -2;
-    int q = linear(L, h, H, nh * d, "self_attn.q_proj.weight", "q_proj", a->q_bias ? "self_attn.q_proj.bias" : NULL, "q_bias", "q", "q_proj");
-    int k = linear(L, h, H, nkv * d, "self_attn.k_proj.weight", "k_proj", a->k_bias ? "self_attn.k_proj.bias" : NULL, "k_bias", "k", "k_proj");
-    int v = linear(L, h, H, nkv * d, "self_attn.v_proj.weight", "v_proj", a->v_bias ? "self_attn.v_proj.bias" : NULL, "v_bias", "v", "v_proj");
+    int q, k, v;
+    if (a->fused_qkv) {
+        /* Qwen-1 c_attn: one [q | k | v] tensor (and bias); q, k, v are row views of it */
+        int64_t rows = (int64_t)(nh + 2 * nkv) * d;
+        int cw = weight(L, "attn.c_attn.weight", "c_attn", 2, rows, H, 0);
+        int cb = a->q_bias ? weight(L, "attn.c_attn.bias", "c_attn_bias", 1, rows, 0, 0) : -1;
+        int wq = weight_view(L, cw, "q_proj", 0, (int64_t)nh * d), wk = weight_view(L, cw, "k_proj", (int64_t)nh * d, (int64_t)nkv * d);
+        int wv = weight_view(L, cw, "v_proj", (int64_t)(nh + nkv) * d, (int64_t)nkv * d);
+        int bq = -1, bk = -1, bv = -1;
+        if (cb >= 0) {
+            bq = weight_view(L, cb, "q_bias", 0, (int64_t)nh * d);
+            bk = weight_view(L, cb, "k_bias", (int64_t)nh * d, (int64_t)nkv * d);
+            bv = weight_view(L, cb, "v_bias", (int64_t)(nh + nkv) * d, (int64_t)nkv * d);
+        }
+        q = linear_w(L, h, H, nh * d, wq, bq, "q", "c_attn (q rows)");
+        k = linear_w(L, h, H, nkv * d, wk, bk, "k", "c_attn (k rows)");
+        v = linear_w(L, h, H, nkv * d, wv, bv, "v", "c_attn (v rows)");
+    } else {
+        q = linear(L, h, H, nh * d, "self_attn.q_proj.weight", "q_proj", a->q_bias ? "self_attn.q_proj.bias" : NULL, "q_bias", "q", "q_proj");
+        k = linear(L, h, H, nkv * d, "self_attn.k_proj.weight", "k_proj", a->k_bias ? "self_attn.k_proj.bias" : NULL, "k_bias", "k", "k_proj");
+        v = linear(L, h, H, nkv * d, "self_attn.v_proj.weight", "v_proj", a->v_bias ? "self_attn.v_proj.bias" : NULL, "v_bias", "v", "v_proj");
+    }
     if (a->qk_norm == QKNORM_HEAD) {
         q = rmsnorm(L, q, nh * d, d, "self_attn.q_norm.weight", "q_norm", "q_norm (per head)");
         k = rmsnorm(L, k, nkv * d, d, "self_attn.k_norm.weight", "k_norm", "k_norm (per head)");
@@ -183,12 +231,14 @@ static int lower_gqa(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
     at->window = ls->window;
     at->chunk = ls->chunk;
     at->softcap = a->softcap;
+    if (a->logn) at->logn_seq = a->logn_seq_length;
     if (a->temperature_tuning && ls->rope < 0) {  /* Llama 4: NoPE layers scale q by a function of the position */
         at->temp_floor = a->floor_scale;
         at->temp_scale = a->attn_scale;
     }
     if (a->sinks) at->w[0] = weight(L, "self_attn.sinks", "sinks", 1, nh, 0, 0);
     int o = out(L, at, nh * d, "attn");
+    if (a->fused_qkv) return linear(L, o, nh * d, H, "attn.c_proj.weight", "o_proj", NULL, NULL, "o", "c_proj (o_proj)");
     return linear(L, o, nh * d, H, "self_attn.o_proj.weight", "o_proj", a->o_bias ? "self_attn.o_proj.bias" : NULL, "o_bias", "o", "o_proj");
 }
 
@@ -241,6 +291,11 @@ static int lower_dense_ffn(Lower *L, int h, const FfnSpec *f, const char *prefix
     int H = s->hidden, I = f->intermediate;
     char wn[3][96], bn[3][96];
     const char *proj[3] = {"gate_proj", "up_proj", "down_proj"};
+    if (s->weights.names == NAMES_QWEN1) {  /* Qwen-1: silu on w2 (the gate), w1 is up */
+        proj[0] = "w2";
+        proj[1] = "w1";
+        proj[2] = "c_proj";
+    }
     for (int i = 0; i < 3; i++) {
         snprintf(wn[i], sizeof wn[i], "%s.%s.weight", prefix, proj[i]);
         snprintf(bn[i], sizeof bn[i], "%s.%s.bias", prefix, proj[i]);
@@ -346,17 +401,14 @@ static int lower_layer(Lower *L, int x, int l) {
     int H = s->hidden;
     L->layer = l;
     L->loc = ls->loc;
-    snprintf(L->lp, sizeof L->lp, "model.layers.%d.", l);
+    bool q1 = s->weights.names == NAMES_QWEN1;
+    snprintf(L->lp, sizeof L->lp, q1 ? "transformer.h.%d." : "model.layers.%d.", l);
 
     /* attention sublayer */
     int h = x;
     if (ls->norms != NORMS_POST)
-        h = rmsnorm(L, x, H, H, "input_layernorm.weight", "input_norm", "input_layernorm");
+        h = rmsnorm(L, x, H, H, q1 ? "ln_1.weight" : "input_layernorm.weight", "input_norm", q1 ? "ln_1" : "input_layernorm");
     int o = a->kind == ATTN_MLA ? lower_mla(L, h, ls, a) : lower_gqa(L, h, ls, a);
-    if (o == -2) {
-        fprintf(stderr, "%s: error: not yet supported: fused q|k|v checkpoint tensors (fused_qkv)\n", s->file);
-        return -1;
-    }
     if (ls->norms != NORMS_PRE)
         o = rmsnorm(L, o, H, H, "post_attention_layernorm.weight", "post_attn_norm", "post_attention_layernorm (on the sublayer output)");
     x = add(L, x, o, H, "residual add (attention)");
@@ -364,7 +416,8 @@ static int lower_layer(Lower *L, int x, int l) {
     /* feed-forward sublayer */
     h = x;
     if (ls->norms == NORMS_PRE)
-        h = rmsnorm(L, x, H, H, "post_attention_layernorm.weight", "pre_ffn_norm", "post_attention_layernorm (pre-FFN norm)");
+        h = rmsnorm(L, x, H, H, q1 ? "ln_2.weight" : "post_attention_layernorm.weight", "pre_ffn_norm",
+                    q1 ? "ln_2 (pre-FFN norm)" : "post_attention_layernorm (pre-FFN norm)");
     else if (ls->norms == NORMS_SANDWICH)
         h = rmsnorm(L, x, H, H, "pre_feedforward_layernorm.weight", "pre_ffn_norm", "pre_feedforward_layernorm");
     int y = f->moe ? lower_moe(L, h, f) : lower_dense_ffn(L, h, f, !strcmp(s->family, "llama4_text") ? "feed_forward" : "mlp");
@@ -434,8 +487,9 @@ static int lower_mtp(Lower *L) {
 int lower_model(const ModelSpec *s, Graph *g) {
     graph_init(g, s);
     Lower L = {.g = g, .s = s, .layer = -1, .loc = s->loc};
-    if (!strcmp(s->family, "qwen") || s->weights.names == NAMES_QWEN1) {
-        fprintf(stderr, "%s: error: not yet supported: lowering Qwen-1 (fused c_attn, dynamic NTK, LogN) — see issue 5\n", s->file);
+    bool q1 = s->weights.names == NAMES_QWEN1;
+    if (q1 && (s->n_attn != 1 || !s->attn[0].fused_qkv)) {
+        fprintf(stderr, "%s: error: names: qwen1 expects one attention variant with fused_qkv: true (c_attn)\n", s->file);
         return -1;
     }
     int H = s->hidden;
@@ -445,7 +499,7 @@ int lower_model(const ModelSpec *s, Graph *g) {
     int ids = graph_add_value(g, 1, "tokens", -1);
     g->vals[ids].is_int = true;
     in->out = ids;
-    int emb_w = weight(&L, "model.embed_tokens.weight", "embed", 2, s->vocab, H, 0);
+    int emb_w = weight(&L, q1 ? "transformer.wte.weight" : "model.embed_tokens.weight", "embed", 2, s->vocab, H, 0);
     Node *e = node(&L, OP_EMBED, "embed_tokens");
     e->in[0] = ids;
     e->w[0] = emb_w;
@@ -461,10 +515,10 @@ int lower_model(const ModelSpec *s, Graph *g) {
     /* final norm and logits */
     L.layer = -1;
     L.loc = s->loc;
-    x = rmsnorm(&L, x, H, H, "model.norm.weight", "final_norm", "final norm");
+    x = rmsnorm(&L, x, H, H, q1 ? "transformer.ln_f.weight" : "model.norm.weight", "final_norm", q1 ? "ln_f (final norm)" : "final norm");
     int head;
     if (s->tie_embeddings) {
-        head = weight(&L, "model.embed_tokens.weight", "lm_head", 2, s->vocab, H, 0);
+        head = weight(&L, q1 ? "transformer.wte.weight" : "model.embed_tokens.weight", "lm_head", 2, s->vocab, H, 0);
         g->weights[head].alias = emb_w;
     } else {
         head = weight(&L, "lm_head.weight", "lm_head", 2, s->vocab, H, 0);

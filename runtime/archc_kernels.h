@@ -585,6 +585,7 @@ typedef struct RtAttention {
     int window, chunk;     /* 0 = none                                           */
     int ring;              /* cache rows when the cache is a ring (swa-tile), else 0 */
     float temp_floor, temp_scale; /* Llama 4 NoPE layers: q ×= 1 + temp_scale·log1p(⌊(p+1)/temp_floor⌋); 0 = off */
+    int logn_seq;          /* Qwen-1 LogN: q ×= ln(p+1)/ln(logn_seq) when p+1 > logn_seq; 0 = off */
 } RtAttention;
 
 static void rt_attention_range(void *ctx, int b, int e) {
@@ -602,6 +603,11 @@ static void rt_attention_range(void *ctx, int b, int e) {
         const float *q = A->q + (size_t)t * A->heads * d + (size_t)h * d;
         if (A->temp_floor > 0) {  /* attention temperature tuning, in f32 as HF computes it */
             float f = log1pf(floorf(((float)pos + 1.0f) / A->temp_floor)) * A->temp_scale + 1.0f;
+            for (int i = 0; i < d; i++) qs[i] = q[i] * f;
+            q = qs;
+        }
+        if (A->logn_seq > 0 && pos + 1 > A->logn_seq) {  /* Qwen-1 LogN: the factor is computed in double, stored as f32 */
+            float f = (float)(log((double)(pos + 1)) / log((double)A->logn_seq));
             for (int i = 0; i < d; i++) qs[i] = q[i] * f;
             q = qs;
         }
