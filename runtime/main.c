@@ -154,12 +154,20 @@ static int parse_token_list(const char *s, int vocab, int **out) {
 }
 
 /* tokenizer.json next to the weights: in the directory, or beside the file. */
+/* tokenizer.json next to the weights, else Qwen-1's qwen.tiktoken. */
 static void tokenizer_path(const char *weights, char *buf, size_t cap) {
     struct stat st;
-    if (stat(weights, &st) == 0 && S_ISDIR(st.st_mode)) { snprintf(buf, cap, "%s/tokenizer.json", weights); return; }
-    const char *slash = strrchr(weights, '/');
-    if (!slash) snprintf(buf, cap, "tokenizer.json");
-    else snprintf(buf, cap, "%.*s/tokenizer.json", (int)(slash - weights), weights);
+    char dir[4096];
+    if (stat(weights, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(dir, sizeof dir, "%s", weights);
+    else {
+        const char *slash = strrchr(weights, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - weights) : 1, slash ? weights : ".");
+    }
+    snprintf(buf, cap, "%s/tokenizer.json", dir);
+    if (access(buf, R_OK) == 0) return;
+    char alt[4200];
+    snprintf(alt, sizeof alt, "%s/qwen.tiktoken", dir);
+    if (access(alt, R_OK) == 0) snprintf(buf, cap, "%s", alt);
 }
 
 static int write_logits(const char *flag, const char *path, const float *logits, size_t count) {

@@ -16,6 +16,7 @@
  *   5. post-processor: TemplateProcessing (e.g. BOS) — alone or inside a Sequence.
  * Decoding reverses ByteLevel, or ▁ → space plus byte fallback.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,7 @@ struct Tokenizer {
     int prefix[8], n_prefix, suffix[8], n_suffix; /* post-processor template */
     int byte_token[256];  /* <0xHH> ids for byte fallback                       */
     unsigned byte_char[256]; /* ByteLevel byte → code point                     */
+    char *strings;        /* tiktoken: storage of the token strings              */
 };
 
 /* ── UTF-8 and Unicode classes ───────────────────────────────────────────── */
@@ -583,7 +585,133 @@ static int load_post(Tokenizer *t, const JsonValue *p, const char *path, char *e
     return -1;
 }
 
+/* ── tiktoken vocabularies (Qwen-1's qwen.tiktoken) ──────────────────────────
+ * One line per token: its bytes in base64, a space, its rank (= its id).  The
+ * BPE is tiktoken's: split with the pre-tokenizer regex, start from single
+ * bytes, repeatedly merge the adjacent pair whose concatenation has the lowest
+ * rank (leftmost on ties).  That is exactly this file's BPE with one merge
+ * (a, b) → a+b of rank rank(a+b) for every split of every token into two
+ * tokens, so the vocabulary is loaded into the same tables as a byte-level
+ * tokenizer.json (bytes mapped through the GPT-2 byte alphabet).  Qwen's
+ * special tokens follow the ranks: <|endoftext|>, <|im_start|>, <|im_end|>,
+ * <|extra_0|> … <|extra_204|>, recognised anywhere in the text. */
+static int b64_value(int c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+static int b64_decode(const char *s, size_t n, unsigned char *out) {
+    int len = 0, bits = 0, acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '=') break;
+        int v = b64_value((unsigned char)s[i]);
+        if (v < 0) return -1;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if (bits >= 8) { bits -= 8; out[len++] = (unsigned char)(acc >> bits); acc &= (1 << bits) - 1; }
+    }
+    return len;
+}
+
+static Tokenizer *tok_load_tiktoken(const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    Tokenizer *t = calloc(1, sizeof *t);
+    t->unk_id = -1;
+    t->byte_level = 1;
+    t->split = SPLIT_QWEN2;  /* Qwen-1's PAT_STR is the regex Qwen2 kept */
+    int k = 0;
+    for (int b = 0; b < 256; b++) {
+        int printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+        t->byte_char[b] = printable ? (unsigned)b : (unsigned)(256 + k++);
+        t->byte_token[b] = -1;
+    }
+    /* read every line: rank and raw bytes */
+    size_t cap = 1024, n = 0, total = 0, pairs = 0;
+    unsigned char **tok = malloc(cap * sizeof *tok);
+    int *tlen = malloc(cap * sizeof *tlen), lineno = 0;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t ll = strcspn(line, "\r\n");
+        if (ll == 0) continue;
+        char *sp = memchr(line, ' ', ll);
+        long rank = sp ? strtol(sp + 1, NULL, 10) : -1;
+        unsigned char bytes[3072];
+        int bl = sp ? b64_decode(line, (size_t)(sp - line), bytes) : -1;
+        if (bl <= 0 || rank != (long)n) {
+            snprintf(err, errlen, "%s:%d: expected '<base64 bytes> <rank>' with rank %zu", path, lineno, n);
+            for (size_t i = 0; i < n; i++) free(tok[i]);
+            free(tok); free(tlen); free(t); fclose(f);
+            return NULL;
+        }
+        if (n == cap) { cap *= 2; tok = realloc(tok, cap * sizeof *tok); tlen = realloc(tlen, cap * sizeof *tlen); }
+        tok[n] = malloc((size_t)bl);
+        memcpy(tok[n], bytes, (size_t)bl);
+        tlen[n++] = bl;
+        total += (size_t)bl * 2 + 1;
+        pairs += (size_t)bl - 1;
+    }
+    fclose(f);
+    static const char *const first[3] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+    int n_special = 3 + 205;
+    t->n_ids = (int)n + n_special;
+    t->strings = malloc(total + (size_t)n_special * 16 + 1);
+    t->id_to_token = calloc((size_t)t->n_ids + 1, sizeof(char *));
+    size_t *off = malloc((n + 1) * sizeof *off), at = 0;
+    for (size_t i = 0; i < n; i++) {  /* the token's bytes in the byte alphabet */
+        off[i] = at;
+        for (int j = 0; j < tlen[i]; j++) at += utf8_encode(t->byte_char[tok[i][j]], t->strings + at);
+        t->strings[at++] = 0;
+        t->id_to_token[i] = t->strings + off[i];
+        strmap_put(&t->vocab, t->strings + off[i], (int)i);
+    }
+    for (int b = 0; b < 256; b++) {
+        char one[4];
+        size_t l = utf8_encode(t->byte_char[b], one);
+        if (strmap_get(&t->vocab, one, l) < 0) {
+            snprintf(err, errlen, "%s: byte 0x%02X has no token (a tiktoken vocabulary starts with all 256 bytes)", path, b);
+            for (size_t i = 0; i < n; i++) free(tok[i]);
+            free(tok); free(tlen); free(off);
+            tok_free(t);
+            return NULL;
+        }
+    }
+    /* merges: every split of every token into two tokens */
+    t->merges.cap = 1024;
+    while (t->merges.cap < pairs * 2 + 2) t->merges.cap *= 2;
+    t->merges.keys = calloc(t->merges.cap, sizeof(uint64_t));
+    t->merges.rank = calloc(t->merges.cap, sizeof(int));
+    t->merges.merged = calloc(t->merges.cap, sizeof(int));
+    for (size_t i = 0; i < n; i++) {
+        const char *s = t->strings + off[i];
+        size_t sl = strlen(s), cut = 0;
+        for (int j = 0; j + 1 < tlen[i]; j++) {
+            cut += t->byte_char[tok[i][j]] < 0x80 ? 1 : 2;
+            int a = strmap_get(&t->vocab, s, cut), b = strmap_get(&t->vocab, s + cut, sl - cut);
+            if (a >= 0 && b >= 0) pairmap_put(&t->merges, a, b, (int)i, (int)i);
+        }
+    }
+    for (size_t i = 0; i < n; i++) free(tok[i]);
+    free(tok); free(tlen); free(off);
+    /* special tokens after the ranks */
+    t->added = calloc((size_t)n_special, sizeof(Added));
+    for (int i = 0; i < n_special; i++) {
+        char *c = t->strings + at;
+        if (i < 3) at += (size_t)sprintf(c, "%s", first[i]) + 1;
+        else at += (size_t)sprintf(c, "<|extra_%d|>", i - 3) + 1;
+        t->added[i] = (Added){.content = c, .id = (int)n + i, .special = 1};
+        t->id_to_token[n + (size_t)i] = c;
+    }
+    t->n_added = n_special;
+    return t;
+}
+
 Tokenizer *tok_load(const char *path, char *err, size_t errlen) {
+    size_t pl = strlen(path);
+    if (pl >= 9 && !strcmp(path + pl - 9, ".tiktoken")) return tok_load_tiktoken(path, err, errlen);
     Tokenizer *t = calloc(1, sizeof *t);
     t->unk_id = -1;
     t->json = json_parse_file(path, err, errlen);
@@ -688,6 +816,7 @@ void tok_free(Tokenizer *t) {
     free(t->merges.merged);
     free(t->id_to_token);
     free(t->added);
+    free(t->strings);
     json_free(t->json);
     free(t);
 }

@@ -15,7 +15,9 @@
 
 typedef struct Tokenizer Tokenizer;
 
-/* Load tokenizer.json.  NULL on error with a one-line message in err. */
+/* Load tokenizer.json, or a tiktoken vocabulary (a path ending in .tiktoken:
+ * Qwen-1's qwen.tiktoken, with Qwen's regex and special tokens).  NULL on error
+ * with a one-line message in err. */
 Tokenizer *tok_load(const char *path, char *err, size_t errlen);
 void tok_free(Tokenizer *t);
 

@@ -28,7 +28,7 @@ from transformers import AutoConfig, AutoModelForCausalLM
 from safetensors.torch import save_file
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "qwen1")
-T, STEPS, V, SEQ = 28, 8, 512, 8
+T, STEPS, V, SEQ = 28, 8, 1024, 8  # V covers the test tiktoken vocabulary (908 ids)
 FILES = ["modeling_qwen.py", "configuration_qwen.py", "qwen_generation_utils.py", "cpp_kernels.py"]
 CONFIG = dict(
     architectures=["QWenLMHeadModel"], model_type="qwen", vocab_size=V, hidden_size=64, num_hidden_layers=2,
