@@ -180,6 +180,16 @@ static const char *dtype_format(const JsonValue *c) {
     return "bf16";
 }
 
+/* What a description says when the config does not say otherwise. */
+static void set_defaults(Imported *m) {
+    m->act = "swiglu";
+    m->norms = "pre";
+    m->bias = "none";
+    m->qk_norm = "none";
+    m->router_score = "softmax";
+    m->routed_scale = 1.0;
+}
+
 /* The common dense decoder keys (Llama skeleton). */
 static int read_common(Imported *m, const JsonValue *c) {
     if (need_int(c, "hidden_size", &m->hidden) || need_int(c, "num_hidden_layers", &m->layers) || need_int(c, "num_attention_heads", &m->heads))
@@ -197,12 +207,7 @@ static int read_common(Imported *m, const JsonValue *c) {
     m->format = dtype_format(c);
     m->bos = first_int(json_get(c, "bos_token_id"), -1);
     m->eos = first_int(json_get(c, "eos_token_id"), -1);
-    m->act = "swiglu";
-    m->norms = "pre";
-    m->bias = "none";
-    m->qk_norm = "none";
-    m->router_score = "softmax";
-    m->routed_scale = 1.0;
+    set_defaults(m);
     if (m->bos >= m->vocab) m->bos = -1;
     if (m->eos >= m->vocab) m->eos = -1;
     return 0;
@@ -453,12 +458,8 @@ static int import_qwen1(Imported *m, const JsonValue *c) {
     m->tie = get_bool(c, "tie_word_embeddings", 0);
     m->format = dtype_format(c);
     m->bos = m->eos = -1;
-    m->act = "swiglu";
-    m->norms = "pre";
+    set_defaults(m);
     m->bias = "qkv";
-    m->qk_norm = "none";
-    m->router_score = "softmax";
-    m->routed_scale = 1.0;
     int seq = get_int(c, "seq_length", 2048);
     double pct = get_num(c, "rotary_pct", 1.0);
     m->n_rope = 1;

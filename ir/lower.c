@@ -86,27 +86,7 @@ static int rmsnorm(Lower *L, int x, int width, int group, const char *wname, con
     return out(L, n, width, "h");
 }
 
-static int linear(Lower *L, int x, int n_in, int n_out, const char *wname, const char *field,
-                  const char *bname, const char *bfield, const char *role, const char *note) {
-    int w = weight(L, wname, field, 2, n_out, n_in, 0);
-    Node *n = node(L, OP_LINEAR, note);
-    n->in[0] = x;
-    n->w[0] = w;
-    n->n_in = n_in;
-    n->n_out = n_out;
-    int y = out(L, n, n_out, role);
-    if (bname) {
-        int b = weight(L, bname, bfield, 1, n_out, 0, 0);
-        Node *bn = node(L, OP_BIAS, note);
-        bn->in[0] = y;
-        bn->w[0] = b;
-        bn->n_in = n_out;
-        y = out(L, bn, n_out, role);
-    }
-    return y;
-}
-
-/* A linear over an existing weight (and bias) index. */
+/* A linear over an existing weight (and bias) index: linear node, then a bias node. */
 static int linear_w(Lower *L, int x, int n_in, int n_out, int w, int b, const char *role, const char *note) {
     Node *n = node(L, OP_LINEAR, note);
     n->in[0] = x;
@@ -122,6 +102,13 @@ static int linear_w(Lower *L, int x, int n_in, int n_out, int w, int b, const ch
         y = out(L, bn, n_out, role);
     }
     return y;
+}
+
+static int linear(Lower *L, int x, int n_in, int n_out, const char *wname, const char *field,
+                  const char *bname, const char *bfield, const char *role, const char *note) {
+    int w = weight(L, wname, field, 2, n_out, n_in, 0);
+    int b = bname ? weight(L, bname, bfield, 1, n_out, 0, 0) : -1;
+    return linear_w(L, x, n_in, n_out, w, b, role, note);
 }
 
 /* A view of rows [row0, row0 + rows) of weight `base` (no copy: a pointer into it). */

@@ -463,6 +463,19 @@ typedef struct RtMoe {
     int bn, bk;
 } RtMoe;
 
+/* The k largest of E scores, highest first, lowest index on ties (torch.topk). */
+static inline void rt_topk(const float *score, int E, int K, int *sel) {
+    for (int k = 0; k < K; k++) {
+        int best = -1;
+        for (int e = 0; e < E; e++) {
+            int taken = 0;
+            for (int j = 0; j < k; j++) taken |= sel[j] == e;
+            if (!taken && (best < 0 || score[e] > score[best])) best = e;
+        }
+        sel[k] = best;
+    }
+}
+
 /* Routing of one token, as HF computes it.  Scores: softmax over all experts
  * (Qwen3-MoE, DeepSeek-V2) or sigmoid (DeepSeek-V3, Kimi K2, GLM-4.5).  The
  * selection uses scores + select_bias (the bias never enters the weights);
@@ -505,16 +518,10 @@ static inline void rt_moe_route(const RtMoe *M, float *l, int *sel, float *wt) {
         for (int e = 0; e < E; e++) if (!keep[e / per]) c[e] = 0.0f;
     }
     float sum = 0.0f;
+    rt_topk(c, E, K, sel);
     for (int k = 0; k < K; k++) {
-        int best = -1;
-        for (int e = 0; e < E; e++) {
-            int taken = 0;
-            for (int j = 0; j < k; j++) taken |= sel[j] == e;
-            if (!taken && (best < 0 || c[e] > c[best])) best = e;
-        }
-        sel[k] = best;
-        wt[k] = l[best];
-        sum += l[best];
+        wt[k] = l[sel[k]];
+        sum += wt[k];
     }
     for (int k = 0; k < K; k++) {
         if (M->normalize) wt[k] = M->score == 1 ? wt[k] / (sum + 1e-20f) : wt[k] / sum;
@@ -965,16 +972,8 @@ static inline void rt_moe_stacked(const RtMoeStacked *M) {
         const float *l = logits + (size_t)t * E;
         int *s = sel + (size_t)t * K;
         float *w = wt + (size_t)t * K;
-        for (int k = 0; k < K; k++) {            /* top k, highest first, lowest index on ties */
-            int best = -1;
-            for (int e = 0; e < E; e++) {
-                int taken = 0;
-                for (int j = 0; j < k; j++) taken |= s[j] == e;
-                if (!taken && (best < 0 || l[e] > l[best])) best = e;
-            }
-            s[k] = best;
-            w[k] = l[best];
-        }
+        rt_topk(l, E, K, s);
+        for (int k = 0; k < K; k++) w[k] = l[s[k]];
         if (M->route == RT_ROUTE_TOPK_SOFTMAX) {
             float m = w[0], sum = 0.0f;
             for (int k = 0; k < K; k++) { w[k] = expf(w[k] - m); sum += w[k]; }
