@@ -78,9 +78,17 @@ static inline float rt_wget(const void *row, int fmt, int k) {
 
 static inline size_t rt_wsize(int fmt) { return fmt == RT_F32 ? 4 : fmt == RT_FP8 ? 1 : 2; }
 
-/* Widen one row of n weights to f32 (embedding lookups). */
+/* Widen one row of n weights to f32 (embedding lookups, MLA's kv_b rows). */
 static inline void rt_row_to_f32(const void *row, int fmt, int n, float *out) {
     if (fmt == RT_F32) { memcpy(out, row, (size_t)n * 4); return; }
+    if (fmt == RT_BF16) {  /* a shift per element: the compiler vectorises it */
+        const uint16_t *h = (const uint16_t *)row;
+        for (int i = 0; i < n; i++) {
+            uint32_t u = (uint32_t)h[i] << 16;
+            memcpy(out + i, &u, 4);
+        }
+        return;
+    }
     for (int i = 0; i < n; i++) out[i] = rt_wget(row, fmt, i);
 }
 
@@ -98,6 +106,8 @@ typedef __m512 rt_vec;
 #define rt_vfma(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define rt_vsum(a) _mm512_reduce_add_ps(a)
 #define rt_vload_f32(p) _mm512_loadu_ps(p)
+#define rt_vstore_f32(p, v) _mm512_storeu_ps(p, v)
+#define rt_vset1(x) _mm512_set1_ps(x)
 #define rt_vload_bf16(p) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
 #define rt_vload_f16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
 static inline __m512 rt_vload_fp8(const uint8_t *p) {   /* 16 e4m3 → f32 (value / 256) */
@@ -120,6 +130,8 @@ static inline float rt_vsum(__m256 a) {
     return _mm_cvtss_f32(s);
 }
 #define rt_vload_f32(p) _mm256_loadu_ps(p)
+#define rt_vstore_f32(p, v) _mm256_storeu_ps(p, v)
+#define rt_vset1(x) _mm256_set1_ps(x)
 #define rt_vload_bf16(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
 #define rt_vload_f16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
 static inline __m256 rt_vload_fp8(const uint8_t *p) {   /* 8 e4m3 → f32 (value / 256) */
@@ -137,6 +149,8 @@ typedef float32x4_t rt_vec;
 #define rt_vfma(a, b, c) vfmaq_f32(c, a, b)
 #define rt_vsum(a) vaddvq_f32(a)
 #define rt_vload_f32(p) vld1q_f32(p)
+#define rt_vstore_f32(p, v) vst1q_f32(p, v)
+#define rt_vset1(x) vdupq_n_f32(x)
 #define rt_vload_bf16(p) vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)(p)), 16))
 #define rt_vload_f16(p) vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)(p))))
 static inline float32x4_t rt_vload_fp8(const uint8_t *p) {   /* 4 e4m3 → f32 (value / 256) */
@@ -750,47 +764,6 @@ static void rt_mla_absorb_q_range(void *ctx, int b, int e) {
     free(buf);
 }
 
-/* absorbed, step 2 (per token and block of 8 heads): scores over the latent
- * cache, softmax, attended latent ō = Σ_j p_j c_j.  The cache row is the outer
- * loop so each row is read once for the 8 heads. */
-#define RT_MLA_HB 8
-static void rt_mla_absorb_attend_range(void *ctx, int b, int e) {
-    const RtMla *A = (const RtMla *)ctx;
-    int qk = A->dn + A->dr, cw = A->r + A->dr, nblk = (A->heads + RT_MLA_HB - 1) / RT_MLA_HB;
-    float *p = (float *)malloc(sizeof(float) * (size_t)RT_MLA_HB * (A->pos + A->T));
-    if (!p) rt_die("out of memory in MLA attention");
-    for (int task = b; task < e; task++) {
-        int t = task / nblk, h0 = (task % nblk) * RT_MLA_HB, pos = A->pos + t, S = pos + 1;
-        int nh = A->heads - h0 < RT_MLA_HB ? A->heads - h0 : RT_MLA_HB;
-        float m[RT_MLA_HB], inv[RT_MLA_HB];
-        for (int k = 0; k < nh; k++) m[k] = -INFINITY;
-        for (int j = 0; j < S; j++) {
-            const float *row = A->cache + (size_t)j * cw;
-            for (int k = 0; k < nh; k++) {
-                const float *ql = A->q_lat + ((size_t)t * A->heads + h0 + k) * A->r;
-                const float *qpe = A->q + (size_t)t * A->heads * qk + (size_t)(h0 + k) * qk + A->dn;
-                float s = (rt_dot_f32(ql, row, A->r) + rt_dot_f32(qpe, row + A->r, A->dr)) * A->scale;
-                p[(size_t)k * S + j] = s;
-                if (s > m[k]) m[k] = s;
-            }
-        }
-        for (int k = 0; k < nh; k++) {
-            float sum = 0.0f, *pk = p + (size_t)k * S;
-            for (int j = 0; j < S; j++) { pk[j] = expf(pk[j] - m[k]); sum += pk[j]; }
-            inv[k] = 1.0f / sum;
-            memset(A->o_lat + ((size_t)t * A->heads + h0 + k) * A->r, 0, sizeof(float) * A->r);
-        }
-        for (int j = 0; j < S; j++) {
-            const float *row = A->cache + (size_t)j * cw;
-            for (int k = 0; k < nh; k++) {
-                float w = p[(size_t)k * S + j] * inv[k], *ol = A->o_lat + ((size_t)t * A->heads + h0 + k) * A->r;
-                for (int i = 0; i < A->r; i++) ol[i] += w * row[i];
-            }
-        }
-    }
-    free(p);
-}
-
 /* absorbed, step 3 (per head): out[t][h] = W_uv[h] · ō[t][h] */
 static void rt_mla_absorb_out_range(void *ctx, int b, int e) {
     const RtMla *A = (const RtMla *)ctx;
@@ -806,13 +779,93 @@ static void rt_mla_absorb_out_range(void *ctx, int b, int e) {
     free(buf);
 }
 
+/* absorbed, step 2 for one query token as two matrix products.  With
+ * q_cat[h] = [q̃_h | q_pe_h] (r + dr values) and the cache row [c_j | k_pe_j]
+ * (the same r + dr values, contiguous), every score is one dot product:
+ * scores[heads][S] = q_cat · cacheᵀ, run by rt_linear's register tiles over the
+ * cache rows.  Then softmax per head, and ō[h] = Σ_j p[h][j]·c_j computed per
+ * block of latent columns, so each task reads its slice of each row once for
+ * all heads. */
+typedef struct RtMlaStep { const RtMla *A; const float *p; float *o; int S; } RtMlaStep;
+#define RT_MLA_COLS 64
+/* ō for 4 heads × 64 latent columns at a time, the accumulators in registers:
+ * per cached row, 64 / RT_VL loads and 4 · 64 / RT_VL FMAs, nothing stored. */
+#define RT_MLA_HT 4
+static void rt_mla_attend_cols_range(void *ctx, int b, int e) {
+    const RtMlaStep *M = (const RtMlaStep *)ctx;
+    const RtMla *A = M->A;
+    int cw = A->r + A->dr;
+    for (int blk = b; blk < e; blk++) {
+        int c0 = blk * RT_MLA_COLS, nc = A->r - c0 < RT_MLA_COLS ? A->r - c0 : RT_MLA_COLS;
+        for (int h0 = 0; h0 < A->heads; h0 += RT_MLA_HT) {
+            int nh = A->heads - h0 < RT_MLA_HT ? A->heads - h0 : RT_MLA_HT;
+            const float *ph[RT_MLA_HT];
+            for (int k = 0; k < RT_MLA_HT; k++) ph[k] = M->p + (size_t)(h0 + (k < nh ? k : 0)) * M->S;
+#if RT_VL
+            if (nc == RT_MLA_COLS && nh == RT_MLA_HT) {
+                enum { NV = RT_MLA_COLS / (RT_VL ? RT_VL : 1) };
+                rt_vec acc[RT_MLA_HT][NV];
+                for (int k = 0; k < RT_MLA_HT; k++)
+                    for (int v = 0; v < NV; v++) acc[k][v] = rt_vzero();
+                for (int j = 0; j < M->S; j++) {
+                    const float *row = A->cache + (size_t)j * cw + c0;
+                    rt_vec r[NV];
+                    for (int v = 0; v < NV; v++) r[v] = rt_vload_f32(row + v * RT_VL);
+                    for (int k = 0; k < RT_MLA_HT; k++) {
+                        rt_vec w = rt_vset1(ph[k][j]);
+                        for (int v = 0; v < NV; v++) acc[k][v] = rt_vfma(w, r[v], acc[k][v]);
+                    }
+                }
+                for (int k = 0; k < RT_MLA_HT; k++)
+                    for (int v = 0; v < NV; v++) rt_vstore_f32(M->o + (size_t)(h0 + k) * A->r + c0 + v * RT_VL, acc[k][v]);
+                continue;
+            }
+#endif
+            for (int k = 0; k < nh; k++) {
+                float *o = M->o + (size_t)(h0 + k) * A->r + c0;
+                memset(o, 0, sizeof(float) * (size_t)nc);
+                for (int j = 0; j < M->S; j++) {
+                    const float *row = A->cache + (size_t)j * cw + c0;
+                    for (int i = 0; i < nc; i++) o[i] += ph[k][j] * row[i];
+                }
+            }
+        }
+    }
+}
+
+static inline void rt_mla_absorb_attend(RtMla *A) {
+    int cw = A->r + A->dr, qk = A->dn + A->dr, S_max = A->pos + A->T;
+    float *qcat = (float *)malloc(sizeof(float) * (size_t)A->heads * cw), *p = (float *)malloc(sizeof(float) * (size_t)A->heads * S_max);
+    if (!qcat || !p) rt_die("out of memory in MLA attention");
+    for (int t = 0; t < A->T; t++) {
+        int S = A->pos + t + 1;
+        for (int h = 0; h < A->heads; h++) {
+            memcpy(qcat + (size_t)h * cw, A->q_lat + ((size_t)t * A->heads + h) * A->r, sizeof(float) * (size_t)A->r);
+            memcpy(qcat + (size_t)h * cw + A->r, A->q + (size_t)t * A->heads * qk + (size_t)h * qk + A->dn, sizeof(float) * (size_t)A->dr);
+        }
+        RtLinear L = {.x = qcat, .w = A->cache, .y = p, .T = A->heads, .K = cw, .N = S, .fmt = RT_F32};
+        rt_linear(&L);
+        for (int h = 0; h < A->heads; h++) {
+            float *ph = p + (size_t)h * S, m = -INFINITY, sum = 0.0f;
+            for (int j = 0; j < S; j++) { ph[j] *= A->scale; if (ph[j] > m) m = ph[j]; }
+            for (int j = 0; j < S; j++) { ph[j] = expf(ph[j] - m); sum += ph[j]; }
+            float inv = 1.0f / sum;
+            for (int j = 0; j < S; j++) ph[j] *= inv;
+        }
+        RtMlaStep M = {.A = A, .p = p, .o = A->o_lat + (size_t)t * A->heads * A->r, .S = S};
+        rt_parallel_for((A->r + RT_MLA_COLS - 1) / RT_MLA_COLS, rt_mla_attend_cols_range, &M);
+    }
+    free(qcat);
+    free(p);
+}
+
 static inline void rt_mla_absorbed(RtMla *A) {
     size_t n = (size_t)A->T * A->heads * A->r;
     A->q_lat = (float *)malloc(sizeof(float) * n);
     A->o_lat = (float *)malloc(sizeof(float) * n);
     if (!A->q_lat || !A->o_lat) rt_die("out of memory in MLA attention");
     rt_parallel_for(A->heads, rt_mla_absorb_q_range, A);
-    rt_parallel_for(A->T * ((A->heads + RT_MLA_HB - 1) / RT_MLA_HB), rt_mla_absorb_attend_range, A);
+    rt_mla_absorb_attend(A);
     rt_parallel_for(A->heads, rt_mla_absorb_out_range, A);
     free(A->q_lat);
     free(A->o_lat);

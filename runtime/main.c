@@ -157,7 +157,7 @@ static int parse_token_list(const char *s, int vocab, int **out) {
 /* tokenizer.json next to the weights, else Qwen-1's qwen.tiktoken. */
 static void tokenizer_path(const char *weights, char *buf, size_t cap) {
     struct stat st;
-    char dir[4096];
+    char dir[4000];
     if (stat(weights, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(dir, sizeof dir, "%s", weights);
     else {
         const char *slash = strrchr(weights, '/');
@@ -165,7 +165,7 @@ static void tokenizer_path(const char *weights, char *buf, size_t cap) {
     }
     snprintf(buf, cap, "%s/tokenizer.json", dir);
     if (access(buf, R_OK) == 0) return;
-    char alt[4200];
+    char alt[4096];
     snprintf(alt, sizeof alt, "%s/qwen.tiktoken", dir);
     if (access(alt, R_OK) == 0) snprintf(buf, cap, "%s", alt);
 }
