@@ -20,6 +20,11 @@ echo "prefill logits:"
 "$COMPARE" "$FX/logits.bin" "$WORK/logits.bin" "$V" 1e-4
 echo "decode logits:"
 "$COMPARE" "$FX/decode_logits.bin" "$WORK/decode_logits.bin" "$V" 1e-4
+if [ -f "$FX/fp32_logits.bin" ]; then
+  # quantised checkpoint: its loss against the fp32 model it was made from (KL, argmax agreement)
+  echo "against the unquantised fp32 model:"
+  "$COMPARE" --kl "$FX/fp32_logits.bin" "$WORK/logits.bin" "$V" "$(cat "$FX/fp32_kl_limit.txt")"
+fi
 GOT=$(tail -n 1 "$WORK/out.txt")
 WANT=$(tr -d '\n' < "$FX/greedy_ids.txt")
 if [ "$GOT" != "$WANT" ]; then

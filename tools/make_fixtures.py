@@ -304,6 +304,12 @@ def make(name, spec, seed, fp8_block=None, mtp=False, mxfp4=False):
     cfg = cfg_cls(**{**COMMON, **kw})
     model = model_cls(cfg).eval()
     init_weights(model, seed)
+    g0 = torch.Generator().manual_seed(seed + 1)
+    ids0 = torch.randint(0, V, (T,), generator=g0).tolist()
+    fp32_logits = None
+    if fp8_block or mxfp4:   # the unquantised model's logits: quantisation error is judged against them (KL)
+        with torch.no_grad():
+            fp32_logits = model(torch.tensor([ids0])).logits[0].float()
     fp8_tensors = fp8_quantise(model, fp8_block) if fp8_block else None
     quant_config = None
     if fp8_block:
@@ -351,6 +357,14 @@ def make(name, spec, seed, fp8_block=None, mtp=False, mxfp4=False):
     with open(os.path.join(d, "greedy_ids.txt"), "w") as f:
         f.write(",".join(map(str, gen)) + "\n")
     logits.numpy().astype("<f4").tofile(os.path.join(d, "logits.bin"))
+    if fp32_logits is not None:
+        # The quantisation loss itself: KL(fp32 model || quantised model) over the prompt, as DESIGN.md
+        # judges quantised formats.  The limit is about twice what these random weights give (fp8:
+        # mean 0.009 nats; MXFP4 with experts drawn wide enough to hit the SwiGLU clamps: 0.086).
+        assert ids == ids0
+        fp32_logits.numpy().astype("<f4").tofile(os.path.join(d, "fp32_logits.bin"))
+        with open(os.path.join(d, "fp32_kl_limit.txt"), "w") as f:
+            f.write("0.02\n" if fp8_block else "0.2\n")
     dec.numpy().astype("<f4").tofile(os.path.join(d, "decode_logits.bin"))
     meta = dict(name=name, family=cfg.model_type, seed=seed, transformers=transformers.__version__,
                 torch=torch.__version__, features=features, prompt_tokens=T, decode_steps=STEPS,
