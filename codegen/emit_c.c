@@ -189,8 +189,8 @@ static const char *scale_field(const char *field) {
     else snprintf(buf[k], sizeof buf[k], "%s_scale", field);
     return buf[k];
 }
-static int block_n(const Graph *g) { return g->spec->weights.block[0] > 0 ? g->spec->weights.block[0] : 128; }
-static int block_k(const Graph *g) { return g->spec->weights.block[1] > 0 ? g->spec->weights.block[1] : 128; }
+static int block_n(const Graph *g) { int b[2]; graph_fp8_block(g, b); return b[0]; }
+static int block_k(const Graph *g) { int b[2]; graph_fp8_block(g, b); return b[1]; }
 
 /* "model.layers.7.mlp.experts.0.gate_proj.weight" → "model.layers.%d.mlp.experts.%d.gate_proj.weight" */
 static void expert_pattern(const char *name, int layer, char *out_buf, size_t cap) {
@@ -243,12 +243,13 @@ static void emit_expert_table(Emitter *e) {
             if (fp8) out(e, "            \"%s_scale_inv\",\n", pat);
         }
         out(e, "        };\n");
-        int64_t I = f->intermediate, H = g->spec->hidden, bn = block_n(g), bk = block_k(g);
         out(e, "        static const int64_t shape[%d][2] = {", fp8 ? 6 : 3);
         for (int k = 0; k < 3; k++) {
-            int64_t r = k == 2 ? H : I, c = k == 2 ? I : H;
-            out(e, "%s{%lld, %lld}", k ? ", " : "", (long long)r, (long long)c);
-            if (fp8) out(e, ", {%lld, %lld}", (long long)((r + bn - 1) / bn), (long long)((c + bk - 1) / bk));
+            const Weight *wk = &g->weights[tmpl->w[1] + k];
+            out(e, "%s{%lld, %lld}", k ? ", " : "", (long long)wk->shape[0], (long long)wk->shape[1]);
+            int64_t sc[2];
+            graph_fp8_scale_shape(g, wk, sc);
+            if (fp8) out(e, ", {%lld, %lld}", (long long)sc[0], (long long)sc[1]);
         }
         out(e, "};\n");
         out(e, "        for (int i = 0; i < %d; i++)\n            for (int x = 0; x < %d; x++) {\n", nl, f->experts);
@@ -313,10 +314,11 @@ static void emit_weights(Emitter *e) {
             shape, (w->flags & W_VECTOR) ? "f32" : fmt_short(w->fmt));
         if (is_fp8(w)) {
             char sm[80];
+            int64_t sc[2];
+            graph_fp8_scale_shape(g, w, sc);
             snprintf(sm, sizeof sm, "%s_scale", m);
             out(e, "    const float *%s;%*s/* [%lld, %lld] f32: its %dx%d block multipliers */\n", sm, (int)(24 - strlen(sm) > 0 ? 24 - strlen(sm) : 1), "",
-                (long long)((w->shape[0] + block_n(g) - 1) / block_n(g)), (long long)((w->shape[1] + block_k(g) - 1) / block_k(g)),
-                block_n(g), block_k(g));
+                (long long)sc[0], (long long)sc[1], block_n(g), block_k(g));
         }
     }
     out(e, "} LayerWeights;\n\n");
@@ -349,8 +351,9 @@ static void emit_weights(Emitter *e) {
         out(e, "}, %s, (const void **)&W.%s},\n", (w->flags & W_VECTOR) ? "ST_WIDEN_TO_F32" : "0", w->field);
         n++;
         if (is_fp8(w)) {
-            out(e, "    {\"%s_scale_inv\", ST_F32, 2, {%lld, %lld}, 0, (const void **)&W.%s},\n", w->name,
-                (long long)((w->shape[0] + block_n(g) - 1) / block_n(g)), (long long)((w->shape[1] + block_k(g) - 1) / block_k(g)),
+            int64_t sc[2];
+            graph_fp8_scale_shape(g, w, sc);
+            out(e, "    {\"%s_scale_inv\", ST_F32, 2, {%lld, %lld}, 0, (const void **)&W.%s},\n", w->name, (long long)sc[0], (long long)sc[1],
                 scale_field(w->field));
             n++;
         }

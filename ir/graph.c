@@ -112,6 +112,18 @@ size_t wfmt_bytes(WeightFormat f) {
     return 4;
 }
 
+void graph_fp8_block(const Graph *g, int block[2]) {
+    block[0] = g->spec->weights.block[0] > 0 ? g->spec->weights.block[0] : 128;
+    block[1] = g->spec->weights.block[1] > 0 ? g->spec->weights.block[1] : 128;
+}
+
+void graph_fp8_scale_shape(const Graph *g, const Weight *w, int64_t shape[2]) {
+    int b[2];
+    graph_fp8_block(g, b);
+    shape[0] = (w->shape[0] + b[0] - 1) / b[0];
+    shape[1] = (w->shape[1] + b[1] - 1) / b[1];
+}
+
 static int64_t weight_bytes(const Graph *g, int per_token) {
     int64_t total = 0;
     for (int i = 0; i < g->n_weights; i++) {
@@ -121,9 +133,9 @@ static int64_t weight_bytes(const Graph *g, int per_token) {
         for (int d = 0; d < w->ndim; d++) n *= w->shape[d];
         int64_t bytes = n * (int64_t)((w->flags & W_VECTOR) ? 4 : wfmt_bytes(w->fmt));
         if (w->fmt == WFMT_FP8_E4M3 && !(w->flags & W_VECTOR) && w->ndim == 2) { /* + the f32 block multipliers */
-            int64_t bn = g->spec->weights.block[0] > 0 ? g->spec->weights.block[0] : 128;
-            int64_t bk = g->spec->weights.block[1] > 0 ? g->spec->weights.block[1] : 128;
-            bytes += 4 * ((w->shape[0] + bn - 1) / bn) * ((w->shape[1] + bk - 1) / bk);
+            int64_t sc[2];
+            graph_fp8_scale_shape(g, w, sc);
+            bytes += 4 * sc[0] * sc[1];
         }
         if (!per_token) { total += bytes; continue; }
         if (w->flags & W_MTP) continue;  /* the MTP draft module: only read with --mtp */

@@ -130,7 +130,11 @@ void graph_print(const Graph *g, FILE *f);
 int64_t graph_weight_bytes(const Graph *g);  /* bytes read per decoded token    */
 int64_t graph_weight_bytes_all(const Graph *g); /* every weight once             */
 int64_t graph_kv_bytes(const Graph *g);      /* KV cache bytes at max_context   */
-size_t wfmt_bytes(WeightFormat f);            /* bytes per element (f32/bf16/f16) */
+size_t wfmt_bytes(WeightFormat f);
+/* fp8 weights: the [rows, cols] of one weight_scale_inv block (weights.block, default 128 × 128),
+ * and the shape of a weight's multiplier tensor, [ceil(out/rows), ceil(in/cols)] */
+void graph_fp8_block(const Graph *g, int block[2]);
+void graph_fp8_scale_shape(const Graph *g, const Weight *w, int64_t shape[2]);            /* bytes per element (f32/bf16/f16) */
 
 /* ir/lower.c — ModelSpec → Graph.  Returns 0, or -1 with a diagnostic
  * ("not yet supported: …") for features the backend cannot lower yet. */

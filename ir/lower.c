@@ -59,6 +59,14 @@ static int weight_nd(Lower *L, const char *suffix, const char *field, int ndim, 
     return graph_add_weight(L->g, name, fld, ndim, shape, fmt, flags | (L->mtp ? W_MTP : 0), L->layer);
 }
 
+/* One of a layer's stacked expert tensors, "<pre>.experts.<suffix>". */
+static int expert_tensor(Lower *L, const char *pre, const char *suffix, const char *field, int ndim, const int64_t *shape,
+                         WeightFormat fmt, int flags) {
+    char nm[96];
+    snprintf(nm, sizeof nm, "%s.experts.%s", pre, suffix);
+    return weight_nd(L, nm, field, ndim, shape, fmt, flags);
+}
+
 static Node *node(Lower *L, Op op, const char *note) {
     Node *n = graph_add_node(L->g, op, L->layer, L->loc);
     snprintf(n->note, sizeof n->note, "%s", note);
@@ -318,27 +326,19 @@ static int lower_moe(Lower *L, int h, const FfnSpec *f) {
         if (s->weights.format == WFMT_MXFP4) {
             int64_t gu[4] = {E, 2 * (int64_t)I, H / 32, 16}, gus[3] = {E, 2 * (int64_t)I, H / 32};
             int64_t dn[4] = {E, H, I / 32, 16}, dns[3] = {E, H, I / 32};
-            snprintf(nm, sizeof nm, "%s.experts.gate_up_proj_blocks", pre);
-            first = weight_nd(L, nm, "experts_gate_up", 4, gu, WFMT_MXFP4, 0);
-            snprintf(nm, sizeof nm, "%s.experts.down_proj_blocks", pre);
-            weight_nd(L, nm, "experts_down", 4, dn, WFMT_MXFP4, 0);
-            snprintf(nm, sizeof nm, "%s.experts.gate_up_proj_scales", pre);
-            weight_nd(L, nm, "experts_gate_up_scales", 3, gus, WFMT_U8, 0);
-            snprintf(nm, sizeof nm, "%s.experts.down_proj_scales", pre);
-            weight_nd(L, nm, "experts_down_scales", 3, dns, WFMT_U8, 0);
+            first = expert_tensor(L, pre, "gate_up_proj_blocks", "experts_gate_up", 4, gu, WFMT_MXFP4, 0);
+            expert_tensor(L, pre, "down_proj_blocks", "experts_down", 4, dn, WFMT_MXFP4, 0);
+            expert_tensor(L, pre, "gate_up_proj_scales", "experts_gate_up_scales", 3, gus, WFMT_U8, 0);
+            expert_tensor(L, pre, "down_proj_scales", "experts_down_scales", 3, dns, WFMT_U8, 0);
         } else {
             int64_t gu[3] = {E, H, 2 * (int64_t)I}, dn[3] = {E, I, H};
-            snprintf(nm, sizeof nm, "%s.experts.gate_up_proj", pre);
-            first = weight_nd(L, nm, "experts_gate_up", 3, gu, s->weights.format, 0);
-            snprintf(nm, sizeof nm, "%s.experts.down_proj", pre);
-            weight_nd(L, nm, "experts_down", 3, dn, s->weights.format, 0);
+            first = expert_tensor(L, pre, "gate_up_proj", "experts_gate_up", 3, gu, s->weights.format, 0);
+            expert_tensor(L, pre, "down_proj", "experts_down", 3, dn, s->weights.format, 0);
         }
         if (f->bias) {
             int64_t gub[2] = {E, 2 * (int64_t)I}, dnb[2] = {E, H};
-            snprintf(nm, sizeof nm, "%s.experts.gate_up_proj_bias", pre);
-            weight_nd(L, nm, "experts_gate_up_bias", 2, gub, WFMT_F32, W_VECTOR);
-            snprintf(nm, sizeof nm, "%s.experts.down_proj_bias", pre);
-            weight_nd(L, nm, "experts_down_bias", 2, dnb, WFMT_F32, W_VECTOR);
+            expert_tensor(L, pre, "gate_up_proj_bias", "experts_gate_up_bias", 2, gub, WFMT_F32, W_VECTOR);
+            expert_tensor(L, pre, "down_proj_bias", "experts_down_bias", 2, dnb, WFMT_F32, W_VECTOR);
         }
     } else {
         for (int e = 0; e < E; e++) {
@@ -376,6 +376,27 @@ static int lower_moe(Lower *L, int h, const FfnSpec *f) {
     n->variant = (int)(f - s->ffn);
     n->act = f->act;
     return out(L, n, H, "ffn");
+}
+
+/* ── the embedding and the vocabulary projection (main model and MTP module) ── */
+
+static int embed(Lower *L, int ids, int w, const char *note) {
+    Node *e = node(L, OP_EMBED, note);
+    e->in[0] = ids;
+    e->w[0] = w;
+    e->n_out = L->s->hidden;
+    e->scale = L->s->embed_scale;
+    return out(L, e, L->s->hidden, "x");
+}
+
+static void logits(Lower *L, int x, int head, double softcap, const char *note) {
+    Node *lg = node(L, OP_LOGITS, note);
+    lg->in[0] = x;
+    lg->w[0] = head;
+    lg->n_in = L->s->hidden;
+    lg->n_out = L->s->vocab;
+    lg->softcap = softcap;
+    out(L, lg, L->s->vocab, "logits");
 }
 
 /* ── one decoder layer ───────────────────────────────────────────────────────── */
@@ -439,13 +460,7 @@ static int lower_mtp(Lower *L) {
     L->g->vals[ids].is_int = true;
     Node *hi = node(L, OP_HIDDEN_IN, "MTP: main model hidden h_i (after model.norm)");
     int hid = out(L, hi, H, "h_main");
-    int ew = weight(L, "embed_tokens.weight", "mtp_embed", 2, s->vocab, H, 0);
-    Node *e = node(L, OP_EMBED, "MTP embed_tokens");
-    e->in[0] = ids;
-    e->w[0] = ew;
-    e->n_out = H;
-    e->scale = s->embed_scale;
-    int emb = out(L, e, H, "x");
+    int emb = embed(L, ids, weight(L, "embed_tokens.weight", "mtp_embed", 2, s->vocab, H, 0), "MTP embed_tokens");
     emb = rmsnorm(L, emb, H, H, "enorm.weight", "enorm", "enorm");
     hid = rmsnorm(L, hid, H, H, "hnorm.weight", "hnorm", "hnorm");
     Node *cat = node(L, OP_CONCAT, "[enorm(embedding) | hnorm(hidden)]");
@@ -458,13 +473,7 @@ static int lower_mtp(Lower *L) {
     if (x < 0) return -1;
     L->loc = s->loc;
     x = rmsnorm(L, x, H, H, "shared_head.norm.weight", "mtp_norm", "shared_head.norm");
-    int head = weight(L, "shared_head.head.weight", "mtp_head", 2, s->vocab, H, 0);
-    Node *lg = node(L, OP_LOGITS, "MTP shared_head.head (draft logits)");
-    lg->in[0] = x;
-    lg->w[0] = head;
-    lg->n_in = H;
-    lg->n_out = s->vocab;
-    out(L, lg, s->vocab, "logits");
+    logits(L, x, weight(L, "shared_head.head.weight", "mtp_head", 2, s->vocab, H, 0), 0, "MTP shared_head.head (draft logits)");
     L->mtp = false;
     return 0;
 }
@@ -487,12 +496,7 @@ int lower_model(const ModelSpec *s, Graph *g) {
     g->vals[ids].is_int = true;
     in->out = ids;
     int emb_w = weight(&L, q1 ? "transformer.wte.weight" : "model.embed_tokens.weight", "embed", 2, s->vocab, H, 0);
-    Node *e = node(&L, OP_EMBED, "embed_tokens");
-    e->in[0] = ids;
-    e->w[0] = emb_w;
-    e->n_out = H;
-    e->scale = s->embed_scale;
-    int x = out(&L, e, H, "x");
+    int x = embed(&L, ids, emb_w, "embed_tokens");
 
     for (int l = 0; l < s->n_layers; l++) {
         x = lower_layer(&L, x, l);
@@ -510,13 +514,7 @@ int lower_model(const ModelSpec *s, Graph *g) {
     } else {
         head = weight(&L, "lm_head.weight", "lm_head", 2, s->vocab, H, 0);
     }
-    Node *lg = node(&L, OP_LOGITS, s->tie_embeddings ? "lm_head (tied to embed_tokens)" : "lm_head");
-    lg->in[0] = x;
-    lg->w[0] = head;
-    lg->n_in = H;
-    lg->n_out = s->vocab;
-    lg->softcap = s->final_softcap;
-    out(&L, lg, s->vocab, "logits");
+    logits(&L, x, head, s->final_softcap, s->tie_embeddings ? "lm_head (tied to embed_tokens)" : "lm_head");
 
     if (s->mtp_depth > 0 && lower_mtp(&L) != 0) return -1;
 

@@ -490,6 +490,15 @@ static inline void rt_topk(const float *score, int E, int K, int *sel) {
     }
 }
 
+/* The tokens routed to expert e and their weights, in token order; returns how many. */
+static inline int rt_expert_tokens(const int *sel, const float *wt, int T, int K, int e, int *tok, float *we) {
+    int n = 0;
+    for (int t = 0; t < T; t++)
+        for (int k = 0; k < K; k++)
+            if (sel[t * K + k] == e) { tok[n] = t; we[n] = wt[t * K + k]; n++; }
+    return n;
+}
+
 /* Routing of one token, as HF computes it.  Scores: softmax over all experts
  * (Qwen3-MoE, DeepSeek-V2) or sigmoid (DeepSeek-V3, Kimi K2, GLM-4.5).  The
  * selection uses scores + select_bias (the bias never enters the weights);
@@ -559,10 +568,7 @@ static inline void rt_moe(const RtMoe *M) {
     memset(M->y, 0, sizeof(float) * (size_t)T * H);
     for (int e = 0; e < E; e++) {
         /* the tokens routed to expert e (all of them when grouped, else one at a time) */
-        int n = 0;
-        for (int t = 0; t < T; t++)
-            for (int k = 0; k < K; k++)
-                if (sel[t * K + k] == e) { tok[n] = t; we[n] = wt[t * K + k]; n++; }
+        int n = rt_expert_tokens(sel, wt, T, K, e, tok, we);
         for (int b = 0; b < n; b += M->grouped ? n : 1) {
             int cnt = M->grouped ? n : 1;
             for (int j = 0; j < cnt; j++) memcpy(xe + (size_t)j * H, M->x + (size_t)tok[b + j] * H, sizeof(float) * H);
@@ -1039,10 +1045,7 @@ static inline void rt_moe_stacked(const RtMoeStacked *M) {
     size_t dn_stride = M->fmt == RT_MXFP4 ? (size_t)H * (I / 32) * 16 : (size_t)I * H * rt_wsize(M->fmt);
     memset(M->y, 0, sizeof(float) * (size_t)T * H);
     for (int e = 0; e < E; e++) {
-        int n = 0;
-        for (int t = 0; t < T; t++)
-            for (int k = 0; k < K; k++)
-                if (sel[t * K + k] == e) { tok[n] = t; we[n] = wt[t * K + k]; n++; }
+        int n = rt_expert_tokens(sel, wt, T, K, e, tok, we);
         for (int b0 = 0; b0 < n; b0 += M->grouped ? n : 1) {
             int cnt = M->grouped ? n : 1;
             for (int j = 0; j < cnt; j++) {

@@ -205,7 +205,7 @@ static void print_piece(const Tokenizer *tok, int id) {
  * On entry `work` holds the last prompt position's logits and `hidden` the
  * prompt's final hidden states [T][hidden].
  */
-static int generate_mtp(const RtModel *m, const Args *a, Sampler *s, const Tokenizer *tok, const int *prompt, int T, float *work,
+static void generate_mtp(const RtModel *m, const Args *a, Sampler *s, const Tokenizer *tok, const int *prompt, int T, float *work,
                         const float *hidden, int *out, int *n_out, float *dec_logits, int *drafted, int *accepted) {
     size_t V = (size_t)m->vocab, H = (size_t)m->hidden;
     float *lg2 = rt_alloc(sizeof(float) * V * 2), *h2 = rt_alloc(sizeof(float) * H * 2), *dl = rt_alloc(sizeof(float) * V);
@@ -253,7 +253,6 @@ static int generate_mtp(const RtModel *m, const Args *a, Sampler *s, const Token
     rt_free(h2);
     rt_free(dl);
     free(next_toks);
-    return 0;
 }
 
 int rt_main(int argc, char **argv, const RtModel *m) {
@@ -328,7 +327,7 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     double t1 = rt_now();
     int drafted = 0, accepted = 0;
     if (a.mtp && a.n > 0) {
-        if (generate_mtp(m, &a, &s, tok, prompt, T, work, hidden, out, &n_out, dec_logits, &drafted, &accepted) != 0) rc = 1;
+        generate_mtp(m, &a, &s, tok, prompt, T, work, hidden, out, &n_out, dec_logits, &drafted, &accepted);
     } else {
         for (int i = 0; i < a.n; i++) {
             if (dec_logits) memcpy(dec_logits + V * (size_t)i, work, sizeof(float) * V);
