@@ -28,7 +28,17 @@ void diag_error(SrcLoc loc, const char *fmt, ...) {
         if (*p == '\n') l++;
     const char *e = strchr(p, '\n');
     int len = e ? (int)(e - p) : (int)strlen(p);
-    fprintf(stderr, "    %.*s\n    %*s^\n", len, p, loc.col > 1 ? loc.col - 1 : 0, "");
+    /* a window of at most 100 characters around the column, control characters
+     * shown as '?' (the line is the user's, not ours to send to a terminal) */
+    int col = loc.col > 1 ? loc.col - 1 : 0, from = 0;
+    if (col > len) col = len;
+    if (len > 100 && col > 60) from = col - 60;
+    if (len - from > 100) len = from + 100;
+    char shown[104];
+    int n = 0;
+    for (int i = from; i < len; i++) shown[n++] = (unsigned char)p[i] < 0x20 || p[i] == 0x7f ? '?' : p[i];
+    shown[n] = 0;
+    fprintf(stderr, "    %s%s\n    %*s^\n", from ? "…" : "", shown, col - from + (from ? 1 : 0), "");
 }
 
 static int edit_distance(const char *a, const char *b) {

@@ -10,8 +10,9 @@
  *   --disable-pass=NAME (repeatable), --list-passes, -v, --help, --version
  *
  * The pipeline is the straight line of DESIGN.md: parse → lower → passes →
- * backend.  Outputs are written to NAME.tmp and renamed on success, so a failed
- * compilation never leaves a half-written file behind.
+ * backend.  Outputs are written to a fresh temporary file next to them and
+ * renamed on success (frontend/outfile.c), so a failed compilation never leaves
+ * a half-written file behind; an output that is the input is refused.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "codegen.h"
+#include "outfile.h"
 #include "ir.h"
 #include "passes.h"
 #include "spec.h"
@@ -91,25 +93,6 @@ static int cmd_init_weights(int argc, char **argv) {
     return rc == 0 ? 0 : 1;
 }
 
-/* Write via OUT.tmp + rename. */
-static FILE *open_tmp(const char *path, char *tmp, size_t cap) {
-    snprintf(tmp, cap, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) fprintf(stderr, "archc: error: %s: cannot write: %s\n", tmp, strerror(errno));
-    return f;
-}
-
-static int finish_tmp(FILE *f, const char *tmp, const char *path, int ok) {
-    if (fflush(f) != 0 || ferror(f)) ok = 0;
-    if (fclose(f) != 0) ok = 0;
-    if (ok && rename(tmp, path) != 0) {
-        fprintf(stderr, "archc: error: %s: cannot rename: %s\n", path, strerror(errno));
-        ok = 0;
-    }
-    if (!ok) unlink(tmp);
-    return ok ? 0 : -1;
-}
-
 int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "import")) return cmd_import(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "init-weights")) return cmd_init_weights(argc, argv);
@@ -168,39 +151,44 @@ int main(int argc, char **argv) {
     if (passes_run(&g, &opts) != 0) { graph_free(&g); return 1; }
 
     char tmp[4096];
+    const char *inputs[] = {in};
     if (want_ir) {
         if (!outp) { graph_print(&g, stdout); graph_free(&g); return fflush(stdout) == 0 ? 0 : 1; }
-        FILE *f = open_tmp(outp, tmp, sizeof tmp);
-        if (!f) return 1;
+        if (out_check(outp, inputs, 1)) { graph_free(&g); return 1; }
+        FILE *f = out_open(outp, tmp, sizeof tmp);
+        if (!f) { graph_free(&g); return 1; }
         graph_print(&g, f);
-        int rc = finish_tmp(f, tmp, outp, 1);
+        int rc = out_commit(f, tmp, outp, 1);
         graph_free(&g);
         return rc == 0 ? 0 : 1;
     }
 
     const Backend *be = has_suffix(outp, ".cu") ? &backend_cuda : &backend_c;
-    if (be->check(&g) != 0) { graph_free(&g); return 1; }
     int build = !has_suffix(outp, ".c") && !has_suffix(outp, ".cu");
     char cpath[4096];
-    if (build) snprintf(cpath, sizeof cpath, "%s.archc.c", outp);
-    else snprintf(cpath, sizeof cpath, "%s", outp);
-    FILE *f = open_tmp(cpath, tmp, sizeof tmp);
+    if ((size_t)snprintf(cpath, sizeof cpath, build ? "%s.archc.c" : "%s", outp) >= sizeof cpath) {
+        fprintf(stderr, "archc: error: output path too long\n");
+        graph_free(&g);
+        return 2;
+    }
+    if (out_check(outp, inputs, 1) || (build && out_check(cpath, inputs, 1))) { graph_free(&g); return 1; }
+    if (be->check(&g) != 0) { graph_free(&g); return 1; }
+    FILE *f = out_open(cpath, tmp, sizeof tmp);
     if (!f) { graph_free(&g); return 1; }
     int ok = be->emit(&g, f) == 0;
-    if (finish_tmp(f, tmp, cpath, ok) != 0) {
-        fprintf(stderr, "archc: error: writing %s failed\n", cpath);
-        graph_free(&g);
+    graph_free(&g);
+    if (out_commit(f, tmp, cpath, ok) != 0) {
+        if (ok) fprintf(stderr, "archc: error: writing %s failed\n", cpath);
         return 1;
     }
-    graph_free(&g);
     if (build) {
         char exe_tmp[4096];
-        snprintf(exe_tmp, sizeof exe_tmp, "%s.tmp", outp);
+        if (out_reserve(outp, exe_tmp, sizeof exe_tmp)) { unlink(cpath); return 1; }
         int rc = build_executable(cpath, exe_tmp);
         if (!getenv("ARCHC_KEEP_C")) unlink(cpath);
         if (rc != 0) { unlink(exe_tmp); return 1; }
         if (rename(exe_tmp, outp) != 0) {
-            fprintf(stderr, "archc: error: %s: cannot rename: %s\n", outp, strerror(errno));
+            fprintf(stderr, "archc: error: %s: cannot write: %s\n", outp, strerror(errno));
             unlink(exe_tmp);
             return 1;
         }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 #include "diag.h"
 #include "spec.h"
@@ -222,6 +223,11 @@ static int parse_variants(P *p, Node *n, const char *section, VariantFn fn, int 
                 return -1;
             }
         if (strlen(name) >= SPEC_NAME_MAX) { diag_error(loc_of(p, k), "%s: variant name too long", section); return -1; }
+        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < pr; q++)
+            if (scalar(nd(p, q->key)) && !strcmp(scalar(nd(p, q->key)), name)) {
+                diag_error(loc_of(p, k), "%s: variant '%s' is defined twice", section, name);
+                return -1;
+            }
         if (*count >= SPEC_MAX_VARIANTS) { diag_error(loc_of(p, k), "%s: at most %d variants", section, SPEC_MAX_VARIANTS); return -1; }
         Node *v = nd(p, pr->value);
         if (v->type == YAML_MAPPING_NODE && !get(p, v, "kind")) {
@@ -323,6 +329,11 @@ static int parse_attn(P *p, Node *n, const char *name) {
     if (opt_int(p, n, "kv_heads", 1, 4096, &a->kv_heads)) return -1;
     a->head_dim = s->hidden / a->heads;
     if (opt_int(p, n, "head_dim", 1, 4096, &a->head_dim)) return -1;
+    if (a->kind == ATTN_GQA && a->head_dim < 1) {
+        diag_error(loc_of(p, get(p, n, "heads")), "attention '%s': heads (%d) is more than hidden (%d): give head_dim", name, a->heads,
+                   s->hidden);
+        return -1;
+    }
     if (opt_enum(p, n, "bias", biases, &b)) return -1;
     a->q_bias = a->k_bias = a->v_bias = b >= 1;
     a->o_bias = b == 2;
@@ -437,26 +448,38 @@ static int select_layers(P *p, Node *n, const char *sel, bool *mask) {
     if (!strcmp(sel, "all")) { for (int i = 0; i < L; i++) mask[i] = true; return 0; }
     long a, b, step = 1;
     char *end;
+    /* digits only (strtol would also take signs and spaces); values past the
+     * layer count are range errors below, never overflows */
+    if (!isdigit((unsigned char)*sel)) goto bad;
+    errno = 0;
     a = strtol(sel, &end, 10);
-    if (end == sel) goto bad;
+    if (errno) goto range;
     b = a;
     if (*end == '-') {
         const char *q = end + 1;
         if (*q == '*') { b = L - 1; end = (char *)q + 1; }
-        else { b = strtol(q, &end, 10); if (end == q) goto bad; }
+        else {
+            if (!isdigit((unsigned char)*q)) goto bad;
+            b = strtol(q, &end, 10);
+            if (errno) goto range;
+        }
     }
     if (*end == '/') {
         const char *q = end + 1;
+        if (!isdigit((unsigned char)*q)) goto bad;
         step = strtol(q, &end, 10);
-        if (end == q || step <= 0) goto bad;
+        if (errno || step <= 0) goto bad;
     }
     if (*end) goto bad;
-    if (a < 0 || a >= L || b < a || b >= L) {
-        diag_error(loc_of(p, n), "layers '%s': out of range (the model has layers 0 … %d)", sel, L - 1);
-        return -1;
+    if (a < 0 || a >= L || b < a || b >= L) goto range;
+    for (long i = a; i <= b; i += step) {
+        mask[i] = true;
+        if (step > b - i) break;
     }
-    for (long i = a; i <= b; i += step) mask[i] = true;
     return 0;
+range:
+    diag_error(loc_of(p, n), "layers '%s': out of range (the model has layers 0 … %d)", sel, L - 1);
+    return -1;
 bad:
     diag_error(loc_of(p, n), "layers '%s': expected all, N, A-B, A-*/S or A-B/S", sel);
     return -1;
@@ -550,6 +573,14 @@ static int parse_weights(P *p, Node *n) {
     w->names = (NameScheme)nm;
     w->format = (WeightFormat)f;
     if (opt_str(p, n, "prefix", w->prefix, sizeof w->prefix)) return -1;
+    /* the prefix becomes part of tensor names in the emitted C and the loader's
+     * name patterns: the characters of Hugging Face tensor names only */
+    for (const char *c = w->prefix; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("._-/", *c)) {
+            diag_error(loc_of(p, get(p, n, "prefix")), "key 'prefix': character '%c' (0x%02x): expected letters, digits, '.', '_', '-' or '/'",
+                       isprint((unsigned char)*c) ? *c : '?', (unsigned char)*c);
+            return -1;
+        }
     Node *b = get(p, n, "block");
     if (b && !is_null(b)) {
         if (b->type != YAML_SEQUENCE_NODE || b->data.sequence.items.top - b->data.sequence.items.start != 2) {
@@ -578,6 +609,14 @@ static int parse_top(P *p, Node *root) {
     Node *v = get(p, root, "name");
     if (!v) { diag_error(loc_of(p, root), "top level: missing required key 'name'"); return -1; }
     if (opt_str(p, root, "name", s->name, sizeof s->name)) return -1;
+    /* the name is printed by the binary and written into comments and strings of
+     * the emitted C (escaped there too): printable text on one line */
+    for (const unsigned char *c = (const unsigned char *)s->name; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) {
+            diag_error(loc_of(p, v), "key 'name': control character 0x%02x: the name must be printable text on one line", *c);
+            return -1;
+        }
+    if (!s->name[0]) { diag_error(loc_of(p, v), "key 'name': must not be empty"); return -1; }
     int fam = 0;
     if (!get(p, root, "family")) { diag_error(loc_of(p, root), "top level: missing required key 'family'"); return -1; }
     if (opt_enum(p, root, "family", families, &fam)) return -1;
@@ -644,11 +683,72 @@ static int parse_top(P *p, Node *root) {
     return 0;
 }
 
+/* Limits on what a description may be: far above any real model's, low enough
+ * that a hostile file cannot make archc hang or exhaust memory. */
+enum {
+    YAML_MAX_DEPTH = 32,          /* the schema nests 4 deep (ffn → variant → router → key)   */
+    YAML_MAX_EVENTS = 1000000,    /* scalars + collections                                      */
+    YAML_MAX_BYTES = 16 << 20,    /* real descriptions are a few KB                             */
+};
+
+/* A pass over the event stream before the document is loaded: one document,
+ * nesting at most YAML_MAX_DEPTH, at most YAML_MAX_EVENTS nodes, and a syntax
+ * error anywhere in the file (also after the first document) is reported. */
+static int prescan(const char *fname, const char *text, size_t len) {
+    yaml_parser_t yp;
+    if (!yaml_parser_initialize(&yp)) { fprintf(stderr, "%s: error: cannot initialise the YAML parser\n", fname); return -1; }
+    yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
+    int depth = 0, docs = 0, rc = 0;
+    long events = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&yp, &ev)) {
+            SrcLoc l = {fname, (int)yp.problem_mark.line + 1, (int)yp.problem_mark.column + 1};
+            diag_error(l, "YAML syntax: %s%s%s", yp.problem ? yp.problem : "malformed document", yp.context ? " " : "",
+                       yp.context ? yp.context : "");
+            rc = -1;
+            break;
+        }
+        SrcLoc at = {fname, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1};
+        yaml_event_type_t t = ev.type;
+        yaml_event_delete(&ev);
+        if (t == YAML_STREAM_END_EVENT) break;
+        if (t == YAML_DOCUMENT_START_EVENT && ++docs > 1) {
+            diag_error(at, "a second YAML document: a description is one document (remove the '---' and what follows)");
+            rc = -1;
+            break;
+        }
+        if ((t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) && ++depth > YAML_MAX_DEPTH) {
+            diag_error(at, "nested more than %d levels deep: not a model description", YAML_MAX_DEPTH);
+            rc = -1;
+            break;
+        }
+        if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) depth--;
+        if (++events > YAML_MAX_EVENTS) {
+            diag_error(at, "more than %d YAML nodes: not a model description", YAML_MAX_EVENTS);
+            rc = -1;
+            break;
+        }
+    }
+    yaml_parser_delete(&yp);
+    return rc;
+}
+
 static int parse_text(const char *file, const char *text, size_t len, ModelSpec *out) {
     memset(out, 0, sizeof *out);
     char *fname = strdup(file);
     out->file = fname;
     diag_set_source(fname, text);
+    if (memchr(text, 0, len)) {
+        SrcLoc l = {fname, 1, 1};
+        const char *z = memchr(text, 0, len);
+        for (const char *c = text; c < z; c++) {
+            if (*c == '\n') { l.line++; l.col = 1; } else l.col++;
+        }
+        diag_error(l, "a NUL byte: not a YAML text file");
+        return -1;
+    }
+    if (prescan(fname, text, len)) return -1;
     yaml_parser_t yp;
     if (!yaml_parser_initialize(&yp)) { fprintf(stderr, "%s: error: cannot initialise the YAML parser\n", file); return -1; }
     yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
@@ -676,21 +776,35 @@ int spec_parse_string(const char *name, const char *text, ModelSpec *out) {
     return parse_text(name, text, strlen(text), out);
 }
 
+int spec_parse_buffer(const char *name, const char *text, size_t len, ModelSpec *out) {
+    return parse_text(name, text, len, out);
+}
+
 int spec_parse_file(const char *path, ModelSpec *out) {
     FILE *f = fopen(path, "rb");
     if (!f) { fprintf(stderr, "%s: error: cannot open: %s\n", path, strerror(errno)); return -1; }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
-    if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "%s: error: not a regular file (expected a YAML model description)\n", path);
+        fclose(f);
+        return -1;
+    }
+    if (st.st_size > YAML_MAX_BYTES) {
+        fprintf(stderr, "%s: error: %lld bytes: too large for a model description (at most %d)\n", path, (long long)st.st_size,
+                YAML_MAX_BYTES);
+        fclose(f);
+        return -1;
+    }
+    size_t n = (size_t)st.st_size;
+    char *text = malloc(n + 1);
+    if (!text || fread(text, 1, n, f) != n) {
         fclose(f);
         free(text);
-        fprintf(stderr, "%s: error: cannot read\n", path);
+        fprintf(stderr, "%s: error: cannot read: %s\n", path, strerror(errno));
         return -1;
     }
     fclose(f);
     text[n] = 0;
     /* text stays alive for diagnostics quoting source lines */
-    return parse_text(path, text, (size_t)n, out);
+    return parse_text(path, text, n, out);
 }

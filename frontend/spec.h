@@ -25,6 +25,7 @@
 #define ARCHC_SPEC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define SPEC_NAME_MAX 48
@@ -227,6 +228,7 @@ typedef struct ModelSpec {
  * On error: prints "file:line:col: error: …" to stderr and returns non-zero. */
 int spec_parse_file(const char *path, ModelSpec *out);
 int spec_parse_string(const char *name, const char *text, ModelSpec *out);
+int spec_parse_buffer(const char *name, const char *text, size_t len, ModelSpec *out); /* need not be NUL-terminated */
 
 /* frontend/import.c — write a YAML description from a Hugging Face config.json
  * (or a directory holding one). Returns 0 on success; errors go to stderr. */
