@@ -11,7 +11,9 @@
  * (with `type` or `rope_type`), and transformers ≥ 5 `rope_parameters` (flat,
  * or nested per layer type as Gemma 3 writes it).
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "json.h"
+#include "outfile.h"
+#include "safetensors.h"
 #include "spec.h"
 
 #define MAXL SPEC_MAX_LAYERS
@@ -78,66 +82,121 @@ typedef struct Imported {
 } Imported;
 
 static const char *g_path;
+static int g_failed;   /* the first error was printed; later ones are not */
 
-static int ierr(const char *fmt, const char *a) {
-    fprintf(stderr, "%s: error: ", g_path);
-    fprintf(stderr, fmt, a);
+/* An error about the config: "PATH: error: …", or "PATH:LINE:COL: error: key 'K': …"
+ * when it is about one value.  Only the first error of an import is printed. */
+__attribute__((format(printf, 3, 4)))
+static int verr(const JsonValue *at, const char *key, const char *fmt, ...) {
+    if (g_failed++) return -1;
+    if (at && at->line > 0) fprintf(stderr, "%s:%d:%d: error: ", g_path, at->line, at->col);
+    else fprintf(stderr, "%s: error: ", g_path);
+    if (key) fprintf(stderr, "key '%s': ", key);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fputc('\n', stderr);
     return -1;
 }
 
-static int need_int(const JsonValue *c, const char *key, int *out) {
-    const JsonValue *v = json_get(c, key);
-    if (!v || v->type != JSON_NUMBER) return ierr("missing key '%s' (expected an integer)", key);
-    *out = (int)v->number;
-    return 0;
+static int ierr(const char *fmt, const char *a) { return verr(NULL, NULL, fmt, a); }
+
+static const char *type_name(const JsonValue *v) {
+    switch (v->type) {
+    case JSON_NULL: return "null";
+    case JSON_BOOL: return v->boolean ? "true" : "false";
+    case JSON_NUMBER: return "a number";
+    case JSON_STRING: return "a string";
+    case JSON_ARRAY: return "a list";
+    default: return "an object";
+    }
 }
 
-static int get_int(const JsonValue *c, const char *key, int dflt) {
-    const JsonValue *v = json_get(c, key);
-    return v && v->type == JSON_NUMBER ? (int)v->number : dflt;
+/* Integer keys are read within [lo, hi]; a present value of another type, a
+ * fraction, or one out of range is an error (reported once, see verr) and the
+ * default is returned so the caller can go on without dividing by zero. */
+static int int_in(const JsonValue *v, const char *key, int dflt, long lo, long hi) {
+    if (!v || v->type == JSON_NULL) return dflt;
+    if (v->type != JSON_NUMBER) {
+        if (v->type == JSON_STRING) verr(v, key, "expected an integer, got a string \"%.40s\"", v->string);
+        else verr(v, key, "expected an integer, got %s", type_name(v));
+        return dflt;
+    }
+    double x = v->number;
+    if (!(x >= (double)lo && x <= (double)hi)) { verr(v, key, "%.17g is out of range (expected %ld … %ld)", x, lo, hi); return dflt; }
+    if (x != floor(x)) { verr(v, key, "expected an integer, got %.17g", x); return dflt; }
+    return (int)x;
 }
 
-static double get_num(const JsonValue *c, const char *key, double dflt) {
+/* Default range of integer keys without a narrower one: what fits archc's ints. */
+#define ANY_INT_LO (-(1L << 30))
+#define ANY_INT_HI (1L << 30)
+
+static int get_int_r(const JsonValue *c, const char *key, int dflt, long lo, long hi) { return int_in(json_get(c, key), key, dflt, lo, hi); }
+
+static int need_int_r(const JsonValue *c, const char *key, long lo, long hi, int *out) {
     const JsonValue *v = json_get(c, key);
-    return v && v->type == JSON_NUMBER ? v->number : dflt;
+    if (!v || v->type == JSON_NULL) return verr(NULL, NULL, "missing key '%s' (expected an integer)", key);
+    int before = g_failed;
+    *out = int_in(v, key, 0, lo, hi);
+    return g_failed != before ? -1 : 0;
+}
+
+/* Real keys: finite, within [lo, hi]. */
+static double get_num_r(const JsonValue *c, const char *key, double dflt, double lo, double hi) {
+    const JsonValue *v = json_get(c, key);
+    if (!v || v->type == JSON_NULL) return dflt;
+    if (v->type != JSON_NUMBER) {
+        if (v->type == JSON_STRING) verr(v, key, "expected a number, got a string \"%.40s\"", v->string);
+        else verr(v, key, "expected a number, got %s", type_name(v));
+        return dflt;
+    }
+    if (!isfinite(v->number)) { verr(v, key, "expected a finite number, got %g", v->number); return dflt; }
+    if (!(v->number >= lo && v->number <= hi)) { verr(v, key, "%.17g is out of range (expected %g … %g)", v->number, lo, hi); return dflt; }
+    return v->number;
 }
 
 static int get_bool(const JsonValue *c, const char *key, int dflt) {
     const JsonValue *v = json_get(c, key);
-    return v && v->type == JSON_BOOL ? v->boolean : dflt;
+    if (!v || v->type == JSON_NULL) return dflt;
+    if (v->type != JSON_BOOL) { verr(v, key, "expected true or false, got %s", type_name(v)); return dflt; }
+    return v->boolean;
 }
 
-static int first_int(const JsonValue *v, int dflt) {
+/* A number, or the first element of a list of numbers (eos_token_id may be either). */
+static int first_int(const JsonValue *v, const char *key, int dflt) {
     if (!v) return dflt;
-    if (v->type == JSON_NUMBER) return (int)v->number;
-    if (v->type == JSON_ARRAY && v->count && v->items[0]->type == JSON_NUMBER) return (int)v->items[0]->number;
-    return dflt;
+    if (v->type == JSON_ARRAY) return v->count ? int_in(v->items[0], key, dflt, ANY_INT_LO, ANY_INT_HI) : dflt;
+    return int_in(v, key, dflt, ANY_INT_LO, ANY_INT_HI);
 }
 
 /* Read one rope parameter set (rope_scaling / rope_parameters object). */
 static int read_rope_obj(const JsonValue *o, double theta, Rope *r) {
     memset(r, 0, sizeof *r);
     r->present = 1;
-    r->theta = get_num(o, "rope_theta", theta);
+    r->theta = get_num_r(o, "rope_theta", theta, 1e-6, 1e12);
     snprintf(r->kind, sizeof r->kind, "default");
     snprintf(r->layout, sizeof r->layout, "half");
     if (!o || o->type != JSON_OBJECT) return 0;
     const char *t = json_get_string(o, "rope_type", json_get_string(o, "type", "default"));
     if (!strcmp(t, "default") || !strcmp(t, "linear") || !strcmp(t, "llama3") || !strcmp(t, "yarn")) snprintf(r->kind, sizeof r->kind, "%s", t);
     else return ierr("rope type '%s' is not supported (supported: default, linear, llama3, yarn)", t);
-    r->factor = get_num(o, "factor", 0);
-    r->low = get_num(o, "low_freq_factor", 0);
-    r->high = get_num(o, "high_freq_factor", 0);
-    r->orig = get_int(o, "original_max_position_embeddings", 0);
-    r->beta_fast = get_num(o, "beta_fast", 0);
-    r->beta_slow = get_num(o, "beta_slow", 0);
+    r->factor = get_num_r(o, "factor", 0, 0, 1e6);
+    r->low = get_num_r(o, "low_freq_factor", 0, 0, 1e6);
+    r->high = get_num_r(o, "high_freq_factor", 0, 0, 1e6);
+    r->orig = get_int_r(o, "original_max_position_embeddings", 0, 1, 1 << 30);
+    r->beta_fast = get_num_r(o, "beta_fast", 0, 0, 1e6);
+    r->beta_slow = get_num_r(o, "beta_slow", 0, 0, 1e6);
     const JsonValue *v;
-    if ((v = json_get(o, "attention_factor")) && v->type == JSON_NUMBER) { r->has_attention_factor = 1; r->attention_factor = v->number; }
-    if ((v = json_get(o, "mscale")) && v->type == JSON_NUMBER) { r->has_mscale = 1; r->mscale = v->number; }
-    if ((v = json_get(o, "mscale_all_dim")) && v->type == JSON_NUMBER) { r->has_mscale_all_dim = 1; r->mscale_all_dim = v->number; }
-    if ((v = json_get(o, "truncate")) && v->type == JSON_BOOL) { r->has_truncate = 1; r->truncate = v->boolean; }
-    if (strcmp(r->kind, "default") && r->factor == 0) return ierr("rope scaling '%s' needs a factor", r->kind);
+    if ((v = json_get(o, "attention_factor")) && v->type != JSON_NULL) { r->has_attention_factor = 1; r->attention_factor = get_num_r(o, "attention_factor", 1, 0, 1e6); }
+    if ((v = json_get(o, "mscale")) && v->type != JSON_NULL) { r->has_mscale = 1; r->mscale = get_num_r(o, "mscale", 1, 0, 1e6); }
+    if ((v = json_get(o, "mscale_all_dim")) && v->type != JSON_NULL) { r->has_mscale_all_dim = 1; r->mscale_all_dim = get_num_r(o, "mscale_all_dim", 0, 0, 1e6); }
+    if ((v = json_get(o, "truncate")) && v->type != JSON_NULL) { r->has_truncate = 1; r->truncate = get_bool(o, "truncate", 1); }
+    if (strcmp(r->kind, "default") && r->factor == 0) return verr(o, NULL, "rope scaling '%s' needs a factor > 0", r->kind);
+    if (!strcmp(r->kind, "llama3") && (r->low <= 0 || r->high <= 0 || !r->orig))
+        return verr(o, NULL, "rope scaling 'llama3' needs low_freq_factor, high_freq_factor and original_max_position_embeddings");
+
     return 0;
 }
 
@@ -147,9 +206,9 @@ static int read_rope(const JsonValue *c, const char *layer_type, double dflt_the
     if (rp && rp->type == JSON_OBJECT) {
         const JsonValue *sub = layer_type ? json_get(rp, layer_type) : NULL;
         if (sub && sub->type == JSON_OBJECT) rp = sub;
-        return read_rope_obj(rp, get_num(rp, "rope_theta", dflt_theta), r);
+        return read_rope_obj(rp, get_num_r(rp, "rope_theta", dflt_theta, 1e-6, 1e12), r);
     }
-    double theta = get_num(c, "rope_theta", dflt_theta);
+    double theta = get_num_r(c, "rope_theta", dflt_theta, 1e-6, 1e12);
     const JsonValue *rs = json_get(c, "rope_scaling");
     return read_rope_obj(rs && rs->type == JSON_OBJECT ? rs : NULL, theta, r);
 }
@@ -158,11 +217,13 @@ static int read_rope(const JsonValue *c, const char *layer_type, double dflt_the
 static int read_layer_types(const JsonValue *c, int L, int *sliding) {
     const JsonValue *lt = json_get(c, "layer_types");
     if (!lt || lt->type != JSON_ARRAY) return 0;
-    if ((int)lt->count != L) return ierr("layer_types has the wrong length (%s)", "expected num_hidden_layers entries");
+    if (lt->count != (size_t)L) return verr(lt, "layer_types", "%zu entries, expected num_hidden_layers (%d)", lt->count, L);
     for (int i = 0; i < L; i++) {
-        const char *s = lt->items[i]->type == JSON_STRING ? lt->items[i]->string : "";
+        if (lt->items[i]->type != JSON_STRING) return verr(lt->items[i], "layer_types", "expected a string, got %s", type_name(lt->items[i]));
+        const char *s = lt->items[i]->string;
         sliding[i] = !strcmp(s, "sliding_attention");
-        if (!sliding[i] && strcmp(s, "full_attention") && strcmp(s, "chunked_attention")) return ierr("unknown layer type '%s' in layer_types", s);
+        if (!sliding[i] && strcmp(s, "full_attention") && strcmp(s, "chunked_attention"))
+            return verr(lt->items[i], "layer_types", "unknown layer type \"%.40s\" (expected sliding_attention, full_attention or chunked_attention)", s);
     }
     return 1;
 }
@@ -192,24 +253,29 @@ static void set_defaults(Imported *m) {
 
 /* The common dense decoder keys (Llama skeleton). */
 static int read_common(Imported *m, const JsonValue *c) {
-    if (need_int(c, "hidden_size", &m->hidden) || need_int(c, "num_hidden_layers", &m->layers) || need_int(c, "num_attention_heads", &m->heads))
+    if (need_int_r(c, "hidden_size", 1, 1 << 20, &m->hidden) || need_int_r(c, "num_hidden_layers", 1, MAXL, &m->layers) ||
+        need_int_r(c, "num_attention_heads", 1, 4096, &m->heads))
         return -1;
     /* Gemma 3 configs leave vocab_size to the class default (262208) */
-    m->vocab = get_int(c, "vocab_size", !strcmp(json_get_string(c, "model_type", ""), "gemma3_text") ? 262208 : -1);
+    m->vocab = get_int_r(c, "vocab_size", !strcmp(json_get_string(c, "model_type", ""), "gemma3_text") ? 262208 : -1, 1, 1 << 24);
     if (m->vocab <= 0) return ierr("missing key '%s' (expected an integer)", "vocab_size");
-    if (m->layers > MAXL) return ierr("num_hidden_layers is larger than archc's limit of %s layers", "256");
-    m->kv_heads = get_int(c, "num_key_value_heads", m->heads);
-    m->head_dim = get_int(c, "head_dim", m->hidden / m->heads);
-    m->intermediate = get_int(c, "intermediate_size", 0);
-    m->eps = get_num(c, "rms_norm_eps", 1e-6);
-    m->max_context = get_int(c, "max_position_embeddings", 4096);
+    m->kv_heads = get_int_r(c, "num_key_value_heads", m->heads, 1, 4096);
+    if (m->heads % m->kv_heads)
+        return verr(json_get(c, "num_key_value_heads"), "num_key_value_heads", "%d does not divide num_attention_heads (%d)", m->kv_heads, m->heads);
+    m->head_dim = get_int_r(c, "head_dim", m->hidden / m->heads, 1, 4096);
+    if (m->head_dim < 1)
+        return verr(json_get(c, "num_attention_heads"), "num_attention_heads", "%d is more than hidden_size (%d) and there is no head_dim", m->heads, m->hidden);
+    m->intermediate = get_int_r(c, "intermediate_size", 0, 0, 1 << 24);
+    m->eps = get_num_r(c, "rms_norm_eps", 1e-6, 1e-30, 1.0);
+    m->max_context = get_int_r(c, "max_position_embeddings", 4096, 1, 1 << 30);
+    if (m->max_context > 1 << 24) m->max_context = 1 << 24; /* archc's limit; compile a shorter context with max_context */
     m->tie = get_bool(c, "tie_word_embeddings", 0);
     m->format = dtype_format(c);
-    m->bos = first_int(json_get(c, "bos_token_id"), -1);
-    m->eos = first_int(json_get(c, "eos_token_id"), -1);
+    m->bos = first_int(json_get(c, "bos_token_id"), "bos_token_id", -1);
+    m->eos = first_int(json_get(c, "eos_token_id"), "eos_token_id", -1);
     set_defaults(m);
-    if (m->bos >= m->vocab) m->bos = -1;
-    if (m->eos >= m->vocab) m->eos = -1;
+    if (m->bos >= m->vocab || m->bos < 0) m->bos = -1;
+    if (m->eos >= m->vocab || m->eos < 0) m->eos = -1;
     return 0;
 }
 
@@ -222,7 +288,7 @@ static int import_dense(Imported *m, const JsonValue *c, const char *mt) {
     int L = m->layers, sliding[MAXL] = {0};
     int has_lt = read_layer_types(c, L, sliding);
     if (has_lt < 0) return -1;
-    int window = get_int(c, "sliding_window", 0);
+    int window = get_int_r(c, "sliding_window", 0, 0, 1 << 30);
     if (!strcmp(mt, "llama")) {
         if (get_bool(c, "attention_bias", 0)) m->bias = "qkvo";
         m->mlp_bias = get_bool(c, "mlp_bias", 0);
@@ -237,7 +303,7 @@ static int import_dense(Imported *m, const JsonValue *c, const char *mt) {
         }
         int use = get_bool(c, "use_sliding_window", 0);
         if (!has_lt) {
-            int mwl = get_int(c, "max_window_layers", L);
+            int mwl = get_int_r(c, "max_window_layers", L, 0, 1 << 30);
             for (int i = 0; i < L; i++) sliding[i] = use && window > 0 && i >= mwl;
         }
         if (!use) window = 0;
@@ -248,10 +314,10 @@ static int import_dense(Imported *m, const JsonValue *c, const char *mt) {
     } else if (!strcmp(mt, "smollm3")) {
         m->tie = get_bool(c, "tie_word_embeddings", 1); /* SmolLM3Config defaults to tied */
         const JsonValue *nr = json_get(c, "no_rope_layers");
-        int interval = get_int(c, "no_rope_layer_interval", 4);
+        int interval = get_int_r(c, "no_rope_layer_interval", 4, 1, 1 << 20);
         for (int i = 0; i < L; i++) {
             int uses_rope;
-            if (nr && nr->type == JSON_ARRAY && (int)nr->count == L) uses_rope = first_int(nr->items[i], 1) != 0;
+            if (nr && nr->type == JSON_ARRAY && (int)nr->count == L) uses_rope = first_int(nr->items[i], "no_rope_layers", 1) != 0;
             else uses_rope = (i + 1) % interval != 0;
             m->layer[i].nope = !uses_rope;
         }
@@ -262,7 +328,7 @@ static int import_dense(Imported *m, const JsonValue *c, const char *mt) {
         m->mlp_bias = get_bool(c, "mlp_bias", 0);
     }
     for (int i = 0; i < L; i++) {
-        if (sliding[i] && window <= 0) return ierr("layer %s is sliding but sliding_window is null", "");
+        if (sliding[i] && window <= 0) return verr(json_get(c, "sliding_window"), "sliding_window", "layer %d is sliding but sliding_window is null or 0", i);
         m->layer[i].window = sliding[i] ? window : 0;
         m->layer[i].rope = m->layer[i].nope ? NULL : "default";
     }
@@ -276,10 +342,10 @@ static int import_gemma3(Imported *m, const JsonValue *c) {
     m->qk_norm = "head";
     m->act = "geglu_tanh";
     m->tie = get_bool(c, "tie_word_embeddings", 1);
-    m->head_dim = get_int(c, "head_dim", 256);
-    m->scale = 1.0 / sqrt(get_num(c, "query_pre_attn_scalar", 256));
+    m->head_dim = get_int_r(c, "head_dim", 256, 1, 4096);
+    m->scale = 1.0 / sqrt(get_num_r(c, "query_pre_attn_scalar", 256, 1e-6, 1e12));
     m->embed_scale_sqrt = 1;
-    m->final_softcap = get_num(c, "final_logit_softcapping", 0);
+    m->final_softcap = get_num_r(c, "final_logit_softcapping", 0, 0, 1e9);
     m->n_rope = 2;
     m->rope_names[0] = "local";
     m->rope_names[1] = "global";
@@ -289,14 +355,14 @@ static int import_gemma3(Imported *m, const JsonValue *c) {
     if (rp && rp->type == JSON_OBJECT && json_get(rp, "sliding_attention")) {
         if (read_rope(c, "sliding_attention", 10000.0, &m->rope[0])) return -1;
     } else {
-        read_rope_obj(NULL, get_num(c, "rope_local_base_freq", 10000.0), &m->rope[0]);
+        read_rope_obj(NULL, get_num_r(c, "rope_local_base_freq", 10000.0, 1e-6, 1e12), &m->rope[0]);
     }
     int L = m->layers, sliding[MAXL];
     int has_lt = read_layer_types(c, L, sliding);
     if (has_lt < 0) return -1;
-    int pattern = get_int(c, "sliding_window_pattern", 6);
+    int pattern = get_int_r(c, "sliding_window_pattern", 6, 1, 1 << 20);
     if (!has_lt) for (int i = 0; i < L; i++) sliding[i] = (i + 1) % pattern != 0;
-    int window = get_int(c, "sliding_window", 4096);
+    int window = get_int_r(c, "sliding_window", 4096, 1, 1 << 30);
     for (int i = 0; i < L; i++) {
         m->layer[i].window = sliding[i] ? window : 0;
         m->layer[i].rope = sliding[i] ? "local" : "global";
@@ -306,13 +372,13 @@ static int import_gemma3(Imported *m, const JsonValue *c) {
 
 static int import_gpt_oss(Imported *m, const JsonValue *c) {
     if (read_common(m, c)) return -1;
-    m->eps = get_num(c, "rms_norm_eps", 1e-5);
+    m->eps = get_num_r(c, "rms_norm_eps", 1e-5, 1e-30, 1.0);
     m->bias = "qkvo";
     m->sinks = 1;
     m->act = "swiglu_oai";
     m->mlp_bias = 1;
-    m->experts = get_int(c, "num_local_experts", 32);
-    m->top_k = get_int(c, "num_experts_per_tok", 4);
+    m->experts = get_int_r(c, "num_local_experts", 32, 1, 1 << 16);
+    m->top_k = get_int_r(c, "num_experts_per_tok", 4, 1, 1 << 16);
     m->moe_inter = m->intermediate;
     m->router_bias = 1;
     m->softmax_after_topk = 1;
@@ -324,7 +390,7 @@ static int import_gpt_oss(Imported *m, const JsonValue *c) {
     int has_lt = read_layer_types(c, L, sliding);
     if (has_lt < 0) return -1;
     if (!has_lt) for (int i = 0; i < L; i++) sliding[i] = i % 2 == 0;
-    int window = get_int(c, "sliding_window", 128);
+    int window = get_int_r(c, "sliding_window", 128, 1, 1 << 30);
     for (int i = 0; i < L; i++) { m->layer[i].window = sliding[i] ? window : 0; m->layer[i].moe = 1; m->layer[i].rope = "default"; }
     return 0;
 }
@@ -332,20 +398,20 @@ static int import_gpt_oss(Imported *m, const JsonValue *c) {
 static int import_qwen3_moe(Imported *m, const JsonValue *c) {
     if (read_common(m, c)) return -1;
     m->qk_norm = "head";
-    m->experts = get_int(c, "num_experts", 128);
-    m->top_k = get_int(c, "num_experts_per_tok", 8);
-    m->moe_inter = get_int(c, "moe_intermediate_size", 768);
+    m->experts = get_int_r(c, "num_experts", 128, 0, 1 << 16);
+    m->top_k = get_int_r(c, "num_experts_per_tok", 8, 1, 1 << 16);
+    m->moe_inter = get_int_r(c, "moe_intermediate_size", 768, 1, 1 << 24);
     m->normalize = get_bool(c, "norm_topk_prob", 0);
     m->n_rope = 1;
     m->rope_names[0] = "default";
     if (read_rope(c, NULL, 10000.0, &m->rope[0])) return -1;
-    int step = get_int(c, "decoder_sparse_step", 1);
+    int step = get_int_r(c, "decoder_sparse_step", 1, 1, 1 << 20);
     const JsonValue *only = json_get(c, "mlp_only_layers");
-    int window = get_bool(c, "use_sliding_window", 0) ? get_int(c, "sliding_window", 0) : 0;
+    int window = get_bool(c, "use_sliding_window", 0) ? get_int_r(c, "sliding_window", 0, 0, 1 << 30) : 0;
     for (int i = 0; i < m->layers; i++) {
         int dense = 0;
         if (only && only->type == JSON_ARRAY)
-            for (size_t k = 0; k < only->count; k++) dense |= first_int(only->items[k], -1) == i;
+            for (size_t k = 0; k < only->count; k++) dense |= first_int(only->items[k], "mlp_only_layers", -1) == i;
         m->layer[i].moe = !dense && m->experts > 0 && (i + 1) % step == 0;
         m->layer[i].window = window;
         m->layer[i].rope = "default";
@@ -356,10 +422,11 @@ static int import_qwen3_moe(Imported *m, const JsonValue *c) {
 static int import_deepseek(Imported *m, const JsonValue *c, const char *mt) {
     if (read_common(m, c)) return -1;
     m->mla = 1;
-    m->q_lora = get_int(c, "q_lora_rank", 0);
-    if (need_int(c, "kv_lora_rank", &m->kv_lora) || need_int(c, "qk_nope_head_dim", &m->nope_dim) ||
-        need_int(c, "qk_rope_head_dim", &m->rope_dim) || need_int(c, "v_head_dim", &m->v_dim))
+    m->q_lora = get_int_r(c, "q_lora_rank", 0, 0, 1 << 20);
+    if (need_int_r(c, "kv_lora_rank", 1, 1 << 20, &m->kv_lora) || need_int_r(c, "qk_nope_head_dim", 1, 1 << 16, &m->nope_dim) ||
+        need_int_r(c, "qk_rope_head_dim", 2, 1 << 16, &m->rope_dim) || need_int_r(c, "v_head_dim", 1, 1 << 16, &m->v_dim))
         return -1;
+    if (m->rope_dim % 2) return verr(json_get(c, "qk_rope_head_dim"), "qk_rope_head_dim", "must be even, got %d", m->rope_dim);
     m->n_rope = 1;
     m->rope_names[0] = "default";
     if (read_rope(c, NULL, 10000.0, &m->rope[0])) return -1;
@@ -373,11 +440,11 @@ static int import_deepseek(Imported *m, const JsonValue *c, const char *mt) {
         double f = m->rope[0].factor, ms = f <= 1 ? 1.0 : 0.1 * m->rope[0].mscale_all_dim * log(f) + 1.0;
         m->mla_scale = ms * ms / sqrt((double)(m->nope_dim + m->rope_dim));
     }
-    m->experts = get_int(c, "n_routed_experts", 0);
-    m->top_k = get_int(c, "num_experts_per_tok", 0);
-    m->moe_inter = get_int(c, "moe_intermediate_size", 0);
-    m->shared = get_int(c, "n_shared_experts", 0);
-    m->routed_scale = get_num(c, "routed_scaling_factor", 1.0);
+    m->experts = get_int_r(c, "n_routed_experts", 0, 0, 1 << 16);
+    m->top_k = get_int_r(c, "num_experts_per_tok", 0, 0, 1 << 16);
+    m->moe_inter = get_int_r(c, "moe_intermediate_size", 0, 0, 1 << 24);
+    m->shared = get_int_r(c, "n_shared_experts", 0, 0, 1 << 10);
+    m->routed_scale = get_num_r(c, "routed_scaling_factor", 1.0, 0, 1e6);
     if (is_v2) {
         /* HF deepseek_v2 hard-codes softmax scores; topk_method greedy or
          * group_limited_greedy (groups ranked by their best score); the weights
@@ -385,8 +452,8 @@ static int import_deepseek(Imported *m, const JsonValue *c, const char *mt) {
         m->router_score = "softmax";
         m->select_bias = 0;
         if (!strcmp(json_get_string(c, "topk_method", "greedy"), "group_limited_greedy")) {
-            m->groups = get_int(c, "n_group", 0);
-            m->top_groups = get_int(c, "topk_group", 0);
+            m->groups = get_int_r(c, "n_group", 0, 0, 1 << 16);
+            m->top_groups = get_int_r(c, "topk_group", 0, 0, 1 << 16);
             m->group_max = 1;
         }
         m->normalize = 0;
@@ -394,19 +461,22 @@ static int import_deepseek(Imported *m, const JsonValue *c, const char *mt) {
         /* HF deepseek_v3 hard-codes sigmoid noaux_tc (scoring_func and topk_method ignored) */
         m->router_score = "sigmoid";
         m->select_bias = 1;
-        m->groups = get_int(c, "n_group", 0);
-        m->top_groups = get_int(c, "topk_group", 0);
+        m->groups = get_int_r(c, "n_group", 0, 0, 1 << 16);
+        m->top_groups = get_int_r(c, "topk_group", 0, 0, 1 << 16);
         m->normalize = get_bool(c, "norm_topk_prob", 1);
     }
     if (get_bool(c, "attention_bias", 0)) m->bias = "qkvo";
-    m->mtp = get_int(c, "num_nextn_predict_layers", 0);
+    m->mtp = get_int_r(c, "num_nextn_predict_layers", 0, 0, 16);
     const JsonValue *q = json_get(c, "quantization_config");
     if (q && q->type == JSON_OBJECT) {
         const JsonValue *b = json_get(q, "weight_block_size");
-        if (b && b->type == JSON_ARRAY && b->count == 2) { m->block[0] = first_int(b->items[0], 128); m->block[1] = first_int(b->items[1], 128); }
+        if (b && b->type == JSON_ARRAY && b->count == 2) {
+            m->block[0] = int_in(b->items[0], "weight_block_size", 128, 1, 1 << 20);
+            m->block[1] = int_in(b->items[1], "weight_block_size", 128, 1, 1 << 20);
+        }
     }
     /* HF (v2 and v3) makes layer l MoE iff l >= first_k_dense_replace; moe_layer_freq is ignored */
-    int first_dense = get_int(c, "first_k_dense_replace", 0);
+    int first_dense = get_int_r(c, "first_k_dense_replace", 0, 0, 1 << 30);
     for (int i = 0; i < m->layers; i++) {
         m->layer[i].moe = m->experts > 0 && i >= first_dense;
         m->layer[i].rope = "default";
@@ -421,20 +491,23 @@ static int import_glm4_moe(Imported *m, const JsonValue *c) {
     m->n_rope = 1;
     m->rope_names[0] = "default";
     if (read_rope(c, NULL, 10000.0, &m->rope[0])) return -1;
-    double prf = get_num(c, "partial_rotary_factor", 0.5);
+    double prf = get_num_r(c, "partial_rotary_factor", 0.5, 1e-6, 1.0);
     m->rope[0].dims = (int)(m->head_dim * prf);
-    m->experts = get_int(c, "n_routed_experts", 0);
-    m->top_k = get_int(c, "num_experts_per_tok", 0);
-    m->moe_inter = get_int(c, "moe_intermediate_size", 0);
-    m->shared = get_int(c, "n_shared_experts", 0);
+    if (m->rope[0].dims < 2 || m->rope[0].dims % 2)
+        return verr(json_get(c, "partial_rotary_factor"), "partial_rotary_factor", "gives %d rotary dims of head_dim %d (expected an even number >= 2)",
+                    m->rope[0].dims, m->head_dim);
+    m->experts = get_int_r(c, "n_routed_experts", 0, 0, 1 << 16);
+    m->top_k = get_int_r(c, "num_experts_per_tok", 0, 0, 1 << 16);
+    m->moe_inter = get_int_r(c, "moe_intermediate_size", 0, 0, 1 << 24);
+    m->shared = get_int_r(c, "n_shared_experts", 0, 0, 1 << 10);
     m->router_score = "sigmoid";
     m->select_bias = 1;
-    m->groups = get_int(c, "n_group", 1);
-    m->top_groups = get_int(c, "topk_group", 1);
+    m->groups = get_int_r(c, "n_group", 1, 0, 1 << 16);
+    m->top_groups = get_int_r(c, "topk_group", 1, 0, 1 << 16);
     m->normalize = get_bool(c, "norm_topk_prob", 1);
-    m->routed_scale = get_num(c, "routed_scaling_factor", 1.0);
-    m->mtp = get_int(c, "num_nextn_predict_layers", 0);
-    int first_dense = get_int(c, "first_k_dense_replace", 0);
+    m->routed_scale = get_num_r(c, "routed_scaling_factor", 1.0, 0, 1e6);
+    m->mtp = get_int_r(c, "num_nextn_predict_layers", 0, 0, 16);
+    int first_dense = get_int_r(c, "first_k_dense_replace", 0, 0, 1 << 30);
     for (int i = 0; i < m->layers; i++) { m->layer[i].moe = m->experts > 0 && i >= first_dense; m->layer[i].rope = "default"; }
     return 0;
 }
@@ -443,31 +516,38 @@ static int import_glm4_moe(Imported *m, const JsonValue *c) {
  * bias, MLP branches of intermediate_size / 2, RMSNorm eps layer_norm_epsilon,
  * partial rotary (rotary_pct), dynamic NTK and LogN both keyed to seq_length. */
 static int import_qwen1(Imported *m, const JsonValue *c) {
-    if (need_int(c, "hidden_size", &m->hidden) || need_int(c, "num_attention_heads", &m->heads) ||
-        need_int(c, "num_hidden_layers", &m->layers) || need_int(c, "vocab_size", &m->vocab) ||
-        need_int(c, "intermediate_size", &m->intermediate))
+    if (need_int_r(c, "hidden_size", 1, 1 << 20, &m->hidden) || need_int_r(c, "num_attention_heads", 1, 4096, &m->heads) ||
+        need_int_r(c, "num_hidden_layers", 1, MAXL, &m->layers) || need_int_r(c, "vocab_size", 1, 1 << 24, &m->vocab) ||
+        need_int_r(c, "intermediate_size", 2, 1 << 25, &m->intermediate))
         return -1;
-    if (m->layers > MAXL) return ierr("num_hidden_layers is larger than archc's limit of %s layers", "256");
     m->qwen1 = 1;
     m->kv_heads = m->heads;
-    m->head_dim = get_int(c, "kv_channels", m->hidden / m->heads);
-    if (m->head_dim * m->heads != m->hidden) return ierr("kv_channels must equal hidden_size / num_attention_heads%s", "");
+    m->head_dim = get_int_r(c, "kv_channels", m->hidden / m->heads, 1, 4096);
+    if ((long)m->head_dim * m->heads != m->hidden)
+        return verr(json_get(c, "kv_channels"), json_get(c, "kv_channels") ? "kv_channels" : "num_attention_heads",
+                    "kv_channels (%d) × num_attention_heads (%d) must equal hidden_size (%d)", m->head_dim, m->heads, m->hidden);
     m->intermediate /= 2;  /* w1 and w2 are each intermediate_size / 2 wide */
-    m->eps = get_num(c, "layer_norm_epsilon", 1e-6);
-    m->max_context = get_int(c, "max_position_embeddings", 8192);
+    m->eps = get_num_r(c, "layer_norm_epsilon", 1e-6, 1e-30, 1.0);
+    m->max_context = get_int_r(c, "max_position_embeddings", 8192, 1, 1 << 24);
     m->tie = get_bool(c, "tie_word_embeddings", 0);
     m->format = dtype_format(c);
+    /* Qwen-1's remote code picks the dtype from its own flags (fp32 / bf16 / fp16) */
+    if (get_bool(c, "fp32", 0)) m->format = "f32";
+    else if (get_bool(c, "bf16", 0)) m->format = "bf16";
+    else if (get_bool(c, "fp16", 0)) m->format = "f16";
     m->bos = m->eos = -1;
     set_defaults(m);
     m->bias = "qkv";
-    int seq = get_int(c, "seq_length", 2048);
-    double pct = get_num(c, "rotary_pct", 1.0);
+    int seq = get_int_r(c, "seq_length", 2048, 1, 1 << 30);
+    double pct = get_num_r(c, "rotary_pct", 1.0, 1e-6, 1.0);
     m->n_rope = 1;
     m->rope_names[0] = "default";
     Rope *r = &m->rope[0];
     r->present = 1;
-    r->theta = get_num(c, "rotary_emb_base", 10000.0);
+    r->theta = get_num_r(c, "rotary_emb_base", 10000.0, 1e-6, 1e12);
     r->dims = pct == 1.0 ? 0 : (int)(m->head_dim * pct);
+    if (pct != 1.0 && (r->dims < 2 || r->dims % 2))
+        return verr(json_get(c, "rotary_pct"), "rotary_pct", "gives %d rotary dims of head_dim %d (expected an even number >= 2)", r->dims, m->head_dim);
     snprintf(r->layout, sizeof r->layout, "half");
     if (get_bool(c, "use_dynamic_ntk", 0)) {
         snprintf(r->kind, sizeof r->kind, "dynamic_ntk");
@@ -482,10 +562,10 @@ static int import_qwen1(Imported *m, const JsonValue *c) {
 
 static int import_llama4(Imported *m, const JsonValue *c) {
     if (read_common(m, c)) return -1;
-    m->experts = get_int(c, "num_local_experts", 16);
-    m->top_k = get_int(c, "num_experts_per_tok", 1);
+    m->experts = get_int_r(c, "num_local_experts", 16, 1, 1 << 16);
+    m->top_k = get_int_r(c, "num_experts_per_tok", 1, 1, 1 << 16);
     m->moe_inter = m->intermediate;
-    m->intermediate = get_int(c, "intermediate_size_mlp", m->intermediate);
+    m->intermediate = get_int_r(c, "intermediate_size_mlp", m->intermediate, 1, 1 << 24);
     m->shared = 1;
     m->router_score = "sigmoid";
     m->scale_input = 1;
@@ -493,25 +573,25 @@ static int import_llama4(Imported *m, const JsonValue *c) {
     /* attn_temperature_tuning is stored as a number (4) in the released files: truthy */
     const JsonValue *tt = json_get(c, "attn_temperature_tuning");
     m->temp_tuning = tt && ((tt->type == JSON_BOOL && tt->boolean) || (tt->type == JSON_NUMBER && tt->number != 0));
-    m->floor_scale = get_num(c, "floor_scale", 8192);
-    m->attn_scale = get_num(c, "attn_scale", 0.1);
+    m->floor_scale = get_num_r(c, "floor_scale", 8192, 0, 1e12);
+    m->attn_scale = get_num_r(c, "attn_scale", 0.1, 0, 1e6);
     m->n_rope = 1;
     m->rope_names[0] = "default";
     if (read_rope(c, NULL, 500000.0, &m->rope[0])) return -1;
     /* HF keeps Meta's q/k row order: RoPE rotates interleaved pairs (complex form) */
     snprintf(m->rope[0].layout, sizeof m->rope[0].layout, "interleaved");
     const JsonValue *nr = json_get(c, "no_rope_layers");
-    int chunk = get_int(c, "attention_chunk_size", 0), step = get_int(c, "interleave_moe_layer_step", 1);
+    int chunk = get_int_r(c, "attention_chunk_size", 0, 0, 1 << 30), step = get_int_r(c, "interleave_moe_layer_step", 1, 1, 1 << 20);
     const JsonValue *moe_layers = json_get(c, "moe_layers");
     for (int i = 0; i < m->layers; i++) {
-        int uses_rope = (nr && nr->type == JSON_ARRAY && (int)nr->count == m->layers) ? first_int(nr->items[i], 1) != 0 : (i + 1) % 4 != 0;
+        int uses_rope = (nr && nr->type == JSON_ARRAY && (int)nr->count == m->layers) ? first_int(nr->items[i], "no_rope_layers", 1) != 0 : (i + 1) % 4 != 0;
         m->layer[i].nope = !uses_rope;
         m->layer[i].rope = uses_rope ? "default" : NULL;
         m->layer[i].chunk = uses_rope ? chunk : 0;
         int moe = (i + 1) % step == 0;
         if (moe_layers && moe_layers->type == JSON_ARRAY) {
             moe = 0;
-            for (size_t k = 0; k < moe_layers->count; k++) moe |= first_int(moe_layers->items[k], -1) == i;
+            for (size_t k = 0; k < moe_layers->count; k++) moe |= first_int(moe_layers->items[k], "moe_layers", -1) == i;
         }
         m->layer[i].moe = moe;
     }
@@ -640,17 +720,93 @@ static void write_yaml(FILE *f, const Imported *m, const char *src) {
     }
 }
 
-int spec_import_hf(const char *in, const char *out_path) {
-    char path[4096];
-    struct stat st;
-    if (stat(in, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(path, sizeof path, "%s/config.json", in);
-    else snprintf(path, sizeof path, "%s", in);
-    g_path = path;
+/* The storage format of the checkpoint's matrices, read from its tensors when
+ * `dir` holds one (the config's torch_dtype is only a hint: Qwen-1 configs say
+ * fp32/bf16/fp16 in their own flags, and many configs name the dtype of the
+ * training run, not of the saved files).  NULL when there is no readable
+ * checkpoint or its matrices are not one plain float format. */
+static const char *checkpoint_format(const char *dir) {
     char err[512];
-    JsonValue *root = json_parse_file(path, err, sizeof err);
-    if (!root) { fprintf(stderr, "error: %s\n", err); return -1; }
+    struct stat st;
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/model.safetensors", dir);
+    int have = stat(probe, &st) == 0;
+    snprintf(probe, sizeof probe, "%s/model.safetensors.index.json", dir);
+    have |= stat(probe, &st) == 0;
+    if (!have) return NULL;
+    StCheckpoint *ck = st_open(dir, err, sizeof err);
+    if (!ck) {
+        fprintf(stderr, "%s: note: the checkpoint's dtypes cannot be read (%s); the format is taken from config.json\n", dir, err);
+        return NULL;
+    }
+    int count[ST_DTYPE_COUNT] = {0};
+    for (int i = 0; i < st_count(ck); i++) {
+        const StTensor *t = st_tensor(ck, i);
+        if (t->ndim >= 2 && (unsigned)t->dtype < ST_DTYPE_COUNT) count[t->dtype]++;
+    }
+    st_close(ck);
+    int best = -1;
+    for (int d = 0; d < ST_DTYPE_COUNT; d++)
+        if (count[d] && (best < 0 || count[d] > count[best])) best = d;
+    return best == ST_F32 ? "f32" : best == ST_BF16 ? "bf16" : best == ST_F16 ? "f16" : NULL;
+}
+
+/* Keep a name that goes into the YAML (and from there into comments of the
+ * emitted C) to letters, digits and . _ - */
+static void safe_name(char *s) {
+    for (char *p = s; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-')) *p = '_';
+}
+
+/* Cross-checks the per-family readers leave to one place: what the
+ * description's schema would reject, named by the config key. */
+static int validate(const Imported *m, const JsonValue *c) {
+    int any_moe = 0, any_dense = 0;
+    for (int i = 0; i < m->layers; i++) { any_moe |= m->layer[i].moe; any_dense |= !m->layer[i].moe; }
+    if (any_dense && m->intermediate <= 0) return verr(NULL, NULL, "missing key 'intermediate_size' (dense layers need it)");
+    if (any_moe) {
+        const char *ek = json_get(c, "n_routed_experts") ? "n_routed_experts" : json_get(c, "num_local_experts") ? "num_local_experts" : "num_experts";
+        if (m->experts < 1) return verr(json_get(c, ek), ek, "MoE layers need at least one expert");
+        if (m->top_k < 1 || m->top_k > m->experts)
+            return verr(json_get(c, "num_experts_per_tok"), "num_experts_per_tok", "%d is not in 1 … %d (the number of experts)", m->top_k, m->experts);
+        if (m->moe_inter < 1) return verr(json_get(c, "moe_intermediate_size"), "moe_intermediate_size", "MoE layers need an expert width >= 1");
+        if (m->groups > 1 && (m->top_groups < 1 || m->top_groups > m->groups))
+            return verr(json_get(c, "topk_group"), "topk_group", "%d is not in 1 … n_group (%d)", m->top_groups, m->groups);
+        if (m->groups > 1 && m->experts % m->groups)
+            return verr(json_get(c, "n_group"), "n_group", "%d does not divide the %d experts", m->groups, m->experts);
+    }
+    for (int r = 0; r < m->n_rope; r++) {
+        const Rope *rp = &m->rope[r];
+        if (rp->dims > (m->mla ? m->rope_dim : m->head_dim)) return verr(NULL, NULL, "%d rotary dims exceed the head dim", rp->dims);
+        if (!strcmp(rp->kind, "yarn") && !rp->orig)
+            return verr(NULL, NULL, "rope scaling 'yarn' needs original_max_position_embeddings");
+    }
+    return 0;
+}
+
+/* config.json text → YAML text (malloc'd in *yaml_out).  `name` is the file
+ * name used in messages; `in` is what the user named (directory or file, for
+ * the model's name); `dir` the checkpoint directory or NULL. */
+static int import_text(const char *name, const char *in, const char *dir, const char *text, size_t len, char **yaml_out) {
+    char err[512];
+    g_path = name;
+    g_failed = 0;
+    *yaml_out = NULL;
+    JsonValue *root = json_parse(text, len, err, sizeof err);
+    if (!root) {
+        int l, c, k = 0;
+        if (sscanf(err, "line %d, column %d: %n", &l, &c, &k) == 2 && k > 0) fprintf(stderr, "%s:%d:%d: error: %s\n", name, l, c, err + k);
+        else fprintf(stderr, "%s: error: %s\n", name, err);
+        return -1;
+    }
     if (root->type != JSON_OBJECT) { json_free(root); return ierr("expected a JSON object%s", ""); }
     const JsonValue *c = root;
+    const JsonValue *mtv = json_get(c, "model_type");
+    if (mtv && mtv->type != JSON_STRING && mtv->type != JSON_NULL) {
+        verr(mtv, "model_type", "expected a string, got %s", type_name(mtv));
+        json_free(root);
+        return -1;
+    }
     const char *mt = json_get_string(c, "model_type", NULL);
     /* multimodal wrappers keep the language model in text_config */
     if (mt && (!strcmp(mt, "gemma3") || !strcmp(mt, "llama4") || !strcmp(mt, "mistral3"))) {
@@ -668,16 +824,19 @@ int spec_import_hf(const char *in, const char *out_path) {
     if (!mt) { ierr("missing key '%s'", "model_type"); json_free(root); return -1; }
     static Imported m;
     memset(&m, 0, sizeof m);
-    m.path = path;
+    m.path = name;
     m.cfg = c;
     /* name: the directory or file stem */
-    const char *base = strrchr(in, '/');
-    base = base && base[1] ? base + 1 : in;
-    snprintf(m.name, sizeof m.name, "%s", base);
+    char stem[4096];
+    snprintf(stem, sizeof stem, "%s", in);
+    while (strlen(stem) > 1 && stem[strlen(stem) - 1] == '/') stem[strlen(stem) - 1] = 0;
+    const char *base = strrchr(stem, '/');
+    base = base && base[1] ? base + 1 : stem;
+    snprintf(m.name, sizeof m.name, "%.100s", base);
     char *dot = strstr(m.name, ".json");
     if (dot) *dot = 0;
-    if (!strcmp(m.name, "config") || !m.name[0]) snprintf(m.name, sizeof m.name, "%s", mt);
-    for (char *p = m.name; *p; p++) if (*p == ':' || *p == '#' || *p == ' ') *p = '_';
+    if (!strcmp(m.name, "config") || !m.name[0] || !strcmp(m.name, ".") || !strcmp(m.name, "..")) snprintf(m.name, sizeof m.name, "%s", mt);
+    safe_name(m.name);
     int rc;
     const char *fam = mt;
     if (!strcmp(mt, "llama") || !strcmp(mt, "mistral") || !strcmp(mt, "qwen2") || !strcmp(mt, "qwen3") || !strcmp(mt, "olmo2") ||
@@ -691,26 +850,85 @@ int spec_import_hf(const char *in, const char *out_path) {
     else if (!strcmp(mt, "llama4_text")) rc = import_llama4(&m, c);
     else if (!strcmp(mt, "qwen")) rc = import_qwen1(&m, c);
     else {
-        rc = ierr("unsupported model_type '%s' (supported: llama, mistral, qwen2, qwen3, olmo2, smollm3, gemma3_text, gpt_oss, "
-                  "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, llama4_text, qwen)", mt);
+        rc = verr(mtv, "model_type", "unsupported model_type '%.40s' (supported: llama, mistral, qwen2, qwen3, olmo2, smollm3, gemma3_text, "
+                  "gpt_oss, qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, llama4_text, qwen)", mt);
+    }
+    if (rc == 0 && g_failed) rc = -1;  /* a value was read with an error (printed) */
+    if (rc == 0) rc = validate(&m, c);
+    if (rc == 0 && dir && strcmp(m.format, "fp8_e4m3") && strcmp(m.format, "mxfp4")) {
+        const char *f = checkpoint_format(dir);
+        if (f) m.format = f;
     }
     if (rc == 0) {
         snprintf(m.family, sizeof m.family, "%s", fam);
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
-        FILE *f = fopen(tmp, "w");
-        if (!f) { fprintf(stderr, "%s: error: cannot write: %s\n", tmp, strerror(errno)); rc = -1; }
+        char *buf = NULL;
+        size_t blen = 0;
+        FILE *f = open_memstream(&buf, &blen);
+        if (!f) rc = ierr("out of memory%s", "");
         else {
-            write_yaml(f, &m, path);
-            int ok = !ferror(f);
-            if (fclose(f) != 0) ok = 0;
-            if (!ok || rename(tmp, out_path) != 0) {
-                unlink(tmp);
-                fprintf(stderr, "%s: error: write failed\n", out_path);
-                rc = -1;
-            }
+            char shown[256];
+            snprintf(shown, sizeof shown, "%s", name);
+            for (char *p = shown; *p; p++) if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+            write_yaml(f, &m, shown);
+            if (fclose(f) != 0 || !buf) rc = ierr("out of memory%s", "");
+            else *yaml_out = buf;
         }
     }
     json_free(root);
+    if (rc == 0) {
+        /* The description must be one archc accepts; everything above checks the
+         * config key by key, so this is the second line of defence. */
+        static ModelSpec spec;
+        if (spec_parse_buffer("(imported description)", *yaml_out, strlen(*yaml_out), &spec) != 0) {
+            fprintf(stderr, "%s: error: the config gives a description archc rejects (above)\n", name);
+            free(*yaml_out);
+            *yaml_out = NULL;
+            rc = -1;
+        }
+        free((char *)spec.file);
+    }
     return rc;
+}
+
+int spec_import_json(const char *name, const char *text, size_t len, char **yaml_out) {
+    return import_text(name, name, NULL, text, len, yaml_out);
+}
+
+int spec_import_hf(const char *in, const char *out_path) {
+    char path[4096];
+    struct stat st;
+    const char *dir = NULL;
+    if (stat(in, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(path, sizeof path, "%s/config.json", in);
+        dir = in;
+    } else snprintf(path, sizeof path, "%s", in);
+    const char *inputs[] = {path, in};
+    if (out_check(out_path, inputs, 2)) return -1;
+    FILE *fi = fopen(path, "rb");
+    if (!fi) { fprintf(stderr, "%s: error: cannot open: %s\n", path, strerror(errno)); return -1; }
+    if (fstat(fileno(fi), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) {
+        fprintf(stderr, "%s: error: %s\n", path, S_ISREG(st.st_mode) ? "larger than 64 MB: not a config.json" : "not a regular file (expected config.json)");
+        fclose(fi);
+        return -1;
+    }
+    size_t n = (size_t)st.st_size;
+    char *text = malloc(n + 1);
+    if (!text || fread(text, 1, n, fi) != n) {
+        fprintf(stderr, "%s: error: cannot read: %s\n", path, strerror(errno));
+        fclose(fi);
+        free(text);
+        return -1;
+    }
+    fclose(fi);
+    text[n] = 0;
+    char *yaml = NULL;
+    int rc = import_text(path, in, dir, text, n, &yaml);
+    free(text);
+    if (rc != 0) return -1;
+    char tmp[4200];
+    FILE *f = out_open(out_path, tmp, sizeof tmp);
+    if (!f) { free(yaml); return -1; }
+    fputs(yaml, f);
+    free(yaml);
+    return out_commit(f, tmp, out_path, 1);
 }

@@ -290,10 +290,8 @@ static int parse_rope(P *p, Node *n, const char *name) {
         diag_error(loc_of(p, n), "rope '%s' (llama3): needs original_max_position, low_freq_factor and high_freq_factor", name);
         return -1;
     }
-    if (r->kind == ROPE_LLAMA3 && r->low_freq_factor == r->high_freq_factor) {
-        diag_error(loc_of(p, n), "rope '%s' (llama3): low_freq_factor and high_freq_factor must differ", name);
-        return -1;
-    }
+    /* low_freq_factor == high_freq_factor is allowed (transformers accepts it, and
+     * released configs use it): the smoothly interpolated band is then empty. */
     if (r->kind == ROPE_YARN && !r->original_max_position) {
         diag_error(loc_of(p, n), "rope '%s' (yarn): missing required key 'original_max_position'", name);
         return -1;

@@ -233,6 +233,9 @@ int spec_parse_buffer(const char *name, const char *text, size_t len, ModelSpec 
 /* frontend/import.c — write a YAML description from a Hugging Face config.json
  * (or a directory holding one). Returns 0 on success; errors go to stderr. */
 int spec_import_hf(const char *config_path_or_dir, const char *out_yaml_path);
+/* The same from config.json text in memory (fuzzing, tests): the YAML text in
+ * *yaml_out (malloc'd) on success; `name` is used in messages. */
+int spec_import_json(const char *name, const char *text, size_t len, char **yaml_out);
 
 /* Names for printing (frontend/spec_names.c). */
 const char *norm_kind_name(NormKind k);

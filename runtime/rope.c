@@ -43,7 +43,9 @@ void rt_rope_inv_freq(const RtRopeParams *p, float *inv_freq, float *mscale) {
             float f = inv_freq[i];
             float wl = (float)(2.0 * M_PI) / f;                  /* f32 */
             float llama = wl > low_wl ? f / factor : f;
-            int medium = !(wl < high_wl) && !(wl > low_wl);
+            /* with low_freq_factor == high_freq_factor the band is one point (or empty):
+             * keep f there rather than divide by zero */
+            int medium = !(wl < high_wl) && !(wl > low_wl) && p->high_freq_factor != p->low_freq_factor;
             if (medium) {
                 float s = (L / wl - lo) / (float)(p->high_freq_factor - p->low_freq_factor);
                 llama = (1.0f - s) * llama / factor + s * llama;

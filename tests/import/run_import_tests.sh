@@ -28,9 +28,9 @@ same llama3_scaling llama3_parameters
 same gemma3_nested_parameters gemma3_rope_scaling
 grep -q 'kind: yarn' "$WORK/rope_parameters.yaml" && grep -q 'original_max_position: 128' "$WORK/rope_parameters.yaml" && { pass=$((pass+1)); echo "ok: yarn keys carried"; } || { fail=$((fail+1)); echo "FAIL: yarn keys"; }
 grep -q 'kind: linear' "$WORK/gemma3_nested_parameters.yaml" && grep -q '{layers: 5, rope: global}' "$WORK/gemma3_nested_parameters.yaml" && { pass=$((pass+1)); echo "ok: gemma local/global pattern"; } || { fail=$((fail+1)); echo "FAIL: gemma pattern"; cat "$WORK/gemma3_nested_parameters.yaml"; }
-err bad_model_type "bad_model_type.json: error: unsupported model_type 'bert' \(supported: llama"
+err bad_model_type "bad_model_type.json:1:16: error: key 'model_type': unsupported model_type 'bert' \\(supported: llama"
 err missing_key "missing_key.json: error: missing key 'hidden_size'"
-err bad_json "error: .*bad_json.json: line 2, column 17: expected a JSON value"
+err bad_json "bad_json.json:2:17: error: expected a JSON value"
 err dynamic_rope "dynamic_rope.json: error: rope type 'dynamic' is not supported"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
