@@ -167,7 +167,7 @@ def gen_safetensors():
     case("shape_deep_rank", st_bytes(mut(setv("shape", [1] * 10000 + [128])), data))
     # the victim twice in the header (JSON allows it; the checkpoint is ambiguous)
     hb = json.dumps(hdr, separators=(",", ":")).encode()
-    dup = b'"%s":%s,' % (V.encode(), json.dumps(dict(hdr[V], data_offsets=[0, 512]), separators=(",", ":")).encode())
+    dup = b'"%s":%s,' % (V.encode(), json.dumps(dict(hdr[V], data_offsets=[0, 512], shape=[128]), separators=(",", ":")).encode())
     case("duplicate_tensor", st_bytes(None, data, header_bytes=b"{" + dup + hb[1:]))
     case("metadata_not_object", st_bytes(mut(lambda h: h.__setitem__("__metadata__", [1, 2])), data))
     # misaligned data: the buffer starts at 8 + N with N ≡ 2 (mod 4); then every tensor starts 2 bytes in
@@ -266,14 +266,16 @@ def gen_tokenizer():
     lines = tt.split(b"\n")
     def ttcase(name, line_no, text):
         ls = list(lines)
-        ls.insert(line_no, text)
+        b64 = ls[line_no].split(b" ")[0]
+        ls[line_no] = text.replace(b"B64", b64)
         case(name, "qwen.tiktoken", b"\n".join(ls))
-    ttcase("tiktoken_bad_base64", 300, b"!!!*** 700")
-    ttcase("tiktoken_missing_rank", 300, b"QUJDRA==")
-    ttcase("tiktoken_huge_rank", 300, b"QUJDRA== 99999999999")
-    ttcase("tiktoken_int_max_rank", 300, b"QUJDRA== 2147483647")
-    ttcase("tiktoken_negative_rank", 300, b"QUJDRA== -5")
-    ttcase("tiktoken_junk_rank", 300, b"QUJDRA== 7x")
+    # line 301 holds rank 300: replace it
+    ttcase("tiktoken_bad_base64", 300, b"!!!*** 300")
+    ttcase("tiktoken_missing_rank", 300, b"B64")
+    ttcase("tiktoken_huge_rank", 300, b"B64 99999999999")
+    ttcase("tiktoken_int_max_rank", 300, b"B64 2147483647")
+    ttcase("tiktoken_negative_rank", 300, b"B64 -5")
+    ttcase("tiktoken_junk_rank", 300, b"B64 300x")
     case("tiktoken_empty", "qwen.tiktoken", b"")
     case("tiktoken_garbage", "qwen.tiktoken", bytes((i * 131 + 11) & 0xFF for i in range(4096)))
 

@@ -54,7 +54,7 @@ check() {
   local p i
   for p in "${PROTECT[@]+"${PROTECT[@]}"}"; do before+=("$(sum "$p")"); done
   rm -f "$WORK/INJECTED" "$odir/INJECTED"
-  ( cd "$odir" && timeout -k 5 "$TO" "$@" ) > "$WORK/stdout" 2> "$WORK/stderr" < /dev/null
+  { ( cd "$odir" && exec timeout -k 5 "$TO" "$@" ) > "$WORK/stdout" 2> "$WORK/stderr" < /dev/null; } 2>/dev/null
   local rc=$? why=""
   # files that must not change, whatever the mode
   i=0
@@ -65,7 +65,7 @@ check() {
   if [ -e "$WORK/INJECTED" ] || [ -e "$odir/INJECTED" ]; then why="${why:+$why; }shell injection: INJECTED was created"; fi
   if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then why="${why:+$why; }hang: killed after ${TO}s"
   elif [ $rc -ge 128 ]; then why="${why:+$why; }crash: killed by signal $((rc - 128))"; fi
-  if grep -qE 'Sanitizer|runtime error:' "$WORK/stderr"; then why="${why:+$why; }sanitizer report"; fi
+  if grep -aqE 'Sanitizer|runtime error:' "$WORK/stderr"; then why="${why:+$why; }sanitizer report"; fi
   local tmps; tmps=$(find "$odir" -maxdepth 1 -name '*.tmp' 2>/dev/null | head -3 | xargs -r -n1 basename | tr '\n' ' ')
   [ -n "$tmps" ] && why="${why:+$why; }stray temporary files: $tmps"
   if [ "$mode" = noinject ]; then
@@ -84,14 +84,14 @@ check() {
   if [ "$mode" = accept ] && [ $rc -ne 0 ]; then why="${why:+$why; }rejected a valid input (exit $rc)"; fi
   if [ $rc -ne 0 ] && [ "$mode" != accept ]; then
     for p in "${ABSENT[@]+"${ABSENT[@]}"}"; do [ -e "$p" ] && why="${why:+$why; }output $(basename "$p") was created"; done
-    local nerr; nerr=$(grep -c 'error:' "$WORK/stderr")
-    line=$(grep -m1 'error:' "$WORK/stderr")
+    local nerr; nerr=$(grep -ac 'error:' "$WORK/stderr")
+    line=$(grep -a -m1 'error:' "$WORK/stderr")
     if [ "$nerr" -eq 0 ]; then why="${why:+$why; }no 'error:' line on stderr$(head -c 160 "$WORK/stderr" | tr '\n' ' ' | sed 's/^./ (got: &/;s/.$/&)/')"
     elif [ "$nerr" -gt 1 ]; then why="${why:+$why; }$nerr lines contain 'error:' (expected one)"
     else
-      if [ -n "$names" ] && ! grep -qF -e "$names" <<< "$line"; then why="${why:+$why; }message does not name '$names'"; fi
-      if [ -n "$expect" ] && ! grep -qE -e "$expect" <<< "$line"; then why="${why:+$why; }message does not match /$expect/"; fi
-      if [ -n "$reject" ] && grep -qE -e "$reject" <<< "$line"; then why="${why:+$why; }message matches the wrong diagnosis /$reject/"; fi
+      if [ -n "$names" ] && ! grep -aqF -e "$names" <<< "$line"; then why="${why:+$why; }message does not name '$names'"; fi
+      if [ -n "$expect" ] && ! grep -aqE -e "$expect" <<< "$line"; then why="${why:+$why; }message does not match /$expect/"; fi
+      if [ -n "$reject" ] && grep -aqE -e "$reject" <<< "$line"; then why="${why:+$why; }message matches the wrong diagnosis /$reject/"; fi
     fi
     [ -n "$why" ] && why="$why [$(head -c 220 <<< "${line:-$(head -1 "$WORK/stderr")}")]"
   fi
@@ -112,7 +112,7 @@ gen() { python3 "$HERE/gen.py" "$ROOT" "$WORK/gen" "$@" || { echo "FAIL: gen.py 
 # either-mode judges
 c_compiles() { # c_compiles FILE.c : the C file exists and compiles
   [ -s "$1" ] || { echo "no C output"; return 1; }
-  "$CC" -fsyntax-only -std=c11 -I "$ROOT/runtime" "$1" > "$WORK/cc.err" 2>&1 || { echo "the emitted C does not compile: $(grep -m1 -E 'error' "$WORK/cc.err" | head -c 200)"; return 1; }
+  "$CC" -fsyntax-only -std=c11 -I "$ROOT/runtime" "$1" > "$WORK/cc.err" 2>&1 || { echo "the emitted C does not compile: $(grep -a -m1 -E 'error' "$WORK/cc.err" | head -c 200)"; return 1; }
   echo "emitted C compiles"
 }
 same_ids() { # the run printed the same ids as the unmodified checkpoint
