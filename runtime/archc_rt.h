@@ -52,7 +52,8 @@ int rt_main(int argc, char **argv, const RtModel *model);
  * takes part.  With one thread (or n small) it is a plain call. */
 typedef void (*RtRangeFn)(void *ctx, int begin, int end);
 void rt_parallel_for(int n, RtRangeFn fn, void *ctx);
-void rt_threads_init(int n_threads);   /* 0 = number of online CPUs */
+void rt_threads_init(int n_threads);   /* 0 = number of CPUs available; capped at that */
+int rt_cpu_count(void);                /* CPUs this process may run on (affinity), ≥ 1 */
 int rt_threads(void);
 void rt_threads_shutdown(void);
 

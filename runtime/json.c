@@ -5,6 +5,14 @@
  * arena chain owned by the root, so json_free releases everything at once.
  * Objects keep member order.  Lookups in objects with many members (a
  * tokenizer's vocab has 150k) go through a hash index built on first use.
+ *
+ * Hostile input: nesting is limited to JSON_MAX_DEPTH levels (the recursion
+ * is bounded by it, so the stack cannot overflow); numbers follow the RFC's
+ * grammar and must be finite (1e400 is an error, not infinity; Python's NaN,
+ * Infinity and -Infinity are accepted as such); strings must be valid UTF-8
+ * (no overlong forms, no encoded surrogates, nothing above U+10FFFF) and
+ * \u escapes must not leave a surrogate unpaired.  Line and column are
+ * tracked incrementally, so parsing is linear in the input size.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +20,12 @@
 #include <string.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
+#include "fileio.h"
 #include "json.h"
+
+#define JSON_STR_(x) #x
+#define JSON_STR(x) JSON_STR_(x)
 
 typedef struct ArenaBlock { struct ArenaBlock *next; size_t used, cap; char data[]; } ArenaBlock;
 
@@ -38,6 +51,8 @@ typedef struct Parser {
     size_t errlen;
     int failed;
     int depth;
+    const char *pos_at;      /* line/col cache: position pos_at is at line pos_line, column pos_col */
+    int pos_line, pos_col;
 } Parser;
 
 static void *arena_alloc(Doc *d, size_t n) {
@@ -58,13 +73,22 @@ static void *arena_alloc(Doc *d, size_t n) {
     return r;
 }
 
-static void where(const Parser *ps, const char *at, int *line, int *col) {
-    *line = 1;
-    *col = 1;
-    for (const char *q = ps->start; q < at && q < ps->end; q++) {
-        if (*q == '\n') { (*line)++; *col = 1; }
-        else (*col)++;
+/* Line and column of `at`.  Values are created in increasing text order, so
+ * the scan continues from the previous answer (linear overall); an earlier
+ * position (only error reports) rescans from the start. */
+static void where(Parser *ps, const char *at, int *line, int *col) {
+    if (!ps->pos_at || at < ps->pos_at) { ps->pos_at = ps->start; ps->pos_line = 1; ps->pos_col = 1; }
+    const char *q = ps->pos_at;
+    int l = ps->pos_line, c = ps->pos_col;
+    for (; q < at && q < ps->end; q++) {
+        if (*q == '\n') { l++; c = 1; }
+        else c++;
     }
+    ps->pos_at = q;
+    ps->pos_line = l;
+    ps->pos_col = c;
+    *line = l;
+    *col = c;
 }
 
 static void fail(Parser *ps, const char *msg) {
@@ -120,6 +144,21 @@ static size_t put_utf8(char *o, unsigned cp) {
     return 4;
 }
 
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no
+ * surrogates, at most U+10FFFF), or 0 if it is not valid. */
+static int utf8_valid_len(const unsigned char *s, const unsigned char *end) {
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    int n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!n || end - s < n) return 0;
+    for (int i = 1; i < n; i++) if ((s[i] & 0xC0) != 0x80) return 0;
+    if (c == 0xE0 && s[1] < 0xA0) return 0;             /* overlong */
+    if (c == 0xED && s[1] >= 0xA0) return 0;            /* U+D800..U+DFFF */
+    if (c == 0xF0 && s[1] < 0x90) return 0;             /* overlong */
+    if (c == 0xF4 && s[1] >= 0x90) return 0;            /* above U+10FFFF */
+    return n;
+}
+
 /* Parse a string starting at the opening quote; returns arena copy. */
 static char *parse_string_raw(Parser *ps, size_t *len) {
     ps->p++; /* opening quote */
@@ -134,6 +173,14 @@ static char *parse_string_raw(Parser *ps, size_t *len) {
     while (ps->p < ps->end && *ps->p != '"') {
         unsigned char c = (unsigned char)*ps->p;
         if (c < 0x20) { fail(ps, "control character in string"); return NULL; }
+        if (c >= 0x80) {
+            int l = utf8_valid_len((const unsigned char *)ps->p, (const unsigned char *)ps->end);
+            if (!l) { fail(ps, "invalid UTF-8 in string"); return NULL; }
+            memcpy(out + n, ps->p, (size_t)l);
+            n += (size_t)l;
+            ps->p += l;
+            continue;
+        }
         if (c != '\\') { out[n++] = (char)c; ps->p++; continue; }
         ps->p++;
         if (ps->p >= ps->end) { fail(ps, "unterminated escape"); return NULL; }
@@ -156,8 +203,8 @@ static char *parse_string_raw(Parser *ps, size_t *len) {
                     ps->p += 2;
                     if (read_hex4(ps, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF) { fail(ps, "bad surrogate pair"); return NULL; }
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                } else cp = 0xFFFD;
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF) cp = 0xFFFD;
+                } else { fail(ps, "unpaired surrogate in \\u escape"); return NULL; }
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) { fail(ps, "unpaired surrogate in \\u escape"); return NULL; }
             n += put_utf8(out + n, cp);
             break;
         }
@@ -177,7 +224,7 @@ static JsonValue *parse_container(Parser *ps, int object) {
     JsonValue *v = new_value(ps, object ? JSON_OBJECT : JSON_ARRAY, at);
     if (!v) return NULL;
     v->doc_ = ps->doc;
-    if (++ps->depth > 512) { fail(ps, "nesting too deep"); return NULL; }
+    if (++ps->depth > JSON_MAX_DEPTH) { fail(ps, "nesting deeper than " JSON_STR(JSON_MAX_DEPTH) " levels"); return NULL; }
     ps->p++;
     size_t cap = 0;
     skip_ws(ps);
@@ -244,21 +291,45 @@ static JsonValue *parse_value(Parser *ps) {
     }
     if (c == 'f' && ps->end - ps->p >= 5 && !memcmp(ps->p, "false", 5)) { ps->p += 5; return new_value(ps, JSON_BOOL, at); }
     if (c == 'n' && ps->end - ps->p >= 4 && !memcmp(ps->p, "null", 4)) { ps->p += 4; return new_value(ps, JSON_NULL, at); }
+    /* Python's json writes NaN / Infinity / -Infinity */
+    if (c == 'N' && ps->end - ps->p >= 3 && !memcmp(ps->p, "NaN", 3)) { ps->p += 3; JsonValue *v = new_value(ps, JSON_NUMBER, at); if (v) v->number = NAN; return v; }
+    if (c == 'I' && ps->end - ps->p >= 8 && !memcmp(ps->p, "Infinity", 8)) { ps->p += 8; JsonValue *v = new_value(ps, JSON_NUMBER, at); if (v) v->number = INFINITY; return v; }
+    if (c == '-' && ps->end - ps->p >= 9 && !memcmp(ps->p, "-Infinity", 9)) { ps->p += 9; JsonValue *v = new_value(ps, JSON_NUMBER, at); if (v) v->number = -INFINITY; return v; }
     if (c == '-' || (c >= '0' && c <= '9')) {
-        char buf[64];
-        size_t n = 0;
-        while (ps->p < ps->end && n < sizeof buf - 1 && strchr("+-0123456789.eE", *ps->p)) buf[n++] = *ps->p++;
+        /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+        const char *q = ps->p, *e = ps->end;
+        int ok = 1;
+        if (q < e && *q == '-') q++;
+        if (q < e && *q == '0') q++;
+        else if (q < e && *q >= '1' && *q <= '9') while (q < e && *q >= '0' && *q <= '9') q++;
+        else ok = 0;
+        if (ok && q < e && *q == '.') {
+            q++;
+            if (q >= e || *q < '0' || *q > '9') ok = 0;
+            while (q < e && *q >= '0' && *q <= '9') q++;
+        }
+        if (ok && q < e && (*q == 'e' || *q == 'E')) {
+            q++;
+            if (q < e && (*q == '+' || *q == '-')) q++;
+            if (q >= e || *q < '0' || *q > '9') ok = 0;
+            while (q < e && *q >= '0' && *q <= '9') q++;
+        }
+        if (ok && q < e && (*q == '.' || *q == 'e' || *q == 'E' || *q == '+' || *q == '-' || (*q >= '0' && *q <= '9'))) ok = 0;
+        if (!ok) { fail(ps, "bad number"); return NULL; }
+        size_t n = (size_t)(q - ps->p);
+        char small[64], *buf = n < sizeof small ? small : malloc(n + 1);
+        if (!buf) { fail(ps, "out of memory"); return NULL; }
+        memcpy(buf, ps->p, n);
         buf[n] = 0;
-        char *endp;
-        double d = strtod(buf, &endp);
-        if (*endp || n == 0) { ps->p = at; fail(ps, "bad number"); return NULL; }
+        errno = 0;
+        double d = strtod(buf, NULL);
+        int range = errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL);
+        if (buf != small) free(buf);
+        if (range || !isfinite(d)) { fail(ps, "number out of range (beyond double precision)"); return NULL; }
+        ps->p = q;
         JsonValue *v = new_value(ps, JSON_NUMBER, at);
         if (v) v->number = d;
         return v;
-    }
-    if (c == 'N' || c == 'I') { /* Python's json writes NaN / Infinity */
-        if (ps->end - ps->p >= 3 && !memcmp(ps->p, "NaN", 3)) { ps->p += 3; JsonValue *v = new_value(ps, JSON_NUMBER, at); if (v) v->number = 0.0 / 0.0; return v; }
-        if (ps->end - ps->p >= 8 && !memcmp(ps->p, "Infinity", 8)) { ps->p += 8; JsonValue *v = new_value(ps, JSON_NUMBER, at); if (v) v->number = 1.0 / 0.0; return v; }
     }
     fail(ps, "expected a JSON value");
     return NULL;
@@ -284,21 +355,11 @@ JsonValue *json_parse(const char *text, size_t len, char *err, size_t errlen) {
 }
 
 JsonValue *json_parse_file(const char *path, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)(n > 0 ? n : 1));
-    if (!buf || (n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)) {
-        fclose(f);
-        free(buf);
-        snprintf(err, errlen, "%s: cannot read", path);
-        return NULL;
-    }
-    fclose(f);
+    size_t n;
+    char *buf = rt_read_file(path, JSON_MAX_FILE_BYTES, &n, err, errlen);
+    if (!buf) return NULL;
     char inner[400];
-    JsonValue *v = json_parse(buf, (size_t)(n > 0 ? n : 0), inner, sizeof inner);
+    JsonValue *v = json_parse(buf, n, inner, sizeof inner);
     free(buf);
     if (!v) snprintf(err, errlen, "%s: %s", path, inner);
     return v;

@@ -13,6 +13,12 @@
 
 #include <stddef.h>
 
+/* Limits against hostile input: nesting depth (deeper documents are rejected
+ * with "line L, column C: nesting deeper than 512 levels") and the size of a
+ * file json_parse_file will read. */
+#define JSON_MAX_DEPTH 512
+#define JSON_MAX_FILE_BYTES ((size_t)1 << 31)
+
 typedef enum { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT } JsonType;
 
 typedef struct JsonValue {
@@ -32,7 +38,8 @@ typedef struct JsonValue {
 /* Parse `len` bytes.  On error returns NULL and writes "line L, column C: message"
  * into err. */
 JsonValue *json_parse(const char *text, size_t len, char *err, size_t errlen);
-/* Read and parse a whole file; errors are prefixed with the path. */
+/* Read and parse a whole regular file (a directory or device is an error);
+ * errors are prefixed with the path: "PATH: line L, column C: message". */
 JsonValue *json_parse_file(const char *path, char *err, size_t errlen);
 void json_free(JsonValue *root);
 

@@ -20,7 +20,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <math.h>
 #include "archc_rt.h"
+#include "fileio.h"
 #include "sampler.h"
 #include "tokenizer.h"
 
@@ -53,11 +55,14 @@ static void usage(FILE *f, const RtModel *m) {
             m->name, m->source, "model", m->vocab);
 }
 
+/* Numeric flags: the whole value must be the number (no leading blanks, no
+ * trailing junk), inside the flag's range (overflow included); the message
+ * names the flag and the accepted range. */
 static int parse_int(const char *flag, const char *s, long lo, long hi, long *out) {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi) {
+    if (errno || *end || end == s || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) || v < lo || v > hi) {
         fprintf(stderr, "error: %s: expected an integer in [%ld, %ld], got '%s'\n", flag, lo, hi, s);
         return -1;
     }
@@ -69,7 +74,7 @@ static int parse_float(const char *flag, const char *s, float lo, float hi, floa
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || *end || end == s || v < lo || v > hi) {
+    if (errno || *end || end == s || !isfinite(v) || !(s[0] == '-' || s[0] == '.' || (s[0] >= '0' && s[0] <= '9')) || v < lo || v > hi) {
         fprintf(stderr, "error: %s: expected a number in [%g, %g], got '%s'\n", flag, lo, hi, s);
         return -1;
     }
@@ -100,12 +105,20 @@ static int parse_args(int argc, char **argv, const RtModel *m, Args *a) {
         else if (!strcmp(f, "--logits")) a->logits_path = v;
         else if (!strcmp(f, "--decode-logits")) a->decode_logits_path = v;
         else if (!strcmp(f, "-n")) { if (parse_int(f, v, 0, INT_MAX, &l)) return -1; a->n = (int)l; }
-        else if (!strcmp(f, "--threads")) { if (parse_int(f, v, 1, 1024, &l)) return -1; a->threads = (int)l; }
-        else if (!strcmp(f, "--seed")) {
+        else if (!strcmp(f, "--threads")) {
+            if (parse_int(f, v, 1, 1024, &l)) return -1;
+            /* more threads than CPUs only adds contention (the pool spins) */
+            int cpus = rt_cpu_count();
+            if (l > cpus) fprintf(stderr, "note: --threads %ld: using %d, the number of CPUs available\n", l, cpus);
+            a->threads = (int)(l > cpus ? cpus : l);
+        } else if (!strcmp(f, "--seed")) {
             char *end;
             errno = 0;
             a->seed = strtoull(v, &end, 10);
-            if (errno || *end || end == v || v[0] == '-') { fprintf(stderr, "error: --seed: expected a non-negative integer, got '%s'\n", v); return -1; }
+            if (errno || *end || end == v || v[0] < '0' || v[0] > '9') {
+                fprintf(stderr, "error: --seed: expected an integer in [0, %llu], got '%s'\n", (unsigned long long)ULLONG_MAX, v);
+                return -1;
+            }
         } else if (!strcmp(f, "--temp")) { if (parse_float(f, v, 0.0f, 100.0f, &a->temp)) return -1; }
         else if (!strcmp(f, "--top-p")) { if (parse_float(f, v, 0.0f, 1.0f, &a->top_p)) return -1; }
     }
@@ -117,6 +130,11 @@ static int parse_args(int argc, char **argv, const RtModel *m, Args *a) {
         return -1;
     }
     if (a->mtp && a->temp > 0) { fprintf(stderr, "error: --mtp drafts for greedy decoding only; drop --temp\n"); return -1; }
+    if (a->logits_path && a->decode_logits_path &&
+        (!strcmp(a->logits_path, a->decode_logits_path) || rt_same_file(a->logits_path, a->decode_logits_path))) {
+        fprintf(stderr, "error: --logits and --decode-logits name the same file %s\n", a->logits_path);
+        return -1;
+    }
     return 0;
 }
 
@@ -170,18 +188,29 @@ static void tokenizer_path(const char *weights, char *buf, size_t cap) {
     if (access(alt, R_OK) == 0) snprintf(buf, cap, "%s", alt);
 }
 
-static int write_logits(const char *flag, const char *path, const float *logits, size_t count) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) { fprintf(stderr, "error: %s %s: cannot write: %s\n", flag, path, strerror(errno)); return -1; }
-    int ok = fwrite(logits, sizeof(float), count, f) == count;
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        fprintf(stderr, "error: %s %s: write failed: %s\n", flag, path, strerror(errno));
-        return -1;
-    }
+/* Outputs (--logits, --decode-logits) go to a temporary file in the output's
+ * directory, created before any work is done (so an unwritable path fails at
+ * once) and renamed into place only when the whole run succeeded: a failed run
+ * leaves nothing.  A path that is one of the run's inputs (the binary, a
+ * weight file, the index, the tokenizer) is refused. */
+static int open_output(RtOut *o, const char *flag, const char *path, const StCheckpoint *ck, const char *weights, const char *tpath) {
+    int n = 0, nf = st_file_count(ck);
+    const char **inputs = malloc(sizeof(char *) * (size_t)(nf + 4));
+    if (!inputs) { fprintf(stderr, "error: out of memory\n"); return -1; }
+    inputs[n++] = "/proc/self/exe";
+    inputs[n++] = weights;
+    inputs[n++] = tpath;
+    for (int i = 0; i < nf; i++) inputs[n++] = st_file_path(ck, i);
+    char err[1200];
+    int rc = rt_out_open(o, path, inputs, n, err, sizeof err);
+    free(inputs);
+    if (rc != 0) { fprintf(stderr, "error: %s %s\n", flag, err); return -1; }
+    return 0;
+}
+
+static int write_logits(const char *flag, RtOut *o, const float *logits, size_t count) {
+    char err[1200];
+    if (rt_out_write(o, logits, sizeof(float) * count, err, sizeof err) != 0) { fprintf(stderr, "error: %s %s\n", flag, err); return -1; }
     return 0;
 }
 
@@ -273,8 +302,12 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     float *logits = NULL, *work = NULL, *hidden = NULL;
     int *out = NULL;
     Sampler s = {0};
+    RtOut logits_out = {0}, dec_out = {0};
+    logits_out.fd = dec_out.fd = -1;
     char tpath[4096];
     tokenizer_path(a.weights, tpath, sizeof tpath);
+    if (a.logits_path && open_output(&logits_out, "--logits", a.logits_path, ck, a.weights, tpath) != 0) { rc = 1; goto done; }
+    if (a.decode_logits_path && open_output(&dec_out, "--decode-logits", a.decode_logits_path, ck, a.weights, tpath) != 0) { rc = 1; goto done; }
     if (a.prompt || access(tpath, R_OK) == 0) {
         tok = tok_load(tpath, err, sizeof err);
         if (!tok && a.prompt) {
@@ -287,7 +320,7 @@ int rt_main(int argc, char **argv, const RtModel *m) {
         T = tok_encode(tok, a.prompt, &prompt, err, sizeof err);
         if (T < 0) { fprintf(stderr, "error: tokenizing the prompt: %s\n", err); rc = 1; goto done; }
         for (int i = 0; i < T; i++)
-            if (prompt[i] >= m->vocab) {
+            if (prompt[i] < 0 || prompt[i] >= m->vocab) {
                 fprintf(stderr, "error: the tokenizer produced id %d, outside the model's vocabulary (%d)\n", prompt[i], m->vocab);
                 rc = 1;
                 goto done;
@@ -315,7 +348,7 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     double t0 = rt_now();
     m->forward(prompt, T, 0, logits, a.logits_path != NULL, hidden);
     double t_prefill = rt_now() - t0;
-    if (a.logits_path && write_logits("--logits", a.logits_path, logits, V * (size_t)T) != 0) { rc = 1; goto done; }
+    if (a.logits_path && write_logits("--logits", &logits_out, logits, V * (size_t)T) != 0) { rc = 1; goto done; }
 
     sampler_init(&s, m->vocab, a.temp, a.top_p, a.seed);
     out = malloc(sizeof(int) * (size_t)(a.n + 1));
@@ -341,7 +374,7 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     }
     double t_decode = rt_now() - t1;
     if (dec_logits) {
-        if (write_logits("--decode-logits", a.decode_logits_path, dec_logits, V * (size_t)n_out) != 0) rc = 1;
+        if (write_logits("--decode-logits", &dec_out, dec_logits, V * (size_t)n_out) != 0) rc = 1;
         rt_free(dec_logits);
     }
     /* decode timing counts the forward passes: n_out - 1 of them */
@@ -365,8 +398,15 @@ int rt_main(int argc, char **argv, const RtModel *m) {
                 t_prefill, pf, decoded, t_decode, dc, rt_threads());
     if (fflush(stdout) != 0 || ferror(stdout)) { fprintf(stderr, "error: writing to stdout failed\n"); rc = 1; }
     m->release();
+    if (rc == 0 && a.logits_path && rt_out_commit(&logits_out, err, sizeof err) != 0) { fprintf(stderr, "error: --logits %s\n", err); rc = 1; }
+    if (rc == 0 && a.decode_logits_path && rt_out_commit(&dec_out, err, sizeof err) != 0) {
+        fprintf(stderr, "error: --decode-logits %s\n", err);
+        rc = 1;
+    }
 
 done:
+    rt_out_abort(&logits_out);   /* no-ops after a commit */
+    rt_out_abort(&dec_out);
     if (s.idx) sampler_free(&s);
     free(out);
     free(prompt);

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "fileio.h"
 #include "json.h"
 #include "safetensors.h"
 
@@ -40,6 +41,7 @@ struct StCheckpoint {
     char *path;
     StFile *files; int n_files;
     StTensor *tensors; int n_tensors;
+    int *file_of;               /* tensor → index in files (error messages) */
     char **names;               /* owned copies of tensor names */
     void **owned;               /* widened copies handed out by st_bind */
     int n_owned, cap_owned;
@@ -51,18 +53,6 @@ static uint64_t name_hash(const char *s) {
     uint64_t h = 1469598103934665603ULL;
     for (; *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ULL; }
     return h;
-}
-
-static void build_index(StCheckpoint *ck) {
-    free(ck->index);
-    ck->index_cap = 16;
-    while (ck->index_cap < (size_t)ck->n_tensors * 2) ck->index_cap *= 2;
-    ck->index = calloc(ck->index_cap, sizeof(int));
-    for (int i = 0; i < ck->n_tensors; i++) {
-        size_t b = name_hash(ck->tensors[i].name) & (ck->index_cap - 1);
-        while (ck->index[b]) b = (b + 1) & (ck->index_cap - 1);
-        ck->index[b] = i + 1;
-    }
 }
 
 float st_bf16_to_f32(uint16_t h) {
@@ -116,37 +106,37 @@ uint16_t st_f32_to_f16(float f) {
     return (uint16_t)(sign | h);
 }
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+/* A JSON number that is an integer in [0, max] (max ≤ 2^53, where doubles
+ * are still exact).  NaN, infinities, fractions and negatives fail. */
+static int json_uint(const JsonValue *v, uint64_t max, uint64_t *out) {
+    if (!v || v->type != JSON_NUMBER) return -1;
+    double d = v->number;
+    if (!(d >= 0) || d > (double)max || d != (double)(uint64_t)d) return -1;
+    *out = (uint64_t)d;
+    return 0;
 }
 
-static int file_exists(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+#define ST_MAX_HEADER_BYTES ((uint64_t)100 * 1000 * 1000)   /* as the reference implementation */
+#define ST_MAX_INT ((uint64_t)1 << 53)
+
+typedef struct Range { uint64_t b, e; int tensor; } Range;
+static int range_cmp(const void *x, const void *y) {
+    const Range *a = x, *b = y;
+    return a->b < b->b ? -1 : a->b > b->b ? 1 : (a->tensor > b->tensor) - (a->tensor < b->tensor);
 }
 
-/* mmap one file and add its tensors. */
-static int add_file(StCheckpoint *ck, const char *path, char *err, size_t errlen) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
-    struct stat st;
-    if (fstat(fd, &st) != 0) { close(fd); snprintf(err, errlen, "%s: cannot stat", path); return -1; }
-    size_t size = (size_t)st.st_size;
-    if (size < 8) { close(fd); snprintf(err, errlen, "%s: file truncated (%zu bytes, no header)", path, size); return -1; }
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) { snprintf(err, errlen, "%s: cannot mmap: %s", path, strerror(errno)); return -1; }
-    ck->files = realloc(ck->files, sizeof(StFile) * (size_t)(ck->n_files + 1));
-    StFile *f = &ck->files[ck->n_files++];
-    f->path = strdup(path);
-    f->map = map;
-    f->size = size;
-
+/* Parse one file's header from memory and add its tensors (pointers into buf). */
+static int add_buffer(StCheckpoint *ck, const char *path, const void *map, size_t size, char *err, size_t errlen) {
+    if (size < 8) { snprintf(err, errlen, "%s: file truncated (%zu bytes, no header)", path, size); return -1; }
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | ((const unsigned char *)map)[i];
     if (hlen > size - 8) {
         snprintf(err, errlen, "%s: file truncated: header says %llu bytes, file has %zu", path, (unsigned long long)hlen, size - 8);
+        return -1;
+    }
+    if (hlen > ST_MAX_HEADER_BYTES) {
+        snprintf(err, errlen, "%s: header of %llu bytes is larger than the %llu allowed", path, (unsigned long long)hlen,
+                 (unsigned long long)ST_MAX_HEADER_BYTES);
         return -1;
     }
     char jerr[300];
@@ -156,13 +146,24 @@ static int add_file(StCheckpoint *ck, const char *path, char *err, size_t errlen
     const char *data = (const char *)map + 8 + hlen;
     size_t data_size = size - 8 - (size_t)hlen;
     int rc = 0;
-    int first = ck->n_tensors;
-    ck->tensors = realloc(ck->tensors, sizeof(StTensor) * (size_t)(ck->n_tensors + (int)h->count));
-    ck->names = realloc(ck->names, sizeof(char *) * (size_t)(ck->n_tensors + (int)h->count));
+    int first = ck->n_tensors, file = ck->n_files - 1;
+    size_t want = (size_t)ck->n_tensors + h->count + 1;
+    StTensor *nt = realloc(ck->tensors, sizeof(StTensor) * want);
+    if (nt) ck->tensors = nt;
+    char **nn = nt ? realloc(ck->names, sizeof(char *) * want) : NULL;
+    if (nn) ck->names = nn;
+    int *nf = nn ? realloc(ck->file_of, sizeof(int) * want) : NULL;
+    if (nf) ck->file_of = nf;
+    if (!nf) { json_free(h); snprintf(err, errlen, "%s: out of memory for %zu tensors", path, h->count); return -1; }
     for (size_t i = 0; i < h->count && rc == 0; i++) {
         const char *name = h->keys[i];
         const JsonValue *t = h->items[i];
         if (!strcmp(name, "__metadata__")) continue;
+        if (strlen(name) != h->key_lens[i] || !name[0]) {
+            snprintf(err, errlen, "%s: tensor '%s': empty name or name containing a NUL byte", path, name);
+            rc = -1;
+            break;
+        }
         const char *dt = json_get_string(t, "dtype", NULL);
         const JsonValue *shape = json_get(t, "shape"), *off = json_get(t, "data_offsets");
         if (!dt || !shape || shape->type != JSON_ARRAY || !off || off->type != JSON_ARRAY || off->count != 2) {
@@ -172,105 +173,259 @@ static int add_file(StCheckpoint *ck, const char *path, char *err, size_t errlen
         }
         int d = dtype_from_name(dt);
         if (d < 0) { snprintf(err, errlen, "%s: tensor '%s': unknown dtype '%s'", path, name, dt); rc = -1; break; }
-        if (shape->count > ST_MAX_DIMS) { snprintf(err, errlen, "%s: tensor '%s': too many dimensions", path, name); rc = -1; break; }
+        if (shape->count > ST_MAX_DIMS) { snprintf(err, errlen, "%s: tensor '%s': %zu dimensions, at most %d supported", path, name, shape->count, ST_MAX_DIMS); rc = -1; break; }
         StTensor *tt = &ck->tensors[ck->n_tensors];
         memset(tt, 0, sizeof *tt);
         tt->dtype = (StDtype)d;
         tt->ndim = (int)shape->count;
         uint64_t numel = 1;
         for (size_t k = 0; k < shape->count; k++) {
-            if (shape->items[k]->type != JSON_NUMBER || shape->items[k]->number < 0) {
-                snprintf(err, errlen, "%s: tensor '%s': bad shape", path, name);
+            uint64_t dim;
+            if (json_uint(shape->items[k], ST_MAX_INT, &dim) != 0) {
+                snprintf(err, errlen, "%s: tensor '%s': shape dimension %zu is not an integer in [0, 2^53]", path, name, k);
                 rc = -1;
                 break;
             }
-            tt->shape[k] = (int64_t)shape->items[k]->number;
-            numel *= (uint64_t)tt->shape[k];
+            tt->shape[k] = (int64_t)dim;
+            if (__builtin_mul_overflow(numel, dim, &numel)) {
+                snprintf(err, errlen, "%s: tensor '%s': shape has more than 2^64 elements", path, name);
+                rc = -1;
+                break;
+            }
         }
         if (rc) break;
-        double b = off->items[0]->number, e = off->items[1]->number;
-        if (off->items[0]->type != JSON_NUMBER || off->items[1]->type != JSON_NUMBER || b < 0 || e < b || e > (double)data_size) {
-            snprintf(err, errlen, "%s: tensor '%s': data_offsets [%.0f, %.0f] out of range (data buffer is %zu bytes%s)", path, name, b, e,
-                     data_size, e > (double)data_size ? ": file truncated?" : "");
+        uint64_t b, e, nbytes;
+        if (json_uint(off->items[0], ST_MAX_INT, &b) != 0 || json_uint(off->items[1], ST_MAX_INT, &e) != 0) {
+            snprintf(err, errlen, "%s: tensor '%s': data_offsets must be two integers in [0, 2^53]", path, name);
             rc = -1;
             break;
         }
-        if ((uint64_t)(e - b) != numel * st_dtype_size(tt->dtype)) {
-            snprintf(err, errlen, "%s: tensor '%s': %.0f bytes of data for %llu elements of %s", path, name, e - b,
+        if (e < b || e > data_size) {
+            snprintf(err, errlen, "%s: tensor '%s': data_offsets [%llu, %llu] out of range (data buffer is %zu bytes%s)", path, name,
+                     (unsigned long long)b, (unsigned long long)e, data_size, e > data_size ? ": file truncated?" : "");
+            rc = -1;
+            break;
+        }
+        if (__builtin_mul_overflow(numel, (uint64_t)st_dtype_size(tt->dtype), &nbytes) || e - b != nbytes) {
+            snprintf(err, errlen, "%s: tensor '%s': %llu bytes of data for %llu elements of %s", path, name, (unsigned long long)(e - b),
                      (unsigned long long)numel, dt);
             rc = -1;
             break;
         }
-        tt->data = data + (size_t)b;
-        tt->nbytes = (size_t)(e - b);
+        tt->data = data + b;
+        tt->nbytes = (size_t)nbytes;
         ck->names[ck->n_tensors] = strdup(name);
+        if (!ck->names[ck->n_tensors]) { snprintf(err, errlen, "%s: out of memory", path); rc = -1; break; }
         tt->name = ck->names[ck->n_tensors];
+        ck->file_of[ck->n_tensors] = file;
         ck->n_tensors++;
     }
-    /* overlapping ranges inside this file */
-    for (int i = first; i < ck->n_tensors && rc == 0; i++)
-        for (int j = i + 1; j < ck->n_tensors; j++) {
-            const char *a0 = ck->tensors[i].data, *a1 = a0 + ck->tensors[i].nbytes;
-            const char *b0 = ck->tensors[j].data, *b1 = b0 + ck->tensors[j].nbytes;
-            if (a0 < b1 && b0 < a1 && ck->tensors[i].nbytes && ck->tensors[j].nbytes) {
-                snprintf(err, errlen, "%s: tensors '%s' and '%s' overlap", path, ck->tensors[i].name, ck->tensors[j].name);
+    /* overlapping ranges inside this file: sort by start, compare neighbours */
+    int nr = ck->n_tensors - first;
+    if (rc == 0 && nr > 1) {
+        Range *r = malloc(sizeof(Range) * (size_t)nr);
+        if (!r) { snprintf(err, errlen, "%s: out of memory", path); rc = -1; }
+        int k = 0;
+        for (int i = first; r && i < ck->n_tensors; i++) {
+            if (!ck->tensors[i].nbytes) continue;
+            uint64_t b0 = (uint64_t)((const char *)ck->tensors[i].data - data);
+            r[k++] = (Range){b0, b0 + ck->tensors[i].nbytes, i};
+        }
+        if (r) qsort(r, (size_t)k, sizeof *r, range_cmp);
+        for (int i = 1; r && i < k; i++)
+            if (r[i].b < r[i - 1].e) {
+                snprintf(err, errlen, "%s: tensors '%s' and '%s' overlap", path, ck->tensors[r[i - 1].tensor].name, ck->tensors[r[i].tensor].name);
                 rc = -1;
                 break;
             }
-            if (ck->n_tensors - first > 4096) break; /* quadratic check only for small files */
-        }
+        free(r);
+    }
     json_free(h);
     return rc;
 }
 
+/* mmap one file and add its tensors. */
+static int add_file(StCheckpoint *ck, const char *path, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    struct stat st;
+    if (fstat(fd, &st) != 0) { close(fd); snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno)); return -1; }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        snprintf(err, errlen, "%s: is %s, expected a .safetensors file", path, S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+        return -1;
+    }
+    size_t size = (size_t)st.st_size;
+    if (size < 8) { close(fd); snprintf(err, errlen, "%s: file truncated (%zu bytes, no header)", path, size); return -1; }
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) { snprintf(err, errlen, "%s: cannot mmap: %s", path, strerror(errno)); return -1; }
+    StFile *nf = realloc(ck->files, sizeof(StFile) * (size_t)(ck->n_files + 1));
+    if (!nf) { munmap(map, size); snprintf(err, errlen, "%s: out of memory", path); return -1; }
+    ck->files = nf;
+    StFile *f = &ck->files[ck->n_files++];
+    f->path = strdup(path);
+    f->map = map;
+    f->size = size;
+    return add_buffer(ck, f->path ? f->path : path, map, size, err, errlen);
+}
+
+/* The hash index over tensor names; a name present twice (in one header, or
+ * in two shards) is an error naming it. */
+static int build_index(StCheckpoint *ck, char *err, size_t errlen) {
+    free(ck->index);
+    ck->index_cap = 16;
+    while (ck->index_cap < (size_t)ck->n_tensors * 2) ck->index_cap *= 2;
+    ck->index = calloc(ck->index_cap, sizeof(int));
+    if (!ck->index) { snprintf(err, errlen, "%s: out of memory", ck->path); return -1; }
+    for (int i = 0; i < ck->n_tensors; i++) {
+        size_t b = name_hash(ck->tensors[i].name) & (ck->index_cap - 1);
+        while (ck->index[b]) {
+            int j = ck->index[b] - 1;
+            if (!strcmp(ck->tensors[j].name, ck->tensors[i].name)) {
+                const char *fa = ck->files[ck->file_of[j]].path, *fb = ck->files[ck->file_of[i]].path;
+                if (ck->file_of[i] == ck->file_of[j]) snprintf(err, errlen, "%s: tensor '%s' appears twice in the header", fa, ck->tensors[i].name);
+                else snprintf(err, errlen, "%s: tensor '%s' is also in %s", fb, ck->tensors[i].name, fa);
+                return -1;
+            }
+            b = (b + 1) & (ck->index_cap - 1);
+        }
+        ck->index[b] = i + 1;
+    }
+    return 0;
+}
+
+/* A shard name from weight_map must name a file inside the checkpoint
+ * directory: not empty, not absolute, no ".." component, no NUL byte. */
+static const char *bad_shard_name(const JsonValue *v) {
+    if (v->type != JSON_STRING) return "is not a string";
+    const char *s = v->string;
+    if (!s[0]) return "is empty";
+    if (strlen(s) != v->len) return "contains a NUL byte";
+    if (s[0] == '/') return "is an absolute path (shards must be inside the checkpoint directory)";
+    for (const char *c = s; *c;) {
+        size_t l = strcspn(c, "/");
+        if (l == 2 && c[0] == '.' && c[1] == '.') return "contains '..' (shards must be inside the checkpoint directory)";
+        c += l;
+        if (*c) c++;
+    }
+    return NULL;
+}
+
+int st_index_shards(const char *text, size_t len, const char *index_path, char ***shards, char ***first_tensor, int *n_shards,
+                    char *err, size_t errlen) {
+    *shards = NULL;
+    *first_tensor = NULL;
+    *n_shards = 0;
+    char jerr[400];
+    JsonValue *idx = json_parse(text, len, jerr, sizeof jerr);
+    if (!idx) { snprintf(err, errlen, "%s: %s", index_path, jerr); return -1; }
+    const JsonValue *map = json_get(idx, "weight_map");
+    if (!map || map->type != JSON_OBJECT) {
+        snprintf(err, errlen, "%s: no \"weight_map\" object", index_path);
+        json_free(idx);
+        return -1;
+    }
+    /* distinct shard names, in order of first appearance (a small string set) */
+    size_t cap = 16;
+    while (cap < map->count * 2) cap *= 2;
+    int *set = calloc(cap, sizeof(int));
+    char **out = calloc(map->count + 1, sizeof(char *)), **tn = calloc(map->count + 1, sizeof(char *));
+    int n = 0, rc = 0;
+    if (!set || !out || !tn) { snprintf(err, errlen, "%s: out of memory", index_path); rc = -1; }
+    for (size_t i = 0; rc == 0 && i < map->count; i++) {
+        const JsonValue *v = map->items[i];
+        const char *why = bad_shard_name(v);
+        if (why) {
+            snprintf(err, errlen, "%s: weight_map: shard name for tensor '%s' %s", index_path, map->keys[i], why);
+            rc = -1;
+            break;
+        }
+        size_t b = name_hash(v->string) & (cap - 1);
+        int seen = 0;
+        while (set[b] && !(seen = !strcmp(out[set[b] - 1], v->string))) b = (b + 1) & (cap - 1);
+        if (seen) continue;
+        out[n] = strdup(v->string);
+        tn[n] = strdup(map->keys[i]);
+        if (!out[n] || !tn[n]) { free(out[n]); free(tn[n]); snprintf(err, errlen, "%s: out of memory", index_path); rc = -1; break; }
+        set[b] = ++n;
+    }
+    free(set);
+    json_free(idx);
+    if (rc != 0) {
+        for (int i = 0; out && tn && i < n; i++) { free(out[i]); free(tn[i]); }
+        free(out);
+        free(tn);
+        return -1;
+    }
+    *shards = out;
+    *first_tensor = tn;
+    *n_shards = n;
+    return 0;
+}
+
 StCheckpoint *st_open(const char *path, char *err, size_t errlen) {
     StCheckpoint *ck = calloc(1, sizeof *ck);
-    ck->path = strdup(path);
+    if (!ck || !(ck->path = strdup(path))) { free(ck); snprintf(err, errlen, "%s: out of memory", path); return NULL; }
     int rc;
-    if (is_dir(path)) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", path, errno == ENOENT ? "no such file or directory" : strerror(errno));
+        rc = -1;
+    } else if (S_ISDIR(st.st_mode)) {
         char p[4096];
         snprintf(p, sizeof p, "%s/model.safetensors.index.json", path);
-        if (file_exists(p)) {
-            char jerr[400];
-            JsonValue *idx = json_parse_file(p, jerr, sizeof jerr);
-            const JsonValue *map = idx ? json_get(idx, "weight_map") : NULL;
-            if (!map || map->type != JSON_OBJECT) {
-                snprintf(err, errlen, "%s", idx ? "model.safetensors.index.json: no weight_map object" : jerr);
-                json_free(idx);
-                st_close(ck);
-                return NULL;
+        if (stat(p, &st) == 0) {
+            size_t len;
+            char *text = rt_read_file(p, JSON_MAX_FILE_BYTES, &len, err, errlen);
+            char **shards = NULL, **holds = NULL;
+            int ns = 0;
+            rc = text ? st_index_shards(text, len, p, &shards, &holds, &ns, err, errlen) : -1;
+            free(text);
+            for (int i = 0; i < ns; i++) {
+                char sp[8192];
+                if (rc == 0) {
+                    snprintf(sp, sizeof sp, "%s/%s", path, shards[i]);
+                    if (stat(sp, &st) != 0) {
+                        snprintf(err, errlen, "%s: shard %s (holding tensor '%s') is missing", p, shards[i], holds[i]);
+                        rc = -1;
+                    } else rc = add_file(ck, sp, err, errlen);
+                }
+                free(shards[i]);
+                free(holds[i]);
             }
-            rc = 0;
-            /* each distinct shard once */
-            for (size_t i = 0; i < map->count && rc == 0; i++) {
-                const JsonValue *v = map->items[i];
-                if (v->type != JSON_STRING) continue;
-                int seen = 0;
-                for (size_t j = 0; j < i && !seen; j++) seen = map->items[j]->type == JSON_STRING && !strcmp(map->items[j]->string, v->string);
-                if (seen) continue;
-                char sp[4096];
-                snprintf(sp, sizeof sp, "%s/%s", path, v->string);
-                if (!file_exists(sp)) {
-                    snprintf(err, errlen, "%s: shard %s (holding tensor '%s') is missing", p, v->string, map->keys[i]);
-                    rc = -1;
-                } else rc = add_file(ck, sp, err, errlen);
-            }
-            json_free(idx);
+            free(shards);
+            free(holds);
         } else {
             snprintf(p, sizeof p, "%s/model.safetensors", path);
-            if (!file_exists(p)) {
+            if (stat(p, &st) != 0) {
                 snprintf(err, errlen, "%s: no model.safetensors or model.safetensors.index.json in this directory", path);
                 rc = -1;
             } else rc = add_file(ck, p, err, errlen);
         }
-    } else if (file_exists(path)) {
-        rc = add_file(ck, path, err, errlen);
     } else {
-        snprintf(err, errlen, "%s: no such file or directory", path);
-        rc = -1;
+        rc = add_file(ck, path, err, errlen);
     }
+    if (rc == 0) rc = build_index(ck, err, errlen);
     if (rc != 0) { st_close(ck); return NULL; }
-    build_index(ck);
+    return ck;
+}
+
+StCheckpoint *st_open_memory(const void *data, size_t size, const char *name, char *err, size_t errlen) {
+    StCheckpoint *ck = calloc(1, sizeof *ck);
+    StFile *f = ck ? calloc(1, sizeof *f) : NULL;
+    if (!f || !(ck->path = strdup(name)) || !(f->path = strdup(name))) {
+        if (f) free(f->path);
+        free(f);
+        if (ck) free(ck->path);
+        free(ck);
+        snprintf(err, errlen, "%s: out of memory", name);
+        return NULL;
+    }
+    f->map = NULL;   /* not ours: st_close leaves the caller's buffer alone */
+    ck->files = f;
+    ck->n_files = 1;
+    if (add_buffer(ck, name, data, size, err, errlen) != 0 || build_index(ck, err, errlen) != 0) { st_close(ck); return NULL; }
     return ck;
 }
 
@@ -286,12 +441,44 @@ const StTensor *st_find(const StCheckpoint *ck, const char *name) {
 }
 
 int st_count(const StCheckpoint *ck) { return ck->n_tensors; }
+int st_file_count(const StCheckpoint *ck) { return ck->n_files; }
+const char *st_file_path(const StCheckpoint *ck, int i) { return i >= 0 && i < ck->n_files ? ck->files[i].path : NULL; }
 const StTensor *st_tensor(const StCheckpoint *ck, int i) { return i >= 0 && i < ck->n_tensors ? &ck->tensors[i] : NULL; }
 
 static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
     size_t n = (size_t)snprintf(buf, cap, "[");
     for (int i = 0; i < ndim && n < cap; i++) n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
     if (n < cap) snprintf(buf + n, cap - n, "]");
+}
+
+static int keep_owned(StCheckpoint *ck, void *buf) {
+    if (ck->n_owned == ck->cap_owned) {
+        int nc = ck->cap_owned ? ck->cap_owned * 2 : 64;
+        void **no = realloc(ck->owned, sizeof(void *) * (size_t)nc);
+        if (!no) return -1;
+        ck->owned = no;
+        ck->cap_owned = nc;
+    }
+    ck->owned[ck->n_owned++] = buf;
+    return 0;
+}
+
+/* The tensor's data, naturally aligned for its dtype.  Files written by the
+ * safetensors library always are (header padded to 8, tensors sorted by
+ * dtype size), but nothing stops a hand-made file from putting an F32 tensor
+ * at an odd offset, and reading floats through a misaligned pointer is
+ * undefined behaviour: such a tensor is copied into an aligned buffer. */
+static const void *aligned_data(StCheckpoint *ck, const StTensor *t, char *err, size_t errlen) {
+    size_t a = st_dtype_size(t->dtype);
+    if (a <= 1 || (uintptr_t)t->data % a == 0) return t->data;
+    void *buf = NULL;
+    if (posix_memalign(&buf, 64, t->nbytes ? t->nbytes : 1) != 0 || keep_owned(ck, buf) != 0) {
+        free(buf);
+        snprintf(err, errlen, "tensor %s: out of memory copying its misaligned data (%zu bytes)", t->name, t->nbytes);
+        return NULL;
+    }
+    memcpy(buf, t->data, t->nbytes);
+    return buf;
 }
 
 int st_bind(StCheckpoint *ck, const StExpect *want, int n, char *err, size_t errlen) {
@@ -313,25 +500,23 @@ int st_bind(StCheckpoint *ck, const StExpect *want, int n, char *err, size_t err
             return -1;
         }
         if (w->flags & ST_WIDEN_TO_F32) {
-            if (t->dtype == ST_F32) { *w->slot = t->data; continue; }
+            if (t->dtype == ST_F32) {
+                if (!(*w->slot = aligned_data(ck, t, err, errlen))) return -1;
+                continue;
+            }
             if (t->dtype != ST_BF16 && t->dtype != ST_F16) {
                 snprintf(err, errlen, "tensor %s: expected a float dtype (F32, BF16 or F16), checkpoint has %s", w->name, st_dtype_name(t->dtype));
                 return -1;
             }
             size_t numel = t->nbytes / 2;
             float *buf = malloc(numel * sizeof(float) + 1);
-            if (!buf) { snprintf(err, errlen, "tensor %s: out of memory", w->name); return -1; }
+            if (!buf || keep_owned(ck, buf) != 0) { free(buf); snprintf(err, errlen, "tensor %s: out of memory", w->name); return -1; }
             const uint16_t *src = t->data;
             for (size_t k = 0; k < numel; k++) {
                 uint16_t h;
                 memcpy(&h, src + k, 2);
                 buf[k] = t->dtype == ST_BF16 ? st_bf16_to_f32(h) : st_f16_to_f32(h);
             }
-            if (ck->n_owned == ck->cap_owned) {
-                ck->cap_owned = ck->cap_owned ? ck->cap_owned * 2 : 64;
-                ck->owned = realloc(ck->owned, sizeof(void *) * (size_t)ck->cap_owned);
-            }
-            ck->owned[ck->n_owned++] = buf;
             *w->slot = buf;
             continue;
         }
@@ -339,17 +524,17 @@ int st_bind(StCheckpoint *ck, const StExpect *want, int n, char *err, size_t err
             snprintf(err, errlen, "tensor %s: expected dtype %s, checkpoint has %s", w->name, st_dtype_name(w->dtype), st_dtype_name(t->dtype));
             return -1;
         }
-        *w->slot = t->data;
+        if (!(*w->slot = aligned_data(ck, t, err, errlen))) return -1;
     }
     return 0;
 }
 
 void st_close(StCheckpoint *ck) {
     if (!ck) return;
-    for (int i = 0; i < ck->n_files; i++) { munmap(ck->files[i].map, ck->files[i].size); free(ck->files[i].path); }
+    for (int i = 0; i < ck->n_files; i++) { if (ck->files[i].map) munmap(ck->files[i].map, ck->files[i].size); free(ck->files[i].path); }
     for (int i = 0; i < ck->n_tensors; i++) free(ck->names[i]);
     for (int i = 0; i < ck->n_owned; i++) free(ck->owned[i]);
-    free(ck->files); free(ck->tensors); free(ck->names); free(ck->owned); free(ck->path); free(ck->index);
+    free(ck->files); free(ck->tensors); free(ck->names); free(ck->owned); free(ck->path); free(ck->index); free(ck->file_of);
     free(ck);
 }
 
@@ -364,36 +549,39 @@ int st_write(const char *path, const StWrite *t, int n, char *err, size_t errlen
         uint64_t numel = 1;
         for (int d = 0; d < t[i].ndim; d++) numel *= (uint64_t)t[i].shape[d];
         uint64_t bytes = numel * st_dtype_size(t[i].dtype);
-        if (cap - len < strlen(t[i].name) + 256) {
-            cap = cap * 2 + strlen(t[i].name) + 256;
-            h = realloc(h, cap);
+        if (cap - len < strlen(t[i].name) * 6 + 256) {
+            cap = cap * 2 + strlen(t[i].name) * 6 + 256;
+            char *nh = realloc(h, cap);
+            if (!nh) { free(h); snprintf(err, errlen, "%s: out of memory", path); return -1; }
+            h = nh;
         }
-        len += (size_t)snprintf(h + len, cap - len, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t[i].name, st_dtype_name(t[i].dtype));
+        /* the name as a JSON string: quotes, backslashes and control bytes escaped */
+        h[len++] = ',';
+        h[len++] = '"';
+        for (const unsigned char *c = (const unsigned char *)t[i].name; *c; c++) {
+            if (*c == '"' || *c == '\\') { h[len++] = '\\'; h[len++] = (char)*c; }
+            else if (*c < 0x20) len += (size_t)snprintf(h + len, cap - len, "\\u%04x", *c);
+            else h[len++] = (char)*c;
+        }
+        len += (size_t)snprintf(h + len, cap - len, "\":{\"dtype\":\"%s\",\"shape\":[", st_dtype_name(t[i].dtype));
         for (int d = 0; d < t[i].ndim; d++) len += (size_t)snprintf(h + len, cap - len, "%s%lld", d ? "," : "", (long long)t[i].shape[d]);
         len += (size_t)snprintf(h + len, cap - len, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)(off + bytes));
         off += bytes;
     }
     len += (size_t)snprintf(h + len, cap - len, "}");
     while (len % 8) { h[len++] = ' '; }
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) { free(h); snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno)); return -1; }
+    RtOut o;
+    if (rt_out_open(&o, path, NULL, 0, err, errlen) != 0) { free(h); return -1; }
     unsigned char lenbuf[8];
     for (int i = 0; i < 8; i++) lenbuf[i] = (unsigned char)((uint64_t)len >> (8 * i));
-    int ok = fwrite(lenbuf, 1, 8, f) == 8 && fwrite(h, 1, len, f) == len;
+    int ok = rt_out_write(&o, lenbuf, 8, err, errlen) == 0 && rt_out_write(&o, h, len, err, errlen) == 0;
     for (int i = 0; i < n && ok; i++) {
         uint64_t numel = 1;
         for (int d = 0; d < t[i].ndim; d++) numel *= (uint64_t)t[i].shape[d];
         size_t bytes = (size_t)(numel * st_dtype_size(t[i].dtype));
-        ok = bytes == 0 || fwrite(t[i].data, 1, bytes, f) == bytes;
+        ok = bytes == 0 || rt_out_write(&o, t[i].data, bytes, err, errlen) == 0;
     }
     free(h);
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    if (!ok) { rt_out_abort(&o); return -1; }
+    return rt_out_commit(&o, err, errlen);
 }

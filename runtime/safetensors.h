@@ -46,8 +46,21 @@ typedef struct StCheckpoint StCheckpoint;
 
 /* Open a file or directory.  NULL on error with a one-line message in err
  * (naming the path, and the tensor for per-tensor problems: bad offsets,
- * truncated data, unknown dtype). */
+ * overflowing shapes, truncated data, unknown dtype, overlapping data, a name
+ * that appears twice).  A tensor whose data is not aligned to its element size
+ * is copied into an aligned buffer by st_bind (the mmap stays read-only). */
 StCheckpoint *st_open(const char *path, char *err, size_t errlen);
+/* Parse one safetensors file held in memory (data, size) under the display
+ * name `name`, with every check st_open makes; the tensors point into `data`,
+ * which must outlive the checkpoint.  For tests and the fuzzers. */
+StCheckpoint *st_open_memory(const void *data, size_t size, const char *name, char *err, size_t errlen);
+/* Parse model.safetensors.index.json text: the distinct shard file names of its
+ * weight_map in order of first appearance (*shards, malloc'd strings) and, for
+ * each, the first tensor it holds (*first_tensor).  A shard name that is not a
+ * plain relative path inside the directory (absolute, "..", empty, NUL) is an
+ * error naming the tensor.  0, or -1 with "INDEX_PATH: …" in err. */
+int st_index_shards(const char *text, size_t len, const char *index_path, char ***shards, char ***first_tensor, int *n_shards,
+                    char *err, size_t errlen);
 /* Check every expected tensor (presence, dtype, shape) and fill the slots.
  * Returns 0, or -1 with the first mismatch in err, e.g.
  *   "tensor model.layers.0.self_attn.q_proj.weight: expected shape [64, 64], checkpoint has [64, 32]" */
@@ -63,11 +76,14 @@ typedef struct StTensor {
 } StTensor;
 const StTensor *st_find(const StCheckpoint *ck, const char *name);
 int st_count(const StCheckpoint *ck);
+int st_file_count(const StCheckpoint *ck);                 /* the files it maps (one per shard) */
+const char *st_file_path(const StCheckpoint *ck, int i);
 const StTensor *st_tensor(const StCheckpoint *ck, int i);
 void st_close(StCheckpoint *ck);
 
 /* Write one .safetensors file (header padded to 8 bytes, {"format":"pt"} metadata).
- * Written to path + ".tmp" and renamed on success. */
+ * Written to a temporary file in its directory and renamed on success; names
+ * are JSON-escaped. */
 typedef struct StWrite {
     const char *name;
     StDtype dtype;

@@ -40,27 +40,38 @@ static int by_prob_desc(const void *a, const void *b) {
 
 int sampler_sample(Sampler *s, float *logits) {
     int n = s->vocab;
+    if (n <= 1) return 0;
     if (s->temperature <= 0.0f) return sampler_argmax(logits, n);
-    float m = logits[sampler_argmax(logits, n)];
+    /* NaN logits (broken weights) can never be drawn; an infinite maximum, or
+     * no finite logit at all, leaves nothing to sample: take the argmax */
+    for (int i = 0; i < n; i++) if (isnan(logits[i])) logits[i] = -INFINITY;
+    int top = sampler_argmax(logits, n);
+    float m = logits[top];
+    if (!isfinite(m)) return top;
     double sum = 0;
     for (int i = 0; i < n; i++) { logits[i] = expf((logits[i] - m) / s->temperature); sum += logits[i]; }
+    if (!(sum >= 1.0) || !isfinite(sum)) return top;   /* the maximum alone contributes exp(0) = 1 */
     for (int i = 0; i < n; i++) logits[i] = (float)(logits[i] / sum);
     float r = uniform01(s);
-    if (s->top_p > 0.0f && s->top_p < 1.0f) {
-        /* keep the most probable tokens until their mass reaches top_p */
+    if (s->top_p < 1.0f) {
+        /* keep the most probable tokens until their mass reaches top_p; the
+         * most probable token is always kept (top_p = 0 is greedy) */
         int k = 0;
         float cut = (1.0f - s->top_p) / (float)(n - 1); /* tokens below this can never be needed */
-        for (int i = 0; i < n; i++) if (logits[i] >= cut) s->idx[k++] = i;
+        for (int i = 0; i < n; i++) if (i == top || logits[i] >= cut) s->idx[k++] = i;
         g_probs = logits;
         qsort(s->idx, (size_t)k, sizeof(int), by_prob_desc);
         double mass = 0;
         int last = k - 1;
         for (int i = 0; i < k; i++) { mass += logits[s->idx[i]]; if (mass >= s->top_p) { last = i; break; } }
+        if (last < 0) last = 0;
+        mass = 0;
+        for (int i = 0; i <= last; i++) mass += logits[s->idx[i]];
         double acc = 0, target = r * mass;
         for (int i = 0; i <= last; i++) { acc += logits[s->idx[i]]; if (target < acc) return s->idx[i]; }
-        return s->idx[last];
+        return s->idx[last];   /* rounding left the target at the very end: still inside the nucleus */
     }
     double acc = 0;
     for (int i = 0; i < n; i++) { acc += logits[i]; if (r < acc) return i; }
-    return n - 1;
+    return top;
 }

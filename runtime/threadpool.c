@@ -7,6 +7,9 @@
  * dispatch every few microseconds), then sleep on a condition variable.
  * A call made from inside a worker runs inline.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* sched_getaffinity, CPU_COUNT */
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -65,9 +68,21 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+int rt_cpu_count(void) {
+    int n = 0;
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+#endif
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0 || (online > 0 && n > online)) n = (int)online;
+    return n < 1 ? 1 : n;
+}
+
 void rt_threads_init(int n) {
     rt_threads_shutdown();
-    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int cpus = rt_cpu_count();
+    if (n <= 0 || n > cpus) n = cpus;
     if (n < 1) n = 1;
     if (n > RT_MAX_THREADS) n = RT_MAX_THREADS;
     atomic_store(&pool.stop, 0);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fileio.h"
 #include "json.h"
 #include "tokenizer.h"
 #include "unicode_tables.h"
@@ -477,11 +478,24 @@ int tok_token_id(const Tokenizer *t, const char *token) {
 
 /* ── loading ─────────────────────────────────────────────────────────────── */
 
-static int load_error(Tokenizer *t, char *err, size_t errlen, const char *path, const char *msg, const char *what) {
-    snprintf(err, errlen, "%s: %s%s%s", path, msg, what ? " " : "", what ? what : "");
-    tok_free(t);
-    return -1;
+/* A token id: a JSON integer in [0, limit).  Checked before any conversion to
+ * int (a double outside int's range makes the cast undefined). */
+static int json_id(const JsonValue *v, int limit, int *out) {
+    if (!v || v->type != JSON_NUMBER || !(v->number >= 0) || v->number >= (double)limit || v->number != (double)(int)v->number) return 0;
+    *out = (int)v->number;
+    return 1;
 }
+
+/* A JSON value for an error message ("2147483647", "1.5e+09", "\"x\""). */
+static const char *num_str(const JsonValue *v) {
+    static _Thread_local char buf[64];
+    if (!v) return "(missing)";
+    if (v->type == JSON_NUMBER) snprintf(buf, sizeof buf, "%.17g", v->number);
+    else if (v->type == JSON_STRING) snprintf(buf, sizeof buf, "\"%.40s\"", v->string);
+    else snprintf(buf, sizeof buf, "(not a number)");
+    return buf;
+}
+
 
 static int load_normalizer(Tokenizer *t, const JsonValue *n, const char *path, char *err, size_t errlen) {
     if (!n || n->type == JSON_NULL) return 0;
@@ -564,7 +578,14 @@ static int template_ids(Tokenizer *t, const JsonValue *tp, const char *path, cha
         if (!idl || idl->type != JSON_ARRAY) { snprintf(err, errlen, "%s: post_processor: special token '%s' has no ids", path, name); return -1; }
         for (size_t k = 0; k < idl->count; k++) {
             int *dst = seen_seq ? t->suffix : t->prefix, *cnt = seen_seq ? &t->n_suffix : &t->n_prefix;
-            if (*cnt < 8) dst[(*cnt)++] = (int)idl->items[k]->number;
+            int id;
+            if (!json_id(idl->items[k], t->n_ids, &id)) {
+                snprintf(err, errlen, "%s: post_processor: special token '%s' has id %s, outside the vocabulary [0, %d)", path, name,
+                         num_str(idl->items[k]), t->n_ids);
+                return -1;
+            }
+            if (*cnt >= 8) { snprintf(err, errlen, "%s: post_processor: more than 8 special tokens %s the sequence", path, seen_seq ? "after" : "before"); return -1; }
+            dst[(*cnt)++] = id;
         }
     }
     return 0;
@@ -602,22 +623,42 @@ static int b64_value(int c) {
     return c == '+' ? 62 : c == '/' ? 63 : -1;
 }
 
-static int b64_decode(const char *s, size_t n, unsigned char *out) {
-    int len = 0, bits = 0, acc = 0;
+
+/* Strict base64 (standard alphabet, '=' padding only at the end, no
+ * leftover bits); decoded length, or -1. */
+static int b64_decode_strict(const char *s, size_t n, unsigned char *out, size_t cap) {
+    size_t pad = 0;
+    while (n > 0 && s[n - 1] == '=' && pad < 2) { n--; pad++; }
+    if (pad && (n + pad) % 4) return -1;
+    if (n % 4 == 1) return -1;
+    size_t len = 0;
+    int bits = 0;
+    unsigned acc = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '=') break;
         int v = b64_value((unsigned char)s[i]);
         if (v < 0) return -1;
-        acc = (acc << 6) | v;
+        acc = (acc << 6) | (unsigned)v;
         bits += 6;
-        if (bits >= 8) { bits -= 8; out[len++] = (unsigned char)(acc >> bits); acc &= (1 << bits) - 1; }
+        if (bits >= 8) {
+            bits -= 8;
+            if (len == cap) return -1;
+            out[len++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
     }
-    return len;
+    if (acc) return -1;   /* non-zero leftover bits: not canonical base64 */
+    return (int)len;
 }
 
-static Tokenizer *tok_load_tiktoken(const char *path, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+#define TIKTOKEN_MAX_TOKEN_BYTES 1024
+#define TOK_MAX_IDS (1 << 24)
+
+static void free_tiktoken_parts(unsigned char **tok, int *tlen, size_t *off, size_t n) {
+    for (size_t i = 0; tok && i < n; i++) free(tok[i]);
+    free(tok); free(tlen); free(off);
+}
+
+static Tokenizer *tok_load_tiktoken(const char *data, size_t size, const char *path, char *err, size_t errlen) {
     Tokenizer *t = calloc(1, sizeof *t);
     t->unk_id = -1;
     t->byte_level = 1;
@@ -628,23 +669,51 @@ static Tokenizer *tok_load_tiktoken(const char *path, char *err, size_t errlen) 
         t->byte_char[b] = printable ? (unsigned)b : (unsigned)(256 + k++);
         t->byte_token[b] = -1;
     }
-    /* read every line: rank and raw bytes */
+    /* read every line: base64 bytes, a space, the rank (= id, in order 0, 1, 2, …) */
     size_t cap = 1024, n = 0, total = 0, pairs = 0;
     unsigned char **tok = malloc(cap * sizeof *tok);
     int *tlen = malloc(cap * sizeof *tlen), lineno = 0;
-    char line[4096];
-    while (fgets(line, sizeof line, f)) {
+    const char *p = data, *end = data + size;
+    unsigned char bytes[TIKTOKEN_MAX_TOKEN_BYTES];
+    /* here only the format; duplicates are found on the byte-alphabet strings below */
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+        const char *line = p;
+        p = nl ? nl + 1 : end;
         lineno++;
-        size_t ll = strcspn(line, "\r\n");
+        size_t ll = (size_t)(le - line);
+        if (ll && line[ll - 1] == '\r') ll--;
         if (ll == 0) continue;
-        char *sp = memchr(line, ' ', ll);
-        long rank = sp ? strtol(sp + 1, NULL, 10) : -1;
-        unsigned char bytes[3072];
-        int bl = sp ? b64_decode(line, (size_t)(sp - line), bytes) : -1;
-        if (bl <= 0 || rank != (long)n) {
-            snprintf(err, errlen, "%s:%d: expected '<base64 bytes> <rank>' with rank %zu", path, lineno, n);
-            for (size_t i = 0; i < n; i++) free(tok[i]);
-            free(tok); free(tlen); free(t); fclose(f);
+        const char *sp = memchr(line, ' ', ll);
+        const char *why = NULL;
+        long long rank = -1;
+        int bl = -1;
+        if (!sp) why = "expected '<base64 bytes> <rank>'";
+        else {
+            const char *r = sp + 1, *re = line + ll;
+            if (r == re) why = "missing rank";
+            rank = 0;
+            for (; !why && r < re; r++) {
+                if (*r < '0' || *r > '9') { why = "the rank is not a non-negative integer"; break; }
+                rank = rank * 10 + (*r - '0');
+                if (rank > TOK_MAX_IDS) { why = "rank too large (more than 2^24 tokens)"; break; }
+            }
+            if (!why) {
+                bl = b64_decode_strict(line, (size_t)(sp - line), bytes, sizeof bytes);
+                if (bl < 0) why = "bad base64 (or a token longer than 1024 bytes)";
+                else if (bl == 0) why = "empty token";
+            }
+        }
+        if (!why && rank != (long long)n) {
+            snprintf(err, errlen, "%s:%d: rank %lld, expected %zu (ranks must be 0, 1, 2, ... in file order, each once)", path, lineno, rank, n);
+            free_tiktoken_parts(tok, tlen, NULL, n);
+            free(t);
+            return NULL;
+        }
+        if (why) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+            free_tiktoken_parts(tok, tlen, NULL, n);
+            free(t);
             return NULL;
         }
         if (n == cap) { cap *= 2; tok = realloc(tok, cap * sizeof *tok); tlen = realloc(tlen, cap * sizeof *tlen); }
@@ -654,7 +723,6 @@ static Tokenizer *tok_load_tiktoken(const char *path, char *err, size_t errlen) 
         total += (size_t)bl * 2 + 1;
         pairs += (size_t)bl - 1;
     }
-    fclose(f);
     static const char *const first[3] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
     int n_special = 3 + 205;
     t->n_ids = (int)n + n_special;
@@ -666,6 +734,13 @@ static Tokenizer *tok_load_tiktoken(const char *path, char *err, size_t errlen) 
         for (int j = 0; j < tlen[i]; j++) at += utf8_encode(t->byte_char[tok[i][j]], t->strings + at);
         t->strings[at++] = 0;
         t->id_to_token[i] = t->strings + off[i];
+        int dup = strmap_get(&t->vocab, t->strings + off[i], at - 1 - off[i]);
+        if (dup >= 0) {
+            snprintf(err, errlen, "%s: the token of rank %zu has the same bytes as rank %d", path, i, dup);
+            free_tiktoken_parts(tok, tlen, off, n);
+            tok_free(t);
+            return NULL;
+        }
         strmap_put(&t->vocab, t->strings + off[i], (int)i);
     }
     for (int b = 0; b < 256; b++) {
@@ -673,8 +748,7 @@ static Tokenizer *tok_load_tiktoken(const char *path, char *err, size_t errlen) 
         size_t l = utf8_encode(t->byte_char[b], one);
         if (strmap_get(&t->vocab, one, l) < 0) {
             snprintf(err, errlen, "%s: byte 0x%02X has no token (a tiktoken vocabulary starts with all 256 bytes)", path, b);
-            for (size_t i = 0; i < n; i++) free(tok[i]);
-            free(tok); free(tlen); free(off);
+            free_tiktoken_parts(tok, tlen, off, n);
             tok_free(t);
             return NULL;
         }
@@ -694,8 +768,7 @@ static Tokenizer *tok_load_tiktoken(const char *path, char *err, size_t errlen) 
             if (a >= 0 && b >= 0) pairmap_put(&t->merges, a, b, (int)i, (int)i);
         }
     }
-    for (size_t i = 0; i < n; i++) free(tok[i]);
-    free(tok); free(tlen); free(off);
+    free_tiktoken_parts(tok, tlen, off, n);
     /* special tokens after the ranks */
     t->added = calloc((size_t)n_special, sizeof(Added));
     for (int i = 0; i < n_special; i++) {
@@ -710,31 +783,69 @@ static Tokenizer *tok_load_tiktoken(const char *path, char *err, size_t errlen) 
 }
 
 Tokenizer *tok_load(const char *path, char *err, size_t errlen) {
+    size_t len;
+    char *data = rt_read_file(path, JSON_MAX_FILE_BYTES, &len, err, errlen);
+    if (!data) return NULL;
+    Tokenizer *t = tok_load_memory(data, len, path, err, errlen);
+    free(data);
+    return t;
+}
+
+#define LOAD_FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); tok_free(t); return NULL; } while (0)
+
+Tokenizer *tok_load_memory(const char *data, size_t len, const char *path, char *err, size_t errlen) {
     size_t pl = strlen(path);
-    if (pl >= 9 && !strcmp(path + pl - 9, ".tiktoken")) return tok_load_tiktoken(path, err, errlen);
+    if (pl >= 9 && !strcmp(path + pl - 9, ".tiktoken")) return tok_load_tiktoken(data, len, path, err, errlen);
     Tokenizer *t = calloc(1, sizeof *t);
+    if (!t) { snprintf(err, errlen, "%s: out of memory", path); return NULL; }
     t->unk_id = -1;
-    t->json = json_parse_file(path, err, errlen);
-    if (!t->json) { free(t); return NULL; }
+    char jerr[400];
+    t->json = json_parse(data, len, jerr, sizeof jerr);
+    if (!t->json) LOAD_FAIL("%s: %s", path, jerr);
     const JsonValue *model = json_get(t->json, "model");
-    if (!model) { load_error(t, err, errlen, path, "no 'model' object", NULL); return NULL; }
+    if (!model || model->type != JSON_OBJECT) LOAD_FAIL("%s: no 'model' object", path);
     const char *mtype = json_get_string(model, "type", "BPE");
-    if (strcmp(mtype, "BPE")) { load_error(t, err, errlen, path, "model type is not supported (only BPE):", mtype); return NULL; }
+    if (strcmp(mtype, "BPE")) LOAD_FAIL("%s: model type is not supported (only BPE): %.60s", path, mtype);
     const JsonValue *vocab = json_get(model, "vocab"), *merges = json_get(model, "merges");
-    if (!vocab || vocab->type != JSON_OBJECT) { load_error(t, err, errlen, path, "model.vocab is missing", NULL); return NULL; }
-    int max_id = -1;
-    for (size_t i = 0; i < vocab->count; i++) if ((int)vocab->items[i]->number > max_id) max_id = (int)vocab->items[i]->number;
+    if (!vocab || vocab->type != JSON_OBJECT) LOAD_FAIL("%s: model.vocab is missing", path);
     const JsonValue *added = json_get(t->json, "added_tokens");
-    for (size_t i = 0; added && i < added->count; i++) {
-        int id = (int)json_get_number(added->items[i], "id", -1);
+    if (added && added->type == JSON_NULL) added = NULL;
+    if (added && added->type != JSON_ARRAY) LOAD_FAIL("%s: added_tokens is not an array", path);
+    if (merges && merges->type == JSON_NULL) merges = NULL;
+    if (merges && merges->type != JSON_ARRAY) LOAD_FAIL("%s: model.merges is not an array", path);
+    /* ids are bounded by the number of tokens the file defines: no table is
+     * ever larger than the file warrants, and every id indexes inside it */
+    size_t n_added = added ? added->count : 0;
+    if (vocab->count + n_added >= TOK_MAX_IDS) LOAD_FAIL("%s: %zu tokens, more than the 2^24 supported", path, vocab->count + n_added);
+    int limit = (int)(vocab->count + n_added), max_id = -1;
+    for (size_t i = 0; i < vocab->count; i++) {
+        int id;
+        if (!json_id(vocab->items[i], limit, &id))
+            LOAD_FAIL("%s: model.vocab: token '%.60s' has id %s, outside [0, %d) (vocabulary plus added tokens)", path, vocab->keys[i],
+                      num_str(vocab->items[i]), limit);
+        if (id > max_id) max_id = id;
+    }
+    for (size_t i = 0; i < n_added; i++) {
+        const JsonValue *a = added->items[i];
+        const char *content = json_get_string(a, "content", NULL);
+        const JsonValue *idv = json_get(a, "id");
+        int id;
+        if (!content || !content[0] || strlen(content) != json_get(a, "content")->len)
+            LOAD_FAIL("%s: added_tokens[%zu]: needs a non-empty \"content\" string without NUL bytes", path, i);
+        if (!json_id(idv, limit, &id))
+            LOAD_FAIL("%s: added token '%.60s' has id %s, outside [0, %d) (vocabulary plus added tokens)", path, content, num_str(idv), limit);
         if (id > max_id) max_id = id;
     }
     t->n_ids = max_id + 1;
     t->id_to_token = calloc((size_t)t->n_ids + 1, sizeof(char *));
+    if (!t->id_to_token) LOAD_FAIL("%s: out of memory", path);
     for (size_t i = 0; i < vocab->count; i++) {
         int id = (int)vocab->items[i]->number;
-        strmap_put(&t->vocab, vocab->keys[i], id);
-        if (id >= 0 && id < t->n_ids) t->id_to_token[id] = vocab->keys[i];
+        const char *key = vocab->keys[i];
+        if (strmap_get(&t->vocab, key, strlen(key)) >= 0) LOAD_FAIL("%s: model.vocab: token '%.60s' appears twice", path, key);
+        if (t->id_to_token[id]) LOAD_FAIL("%s: model.vocab: tokens '%.60s' and '%.60s' both have id %d", path, t->id_to_token[id], key, id);
+        strmap_put(&t->vocab, key, id);
+        t->id_to_token[id] = (char *)key;
     }
     t->byte_fallback = json_get_bool(model, "byte_fallback", 0);
     t->ignore_merges = json_get_bool(model, "ignore_merges", 0);
@@ -746,43 +857,60 @@ Tokenizer *tok_load(const char *path, char *err, size_t errlen) {
         snprintf(name, sizeof name, "<0x%02X>", b);
         t->byte_token[b] = strmap_get(&t->vocab, name, strlen(name));
     }
-    /* merges: "a b" or ["a", "b"]; the index is the rank */
-    size_t nm = merges && merges->type == JSON_ARRAY ? merges->count : 0;
+    /* merges: "a b" or ["a", "b"]; the index is the rank.  As in `tokenizers`,
+     * both parts and their concatenation must be in the vocabulary. */
+    size_t nm = merges ? merges->count : 0;
     t->merges.cap = 1024;
     while (t->merges.cap < nm * 2 + 2) t->merges.cap *= 2;
     t->merges.keys = calloc(t->merges.cap, sizeof(uint64_t));
     t->merges.rank = calloc(t->merges.cap, sizeof(int));
     t->merges.merged = calloc(t->merges.cap, sizeof(int));
-    char *buf = malloc(4096);
+    if (!t->merges.keys || !t->merges.rank || !t->merges.merged) LOAD_FAIL("%s: out of memory", path);
+    char *buf = NULL;
+    size_t buf_cap = 0;
     for (size_t r = 0; r < nm; r++) {
         const JsonValue *m = merges->items[r];
-        const char *a, *b;
-        size_t al, bl;
+        const char *a = NULL, *b = NULL;
+        size_t al = 0, bl = 0;
         if (m->type == JSON_STRING) {
             const char *sp = strchr(m->string + (m->string[0] == ' ' ? 1 : 0), ' ');
-            if (!sp) continue;
-            a = m->string; al = (size_t)(sp - m->string); b = sp + 1; bl = strlen(b);
-        } else if (m->type == JSON_ARRAY && m->count == 2) {
+            if (sp) { a = m->string; al = (size_t)(sp - m->string); b = sp + 1; bl = strlen(b); }
+        } else if (m->type == JSON_ARRAY && m->count == 2 && m->items[0]->type == JSON_STRING && m->items[1]->type == JSON_STRING) {
             a = m->items[0]->string; al = m->items[0]->len; b = m->items[1]->string; bl = m->items[1]->len;
-            if (!a || !b) continue;
-        } else continue;
-        if (al + bl >= 4096) continue;
+        }
+        if (!a) { free(buf); LOAD_FAIL("%s: model.merges[%zu]: expected \"A B\" or [\"A\", \"B\"]", path, r); }
         int ia = strmap_get(&t->vocab, a, al), ib = strmap_get(&t->vocab, b, bl);
+        if (ia < 0 || ib < 0) {
+            free(buf);
+            LOAD_FAIL("%s: model.merges[%zu]: '%.*s' is not in the vocabulary", path, r, (int)(ia < 0 ? (al > 60 ? 60 : al) : (bl > 60 ? 60 : bl)),
+                      ia < 0 ? a : b);
+        }
+        if (al + bl + 1 > buf_cap) {
+            buf_cap = (al + bl + 1) * 2;
+            char *nb = realloc(buf, buf_cap);
+            if (!nb) { free(buf); LOAD_FAIL("%s: out of memory", path); }
+            buf = nb;
+        }
         memcpy(buf, a, al);
         memcpy(buf + al, b, bl);
         int im = strmap_get(&t->vocab, buf, al + bl);
-        if (ia < 0 || ib < 0 || im < 0) continue;
+        if (im < 0) {
+            buf[al + bl] = 0;
+            snprintf(err, errlen, "%s: model.merges[%zu]: the merged token '%.60s' is not in the vocabulary", path, r, buf);
+            free(buf);
+            tok_free(t);
+            return NULL;
+        }
         pairmap_put(&t->merges, ia, ib, (int)r, im);
     }
     free(buf);
-    /* added tokens */
-    t->added = calloc(added ? added->count + 1 : 1, sizeof(Added));
-    for (size_t i = 0; added && i < added->count; i++) {
+    /* added tokens (validated above) */
+    t->added = calloc(n_added + 1, sizeof(Added));
+    for (size_t i = 0; i < n_added; i++) {
         const JsonValue *a = added->items[i];
         Added *d = &t->added[t->n_added];
         d->content = (char *)json_get_string(a, "content", NULL);
         d->id = (int)json_get_number(a, "id", -1);
-        if (!d->content || !d->content[0] || d->id < 0) continue;
         d->special = json_get_bool(a, "special", 0);
         d->lstrip = json_get_bool(a, "lstrip", 0);
         d->rstrip = json_get_bool(a, "rstrip", 0);

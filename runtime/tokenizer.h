@@ -7,6 +7,10 @@
  * Sequence; BPE models (byte-level, and SentencePiece-style with byte_fallback);
  * TemplateProcessing post-processor (BOS/EOS); decoding back to UTF-8.
  * Anything else is rejected at load time with a message naming the JSON path.
+ * Hostile files: every id (vocab, added tokens, post-processor) must be an
+ * integer in [0, vocabulary + added tokens); a token or id present twice, a
+ * merge of unknown tokens, bad base64 or out-of-order ranks in a .tiktoken
+ * file are errors naming the token, id or line.
  */
 #ifndef ARCHC_TOKENIZER_H
 #define ARCHC_TOKENIZER_H
@@ -19,6 +23,9 @@ typedef struct Tokenizer Tokenizer;
  * Qwen-1's qwen.tiktoken, with Qwen's regex and special tokens).  NULL on error
  * with a one-line message in err. */
 Tokenizer *tok_load(const char *path, char *err, size_t errlen);
+/* The same from memory: `name` is used in messages and, when it ends in
+ * .tiktoken, selects that format.  For tests and the fuzzers. */
+Tokenizer *tok_load_memory(const char *data, size_t len, const char *name, char *err, size_t errlen);
 void tok_free(Tokenizer *t);
 
 /* Encode UTF-8 text as HF does with add_special_tokens=True (post-processor

@@ -88,5 +88,105 @@ printf '{"metadata": {}, "weight_map": {"model.embed_tokens.weight": "model-0000
 "$M" --weights "$WORK/sharded" --tokens 5,6,7,8 -n 6 --print-ids > "$WORK/d.txt" 2>/dev/null
 [ "$(tail -1 "$WORK/a.txt")" = "$(tail -1 "$WORK/d.txt")" ] && ok "sharded checkpoint via index.json" || bad "sharded checkpoint"
 
+
+# ── hostile input (issue 13): numeric flags, paths, outputs, malformed checkpoints
+expect_error "--temp nan" "--temp: expected a number in \[0, 100\], got 'nan'" "$M" --weights "$CK" --tokens 1 --temp nan
+expect_error "--top-p nan" "--top-p: expected a number in \[0, 1\], got 'nan'" "$M" --weights "$CK" --tokens 1 --top-p nan
+expect_error "--temp inf" "--temp: expected a number in \[0, 100\], got 'inf'" "$M" --weights "$CK" --tokens 1 --temp inf
+expect_error "--temp negative" "--temp: expected a number in \[0, 100\], got '-0.5'" "$M" --weights "$CK" --tokens 1 --temp -0.5
+expect_error "--top-p above 1" "--top-p: expected a number in \[0, 1\], got '1.5'" "$M" --weights "$CK" --tokens 1 --top-p 1.5
+expect_error "-n overflow" "-n: expected an integer in \[0, 2147483647\], got '99999999999999999999'" "$M" --weights "$CK" --tokens 1 -n 99999999999999999999
+expect_error "-n trailing junk" "-n: expected an integer in \[0, 2147483647\], got '5x'" "$M" --weights "$CK" --tokens 1 -n 5x
+expect_error "-n negative" "-n: expected an integer in \[0, 2147483647\], got '-3'" "$M" --weights "$CK" --tokens 1 -n -3
+expect_error "--seed negative" "--seed: expected an integer in \[0, 18446744073709551615\], got '-1'" "$M" --weights "$CK" --tokens 1 --seed -1
+expect_error "--seed leading blank" "--seed: expected an integer" "$M" --weights "$CK" --tokens 1 --seed " 1"
+expect_error "--seed overflow" "--seed: expected an integer" "$M" --weights "$CK" --tokens 1 --seed 99999999999999999999999
+expect_error "--threads 0" "--threads: expected an integer in \[1, 1024\], got '0'" "$M" --weights "$CK" --tokens 1 --threads 0
+expect_error "--threads absurd" "--threads: expected an integer in \[1, 1024\], got '5000'" "$M" --weights "$CK" --tokens 1 --threads 5000
+"$M" --weights "$CK" --tokens 5,6,7,8 -n 6 --print-ids --threads 1000 > "$WORK/t1000.txt" 2> "$WORK/t1000.err"
+[ "$(tail -1 "$WORK/a.txt")" = "$(tail -1 "$WORK/t1000.txt")" ] && grep -qE '^note: --threads 1000: using [0-9]+, the number of CPUs available$' "$WORK/t1000.err" \
+  && ok "--threads 1000 capped at the CPUs, with a note" || { bad "--threads 1000"; cat "$WORK/t1000.err"; }
+grep -q 'threads' "$WORK/t1000.err" && [ "$(grep -oE '[0-9]+ threads$' "$WORK/t1000.err" | cut -d' ' -f1)" -le "$(nproc)" ] && ok "--threads 1000 runs at most $(nproc) threads" || bad "--threads cap"
+# the sampler: --top-p 0 keeps only the most likely token (= greedy), for any seed
+"$M" --weights "$CK" --tokens 5,6,7,8 -n 6 --print-ids --temp 1.5 --top-p 0 --seed 7 > "$WORK/tp0.txt" 2>/dev/null
+[ "$(tail -1 "$WORK/a.txt")" = "$(tail -1 "$WORK/tp0.txt")" ] && ok "--top-p 0 is greedy" || bad "--top-p 0 picked outside the nucleus"
+"$M" --weights "$CK" --tokens 5,6,7,8 -n 6 --print-ids --temp 1 --top-p 0.0001 --seed 9 > "$WORK/tp1.txt" 2>/dev/null
+[ "$(tail -1 "$WORK/a.txt")" = "$(tail -1 "$WORK/tp1.txt")" ] && ok "tiny --top-p keeps the top token" || bad "tiny --top-p"
+# outputs: never an input, never a directory, nothing left behind on failure
+cp "$CK/model.safetensors" "$WORK/w.safetensors"; sum_w=$(cksum < "$WORK/w.safetensors")
+expect_error "--logits is the weights" "--logits .*w.safetensors: is an input of this run" "$M" --weights "$WORK/w.safetensors" --tokens 1 --logits "$WORK/w.safetensors"
+[ "$(cksum < "$WORK/w.safetensors")" = "$sum_w" ] && ok "weights unchanged" || bad "--logits overwrote the weights"
+ln -sf "$WORK/w.safetensors" "$WORK/link.bin"
+expect_error "--decode-logits is a link to the weights" "--decode-logits .*link.bin: is an input of this run" "$M" --weights "$WORK/w.safetensors" --tokens 1 --decode-logits "$WORK/link.bin"
+expect_error "--logits is the tokenizer" "--logits .*tokenizer.json: is an input of this run" "$M" --weights "$CK" --tokens 1 --logits "$CK/tokenizer.json"
+expect_error "--logits is the binary" "--logits .*: is this program's own executable" "$M" --weights "$CK" --tokens 1 --logits "$M"
+mkdir -p "$WORK/outdir"
+expect_error "--logits is a directory" "--logits .*outdir: is a directory, expected a file to write" "$M" --weights "$CK" --tokens 1 --logits "$WORK/outdir"
+expect_error "--logits in a missing directory" "--logits .*/nodir/l.bin: cannot create a file in its directory" "$M" --weights "$CK" --tokens 1 --logits "$WORK/nodir/l.bin"
+expect_error "--logits = --decode-logits" "--logits and --decode-logits name the same file" "$M" --weights "$CK" --tokens 1 --logits "$WORK/same.bin" --decode-logits "$WORK/same.bin"
+rm -f "$WORK/fail.bin"
+expect_error "failed run writes no --logits" "exceeds the compiled context" "$M" --weights "$CK" --tokens 1,2 -n 600 --logits "$WORK/fail.bin"
+[ ! -e "$WORK/fail.bin" ] && [ -z "$(ls "$WORK" | grep -F 'fail.bin')" ] && ok "no output file, no temporary left" || bad "failed run left $(ls "$WORK" | grep -F fail.bin)"
+"$M" --weights "$CK" --tokens 5,6,7,8 -n 0 --decode-logits "$WORK/d0.bin" > /dev/null 2>&1
+[ -f "$WORK/d0.bin" ] && [ ! -s "$WORK/d0.bin" ] && ok "--decode-logits with -n 0 writes an empty file" || bad "--decode-logits -n 0"
+# a directory where a file is expected
+mkdir -p "$WORK/dirck/model.safetensors"
+expect_error "model.safetensors is a directory" "dirck/model.safetensors: is a directory, expected a .safetensors file" "$M" --weights "$WORK/dirck" --tokens 1
+expect_error "--weights is a device" "/dev/null: is not a regular file" "$M" --weights /dev/null --tokens 1
+mkdir -p "$WORK/dirtok/tokenizer.json" && cp "$CK/model.safetensors" "$WORK/dirtok/"
+expect_error "tokenizer.json is a directory" "--prompt needs a tokenizer: .*dirtok/tokenizer.json: is a directory, expected a regular file" "$M" --weights "$WORK/dirtok" --prompt hi
+mkdir -p "$WORK/dirshard/shard.safetensors"
+printf '{"weight_map": {"model.embed_tokens.weight": "shard.safetensors"}}' > "$WORK/dirshard/model.safetensors.index.json"
+expect_error "shard is a directory" "dirshard/shard.safetensors: is a directory" "$M" --weights "$WORK/dirshard" --tokens 1
+mkdir -p "$WORK/diridx/model.safetensors.index.json"
+expect_error "index.json is a directory" "model.safetensors.index.json: is a directory, expected a regular file" "$M" --weights "$WORK/diridx" --tokens 1
+# index.json: shards outside the directory, malformed JSON
+mkdir -p "$WORK/trav"
+printf '{"weight_map": {"model.embed_tokens.weight": "../w.safetensors"}}' > "$WORK/trav/model.safetensors.index.json"
+expect_error "index shard with .." "weight_map: shard name for tensor 'model.embed_tokens.weight' contains '..'" "$M" --weights "$WORK/trav" --tokens 1
+printf '{"weight_map": {"model.embed_tokens.weight": "/etc/passwd"}}' > "$WORK/trav/model.safetensors.index.json"
+expect_error "index shard absolute" "shard name for tensor 'model.embed_tokens.weight' is an absolute path" "$M" --weights "$WORK/trav" --tokens 1
+printf '{"weight_map": {"model.embed_tokens.weight": 7}}' > "$WORK/trav/model.safetensors.index.json"
+expect_error "index shard not a string" "shard name for tensor 'model.embed_tokens.weight' is not a string" "$M" --weights "$WORK/trav" --tokens 1
+{ printf '{"weight_map":'; for i in $(seq 600); do printf '['; done; } > "$WORK/trav/model.safetensors.index.json"
+expect_error "index nested 600 deep" "model.safetensors.index.json: line 1, column [0-9]+: nesting deeper than 512 levels" "$M" --weights "$WORK/trav" --tokens 1
+printf '{"weight_map": {"a": "x.safetensors"}, "n": 1e400}' > "$WORK/trav/model.safetensors.index.json"
+expect_error "index number 1e400" "model.safetensors.index.json: line 1, column 45: number out of range" "$M" --weights "$WORK/trav" --tokens 1
+printf '{"weight_map": {"a\xc0\xaf": "x.safetensors"}}' > "$WORK/trav/model.safetensors.index.json"
+expect_error "index invalid UTF-8" "model.safetensors.index.json: line 1, column 19: invalid UTF-8 in string" "$M" --weights "$WORK/trav" --tokens 1
+# the same tensor in two shards
+mkdir -p "$WORK/dup2"
+cp "$CK/model.safetensors" "$WORK/dup2/a.safetensors"; cp "$CK/model.safetensors" "$WORK/dup2/b.safetensors"
+printf '{"weight_map": {"model.norm.weight": "a.safetensors", "lm_head.weight": "b.safetensors"}}' > "$WORK/dup2/model.safetensors.index.json"
+expect_error "tensor in two shards" "b.safetensors: tensor '.*' is also in .*a.safetensors" "$M" --weights "$WORK/dup2" --tokens 1
+# hand-made safetensors headers: mkst FILE HEADER DATA_BYTES
+mkst() {
+  local len=${#2}
+  { printf "$(printf '\\%03o\\%03o\\%03o' $((len & 255)) $(((len >> 8) & 255)) $(((len >> 16) & 255)))\0\0\0\0\0"; printf '%s' "$2"; head -c "$3" /dev/zero; } > "$1"
+}
+st_case() { # st_case NAME PATTERN HEADER DATA_BYTES
+  mkdir -p "$WORK/st"; mkst "$WORK/st/model.safetensors" "$3" "$4"
+  expect_error "$1" "$2" "$M" --weights "$WORK/st" --tokens 1
+}
+mkdir -p "$WORK/st"; mkst "$WORK/st/model.safetensors" '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}' 0
+truncate -s 40 "$WORK/st/model.safetensors"
+expect_error "header longer than the file" "file truncated: header says 54 bytes, file has 32" "$M" --weights "$WORK/st" --tokens 1
+printf '\377\377\377\377\377\377\377\377' > "$WORK/st/model.safetensors"
+expect_error "header length 2^64-1" "file truncated: header says 18446744073709551615 bytes" "$M" --weights "$WORK/st" --tokens 1
+st_case "begin > end" "tensor 'a': data_offsets \[8, 4\] out of range" '{"a":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}}' 16
+st_case "end > data" "tensor 'a': data_offsets \[0, 400\] out of range .*truncated" '{"a":{"dtype":"F32","shape":[100],"data_offsets":[0,400]}}' 16
+st_case "offset 1e300" "tensor 'a': data_offsets must be two integers" '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,1e300]}}' 16
+st_case "offset NaN" "tensor 'a': data_offsets must be two integers" '{"a":{"dtype":"F32","shape":[1],"data_offsets":[NaN,4]}}' 16
+st_case "offset fractional" "tensor 'a': data_offsets must be two integers" '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0.5,4]}}' 16
+st_case "shape negative" "tensor 'a': shape dimension 0 is not an integer" '{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}' 16
+st_case "shape product overflows" "tensor 'a': shape has more than 2\^64 elements" '{"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,0]}}' 16
+st_case "numel*size overflows" "tensor 'a': 0 bytes of data for 4611686018427387904 elements of F32" '{"a":{"dtype":"F32","shape":[4294967296,1073741824],"data_offsets":[0,0]}}' 16
+st_case "duplicate tensor name" "tensor 'a' appears twice in the header" '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}' 16
+st_case "overlapping tensors" "tensors 'a' and 'b' overlap" '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}' 16
+st_case "unknown dtype" "tensor 'a': unknown dtype 'F33'" '{"a":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}}' 16
+st_case "too many dims" "tensor 'a': 7 dimensions" '{"a":{"dtype":"U8","shape":[1,1,1,1,1,1,1],"data_offsets":[0,1]}}' 16
+st_case "header not an object" "header is not a JSON object" '[1,2]' 16
+st_case "header bad JSON" "bad header JSON: line 1, column 7: " '{"a":{]' 16
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
