@@ -52,14 +52,14 @@ check() {
   local name=$1 mode=$2 expect=$3 reject=$4 names=$5 odir=$6; shift 7
   local -a before=()
   local p i
-  for p in "${PROTECT[@]+"${PROTECT[@]}"}"; do before+=("$(sum "$p")"); done
+  for p in "${PROTECT[@]+"${PROTECT[@]}"}"; do before+=("$(cd "$odir" && sum "$p")"); done
   rm -f "$WORK/INJECTED" "$odir/INJECTED"
   { ( cd "$odir" && exec timeout -k 5 "$TO" "$@" ) > "$WORK/stdout" 2> "$WORK/stderr" < /dev/null; } 2>/dev/null
   local rc=$? why=""
   # files that must not change, whatever the mode
   i=0
   for p in "${PROTECT[@]+"${PROTECT[@]}"}"; do
-    [ "$(sum "$p")" = "${before[$i]}" ] || why="${why:+$why; }$(basename "$p") was changed or removed"
+    [ "$(cd "$odir" && sum "$p")" = "${before[$i]}" ] || why="${why:+$why; }$(basename "$p") was changed or removed"
     i=$((i + 1))
   done
   if [ -e "$WORK/INJECTED" ] || [ -e "$odir/INJECTED" ]; then why="${why:+$why; }shell injection: INJECTED was created"; fi
@@ -170,7 +170,8 @@ run_output() {
     local D=$WORK/output/$name; rm -rf "$D"; mkdir -p "$D"
     CMD=(); MODE=error; EXPECT=""; REJECT=""; NAMES=""; PROTECT=(); ABSENT=(); ON_SUCCESS=true; ODIR=$D
     # shellcheck disable=SC1090
-    . "$f" || { bad "output/$name: setup failed"; continue; }
+    . "$f" || { bad "output/$name: setup failed"; cd "$ROOT"; continue; }
+    cd "$ROOT"
     check "output/$name" "$MODE" "$EXPECT" "$REJECT" "$NAMES" "$ODIR" -- "${CMD[@]}"
   done
 }
@@ -213,15 +214,18 @@ run_cli() {
   need_model || { bad "cli: cannot build the tiny model"; return; }
   local exp name
   local W=$WORK/cli-weights
-  [ -f "$W/model.safetensors" ] || { mkdir -p "$W" && cp "$CK"/* "$W/"; }
+  mkdir -p "$W"
   for exp in "$HERE"/cli/*.expect; do
     name=$(basename "${exp%.expect}")
+    for f in model.safetensors tokenizer.json config.json; do   # a case that clobbered them must not spoil the next
+      cmp -s "$CK/$f" "$W/$f" || { rm -rf "${W:?}/$f"; cp "$CK/$f" "$W/$f"; }
+    done
     local D=$WORK/cli/$name mode args prot; rm -rf "$D"; mkdir -p "$D"
     mode=$(keyval "$exp" mode); mode=${mode:-error}
     args=$(keyval "$exp" args); args=${args//@WF@/$W/model.safetensors}; args=${args//@W@/$W}; args=${args//@D@/$D}
     prot=$(keyval "$exp" protect); prot=${prot//@WF@/$W/model.safetensors}; prot=${prot//@W@/$W}; prot=${prot//@D@/$D}
     PROTECT=(); [ -n "$prot" ] && PROTECT=("$prot")
-    PROTECT+=("$W/model.safetensors" "$W/tokenizer.json" "$W/config.json")
+    for f in model.safetensors tokenizer.json config.json; do [ "$prot" = "$W/$f" ] || PROTECT+=("$W/$f"); done
     ABSENT=(); ON_SUCCESS=$(keyval "$exp" on_success); ON_SUCCESS=${ON_SUCCESS:-"echo accepted"}
     # shellcheck disable=SC2086
     check "cli/$name" "$mode" "$(keyval "$exp" expect)" "$(keyval "$exp" reject)" "$(keyval "$exp" names)" "$D" -- "$WORK/m" $args

@@ -1,0 +1,3 @@
+# -o ''
+CMD=("$ARCHC" "$TINY" -o ""); NAMES=-o
+EXPECT='error:.*-o'
