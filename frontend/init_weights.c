@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "ir.h"
+#include "outfile.h"
 #include "safetensors.h"
 
 static uint64_t splitmix(uint64_t *s) {
@@ -29,16 +30,29 @@ static float uniform(uint64_t *s, float a) {
     return (float)((double)(splitmix(s) >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0) * a;
 }
 
+/* s as the body of a JSON string: quotes, backslashes and control characters escaped */
+static void json_str(FILE *o, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(o, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f) fprintf(o, "\\u%04x", *p);
+        else fputc(*p, o);
+    }
+}
+
 static int write_config(const Graph *g, const char *dir, WeightFormat fmt) {
     const ModelSpec *s = g->spec;
     const AttnSpec *a = &s->attn[0];
     const FfnSpec *f = &s->ffn[0];
-    char path[4096];
+    char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *o = fopen(path, "w");
-    if (!o) { fprintf(stderr, "archc init-weights: %s: cannot write\n", path); return -1; }
+    const char *inputs[] = {s->file};
+    if (out_check(path, inputs, 1)) return -1;
+    FILE *o = out_open(path, tmp, sizeof tmp);
+    if (!o) return -1;
     fprintf(o, "{\n  \"model_type\": \"%s\",\n", s->family);
-    fprintf(o, "  \"archc_description\": \"%s\",\n", s->name);
+    fprintf(o, "  \"archc_description\": \"");
+    json_str(o, s->name);
+    fprintf(o, "\",\n");
     fprintf(o, "  \"vocab_size\": %d,\n  \"hidden_size\": %d,\n  \"intermediate_size\": %d,\n", s->vocab, s->hidden, f->intermediate);
     fprintf(o, "  \"num_hidden_layers\": %d,\n  \"num_attention_heads\": %d,\n  \"num_key_value_heads\": %d,\n", s->n_layers,
             a->heads, a->kv_heads);
@@ -64,8 +78,7 @@ static int write_config(const Graph *g, const char *dir, WeightFormat fmt) {
     if (s->bos_token >= 0) fprintf(o, "  \"bos_token_id\": %d,\n", s->bos_token);
     if (s->eos_token >= 0) fprintf(o, "  \"eos_token_id\": %d,\n", s->eos_token);
     fprintf(o, "  \"torch_dtype\": \"%s\"\n}\n", fmt == WFMT_F32 ? "float32" : fmt == WFMT_BF16 ? "bfloat16" : "float16");
-    if (fclose(o) != 0) return -1;
-    return 0;
+    return out_commit(o, tmp, path, 1);
 }
 
 int init_weights(const Graph *g, const char *dir, WeightFormat fmt, unsigned long long seed) {
@@ -76,6 +89,24 @@ int init_weights(const Graph *g, const char *dir, WeightFormat fmt, unsigned lon
             return -1;
         }
     }
+    /* random weights are made in memory: refuse what cannot fit rather than be killed */
+    double total = 0;
+    for (int i = 0; i < g->n_weights; i++) {
+        const Weight *w = &g->weights[i];
+        if (w->alias >= 0) continue;
+        double numel = 1;
+        for (int d = 0; d < w->ndim; d++) numel *= (double)w->shape[d];
+        total += numel * (fmt == WFMT_F32 ? 4 : 2);
+    }
+    if (total > 16.0 * (1 << 30)) {
+        fprintf(stderr, "archc init-weights: %s: %.1f GB of weights: too large for random test weights (at most 16 GB)\n", g->spec->file,
+                total / 1e9);
+        return -1;
+    }
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s/model.safetensors", dir);
+    const char *inputs[] = {g->spec->file};
+    if (out_check(probe, inputs, 1)) return -1;
     int n = 0;
     StWrite *t = calloc((size_t)g->n_weights, sizeof *t);
     void **bufs = calloc((size_t)g->n_weights, sizeof *bufs);
