@@ -165,9 +165,9 @@ def gen_safetensors():
     case("shape_not_array", st_bytes(mut(setv("shape", "128")), data))
     case("shape_float", st_bytes(mut(setv("shape", [128.5])), data))
     case("shape_deep_rank", st_bytes(mut(setv("shape", [1] * 10000 + [128])), data))
-    # the victim twice in the header (JSON allows it; the checkpoint is ambiguous)
+    # the victim twice in the header, both entries identical (JSON allows it; the checkpoint is ambiguous)
     hb = json.dumps(hdr, separators=(",", ":")).encode()
-    dup = b'"%s":%s,' % (V.encode(), json.dumps(dict(hdr[V], data_offsets=[0, 512], shape=[128]), separators=(",", ":")).encode())
+    dup = b'"%s":%s,' % (V.encode(), json.dumps(hdr[V], separators=(",", ":")).encode())
     case("duplicate_tensor", st_bytes(None, data, header_bytes=b"{" + dup + hb[1:]))
     case("metadata_not_object", st_bytes(mut(lambda h: h.__setitem__("__metadata__", [1, 2])), data))
     # misaligned data: the buffer starts at 8 + N with N ≡ 2 (mod 4); then every tensor starts 2 bytes in

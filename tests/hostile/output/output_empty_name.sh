@@ -1,3 +1,3 @@
 # -o ''
-CMD=("$ARCHC" "$TINY" -o ""); NAMES=-o
-EXPECT='error:.*-o'
+CMD=("$ARCHC" "$TINY" -o ""); NAMES=''
+EXPECT='error:.*(-o|output)'
