@@ -59,7 +59,10 @@ static void *arena_alloc(Doc *d, size_t n) {
     n = (n + 15) & ~(size_t)15;
     ArenaBlock *b = d->blocks;
     if (!b || b->used + n > b->cap) {
-        size_t cap = n > (1 << 20) ? n : (1 << 20);
+        /* blocks grow from 16 KB to 1 MB: small documents (config.json, a
+         * safetensors header) stay cheap, big ones take few blocks */
+        size_t cap = b ? (b->cap < (1 << 20) ? b->cap * 2 : (1 << 20)) : (1 << 14);
+        if (cap < n) cap = n;
         ArenaBlock *nb = malloc(sizeof(ArenaBlock) + cap);
         if (!nb) return NULL;
         nb->next = d->blocks;
