@@ -1298,7 +1298,7 @@ static int c_emit(const Graph *g, FILE *f) {
            "    .max_context = MAX_CONTEXT,\n    .eos_token = %d,\n    .weight_bytes = %lldLL,\n    .weights = weight_table,\n"
            "    .n_weights = (int)(sizeof weight_table / sizeof weight_table[0]),\n    .init = model_init,\n"
            "    .forward = model_forward,\n    .release = model_release,\n    .hidden = HIDDEN,\n%s};\n\n",
-        cstr(s->name), cstr(s->file), s->eos_token, (long long)graph_weight_bytes(g), has_mtp ? "    .mtp = model_mtp,\n" : "");
+        cstr(s->name), cstr(cmt(s->file)), s->eos_token, (long long)graph_weight_bytes(g), has_mtp ? "    .mtp = model_mtp,\n" : "");
     out(e, "int main(int argc, char **argv) {\n    add_expert_weights();\n    return rt_main(argc, argv, &archc_model);\n}\n");
 
     for (int v = 0; v < g->n_vals; v++) free(e->vname[v]);

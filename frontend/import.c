@@ -452,8 +452,8 @@ static int import_deepseek(Imported *m, const JsonValue *c, const char *mt) {
         m->router_score = "softmax";
         m->select_bias = 0;
         if (!strcmp(json_get_string(c, "topk_method", "greedy"), "group_limited_greedy")) {
-            m->groups = get_int_r(c, "n_group", 0, 0, 1 << 16);
-            m->top_groups = get_int_r(c, "topk_group", 0, 0, 1 << 16);
+            m->groups = get_int_r(c, "n_group", 1, 1, 1 << 16);
+            m->top_groups = get_int_r(c, "topk_group", 1, 1, 1 << 16);
             m->group_max = 1;
         }
         m->normalize = 0;
@@ -461,8 +461,9 @@ static int import_deepseek(Imported *m, const JsonValue *c, const char *mt) {
         /* HF deepseek_v3 hard-codes sigmoid noaux_tc (scoring_func and topk_method ignored) */
         m->router_score = "sigmoid";
         m->select_bias = 1;
-        m->groups = get_int_r(c, "n_group", 0, 0, 1 << 16);
-        m->top_groups = get_int_r(c, "topk_group", 0, 0, 1 << 16);
+        /* an explicit n_group of 0 is an error in transformers too (scores.view(-1, n_group, …)) */
+        m->groups = get_int_r(c, "n_group", 0, 1, 1 << 16);
+        m->top_groups = get_int_r(c, "topk_group", 0, 1, 1 << 16);
         m->normalize = get_bool(c, "norm_topk_prob", 1);
     }
     if (get_bool(c, "attention_bias", 0)) m->bias = "qkvo";
@@ -502,8 +503,8 @@ static int import_glm4_moe(Imported *m, const JsonValue *c) {
     m->shared = get_int_r(c, "n_shared_experts", 0, 0, 1 << 10);
     m->router_score = "sigmoid";
     m->select_bias = 1;
-    m->groups = get_int_r(c, "n_group", 1, 0, 1 << 16);
-    m->top_groups = get_int_r(c, "topk_group", 1, 0, 1 << 16);
+    m->groups = get_int_r(c, "n_group", 1, 1, 1 << 16);
+    m->top_groups = get_int_r(c, "topk_group", 1, 1, 1 << 16);
     m->normalize = get_bool(c, "norm_topk_prob", 1);
     m->routed_scale = get_num_r(c, "routed_scaling_factor", 1.0, 0, 1e6);
     m->mtp = get_int_r(c, "num_nextn_predict_layers", 0, 0, 16);

@@ -9,6 +9,7 @@
  * is a splitmix64 generator seeded with --seed, so a seed always gives the
  * same checkpoint.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +86,8 @@ int init_weights(const Graph *g, const char *dir, WeightFormat fmt, unsigned lon
     if (mkdir(dir, 0777) != 0) {
         struct stat st;
         if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "archc init-weights: %s: cannot create directory\n", dir);
+            fprintf(stderr, "archc init-weights: error: %s: cannot create the output directory: %s\n", dir,
+                    stat(dir, &st) == 0 ? "a file of that name exists" : strerror(errno));
             return -1;
         }
     }
@@ -99,7 +101,7 @@ int init_weights(const Graph *g, const char *dir, WeightFormat fmt, unsigned lon
         total += numel * (fmt == WFMT_F32 ? 4 : 2);
     }
     if (total > 16.0 * (1 << 30)) {
-        fprintf(stderr, "archc init-weights: %s: %.1f GB of weights: too large for random test weights (at most 16 GB)\n", g->spec->file,
+        fprintf(stderr, "archc init-weights: error: %s: %.1f GB of weights: too large for random test weights (at most 16 GB)\n", g->spec->file,
                 total / 1e9);
         return -1;
     }
@@ -121,7 +123,7 @@ int init_weights(const Graph *g, const char *dir, WeightFormat fmt, unsigned lon
         StDtype dt = fmt == WFMT_F32 ? ST_F32 : fmt == WFMT_BF16 ? ST_BF16 : ST_F16;
         size_t es = st_dtype_size(dt);
         void *buf = malloc((size_t)numel * es);
-        if (!buf) { fprintf(stderr, "archc init-weights: out of memory for %s\n", w->name); rc = -1; break; }
+        if (!buf) { fprintf(stderr, "archc init-weights: error: out of memory for %s\n", w->name); rc = -1; break; }
         const float amp = 0.02f * sqrtf(3.0f);
         for (int64_t k = 0; k < numel; k++) {
             float v = is_norm ? (g->spec->norm.kind == NORM_RMS_GEMMA ? 0.0f : 1.0f) : uniform(&state, amp);
@@ -141,7 +143,7 @@ int init_weights(const Graph *g, const char *dir, WeightFormat fmt, unsigned lon
         char path[4096], err[512];
         snprintf(path, sizeof path, "%s/model.safetensors", dir);
         if (st_write(path, t, n, err, sizeof err) != 0) {
-            fprintf(stderr, "archc init-weights: %s\n", err);
+            fprintf(stderr, "archc init-weights: error: %s\n", err);
             rc = -1;
         }
     }

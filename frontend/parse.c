@@ -391,7 +391,12 @@ static int parse_router(P *p, Node *n, RouterSpec *r) {
     r->group_max = gs == 1;
     if (opt_num(p, n, "scale", 0, 1e6, &r->scale, NULL)) return -1;
     if (r->groups && (r->top_groups <= 0 || r->top_groups > r->groups)) {
-        diag_error(loc_of(p, n), "router: top_groups must be in 1 … groups (%d)", r->groups);
+        diag_error(loc_of(p, get(p, n, "top_groups") ? get(p, n, "top_groups") : n), "router: top_groups must be in 1 … groups (%d)", r->groups);
+        return -1;
+    }
+    if (!r->groups && r->top_groups) {
+        diag_error(loc_of(p, get(p, n, "groups") ? get(p, n, "groups") : get(p, n, "top_groups")),
+                   "router: top_groups (%d) given without groups (0 or absent means no group-limited routing)", r->top_groups);
         return -1;
     }
     return 0;
@@ -429,6 +434,10 @@ static int parse_ffn(P *p, Node *n, const char *name) {
             return -1;
         Node *r = get(p, n, "router");
         if (r && parse_router(p, r, &f->router)) return -1;
+        if (f->router.groups && f->experts % f->router.groups) {
+            diag_error(loc_of(p, get(p, r, "groups")), "router: groups (%d) must divide experts (%d)", f->router.groups, f->experts);
+            return -1;
+        }
     } else if (get(p, n, "top_k") || get(p, n, "router")) {
         diag_error(loc_of(p, n), "ffn '%s': top_k/router given without 'experts'", name);
         return -1;
@@ -467,6 +476,10 @@ static int select_layers(P *p, Node *n, const char *sel, bool *mask) {
         if (!isdigit((unsigned char)*q)) goto bad;
         step = strtol(q, &end, 10);
         if (errno || step <= 0) goto bad;
+        if (step > L) {
+            diag_error(loc_of(p, n), "layers '%s': step %ld is larger than the number of layers (%d)", sel, step, L);
+            return -1;
+        }
     }
     if (*end) goto bad;
     if (a < 0 || a >= L || b < a || b >= L) goto range;
@@ -692,6 +705,22 @@ enum {
 /* A pass over the event stream before the document is loaded: one document,
  * nesting at most YAML_MAX_DEPTH, at most YAML_MAX_EVENTS nodes, and a syntax
  * error anywhere in the file (also after the first document) is reported. */
+/* Where libyaml's error is: scanner/parser errors have a mark; reader errors
+ * (invalid UTF-8, control characters) only a byte offset. */
+static SrcLoc yaml_error_loc(const char *fname, const yaml_parser_t *yp, const char *text, size_t len) {
+    SrcLoc l = {fname, (int)yp->problem_mark.line + 1, (int)yp->problem_mark.column + 1};
+    if (yp->error == YAML_READER_ERROR) {
+        size_t off = yp->problem_offset < len ? yp->problem_offset : len;
+        l.line = 1;
+        l.col = 1;
+        for (size_t i = 0; i < off; i++) {
+            if (text[i] == '\n') { l.line++; l.col = 1; }
+            else if (((unsigned char)text[i] & 0xc0) != 0x80) l.col++;
+        }
+    }
+    return l;
+}
+
 static int prescan(const char *fname, const char *text, size_t len) {
     yaml_parser_t yp;
     if (!yaml_parser_initialize(&yp)) { fprintf(stderr, "%s: error: cannot initialise the YAML parser\n", fname); return -1; }
@@ -701,7 +730,7 @@ static int prescan(const char *fname, const char *text, size_t len) {
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&yp, &ev)) {
-            SrcLoc l = {fname, (int)yp.problem_mark.line + 1, (int)yp.problem_mark.column + 1};
+            SrcLoc l = yaml_error_loc(fname, &yp, text, len);
             diag_error(l, "YAML syntax: %s%s%s", yp.problem ? yp.problem : "malformed document", yp.context ? " " : "",
                        yp.context ? yp.context : "");
             rc = -1;
@@ -752,7 +781,7 @@ static int parse_text(const char *file, const char *text, size_t len, ModelSpec 
     yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
     P p = {.file = fname, .s = out};
     if (!yaml_parser_load(&yp, &p.doc)) {
-        SrcLoc l = {fname, (int)yp.problem_mark.line + 1, (int)yp.problem_mark.column + 1};
+        SrcLoc l = yaml_error_loc(fname, &yp, text, len);
         diag_error(l, "YAML syntax: %s%s%s", yp.problem ? yp.problem : "malformed document", yp.context ? " " : "",
                    yp.context ? yp.context : "");
         yaml_parser_delete(&yp);
