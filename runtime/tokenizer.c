@@ -98,7 +98,7 @@ static int pairmap_get(const PairMap *m, int a, int b, int *merged) {
 
 typedef enum { SPLIT_NONE, SPLIT_GPT2, SPLIT_CL100K, SPLIT_QWEN2 } SplitKind;
 
-typedef struct Added { char *content; int id, special, lstrip, rstrip; } Added;
+typedef struct Added { char *content; size_t len; int id, special, lstrip, rstrip; } Added;
 
 typedef struct NormStep { int kind; char *a, *b; } NormStep; /* 1 prepend a, 2 replace a→b, 3 lowercase */
 
@@ -117,6 +117,7 @@ struct Tokenizer {
     int n_norm;
     Added *added;
     int n_added;
+    unsigned char added_first[256]; /* 1 if some added token starts with this byte */
     int prefix[8], n_prefix, suffix[8], n_suffix; /* post-processor template */
     int byte_token[256];  /* <0xHH> ids for byte fallback                       */
     unsigned byte_char[256]; /* ByteLevel byte → code point                     */
@@ -352,8 +353,13 @@ static void encode_segment(const Tokenizer *t, const char *s, size_t len, int fi
     free(prefixed);
 }
 
-/* Normalizers, applied to one segment; returns a malloc'd string. */
+/* Normalizers, applied to one segment; returns a malloc'd string, or NULL if
+ * the result would be more than 8 times the input plus 1 KB (real normalizers
+ * grow text by 3x at most, ' ' -> U+2581; chained Replace steps of a hostile
+ * file could grow it exponentially). */
 static char *normalize(const Tokenizer *t, const char *s, size_t len, size_t *out_len) {
+    if (len > ((size_t)1 << 40)) return NULL;
+    const size_t max_out = len * 8 + 1024;
     char *cur = malloc(len + 1);
     memcpy(cur, s, len);
     cur[len] = 0;
@@ -362,6 +368,7 @@ static char *normalize(const Tokenizer *t, const char *s, size_t len, size_t *ou
         const NormStep *st = &t->norm[k];
         if (st->kind == 1 && n > 0) {
             size_t pl = strlen(st->a);
+            if (pl > max_out - n) { free(cur); return NULL; }
             char *nb = malloc(n + pl + 1);
             memcpy(nb, st->a, pl);
             memcpy(nb + pl, cur, n + 1);
@@ -371,6 +378,8 @@ static char *normalize(const Tokenizer *t, const char *s, size_t len, size_t *ou
         } else if (st->kind == 2 && st->a[0]) {
             size_t al = strlen(st->a), bl = strlen(st->b), cnt = 0;
             for (size_t i = 0; i + al <= n; i++) if (!memcmp(cur + i, st->a, al)) { cnt++; i += al - 1; }
+            /* chained Replace steps multiply the length: bound it */
+            if (bl > al && cnt > (max_out - n) / (bl - al + 1)) { free(cur); return NULL; }
             char *nb = malloc(n + cnt * (bl + 1) + 1);
             size_t o = 0;
             for (size_t i = 0; i < n;) {
@@ -392,7 +401,6 @@ static char *normalize(const Tokenizer *t, const char *s, size_t len, size_t *ou
 static int is_ws_byte(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 int tok_encode(const Tokenizer *t, const char *text, int **ids_out, char *err, size_t errlen) {
-    (void)err; (void)errlen;
     Ids ids = {0};
     for (int i = 0; i < t->n_prefix; i++) ids_push(&ids, t->prefix[i]);
     size_t len = strlen(text), seg = 0;
@@ -401,9 +409,9 @@ int tok_encode(const Tokenizer *t, const char *text, int **ids_out, char *err, s
         /* added tokens: leftmost match, longest at that position */
         int best = -1;
         size_t best_len = 0;
-        if (i < len)
+        if (i < len && t->added_first[(unsigned char)text[i]])
             for (int a = 0; a < t->n_added; a++) {
-                size_t al = strlen(t->added[a].content);
+                size_t al = t->added[a].len;
                 if (al > best_len && al <= len - i && !memcmp(text + i, t->added[a].content, al)) { best = a; best_len = al; }
             }
         if (best < 0 && i < len) { i++; continue; }
@@ -415,6 +423,12 @@ int tok_encode(const Tokenizer *t, const char *text, int **ids_out, char *err, s
         if (seg_end > seg) {
             size_t nl;
             char *norm = normalize(t, text + seg, seg_end - seg, &nl);
+            if (!norm) {
+                snprintf(err, errlen, "the tokenizer's normalizers would make the text more than 8 times longer");
+                free(ids.v);
+                *ids_out = NULL;
+                return -1;
+            }
             encode_segment(t, norm, nl, first, &ids);
             free(norm);
             first = 0;
@@ -658,6 +672,16 @@ static void free_tiktoken_parts(unsigned char **tok, int *tlen, size_t *off, siz
     free(tok); free(tlen); free(off);
 }
 
+/* Lengths and first bytes of the added tokens: the scan for them in
+ * tok_encode only looks closer where one can start. */
+static void index_added(Tokenizer *t) {
+    memset(t->added_first, 0, sizeof t->added_first);
+    for (int a = 0; a < t->n_added; a++) {
+        t->added[a].len = strlen(t->added[a].content);
+        t->added_first[(unsigned char)t->added[a].content[0]] = 1;
+    }
+}
+
 static Tokenizer *tok_load_tiktoken(const char *data, size_t size, const char *path, char *err, size_t errlen) {
     Tokenizer *t = calloc(1, sizeof *t);
     t->unk_id = -1;
@@ -779,6 +803,7 @@ static Tokenizer *tok_load_tiktoken(const char *data, size_t size, const char *p
         t->id_to_token[n + (size_t)i] = c;
     }
     t->n_added = n_special;
+    index_added(t);
     return t;
 }
 
@@ -932,6 +957,7 @@ Tokenizer *tok_load_memory(const char *data, size_t len, const char *path, char 
     /* a ByteLevel decoder without a ByteLevel pre-tokenizer still means byte-level vocab */
     const JsonValue *dec = json_get(t->json, "decoder");
     if (dec && !strcmp(json_get_string(dec, "type", ""), "ByteLevel")) t->byte_level = 1;
+    index_added(t);
     return t;
 }
 

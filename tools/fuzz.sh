@@ -32,11 +32,12 @@ if [ ${#NAMES[@]} -eq 0 ]; then
   for f in "$ROOT"/tests/fuzz/fuzz_*.c; do n=$(basename "$f" .c); NAMES+=("${n#fuzz_}"); done
 fi
 
+mkdir -p "$B"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g"
 # the libraries, instrumented for coverage (fuzzer-no-link) and sanitizers
 cmake -S "$ROOT" -B "$B" -DCMAKE_C_COMPILER="$CLANG" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link $SAN" > "$B.cmake.log" 2>&1 || { cat "$B.cmake.log"; exit 2; }
-cmake --build "$B" -j2 --target archc_rt archc_core > "$B.build.log" 2>&1 || { tail -30 "$B.build.log"; exit 2; }
+  -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link $SAN" > "$B/cmake.log" 2>&1 || { cat "$B/cmake.log"; exit 2; }
+cmake --build "$B" -j2 --target archc_rt archc_core > "$B/build.log" 2>&1 || { tail -30 "$B/build.log"; exit 2; }
 
 INC="-I$ROOT/runtime -I$ROOT/frontend -I$ROOT/ir -I$ROOT/passes -I$ROOT/codegen -I$ROOT/tests/fuzz"
 mkdir -p "$B/fuzz"
