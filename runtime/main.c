@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,8 +161,10 @@ static int parse_token_list(const char *s, int vocab, int **out) {
         ids[n++] = (int)v;
         p = end;
         while (*p == ' ') p++;
-        if (*p == ',') p++;
-        else if (*p) {
+        if (*p == ',') {
+            p++;
+            if (!*p) { fprintf(stderr, "error: --tokens: expected a token id after the last ','\n"); free(ids); return -1; }
+        } else if (*p) {
             fprintf(stderr, "error: --tokens: expected ',' at '%s'\n", p);
             free(ids);
             return -1;
@@ -206,6 +209,24 @@ static int open_output(RtOut *o, const char *flag, const char *path, const StChe
     free(inputs);
     if (rc != 0) { fprintf(stderr, "error: %s %s\n", flag, err); return -1; }
     return 0;
+}
+
+/* Interrupted (Ctrl-C, kill): remove the temporary outputs, then die of the signal. */
+static char *volatile g_tmp_out[2];
+static void on_fatal_signal(int sig) {
+    for (int i = 0; i < 2; i++) if (g_tmp_out[i]) unlink(g_tmp_out[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void guard_outputs(RtOut *a, RtOut *b) {
+    g_tmp_out[0] = a->tmp;
+    g_tmp_out[1] = b->tmp;
+    if (a->tmp || b->tmp) {
+        signal(SIGINT, on_fatal_signal);
+        signal(SIGTERM, on_fatal_signal);
+        signal(SIGHUP, on_fatal_signal);
+    }
 }
 
 static int write_logits(const char *flag, RtOut *o, const float *logits, size_t count) {
@@ -308,6 +329,7 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     tokenizer_path(a.weights, tpath, sizeof tpath);
     if (a.logits_path && open_output(&logits_out, "--logits", a.logits_path, ck, a.weights, tpath) != 0) { rc = 1; goto done; }
     if (a.decode_logits_path && open_output(&dec_out, "--decode-logits", a.decode_logits_path, ck, a.weights, tpath) != 0) { rc = 1; goto done; }
+    guard_outputs(&logits_out, &dec_out);
     if (a.prompt || access(tpath, R_OK) == 0) {
         tok = tok_load(tpath, err, sizeof err);
         if (!tok && a.prompt) {
@@ -398,6 +420,7 @@ int rt_main(int argc, char **argv, const RtModel *m) {
                 t_prefill, pf, decoded, t_decode, dc, rt_threads());
     if (fflush(stdout) != 0 || ferror(stdout)) { fprintf(stderr, "error: writing to stdout failed\n"); rc = 1; }
     m->release();
+    g_tmp_out[0] = g_tmp_out[1] = NULL;
     if (rc == 0 && a.logits_path && rt_out_commit(&logits_out, err, sizeof err) != 0) { fprintf(stderr, "error: --logits %s\n", err); rc = 1; }
     if (rc == 0 && a.decode_logits_path && rt_out_commit(&dec_out, err, sizeof err) != 0) {
         fprintf(stderr, "error: --decode-logits %s\n", err);
@@ -405,6 +428,7 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     }
 
 done:
+    g_tmp_out[0] = g_tmp_out[1] = NULL;
     rt_out_abort(&logits_out);   /* no-ops after a commit */
     rt_out_abort(&dec_out);
     if (s.idx) sampler_free(&s);

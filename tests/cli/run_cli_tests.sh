@@ -188,5 +188,14 @@ st_case "too many dims" "tensor 'a': 7 dimensions" '{"a":{"dtype":"U8","shape":[
 st_case "header not an object" "header is not a JSON object" '[1,2]' 16
 st_case "header bad JSON" "bad header JSON: line 1, column 7: " '{"a":{]' 16
 
+expect_error "--tokens trailing comma" "--tokens: expected a token id after the last ','" "$M" --weights "$CK" --tokens 1,2,
+# interrupted: the temporary output is removed (stopped while running, then SIGINT)
+rm -f "$WORK"/sig.bin*
+"$M" --weights "$CK" --tokens 1 -n 510 --decode-logits "$WORK/sig.bin" --threads 1 > /dev/null 2>&1 & sig_pid=$!
+for i in $(seq 400); do ls "$WORK" | grep -q 'sig.bin.tmp' && break; sleep 0.005; done
+kill -STOP $sig_pid 2>/dev/null; kill -INT $sig_pid 2>/dev/null; kill -CONT $sig_pid 2>/dev/null; wait $sig_pid; sig_rc=$?
+if [ $sig_rc -eq 0 ]; then ok "interrupted run (skipped: it finished first)"
+else [ -z "$(ls "$WORK" | grep -F sig.bin)" ] && ok "interrupted run leaves no output or temporary (exit $sig_rc)" || bad "interrupted run left $(ls "$WORK" | grep -F sig.bin)"; fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
