@@ -22,6 +22,7 @@ double rt_now(void) {
 enum { RT_HDR = 64, RT_BIG = 1 << 20 };
 
 void *rt_alloc(size_t bytes) {
+    if (bytes > ((size_t)1 << 48)) rt_die("out of memory allocating %zu bytes", bytes);   /* also keeps the rounding below from wrapping */
     size_t total = ((bytes + 63) & ~(size_t)63) + RT_HDR;
     char *base;
     if (total >= RT_BIG) {
