@@ -35,7 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         long size_class = spec.n_layers * (1 + experts);
         if (size_class <= 512 && lower_model(&spec, &g) == 0) {
             PassOptions opts = {0};
-            if (passes_run(&g, &opts) == 0 && size_class <= 64 && backend_c.check(&g) == 0) backend_c.emit(&g, devnull);
+            /* emitting C costs ~10x the rest: done for one valid input in 8 (chosen by a
+             * hash of the input, so the same input always takes the same path) */
+            uint32_t h = 2166136261u;
+            for (size_t i = 0; i < size; i++) h = (h ^ data[i]) * 16777619u;
+            if (passes_run(&g, &opts) == 0 && size_class <= 64 && h % 8 == 0 && backend_c.check(&g) == 0) backend_c.emit(&g, devnull);
             graph_free(&g);
         }
     }
