@@ -676,6 +676,19 @@ static int parse_top(P *p, Node *root) {
             opt_int(p, v, "eos", -1, s->vocab - 1, &s->eos_token))
             return -1;
     }
+    /* The compiler keeps one entry per routed-expert matrix: bound their number
+     * (DeepSeek-V3 has 58 x 256 expert layers, Kimi K2 60 x 384) so that a
+     * description cannot make archc use gigabytes or minutes. */
+    long expert_layers = 0;
+    for (int i = 0; i < s->n_layers + s->mtp_depth; i++)
+        if (s->ffn[s->layer[i].ffn].moe) expert_layers += s->ffn[s->layer[i].ffn].experts;
+    if (expert_layers > SPEC_MAX_EXPERT_LAYERS) {
+        const FfnSpec *f = NULL;
+        for (int i = 0; i < s->n_ffn && !f; i++) if (s->ffn[i].moe) f = &s->ffn[i];
+        diag_error(f ? f->loc : s->loc, "%ld routed experts over all layers: more than archc's limit of %d", expert_layers,
+                   SPEC_MAX_EXPERT_LAYERS);
+        return -1;
+    }
     /* cross-checks per layer */
     for (int i = 0; i < s->n_layers; i++) {
         LayerSpec *l = &s->layer[i];

@@ -31,6 +31,7 @@
 #define SPEC_NAME_MAX 48
 #define SPEC_MAX_VARIANTS 8
 #define SPEC_MAX_LAYERS 256
+#define SPEC_MAX_EXPERT_LAYERS 65536  /* routed experts summed over layers (DeepSeek-V3: 14,848) */
 
 typedef struct SrcLoc {
     const char *file; /* path of the YAML file (owned by the ModelSpec) */
