@@ -773,6 +773,11 @@ static int validate(const Imported *m, const JsonValue *c) {
         if (m->moe_inter < 1) return verr(json_get(c, "moe_intermediate_size"), "moe_intermediate_size", "MoE layers need an expert width >= 1");
         if (m->groups > 1 && (m->top_groups < 1 || m->top_groups > m->groups))
             return verr(json_get(c, "topk_group"), "topk_group", "%d is not in 1 … n_group (%d)", m->top_groups, m->groups);
+        long total = 0;
+        for (int i = 0; i < m->layers; i++) total += m->layer[i].moe ? m->experts : 0;
+        if (total > SPEC_MAX_EXPERT_LAYERS)
+            return verr(json_get(c, ek), ek, "%d experts on %ld layers: more than archc's limit of %d routed experts in all", m->experts,
+                        total / m->experts, SPEC_MAX_EXPERT_LAYERS);
         if (m->groups > 1 && m->experts % m->groups)
             return verr(json_get(c, "n_group"), "n_group", "%d does not divide the %d experts", m->groups, m->experts);
     }
