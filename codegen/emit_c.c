@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codegen.h"
-#include "passes.h"
 #include "archc_rt.h"
 
 typedef struct Emitter {
@@ -121,46 +120,45 @@ static int kernel_new(Emitter *e, const char *sig) {
 /* ── support check ────────────────────────────────────────────────────────── */
 
 static int unsupported(const Graph *g, const char *what) {
-    fprintf(stderr, "%s: error: not yet supported by the C backend: %s\n", g->spec->file, what);
+    fprintf(stderr, "%s: error: not yet supported by the C backend: %s\n", g->model.file, what);
     return -1;
 }
 
-/* gpt-oss and Llama 4 keep all experts of a layer in one tensor (no "[e]" fields) */
-static int stacked_moe(const Graph *g, const Node *n) {
-    const char *f = g->weights[n->w[1]].field, *dot = strchr(f, '.');
-    return n->op == OP_MOE && !strchr(dot ? dot + 1 : f, '[');
+/* An attention node of the first variant with a soft-cap (the C backend has none), or NULL. */
+static const Node *softcapped_attention(const Graph *g) {
+    const Node *first = NULL;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = &g->nodes[i];
+        if ((n->op == OP_ATTENTION || n->op == OP_MLA_ATTENTION) && n->softcap != 0 && (!first || n->variant < first->variant)) first = n;
+    }
+    return first;
 }
 
 static int c_check(const Graph *g) {
-    const ModelSpec *s = g->spec;
-    for (int a = 0; a < s->n_attn; a++)
-        if (s->attn[a].softcap != 0) {
-            fprintf(stderr, "%s:%d:%d: error: attention '%s': softcap (attention logit soft-capping) is not yet supported by the C backend\n",
-                    s->attn[a].loc.file, s->attn[a].loc.line, s->attn[a].loc.col, s->attn[a].name);
-            return -1;
-        }
+    const Node *sc = softcapped_attention(g);
+    if (sc) {
+        fprintf(stderr, "%s:%d:%d: error: attention '%s': softcap (attention logit soft-capping) is not yet supported by the C backend\n",
+                sc->variant_loc.file, sc->variant_loc.line, sc->variant_loc.col, sc->variant_name);
+        return -1;
+    }
 
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = &g->nodes[i];
-        if (n->op == OP_MOE && stacked_moe(g, n)) {
-            const FfnSpec *f = &g->spec->ffn[n->variant];
-            const RouterSpec *r = &f->router;
-            int oai = f->act == ACT_SWIGLU_OAI && f->gate_up_interleaved && r->softmax_after_topk && r->score == ROUTER_SOFTMAX;
-            int l4 = f->act == ACT_SWIGLU && !f->gate_up_interleaved && r->scale_input && r->score == ROUTER_SIGMOID && !f->bias;
+        const MoeAttrs *m = &n->moe;
+        if (n->op == OP_MOE && n->moe.stacked) {
+            int oai = n->act == ACT_SWIGLU_OAI && m->gate_up_interleaved && m->softmax_after_topk && m->score == ROUTER_SOFTMAX;
+            int l4 = n->act == ACT_SWIGLU && !m->gate_up_interleaved && m->scale_input && m->score == ROUTER_SIGMOID && !m->bias;
             if (!oai && !l4)
                 return unsupported(g, "this stacked-expert MoE (gpt-oss: clamped SwiGLU, interleaved gate/up, top-k then softmax; "
                                       "Llama 4: SwiGLU halves, sigmoid score on the input are supported)");
-            if (g->spec->weights.format == WFMT_MXFP4 && (g->spec->hidden % 32 || f->intermediate % 32))
+            if (g->model.weight_format == WFMT_MXFP4 && (g->model.hidden % 32 || m->intermediate % 32))
                 return unsupported(g, "MXFP4 experts whose hidden or intermediate size is not a multiple of 32");
             continue;
         }
         if (n->op == OP_MOE) {
-            const FfnSpec *f = &g->spec->ffn[n->variant];
-            const RouterSpec *r = &f->router;
-            int groups_ok = r->groups <= 1 || (f->experts % r->groups == 0 && r->groups <= 256);
-            if (f->act != ACT_SWIGLU || f->bias || r->bias || r->softmax_after_topk || r->scale_input || !groups_ok ||
-                (r->score == ROUTER_SOFTMAX && r->select_bias) || n->w[1] < 0 ||
-                strchr(g->weights[n->w[1]].field, '[') == NULL)
+            int groups_ok = m->groups <= 1 || (m->experts % m->groups == 0 && m->groups <= 256);
+            if (n->act != ACT_SWIGLU || m->bias || m->router_bias || m->softmax_after_topk || m->scale_input || !groups_ok ||
+                (m->score == ROUTER_SOFTMAX && m->select_bias) || n->w[1] < 0)
                 return unsupported(g, "this mixture-of-experts variant (softmax top-k (Qwen3-MoE) and sigmoid noaux_tc routing "
                                       "(DeepSeek-V3, GLM-4.5) with per-expert SwiGLU tensors and shared experts are supported; "
                                       "gpt-oss and Llama 4 experts come with issue 4)");
@@ -265,9 +263,10 @@ static void emit_expert_table(Emitter *e) {
     out(e, "/* Routed experts: one entry per (layer, expert, matrix), generated at start-up. */\n");
     out(e, "static int n_weights_added = N_WEIGHTS_LISTED;\n");
     out(e, "static void add_expert_weights(void) {\n");
-    for (int v = 0; v < g->spec->n_ffn; v++) {
-        const FfnSpec *f = &g->spec->ffn[v];
-        if (!f->moe) continue;
+    int n_variants = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == OP_MOE && g->nodes[i].variant >= n_variants) n_variants = g->nodes[i].variant + 1;
+    for (int v = 0; v < n_variants; v++) {
         /* the layers of this variant and one MoE node's expert weights as the template */
         const Node *tmpl = NULL;
         char layers[8192] = "";
@@ -280,10 +279,10 @@ static void emit_expert_table(Emitter *e) {
         }
         if (!tmpl || !strchr(member(g->weights[tmpl->w[1]].field), '[')) continue;
         const Weight *w0 = &g->weights[tmpl->w[1]];
-        int fp8 = is_fp8(w0);
-        out(e, "    {   /* ffn '%s': %d experts on %d layers */\n", f->name, f->experts, nl);
+        int fp8 = is_fp8(w0), experts = tmpl->moe.experts;
+        out(e, "    {   /* ffn '%s': %d experts on %d layers */\n", tmpl->variant_name, experts, nl);
         out(e, "        static const int layers[] = {%s};\n", layers);
-        out(e, "        static char names[%d][%d][%d][192];\n", nl, f->experts, fp8 ? 6 : 3);
+        out(e, "        static char names[%d][%d][%d][192];\n", nl, experts, fp8 ? 6 : 3);
         out(e, "        static const char *const pattern[%d] = {\n", fp8 ? 6 : 3);
         for (int k = 0; k < 3; k++) {
             char pat[256];
@@ -301,7 +300,7 @@ static void emit_expert_table(Emitter *e) {
             if (fp8) out(e, ", {%lld, %lld}", (long long)sc[0], (long long)sc[1]);
         }
         out(e, "};\n");
-        out(e, "        for (int i = 0; i < %d; i++)\n            for (int x = 0; x < %d; x++) {\n", nl, f->experts);
+        out(e, "        for (int i = 0; i < %d; i++)\n            for (int x = 0; x < %d; x++) {\n", nl, experts);
         out(e, "                LayerWeights *L = &W.l[layers[i]];\n");
         if (fp8)
             out(e, "                const void **slot[6] = {(const void **)&L->experts_gate[x], (const void **)&L->experts_gate_scale[x],\n"
@@ -338,7 +337,7 @@ static void emit_weights(Emitter *e) {
         int count = 0;
         if (br) { /* an array member, e.g. experts_gate[5]: declare it once with the layer's expert count */
             *br = 0;
-            count = g->spec->ffn[g->spec->layer[w->layer].ffn].experts;
+            count = graph_layer_moe(g, w->layer)->moe.experts;
         }
         int dup = 0;
         for (int k = 0; k < n_seen; k++) if (!strcmp(seen[k], m)) dup = 1;
@@ -529,7 +528,7 @@ static void emit_rope_head(Emitter *e, const char *ind, const char *src, const c
 }
 
 static void emit_rope_kernel(Emitter *e, const Node *n) {
-    const RopeSpec *r = &e->g->spec->rope[n->rope];
+    const RopeTable *r = &e->g->rope[n->rope];
     char sig[96];
     snprintf(sig, sizeof sig, "rope%s_%dx%d_rot%d", r->layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "", n->heads,
              n->head_dim, n->rot_dims);
@@ -550,21 +549,20 @@ static void emit_rope_kernel(Emitter *e, const Node *n) {
 
 /* Kernel names (signatures): computed once here for both the kernel and its calls. */
 static void moe_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
-    const FfnSpec *f = &g->spec->ffn[n->variant];
+    const MoeAttrs *m = &n->moe;
     char groups[48] = "", scale[40] = "";
-    if (f->router.groups > 1)
-        snprintf(groups, sizeof groups, "_groups%dtop%d%s", f->router.groups, f->router.top_groups, f->router.group_max ? "max" : "");
-    if (f->router.scale != 0 && f->router.scale != 1) ident_num(scale, sizeof scale, "_x%.6g", f->router.scale);
+    if (m->groups > 1) snprintf(groups, sizeof groups, "_groups%dtop%d%s", m->groups, m->top_groups, m->group_max ? "max" : "");
+    if (m->scale != 1) ident_num(scale, sizeof scale, "_x%.6g", m->scale);
     snprintf(sig, cap, "moe_%s_%s_%dx%d_%dx%d%s%s%s%s%s", fmt_short(g->weights[n->w[1]].fmt),
-             f->router.score == ROUTER_SIGMOID ? "sigmoid" : "softmax", f->experts, f->top_k, g->spec->hidden, f->intermediate,
-             groups, f->router.normalize ? "_norm" : "", scale, f->shared ? "_shared" : "", n->grouped ? "_grouped" : "");
+             m->score == ROUTER_SIGMOID ? "sigmoid" : "softmax", m->experts, m->top_k, n->n_in, m->intermediate,
+             groups, m->normalize ? "_norm" : "", scale, m->shared ? "_shared" : "", n->grouped ? "_grouped" : "");
 }
 
 static void moe_stacked_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
-    const FfnSpec *f = &g->spec->ffn[n->variant];
+    const MoeAttrs *m = &n->moe;
     snprintf(sig, cap, "moe_stacked_%s_%s_%dx%d_%dx%d%s%s%s", fmt_short(g->weights[n->w[1]].fmt),
-             f->act == ACT_SWIGLU_OAI ? "oai" : "llama4", f->experts, f->top_k, g->spec->hidden, f->intermediate,
-             f->bias ? "_bias" : "", f->shared ? "_shared" : "", n->grouped ? "_grouped" : "");
+             n->act == ACT_SWIGLU_OAI ? "oai" : "llama4", m->experts, m->top_k, n->n_in, m->intermediate,
+             m->bias ? "_bias" : "", m->shared ? "_shared" : "", n->grouped ? "_grouped" : "");
 }
 
 /* The field of a stacked-expert weight of this MoE node's layer, or "NULL". */
@@ -581,17 +579,17 @@ static const char *moe_field(const Graph *g, const Node *n, const char *member_n
 
 static void emit_moe_stacked_kernel(Emitter *e, const Node *n) {
     const Graph *g = e->g;
-    const FfnSpec *f = &g->spec->ffn[n->variant];
+    const MoeAttrs *f = &n->moe;
     char sig[128];
     moe_stacked_sig(g, n, sig, sizeof sig);
     if (!kernel_new(e, sig)) return;
     const Weight *ew = &g->weights[n->w[1]];
-    int oai = f->act == ACT_SWIGLU_OAI, si = f->shared ? (f->shared_intermediate ? f->shared_intermediate : f->shared * f->intermediate) : 0;
+    int oai = n->act == ACT_SWIGLU_OAI, si = f->shared_width;
     if (oai)
         out(e, "/* gpt-oss experts: router logits + bias, top %d, softmax over those %d weights the outputs;\n"
                " * each expert: gate|up columns interleaved, h = (clamp(up, ±%g) + 1) · g·σ(%g·g) with\n"
                " * g = min(gate, %g), plus biases; %d experts of width %d, weights %s%s. */\n",
-            f->top_k, f->top_k, f->act_limit, f->act_alpha, f->act_limit, f->experts, f->intermediate, fmt_short(ew->fmt),
+            f->top_k, f->top_k, n->act_limit, n->act_alpha, n->act_limit, f->experts, f->intermediate, fmt_short(ew->fmt),
             ew->fmt == WFMT_MXFP4 ? " ([E][out][in/32] blocks of 32 e2m1 values, e8m0 exponents)" : " ([E][in][out] as HF stores them)");
     else
         out(e, "/* Llama 4 experts: top %d of the router logits, σ(logit) scales the expert's input;\n"
@@ -607,9 +605,9 @@ static void emit_moe_stacked_kernel(Emitter *e, const Node *n) {
            "                      .grouped = %d, .route = %s, .act = %s, .interleaved = %d, .limit = %s, .alpha = %s,\n"
            "                      .shared_gate = shared_gate, .shared_up = shared_up, .shared_down = shared_down, .SI = %d};\n"
            "    rt_moe_stacked(&M);\n}\n\n",
-        g->spec->hidden, f->intermediate, f->experts, f->top_k, fmt_rt(ew->fmt), fmt_rt(g->weights[n->w[0]].fmt), n->grouped ? 1 : 0,
+        n->n_in, f->intermediate, f->experts, f->top_k, fmt_rt(ew->fmt), fmt_rt(g->weights[n->w[0]].fmt), n->grouped ? 1 : 0,
         oai ? "RT_ROUTE_TOPK_SOFTMAX" : "RT_ROUTE_TOPK_SIGMOID_INPUT", oai ? "RT_ACT_OAI" : "RT_ACT_SILU", f->gate_up_interleaved ? 1 : 0,
-        flit((float)f->act_limit), flit((float)f->act_alpha), si);
+        flit((float)n->act_limit), flit((float)n->act_alpha), si);
 }
 
 static void kv_store_sig(const Node *n, char *sig, size_t cap) {
@@ -630,26 +628,23 @@ static void attention_sig(const Node *n, char *sig, size_t cap) {
     snprintf(sig, cap, "attention_%dx%dx%d%s_scale%s", n->heads, n->kv_heads, n->head_dim, extra, sc);
 }
 
-static void mla_store_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
-    const AttnSpec *a = &g->spec->attn[n->variant];
-    snprintf(sig, cap, "mla_store_r%d_rope%d", a->kv_lora_rank, a->qk_rope_dim);
+static void mla_store_sig(const Node *n, char *sig, size_t cap) {
+    snprintf(sig, cap, "mla_store_r%d_rope%d", n->latent, n->rot_dims);
 }
 
 static void mla_attention_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
-    const AttnSpec *a = &g->spec->attn[n->variant];
     char sc[32];
     ident_num(sc, sizeof sc, "%.6g", n->scale);
-    snprintf(sig, cap, "mla_attention_%dx%d_%d_%d_r%d_%s_scale%s", n->heads, a->qk_nope_dim, a->qk_rope_dim, a->v_dim,
-             a->kv_lora_rank, fmt_short(g->weights[n->w[1]].fmt), sc);
+    snprintf(sig, cap, "mla_attention_%dx%d_%d_%d_r%d_%s_scale%s", n->heads, n->nope_dim, n->rot_dims, n->v_dim,
+             n->latent, fmt_short(g->weights[n->w[1]].fmt), sc);
 }
 
 static void emit_mla_kernels(Emitter *e, const Node *n) {
     const Graph *g = e->g;
-    const AttnSpec *a = &g->spec->attn[n->variant];
-    int r = a->kv_lora_rank, dr = a->qk_rope_dim, dn = a->qk_nope_dim, dv = a->v_dim, nh = n->heads, qk = dn + dr;
-    RopeLayout layout = g->spec->rope[n->rope].layout;
+    int r = n->latent, dr = n->rot_dims, dn = n->nope_dim, dv = n->v_dim, nh = n->heads, qk = dn + dr;
+    RopeLayout layout = g->rope[n->rope].layout;
     char sig[128];
-    mla_store_sig(g, n, sig, sizeof sig);
+    mla_store_sig(n, sig, sizeof sig);
     if (kernel_new(e, sig)) {
         out(e, "/* MLA cache write.  For each token the %d latent values of kv_a_proj_with_mqa are\n"
                " * RMS-normalised (kv_a_layernorm, eps %g) and its %d k_pe values rotated (RoPE, %s);\n"
@@ -701,7 +696,7 @@ static void emit_mla_kernels(Emitter *e, const Node *n) {
 static void qk_fused_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
     const char *nk = n->qk_norm == QKNORM_NONE ? "" : n->qk_norm == QKNORM_HEAD ? "_headnorm" : "_wholenorm";
     snprintf(sig, cap, "qk%s_rope%s_store_%dx%dx%d_rot%d", nk,
-             n->rope >= 0 && g->spec->rope[n->rope].layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "", n->heads, n->kv_heads,
+             n->rope >= 0 && g->rope[n->rope].layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "", n->heads, n->kv_heads,
              n->head_dim, n->rope >= 0 ? n->rot_dims : 0);
     if (n->ring) snprintf(sig + strlen(sig), cap - strlen(sig), "_ring%d", n->ring);
     if (n->qk_norm != QKNORM_NONE) {
@@ -717,7 +712,7 @@ static void emit_fused_qk_kernel(Emitter *e, const Node *n) {
     char sig[128];
     qk_fused_sig(g, n, sig, sizeof sig);
     if (!kernel_new(e, sig)) return;
-    RopeLayout layout = n->rope >= 0 ? g->spec->rope[n->rope].layout : ROPE_LAYOUT_HALF;
+    RopeLayout layout = n->rope >= 0 ? g->rope[n->rope].layout : ROPE_LAYOUT_HALF;
     out(e, "/* qknorm-fuse: for each token, %s%s write k and v into the KV cache at its position.\n"
            " * q: %d heads × %d, k/v: %d heads × %d. */\n",
         n->qk_norm == QKNORM_HEAD ? "RMSNorm each q/k head, " : n->qk_norm == QKNORM_WHOLE ? "RMSNorm the whole q and k projections, " : "",
@@ -860,8 +855,8 @@ static void emit_kernels(Emitter *e) {
         case OP_QK_ROPE_STORE: emit_fused_qk_kernel(e, n); break;
         case OP_MLA_ATTENTION: emit_mla_kernels(e, n); break;
         case OP_MOE: {
-            if (stacked_moe(g, n)) { emit_moe_stacked_kernel(e, n); break; }
-            const FfnSpec *f = &g->spec->ffn[n->variant];
+            if (n->moe.stacked) { emit_moe_stacked_kernel(e, n); break; }
+            const MoeAttrs *f = &n->moe;
             const Weight *rw = &g->weights[n->w[0]], *ew = &g->weights[n->w[1]];
             const char *ct = fmt_ctype(ew->fmt), *rt = fmt_ctype(rw->fmt);
             int fp8 = is_fp8(ew);
@@ -869,23 +864,23 @@ static void emit_kernels(Emitter *e) {
             if (!kernel_new(e, sig)) break;
             out(e, "/* mixture of experts: router %s over %d experts, top %d%s; each expert\n"
                    " * down(silu(gate·x) ⊙ up·x) with hidden %d, expert width %d; %s */\n",
-                f->router.score == ROUTER_SIGMOID ? "sigmoid" : "softmax", f->experts, f->top_k,
-                f->router.normalize ? " renormalised" : "", g->spec->hidden, f->intermediate,
+                f->score == ROUTER_SIGMOID ? "sigmoid" : "softmax", f->experts, f->top_k,
+                f->normalize ? " renormalised" : "", n->n_in, f->intermediate,
                 n->grouped ? "expert-group: tokens gathered per expert, one matrix-matrix product each" : "one GEMV chain per (token, expert)");
             out(e, "static void %s(const float *x, const %s *router, const %s *const *gate, const %s *const *up,\n"
                    "        const %s *const *down, const float *select_bias, const %s *shared_gate, const %s *shared_up,\n"
                    "        const %s *shared_down, %sfloat *y, int T) {\n", sig, rt, ct, ct, ct, ct, ct, ct,
                 fp8 ? "const float *const *gate_s, const float *const *up_s, const float *const *down_s,\n"
                       "        const float *shared_gate_s, const float *shared_up_s, const float *shared_down_s, " : "");
-            int si = f->shared ? (f->shared_intermediate ? f->shared_intermediate : f->shared * f->intermediate) : 0;
+            int si = f->shared_width;
             out(e, "    RtMoe M = {.x = x, .y = y, .router = router, .gate = (const void *const *)gate, .up = (const void *const *)up,\n"
                    "               .down = (const void *const *)down, .T = T, .H = %d, .I = %d, .E = %d, .K = %d, .fmt = %s,\n"
                    "               .normalize = %d, .grouped = %d, .score = %d, .select_bias = select_bias, .groups = %d,\n"
                    "               .top_groups = %d, .group_max = %d, .scale = %s, .shared_gate = shared_gate, .shared_up = shared_up,\n"
                    "               .shared_down = shared_down, .SI = %d, .router_fmt = %s%s};\n    rt_moe(&M);\n}\n\n",
-                g->spec->hidden, f->intermediate, f->experts, f->top_k, fmt_rt(ew->fmt), f->router.normalize ? 1 : 0,
-                n->grouped ? 1 : 0, f->router.score == ROUTER_SIGMOID ? 1 : 0, f->router.groups, f->router.top_groups, f->router.group_max ? 1 : 0,
-                flit((float)(f->router.scale != 0 ? f->router.scale : 1.0)), si, fmt_rt(rw->fmt),
+                n->n_in, f->intermediate, f->experts, f->top_k, fmt_rt(ew->fmt), f->normalize ? 1 : 0,
+                n->grouped ? 1 : 0, f->score == ROUTER_SIGMOID ? 1 : 0, f->groups, f->top_groups, f->group_max ? 1 : 0,
+                flit((float)f->scale), si, fmt_rt(rw->fmt),
                 fp8 ? ",\n               .gate_scale = gate_s, .up_scale = up_s, .down_scale = down_s, .shared_gate_scale = shared_gate_s,\n"
                       "               .shared_up_scale = shared_up_s, .shared_down_scale = shared_down_s, .bn = BLOCK_N, .bk = BLOCK_K" : "");
             break;
@@ -940,7 +935,6 @@ enum { FWD_PREFILL, FWD_DECODE, FWD_MTP };
 
 static void emit_forward(Emitter *e, int mode) {
     const Graph *g = e->g;
-    const ModelSpec *s = g->spec;
     int decode = mode == FWD_DECODE, mtp = mode == FWD_MTP;
     const char *T = decode ? "1" : "T";
     if (decode) {
@@ -983,10 +977,11 @@ static void emit_forward(Emitter *e, int mode) {
     }
     free(declared);
     /* rope tables */
-    for (int r = 0; r < s->n_rope; r++) {
-        if (g->rope[r].dims <= 0) continue;
-        out(e, "    rt_rope_angles(rope_inv_freq_%s, %d, rope_mscale_%s, pos, %s, rope_cos_%s, rope_sin_%s);\n", s->rope[r].name,
-            g->rope[r].dims / 2, s->rope[r].name, T, s->rope[r].name, s->rope[r].name);
+    for (int r = 0; r < g->n_rope; r++) {
+        const RopeTable *t = &g->rope[r];
+        if (t->dims <= 0) continue;
+        out(e, "    rt_rope_angles(rope_inv_freq_%s, %d, rope_mscale_%s, pos, %s, rope_cos_%s, rope_sin_%s);\n", t->name,
+            t->dims / 2, t->name, T, t->name, t->name);
     }
     int last_layer = -2;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -994,11 +989,10 @@ static void emit_forward(Emitter *e, int mode) {
         if (n->mtp != mtp) continue;
         if (n->layer != last_layer) {
             if (n->layer >= 0) {
-                const LayerSpec *ls = &s->layer[n->layer];
+                const GraphLayer *ls = &g->layer[n->layer];
                 out(e, "\n    /* ── layer %d%s ── %s, %s norms%s%s ── %s:%d */\n", n->layer, n->mtp ? " (MTP module)" : "",
-                    s->attn[ls->attn].kind == ATTN_MLA ? "MLA" : "attention",
-                    ls->norms == NORMS_PRE ? "pre" : ls->norms == NORMS_POST ? "post" : "sandwich",
-                    ls->rope < 0 ? ", NoPE" : "", ls->window ? ", sliding window" : "", cmt(ls->loc.file ? ls->loc.file : s->file), ls->loc.line);
+                    ls->mla ? "MLA" : "attention", ls->norms == NORMS_PRE ? "pre" : ls->norms == NORMS_POST ? "post" : "sandwich",
+                    ls->nope ? ", NoPE" : "", ls->window ? ", sliding window" : "", cmt(ls->loc.file), ls->loc.line);
             } else if (last_layer >= 0) {
                 out(e, "\n    /* ── output ── */\n");
             }
@@ -1079,7 +1073,7 @@ static void emit_forward(Emitter *e, int mode) {
             out(e, "    %s_%d(%s, %s, %s, %s);\n", n->act == ACT_GEGLU_TANH ? "geglu" : "swiglu", n->n_in, V(e, n->in[0]), V(e, n->in[1]), V(e, n->out), T);
             break;
         case OP_ROPE: {
-            const RopeSpec *r = &s->rope[n->rope];
+            const RopeTable *r = &g->rope[n->rope];
             call_comment(e, n, i);
             out(e, "    rope%s_%dx%d_rot%d(%s, %s, rope_cos_%s, rope_sin_%s, %s);\n", r->layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "",
                 n->heads, n->head_dim, n->rot_dims, V(e, n->in[0]), V(e, n->out), r->name, r->name, T);
@@ -1093,7 +1087,7 @@ static void emit_forward(Emitter *e, int mode) {
         case OP_QK_ROPE_STORE: {
             qk_fused_sig(g, n, sig, sizeof sig);
             call_comment(e, n, i);
-            const char *rn = n->rope >= 0 ? s->rope[n->rope].name : NULL;
+            const char *rn = n->rope >= 0 ? g->rope[n->rope].name : NULL;
             char cs[80], sn[80];
             snprintf(cs, sizeof cs, rn ? "rope_cos_%s" : "NULL", rn);
             snprintf(sn, sizeof sn, rn ? "rope_sin_%s" : "NULL", rn);
@@ -1103,7 +1097,7 @@ static void emit_forward(Emitter *e, int mode) {
             break;
         }
         case OP_MOE: {
-            if (stacked_moe(g, n)) {
+            if (n->moe.stacked) {
                 moe_stacked_sig(g, n, sig, sizeof sig);
                 call_comment(e, n, i);
                 out(e, "    %s(%s, %s, %s,\n        %s, %s, %s, %s,\n        %s, %s,\n        %s, %s, %s, %s, %s);\n", sig,
@@ -1134,9 +1128,9 @@ static void emit_forward(Emitter *e, int mode) {
             break;
         }
         case OP_MLA_ATTENTION: {
-            const char *rn = s->rope[n->rope].name;
+            const char *rn = g->rope[n->rope].name;
             call_comment(e, n, i);
-            mla_store_sig(g, n, sig, sizeof sig);
+            mla_store_sig(n, sig, sizeof sig);
             out(e, "    %s(%s, %s, k_cache[%d], rope_cos_%s, rope_sin_%s, %s, pos);\n", sig, V(e, n->in[1]), WF(e, n->w[0]), n->cache,
                 rn, rn, T);
             mla_attention_sig(g, n, sig, sizeof sig);
@@ -1166,14 +1160,14 @@ static void emit_forward(Emitter *e, int mode) {
 /* ── the file ────────────────────────────────────────────────────────────── */
 
 static int c_emit(const Graph *g, FILE *f) {
-    const ModelSpec *s = g->spec;
+    const GraphModel *s = &g->model;
     Emitter em = {.f = f, .g = g};
     Emitter *e = &em;
     name_values(e);
 
     out(e, "/*\n * %s — generated by archc %s from %s.  Do not edit; edit the YAML.\n *\n", cmt(s->name), ARCHC_VERSION, cmt(s->file));
     out(e, " * family %s: %d layers, hidden %d, vocab %d, max context %d, weights %s.\n", s->family, s->n_layers, s->hidden,
-        s->vocab, s->max_context, fmt_short(s->weights.format));
+        s->vocab, s->max_context, fmt_short(s->weight_format));
     out(e, " * passes:");
     for (int i = 0; i < g->n_passes_run; i++) out(e, " %s", g->passes_run[i]);
     if (!g->n_passes_run) out(e, " (none)");
@@ -1190,7 +1184,7 @@ static int c_emit(const Graph *g, FILE *f) {
            "    N_MTP_LAYERS = %d,  /* multi-token-prediction module layers (after the N_LAYERS) */\n"
            "    N_CACHES = %d,\n    ARENA_FLOATS = %lld,\n",
         s->vocab, s->hidden, s->n_layers, s->max_context, g->tmax, s->mtp_depth, g->n_caches, (long long)(e->arena > 0 ? e->arena : 1));
-    if (s->weights.format == WFMT_FP8_E4M3)
+    if (s->weight_format == WFMT_FP8_E4M3)
         out(e, "    BLOCK_N = %d,    /* fp8: weight_scale_inv blocks of BLOCK_N rows × BLOCK_K columns */\n    BLOCK_K = %d,\n", block_n(g), block_k(g));
     out(e, "};\n\n");
     emit_weights(e);
@@ -1200,18 +1194,17 @@ static int c_emit(const Graph *g, FILE *f) {
     out(e, "static float *arena;                /* activation arena [ARENA_FLOATS]            */\n");
     out(e, "static float *k_cache[N_CACHES];    /* per attention layer [MAX_CONTEXT][kv width] */\n");
     out(e, "static float *v_cache[N_CACHES];\n");
-    for (int r = 0; r < s->n_rope; r++) {
-        const RopeTable *t = &g->rope[r];
+    for (int r = 0; r < g->n_rope; r++) {
+        const RopeTable *t = &g->rope[r], *rs = t;
         if (t->dims <= 0) continue;
-        const RopeSpec *rs = &s->rope[r];
         if (t->folded) {
-            out(e, "/* RoPE '%s': %s, theta %g, %d rotary dims (rope-fold: constants) */\n", rs->name, rope_kind_name(rs->kind), rs->theta, t->dims);
+            out(e, "/* RoPE '%s': %s, theta %g, %d rotary dims (rope-fold: constants) */\n", rs->name, rope_kind_name(rs->kind), rs->params.theta, t->dims);
             out(e, "static const float rope_inv_freq_%s[%d] = {", rs->name, t->dims / 2);
             for (int i = 0; i < t->dims / 2; i++) out(e, "%s%s%s", i ? "," : "", i % 6 ? " " : "\n    ", flit(t->inv_freq[i]));
             out(e, "\n};\nstatic const float rope_mscale_%s = %s;\n", rs->name, flit(t->mscale));
         } else {
             out(e, "/* RoPE '%s': %s, theta %g, %d rotary dims (computed at load time: rope-fold off) */\n", rs->name,
-                rope_kind_name(rs->kind), rs->theta, t->dims);
+                rope_kind_name(rs->kind), rs->params.theta, t->dims);
             out(e, "static float rope_inv_freq_%s[%d];\nstatic float rope_mscale_%s;\n", rs->name, t->dims / 2, rs->name);
         }
         out(e, "static float rope_cos_%s[TMAX * %d], rope_sin_%s[TMAX * %d];\n\n", rs->name, t->dims / 2, rs->name, t->dims / 2);
@@ -1220,12 +1213,12 @@ static int c_emit(const Graph *g, FILE *f) {
                    " * L the length of the cache-free pass (the prompt, at pos 0): base' = %g · alpha^(%d / %d).\n"
                    " * Cached decode keeps the alpha of the prefill (its keys were rotated with it), as the\n"
                    " * reference does, even when the context grows past the next doubling. */\n",
-                rs->ntk_seq_length, rs->theta, t->dims, t->dims - 2);
+                rs->ntk_seq_length, rs->params.theta, t->dims, t->dims - 2);
             out(e, "static double ntk_alpha_%s = 1.0;\n", rs->name);
             out(e, "static void ntk_update_%s(int L) {\n", rs->name);
             out(e, "    double a = pow(2.0, ceil(log((double)L / %d) / log(2.0) + 1.0)) - 1.0;\n", rs->ntk_seq_length);
             out(e, "    if (a < 1.0) a = 1.0;\n    if (a == ntk_alpha_%s) return;\n    ntk_alpha_%s = a;\n", rs->name, rs->name);
-            out(e, "    RtRopeParams p = {.kind = RT_ROPE_DEFAULT, .theta = %.17g * pow(a, %d.0 / %d.0), .dims = %d};\n", rs->theta, t->dims,
+            out(e, "    RtRopeParams p = {.kind = RT_ROPE_DEFAULT, .theta = %.17g * pow(a, %d.0 / %d.0), .dims = %d};\n", rs->params.theta, t->dims,
                 t->dims - 2, t->dims);
             out(e, "    rt_rope_inv_freq(&p, rope_inv_freq_%s, &rope_mscale_%s);\n}\n\n", rs->name, rs->name);
         }
@@ -1249,11 +1242,11 @@ static int c_emit(const Graph *g, FILE *f) {
         out(e, "    k_cache[%d] = rt_alloc(sizeof(float) * %s * %d);%s\n    v_cache[%d] = rt_alloc(sizeof(float) * %s * %d);\n", c, rows,
             g->cache_kv_width[c], g->cache_rows[c] ? "  /* ring: window + TMAX - 1 rows (swa-tile) */" : "", c, rows, g->cache_v_width[c]);
     }
-    for (int r = 0; r < s->n_rope; r++) {
+    for (int r = 0; r < g->n_rope; r++) {
         const RopeTable *t = &g->rope[r];
         if (t->dims <= 0 || t->folded) continue;
-        RtRopeParams p;
-        rope_params_from_spec(&s->rope[r], t->dims, &p);
+        RtRopeParams p = t->params;
+        p.dims = t->dims;
         out(e, "    {\n        RtRopeParams p = {.kind = %d, .theta = %.17g, .dims = %d, .factor = %.17g, .original_max_position = %d,\n"
                "            .low_freq_factor = %.17g, .high_freq_factor = %.17g, .beta_fast = %.17g, .beta_slow = %.17g,\n"
                "            .truncate = %d, .has_attention_factor = %d, .attention_factor = %.17g, .has_mscale = %d, .mscale = %.17g,\n"
@@ -1261,7 +1254,7 @@ static int c_emit(const Graph *g, FILE *f) {
                "        rt_rope_inv_freq(&p, rope_inv_freq_%s, &rope_mscale_%s);\n    }\n",
             (int)p.kind, p.theta, p.dims, p.factor, p.original_max_position, p.low_freq_factor, p.high_freq_factor, p.beta_fast,
             p.beta_slow, p.truncate, p.has_attention_factor, p.attention_factor, p.has_mscale, p.mscale, p.has_mscale_all_dim,
-            p.mscale_all_dim, s->rope[r].name, s->rope[r].name);
+            p.mscale_all_dim, t->name, t->name);
     }
     out(e, "    return 0;\n}\n\n");
     out(e, "static void model_release(void) {\n    rt_free(arena);\n");
@@ -1276,9 +1269,9 @@ static int c_emit(const Graph *g, FILE *f) {
 
     out(e, "/* Run n tokens at positions pos …: one decode step, or prefill in chunks of TMAX. */\n");
     out(e, "static void model_forward(const int *tokens, int n, int pos, float *logits, int all_logits, float *hidden_out) {\n");
-    for (int r = 0; r < s->n_rope; r++)
-        if (s->rope[r].kind == ROPE_DYNAMIC_NTK && g->rope[r].dims > 0)
-            out(e, "    if (pos == 0) ntk_update_%s(n);  /* a cache-free pass chooses the NTK alpha */\n", s->rope[r].name);
+    for (int r = 0; r < g->n_rope; r++)
+        if (g->rope[r].kind == ROPE_DYNAMIC_NTK && g->rope[r].dims > 0)
+            out(e, "    if (pos == 0) ntk_update_%s(n);  /* a cache-free pass chooses the NTK alpha */\n", g->rope[r].name);
     out(e, "    if (n == 1 && !all_logits) { forward_decode(tokens, pos, logits, hidden_out); return; }\n");
     out(e, "    for (int i = 0; i < n; i += TMAX) {\n");
     out(e, "        int T = n - i < TMAX ? n - i : TMAX, last = i + T >= n;\n");

@@ -29,7 +29,7 @@
 #define ARCHC_VERSION "0.0"
 #endif
 
-int init_weights(const Graph *g, const char *dir, WeightFormat fmt, unsigned long long seed);
+int init_weights(const ModelSpec *s, const Graph *g, const char *dir, WeightFormat fmt, unsigned long long seed);
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -88,7 +88,7 @@ static int cmd_init_weights(int argc, char **argv) {
     if (spec_parse_file(in, &spec) != 0) return 1;
     spec.weights.format = fmt;
     if (lower_model(&spec, &g) != 0) return 1;
-    int rc = init_weights(&g, dir, fmt, seed);
+    int rc = init_weights(&spec, &g, dir, fmt, seed);
     graph_free(&g);
     return rc == 0 ? 0 : 1;
 }

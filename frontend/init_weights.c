@@ -40,8 +40,7 @@ static void json_str(FILE *o, const char *s) {
     }
 }
 
-static int write_config(const Graph *g, const char *dir, WeightFormat fmt) {
-    const ModelSpec *s = g->spec;
+static int write_config(const ModelSpec *s, const char *dir, WeightFormat fmt) {
     const AttnSpec *a = &s->attn[0];
     const FfnSpec *f = &s->ffn[0];
     char path[4096], tmp[4200];
@@ -82,7 +81,7 @@ static int write_config(const Graph *g, const char *dir, WeightFormat fmt) {
     return out_commit(o, tmp, path, 1);
 }
 
-int init_weights(const Graph *g, const char *dir, WeightFormat fmt, unsigned long long seed) {
+int init_weights(const ModelSpec *s, const Graph *g, const char *dir, WeightFormat fmt, unsigned long long seed) {
     if (mkdir(dir, 0777) != 0) {
         struct stat st;
         if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -101,13 +100,13 @@ int init_weights(const Graph *g, const char *dir, WeightFormat fmt, unsigned lon
         total += numel * (fmt == WFMT_F32 ? 4 : 2);
     }
     if (total > 16.0 * (1 << 30)) {
-        fprintf(stderr, "archc init-weights: error: %s: %.1f GB of weights: too large for random test weights (at most 16 GB)\n", g->spec->file,
+        fprintf(stderr, "archc init-weights: error: %s: %.1f GB of weights: too large for random test weights (at most 16 GB)\n", s->file,
                 total / 1e9);
         return -1;
     }
     char probe[4096];
     snprintf(probe, sizeof probe, "%s/model.safetensors", dir);
-    const char *inputs[] = {g->spec->file};
+    const char *inputs[] = {s->file};
     if (out_check(probe, inputs, 1)) return -1;
     int n = 0;
     StWrite *t = calloc((size_t)g->n_weights, sizeof *t);
@@ -126,7 +125,7 @@ int init_weights(const Graph *g, const char *dir, WeightFormat fmt, unsigned lon
         if (!buf) { fprintf(stderr, "archc init-weights: error: out of memory for %s\n", w->name); rc = -1; break; }
         const float amp = 0.02f * sqrtf(3.0f);
         for (int64_t k = 0; k < numel; k++) {
-            float v = is_norm ? (g->spec->norm.kind == NORM_RMS_GEMMA ? 0.0f : 1.0f) : uniform(&state, amp);
+            float v = is_norm ? (s->norm.kind == NORM_RMS_GEMMA ? 0.0f : 1.0f) : uniform(&state, amp);
             if (dt == ST_F32) ((float *)buf)[k] = v;
             else if (dt == ST_BF16) ((uint16_t *)buf)[k] = st_f32_to_bf16(v);
             else ((uint16_t *)buf)[k] = st_f32_to_f16(v);
@@ -147,7 +146,7 @@ int init_weights(const Graph *g, const char *dir, WeightFormat fmt, unsigned lon
             rc = -1;
         }
     }
-    if (rc == 0) rc = write_config(g, dir, fmt);
+    if (rc == 0) rc = write_config(s, dir, fmt);
     for (int i = 0; i < n; i++) free(bufs[i]);
     free(bufs);
     free(t);

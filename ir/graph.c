@@ -31,10 +31,8 @@ static void *grow(void *p, int *cap, int need, size_t elem) {
     return q;
 }
 
-void graph_init(Graph *g, const ModelSpec *spec) {
+void graph_init(Graph *g) {
     memset(g, 0, sizeof *g);
-    g->spec = spec;
-    g->tmax = spec->max_context < 64 ? spec->max_context : 64;
 }
 
 void graph_free(Graph *g) {
@@ -73,7 +71,7 @@ int graph_add_weight(Graph *g, const char *name, const char *field, int ndim,
                      const int64_t *shape, WeightFormat fmt, int flags, int layer) {
     g->weights = grow(g->weights, &g->cap_weights, g->n_weights + 1, sizeof(Weight));
     Weight *w = &g->weights[g->n_weights];
-    snprintf(w->name, sizeof w->name, "%s%s", g->spec->weights.prefix, name);
+    snprintf(w->name, sizeof w->name, "%s%s", g->model.weight_prefix, name);
     snprintf(w->field, sizeof w->field, "%s", field);
     w->ndim = ndim;
     for (int i = 0; i < ndim; i++) w->shape[i] = shape[i];
@@ -113,8 +111,8 @@ size_t wfmt_bytes(WeightFormat f) {
 }
 
 void graph_fp8_block(const Graph *g, int block[2]) {
-    block[0] = g->spec->weights.block[0] > 0 ? g->spec->weights.block[0] : 128;
-    block[1] = g->spec->weights.block[1] > 0 ? g->spec->weights.block[1] : 128;
+    block[0] = g->model.fp8_block[0] > 0 ? g->model.fp8_block[0] : 128;
+    block[1] = g->model.fp8_block[1] > 0 ? g->model.fp8_block[1] : 128;
 }
 
 void graph_fp8_scale_shape(const Graph *g, const Weight *w, int64_t shape[2]) {
@@ -122,6 +120,20 @@ void graph_fp8_scale_shape(const Graph *g, const Weight *w, int64_t shape[2]) {
     graph_fp8_block(g, b);
     shape[0] = (w->shape[0] + b[0] - 1) / b[0];
     shape[1] = (w->shape[1] + b[1] - 1) / b[1];
+}
+
+/* The moe node of a layer, or NULL. */
+const Node *graph_layer_moe(const Graph *g, int layer) {
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == OP_MOE && g->nodes[i].layer == layer) return &g->nodes[i];
+    return NULL;
+}
+
+/* Whether weight i is also the lm_head (tied embeddings). */
+static bool tied(const Graph *g, int i) {
+    for (int k = 0; k < g->n_weights; k++)
+        if (g->weights[k].alias == i && g->weights[k].layer < 0) return true;
+    return false;
 }
 
 static int64_t weight_bytes(const Graph *g, int per_token) {
@@ -139,11 +151,11 @@ static int64_t weight_bytes(const Graph *g, int per_token) {
         }
         if (!per_token) { total += bytes; continue; }
         if (w->flags & W_MTP) continue;  /* the MTP draft module: only read with --mtp */
-        if (strstr(w->name, "embed_tokens") && !g->spec->tie_embeddings) bytes /= w->shape[0];
+        if (strstr(w->name, "embed_tokens") && !tied(g, i)) bytes /= w->shape[0];
         if (!strncmp(w->field + (w->layer >= 0 ? strcspn(w->field, ".") + 1 : 0), "experts_", 8) && w->layer >= 0) {
             /* routed experts: a decoded token reads top_k of them */
-            const FfnSpec *f = &g->spec->ffn[g->spec->layer[w->layer].ffn];
-            if (f->experts > 0) bytes = bytes * f->top_k / f->experts;
+            const Node *moe = graph_layer_moe(g, w->layer);
+            if (moe && moe->moe.experts > 0) bytes = bytes * moe->moe.top_k / moe->moe.experts;
         }
         total += bytes;
     }
@@ -160,7 +172,7 @@ int64_t graph_weight_bytes_all(const Graph *g) { return weight_bytes(g, 0); }
 int64_t graph_kv_bytes(const Graph *g) {
     int64_t total = 0;
     for (int c = 0; c < g->n_caches; c++) {
-        int64_t rows = g->cache_rows[c] ? g->cache_rows[c] : g->spec->max_context;
+        int64_t rows = g->cache_rows[c] ? g->cache_rows[c] : g->model.max_context;
         total += rows * (int64_t)(g->cache_kv_width[c] + g->cache_v_width[c]) * 4;
     }
     return total;
@@ -229,9 +241,9 @@ int graph_verify(const Graph *g, const char *after) {
 /* ── printing (archc --emit=ir) ──────────────────────────────────────────── */
 
 void graph_print(const Graph *g, FILE *f) {
-    const ModelSpec *s = g->spec;
+    const GraphModel *m = &g->model;
     fprintf(f, "; archc graph IR for %s (%s), %d layers, hidden %d, vocab %d\n",
-            s->name, s->family, s->n_layers, s->hidden, s->vocab);
+            m->name, m->family, m->n_layers, m->hidden, m->vocab);
     fprintf(f, "; passes run:");
     for (int i = 0; i < g->n_passes_run; i++) fprintf(f, " %s", g->passes_run[i]);
     fprintf(f, "%s\n", g->n_passes_run ? "" : " (none)");
@@ -243,11 +255,10 @@ void graph_print(const Graph *g, FILE *f) {
     int64_t kv_row = 0;
     for (int c = 0; c < g->n_caches; c++) kv_row += (int64_t)(g->cache_kv_width[c] + g->cache_v_width[c]) * 4;
     fprintf(f, "; KV cache bytes (f32) at the full context of %d tokens: %lld (%lld per token of context without rings)\n",
-            g->spec->max_context, (long long)graph_kv_bytes(g), (long long)kv_row);
-    for (int r = 0; r < s->n_rope; r++) {
+            m->max_context, (long long)graph_kv_bytes(g), (long long)kv_row);
+    for (int r = 0; r < g->n_rope; r++) {
         const RopeTable *t = &g->rope[r];
-        fprintf(f, "; rope %s: %s theta=%g dims=%d", s->rope[r].name, rope_kind_name(s->rope[r].kind),
-                s->rope[r].theta, t->dims);
+        fprintf(f, "; rope %s: %s theta=%g dims=%d", t->name, rope_kind_name(t->kind), t->params.theta, t->dims);
         if (t->folded) {
             fprintf(f, " folded mscale=%.9g inv_freq=[", t->mscale);
             for (int i = 0; i < t->dims / 2 && i < 4; i++) fprintf(f, "%s%.9g", i ? ", " : "", t->inv_freq[i]);
@@ -289,7 +300,7 @@ void graph_print(const Graph *g, FILE *f) {
         case OP_RMSNORM: fprintf(f, " eps=%g group=%d %s", n->eps, n->group, norm_kind_name(n->norm_kind)); break;
         case OP_LINEAR: fprintf(f, " %dx%d%s", n->n_out, n->n_in, n->residual ? " +residual" : ""); break;
         case OP_LINEAR_GLU: fprintf(f, " 2x%dx%d act=%s", n->n_out, n->n_in, act_kind_name(n->act)); break;
-        case OP_ROPE: fprintf(f, " rope=%s heads=%d head_dim=%d rot=%d", g->spec->rope[n->rope].name, n->heads, n->head_dim, n->rot_dims); break;
+        case OP_ROPE: fprintf(f, " rope=%s heads=%d head_dim=%d rot=%d", g->rope[n->rope].name, n->heads, n->head_dim, n->rot_dims); break;
         case OP_KV_STORE: fprintf(f, " cache=%d", n->cache); break;
         case OP_ATTENTION: case OP_MLA_ATTENTION:
             fprintf(f, " cache=%d heads=%d kv_heads=%d head_dim=%d scale=%.9g", n->cache, n->heads, n->kv_heads, n->head_dim, n->scale);
@@ -301,18 +312,16 @@ void graph_print(const Graph *g, FILE *f) {
             break;
         case OP_QK_ROPE_STORE:
             fprintf(f, " cache=%d qk_norm=%d rope=%s heads=%d kv_heads=%d head_dim=%d", n->cache, (int)n->qk_norm,
-                    n->rope >= 0 ? g->spec->rope[n->rope].name : "none", n->heads, n->kv_heads, n->head_dim);
+                    n->rope >= 0 ? g->rope[n->rope].name : "none", n->heads, n->kv_heads, n->head_dim);
             break;
         case OP_GLU: fprintf(f, " act=%s", act_kind_name(n->act)); break;
         case OP_EMBED: if (n->scale != 0) fprintf(f, " scale=%.9g", n->scale); break;
         case OP_LOGITS: fprintf(f, " %s", n->all_rows ? "all rows" : "last row"); if (n->softcap) fprintf(f, " softcap=%g", n->softcap); break;
-        case OP_MOE: {
-            const FfnSpec *fs = &g->spec->ffn[n->variant];
-            fprintf(f, " experts=%d top_k=%d intermediate=%d shared=%d router=%s%s", fs->experts, fs->top_k,
-                    fs->intermediate, fs->shared, fs->router.score == ROUTER_SIGMOID ? "sigmoid" : "softmax",
+        case OP_MOE:
+            fprintf(f, " experts=%d top_k=%d intermediate=%d shared=%d router=%s%s", n->moe.experts, n->moe.top_k,
+                    n->moe.intermediate, n->moe.shared, n->moe.score == ROUTER_SIGMOID ? "sigmoid" : "softmax",
                     n->grouped ? " grouped" : "");
             break;
-        }
         default: break;
         }
         if (n->out >= 0) {

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "spec.h"
+#include "archc_rt.h"   /* RtRopeParams: a RoPE variant's parameters, as the runtime takes them */
 
 typedef enum {
 #define OP(e, name, nin, elt, w) e,
@@ -58,6 +59,25 @@ typedef struct Weight {
     int layer;
 } Weight;
 
+/* Routing and expert attributes of a `moe` node (DeepSeek, Qwen3-MoE, gpt-oss, Llama 4). */
+typedef struct MoeAttrs {
+    int experts, top_k;
+    int intermediate;           /* each routed expert's width                        */
+    int shared, shared_width;   /* shared experts: count and the block's total width */
+    bool stacked;               /* all experts of the layer in one tensor (gpt-oss, Llama 4) */
+    bool bias;                  /* biases on the experts' projections (gpt-oss)      */
+    bool gate_up_interleaved;   /* gate/up rows interleaved in one tensor (gpt-oss)  */
+    RouterScore score;          /* softmax or sigmoid                                */
+    bool router_bias;           /* bias added to the router logits (gpt-oss)         */
+    bool select_bias;           /* e_score_correction_bias: selection only (DeepSeek-V3) */
+    bool softmax_after_topk;    /* top-k on the logits, then softmax over the k      */
+    int groups, top_groups;     /* group-limited routing (0 = none)                  */
+    bool group_max;             /* groups ranked by their best score, else the sum of the top two */
+    bool normalize;             /* renormalise the top-k weights                     */
+    double scale;               /* routed_scaling_factor (1 = none)                  */
+    bool scale_input;           /* the router score multiplies the expert input (Llama 4) */
+} MoeAttrs;
+
 typedef struct Node {
     Op op;
     int in[3];          /* value ids (-1 unused)                                   */
@@ -85,27 +105,60 @@ typedef struct Node {
     QkNormKind qk_norm;         /* fused q/k norm kind                           */
     int cache;                  /* KV cache index                                */
     bool all_rows;              /* logits: every token (else only the last)      */
-    int variant;                /* moe: ffn variant; mla_attention: attn variant  */
+    /* moe: routing and experts; mla_attention: the latent dims (v_dim, rot_dims above) */
+    MoeAttrs moe;
+    int latent, nope_dim;       /* mla_attention: kv_lora_rank, qk_nope_head_dim  */
+    /* moe, attention, mla_attention: the YAML variant the attributes came from, for
+     * grouping (one expert-table loop per MoE variant) and messages only */
+    int variant;
+    char variant_name[SPEC_NAME_MAX];
+    SrcLoc variant_loc;
     int ring;                   /* swa-tile: cache rows of a ring buffer (0 = full) */
     bool grouped;               /* moe: expert-group pass (tokens grouped per expert) */
     bool absorbed;              /* mla_attention: mla-absorb pass (decode attends over the latent) */
     bool mtp;                   /* part of the multi-token-prediction module (emitted in forward_mtp) */
 } Node;
 
-/* One RoPE variant after constant folding (rope-fold).                         */
+/* One RoPE variant: what lowering copied from the description, and after
+ * rope-fold its constant-folded table.  Node.rope indexes Graph.rope[]. */
 typedef struct RopeTable {
-    int dims;                   /* rotary dims                                   */
+    char name[SPEC_NAME_MAX];   /* the variant's name (C identifiers: rope_cos_<name>) */
+    RopeKind kind;
+    RopeLayout layout;
+    RtRopeParams params;        /* theta, scaling; .dims is unset: see `dims`    */
+    int ntk_seq_length;         /* dynamic NTK (Qwen-1): training length         */
+    int dims;                   /* rotary dims; 0 = no node uses the variant     */
     bool folded;                /* inv_freq and mscale are compile-time literals */
     float inv_freq[512];        /* dims/2 entries                                */
     float mscale;               /* cos/sin multiplier (YaRN attention factor)    */
 } RopeTable;
 
+/* Model-level facts, copied from the description by lowering. */
+typedef struct GraphModel {
+    char name[128], family[32];
+    const char *file;           /* the YAML path, for messages and comments (like SrcLoc.file) */
+    SrcLoc loc;                 /* the document root                             */
+    int vocab, hidden, n_layers, max_context, mtp_depth, eos_token;
+    WeightFormat weight_format; /* storage format of the matrices                */
+    int fp8_block[2];           /* fp8: weight_scale_inv block [rows, cols]      */
+    char weight_prefix[64];     /* tensor-name prefix                            */
+} GraphModel;
+
+/* One decoder layer (the MTP module's layer included), for comments. */
+typedef struct GraphLayer {
+    bool mla, nope;             /* latent attention; no RoPE                     */
+    NormPlacement norms;
+    int window;                 /* sliding window (0 = none)                     */
+    SrcLoc loc;                 /* the `blocks:` entry                           */
+} GraphLayer;
+
 typedef struct Graph {
-    const ModelSpec *spec;
+    GraphModel model;
+    GraphLayer layer[SPEC_MAX_LAYERS + 1];
     Node *nodes;   int n_nodes, cap_nodes;
     Value *vals;   int n_vals, cap_vals;
     Weight *weights; int n_weights, cap_weights;
-    RopeTable rope[SPEC_MAX_VARIANTS];
+    RopeTable rope[SPEC_MAX_VARIANTS]; int n_rope;
     int n_caches;               /* attention layers with a KV cache              */
     int cache_kv_width[SPEC_MAX_LAYERS]; /* per cache: kv_heads*head_dim (K), same for V */
     int cache_v_width[SPEC_MAX_LAYERS];
@@ -117,7 +170,7 @@ typedef struct Graph {
 } Graph;
 
 /* ir/graph.c */
-void graph_init(Graph *g, const ModelSpec *spec);
+void graph_init(Graph *g);
 void graph_free(Graph *g);
 int graph_add_value(Graph *g, int width, const char *role, int layer);
 Node *graph_add_node(Graph *g, Op op, int layer, SrcLoc loc);
@@ -130,6 +183,7 @@ void graph_print(const Graph *g, FILE *f);
 int64_t graph_weight_bytes(const Graph *g);  /* bytes read per decoded token    */
 int64_t graph_weight_bytes_all(const Graph *g); /* every weight once             */
 int64_t graph_kv_bytes(const Graph *g);      /* KV cache bytes at max_context   */
+const Node *graph_layer_moe(const Graph *g, int layer); /* the layer's moe node, or NULL */
 size_t wfmt_bytes(WeightFormat f);
 /* fp8 weights: the [rows, cols] of one weight_scale_inv block (weights.block, default 128 × 128),
  * and the shape of a weight's multiplier tensor, [ceil(out/rows), ceil(in/cols)] */

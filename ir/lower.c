@@ -139,6 +139,13 @@ static int add(Lower *L, int a, int b, int width, const char *note) {
     return out(L, n, width, "x");
 }
 
+/* Which YAML variant a node's attributes came from (grouping and messages only). */
+static void set_variant(Node *n, ptrdiff_t index, const char *name, SrcLoc loc) {
+    n->variant = (int)index;
+    snprintf(n->variant_name, sizeof n->variant_name, "%s", name);
+    n->variant_loc = loc;
+}
+
 /* Tag the q/k norm nodes so qknorm-fuse can recognise them. */
 static void mark_qknorm(Lower *L, int q, int k, QkNormKind kind) {
     L->g->nodes[L->g->vals[q].producer].qk_norm = kind;
@@ -232,6 +239,7 @@ static int lower_gqa(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
         at->temp_scale = a->attn_scale;
     }
     if (a->sinks) at->w[0] = weight(L, "self_attn.sinks", "sinks", 1, nh, 0, 0);
+    set_variant(at, a - s->attn, a->name, a->loc);
     int o = out(L, at, nh * d, "attn");
     if (a->fused_qkv) return linear(L, o, nh * d, H, "attn.c_proj.weight", "o_proj", NULL, NULL, "o", "c_proj (o_proj)");
     return linear(L, o, nh * d, H, "self_attn.o_proj.weight", "o_proj", a->o_bias ? "self_attn.o_proj.bias" : NULL, "o_bias", "o", "o_proj");
@@ -273,7 +281,10 @@ static int lower_mla(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
     at->scale = a->scale != 0 ? a->scale : 1.0 / sqrt((double)qk);
     at->eps = 1e-6;  /* kv_a_layernorm: always 1e-6 in HF, whatever rms_norm_eps says */
     at->window = ls->window;
-    at->variant = (int)(a - s->attn);
+    at->softcap = a->softcap;
+    at->latent = a->kv_lora_rank;
+    at->nope_dim = a->qk_nope_dim;
+    set_variant(at, a - s->attn, a->name, a->loc);
     int o = out(L, at, nh * a->v_dim, "attn");
     return linear(L, o, nh * a->v_dim, H, "self_attn.o_proj.weight", "o_proj", a->o_bias ? "self_attn.o_proj.bias" : NULL, "o_bias",
                   "o", "o_proj");
@@ -306,6 +317,19 @@ static int lower_dense_ffn(Lower *L, int h, const FfnSpec *f, const char *prefix
     n->act_alpha = f->act_alpha;
     int act = out(L, n, I, "act");
     return linear(L, act, I, H, wn[2], "down_proj", f->bias ? bn[2] : NULL, "down_bias", "ffn", "down_proj");
+}
+
+static MoeAttrs moe_attrs(const FfnSpec *f, bool stacked) {
+    const RouterSpec *r = &f->router;
+    MoeAttrs m = {
+        .experts = f->experts, .top_k = f->top_k, .intermediate = f->intermediate, .shared = f->shared,
+        .shared_width = f->shared ? (f->shared_intermediate ? f->shared_intermediate : f->shared * f->intermediate) : 0,
+        .stacked = stacked, .bias = f->bias, .gate_up_interleaved = f->gate_up_interleaved,
+        .score = r->score, .router_bias = r->bias, .select_bias = r->select_bias, .softmax_after_topk = r->softmax_after_topk,
+        .groups = r->groups, .top_groups = r->top_groups, .group_max = r->group_max, .normalize = r->normalize,
+        .scale = r->scale != 0 ? r->scale : 1.0, .scale_input = r->scale_input,
+    };
+    return m;
 }
 
 static int lower_moe(Lower *L, int h, const FfnSpec *f) {
@@ -373,8 +397,11 @@ static int lower_moe(Lower *L, int h, const FfnSpec *f) {
     n->w[2] = shared;
     n->w[3] = bias;
     n->n_in = H;
-    n->variant = (int)(f - s->ffn);
     n->act = f->act;
+    n->act_limit = f->act_limit;
+    n->act_alpha = f->act_alpha;
+    n->moe = moe_attrs(f, stacked);
+    set_variant(n, f - s->ffn, f->name, f->loc);
     return out(L, n, H, "ffn");
 }
 
@@ -399,11 +426,23 @@ static void logits(Lower *L, int x, int head, double softcap, const char *note) 
     out(L, lg, L->s->vocab, "logits");
 }
 
+/* What the emitted comments say about a layer. */
+static void copy_layer(const ModelSpec *s, int l, GraphLayer *gl) {
+    const LayerSpec *ls = &s->layer[l];
+    gl->mla = s->attn[ls->attn].kind == ATTN_MLA;
+    gl->nope = ls->rope < 0;
+    gl->norms = ls->norms;
+    gl->window = ls->window;
+    gl->loc = ls->loc;
+    if (!gl->loc.file) gl->loc.file = s->file;
+}
+
 /* ── one decoder layer ───────────────────────────────────────────────────────── */
 
 static int lower_layer(Lower *L, int x, int l) {
     const ModelSpec *s = L->s;
     const LayerSpec *ls = &s->layer[l];
+    copy_layer(s, l, &L->g->layer[l]);
     const AttnSpec *a = &s->attn[ls->attn];
     const FfnSpec *f = &s->ffn[ls->ffn];
     int H = s->hidden;
@@ -480,8 +519,59 @@ static int lower_mtp(Lower *L) {
 
 /* ── the model ─────────────────────────────────────────────────────────────── */
 
+/* ── what the graph keeps of the description ───────────────────────────────── */
+
+static void copy_model(const ModelSpec *s, GraphModel *m) {
+    snprintf(m->name, sizeof m->name, "%s", s->name);
+    snprintf(m->family, sizeof m->family, "%s", s->family);
+    m->file = s->file;
+    m->loc = s->loc;
+    m->vocab = s->vocab;
+    m->hidden = s->hidden;
+    m->n_layers = s->n_layers;
+    m->max_context = s->max_context;
+    m->mtp_depth = s->mtp_depth;
+    m->eos_token = s->eos_token;
+    m->weight_format = s->weights.format;
+    m->fp8_block[0] = s->weights.block[0];
+    m->fp8_block[1] = s->weights.block[1];
+    snprintf(m->weight_prefix, sizeof m->weight_prefix, "%s", s->weights.prefix);
+}
+
+static void copy_rope(const RopeSpec *r, RopeTable *t) {
+    snprintf(t->name, sizeof t->name, "%s", r->name);
+    t->kind = r->kind;
+    t->layout = r->layout;
+    t->ntk_seq_length = r->ntk_seq_length;
+    RtRopeParams *p = &t->params;
+    switch (r->kind) {
+    case ROPE_LINEAR: p->kind = RT_ROPE_LINEAR; break;
+    case ROPE_LLAMA3: p->kind = RT_ROPE_LLAMA3; break;
+    case ROPE_YARN: p->kind = RT_ROPE_YARN; break;
+    default: p->kind = RT_ROPE_DEFAULT; break;  /* dynamic NTK: default with a scaled base, at run time */
+    }
+    p->theta = r->theta;
+    p->factor = r->factor;
+    p->original_max_position = r->original_max_position;
+    p->low_freq_factor = r->low_freq_factor;
+    p->high_freq_factor = r->high_freq_factor;
+    p->beta_fast = r->beta_fast;
+    p->beta_slow = r->beta_slow;
+    p->truncate = r->truncate;
+    p->has_attention_factor = r->has_attention_factor;
+    p->attention_factor = r->attention_factor;
+    p->has_mscale = r->has_mscale;
+    p->mscale = r->mscale;
+    p->has_mscale_all_dim = r->has_mscale_all_dim;
+    p->mscale_all_dim = r->mscale_all_dim;
+}
+
 int lower_model(const ModelSpec *s, Graph *g) {
-    graph_init(g, s);
+    graph_init(g);
+    copy_model(s, &g->model);
+    g->tmax = s->max_context < 64 ? s->max_context : 64;
+    for (int r = 0; r < s->n_rope; r++) copy_rope(&s->rope[r], &g->rope[r]);
+    g->n_rope = s->n_rope;
     Lower L = {.g = g, .s = s, .layer = -1, .loc = s->loc};
     bool q1 = s->weights.names == NAMES_QWEN1;
     if (q1 && (s->n_attn != 1 || !s->attn[0].fused_qkv)) {

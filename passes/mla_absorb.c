@@ -22,9 +22,8 @@ int pass_mla_absorb(Graph *g) {
     for (int i = 0; i < g->n_nodes; i++) {
         Node *n = &g->nodes[i];
         if (n->op != OP_MLA_ATTENTION) continue;
-        const AttnSpec *a = &g->spec->attn[n->variant];
         /* one decode query over S cached tokens, in MACs */
-        long long S = 2, r = a->kv_lora_rank, dn = a->qk_nope_dim, dr = a->qk_rope_dim, dv = a->v_dim, h = n->heads;
+        long long S = 2, r = n->latent, dn = n->nope_dim, dr = n->rot_dims, dv = n->v_dim, h = n->heads;
         long long absorbed = h * (dn * r + S * (2 * r + dr) + dv * r);
         long long materialised = S * h * (dn + dv) * r + h * S * (dn + dr + dv);
         n->absorbed = absorbed <= materialised;

@@ -44,8 +44,5 @@ int pass_memplan(Graph *g);
  * Unknown names in opts->disabled are an error (listed with the known ones). */
 int passes_run(Graph *g, const PassOptions *opts);
 int pass_known(const char *name);
-/* Fill the RopeParams of a RoPE variant (shared by rope-fold and codegen). */
-struct RtRopeParams;
-void rope_params_from_spec(const RopeSpec *r, int dims, struct RtRopeParams *p);
 
 #endif

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 #include "passes.h"
-#include "archc_rt.h"
 
 const PassInfo pass_table[] = {
     {"rope-fold",     "constant-fold RoPE inverse frequencies and YaRN factors", pass_rope_fold},
@@ -47,29 +46,4 @@ int passes_run(Graph *g, const PassOptions *opts) {
         if (opts->verbose) fprintf(stderr, "archc: pass %s: %d nodes\n", pass_table[i].name, g->n_nodes);
     }
     return 0;
-}
-
-void rope_params_from_spec(const RopeSpec *r, int dims, RtRopeParams *p) {
-    memset(p, 0, sizeof *p);
-    switch (r->kind) {
-    case ROPE_LINEAR: p->kind = RT_ROPE_LINEAR; break;
-    case ROPE_LLAMA3: p->kind = RT_ROPE_LLAMA3; break;
-    case ROPE_YARN: p->kind = RT_ROPE_YARN; break;
-    default: p->kind = RT_ROPE_DEFAULT; break;
-    }
-    p->theta = r->theta;
-    p->dims = dims;
-    p->factor = r->factor;
-    p->original_max_position = r->original_max_position;
-    p->low_freq_factor = r->low_freq_factor;
-    p->high_freq_factor = r->high_freq_factor;
-    p->beta_fast = r->beta_fast;
-    p->beta_slow = r->beta_slow;
-    p->truncate = r->truncate;
-    p->has_attention_factor = r->has_attention_factor;
-    p->attention_factor = r->attention_factor;
-    p->has_mscale = r->has_mscale;
-    p->mscale = r->mscale;
-    p->has_mscale_all_dim = r->has_mscale_all_dim;
-    p->mscale_all_dim = r->mscale_all_dim;
 }

@@ -12,12 +12,11 @@
 #include "archc_rt.h"
 
 int pass_rope_fold(Graph *g) {
-    const ModelSpec *s = g->spec;
-    for (int r = 0; r < s->n_rope; r++) {
+    for (int r = 0; r < g->n_rope; r++) {
         RopeTable *t = &g->rope[r];
-        if (s->rope[r].kind == ROPE_DYNAMIC_NTK || t->dims <= 0 || t->dims / 2 > 512) continue;
-        RtRopeParams p;
-        rope_params_from_spec(&s->rope[r], t->dims, &p);
+        if (t->kind == ROPE_DYNAMIC_NTK || t->dims <= 0 || t->dims / 2 > 512) continue;
+        RtRopeParams p = t->params;
+        p.dims = t->dims;
         rt_rope_inv_freq(&p, t->inv_freq, &t->mscale);
         t->folded = true;
     }

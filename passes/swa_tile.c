@@ -27,7 +27,7 @@ int pass_swa_tile(Graph *g) {
         int span = a->window > 0 ? a->window : a->chunk;
         if (a->window > 0 && a->chunk > 0 && a->chunk < span) span = a->chunk;
         int rows = span + g->tmax - 1;
-        if (rows >= g->spec->max_context) continue;  /* nothing to save */
+        if (rows >= g->model.max_context) continue;  /* nothing to save */
         g->cache_rows[a->cache] = rows;
     }
     for (int i = 0; i < g->n_nodes; i++) {
