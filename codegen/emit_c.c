@@ -210,26 +210,27 @@ static void name_values(Emitter *e) {
 
 /* ── weights ─────────────────────────────────────────────────────────────── */
 
-/* Member name of a weight field: "l[3].q_proj" → "q_proj". */
-static const char *member(const char *field) {
-    const char *dot = strchr(field, '.');
-    return dot && field[0] == 'l' && field[1] == '[' ? dot + 1 : field;
+/* A weight's member of the weight struct: its role's name (ir/roles.h). */
+static const char *member(const Weight *w) { return role_info[w->role].member; }
+
+/* A weight's C lvalue inside the weight struct W, with `suffix` after the member:
+ * "embed", "l[3].q_proj", "l[3].experts_gate[5]"; suffix "_scale" names an fp8
+ * weight's block multipliers ("l[3].experts_gate_scale[5]").  One of 8 rotating buffers. */
+static const char *field_with(const Weight *w, const char *suffix) {
+    static char buf[8][96];
+    static int k;
+    k = (k + 1) & 7;
+    char layer[24] = "", expert[24] = "";
+    if (w->layer >= 0) snprintf(layer, sizeof layer, "l[%d].", w->layer);
+    if (w->expert >= 0) snprintf(expert, sizeof expert, "[%d]", w->expert);
+    snprintf(buf[k], sizeof buf[k], "%s%s%s%s", layer, member(w), suffix, expert);
+    return buf[k];
 }
+static const char *field(const Weight *w) { return field_with(w, ""); }
+static const char *scale_field(const Weight *w) { return field_with(w, "_scale"); }
 
 static const char *wtype(const Weight *w) { return (w->flags & W_VECTOR) ? "float" : fmt_ctype(w->fmt); }
 
-/* The field holding an fp8 weight's block multipliers: "l[3].experts_gate[5]" →
- * "l[3].experts_gate_scale[5]", "l[0].q_a_proj" → "l[0].q_a_proj_scale". */
-static const char *scale_field(const char *field) {
-    static char buf[4][96];
-    static int k;
-    k = (k + 1) & 3;
-    const char *br = strrchr(field, '[');
-    if (br && br > field && br[-1] != 'l' && strchr(field, '.') && br > strchr(field, '.'))
-        snprintf(buf[k], sizeof buf[k], "%.*s_scale%s", (int)(br - field), field, br);
-    else snprintf(buf[k], sizeof buf[k], "%s_scale", field);
-    return buf[k];
-}
 static int block_n(const Graph *g) { int b[2]; graph_fp8_block(g, b); return b[0]; }
 static int block_k(const Graph *g) { int b[2]; graph_fp8_block(g, b); return b[1]; }
 
@@ -255,7 +256,7 @@ static void expert_pattern(const char *name, int layer, char *out_buf, size_t ca
 static void emit_expert_table(Emitter *e) {
     const Graph *g = e->g;
     int any = 0;
-    for (int i = 0; i < g->n_weights; i++) any |= strchr(member(g->weights[i].field), '[') != NULL;
+    for (int i = 0; i < g->n_weights; i++) any |= g->weights[i].expert >= 0;
     if (!any) {
         out(e, "static void add_expert_weights(void) {}  /* no routed experts */\n\n");
         return;
@@ -277,7 +278,7 @@ static void emit_expert_table(Emitter *e) {
             if (!tmpl) tmpl = n;
             snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s%d", nl++ ? ", " : "", n->layer);
         }
-        if (!tmpl || !strchr(member(g->weights[tmpl->w[1]].field), '[')) continue;
+        if (!tmpl || g->weights[tmpl->w[1]].expert < 0) continue;
         const Weight *w0 = &g->weights[tmpl->w[1]];
         int fp8 = is_fp8(w0), experts = tmpl->moe.experts;
         out(e, "    {   /* ffn '%s': %d experts on %d layers */\n", tmpl->variant_name, experts, nl);
@@ -326,23 +327,14 @@ static void emit_weights(Emitter *e) {
            " * checked by name, dtype and shape against weight_table below. */\n");
     out(e, "typedef struct LayerWeights {\n");
     /* members: union over layers, in first-seen order */
-    char seen[128][64];
-    int n_seen = 0;
+    bool seen[WR_COUNT] = {false};
     for (int i = 0; i < g->n_weights; i++) {
         const Weight *w = &g->weights[i];
-        if (w->layer < 0) continue;
-        char m[64];
-        snprintf(m, sizeof m, "%s", member(w->field));
-        char *br = strchr(m, '[');
-        int count = 0;
-        if (br) { /* an array member, e.g. experts_gate[5]: declare it once with the layer's expert count */
-            *br = 0;
-            count = graph_layer_moe(g, w->layer)->moe.experts;
-        }
-        int dup = 0;
-        for (int k = 0; k < n_seen; k++) if (!strcmp(seen[k], m)) dup = 1;
-        if (dup || n_seen >= 128) continue;
-        snprintf(seen[n_seen++], 64, "%s", m);
+        if (w->layer < 0 || seen[w->role]) continue;
+        seen[w->role] = true;
+        const char *m = member(w);
+        /* one expert's matrix: an array member, declared once with the layer's expert count */
+        int count = w->expert >= 0 ? graph_layer_moe(g, w->layer)->moe.experts : 0;
         if (count) {
             char decl[80];
             snprintf(decl, sizeof decl, "%s[%d]", m, count);
@@ -374,35 +366,35 @@ static void emit_weights(Emitter *e) {
     for (int i = 0; i < g->n_weights; i++) {
         const Weight *w = &g->weights[i];
         if (w->layer >= 0) continue;
-        out(e, "    const %s *%s;%*s/* [%lld, %lld] %s%s */\n", wtype(w), w->field, (int)(24 - strlen(w->field)), "",
+        out(e, "    const %s *%s;%*s/* [%lld, %lld] %s%s */\n", wtype(w), field(w), (int)(24 - strlen(field(w))), "",
             (long long)w->shape[0], (long long)(w->ndim > 1 ? w->shape[1] : 0),
             (w->flags & W_VECTOR) ? "f32" : fmt_short(w->fmt), w->alias >= 0 ? ", tied: same as embed" : "");
     }
     out(e, "    LayerWeights l[N_LAYERS + N_MTP_LAYERS];\n} W;\n\n");
-    /* routed experts (fields "l[N].experts_gate[E]") are not listed one by one:
+    /* one expert's matrices (fields "l[N].experts_gate[E]") are not listed one by one:
      * add_expert_weights() below generates their entries at start-up */
     int64_t n_expert_entries = 0;
     for (int i = 0; i < g->n_weights; i++)
-        if (strchr(member(g->weights[i].field), '[')) n_expert_entries += is_fp8(&g->weights[i]) ? 2 : 1;
+        if (g->weights[i].expert >= 0) n_expert_entries += is_fp8(&g->weights[i]) ? 2 : 1;
     int n_listed = 0;
     for (int i = 0; i < g->n_weights; i++)
-        if (g->weights[i].alias < 0 && !strchr(member(g->weights[i].field), '[')) n_listed += is_fp8(&g->weights[i]) ? 2 : 1;
+        if (g->weights[i].alias < 0 && g->weights[i].expert < 0) n_listed += is_fp8(&g->weights[i]) ? 2 : 1;
     out(e, "enum { N_WEIGHTS_LISTED = %d, N_WEIGHTS_EXPERTS = %lld };\n", n_listed, (long long)n_expert_entries);
     out(e, "static StExpect weight_table[N_WEIGHTS_LISTED + N_WEIGHTS_EXPERTS] = {\n");
     int n = 0;
     for (int i = 0; i < g->n_weights; i++) {
         const Weight *w = &g->weights[i];
-        if (w->alias >= 0 || strchr(member(w->field), '[')) continue;
+        if (w->alias >= 0 || w->expert >= 0) continue;
         out(e, "    {\"%s\", %s, %d, {%lld", cstr(w->name), (w->flags & W_VECTOR) ? "ST_F32" : fmt_st(w->fmt), w->ndim,
             (long long)w->shape[0]);
         for (int d = 1; d < w->ndim; d++) out(e, ", %lld", (long long)w->shape[d]);
-        out(e, "}, %s, (const void **)&W.%s},\n", (w->flags & W_VECTOR) ? "ST_WIDEN_TO_F32" : "0", w->field);
+        out(e, "}, %s, (const void **)&W.%s},\n", (w->flags & W_VECTOR) ? "ST_WIDEN_TO_F32" : "0", field(w));
         n++;
         if (is_fp8(w)) {
             int64_t sc[2];
             graph_fp8_scale_shape(g, w, sc);
             out(e, "    {\"%s_scale_inv\", ST_F32, 2, {%lld, %lld}, 0, (const void **)&W.%s},\n", cstr(w->name), (long long)sc[0], (long long)sc[1],
-                scale_field(w->field));
+                scale_field(w));
             n++;
         }
     }
@@ -566,14 +558,16 @@ static void moe_stacked_sig(const Graph *g, const Node *n, char *sig, size_t cap
 }
 
 /* The field of a stacked-expert weight of this MoE node's layer, or "NULL". */
-static const char *moe_field(const Graph *g, const Node *n, const char *member_name) {
+static const char *moe_field(const Graph *g, const Node *n, WeightRole role) {
     static char buf[16][96];  /* one call site uses 11 at once */
     static int k;
-    k = (k + 1) & 15;
-    char want[64];
-    snprintf(want, sizeof want, "l[%d].%s", n->layer, member_name);
-    for (int i = 0; i < g->n_weights; i++)
-        if (!strcmp(g->weights[i].field, want)) { snprintf(buf[k], sizeof buf[k], "W.%s", want); return buf[k]; }
+    for (int i = 0; i < g->n_weights; i++) {
+        const Weight *w = &g->weights[i];
+        if (w->layer != n->layer || w->role != role || w->expert >= 0) continue;
+        k = (k + 1) & 15;
+        snprintf(buf[k], sizeof buf[k], "W.%s", field(w));
+        return buf[k];
+    }
     return "NULL";
 }
 
@@ -920,7 +914,7 @@ static const char *WF(Emitter *e, int w) {
     static int k;
     k = (k + 1) & 3;
     const Weight *wt = &e->g->weights[w];
-    snprintf(buf[k], sizeof buf[k], "W.%s", wt->field);
+    snprintf(buf[k], sizeof buf[k], "W.%s", field(wt));
     return buf[k];
 }
 
@@ -1026,10 +1020,10 @@ static void emit_forward(Emitter *e, int mode) {
             kernel_sig_linear(g, n, decode, sig, sizeof sig);
             call_comment(e, n, i);
             out(e, "    %s(%s, %s", sig, V(e, n->in[0]), WF(e, n->w[0]));
-            if (is_fp8(&g->weights[n->w[0]])) out(e, ", W.%s", scale_field(g->weights[n->w[0]].field));
+            if (is_fp8(&g->weights[n->w[0]])) out(e, ", W.%s", scale_field(&g->weights[n->w[0]]));
             if (n->op == OP_LINEAR_GLU) {
                 out(e, ", %s", WF(e, n->w[1]));
-                if (is_fp8(&g->weights[n->w[1]])) out(e, ", W.%s", scale_field(g->weights[n->w[1]].field));
+                if (is_fp8(&g->weights[n->w[1]])) out(e, ", W.%s", scale_field(&g->weights[n->w[1]]));
                 if (n->w[2] >= 0) out(e, ", %s, %s", WF(e, n->w[2]), WF(e, n->w[3]));
             } else if (n->w[1] >= 0) out(e, ", %s", WF(e, n->w[1]));
             if (n->residual) out(e, ", %s", V(e, n->in[1]));
@@ -1101,10 +1095,10 @@ static void emit_forward(Emitter *e, int mode) {
                 moe_stacked_sig(g, n, sig, sizeof sig);
                 call_comment(e, n, i);
                 out(e, "    %s(%s, %s, %s,\n        %s, %s, %s, %s,\n        %s, %s,\n        %s, %s, %s, %s, %s);\n", sig,
-                    V(e, n->in[0]), moe_field(g, n, "router"), moe_field(g, n, "router_bias"), moe_field(g, n, "experts_gate_up"),
-                    moe_field(g, n, "experts_down"), moe_field(g, n, "experts_gate_up_scales"), moe_field(g, n, "experts_down_scales"),
-                    moe_field(g, n, "experts_gate_up_bias"), moe_field(g, n, "experts_down_bias"), moe_field(g, n, "shared_gate"),
-                    moe_field(g, n, "shared_up"), moe_field(g, n, "shared_down"), V(e, n->out), T);
+                    V(e, n->in[0]), moe_field(g, n, WR_ROUTER), moe_field(g, n, WR_ROUTER_BIAS), moe_field(g, n, WR_EXPERTS_GATE_UP),
+                    moe_field(g, n, WR_EXPERTS_DOWN), moe_field(g, n, WR_EXPERTS_GATE_UP_SCALES), moe_field(g, n, WR_EXPERTS_DOWN_SCALES),
+                    moe_field(g, n, WR_EXPERTS_GATE_UP_BIAS), moe_field(g, n, WR_EXPERTS_DOWN_BIAS), moe_field(g, n, WR_SHARED_GATE),
+                    moe_field(g, n, WR_SHARED_UP), moe_field(g, n, WR_SHARED_DOWN), V(e, n->out), T);
                 break;
             }
             moe_sig(g, n, sig, sizeof sig);
@@ -1137,7 +1131,7 @@ static void emit_forward(Emitter *e, int mode) {
             /* absorbed in decode (and for a single MTP position); prefill materialises K/V */
             int absorbed = (decode || mtp) && n->absorbed;
             char ks[112] = "";
-            if (is_fp8(&g->weights[n->w[1]])) snprintf(ks, sizeof ks, ", W.%s", scale_field(g->weights[n->w[1]].field));
+            if (is_fp8(&g->weights[n->w[1]])) snprintf(ks, sizeof ks, ", W.%s", scale_field(&g->weights[n->w[1]]));
             out(e, "    %s(%s, %s%s, k_cache[%d], rope_cos_%s, rope_sin_%s, %s, %s, pos, %s);  /* %s */\n", sig, V(e, n->in[0]),
                 WF(e, n->w[1]), ks, n->cache, rn, rn, V(e, n->out), T, !absorbed ? "0" : mtp ? "T == 1" : "1",
                 absorbed ? "absorbed: attends over the latent cache (mla-absorb)" : "materialised K/V");
@@ -1227,13 +1221,13 @@ static int c_emit(const Graph *g, FILE *f) {
     out(e, "static int model_init(char *err, size_t errlen) {\n    (void)err; (void)errlen;\n");
     for (int i = 0; i < g->n_weights; i++)
         if (g->weights[i].alias >= 0 && g->weights[i].view_offset)
-            out(e, "    W.%s = W.%s + %lld;  /* rows of %s, no copy */\n", g->weights[i].field, g->weights[g->weights[i].alias].field,
+            out(e, "    W.%s = W.%s + %lld;  /* rows of %s, no copy */\n", field(&g->weights[i]), field(&g->weights[g->weights[i].alias]),
                 (long long)g->weights[i].view_offset, g->weights[g->weights[i].alias].name);
-        else if (g->weights[i].alias >= 0 && strstr(g->weights[i].field, "l[") == g->weights[i].field)
-            out(e, "    W.%s = W.%s;  /* rows of %s, no copy */\n", g->weights[i].field, g->weights[g->weights[i].alias].field,
+        else if (g->weights[i].alias >= 0 && g->weights[i].layer >= 0)
+            out(e, "    W.%s = W.%s;  /* rows of %s, no copy */\n", field(&g->weights[i]), field(&g->weights[g->weights[i].alias]),
                 g->weights[g->weights[i].alias].name);
         else if (g->weights[i].alias >= 0)
-            out(e, "    W.%s = W.%s;  /* tied */\n", g->weights[i].field, g->weights[g->weights[i].alias].field);
+            out(e, "    W.%s = W.%s;  /* tied */\n", field(&g->weights[i]), field(&g->weights[g->weights[i].alias]));
     out(e, "    arena = rt_alloc(sizeof(float) * ARENA_FLOATS);\n");
     for (int c = 0; c < g->n_caches; c++) {
         char rows[32];

@@ -20,6 +20,12 @@ const OpInfo op_info[OP_COUNT] = {
 #undef OP
 };
 
+const RoleInfo role_info[WR_COUNT] = {
+#define ROLE(e, member, routed) [e] = {member, routed},
+#include "roles.h"
+#undef ROLE
+};
+
 static void *grow(void *p, int *cap, int need, size_t elem) {
     if (need <= *cap) return p;
     int n = *cap ? *cap : 64;
@@ -67,12 +73,13 @@ Node *graph_add_node(Graph *g, Op op, int layer, SrcLoc loc) {
     return n;
 }
 
-int graph_add_weight(Graph *g, const char *name, const char *field, int ndim,
+int graph_add_weight(Graph *g, const char *name, WeightRole role, int ndim,
                      const int64_t *shape, WeightFormat fmt, int flags, int layer) {
     g->weights = grow(g->weights, &g->cap_weights, g->n_weights + 1, sizeof(Weight));
     Weight *w = &g->weights[g->n_weights];
     snprintf(w->name, sizeof w->name, "%s%s", g->model.weight_prefix, name);
-    snprintf(w->field, sizeof w->field, "%s", field);
+    w->role = role;
+    w->expert = -1;
     w->ndim = ndim;
     for (int i = 0; i < ndim; i++) w->shape[i] = shape[i];
     w->fmt = (flags & W_VECTOR) ? WFMT_F32 : fmt;
@@ -132,7 +139,7 @@ const Node *graph_layer_moe(const Graph *g, int layer) {
 /* Whether weight i is also the lm_head (tied embeddings). */
 static bool tied(const Graph *g, int i) {
     for (int k = 0; k < g->n_weights; k++)
-        if (g->weights[k].alias == i && g->weights[k].layer < 0) return true;
+        if (g->weights[k].alias == i && g->weights[k].role == WR_LM_HEAD) return true;
     return false;
 }
 
@@ -151,8 +158,8 @@ static int64_t weight_bytes(const Graph *g, int per_token) {
         }
         if (!per_token) { total += bytes; continue; }
         if (w->flags & W_MTP) continue;  /* the MTP draft module: only read with --mtp */
-        if (strstr(w->name, "embed_tokens") && !tied(g, i)) bytes /= w->shape[0];
-        if (!strncmp(w->field + (w->layer >= 0 ? strcspn(w->field, ".") + 1 : 0), "experts_", 8) && w->layer >= 0) {
+        if (w->role == WR_EMBED && !tied(g, i)) bytes /= w->shape[0];  /* one row per token */
+        if (w->role >= 0 && role_info[w->role].routed) {
             /* routed experts: a decoded token reads top_k of them */
             const Node *moe = graph_layer_moe(g, w->layer);
             if (moe && moe->moe.experts > 0) bytes = bytes * moe->moe.top_k / moe->moe.experts;

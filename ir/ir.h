@@ -9,7 +9,7 @@
  *   Value    one activation tensor [T, width] f32 (T = tokens in this call,
  *            symbolic; bounded by Graph.tmax, the prefill chunk)
  *   Weight   one tensor of the checkpoint: its HF name, shape and storage format,
- *            and the C field name the emitted code uses for it
+ *            and what it is to the model: (layer, role, expert), ir/roles.h
  *   Node     one LLM-level op (ir/ops.h) with a fat attribute block: only the
  *            fields that op uses are meaningful (listed per op in ops.h / lower.c)
  *
@@ -45,18 +45,30 @@ typedef struct Value {
     bool is_int;        /* token ids                                               */
 } Value;
 
+typedef enum {
+    WR_NONE = -1,
+#define ROLE(e, member, routed) e,
+#include "roles.h"
+#undef ROLE
+    WR_COUNT
+} WeightRole;
+
+typedef struct RoleInfo { const char *member; bool routed; } RoleInfo;
+extern const RoleInfo role_info[WR_COUNT];
+
 enum { W_OPTIONAL = 1, W_VECTOR = 2 /* 1-D, widened to f32 at load */, W_MTP = 4 /* read only by the MTP draft */ };
 
 typedef struct Weight {
     char name[160];     /* checkpoint tensor name                                  */
-    char field[64];     /* C lvalue inside the emitted weight struct, e.g. l[3].wq */
+    WeightRole role;    /* what it is (ir/roles.h)                                 */
+    int expert;         /* routed expert index for one expert's own matrix, else -1 */
     int ndim;
     int64_t shape[4];
     WeightFormat fmt;   /* storage format of this tensor                           */
     int flags;
     int alias;          /* >= 0: this slot reuses weight `alias` (tied embeddings, or a view) */
     int64_t view_offset; /* view: elements from the start of `alias` (Qwen-1 c_attn → q, k, v) */
-    int layer;
+    int layer;          /* -1 outside the layers; the MTP module is layer n_layers */
 } Weight;
 
 /* Routing and expert attributes of a `moe` node (DeepSeek, Qwen3-MoE, gpt-oss, Llama 4). */
@@ -174,7 +186,7 @@ void graph_init(Graph *g);
 void graph_free(Graph *g);
 int graph_add_value(Graph *g, int width, const char *role, int layer);
 Node *graph_add_node(Graph *g, Op op, int layer, SrcLoc loc);
-int graph_add_weight(Graph *g, const char *name, const char *field, int ndim,
+int graph_add_weight(Graph *g, const char *name, WeightRole role, int ndim,
                      const int64_t *shape, WeightFormat fmt, int flags, int layer);
 void graph_compact(Graph *g);   /* drop dead nodes, keep order                  */
 void graph_liveness(Graph *g);  /* fill Value.last_use                          */

@@ -37,34 +37,27 @@ typedef struct Lower {
     SrcLoc loc;
 } Lower;
 
-static int weight(Lower *L, const char *suffix, const char *field, int ndim, int64_t d0, int64_t d1, int flags) {
-    char name[160], fld[64];
+/* A weight of the current layer (or outside the layers), by checkpoint name suffix and role. */
+static int weight_fmt(Lower *L, const char *suffix, WeightRole role, int expert, int ndim, const int64_t *shape, WeightFormat fmt,
+                      int flags) {
+    char name[160];
+    snprintf(name, sizeof name, "%s%s", L->layer >= 0 ? L->lp : "", suffix);
+    int w = graph_add_weight(L->g, name, role, ndim, shape, fmt, flags | (L->mtp ? W_MTP : 0), L->layer);
+    L->g->weights[w].expert = expert;
+    return w;
+}
+
+static int weight(Lower *L, const char *suffix, WeightRole role, int ndim, int64_t d0, int64_t d1, int flags) {
     int64_t shape[2] = {d0, d1};
-    if (L->layer >= 0) {
-        snprintf(name, sizeof name, "%s%s", L->lp, suffix);
-        snprintf(fld, sizeof fld, "l[%d].%s", L->layer, field);
-    } else {
-        snprintf(name, sizeof name, "%s", suffix);
-        snprintf(fld, sizeof fld, "%s", field);
-    }
-    return graph_add_weight(L->g, name, fld, ndim, shape, L->s->weights.format,
-                            flags | (ndim == 1 ? W_VECTOR : 0) | (L->mtp ? W_MTP : 0), L->layer);
+    return weight_fmt(L, suffix, role, -1, ndim, shape, L->s->weights.format, flags | (ndim == 1 ? W_VECTOR : 0));
 }
 
-/* A weight of any rank and an explicit format (stacked experts, MXFP4 blocks). */
-static int weight_nd(Lower *L, const char *suffix, const char *field, int ndim, const int64_t *shape, WeightFormat fmt, int flags) {
-    char name[160], fld[64];
-    snprintf(name, sizeof name, "%s%s", L->lp, suffix);
-    snprintf(fld, sizeof fld, "l[%d].%s", L->layer, field);
-    return graph_add_weight(L->g, name, fld, ndim, shape, fmt, flags | (L->mtp ? W_MTP : 0), L->layer);
-}
-
-/* One of a layer's stacked expert tensors, "<pre>.experts.<suffix>". */
-static int expert_tensor(Lower *L, const char *pre, const char *suffix, const char *field, int ndim, const int64_t *shape,
+/* One of a layer's stacked expert tensors, "<pre>.experts.<suffix>", of any rank and an explicit format. */
+static int expert_tensor(Lower *L, const char *pre, const char *suffix, WeightRole role, int ndim, const int64_t *shape,
                          WeightFormat fmt, int flags) {
     char nm[96];
     snprintf(nm, sizeof nm, "%s.experts.%s", pre, suffix);
-    return weight_nd(L, nm, field, ndim, shape, fmt, flags);
+    return weight_fmt(L, nm, role, -1, ndim, shape, fmt, flags);
 }
 
 static Node *node(Lower *L, Op op, const char *note) {
@@ -82,8 +75,8 @@ static int out(Lower *L, Node *n, int width, const char *role) {
     return v;
 }
 
-static int rmsnorm(Lower *L, int x, int width, int group, const char *wname, const char *field, const char *note) {
-    int w = wname ? weight(L, wname, field, 1, group == width ? width : group, 0, 0) : -1;
+static int rmsnorm(Lower *L, int x, int width, int group, const char *wname, WeightRole role, const char *note) {
+    int w = wname ? weight(L, wname, role, 1, group == width ? width : group, 0, 0) : -1;
     Node *n = node(L, OP_RMSNORM, note);
     n->in[0] = x;
     n->w[0] = w;
@@ -112,20 +105,18 @@ static int linear_w(Lower *L, int x, int n_in, int n_out, int w, int b, const ch
     return y;
 }
 
-static int linear(Lower *L, int x, int n_in, int n_out, const char *wname, const char *field,
-                  const char *bname, const char *bfield, const char *role, const char *note) {
-    int w = weight(L, wname, field, 2, n_out, n_in, 0);
-    int b = bname ? weight(L, bname, bfield, 1, n_out, 0, 0) : -1;
+static int linear(Lower *L, int x, int n_in, int n_out, const char *wname, WeightRole wrole,
+                  const char *bname, WeightRole brole, const char *role, const char *note) {
+    int w = weight(L, wname, wrole, 2, n_out, n_in, 0);
+    int b = bname ? weight(L, bname, brole, 1, n_out, 0, 0) : -1;
     return linear_w(L, x, n_in, n_out, w, b, role, note);
 }
 
 /* A view of rows [row0, row0 + rows) of weight `base` (no copy: a pointer into it). */
-static int weight_view(Lower *L, int base, const char *field, int64_t row0, int64_t rows) {
+static int weight_view(Lower *L, int base, WeightRole role, int64_t row0, int64_t rows) {
     Weight b = L->g->weights[base];
     int64_t shape[2] = {rows, b.ndim > 1 ? b.shape[1] : 0};
-    char fld[64];
-    snprintf(fld, sizeof fld, "l[%d].%s", L->layer, field);
-    int w = graph_add_weight(L->g, b.name, fld, b.ndim, shape, b.fmt, b.flags, L->layer);
+    int w = graph_add_weight(L->g, b.name, role, b.ndim, shape, b.fmt, b.flags, L->layer);
     L->g->weights[w].alias = base;
     L->g->weights[w].view_offset = row0 * (b.ndim > 1 ? b.shape[1] : 1);
     return w;
@@ -161,31 +152,31 @@ static int lower_gqa(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
     if (a->fused_qkv) {
         /* Qwen-1 c_attn: one [q | k | v] tensor (and bias); q, k, v are row views of it */
         int64_t rows = (int64_t)(nh + 2 * nkv) * d;
-        int cw = weight(L, "attn.c_attn.weight", "c_attn", 2, rows, H, 0);
-        int cb = a->q_bias ? weight(L, "attn.c_attn.bias", "c_attn_bias", 1, rows, 0, 0) : -1;
-        int wq = weight_view(L, cw, "q_proj", 0, (int64_t)nh * d), wk = weight_view(L, cw, "k_proj", (int64_t)nh * d, (int64_t)nkv * d);
-        int wv = weight_view(L, cw, "v_proj", (int64_t)(nh + nkv) * d, (int64_t)nkv * d);
+        int cw = weight(L, "attn.c_attn.weight", WR_C_ATTN, 2, rows, H, 0);
+        int cb = a->q_bias ? weight(L, "attn.c_attn.bias", WR_C_ATTN_BIAS, 1, rows, 0, 0) : -1;
+        int wq = weight_view(L, cw, WR_Q_PROJ, 0, (int64_t)nh * d), wk = weight_view(L, cw, WR_K_PROJ, (int64_t)nh * d, (int64_t)nkv * d);
+        int wv = weight_view(L, cw, WR_V_PROJ, (int64_t)(nh + nkv) * d, (int64_t)nkv * d);
         int bq = -1, bk = -1, bv = -1;
         if (cb >= 0) {
-            bq = weight_view(L, cb, "q_bias", 0, (int64_t)nh * d);
-            bk = weight_view(L, cb, "k_bias", (int64_t)nh * d, (int64_t)nkv * d);
-            bv = weight_view(L, cb, "v_bias", (int64_t)(nh + nkv) * d, (int64_t)nkv * d);
+            bq = weight_view(L, cb, WR_Q_BIAS, 0, (int64_t)nh * d);
+            bk = weight_view(L, cb, WR_K_BIAS, (int64_t)nh * d, (int64_t)nkv * d);
+            bv = weight_view(L, cb, WR_V_BIAS, (int64_t)(nh + nkv) * d, (int64_t)nkv * d);
         }
         q = linear_w(L, h, H, nh * d, wq, bq, "q", "c_attn (q rows)");
         k = linear_w(L, h, H, nkv * d, wk, bk, "k", "c_attn (k rows)");
         v = linear_w(L, h, H, nkv * d, wv, bv, "v", "c_attn (v rows)");
     } else {
-        q = linear(L, h, H, nh * d, "self_attn.q_proj.weight", "q_proj", a->q_bias ? "self_attn.q_proj.bias" : NULL, "q_bias", "q", "q_proj");
-        k = linear(L, h, H, nkv * d, "self_attn.k_proj.weight", "k_proj", a->k_bias ? "self_attn.k_proj.bias" : NULL, "k_bias", "k", "k_proj");
-        v = linear(L, h, H, nkv * d, "self_attn.v_proj.weight", "v_proj", a->v_bias ? "self_attn.v_proj.bias" : NULL, "v_bias", "v", "v_proj");
+        q = linear(L, h, H, nh * d, "self_attn.q_proj.weight", WR_Q_PROJ, a->q_bias ? "self_attn.q_proj.bias" : NULL, WR_Q_BIAS, "q", "q_proj");
+        k = linear(L, h, H, nkv * d, "self_attn.k_proj.weight", WR_K_PROJ, a->k_bias ? "self_attn.k_proj.bias" : NULL, WR_K_BIAS, "k", "k_proj");
+        v = linear(L, h, H, nkv * d, "self_attn.v_proj.weight", WR_V_PROJ, a->v_bias ? "self_attn.v_proj.bias" : NULL, WR_V_BIAS, "v", "v_proj");
     }
     if (a->qk_norm == QKNORM_HEAD) {
-        q = rmsnorm(L, q, nh * d, d, "self_attn.q_norm.weight", "q_norm", "q_norm (per head)");
-        k = rmsnorm(L, k, nkv * d, d, "self_attn.k_norm.weight", "k_norm", "k_norm (per head)");
+        q = rmsnorm(L, q, nh * d, d, "self_attn.q_norm.weight", WR_Q_NORM, "q_norm (per head)");
+        k = rmsnorm(L, k, nkv * d, d, "self_attn.k_norm.weight", WR_K_NORM, "k_norm (per head)");
         mark_qknorm(L, q, k, QKNORM_HEAD);
     } else if (a->qk_norm == QKNORM_WHOLE) {
-        q = rmsnorm(L, q, nh * d, nh * d, "self_attn.q_norm.weight", "q_norm", "q_norm (whole projection)");
-        k = rmsnorm(L, k, nkv * d, nkv * d, "self_attn.k_norm.weight", "k_norm", "k_norm (whole projection)");
+        q = rmsnorm(L, q, nh * d, nh * d, "self_attn.q_norm.weight", WR_Q_NORM, "q_norm (whole projection)");
+        k = rmsnorm(L, k, nkv * d, nkv * d, "self_attn.k_norm.weight", WR_K_NORM, "k_norm (whole projection)");
         mark_qknorm(L, q, k, QKNORM_WHOLE);
     }
     if (a->qk_norm == QKNORM_HEAD || a->qk_norm == QKNORM_WHOLE) {
@@ -208,8 +199,8 @@ static int lower_gqa(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
         }
     }
     if (a->qk_norm == QKNORM_L2_AFTER && ls->rope >= 0) {  /* Llama 4: weightless, after RoPE, RoPE layers only */
-        q = rmsnorm(L, q, nh * d, d, NULL, NULL, "q L2 norm (after rope)");
-        k = rmsnorm(L, k, nkv * d, d, NULL, NULL, "k L2 norm (after rope)");
+        q = rmsnorm(L, q, nh * d, d, NULL, WR_NONE, "q L2 norm (after rope)");
+        k = rmsnorm(L, k, nkv * d, d, NULL, WR_NONE, "k L2 norm (after rope)");
         snprintf(L->g->vals[q].role, sizeof L->g->vals[q].role, "q_l2");
         snprintf(L->g->vals[k].role, sizeof L->g->vals[k].role, "k_l2");
     }
@@ -238,11 +229,11 @@ static int lower_gqa(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
         at->temp_floor = a->floor_scale;
         at->temp_scale = a->attn_scale;
     }
-    if (a->sinks) at->w[0] = weight(L, "self_attn.sinks", "sinks", 1, nh, 0, 0);
+    if (a->sinks) at->w[0] = weight(L, "self_attn.sinks", WR_SINKS, 1, nh, 0, 0);
     set_variant(at, a - s->attn, a->name, a->loc);
     int o = out(L, at, nh * d, "attn");
-    if (a->fused_qkv) return linear(L, o, nh * d, H, "attn.c_proj.weight", "o_proj", NULL, NULL, "o", "c_proj (o_proj)");
-    return linear(L, o, nh * d, H, "self_attn.o_proj.weight", "o_proj", a->o_bias ? "self_attn.o_proj.bias" : NULL, "o_bias", "o", "o_proj");
+    if (a->fused_qkv) return linear(L, o, nh * d, H, "attn.c_proj.weight", WR_O_PROJ, NULL, WR_NONE, "o", "c_proj (o_proj)");
+    return linear(L, o, nh * d, H, "self_attn.o_proj.weight", WR_O_PROJ, a->o_bias ? "self_attn.o_proj.bias" : NULL, WR_O_BIAS, "o", "o_proj");
 }
 
 static int lower_mla(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
@@ -252,24 +243,24 @@ static int lower_mla(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
     int q;
     /* attention_bias puts biases on q_a_proj, kv_a_proj_with_mqa and o_proj only */
     if (a->q_lora_rank > 0) {
-        int qa = linear(L, h, H, a->q_lora_rank, "self_attn.q_a_proj.weight", "q_a_proj", a->q_bias ? "self_attn.q_a_proj.bias" : NULL,
-                        "q_a_bias", "q_lat", "q_a_proj");
-        qa = rmsnorm(L, qa, a->q_lora_rank, a->q_lora_rank, "self_attn.q_a_layernorm.weight", "q_a_norm", "q_a_layernorm (eps 1e-6)");
+        int qa = linear(L, h, H, a->q_lora_rank, "self_attn.q_a_proj.weight", WR_Q_A_PROJ, a->q_bias ? "self_attn.q_a_proj.bias" : NULL,
+                        WR_Q_A_BIAS, "q_lat", "q_a_proj");
+        qa = rmsnorm(L, qa, a->q_lora_rank, a->q_lora_rank, "self_attn.q_a_layernorm.weight", WR_Q_A_NORM, "q_a_layernorm (eps 1e-6)");
         L->g->nodes[L->g->vals[qa].producer].eps = 1e-6;  /* built without the config eps in HF */
-        q = linear(L, qa, a->q_lora_rank, nh * qk, "self_attn.q_b_proj.weight", "q_b_proj", NULL, NULL, "q", "q_b_proj");
+        q = linear(L, qa, a->q_lora_rank, nh * qk, "self_attn.q_b_proj.weight", WR_Q_B_PROJ, NULL, WR_NONE, "q", "q_b_proj");
     } else {
-        q = linear(L, h, H, nh * qk, "self_attn.q_proj.weight", "q_proj", NULL, NULL, "q", "q_proj");
+        q = linear(L, h, H, nh * qk, "self_attn.q_proj.weight", WR_Q_PROJ, NULL, WR_NONE, "q", "q_proj");
     }
-    int ckv = linear(L, h, H, a->kv_lora_rank + a->qk_rope_dim, "self_attn.kv_a_proj_with_mqa.weight", "kv_a_proj",
-                     a->k_bias ? "self_attn.kv_a_proj_with_mqa.bias" : NULL, "kv_a_bias", "ckv", "kv_a_proj_with_mqa (latent c_kv | k_pe)");
+    int ckv = linear(L, h, H, a->kv_lora_rank + a->qk_rope_dim, "self_attn.kv_a_proj_with_mqa.weight", WR_KV_A_PROJ,
+                     a->k_bias ? "self_attn.kv_a_proj_with_mqa.bias" : NULL, WR_KV_A_BIAS, "ckv", "kv_a_proj_with_mqa (latent c_kv | k_pe)");
     int cache = L->g->n_caches++;
     L->g->cache_kv_width[cache] = a->kv_lora_rank + a->qk_rope_dim; /* latent cache: c_kv | k_pe */
     L->g->cache_v_width[cache] = 0;
     Node *at = node(L, OP_MLA_ATTENTION, "multi-head latent attention");
     at->in[0] = q;
     at->in[1] = ckv;
-    at->w[0] = weight(L, "self_attn.kv_a_layernorm.weight", "kv_a_norm", 1, a->kv_lora_rank, 0, 0);
-    at->w[1] = weight(L, "self_attn.kv_b_proj.weight", "kv_b_proj", 2, (int64_t)nh * (a->qk_nope_dim + a->v_dim), a->kv_lora_rank, 0);
+    at->w[0] = weight(L, "self_attn.kv_a_layernorm.weight", WR_KV_A_NORM, 1, a->kv_lora_rank, 0, 0);
+    at->w[1] = weight(L, "self_attn.kv_b_proj.weight", WR_KV_B_PROJ, 2, (int64_t)nh * (a->qk_nope_dim + a->v_dim), a->kv_lora_rank, 0);
     at->cache = cache;
     at->heads = nh;
     at->kv_heads = 1;
@@ -286,7 +277,7 @@ static int lower_mla(Lower *L, int h, const LayerSpec *ls, const AttnSpec *a) {
     at->nope_dim = a->qk_nope_dim;
     set_variant(at, a - s->attn, a->name, a->loc);
     int o = out(L, at, nh * a->v_dim, "attn");
-    return linear(L, o, nh * a->v_dim, H, "self_attn.o_proj.weight", "o_proj", a->o_bias ? "self_attn.o_proj.bias" : NULL, "o_bias",
+    return linear(L, o, nh * a->v_dim, H, "self_attn.o_proj.weight", WR_O_PROJ, a->o_bias ? "self_attn.o_proj.bias" : NULL, WR_O_BIAS,
                   "o", "o_proj");
 }
 
@@ -306,8 +297,8 @@ static int lower_dense_ffn(Lower *L, int h, const FfnSpec *f, const char *prefix
         snprintf(wn[i], sizeof wn[i], "%s.%s.weight", prefix, proj[i]);
         snprintf(bn[i], sizeof bn[i], "%s.%s.bias", prefix, proj[i]);
     }
-    int gate = linear(L, h, H, I, wn[0], "gate_proj", f->bias ? bn[0] : NULL, "gate_bias", "gate", "gate_proj");
-    int up = linear(L, h, H, I, wn[1], "up_proj", f->bias ? bn[1] : NULL, "up_bias", "up", "up_proj");
+    int gate = linear(L, h, H, I, wn[0], WR_GATE_PROJ, f->bias ? bn[0] : NULL, WR_GATE_BIAS, "gate", "gate_proj");
+    int up = linear(L, h, H, I, wn[1], WR_UP_PROJ, f->bias ? bn[1] : NULL, WR_UP_BIAS, "up", "up_proj");
     Node *n = node(L, OP_GLU, f->act == ACT_GEGLU_TANH ? "gelu_tanh(gate) * up" : "silu(gate) * up");
     n->in[0] = gate;
     n->in[1] = up;
@@ -316,7 +307,7 @@ static int lower_dense_ffn(Lower *L, int h, const FfnSpec *f, const char *prefix
     n->act_limit = f->act_limit;
     n->act_alpha = f->act_alpha;
     int act = out(L, n, I, "act");
-    return linear(L, act, I, H, wn[2], "down_proj", f->bias ? bn[2] : NULL, "down_bias", "ffn", "down_proj");
+    return linear(L, act, I, H, wn[2], WR_DOWN_PROJ, f->bias ? bn[2] : NULL, WR_DOWN_BIAS, "ffn", "down_proj");
 }
 
 static MoeAttrs moe_attrs(const FfnSpec *f, bool stacked) {
@@ -340,9 +331,9 @@ static int lower_moe(Lower *L, int h, const FfnSpec *f) {
     bool gpt_oss = !strcmp(s->family, "gpt_oss"), llama4 = !strcmp(s->family, "llama4_text");
     bool stacked = gpt_oss || llama4;
     const char *pre = llama4 ? "feed_forward" : "mlp";
-    char nm[96], fld[48];
+    char nm[96];
     snprintf(nm, sizeof nm, "%s.%s.weight", pre, gpt_oss || llama4 ? "router" : "gate");
-    int router = weight(L, nm, "router", 2, E, H, 0);
+    int router = weight(L, nm, WR_ROUTER, 2, E, H, 0);
     int first = -1;
     if (stacked) {
         /* all experts in one tensor: HF's [E, in, out] layout, or MXFP4 blocks [E, out, in/32, 16]
@@ -350,28 +341,28 @@ static int lower_moe(Lower *L, int h, const FfnSpec *f) {
         if (s->weights.format == WFMT_MXFP4) {
             int64_t gu[4] = {E, 2 * (int64_t)I, H / 32, 16}, gus[3] = {E, 2 * (int64_t)I, H / 32};
             int64_t dn[4] = {E, H, I / 32, 16}, dns[3] = {E, H, I / 32};
-            first = expert_tensor(L, pre, "gate_up_proj_blocks", "experts_gate_up", 4, gu, WFMT_MXFP4, 0);
-            expert_tensor(L, pre, "down_proj_blocks", "experts_down", 4, dn, WFMT_MXFP4, 0);
-            expert_tensor(L, pre, "gate_up_proj_scales", "experts_gate_up_scales", 3, gus, WFMT_U8, 0);
-            expert_tensor(L, pre, "down_proj_scales", "experts_down_scales", 3, dns, WFMT_U8, 0);
+            first = expert_tensor(L, pre, "gate_up_proj_blocks", WR_EXPERTS_GATE_UP, 4, gu, WFMT_MXFP4, 0);
+            expert_tensor(L, pre, "down_proj_blocks", WR_EXPERTS_DOWN, 4, dn, WFMT_MXFP4, 0);
+            expert_tensor(L, pre, "gate_up_proj_scales", WR_EXPERTS_GATE_UP_SCALES, 3, gus, WFMT_U8, 0);
+            expert_tensor(L, pre, "down_proj_scales", WR_EXPERTS_DOWN_SCALES, 3, dns, WFMT_U8, 0);
         } else {
             int64_t gu[3] = {E, H, 2 * (int64_t)I}, dn[3] = {E, I, H};
-            first = expert_tensor(L, pre, "gate_up_proj", "experts_gate_up", 3, gu, s->weights.format, 0);
-            expert_tensor(L, pre, "down_proj", "experts_down", 3, dn, s->weights.format, 0);
+            first = expert_tensor(L, pre, "gate_up_proj", WR_EXPERTS_GATE_UP, 3, gu, s->weights.format, 0);
+            expert_tensor(L, pre, "down_proj", WR_EXPERTS_DOWN, 3, dn, s->weights.format, 0);
         }
         if (f->bias) {
             int64_t gub[2] = {E, 2 * (int64_t)I}, dnb[2] = {E, H};
-            expert_tensor(L, pre, "gate_up_proj_bias", "experts_gate_up_bias", 2, gub, WFMT_F32, W_VECTOR);
-            expert_tensor(L, pre, "down_proj_bias", "experts_down_bias", 2, dnb, WFMT_F32, W_VECTOR);
+            expert_tensor(L, pre, "gate_up_proj_bias", WR_EXPERTS_GATE_UP_BIAS, 2, gub, WFMT_F32, W_VECTOR);
+            expert_tensor(L, pre, "down_proj_bias", WR_EXPERTS_DOWN_BIAS, 2, dnb, WFMT_F32, W_VECTOR);
         }
     } else {
         for (int e = 0; e < E; e++) {
             const char *proj[3] = {"gate_proj", "up_proj", "down_proj"};
-            const char *member[3] = {"experts_gate", "experts_up", "experts_down"};
+            const WeightRole role[3] = {WR_EXPERTS_GATE, WR_EXPERTS_UP, WR_EXPERTS_DOWN};
             for (int k = 0; k < 3; k++) {
                 snprintf(nm, sizeof nm, "mlp.experts.%d.%s.weight", e, proj[k]);
-                snprintf(fld, sizeof fld, "%s[%d]", member[k], e);
-                int w = weight(L, nm, fld, 2, k == 2 ? H : I, k == 2 ? I : H, 0);
+                int64_t shape[2] = {k == 2 ? H : I, k == 2 ? I : H};
+                int w = weight_fmt(L, nm, role[k], e, 2, shape, s->weights.format, 0);
                 if (first < 0) first = w;
             }
         }
@@ -381,15 +372,15 @@ static int lower_moe(Lower *L, int h, const FfnSpec *f) {
         int SI = f->shared_intermediate ? f->shared_intermediate : f->shared * I;
         const char *sp = llama4 ? "feed_forward.shared_expert" : "mlp.shared_experts";
         snprintf(nm, sizeof nm, "%s.gate_proj.weight", sp);
-        shared = weight(L, nm, "shared_gate", 2, SI, H, 0);
+        shared = weight(L, nm, WR_SHARED_GATE, 2, SI, H, 0);
         snprintf(nm, sizeof nm, "%s.up_proj.weight", sp);
-        weight(L, nm, "shared_up", 2, SI, H, 0);
+        weight(L, nm, WR_SHARED_UP, 2, SI, H, 0);
         snprintf(nm, sizeof nm, "%s.down_proj.weight", sp);
-        weight(L, nm, "shared_down", 2, H, SI, 0);
+        weight(L, nm, WR_SHARED_DOWN, 2, H, SI, 0);
     }
     int bias = -1;
-    if (f->router.select_bias) bias = weight(L, "mlp.gate.e_score_correction_bias", "router_select_bias", 1, E, 0, 0);
-    else if (f->router.bias) bias = weight(L, gpt_oss ? "mlp.router.bias" : "mlp.gate.bias", "router_bias", 1, E, 0, 0);
+    if (f->router.select_bias) bias = weight(L, "mlp.gate.e_score_correction_bias", WR_ROUTER_SELECT_BIAS, 1, E, 0, 0);
+    else if (f->router.bias) bias = weight(L, gpt_oss ? "mlp.router.bias" : "mlp.gate.bias", WR_ROUTER_BIAS, 1, E, 0, 0);
     n = &L->g->nodes[idx];
     n->in[0] = h;
     n->w[0] = router;
@@ -454,22 +445,22 @@ static int lower_layer(Lower *L, int x, int l) {
     /* attention sublayer */
     int h = x;
     if (ls->norms != NORMS_POST)
-        h = rmsnorm(L, x, H, H, q1 ? "ln_1.weight" : "input_layernorm.weight", "input_norm", q1 ? "ln_1" : "input_layernorm");
+        h = rmsnorm(L, x, H, H, q1 ? "ln_1.weight" : "input_layernorm.weight", WR_INPUT_NORM, q1 ? "ln_1" : "input_layernorm");
     int o = a->kind == ATTN_MLA ? lower_mla(L, h, ls, a) : lower_gqa(L, h, ls, a);
     if (ls->norms != NORMS_PRE)
-        o = rmsnorm(L, o, H, H, "post_attention_layernorm.weight", "post_attn_norm", "post_attention_layernorm (on the sublayer output)");
+        o = rmsnorm(L, o, H, H, "post_attention_layernorm.weight", WR_POST_ATTN_NORM, "post_attention_layernorm (on the sublayer output)");
     x = add(L, x, o, H, "residual add (attention)");
 
     /* feed-forward sublayer */
     h = x;
     if (ls->norms == NORMS_PRE)
-        h = rmsnorm(L, x, H, H, q1 ? "ln_2.weight" : "post_attention_layernorm.weight", "pre_ffn_norm",
+        h = rmsnorm(L, x, H, H, q1 ? "ln_2.weight" : "post_attention_layernorm.weight", WR_PRE_FFN_NORM,
                     q1 ? "ln_2 (pre-FFN norm)" : "post_attention_layernorm (pre-FFN norm)");
     else if (ls->norms == NORMS_SANDWICH)
-        h = rmsnorm(L, x, H, H, "pre_feedforward_layernorm.weight", "pre_ffn_norm", "pre_feedforward_layernorm");
+        h = rmsnorm(L, x, H, H, "pre_feedforward_layernorm.weight", WR_PRE_FFN_NORM, "pre_feedforward_layernorm");
     int y = f->moe ? lower_moe(L, h, f) : lower_dense_ffn(L, h, f, !strcmp(s->family, "llama4_text") ? "feed_forward" : "mlp");
     if (ls->norms != NORMS_PRE)
-        y = rmsnorm(L, y, H, H, "post_feedforward_layernorm.weight", "post_ffn_norm", "post_feedforward_layernorm (on the sublayer output)");
+        y = rmsnorm(L, y, H, H, "post_feedforward_layernorm.weight", WR_POST_FFN_NORM, "post_feedforward_layernorm (on the sublayer output)");
     return add(L, x, y, H, "residual add (FFN)");
 }
 
@@ -499,20 +490,20 @@ static int lower_mtp(Lower *L) {
     L->g->vals[ids].is_int = true;
     Node *hi = node(L, OP_HIDDEN_IN, "MTP: main model hidden h_i (after model.norm)");
     int hid = out(L, hi, H, "h_main");
-    int emb = embed(L, ids, weight(L, "embed_tokens.weight", "mtp_embed", 2, s->vocab, H, 0), "MTP embed_tokens");
-    emb = rmsnorm(L, emb, H, H, "enorm.weight", "enorm", "enorm");
-    hid = rmsnorm(L, hid, H, H, "hnorm.weight", "hnorm", "hnorm");
+    int emb = embed(L, ids, weight(L, "embed_tokens.weight", WR_MTP_EMBED, 2, s->vocab, H, 0), "MTP embed_tokens");
+    emb = rmsnorm(L, emb, H, H, "enorm.weight", WR_ENORM, "enorm");
+    hid = rmsnorm(L, hid, H, H, "hnorm.weight", WR_HNORM, "hnorm");
     Node *cat = node(L, OP_CONCAT, "[enorm(embedding) | hnorm(hidden)]");
     cat->in[0] = emb;
     cat->in[1] = hid;
     cat->n_in = H;
     int c = out(L, cat, 2 * H, "eh");
-    int x = linear(L, c, 2 * H, H, "eh_proj.weight", "eh_proj", NULL, NULL, "x", "eh_proj");
+    int x = linear(L, c, 2 * H, H, "eh_proj.weight", WR_EH_PROJ, NULL, WR_NONE, "x", "eh_proj");
     x = lower_layer(L, x, l);
     if (x < 0) return -1;
     L->loc = s->loc;
-    x = rmsnorm(L, x, H, H, "shared_head.norm.weight", "mtp_norm", "shared_head.norm");
-    logits(L, x, weight(L, "shared_head.head.weight", "mtp_head", 2, s->vocab, H, 0), 0, "MTP shared_head.head (draft logits)");
+    x = rmsnorm(L, x, H, H, "shared_head.norm.weight", WR_MTP_NORM, "shared_head.norm");
+    logits(L, x, weight(L, "shared_head.head.weight", WR_MTP_HEAD, 2, s->vocab, H, 0), 0, "MTP shared_head.head (draft logits)");
     L->mtp = false;
     return 0;
 }
@@ -585,7 +576,7 @@ int lower_model(const ModelSpec *s, Graph *g) {
     int ids = graph_add_value(g, 1, "tokens", -1);
     g->vals[ids].is_int = true;
     in->out = ids;
-    int emb_w = weight(&L, q1 ? "transformer.wte.weight" : "model.embed_tokens.weight", "embed", 2, s->vocab, H, 0);
+    int emb_w = weight(&L, q1 ? "transformer.wte.weight" : "model.embed_tokens.weight", WR_EMBED, 2, s->vocab, H, 0);
     int x = embed(&L, ids, emb_w, "embed_tokens");
 
     for (int l = 0; l < s->n_layers; l++) {
@@ -596,13 +587,13 @@ int lower_model(const ModelSpec *s, Graph *g) {
     /* final norm and logits */
     L.layer = -1;
     L.loc = s->loc;
-    x = rmsnorm(&L, x, H, H, q1 ? "transformer.ln_f.weight" : "model.norm.weight", "final_norm", q1 ? "ln_f (final norm)" : "final norm");
+    x = rmsnorm(&L, x, H, H, q1 ? "transformer.ln_f.weight" : "model.norm.weight", WR_FINAL_NORM, q1 ? "ln_f (final norm)" : "final norm");
     int head;
     if (s->tie_embeddings) {
-        head = weight(&L, q1 ? "transformer.wte.weight" : "model.embed_tokens.weight", "lm_head", 2, s->vocab, H, 0);
+        head = weight(&L, q1 ? "transformer.wte.weight" : "model.embed_tokens.weight", WR_LM_HEAD, 2, s->vocab, H, 0);
         g->weights[head].alias = emb_w;
     } else {
-        head = weight(&L, "lm_head.weight", "lm_head", 2, s->vocab, H, 0);
+        head = weight(&L, "lm_head.weight", WR_LM_HEAD, 2, s->vocab, H, 0);
     }
     logits(&L, x, head, s->final_softcap, s->tie_embeddings ? "lm_head (tied to embed_tokens)" : "lm_head");
 
@@ -614,18 +605,15 @@ int lower_model(const ModelSpec *s, Graph *g) {
     if (s->weights.format == WFMT_MXFP4)
         for (int i = 0; i < g->n_weights; i++) {
             Weight *w = &g->weights[i];
-            const char *f = strchr(w->field, '.') ? strchr(w->field, '.') + 1 : w->field;
-            if ((w->flags & W_VECTOR) || !strcmp(f, "experts_gate_up") || !strcmp(f, "experts_down") || w->fmt == WFMT_U8) continue;
+            if ((w->flags & W_VECTOR) || w->role == WR_EXPERTS_GATE_UP || w->role == WR_EXPERTS_DOWN || w->fmt == WFMT_U8) continue;
             w->fmt = WFMT_BF16;
         }
     if (s->weights.format == WFMT_FP8_E4M3)
         for (int i = 0; i < g->n_weights; i++) {
             Weight *w = &g->weights[i];
+            WeightRole r = w->role;
             if (w->flags & W_VECTOR) continue;
-            const char *f = strchr(w->field, '.') ? strchr(w->field, '.') + 1 : w->field;
-            if (!strcmp(w->field, "embed") || !strcmp(w->field, "lm_head") || !strcmp(f, "router") || !strcmp(f, "mtp_embed") ||
-                !strcmp(f, "mtp_head"))
-                w->fmt = WFMT_BF16;
+            if (r == WR_EMBED || r == WR_LM_HEAD || r == WR_ROUTER || r == WR_MTP_EMBED || r == WR_MTP_HEAD) w->fmt = WFMT_BF16;
         }
     return graph_verify(g, "lowering");
 }
