@@ -10,9 +10,14 @@ foreach(src ${ARCHC_FUZZ_HARNESSES})
   string(REGEX REPLACE "^fuzz_" "" name ${base})
   add_executable(fuzz_corpus_${name} ${src} ${ARCHC_TEST_DIR}/fuzz/standalone_main.c)
   target_include_directories(fuzz_corpus_${name} PRIVATE ${ARCHC_TEST_DIR}/fuzz)
-  # archc_core brings the compiler (YAML frontend, import) and, through it, the
-  # runtime; a runtime-only harness takes just what it uses from the archives.
-  target_link_libraries(fuzz_corpus_${name} PRIVATE archc_core)
+  # a harness that includes the compiler's headers links archc_core (which
+  # brings the runtime); the others only the runtime (as tools/fuzz.sh does)
+  file(READ ${src} fuzz_src)
+  if(fuzz_src MATCHES "#include \"(spec|ir|passes|codegen)\\.h\"")
+    target_link_libraries(fuzz_corpus_${name} PRIVATE archc_core)
+  else()
+    target_link_libraries(fuzz_corpus_${name} PRIVATE archc_rt)
+  endif()
   add_test(NAME fuzz.corpus.${name} COMMAND fuzz_corpus_${name} ${ARCHC_TEST_DIR}/fuzz/corpus/${name})
 endforeach()
 
