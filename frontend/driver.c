@@ -87,7 +87,7 @@ static int cmd_init_weights(int argc, char **argv) {
     Graph g;
     if (spec_parse_file(in, &spec) != 0) return 1;
     spec.weights.format = fmt;
-    if (lower_model(&spec, &g) != 0) return 1;
+    if (lower_model(&spec, &g) != 0) { graph_free(&g); return 1; }
     int rc = init_weights(&spec, &g, dir, fmt, seed);
     graph_free(&g);
     return rc == 0 ? 0 : 1;
@@ -146,7 +146,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(wfmt, "f16")) spec.weights.format = WFMT_F16;
         else { fprintf(stderr, "archc: error: --weights-format=%s: expected f32, bf16 or f16\n", wfmt); return 2; }
     }
-    if (lower_model(&spec, &g) != 0) return 1;
+    if (lower_model(&spec, &g) != 0) { graph_free(&g); return 1; }
     if (chunk) g.tmax = (int)(chunk < spec.max_context ? chunk : spec.max_context);
     if (passes_run(&g, &opts) != 0) { graph_free(&g); return 1; }
 

@@ -33,7 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         long experts = 0;
         for (int i = 0; i < spec.n_ffn; i++) experts += spec.ffn[i].moe ? spec.ffn[i].experts : 0;
         long size_class = spec.n_layers * (1 + experts);
-        if (size_class <= 512 && lower_model(&spec, &g) == 0) {
+        if (size_class <= 512) {
+            /* lower_model leaves a graph that graph_free takes, also when it fails */
+            if (lower_model(&spec, &g) != 0) {
+                graph_free(&g);
+                goto done;
+            }
             PassOptions opts = {0};
             /* emitting C costs ~10x the rest: done for one valid input in 8 (chosen by a
              * hash of the input, so the same input always takes the same path) */
@@ -43,6 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             graph_free(&g);
         }
     }
+done:
     free((char *)spec.file);
     spec.file = NULL;
     free(text);
