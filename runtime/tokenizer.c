@@ -121,6 +121,7 @@ struct Tokenizer {
     int prefix[8], n_prefix, suffix[8], n_suffix; /* post-processor template */
     int byte_token[256];  /* <0xHH> ids for byte fallback                       */
     unsigned byte_char[256]; /* ByteLevel byte → code point                     */
+    short char_byte[324];    /* and back (-1: not a byte's code point)          */
     char *strings;        /* tiktoken: storage of the token strings              */
 };
 
@@ -454,8 +455,7 @@ size_t tok_decode_piece(const Tokenizer *t, int id, char *buf, size_t cap) {
         for (size_t i = 0; i < len && o + 1 < cap;) {
             unsigned cp;
             i += (size_t)utf8_decode((const unsigned char *)s + i, len - i, &cp);
-            int b = -1;
-            for (int k = 0; k < 256; k++) if (t->byte_char[k] == cp) { b = k; break; }
+            int b = cp < 324 ? t->char_byte[cp] : -1;
             if (b >= 0) buf[o++] = (char)b;
         }
     } else if (len == 6 && !strncmp(s, "<0x", 3) && s[5] == '>') {
@@ -672,6 +672,18 @@ static void free_tiktoken_parts(unsigned char **tok, int *tlen, size_t *off, siz
     free(tok); free(tlen); free(off);
 }
 
+/* GPT-2's bytes_to_unicode: printable bytes stand for themselves, the others
+ * for 256, 257, … in order; and the inverse. */
+static void byte_alphabet(Tokenizer *t) {
+    int k = 0;
+    for (int c = 0; c < 324; c++) t->char_byte[c] = -1;
+    for (int b = 0; b < 256; b++) {
+        int printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+        t->byte_char[b] = printable ? (unsigned)b : (unsigned)(256 + k++);
+        t->char_byte[t->byte_char[b]] = (short)b;
+    }
+}
+
 /* Lengths and first bytes of the added tokens: the scan for them in
  * tok_encode only looks closer where one can start. */
 static void index_added(Tokenizer *t) {
@@ -687,12 +699,8 @@ static Tokenizer *tok_load_tiktoken(const char *data, size_t size, const char *p
     t->unk_id = -1;
     t->byte_level = 1;
     t->split = SPLIT_QWEN2;  /* Qwen-1's PAT_STR is the regex Qwen2 kept */
-    int k = 0;
-    for (int b = 0; b < 256; b++) {
-        int printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-        t->byte_char[b] = printable ? (unsigned)b : (unsigned)(256 + k++);
-        t->byte_token[b] = -1;
-    }
+    byte_alphabet(t);
+    for (int b = 0; b < 256; b++) t->byte_token[b] = -1;
     /* read every line: base64 bytes, a space, the rank (= id, in order 0, 1, 2, …) */
     size_t cap = 1024, n = 0, total = 0, pairs = 0;
     unsigned char **tok = malloc(cap * sizeof *tok);
@@ -877,10 +885,9 @@ Tokenizer *tok_load_memory(const char *data, size_t len, const char *path, char 
     t->fuse_unk = json_get_bool(model, "fuse_unk", 0);
     const char *unk = json_get_string(model, "unk_token", NULL);
     if (unk) t->unk_id = strmap_get(&t->vocab, unk, strlen(unk));
-    for (int b = 0; b < 256; b++) {
-        char name[8];
-        snprintf(name, sizeof name, "<0x%02X>", b);
-        t->byte_token[b] = strmap_get(&t->vocab, name, strlen(name));
+    for (int b = 0; b < 256; b++) {   /* <0xHH> tokens, used only for byte fallback */
+        char name[8] = {'<', '0', 'x', "0123456789ABCDEF"[b >> 4], "0123456789ABCDEF"[b & 15], '>', 0};
+        t->byte_token[b] = t->byte_fallback ? strmap_get(&t->vocab, name, 6) : -1;
     }
     /* merges: "a b" or ["a", "b"]; the index is the rank.  As in `tokenizers`,
      * both parts and their concatenation must be in the vocabulary. */
@@ -942,12 +949,7 @@ Tokenizer *tok_load_memory(const char *data, size_t len, const char *path, char 
         if (!t->id_to_token[d->id]) t->id_to_token[d->id] = d->content;
         t->n_added++;
     }
-    /* GPT-2 bytes_to_unicode */
-    int k = 0;
-    for (int b = 0; b < 256; b++) {
-        int printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-        t->byte_char[b] = printable ? (unsigned)b : (unsigned)(256 + k++);
-    }
+    byte_alphabet(t);
     if (load_normalizer(t, json_get(t->json, "normalizer"), path, err, errlen) ||
         load_pretok(t, json_get(t->json, "pre_tokenizer"), path, err, errlen) ||
         load_post(t, json_get(t->json, "post_processor"), path, err, errlen)) {

@@ -108,7 +108,7 @@ def trim(name, K=300):
 texts = {"gpt2": "Hello world, it's 12345!", "llama2": "Once upon a time \xe4\xbd\xa0", "llama3": "The  cat\n\nsat 1234567",
          "qwen2": "<|im_start|>user caf\u00e9<|im_end|>"}
 for n in ["gpt2", "llama2", "llama3", "qwen2"]:
-    d = trim(n)
+    d = trim(n, 40 if n == "llama2" else 300)   # llama2's 260 byte tokens are added tokens: fewer kept
     text = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
     put("tokenizer", n + ".json", text)
     put("tokenizer", n + "_with_text.json", text.encode() + b"\0" + texts[n].encode("utf-8", "surrogatepass"))
