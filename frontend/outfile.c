@@ -53,7 +53,20 @@ static int make_tmp(const char *path, char *tmp, size_t cap) {
     return fd;
 }
 
+/* An existing output that is not a regular file (a terminal, /dev/null, a
+ * pipe) is written in place: renaming over it would replace the device node. */
+static int is_special(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
 FILE *out_open(const char *path, char *tmp, size_t cap) {
+    if (is_special(path)) {
+        if (cap) tmp[0] = 0;
+        FILE *f = fopen(path, "w");
+        if (!f) fprintf(stderr, "archc: error: %s: cannot write: %s\n", path, strerror(errno));
+        return f;
+    }
     int fd = make_tmp(path, tmp, cap);
     if (fd < 0) return NULL;
     FILE *f = fdopen(fd, "w");
@@ -66,6 +79,10 @@ FILE *out_open(const char *path, char *tmp, size_t cap) {
 }
 
 int out_reserve(const char *path, char *tmp, size_t cap) {
+    if (is_special(path)) {
+        fprintf(stderr, "archc: error: %s: not a regular file (an executable is written to a file)\n", path);
+        return -1;
+    }
     int fd = make_tmp(path, tmp, cap);
     if (fd < 0) return -1;
     close(fd);
@@ -77,6 +94,7 @@ int out_commit(FILE *f, const char *tmp, const char *path, int ok) {
     if (fflush(f) != 0 || ferror(f)) { ok = 0; werr = errno; }
     if (fclose(f) != 0) { ok = 0; werr = errno; }
     if (werr) fprintf(stderr, "archc: error: %s: write failed: %s\n", path, strerror(werr));
+    if (!tmp[0]) return ok ? 0 : -1; /* written in place (out_open: a device or pipe) */
     if (ok && rename(tmp, path) != 0) {
         fprintf(stderr, "archc: error: %s: cannot write: %s\n", path, strerror(errno));
         ok = 0;

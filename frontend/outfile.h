@@ -7,7 +7,8 @@
  * output only when it is complete, so a failed or interrupted run leaves the
  * old output (or nothing) behind, never a half-written file.  An output path
  * that names one of the inputs (the same file, through any link) or a
- * directory is refused before anything is written.
+ * directory is refused before anything is written.  An existing output that
+ * is a device or a pipe (/dev/stdout, /dev/null) is written in place.
  */
 #ifndef ARCHC_OUTFILE_H
 #define ARCHC_OUTFILE_H
