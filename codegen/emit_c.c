@@ -18,21 +18,22 @@
  *
  * Kernels for matmuls and attention call the inline SIMD routines of
  * runtime/archc_kernels.h with literal dimensions; the rest are plain loops.
+ *
+ * What is printed comes from the lowered program (codegen/program.h): the
+ * kernel table (names, dedup, order), the activation views and the step lists
+ * of the forward functions.  This file decides only how they look in C.
  */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codegen.h"
+#include "program.h"
 #include "archc_rt.h"
 
 typedef struct Emitter {
     FILE *f;
     const Graph *g;
-    char **vname;            /* C name of each value                           */
-    int64_t *voff;           /* arena offset of each value                     */
-    char **kernels;          /* signatures already emitted                     */
-    int n_kernels;
-    int64_t arena;           /* floats                                         */
+    const Program *p;        /* what is printed (codegen/program.h)            */
 } Emitter;
 
 __attribute__((format(printf, 2, 3)))
@@ -53,8 +54,7 @@ static const char *fmt_short(WeightFormat f) { return wfmt_name(f); }
 static const char *fmt_st(WeightFormat f) {
     return f == WFMT_F32 ? "ST_F32" : f == WFMT_BF16 ? "ST_BF16" : f == WFMT_FP8_E4M3 ? "ST_F8_E4M3" : f == WFMT_MXFP4 || f == WFMT_U8 ? "ST_U8" : "ST_F16";
 }
-/* fp8 matrices carry a block-scale tensor (weight_scale_inv) next to them */
-static int is_fp8(const Weight *w) { return !(w->flags & W_VECTOR) && w->fmt == WFMT_FP8_E4M3; }
+static int is_fp8(const Weight *w) { return weight_fp8(w); }
 
 /* A float as a C literal that round-trips: 1 → "1.0f", 0.1 → "0.100000001f". */
 static const char *flit(float v) {
@@ -108,15 +108,6 @@ static const char *cstr(const char *s) {
     return b;
 }
 
-/* Returns 1 the first time a kernel signature is seen (so it must be emitted). */
-static int kernel_new(Emitter *e, const char *sig) {
-    for (int i = 0; i < e->n_kernels; i++)
-        if (!strcmp(e->kernels[i], sig)) return 0;
-    e->kernels = realloc(e->kernels, sizeof(char *) * (size_t)(e->n_kernels + 1));
-    e->kernels[e->n_kernels++] = strdup(sig);
-    return 1;
-}
-
 /* ── support check ────────────────────────────────────────────────────────── */
 
 static int unsupported(const Graph *g, const char *what) {
@@ -168,44 +159,6 @@ static int c_check(const Graph *g) {
         if (n->op == OP_GLU && n->act == ACT_SWIGLU_OAI) return unsupported(g, "gpt-oss clamped SwiGLU");
     }
     return 0;
-}
-
-/* ── value names and offsets ─────────────────────────────────────────────── */
-
-static void name_values(Emitter *e) {
-    const Graph *g = e->g;
-    e->vname = calloc((size_t)g->n_vals, sizeof(char *));
-    e->voff = calloc((size_t)g->n_vals, sizeof(int64_t));
-    int64_t next = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const Node *n = &g->nodes[i];
-        if (n->out < 0 || n->op == OP_LOGITS || n->op == OP_INPUT) continue;
-        const Value *v = &g->vals[n->out];
-        if (g->memplanned) e->voff[n->out] = v->offset;
-        else { e->voff[n->out] = next; next += (int64_t)v->width * g->tmax; }
-    }
-    e->arena = g->memplanned ? g->arena_floats : next;
-    /* name = role; values of one role that live at different offsets are
-     * numbered in order of first appearance of their offset (x, x_2, x_3 …) */
-    for (int v = 0; v < g->n_vals; v++) {
-        char buf[64];
-        const Value *val = &g->vals[v];
-#define SAME_ROLE(u) (g->vals[u].producer >= 0 && !strcmp(g->vals[u].role, val->role))
-        int first = v;  /* first value of this role at this offset */
-        for (int u = 0; u < v; u++)
-            if (SAME_ROLE(u) && e->voff[u] == e->voff[v]) { first = u; break; }
-        int rank = 1;   /* 1 + offsets of this role that appeared before */
-        for (int u = 0; u < first; u++) {
-            if (!SAME_ROLE(u) || e->voff[u] == e->voff[v]) continue;
-            int earlier = 0;  /* count each offset once: at its first appearance */
-            for (int w = 0; w < u && !earlier; w++) earlier = SAME_ROLE(w) && e->voff[w] == e->voff[u];
-            if (!earlier) rank++;
-        }
-#undef SAME_ROLE
-        if (rank == 1) snprintf(buf, sizeof buf, "%s", val->role);
-        else snprintf(buf, sizeof buf, "%s_%d", val->role, rank);
-        e->vname[v] = strdup(buf);
-    }
 }
 
 /* ── weights ─────────────────────────────────────────────────────────────── */
@@ -404,28 +357,22 @@ static void emit_weights(Emitter *e) {
 
 /* ── kernels ─────────────────────────────────────────────────────────────── */
 
-static void kernel_sig_linear(const Graph *g, const Node *n, int gemv, char *sig, size_t cap) {
-    const Weight *w = &g->weights[n->w[0]];
-    int glu = n->op == OP_LINEAR_GLU;
-    snprintf(sig, cap, "%s%s_%s_%dx%d%s%s%s", gemv ? "gemv" : "gemm", glu ? (n->act == ACT_GEGLU_TANH ? "_geglu" : "_swiglu") : "",
-             fmt_short(w->fmt), n->n_out, n->n_in,
-             (glu ? n->w[2] >= 0 : n->w[1] >= 0) ? "_bias" : "", n->residual ? "_res" : "", "");
-}
+/* The node whose attributes are kernel k's literals. */
+static const Node *knode(const Emitter *e, const Kernel *k) { return &e->g->nodes[k->node]; }
 
-static void emit_linear_kernel(Emitter *e, const Node *n, int gemv) {
+static void emit_linear_kernel(Emitter *e, const Kernel *k) {
     const Graph *g = e->g;
+    const Node *n = knode(e, k);
     const Weight *w = &g->weights[n->w[0]];
-    char sig[96];
-    kernel_sig_linear(g, n, gemv, sig, sizeof sig);
-    if (!kernel_new(e, sig)) return;
-    int glu = n->op == OP_LINEAR_GLU, bias = glu ? n->w[2] >= 0 : n->w[1] >= 0;
+    const char *sig = k->name;
+    int glu = n->op == OP_LINEAR_GLU, bias = k->bias, gemv = k->gemv, residual = k->residual;
     const char *T = gemv ? "1" : "T";
     if (glu)
         out(e, "/* y[%s][%d] = %s(x·Wgᵀ%s) ⊙ (x·Wuᵀ%s); x [%s][%d] f32, Wg/Wu [%d][%d] %s */\n", T, n->n_out,
             n->act == ACT_GEGLU_TANH ? "gelu_tanh" : "silu", bias ? " + bg" : "", bias ? " + bu" : "", T, n->n_in,
             n->n_out, n->n_in, fmt_short(w->fmt));
     else
-        out(e, "/* y[%s][%d] = %sx·Wᵀ%s; x [%s][%d] f32, W [%d][%d] %s%s */\n", T, n->n_out, n->residual ? "res + " : "",
+        out(e, "/* y[%s][%d] = %sx·Wᵀ%s; x [%s][%d] f32, W [%d][%d] %s%s */\n", T, n->n_out, residual ? "res + " : "",
             bias ? " + b" : "", T, n->n_in, n->n_out, n->n_in, fmt_short(w->fmt),
             gemv ? " (decode: streams W once)" : " (prefill: register-tiled matrix-matrix)");
     int fp8 = is_fp8(w);
@@ -434,12 +381,12 @@ static void emit_linear_kernel(Emitter *e, const Node *n, int gemv) {
     if (glu) out(e, ", const %s *Wu", fmt_ctype(w->fmt));
     if (glu && fp8) out(e, ", const float *Wus");
     if (bias) out(e, glu ? ", const float *bg, const float *bu" : ", const float *b");
-    if (n->residual) out(e, ", const float *res");
+    if (residual) out(e, ", const float *res");
     out(e, ", float *y%s) {\n", gemv ? "" : ", int T");
     out(e, "    RtLinear L = {.x = x, .w = W, .y = y, .T = %s, .K = %d, .N = %d, .fmt = %s", T, n->n_in, n->n_out, fmt_rt(w->fmt));
     if (bias) out(e, glu ? ", .b = bg, .b_up = bu" : ", .b = b");
     if (glu) out(e, ", .w_up = Wu, .act = %s", n->act == ACT_GEGLU_TANH ? "RT_ACT_GELU_TANH" : "RT_ACT_SILU");
-    if (n->residual) out(e, ", .res = res");
+    if (residual) out(e, ", .res = res");
     if (fp8) out(e, ",\n                  .scale = Ws%s, .bn = %d, .bk = %d  /* fp8: %dx%d block multipliers */", glu ? ", .scale_up = Wus" : "",
                  block_n(g), block_k(g), block_n(g), block_k(g));
     out(e, "};\n    rt_linear(&L);\n}\n\n");
@@ -458,29 +405,9 @@ static void emit_norm_body(Emitter *e, const char *ind, const char *src, const c
         out(e, "%sfor (int i = 0; i < %d; i++) %s[i] = %s[i] * (%s[i] * r);\n", ind, group, dst, w, src);
 }
 
-/* A number as part of a C identifier: 1e-06 → "1em06", 0.25 → "0p25". */
-static void ident_num(char *out, size_t cap, const char *fmt, double v) {
-    snprintf(out, cap, fmt, v);
-    for (char *p = out; *p; p++) {
-        if (*p == '-') *p = 'm';
-        else if (*p == '.' || *p == '+') *p = 'p';
-    }
-}
-
-static void rmsnorm_sig(const Node *n, char *sig, size_t cap) {
-    snprintf(sig, cap, "%s_%d%s%s", n->norm_kind == NORM_L2 ? "l2norm" : n->norm_kind == NORM_RMS_GEMMA ? "rmsnorm_gemma" : "rmsnorm",
-             n->n_in, n->group != n->n_in ? "_per" : "", "");
-    if (n->group != n->n_in) snprintf(sig + strlen(sig), cap - strlen(sig), "%d", n->group);
-    /* eps is part of the signature */
-    char eps[32];
-    ident_num(eps, sizeof eps, "%g", n->eps);
-    snprintf(sig + strlen(sig), cap - strlen(sig), "_eps%s", eps);
-}
-
-static void emit_rmsnorm_kernel(Emitter *e, const Node *n) {
-    char sig[96];
-    rmsnorm_sig(n, sig, sizeof sig);
-    if (!kernel_new(e, sig)) return;
+static void emit_rmsnorm_kernel(Emitter *e, const Kernel *k) {
+    const Node *n = knode(e, k);
+    const char *sig = k->name;
     int groups = n->n_in / n->group;
     out(e, "/* %s over %s%d values, eps = %g: y = %s */\n", n->norm_kind == NORM_L2 ? "L2 norm" : "RMSNorm",
         groups > 1 ? "each head of " : "", n->group, n->eps,
@@ -519,12 +446,10 @@ static void emit_rope_head(Emitter *e, const char *ind, const char *src, const c
     out(e, "%s}\n", ind);
 }
 
-static void emit_rope_kernel(Emitter *e, const Node *n) {
+static void emit_rope_kernel(Emitter *e, const Kernel *k) {
+    const Node *n = knode(e, k);
     const RopeTable *r = &e->g->rope[n->rope];
-    char sig[96];
-    snprintf(sig, sizeof sig, "rope%s_%dx%d_rot%d", r->layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "", n->heads,
-             n->head_dim, n->rot_dims);
-    if (!kernel_new(e, sig)) return;
+    const char *sig = k->name;
     out(e, "/* RoPE on %d heads of %d (first %d dims rotated), cos/sin per token [T][%d] */\n", n->heads, n->head_dim,
         n->rot_dims, n->rot_dims / 2);
     out(e, "static void %s(const float *x, float *y, const float *cos_t, const float *sin_t, int T) {\n", sig);
@@ -539,44 +464,11 @@ static void emit_rope_kernel(Emitter *e, const Node *n) {
     out(e, "        }\n    }\n}\n\n");
 }
 
-/* Kernel names (signatures): computed once here for both the kernel and its calls. */
-static void moe_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
-    const MoeAttrs *m = &n->moe;
-    char groups[48] = "", scale[40] = "";
-    if (m->groups > 1) snprintf(groups, sizeof groups, "_groups%dtop%d%s", m->groups, m->top_groups, m->group_max ? "max" : "");
-    if (m->scale != 1) ident_num(scale, sizeof scale, "_x%.6g", m->scale);
-    snprintf(sig, cap, "moe_%s_%s_%dx%d_%dx%d%s%s%s%s%s", fmt_short(g->weights[n->w[1]].fmt),
-             m->score == ROUTER_SIGMOID ? "sigmoid" : "softmax", m->experts, m->top_k, n->n_in, m->intermediate,
-             groups, m->normalize ? "_norm" : "", scale, m->shared ? "_shared" : "", n->grouped ? "_grouped" : "");
-}
-
-static void moe_stacked_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
-    const MoeAttrs *m = &n->moe;
-    snprintf(sig, cap, "moe_stacked_%s_%s_%dx%d_%dx%d%s%s%s", fmt_short(g->weights[n->w[1]].fmt),
-             n->act == ACT_SWIGLU_OAI ? "oai" : "llama4", m->experts, m->top_k, n->n_in, m->intermediate,
-             m->bias ? "_bias" : "", m->shared ? "_shared" : "", n->grouped ? "_grouped" : "");
-}
-
-/* The field of a stacked-expert weight of this MoE node's layer, or "NULL". */
-static const char *moe_field(const Graph *g, const Node *n, WeightRole role) {
-    static char buf[16][96];  /* one call site uses 11 at once */
-    static int k;
-    for (int i = 0; i < g->n_weights; i++) {
-        const Weight *w = &g->weights[i];
-        if (w->layer != n->layer || w->role != role || w->expert >= 0) continue;
-        k = (k + 1) & 15;
-        snprintf(buf[k], sizeof buf[k], "W.%s", field(w));
-        return buf[k];
-    }
-    return "NULL";
-}
-
-static void emit_moe_stacked_kernel(Emitter *e, const Node *n) {
+static void emit_moe_stacked_kernel(Emitter *e, const Kernel *k) {
     const Graph *g = e->g;
+    const Node *n = knode(e, k);
     const MoeAttrs *f = &n->moe;
-    char sig[128];
-    moe_stacked_sig(g, n, sig, sizeof sig);
-    if (!kernel_new(e, sig)) return;
+    const char *sig = k->name;
     const Weight *ew = &g->weights[n->w[1]];
     int oai = n->act == ACT_SWIGLU_OAI, si = f->shared_width;
     if (oai)
@@ -604,42 +496,13 @@ static void emit_moe_stacked_kernel(Emitter *e, const Node *n) {
         flit((float)n->act_limit), flit((float)n->act_alpha), si);
 }
 
-static void kv_store_sig(const Node *n, char *sig, size_t cap) {
-    snprintf(sig, cap, "kv_store_%d", n->kv_heads * n->head_dim);
-    if (n->ring) snprintf(sig + strlen(sig), cap - strlen(sig), "_ring%d", n->ring);
-}
-
-static void attention_sig(const Node *n, char *sig, size_t cap) {
-    char sc[32];
-    ident_num(sc, sizeof sc, "%.6g", n->scale);
-    char extra[64] = "";
-    if (n->window) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_window%d", n->window);
-    if (n->chunk) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_chunk%d", n->chunk);
-    if (n->w[0] >= 0) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_sinks");
-    if (n->ring) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_ring%d", n->ring);
-    if (n->temp_floor > 0) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_temptuned");
-    if (n->logn_seq > 0) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "_logn%d", n->logn_seq);
-    snprintf(sig, cap, "attention_%dx%dx%d%s_scale%s", n->heads, n->kv_heads, n->head_dim, extra, sc);
-}
-
-static void mla_store_sig(const Node *n, char *sig, size_t cap) {
-    snprintf(sig, cap, "mla_store_r%d_rope%d", n->latent, n->rot_dims);
-}
-
-static void mla_attention_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
-    char sc[32];
-    ident_num(sc, sizeof sc, "%.6g", n->scale);
-    snprintf(sig, cap, "mla_attention_%dx%d_%d_%d_r%d_%s_scale%s", n->heads, n->nope_dim, n->rot_dims, n->v_dim,
-             n->latent, fmt_short(g->weights[n->w[1]].fmt), sc);
-}
-
-static void emit_mla_kernels(Emitter *e, const Node *n) {
+static void emit_mla_store_kernel(Emitter *e, const Kernel *k) {
     const Graph *g = e->g;
-    int r = n->latent, dr = n->rot_dims, dn = n->nope_dim, dv = n->v_dim, nh = n->heads, qk = dn + dr;
+    const Node *n = knode(e, k);
+    int r = n->latent, dr = n->rot_dims;
     RopeLayout layout = g->rope[n->rope].layout;
-    char sig[128];
-    mla_store_sig(n, sig, sizeof sig);
-    if (kernel_new(e, sig)) {
+    const char *sig = k->name;
+    {
         out(e, "/* MLA cache write.  For each token the %d latent values of kv_a_proj_with_mqa are\n"
                " * RMS-normalised (kv_a_layernorm, eps %g) and its %d k_pe values rotated (RoPE, %s);\n"
                " * cache row pos+t = [c (%d) | k_pe (%d)], shared by every head. */\n",
@@ -656,8 +519,15 @@ static void emit_mla_kernels(Emitter *e, const Node *n) {
         emit_rope_head(e, "        ", "xh", "yh", dr, layout);
         out(e, "    }\n}\n\n");
     }
-    mla_attention_sig(g, n, sig, sizeof sig);
-    if (kernel_new(e, sig)) {
+}
+
+static void emit_mla_attention_kernel(Emitter *e, const Kernel *k) {
+    const Graph *g = e->g;
+    const Node *n = knode(e, k);
+    int r = n->latent, dr = n->rot_dims, dn = n->nope_dim, dv = n->v_dim, nh = n->heads, qk = dn + dr;
+    RopeLayout layout = g->rope[n->rope].layout;
+    const char *sig = k->name;
+    {
         const Weight *w = &g->weights[n->w[1]];
         out(e, "/* MLA attention: %d heads, q/k head = %d nope + %d rope, v head %d, latent %d, scale %.9g.\n"
                " * q_pe of each head is rotated, then attention runs over the latent cache either\n"
@@ -687,25 +557,11 @@ static void emit_mla_kernels(Emitter *e, const Node *n) {
     }
 }
 
-static void qk_fused_sig(const Graph *g, const Node *n, char *sig, size_t cap) {
-    const char *nk = n->qk_norm == QKNORM_NONE ? "" : n->qk_norm == QKNORM_HEAD ? "_headnorm" : "_wholenorm";
-    snprintf(sig, cap, "qk%s_rope%s_store_%dx%dx%d_rot%d", nk,
-             n->rope >= 0 && g->rope[n->rope].layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "", n->heads, n->kv_heads,
-             n->head_dim, n->rope >= 0 ? n->rot_dims : 0);
-    if (n->ring) snprintf(sig + strlen(sig), cap - strlen(sig), "_ring%d", n->ring);
-    if (n->qk_norm != QKNORM_NONE) {
-        char eps[32];
-        ident_num(eps, sizeof eps, "%g", n->eps);
-        snprintf(sig + strlen(sig), cap - strlen(sig), "_eps%s%s", eps, n->norm_kind == NORM_RMS_GEMMA ? "_gemma" : "");
-    }
-}
-
-static void emit_fused_qk_kernel(Emitter *e, const Node *n) {
+static void emit_fused_qk_kernel(Emitter *e, const Kernel *k) {
     const Graph *g = e->g;
+    const Node *n = knode(e, k);
     int d = n->head_dim, nh = n->heads, nkv = n->kv_heads, rot = n->rot_dims;
-    char sig[128];
-    qk_fused_sig(g, n, sig, sizeof sig);
-    if (!kernel_new(e, sig)) return;
+    const char *sig = k->name;
     RopeLayout layout = n->rope >= 0 ? g->rope[n->rope].layout : ROPE_LAYOUT_HALF;
     out(e, "/* qknorm-fuse: for each token, %s%s write k and v into the KV cache at its position.\n"
            " * q: %d heads × %d, k/v: %d heads × %d. */\n",
@@ -758,164 +614,195 @@ static void emit_fused_qk_kernel(Emitter *e, const Node *n) {
     out(e, "    }\n}\n\n");
 }
 
-static void emit_kernels(Emitter *e) {
+static void emit_embed_kernel(Emitter *e, const Kernel *k) {
+    const Node *n = knode(e, k);
+    const Weight *w = &e->g->weights[n->w[0]];
+    out(e, "/* x[t] = embed[token[t]]%s, widened to f32 */\n", n->scale != 0 ? " × scale" : "");
+    out(e, "static void %s(const int *tokens, const %s *E, float *x, int T) {\n", k->name, fmt_ctype(w->fmt));
+    out(e, "    for (int t = 0; t < T; t++) {\n");
+    out(e, "        rt_row_to_f32(E + (size_t)tokens[t] * %d, %s, %d, x + (size_t)t * %d);\n", n->n_out, fmt_rt(w->fmt), n->n_out, n->n_out);
+    if (n->scale != 0) {
+        /* HF multiplies by the normaliser cast to the embedding dtype */
+        float sc = (float)n->scale;
+        if (w->fmt == WFMT_BF16) sc = st_bf16_to_f32(st_f32_to_bf16(sc));
+        out(e, "        for (int i = 0; i < %d; i++) x[(size_t)t * %d + i] *= %s;\n", n->n_out, n->n_out, flit(sc));
+    }
+    out(e, "    }\n}\n\n");
+}
+
+static void emit_elementwise_kernel(Emitter *e, const Kernel *k) {
+    const Node *n = knode(e, k);
+    switch (k->kind) {
+    case KK_BIAS:
+        out(e, "static void %s(const float *x, const float *b, float *y, int T) {\n", k->name);
+        out(e, "    for (int t = 0; t < T; t++)\n        for (int i = 0; i < %d; i++) y[(size_t)t * %d + i] = x[(size_t)t * %d + i] + b[i];\n}\n\n",
+            n->n_in, n->n_in, n->n_in);
+        break;
+    case KK_ADD:
+        out(e, "static void %s(const float *a, const float *b, float *y, int T) {\n", k->name);
+        out(e, "    for (size_t i = 0; i < (size_t)T * %d; i++) y[i] = a[i] + b[i];\n}\n\n", n->n_in);
+        break;
+    default:  /* KK_GLU */
+        out(e, "/* y = %s(gate) ⊙ up */\n", n->act == ACT_GEGLU_TANH ? "gelu_tanh" : "silu");
+        out(e, "static void %s(const float *gate, const float *up, float *y, int T) {\n", k->name);
+        out(e, "    for (size_t i = 0; i < (size_t)T * %d; i++) y[i] = %s(gate[i]) * up[i];\n}\n\n", n->n_in,
+            n->act == ACT_GEGLU_TANH ? "rt_gelu_tanh" : "rt_silu");
+        break;
+    }
+}
+
+static void emit_concat_kernel(Emitter *e, const Kernel *k) {
+    const Node *n = knode(e, k);
+    int a = e->g->vals[n->in[0]].width, b = e->g->vals[n->in[1]].width;
+    out(e, "/* y[t] = [a[t] | b[t]] */\n");
+    out(e, "static void %s(const float *a, const float *b, float *y, int T) {\n", k->name);
+    out(e, "    for (int t = 0; t < T; t++) {\n");
+    out(e, "        memcpy(y + (size_t)t * %d, a + (size_t)t * %d, sizeof(float) * %d);\n", a + b, a, a);
+    out(e, "        memcpy(y + (size_t)t * %d + %d, b + (size_t)t * %d, sizeof(float) * %d);\n    }\n}\n\n", a + b, a, b, b);
+}
+
+static void emit_kv_store_kernel(Emitter *e, const Kernel *k) {
+    const Node *n = knode(e, k);
+    const char *sig = k->name;
+    int w = n->kv_heads * n->head_dim;
+    if (n->ring) {
+        out(e, "/* write T rows of k and v for positions pos … pos+T-1 into a ring of %d rows (swa-tile) */\n", n->ring);
+        out(e, "static void %s(const float *k, const float *v, float *k_cache, float *v_cache, int T, int pos) {\n", sig);
+        out(e, "    for (int t = 0; t < T; t++) {\n        size_t row = (size_t)((pos + t) %% %d);\n", n->ring);
+        out(e, "        memcpy(k_cache + row * %d, k + (size_t)t * %d, sizeof(float) * %d);\n", w, w, w);
+        out(e, "        memcpy(v_cache + row * %d, v + (size_t)t * %d, sizeof(float) * %d);\n    }\n}\n\n", w, w, w);
+    } else {
+        out(e, "/* append T rows of k and v to the cache at positions pos … pos+T-1 */\n");
+        out(e, "static void %s(const float *k, const float *v, float *k_cache, float *v_cache, int T, int pos) {\n", sig);
+        out(e, "    memcpy(k_cache + (size_t)pos * %d, k, sizeof(float) * %d * (size_t)T);\n", w, w);
+        out(e, "    memcpy(v_cache + (size_t)pos * %d, v, sizeof(float) * %d * (size_t)T);\n}\n\n", w, w);
+    }
+}
+
+static void emit_moe_kernel(Emitter *e, const Kernel *k) {
     const Graph *g = e->g;
+    const Node *n = knode(e, k);
+    const char *sig = k->name;
+    const MoeAttrs *f = &n->moe;
+    const Weight *rw = &g->weights[n->w[0]], *ew = &g->weights[n->w[1]];
+    const char *ct = fmt_ctype(ew->fmt), *rt = fmt_ctype(rw->fmt);
+    int fp8 = is_fp8(ew);
+    out(e, "/* mixture of experts: router %s over %d experts, top %d%s; each expert\n"
+           " * down(silu(gate·x) ⊙ up·x) with hidden %d, expert width %d; %s */\n",
+        f->score == ROUTER_SIGMOID ? "sigmoid" : "softmax", f->experts, f->top_k,
+        f->normalize ? " renormalised" : "", n->n_in, f->intermediate,
+        n->grouped ? "expert-group: tokens gathered per expert, one matrix-matrix product each" : "one GEMV chain per (token, expert)");
+    out(e, "static void %s(const float *x, const %s *router, const %s *const *gate, const %s *const *up,\n"
+           "        const %s *const *down, const float *select_bias, const %s *shared_gate, const %s *shared_up,\n"
+           "        const %s *shared_down, %sfloat *y, int T) {\n", sig, rt, ct, ct, ct, ct, ct, ct,
+        fp8 ? "const float *const *gate_s, const float *const *up_s, const float *const *down_s,\n"
+              "        const float *shared_gate_s, const float *shared_up_s, const float *shared_down_s, " : "");
+    int si = f->shared_width;
+    out(e, "    RtMoe M = {.x = x, .y = y, .router = router, .gate = (const void *const *)gate, .up = (const void *const *)up,\n"
+           "               .down = (const void *const *)down, .T = T, .H = %d, .I = %d, .E = %d, .K = %d, .fmt = %s,\n"
+           "               .normalize = %d, .grouped = %d, .score = %d, .select_bias = select_bias, .groups = %d,\n"
+           "               .top_groups = %d, .group_max = %d, .scale = %s, .shared_gate = shared_gate, .shared_up = shared_up,\n"
+           "               .shared_down = shared_down, .SI = %d, .router_fmt = %s%s};\n    rt_moe(&M);\n}\n\n",
+        n->n_in, f->intermediate, f->experts, f->top_k, fmt_rt(ew->fmt), f->normalize ? 1 : 0,
+        n->grouped ? 1 : 0, f->score == ROUTER_SIGMOID ? 1 : 0, f->groups, f->top_groups, f->group_max ? 1 : 0,
+        flit((float)f->scale), si, fmt_rt(rw->fmt),
+        fp8 ? ",\n               .gate_scale = gate_s, .up_scale = up_s, .down_scale = down_s, .shared_gate_scale = shared_gate_s,\n"
+              "               .shared_up_scale = shared_up_s, .shared_down_scale = shared_down_s, .bn = BLOCK_N, .bk = BLOCK_K" : "");
+}
+
+static void emit_attention_kernel(Emitter *e, const Kernel *k) {
+    const Node *n = knode(e, k);
+    const char *sig = k->name;
+    out(e, "/* %s attention: %d query heads, %d kv heads (%d per group), head_dim %d, scale %.9g%s */\n",
+        n->window ? "sliding-window" : n->chunk ? "chunked" : "causal", n->heads, n->kv_heads, n->heads / n->kv_heads,
+        n->head_dim, n->scale, n->w[0] >= 0 ? ", with sinks" : "");
+    if (n->window) out(e, "/* each query sees the %d most recent keys, itself included */\n", n->window);
+    if (n->chunk) out(e, "/* each query sees the keys of its own %d-token chunk up to itself */\n", n->chunk);
+    if (n->logn_seq > 0)
+        out(e, "/* LogN (Qwen-1): q at position p is scaled by ln(p + 1) / ln(%d) once p + 1 > %d */\n", n->logn_seq, n->logn_seq);
+    if (n->temp_floor > 0)
+        out(e, "/* temperature tuning: q at position p is scaled by 1 + %g·log1p(floor((p + 1) / %g)) */\n", n->temp_scale, n->temp_floor);
+    out(e, "static void %s(const float *q, const float *k_cache, const float *v_cache, %sfloat *out, int T, int pos) {\n", sig,
+        n->w[0] >= 0 ? "const float *sinks, " : "");
+    out(e, "    RtAttention A = {.q = q, .k = k_cache, .v = v_cache, .out = out, .T = T, .pos = pos,\n"
+           "                     .heads = %d, .kv_heads = %d, .head_dim = %d, .scale = %s, .window = %d, .chunk = %d, .ring = %d%s};\n",
+        n->heads, n->kv_heads, n->head_dim, flit((float)n->scale), n->window, n->chunk, n->ring, n->w[0] >= 0 ? ", .sinks = sinks" : "");
+    if (n->temp_floor > 0)
+        out(e, "    A.temp_floor = %s;\n    A.temp_scale = %s;\n", flit((float)n->temp_floor), flit((float)n->temp_scale));
+    if (n->logn_seq > 0) out(e, "    A.logn_seq = %d;\n", n->logn_seq);
+    out(e, "    rt_attention(&A);\n}\n\n");
+}
+
+/* One function per kernel signature, in order of first use. */
+static void emit_kernels(Emitter *e) {
     out(e, "/* ── kernels ─────────────────────────────────────────────────────────────── */\n\n");
-    for (int i = 0; i < g->n_nodes; i++) {
-        const Node *n = &g->nodes[i];
-        char sig[128];
-        switch (n->op) {
-        case OP_EMBED: {
-            const Weight *w = &g->weights[n->w[0]];
-            snprintf(sig, sizeof sig, "embed_%s_%d%s", fmt_short(w->fmt), n->n_out, n->scale != 0 ? "_scaled" : "");
-            if (!kernel_new(e, sig)) break;
-            out(e, "/* x[t] = embed[token[t]]%s, widened to f32 */\n", n->scale != 0 ? " × scale" : "");
-            out(e, "static void %s(const int *tokens, const %s *E, float *x, int T) {\n", sig, fmt_ctype(w->fmt));
-            out(e, "    for (int t = 0; t < T; t++) {\n");
-            out(e, "        rt_row_to_f32(E + (size_t)tokens[t] * %d, %s, %d, x + (size_t)t * %d);\n", n->n_out, fmt_rt(w->fmt), n->n_out, n->n_out);
-            if (n->scale != 0) {
-                /* HF multiplies by the normaliser cast to the embedding dtype */
-                float sc = (float)n->scale;
-                if (w->fmt == WFMT_BF16) sc = st_bf16_to_f32(st_f32_to_bf16(sc));
-                out(e, "        for (int i = 0; i < %d; i++) x[(size_t)t * %d + i] *= %s;\n", n->n_out, n->n_out, flit(sc));
-            }
-            out(e, "    }\n}\n\n");
-            break;
-        }
-        case OP_RMSNORM: emit_rmsnorm_kernel(e, n); break;
-        case OP_LINEAR: case OP_LINEAR_GLU:
-            emit_linear_kernel(e, n, 0);
-            if (!n->mtp) emit_linear_kernel(e, n, 1);  /* forward_mtp runs the T-token form only */
-            break;
-        case OP_LOGITS: {
-            Node tmp = *n;
-            tmp.residual = false;
-            tmp.w[1] = -1;
-            if (!n->mtp) emit_linear_kernel(e, &tmp, 0);  /* forward_mtp needs the last row only */
-            emit_linear_kernel(e, &tmp, 1);
-            break;
-        }
-        case OP_BIAS:
-            snprintf(sig, sizeof sig, "bias_%d", n->n_in);
-            if (!kernel_new(e, sig)) break;
-            out(e, "static void %s(const float *x, const float *b, float *y, int T) {\n", sig);
-            out(e, "    for (int t = 0; t < T; t++)\n        for (int i = 0; i < %d; i++) y[(size_t)t * %d + i] = x[(size_t)t * %d + i] + b[i];\n}\n\n",
-                n->n_in, n->n_in, n->n_in);
-            break;
-        case OP_ADD:
-            snprintf(sig, sizeof sig, "add_%d", n->n_in);
-            if (!kernel_new(e, sig)) break;
-            out(e, "static void %s(const float *a, const float *b, float *y, int T) {\n", sig);
-            out(e, "    for (size_t i = 0; i < (size_t)T * %d; i++) y[i] = a[i] + b[i];\n}\n\n", n->n_in);
-            break;
-        case OP_GLU:
-            snprintf(sig, sizeof sig, "%s_%d", n->act == ACT_GEGLU_TANH ? "geglu" : "swiglu", n->n_in);
-            if (!kernel_new(e, sig)) break;
-            out(e, "/* y = %s(gate) ⊙ up */\n", n->act == ACT_GEGLU_TANH ? "gelu_tanh" : "silu");
-            out(e, "static void %s(const float *gate, const float *up, float *y, int T) {\n", sig);
-            out(e, "    for (size_t i = 0; i < (size_t)T * %d; i++) y[i] = %s(gate[i]) * up[i];\n}\n\n", n->n_in,
-                n->act == ACT_GEGLU_TANH ? "rt_gelu_tanh" : "rt_silu");
-            break;
-        case OP_ROPE: emit_rope_kernel(e, n); break;
-        case OP_CONCAT: {
-            int a = g->vals[n->in[0]].width, b = g->vals[n->in[1]].width;
-            snprintf(sig, sizeof sig, "concat_%d_%d", a, b);
-            if (!kernel_new(e, sig)) break;
-            out(e, "/* y[t] = [a[t] | b[t]] */\n");
-            out(e, "static void %s(const float *a, const float *b, float *y, int T) {\n", sig);
-            out(e, "    for (int t = 0; t < T; t++) {\n");
-            out(e, "        memcpy(y + (size_t)t * %d, a + (size_t)t * %d, sizeof(float) * %d);\n", a + b, a, a);
-            out(e, "        memcpy(y + (size_t)t * %d + %d, b + (size_t)t * %d, sizeof(float) * %d);\n    }\n}\n\n", a + b, a, b, b);
-            break;
-        }
-        case OP_KV_STORE: {
-            int w = n->kv_heads * n->head_dim;
-            kv_store_sig(n, sig, sizeof sig);
-            if (!kernel_new(e, sig)) break;
-            if (n->ring) {
-                out(e, "/* write T rows of k and v for positions pos … pos+T-1 into a ring of %d rows (swa-tile) */\n", n->ring);
-                out(e, "static void %s(const float *k, const float *v, float *k_cache, float *v_cache, int T, int pos) {\n", sig);
-                out(e, "    for (int t = 0; t < T; t++) {\n        size_t row = (size_t)((pos + t) %% %d);\n", n->ring);
-                out(e, "        memcpy(k_cache + row * %d, k + (size_t)t * %d, sizeof(float) * %d);\n", w, w, w);
-                out(e, "        memcpy(v_cache + row * %d, v + (size_t)t * %d, sizeof(float) * %d);\n    }\n}\n\n", w, w, w);
-            } else {
-                out(e, "/* append T rows of k and v to the cache at positions pos … pos+T-1 */\n");
-                out(e, "static void %s(const float *k, const float *v, float *k_cache, float *v_cache, int T, int pos) {\n", sig);
-                out(e, "    memcpy(k_cache + (size_t)pos * %d, k, sizeof(float) * %d * (size_t)T);\n", w, w);
-                out(e, "    memcpy(v_cache + (size_t)pos * %d, v, sizeof(float) * %d * (size_t)T);\n}\n\n", w, w);
-            }
-            break;
-        }
-        case OP_QK_ROPE_STORE: emit_fused_qk_kernel(e, n); break;
-        case OP_MLA_ATTENTION: emit_mla_kernels(e, n); break;
-        case OP_MOE: {
-            if (n->moe.stacked) { emit_moe_stacked_kernel(e, n); break; }
-            const MoeAttrs *f = &n->moe;
-            const Weight *rw = &g->weights[n->w[0]], *ew = &g->weights[n->w[1]];
-            const char *ct = fmt_ctype(ew->fmt), *rt = fmt_ctype(rw->fmt);
-            int fp8 = is_fp8(ew);
-            moe_sig(g, n, sig, sizeof sig);
-            if (!kernel_new(e, sig)) break;
-            out(e, "/* mixture of experts: router %s over %d experts, top %d%s; each expert\n"
-                   " * down(silu(gate·x) ⊙ up·x) with hidden %d, expert width %d; %s */\n",
-                f->score == ROUTER_SIGMOID ? "sigmoid" : "softmax", f->experts, f->top_k,
-                f->normalize ? " renormalised" : "", n->n_in, f->intermediate,
-                n->grouped ? "expert-group: tokens gathered per expert, one matrix-matrix product each" : "one GEMV chain per (token, expert)");
-            out(e, "static void %s(const float *x, const %s *router, const %s *const *gate, const %s *const *up,\n"
-                   "        const %s *const *down, const float *select_bias, const %s *shared_gate, const %s *shared_up,\n"
-                   "        const %s *shared_down, %sfloat *y, int T) {\n", sig, rt, ct, ct, ct, ct, ct, ct,
-                fp8 ? "const float *const *gate_s, const float *const *up_s, const float *const *down_s,\n"
-                      "        const float *shared_gate_s, const float *shared_up_s, const float *shared_down_s, " : "");
-            int si = f->shared_width;
-            out(e, "    RtMoe M = {.x = x, .y = y, .router = router, .gate = (const void *const *)gate, .up = (const void *const *)up,\n"
-                   "               .down = (const void *const *)down, .T = T, .H = %d, .I = %d, .E = %d, .K = %d, .fmt = %s,\n"
-                   "               .normalize = %d, .grouped = %d, .score = %d, .select_bias = select_bias, .groups = %d,\n"
-                   "               .top_groups = %d, .group_max = %d, .scale = %s, .shared_gate = shared_gate, .shared_up = shared_up,\n"
-                   "               .shared_down = shared_down, .SI = %d, .router_fmt = %s%s};\n    rt_moe(&M);\n}\n\n",
-                n->n_in, f->intermediate, f->experts, f->top_k, fmt_rt(ew->fmt), f->normalize ? 1 : 0,
-                n->grouped ? 1 : 0, f->score == ROUTER_SIGMOID ? 1 : 0, f->groups, f->top_groups, f->group_max ? 1 : 0,
-                flit((float)f->scale), si, fmt_rt(rw->fmt),
-                fp8 ? ",\n               .gate_scale = gate_s, .up_scale = up_s, .down_scale = down_s, .shared_gate_scale = shared_gate_s,\n"
-                      "               .shared_up_scale = shared_up_s, .shared_down_scale = shared_down_s, .bn = BLOCK_N, .bk = BLOCK_K" : "");
-            break;
-        }
-        case OP_ATTENTION:
-            attention_sig(n, sig, sizeof sig);
-            if (!kernel_new(e, sig)) break;
-            out(e, "/* %s attention: %d query heads, %d kv heads (%d per group), head_dim %d, scale %.9g%s */\n",
-                n->window ? "sliding-window" : n->chunk ? "chunked" : "causal", n->heads, n->kv_heads, n->heads / n->kv_heads,
-                n->head_dim, n->scale, n->w[0] >= 0 ? ", with sinks" : "");
-            if (n->window) out(e, "/* each query sees the %d most recent keys, itself included */\n", n->window);
-            if (n->chunk) out(e, "/* each query sees the keys of its own %d-token chunk up to itself */\n", n->chunk);
-            if (n->logn_seq > 0)
-                out(e, "/* LogN (Qwen-1): q at position p is scaled by ln(p + 1) / ln(%d) once p + 1 > %d */\n", n->logn_seq, n->logn_seq);
-            if (n->temp_floor > 0)
-                out(e, "/* temperature tuning: q at position p is scaled by 1 + %g·log1p(floor((p + 1) / %g)) */\n", n->temp_scale, n->temp_floor);
-            out(e, "static void %s(const float *q, const float *k_cache, const float *v_cache, %sfloat *out, int T, int pos) {\n", sig,
-                n->w[0] >= 0 ? "const float *sinks, " : "");
-            out(e, "    RtAttention A = {.q = q, .k = k_cache, .v = v_cache, .out = out, .T = T, .pos = pos,\n"
-                   "                     .heads = %d, .kv_heads = %d, .head_dim = %d, .scale = %s, .window = %d, .chunk = %d, .ring = %d%s};\n",
-                n->heads, n->kv_heads, n->head_dim, flit((float)n->scale), n->window, n->chunk, n->ring, n->w[0] >= 0 ? ", .sinks = sinks" : "");
-            if (n->temp_floor > 0)
-                out(e, "    A.temp_floor = %s;\n    A.temp_scale = %s;\n", flit((float)n->temp_floor), flit((float)n->temp_scale));
-            if (n->logn_seq > 0) out(e, "    A.logn_seq = %d;\n", n->logn_seq);
-            out(e, "    rt_attention(&A);\n}\n\n");
-            break;
-        default: break;
+    for (int i = 0; i < e->p->n_kernels; i++) {
+        const Kernel *k = &e->p->kernels[i];
+        switch (k->kind) {
+        case KK_EMBED: emit_embed_kernel(e, k); break;
+        case KK_RMSNORM: emit_rmsnorm_kernel(e, k); break;
+        case KK_LINEAR: emit_linear_kernel(e, k); break;
+        case KK_BIAS: case KK_ADD: case KK_GLU: emit_elementwise_kernel(e, k); break;
+        case KK_ROPE: emit_rope_kernel(e, k); break;
+        case KK_CONCAT: emit_concat_kernel(e, k); break;
+        case KK_KV_STORE: emit_kv_store_kernel(e, k); break;
+        case KK_QK_ROPE_STORE: emit_fused_qk_kernel(e, k); break;
+        case KK_MLA_STORE: emit_mla_store_kernel(e, k); break;
+        case KK_MLA_ATTENTION: emit_mla_attention_kernel(e, k); break;
+        case KK_MOE: emit_moe_kernel(e, k); break;
+        case KK_MOE_STACKED: emit_moe_stacked_kernel(e, k); break;
+        case KK_ATTENTION: emit_attention_kernel(e, k); break;
         }
     }
 }
 
 /* ── forward ─────────────────────────────────────────────────────────────── */
 
-static const char *V(Emitter *e, int v) { return e->vname[v]; }
-static const char *WF(Emitter *e, int w) {
-    static char buf[4][96];
+/* The C text of an operand.  One of 8 rotating buffers (enough for one call). */
+static const char *arg_text(const Emitter *e, Arg a) {
+    static char buf[8][160];
     static int k;
-    k = (k + 1) & 3;
-    const Weight *wt = &e->g->weights[w];
-    snprintf(buf[k], sizeof buf[k], "W.%s", field(wt));
-    return buf[k];
+    k = (k + 1) & 7;
+    char *b = buf[k];
+    const Graph *g = e->g;
+    switch (a.kind) {
+    case A_NULL: return "NULL";
+    case A_ACT:
+        if (a.last_row) snprintf(b, 160, "%s + (size_t)(T - 1) * %d", e->p->views[a.id].name, e->p->views[a.id].width);
+        else snprintf(b, 160, "%s", e->p->views[a.id].name);
+        return b;
+    case A_WEIGHT: snprintf(b, 160, "W.%s", field(&g->weights[a.id])); return b;
+    case A_WEIGHT_SCALE: snprintf(b, 160, "W.%s", scale_field(&g->weights[a.id])); return b;
+    case A_EXPERTS: snprintf(b, 160, "W.l[%d].%s", a.id, role_info[a.role].member); return b;
+    case A_EXPERTS_SCALE: snprintf(b, 160, "W.l[%d].%s_scale", a.id, role_info[a.role].member); return b;
+    case A_K_CACHE: snprintf(b, 160, "k_cache[%d]", a.id); return b;
+    case A_V_CACHE: snprintf(b, 160, "v_cache[%d]", a.id); return b;
+    case A_ROPE_COS: snprintf(b, 160, "rope_cos_%s", g->rope[a.id].name); return b;
+    case A_ROPE_SIN: snprintf(b, 160, "rope_sin_%s", g->rope[a.id].name); return b;
+    case A_TOKENS: return "tokens";
+    case A_HIDDEN_IN: return "hidden";
+    case A_LOGITS: return "logits";
+    case A_HIDDEN_OUT: return "hidden_out";
+    case A_T: return "T";
+    case A_POS: return "pos";
+    case A_LOGITS_ROWS: return "(logits_mode == 2 ? T : logits_mode)";
+    case A_INT: snprintf(b, 160, "%d", a.id); return b;
+    case A_T_IS_1: return "T == 1";
+    }
+    return "?";
+}
+
+/* What goes between argument i-1 and i of a call: long calls are wrapped. */
+static const char *arg_sep(const Kernel *k, const Step *s, int i) {
+    static const char *const wrap = ",\n        ";
+    switch (k->kind) {
+    case KK_QK_ROPE_STORE: return i == 5 ? wrap : ", ";
+    case KK_MOE_STACKED: return i == 3 || i == 7 || i == 9 ? wrap : ", ";
+    case KK_MOE:  /* fp8: the experts' and shared experts' multipliers on lines of their own */
+        if (i == 5 || (s->n_args > 11 && (i == 15 || (i == 13 && s->arg[12].kind != A_NULL)))) return wrap;
+        return s->n_args > 11 && i == 9 ? ", \n        " : ", ";
+    default: return ", ";
+    }
 }
 
 static void call_comment(Emitter *e, const Node *n, int idx) {
@@ -925,18 +812,67 @@ static void call_comment(Emitter *e, const Node *n, int idx) {
     out(e, " */\n");
 }
 
-enum { FWD_PREFILL, FWD_DECODE, FWD_MTP };
-
-static void emit_forward(Emitter *e, int mode) {
+/* A comment line where a new layer (or the output) starts. */
+static void layer_header(Emitter *e, const Node *n, int *last_layer) {
     const Graph *g = e->g;
-    int decode = mode == FWD_DECODE, mtp = mode == FWD_MTP;
-    const char *T = decode ? "1" : "T";
-    if (decode) {
+    if (n->layer == *last_layer) return;
+    if (n->layer >= 0) {
+        const GraphLayer *ls = &g->layer[n->layer];
+        out(e, "\n    /* ── layer %d%s ── %s, %s norms%s%s ── %s:%d */\n", n->layer, n->mtp ? " (MTP module)" : "",
+            ls->mla ? "MLA" : "attention", ls->norms == NORMS_PRE ? "pre" : ls->norms == NORMS_POST ? "post" : "sandwich",
+            ls->nope ? ", NoPE" : "", ls->window ? ", sliding window" : "", cmt(ls->loc.file), ls->loc.line);
+    } else if (*last_layer >= 0) {
+        out(e, "\n    /* ── output ── */\n");
+    }
+    *last_layer = n->layer;
+}
+
+static const char *guard_text(Guard gd) {
+    switch (gd) {
+    case G_HIDDEN_OUT: return "if (hidden_out) ";
+    case G_LOGITS_ALL: return "if (logits_mode == 2) ";
+    case G_LOGITS_LAST: return "else if (logits_mode == 1) ";  /* printed right after G_LOGITS_ALL */
+    case G_LOGITS: return "if (logits) ";
+    default: return "";
+    }
+}
+
+static void emit_step(Emitter *e, const Step *s) {
+    const Graph *g = e->g;
+    out(e, "    %s", guard_text(s->guard));
+    switch (s->kind) {
+    case S_CALL: {
+        const Kernel *k = &e->p->kernels[s->kernel];
+        out(e, "%s(", k->name);
+        for (int i = 0; i < s->n_args; i++) out(e, "%s%s", i ? arg_sep(k, s, i) : "", arg_text(e, s->arg[i]));
+        out(e, ");");
+        if (s->remark) out(e, "  /* %s */", s->remark);
+        out(e, "\n");
+        break;
+    }
+    case S_COPY:
+        out(e, "memcpy(%s, %s, sizeof(float) * %s * %d);\n", arg_text(e, s->arg[0]), arg_text(e, s->arg[1]), arg_text(e, s->arg[2]), s->width);
+        break;
+    case S_SOFTCAP:
+        out(e, "for (size_t i = 0; i < (size_t)%s * VOCAB; i++) logits[i] = %s * tanhf(logits[i] / %s);  /* final soft-cap */\n",
+            arg_text(e, s->arg[0]), flit((float)s->value), flit((float)s->value));
+        break;
+    case S_ROPE_ANGLES: {
+        const RopeTable *t = &g->rope[s->id];
+        out(e, "rt_rope_angles(rope_inv_freq_%s, %d, rope_mscale_%s, pos, %s, rope_cos_%s, rope_sin_%s);\n", t->name, t->dims / 2, t->name,
+            arg_text(e, s->arg[0]), t->name, t->name);
+        break;
+    }
+    }
+}
+
+static void emit_forward_head(Emitter *e, Phase ph) {
+    if (ph == PH_DECODE) {
         out(e, "/* One decode step: token at position pos (pos tokens already cached).\n"
                " * Every linear is a GEMV that streams its weights once.  hidden_out, if not\n"
                " * NULL, receives the final hidden state (after the final norm), [HIDDEN]. */\n");
         out(e, "static void forward_decode(const int *tokens, int pos, float *logits, float *hidden_out) {\n");
-    } else if (mtp) {
+    } else if (ph == PH_MTP) {
         out(e, "/* The multi-token-prediction module on T <= TMAX positions pos … pos+T-1: hidden\n"
                " * [T][HIDDEN] holds the main model's final hidden states there and tokens the\n"
                " * tokens that followed them; logits receives the draft logits of the last\n"
@@ -948,205 +884,28 @@ static void emit_forward(Emitter *e, int mode) {
                " * NULL, receives the final hidden states (after the final norm), [T][HIDDEN]. */\n");
         out(e, "static void forward_prefill(const int *tokens, int T, int pos, float *logits, int logits_mode, float *hidden_out) {\n");
     }
-    /* activation names */
-    out(e, "    /* activations: views into the arena (%s) */\n", g->memplanned ? "memplan: shared by liveness" : "memplan off: one region each");
-    char **declared = calloc((size_t)g->n_vals, sizeof(char *));
-    int nd = 0;
-    for (int v = 0; v < g->n_vals; v++) {
-        if (g->vals[v].producer < 0 || g->vals[v].is_int || g->nodes[g->vals[v].producer].op == OP_LOGITS) continue;
-        if (g->nodes[g->vals[v].producer].mtp != mtp) continue;
-        int dup = 0;
-        for (int k = 0; k < nd; k++) if (!strcmp(declared[k], e->vname[v])) dup = 1;
-        if (dup) {
-            /* a name must always denote the same arena offset */
-            for (int u = 0; u < v; u++)
-                if (g->vals[u].producer >= 0 && !strcmp(e->vname[u], e->vname[v]) && e->voff[u] != e->voff[v]) {
-                    fprintf(stderr, "archc: internal error: value name %s used for two arena offsets\n", e->vname[v]);
-                    abort();
-                }
-            continue;
-        }
-        declared[nd++] = e->vname[v];
-        out(e, "    float *const %s = arena + %lld;  /* [T][%d] */\n", e->vname[v], (long long)e->voff[v], g->vals[v].width);
+}
+
+/* One entry point: its views of the arena, then its steps, each node's first
+ * step under a comment naming the node. */
+static void emit_forward(Emitter *e, Phase ph) {
+    const Program *p = e->p;
+    emit_forward_head(e, ph);
+    out(e, "    /* activations: views into the arena (%s) */\n", e->g->memplanned ? "memplan: shared by liveness" : "memplan off: one region each");
+    for (int i = 0; i < p->n_decl[ph]; i++) {
+        const View *v = &p->views[p->decl[ph][i]];
+        out(e, "    float *const %s = arena + %lld;  /* [T][%d] */\n", v->name, (long long)v->offset, v->width);
     }
-    free(declared);
-    /* rope tables */
-    for (int r = 0; r < g->n_rope; r++) {
-        const RopeTable *t = &g->rope[r];
-        if (t->dims <= 0) continue;
-        out(e, "    rt_rope_angles(rope_inv_freq_%s, %d, rope_mscale_%s, pos, %s, rope_cos_%s, rope_sin_%s);\n", t->name,
-            t->dims / 2, t->name, T, t->name, t->name);
-    }
-    int last_layer = -2;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const Node *n = &g->nodes[i];
-        if (n->mtp != mtp) continue;
-        if (n->layer != last_layer) {
-            if (n->layer >= 0) {
-                const GraphLayer *ls = &g->layer[n->layer];
-                out(e, "\n    /* ── layer %d%s ── %s, %s norms%s%s ── %s:%d */\n", n->layer, n->mtp ? " (MTP module)" : "",
-                    ls->mla ? "MLA" : "attention", ls->norms == NORMS_PRE ? "pre" : ls->norms == NORMS_POST ? "post" : "sandwich",
-                    ls->nope ? ", NoPE" : "", ls->window ? ", sliding window" : "", cmt(ls->loc.file), ls->loc.line);
-            } else if (last_layer >= 0) {
-                out(e, "\n    /* ── output ── */\n");
-            }
-            last_layer = n->layer;
+    int last_layer = -2, last_node = -1;
+    for (int i = 0; i < p->n_steps[ph]; i++) {
+        const Step *s = &p->steps[ph][i];
+        if (s->node >= 0 && s->node != last_node) {
+            const Node *n = &e->g->nodes[s->node];
+            layer_header(e, n, &last_layer);
+            call_comment(e, n, s->node);
+            last_node = s->node;
         }
-        char sig[128];
-        switch (n->op) {
-        case OP_INPUT: break;
-        case OP_HIDDEN_IN:
-            call_comment(e, n, i);
-            out(e, "    memcpy(%s, hidden, sizeof(float) * T * %d);\n", V(e, n->out), g->vals[n->out].width);
-            break;
-        case OP_CONCAT:
-            call_comment(e, n, i);
-            out(e, "    concat_%d_%d(%s, %s, %s, %s);\n", g->vals[n->in[0]].width, g->vals[n->in[1]].width, V(e, n->in[0]), V(e, n->in[1]),
-                V(e, n->out), T);
-            break;
-        case OP_EMBED: {
-            const Weight *w = &g->weights[n->w[0]];
-            snprintf(sig, sizeof sig, "embed_%s_%d%s", fmt_short(w->fmt), n->n_out, n->scale != 0 ? "_scaled" : "");
-            call_comment(e, n, i);
-            out(e, "    %s(tokens, %s, %s, %s);\n", sig, WF(e, n->w[0]), V(e, n->out), T);
-            break;
-        }
-        case OP_RMSNORM:
-            rmsnorm_sig(n, sig, sizeof sig);
-            call_comment(e, n, i);
-            out(e, "    %s(%s, %s, %s, %s);\n", sig, V(e, n->in[0]), n->w[0] >= 0 ? WF(e, n->w[0]) : "NULL", V(e, n->out), T);
-            break;
-        case OP_LINEAR: case OP_LINEAR_GLU: {
-            kernel_sig_linear(g, n, decode, sig, sizeof sig);
-            call_comment(e, n, i);
-            out(e, "    %s(%s, %s", sig, V(e, n->in[0]), WF(e, n->w[0]));
-            if (is_fp8(&g->weights[n->w[0]])) out(e, ", W.%s", scale_field(&g->weights[n->w[0]]));
-            if (n->op == OP_LINEAR_GLU) {
-                out(e, ", %s", WF(e, n->w[1]));
-                if (is_fp8(&g->weights[n->w[1]])) out(e, ", W.%s", scale_field(&g->weights[n->w[1]]));
-                if (n->w[2] >= 0) out(e, ", %s, %s", WF(e, n->w[2]), WF(e, n->w[3]));
-            } else if (n->w[1] >= 0) out(e, ", %s", WF(e, n->w[1]));
-            if (n->residual) out(e, ", %s", V(e, n->in[1]));
-            out(e, ", %s%s);\n", V(e, n->out), decode ? "" : ", T");
-            break;
-        }
-        case OP_LOGITS: {
-            Node tmp = *n;
-            tmp.residual = false;
-            tmp.w[1] = -1;
-            call_comment(e, n, i);
-            char sg[128], sv[128];
-            kernel_sig_linear(g, &tmp, 0, sg, sizeof sg);
-            kernel_sig_linear(g, &tmp, 1, sv, sizeof sv);
-            if (mtp) {
-                out(e, "    %s(%s + (size_t)(T - 1) * %d, %s, logits);\n", sv, V(e, n->in[0]), n->n_in, WF(e, n->w[0]));
-                break;
-            }
-            out(e, "    if (hidden_out) memcpy(hidden_out, %s, sizeof(float) * %s * %d);\n", V(e, n->in[0]), T, n->n_in);
-            if (decode) {
-                out(e, "    %s(%s, %s, logits);\n", sv, V(e, n->in[0]), WF(e, n->w[0]));
-            } else {
-                out(e, "    if (logits_mode == 2) %s(%s, %s, logits, T);\n", sg, V(e, n->in[0]), WF(e, n->w[0]));
-                out(e, "    else if (logits_mode == 1) %s(%s + (size_t)(T - 1) * %d, %s, logits);\n", sv, V(e, n->in[0]), n->n_in, WF(e, n->w[0]));
-            }
-            if (n->softcap != 0)
-                out(e, "    if (logits) for (size_t i = 0; i < (size_t)%s * VOCAB; i++) logits[i] = %s * tanhf(logits[i] / %s);  /* final soft-cap */\n",
-                    decode ? "1" : "(logits_mode == 2 ? T : logits_mode)", flit((float)n->softcap), flit((float)n->softcap));
-            break;
-        }
-        case OP_BIAS:
-            call_comment(e, n, i);
-            out(e, "    bias_%d(%s, %s, %s, %s);\n", n->n_in, V(e, n->in[0]), WF(e, n->w[0]), V(e, n->out), T);
-            break;
-        case OP_ADD:
-            call_comment(e, n, i);
-            out(e, "    add_%d(%s, %s, %s, %s);\n", n->n_in, V(e, n->in[0]), V(e, n->in[1]), V(e, n->out), T);
-            break;
-        case OP_GLU:
-            call_comment(e, n, i);
-            out(e, "    %s_%d(%s, %s, %s, %s);\n", n->act == ACT_GEGLU_TANH ? "geglu" : "swiglu", n->n_in, V(e, n->in[0]), V(e, n->in[1]), V(e, n->out), T);
-            break;
-        case OP_ROPE: {
-            const RopeTable *r = &g->rope[n->rope];
-            call_comment(e, n, i);
-            out(e, "    rope%s_%dx%d_rot%d(%s, %s, rope_cos_%s, rope_sin_%s, %s);\n", r->layout == ROPE_LAYOUT_INTERLEAVED ? "_interleaved" : "",
-                n->heads, n->head_dim, n->rot_dims, V(e, n->in[0]), V(e, n->out), r->name, r->name, T);
-            break;
-        }
-        case OP_KV_STORE:
-            call_comment(e, n, i);
-            kv_store_sig(n, sig, sizeof sig);
-            out(e, "    %s(%s, %s, k_cache[%d], v_cache[%d], %s, pos);\n", sig, V(e, n->in[0]), V(e, n->in[1]), n->cache, n->cache, T);
-            break;
-        case OP_QK_ROPE_STORE: {
-            qk_fused_sig(g, n, sig, sizeof sig);
-            call_comment(e, n, i);
-            const char *rn = n->rope >= 0 ? g->rope[n->rope].name : NULL;
-            char cs[80], sn[80];
-            snprintf(cs, sizeof cs, rn ? "rope_cos_%s" : "NULL", rn);
-            snprintf(sn, sizeof sn, rn ? "rope_sin_%s" : "NULL", rn);
-            out(e, "    %s(%s, %s, %s, %s, %s,\n        %s, k_cache[%d], v_cache[%d], %s, %s, %s, pos);\n", sig, V(e, n->in[0]), V(e, n->in[1]),
-                V(e, n->in[2]), n->w[0] >= 0 ? WF(e, n->w[0]) : "NULL", n->w[1] >= 0 ? WF(e, n->w[1]) : "NULL", V(e, n->out), n->cache,
-                n->cache, cs, sn, T);
-            break;
-        }
-        case OP_MOE: {
-            if (n->moe.stacked) {
-                moe_stacked_sig(g, n, sig, sizeof sig);
-                call_comment(e, n, i);
-                out(e, "    %s(%s, %s, %s,\n        %s, %s, %s, %s,\n        %s, %s,\n        %s, %s, %s, %s, %s);\n", sig,
-                    V(e, n->in[0]), moe_field(g, n, WR_ROUTER), moe_field(g, n, WR_ROUTER_BIAS), moe_field(g, n, WR_EXPERTS_GATE_UP),
-                    moe_field(g, n, WR_EXPERTS_DOWN), moe_field(g, n, WR_EXPERTS_GATE_UP_SCALES), moe_field(g, n, WR_EXPERTS_DOWN_SCALES),
-                    moe_field(g, n, WR_EXPERTS_GATE_UP_BIAS), moe_field(g, n, WR_EXPERTS_DOWN_BIAS), moe_field(g, n, WR_SHARED_GATE),
-                    moe_field(g, n, WR_SHARED_UP), moe_field(g, n, WR_SHARED_DOWN), V(e, n->out), T);
-                break;
-            }
-            moe_sig(g, n, sig, sizeof sig);
-            call_comment(e, n, i);
-            char sb[64], sg[64], su[64], sd[64];
-            snprintf(sb, sizeof sb, n->w[3] >= 0 ? "W.l[%d].router_select_bias" : "NULL", n->layer);
-            snprintf(sg, sizeof sg, n->w[2] >= 0 ? "W.l[%d].shared_gate" : "NULL", n->layer);
-            snprintf(su, sizeof su, n->w[2] >= 0 ? "W.l[%d].shared_up" : "NULL", n->layer);
-            snprintf(sd, sizeof sd, n->w[2] >= 0 ? "W.l[%d].shared_down" : "NULL", n->layer);
-            out(e, "    %s(%s, W.l[%d].router, W.l[%d].experts_gate, W.l[%d].experts_up, W.l[%d].experts_down,\n        %s, %s, %s, %s, ", sig,
-                V(e, n->in[0]), n->layer, n->layer, n->layer, n->layer, sb, sg, su, sd);
-            if (is_fp8(&g->weights[n->w[1]])) {
-                int L = n->layer;
-                if (n->w[2] >= 0)
-                    out(e, "\n        W.l[%d].experts_gate_scale, W.l[%d].experts_up_scale, W.l[%d].experts_down_scale, W.l[%d].shared_gate_scale,\n"
-                           "        W.l[%d].shared_up_scale, W.l[%d].shared_down_scale,\n        ", L, L, L, L, L, L);
-                else
-                    out(e, "\n        W.l[%d].experts_gate_scale, W.l[%d].experts_up_scale, W.l[%d].experts_down_scale, NULL, NULL, NULL,\n        ", L, L, L);
-            }
-            out(e, "%s, %s);\n", V(e, n->out), T);
-            break;
-        }
-        case OP_MLA_ATTENTION: {
-            const char *rn = g->rope[n->rope].name;
-            call_comment(e, n, i);
-            mla_store_sig(n, sig, sizeof sig);
-            out(e, "    %s(%s, %s, k_cache[%d], rope_cos_%s, rope_sin_%s, %s, pos);\n", sig, V(e, n->in[1]), WF(e, n->w[0]), n->cache,
-                rn, rn, T);
-            mla_attention_sig(g, n, sig, sizeof sig);
-            /* absorbed in decode (and for a single MTP position); prefill materialises K/V */
-            int absorbed = (decode || mtp) && n->absorbed;
-            char ks[112] = "";
-            if (is_fp8(&g->weights[n->w[1]])) snprintf(ks, sizeof ks, ", W.%s", scale_field(&g->weights[n->w[1]]));
-            out(e, "    %s(%s, %s%s, k_cache[%d], rope_cos_%s, rope_sin_%s, %s, %s, pos, %s);  /* %s */\n", sig, V(e, n->in[0]),
-                WF(e, n->w[1]), ks, n->cache, rn, rn, V(e, n->out), T, !absorbed ? "0" : mtp ? "T == 1" : "1",
-                absorbed ? "absorbed: attends over the latent cache (mla-absorb)" : "materialised K/V");
-            break;
-        }
-        case OP_ATTENTION: {
-            attention_sig(n, sig, sizeof sig);
-            call_comment(e, n, i);
-            out(e, "    %s(%s, k_cache[%d], v_cache[%d], %s%s%s, %s, pos);\n", sig, V(e, n->in[0]), n->cache, n->cache,
-                n->w[0] >= 0 ? WF(e, n->w[0]) : "", n->w[0] >= 0 ? ", " : "", V(e, n->out), T);
-            break;
-        }
-        default:
-            break;
-        }
+        emit_step(e, s);
     }
     out(e, "}\n\n");
 }
@@ -1155,9 +914,10 @@ static void emit_forward(Emitter *e, int mode) {
 
 static int c_emit(const Graph *g, FILE *f) {
     const GraphModel *s = &g->model;
-    Emitter em = {.f = f, .g = g};
+    Program prog;
+    if (program_build(g, &prog) < 0) return -1;
+    Emitter em = {.f = f, .g = g, .p = &prog};
     Emitter *e = &em;
-    name_values(e);
 
     out(e, "/*\n * %s — generated by archc %s from %s.  Do not edit; edit the YAML.\n *\n", cmt(s->name), ARCHC_VERSION, cmt(s->file));
     out(e, " * family %s: %d layers, hidden %d, vocab %d, max context %d, weights %s.\n", s->family, s->n_layers, s->hidden,
@@ -1177,7 +937,7 @@ static int c_emit(const Graph *g, FILE *f) {
     out(e, "enum {\n    VOCAB = %d,\n    HIDDEN = %d,\n    N_LAYERS = %d,\n    MAX_CONTEXT = %d,\n    TMAX = %d,       /* prefill chunk */\n"
            "    N_MTP_LAYERS = %d,  /* multi-token-prediction module layers (after the N_LAYERS) */\n"
            "    N_CACHES = %d,\n    ARENA_FLOATS = %lld,\n",
-        s->vocab, s->hidden, s->n_layers, s->max_context, g->tmax, s->mtp_depth, g->n_caches, (long long)(e->arena > 0 ? e->arena : 1));
+        s->vocab, s->hidden, s->n_layers, s->max_context, g->tmax, s->mtp_depth, g->n_caches, (long long)(prog.arena_floats > 0 ? prog.arena_floats : 1));
     if (s->weight_format == WFMT_FP8_E4M3)
         out(e, "    BLOCK_N = %d,    /* fp8: weight_scale_inv blocks of BLOCK_N rows × BLOCK_K columns */\n    BLOCK_K = %d,\n", block_n(g), block_k(g));
     out(e, "};\n\n");
@@ -1255,11 +1015,9 @@ static int c_emit(const Graph *g, FILE *f) {
     out(e, "    for (int c = 0; c < N_CACHES; c++) { rt_free(k_cache[c]); rt_free(v_cache[c]); }\n}\n\n");
 
     out(e, "/* ── forward ─────────────────────────────────────────────────────────────── */\n\n");
-    emit_forward(e, FWD_PREFILL);
-    emit_forward(e, FWD_DECODE);
-    int has_mtp = 0;
-    for (int i = 0; i < g->n_nodes; i++) has_mtp |= g->nodes[i].mtp;
-    if (has_mtp) emit_forward(e, FWD_MTP);
+    for (int ph = 0; ph < PH_COUNT; ph++)
+        if (prog.has_phase[ph]) emit_forward(e, (Phase)ph);
+    int has_mtp = prog.has_phase[PH_MTP];
 
     out(e, "/* Run n tokens at positions pos …: one decode step, or prefill in chunks of TMAX. */\n");
     out(e, "static void model_forward(const int *tokens, int n, int pos, float *logits, int all_logits, float *hidden_out) {\n");
@@ -1288,11 +1046,7 @@ static int c_emit(const Graph *g, FILE *f) {
         cstr(s->name), cstr(cmt(s->file)), s->eos_token, (long long)graph_weight_bytes(g), has_mtp ? "    .mtp = model_mtp,\n" : "");
     out(e, "int main(int argc, char **argv) {\n    add_expert_weights();\n    return rt_main(argc, argv, &archc_model);\n}\n");
 
-    for (int v = 0; v < g->n_vals; v++) free(e->vname[v]);
-    free(e->vname);
-    free(e->voff);
-    for (int i = 0; i < e->n_kernels; i++) free(e->kernels[i]);
-    free(e->kernels);
+    program_free(&prog);
     return ferror(f) ? -1 : 0;
 }
 

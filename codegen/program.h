@@ -1,0 +1,142 @@
+/*
+ * codegen/program.h — the lowered program: what a backend prints.
+ *
+ * Built once from the Graph after passes (program_build), backend-neutral: it
+ * holds the schedule and every decision a printer would otherwise make while
+ * printing — the activation views of the arena, the deduplicated kernel
+ * signatures, and for each entry point (prefill, decode, MTP) the list of steps
+ * with their typed operands.  A printer (codegen/emit_c.c) walks it and writes
+ * text; it computes no names, no dedup and no schedule of its own.
+ * See docs/program.md.
+ */
+#ifndef ARCHC_PROGRAM_H
+#define ARCHC_PROGRAM_H
+
+#include <stdbool.h>
+#include "ir.h"
+
+/* The entry points of a compiled model. */
+typedef enum {
+    PH_PREFILL,   /* T <= TMAX tokens, matrix-matrix kernels, logits by mode   */
+    PH_DECODE,    /* one token (T = 1 literal), GEMV kernels                   */
+    PH_MTP,       /* the multi-token-prediction module over T positions        */
+    PH_COUNT
+} Phase;
+
+/* ── kernels ──────────────────────────────────────────────────────────────── */
+
+typedef enum {
+    KK_EMBED, KK_RMSNORM, KK_LINEAR, KK_BIAS, KK_ADD, KK_GLU, KK_ROPE, KK_CONCAT,
+    KK_KV_STORE, KK_QK_ROPE_STORE, KK_MLA_STORE, KK_MLA_ATTENTION, KK_MOE, KK_MOE_STACKED,
+    KK_ATTENTION
+} KernelKind;
+
+/* One distinct kernel.  `name` is its signature (op, format, every dimension:
+ * "gemm_bf16_3072x1024_res"); two calls share a kernel iff their names are
+ * equal.  The literals of the body are the attributes of `node` (any node with
+ * this signature: the name encodes every attribute the body reads) and, for
+ * linear kernels, the flags below (a logits projection is a linear without
+ * bias or residual whatever its node says). */
+typedef struct Kernel {
+    KernelKind kind;
+    char name[128];
+    int node;              /* a node with this signature                       */
+    bool gemv;             /* linear: one token (decode form), else T tokens   */
+    bool bias, residual;   /* linear: epilogues                                */
+} Kernel;
+
+/* ── steps ────────────────────────────────────────────────────────────────── */
+
+/* A typed operand of a step. */
+typedef enum {
+    A_NULL,          /* an absent optional tensor                                 */
+    A_ACT,           /* activation view of value `id` (last_row: row T-1 only)    */
+    A_WEIGHT,        /* weight `id` (Graph.weights: keyed by layer, role, expert) */
+    A_WEIGHT_SCALE,  /* fp8 block multipliers of weight `id`                      */
+    A_EXPERTS,       /* the routed experts' matrices of layer `id`, role `role`:
+                        one slot per expert                                       */
+    A_EXPERTS_SCALE, /* their fp8 block multipliers                               */
+    A_K_CACHE, A_V_CACHE,   /* KV cache `id` (latent cache of MLA: K only)        */
+    A_ROPE_COS, A_ROPE_SIN, /* RoPE table `id` (Graph.rope): cos/sin of this call's positions */
+    A_TOKENS,        /* the entry point's arguments: token ids                    */
+    A_HIDDEN_IN,     /*   the main model's hidden states (MTP)                    */
+    A_LOGITS,        /*   the logits output                                       */
+    A_HIDDEN_OUT,    /*   the final hidden states output (may be absent)          */
+    A_T, A_POS,      /*   tokens in this call, first position                     */
+    A_LOGITS_ROWS,   /* prefill: rows of logits this call writes (by logits mode) */
+    A_INT,           /* the literal `id`                                          */
+    A_T_IS_1         /* 1 when this call has one token, else 0                    */
+} ArgKind;
+
+typedef struct Arg {
+    ArgKind kind;
+    int id;
+    WeightRole role;   /* A_EXPERTS, A_EXPERTS_SCALE                              */
+    bool last_row;     /* A_ACT                                                   */
+} Arg;
+
+typedef enum {
+    S_CALL,         /* kernel(args…)                                             */
+    S_COPY,         /* arg[0] ← arg[1], arg[2] rows of `width` floats            */
+    S_SOFTCAP,      /* logits ← cap·tanh(logits / cap) over arg[0] rows; `value`  */
+    S_ROPE_ANGLES   /* cos/sin of RoPE table `id` for arg[0] tokens from pos      */
+} StepKind;
+
+/* When a step runs (prefill's logits depend on the call's logits mode). */
+typedef enum {
+    G_ALWAYS,
+    G_HIDDEN_OUT,   /* the caller asked for the final hidden states              */
+    G_LOGITS_ALL,   /* logits of every token                                     */
+    G_LOGITS_LAST,  /* logits of the last token only (exclusive with the above)  */
+    G_LOGITS        /* any logits                                                */
+} Guard;
+
+enum { STEP_MAX_ARGS = 20 };
+
+typedef struct Step {
+    StepKind kind;
+    Guard guard;
+    int node;          /* the IR node it implements (comments); -1 preamble      */
+    int kernel;        /* S_CALL: index in Program.kernels                       */
+    int id;            /* S_ROPE_ANGLES: RoPE table                              */
+    int width;         /* S_COPY: floats per row                                 */
+    double value;      /* S_SOFTCAP: the cap                                     */
+    const char *remark;/* a note on this call (e.g. which MLA form), or NULL     */
+    Arg arg[STEP_MAX_ARGS];
+    int n_args;
+} Step;
+
+/* ── buffers ──────────────────────────────────────────────────────────────── */
+
+/* An activation: a [T][width] view of the arena at a fixed offset.  Views
+ * that share an offset and a role share a name (x, x_2, …: numbered by first
+ * appearance of their offset). */
+typedef struct View {
+    char name[64];
+    int64_t offset;    /* floats from the arena's start (per TMAX row block)     */
+    int width;
+} View;
+
+typedef struct Program {
+    const Graph *g;
+    View *views;               /* per value (Graph.vals)                        */
+    int64_t arena_floats;      /* the activation arena, floats                  */
+    int *decl[PH_COUNT];       /* per entry point: values whose view it names   */
+    int n_decl[PH_COUNT];      /*   (one per distinct name)                     */
+    Kernel *kernels; int n_kernels;   /* in order of first use                  */
+    Step *steps[PH_COUNT];     /* per entry point, in order                     */
+    int n_steps[PH_COUNT];
+    bool has_phase[PH_COUNT];  /* PH_MTP only with an MTP module                */
+} Program;
+
+/* Build the program of a graph that passed the backend's check; 0 or -1. */
+int program_build(const Graph *g, Program *p);
+void program_free(Program *p);
+
+/* fp8 matrices carry a block-scale tensor (weight_scale_inv) next to them. */
+static inline bool weight_fp8(const Weight *w) { return !(w->flags & W_VECTOR) && w->fmt == WFMT_FP8_E4M3; }
+
+/* The weight of (layer, role) outside the routed experts' own matrices, or -1. */
+int program_weight(const Graph *g, int layer, WeightRole role);
+
+#endif
