@@ -536,10 +536,9 @@ static void emit_mla_attention_kernel(Emitter *e, const Kernel *k) {
                " * See rt_mla_* in archc_kernels.h. */\n",
             nh, dn, dr, dv, r, n->scale, nh * (dn + dv), r);
         out(e, "static void %s(const float *q, const %s *kv_b, %sconst float *cache, const float *cos_t,\n"
-               "        const float *sin_t, float *out, int T, int pos, int absorbed) {\n", sig, fmt_ctype(w->fmt),
+               "        const float *sin_t, float *q_rot, float *out, int T, int pos, int absorbed) {\n", sig, fmt_ctype(w->fmt),
             is_fp8(w) ? "const float *kv_b_scale, " : "");
-        out(e, "    float *q_rot = malloc(sizeof(float) * (size_t)T * %d);\n", nh * qk);
-        out(e, "    if (!q_rot) rt_die(\"out of memory in MLA attention\");\n");
+        out(e, "    /* q_rot: [T][%d] of the scratch buffer */\n", nh * qk);
         out(e, "    for (int t = 0; t < T; t++) {\n");
         out(e, "        const float *cs = cos_t + (size_t)t * %d, *sn = sin_t + (size_t)t * %d;\n", dr / 2, dr / 2);
         out(e, "        for (int h = 0; h < %d; h++) {\n", nh);
@@ -553,7 +552,7 @@ static void emit_mla_attention_kernel(Emitter *e, const Kernel *k) {
                "               .r = %d, .dn = %d, .dr = %d, .dv = %d, .fmt = %s, .scale = %s%s};\n",
             nh, r, dn, dr, dv, fmt_rt(w->fmt), flit((float)n->scale),
             is_fp8(w) ? ",\n               .w_scale = kv_b_scale, .bn = BLOCK_N, .bk = BLOCK_K" : "");
-        out(e, "    if (absorbed) rt_mla_absorbed(&A);\n    else rt_mla_materialised(&A);\n    free(q_rot);\n}\n\n");
+        out(e, "    if (absorbed) rt_mla_absorbed(&A);\n    else rt_mla_materialised(&A);\n}\n\n");
     }
 }
 
@@ -786,6 +785,7 @@ static const char *arg_text(const Emitter *e, Arg a) {
     case A_T: return "T";
     case A_POS: return "pos";
     case A_LOGITS_ROWS: return "(logits_mode == 2 ? T : logits_mode)";
+    case A_SCRATCH: return "scratch";
     case A_INT: snprintf(b, 160, "%d", a.id); return b;
     case A_T_IS_1: return "T == 1";
     }
@@ -910,6 +910,93 @@ static void emit_forward(Emitter *e, Phase ph) {
     out(e, "}\n\n");
 }
 
+/* ── state ─────────────────────────────────────────────────────────────── */
+
+/* The RoPE table of one Rope: its inverse frequencies (literals, or filled at
+ * load time), its per-call cos/sin, and dynamic NTK's update function. */
+static void emit_rope_state(Emitter *e, const Rope *pr) {
+    const RopeTable *t = &e->g->rope[pr->rope];
+    const char *nm = t->name;
+    if (pr->folded) {
+        out(e, "/* RoPE '%s': %s, theta %g, %d rotary dims (rope-fold: constants) */\n", nm, rope_kind_name(t->kind), t->params.theta, t->dims);
+        out(e, "static const float rope_inv_freq_%s[%d] = {", nm, pr->half);
+        for (int i = 0; i < pr->half; i++) out(e, "%s%s%s", i ? "," : "", i % 6 ? " " : "\n    ", flit(t->inv_freq[i]));
+        out(e, "\n};\nstatic const float rope_mscale_%s = %s;\n", nm, flit(t->mscale));
+    } else {
+        out(e, "/* RoPE '%s': %s, theta %g, %d rotary dims (computed at load time: rope-fold off) */\n", nm,
+            rope_kind_name(t->kind), t->params.theta, t->dims);
+        out(e, "static float rope_inv_freq_%s[%d];\nstatic float rope_mscale_%s;\n", nm, pr->half, nm);
+    }
+    out(e, "static float rope_cos_%s[TMAX * %d], rope_sin_%s[TMAX * %d];\n\n", nm, pr->half, nm, pr->half);
+    if (!pr->ntk) return;
+    out(e, "/* Dynamic NTK (Qwen-1).  The base grows with alpha = max(2^ceil(log2(L / %d) + 1) - 1, 1),\n"
+           " * L the length of the cache-free pass (the prompt, at pos 0): base' = %g · alpha^(%d / %d).\n"
+           " * Cached decode keeps the alpha of the prefill (its keys were rotated with it), as the\n"
+           " * reference does, even when the context grows past the next doubling. */\n",
+        t->ntk_seq_length, t->params.theta, t->dims, t->dims - 2);
+    out(e, "static double ntk_alpha_%s = 1.0;\n", nm);
+    out(e, "static void ntk_update_%s(int L) {\n", nm);
+    out(e, "    double a = pow(2.0, ceil(log((double)L / %d) / log(2.0) + 1.0)) - 1.0;\n", t->ntk_seq_length);
+    out(e, "    if (a < 1.0) a = 1.0;\n    if (a == ntk_alpha_%s) return;\n    ntk_alpha_%s = a;\n", nm, nm);
+    out(e, "    RtRopeParams p = {.kind = RT_ROPE_DEFAULT, .theta = %.17g * pow(a, %d.0 / %d.0), .dims = %d};\n", t->params.theta, t->dims,
+        t->dims - 2, t->dims);
+    out(e, "    rt_rope_inv_freq(&p, rope_inv_freq_%s, &rope_mscale_%s);\n}\n\n", nm, nm);
+}
+
+static void emit_state(Emitter *e) {
+    const Program *p = e->p;
+    out(e, "/* ── state ──────────────────────────────────────────────────────────────── */\n\n");
+    out(e, "static float *arena;                /* activation arena [ARENA_FLOATS]            */\n");
+    out(e, "static float *k_cache[N_CACHES];    /* per attention layer [MAX_CONTEXT][kv width] */\n");
+    out(e, "static float *v_cache[N_CACHES];\n");
+    if (p->scratch_floats)
+        out(e, "static float *scratch;              /* kernels' scratch [TMAX][%lld], sized up front */\n", (long long)p->scratch_floats);
+    for (int r = 0; r < p->n_ropes; r++) emit_rope_state(e, &p->ropes[r]);
+}
+
+/* Load time: weight views and ties, every buffer, unfolded RoPE tables. */
+static void emit_init(Emitter *e) {
+    const Graph *g = e->g;
+    const Program *pr = e->p;
+    out(e, "static int model_init(char *err, size_t errlen) {\n    (void)err; (void)errlen;\n");
+    for (int i = 0; i < g->n_weights; i++)
+        if (g->weights[i].alias >= 0 && g->weights[i].view_offset)
+            out(e, "    W.%s = W.%s + %lld;  /* rows of %s, no copy */\n", field(&g->weights[i]), field(&g->weights[g->weights[i].alias]),
+                (long long)g->weights[i].view_offset, g->weights[g->weights[i].alias].name);
+        else if (g->weights[i].alias >= 0 && g->weights[i].layer >= 0)
+            out(e, "    W.%s = W.%s;  /* rows of %s, no copy */\n", field(&g->weights[i]), field(&g->weights[g->weights[i].alias]),
+                g->weights[g->weights[i].alias].name);
+        else if (g->weights[i].alias >= 0)
+            out(e, "    W.%s = W.%s;  /* tied */\n", field(&g->weights[i]), field(&g->weights[g->weights[i].alias]));
+    out(e, "    arena = rt_alloc(sizeof(float) * ARENA_FLOATS);\n");
+    if (pr->scratch_floats) out(e, "    scratch = rt_alloc(sizeof(float) * TMAX * %lld);\n", (long long)pr->scratch_floats);
+    for (int c = 0; c < pr->n_caches; c++) {
+        const Cache *k = &pr->caches[c];
+        char rows[32];
+        if (k->rows) snprintf(rows, sizeof rows, "%d", k->rows);
+        else snprintf(rows, sizeof rows, "MAX_CONTEXT");
+        out(e, "    k_cache[%d] = rt_alloc(sizeof(float) * %s * %d);%s\n    v_cache[%d] = rt_alloc(sizeof(float) * %s * %d);\n", c, rows,
+            k->k_width, k->ring ? "  /* ring: window + TMAX - 1 rows (swa-tile) */" : "", c, rows, k->v_width);
+    }
+    for (int r = 0; r < pr->n_ropes; r++) {
+        const RopeTable *t = &g->rope[pr->ropes[r].rope];
+        if (pr->ropes[r].folded) continue;
+        RtRopeParams p = t->params;
+        p.dims = t->dims;
+        out(e, "    {\n        RtRopeParams p = {.kind = %d, .theta = %.17g, .dims = %d, .factor = %.17g, .original_max_position = %d,\n"
+               "            .low_freq_factor = %.17g, .high_freq_factor = %.17g, .beta_fast = %.17g, .beta_slow = %.17g,\n"
+               "            .truncate = %d, .has_attention_factor = %d, .attention_factor = %.17g, .has_mscale = %d, .mscale = %.17g,\n"
+               "            .has_mscale_all_dim = %d, .mscale_all_dim = %.17g};\n"
+               "        rt_rope_inv_freq(&p, rope_inv_freq_%s, &rope_mscale_%s);\n    }\n",
+            (int)p.kind, p.theta, p.dims, p.factor, p.original_max_position, p.low_freq_factor, p.high_freq_factor, p.beta_fast,
+            p.beta_slow, p.truncate, p.has_attention_factor, p.attention_factor, p.has_mscale, p.mscale, p.has_mscale_all_dim,
+            p.mscale_all_dim, t->name, t->name);
+    }
+    out(e, "    return 0;\n}\n\n");
+    out(e, "static void model_release(void) {\n    rt_free(arena);\n%s", pr->scratch_floats ? "    rt_free(scratch);\n" : "");
+    out(e, "    for (int c = 0; c < N_CACHES; c++) { rt_free(k_cache[c]); rt_free(v_cache[c]); }\n}\n\n");
+}
+
 /* ── the file ────────────────────────────────────────────────────────────── */
 
 static int c_emit(const Graph *g, FILE *f) {
@@ -944,75 +1031,8 @@ static int c_emit(const Graph *g, FILE *f) {
     emit_weights(e);
     emit_kernels(e);
 
-    out(e, "/* ── state ──────────────────────────────────────────────────────────────── */\n\n");
-    out(e, "static float *arena;                /* activation arena [ARENA_FLOATS]            */\n");
-    out(e, "static float *k_cache[N_CACHES];    /* per attention layer [MAX_CONTEXT][kv width] */\n");
-    out(e, "static float *v_cache[N_CACHES];\n");
-    for (int r = 0; r < g->n_rope; r++) {
-        const RopeTable *t = &g->rope[r], *rs = t;
-        if (t->dims <= 0) continue;
-        if (t->folded) {
-            out(e, "/* RoPE '%s': %s, theta %g, %d rotary dims (rope-fold: constants) */\n", rs->name, rope_kind_name(rs->kind), rs->params.theta, t->dims);
-            out(e, "static const float rope_inv_freq_%s[%d] = {", rs->name, t->dims / 2);
-            for (int i = 0; i < t->dims / 2; i++) out(e, "%s%s%s", i ? "," : "", i % 6 ? " " : "\n    ", flit(t->inv_freq[i]));
-            out(e, "\n};\nstatic const float rope_mscale_%s = %s;\n", rs->name, flit(t->mscale));
-        } else {
-            out(e, "/* RoPE '%s': %s, theta %g, %d rotary dims (computed at load time: rope-fold off) */\n", rs->name,
-                rope_kind_name(rs->kind), rs->params.theta, t->dims);
-            out(e, "static float rope_inv_freq_%s[%d];\nstatic float rope_mscale_%s;\n", rs->name, t->dims / 2, rs->name);
-        }
-        out(e, "static float rope_cos_%s[TMAX * %d], rope_sin_%s[TMAX * %d];\n\n", rs->name, t->dims / 2, rs->name, t->dims / 2);
-        if (rs->kind == ROPE_DYNAMIC_NTK) {
-            out(e, "/* Dynamic NTK (Qwen-1).  The base grows with alpha = max(2^ceil(log2(L / %d) + 1) - 1, 1),\n"
-                   " * L the length of the cache-free pass (the prompt, at pos 0): base' = %g · alpha^(%d / %d).\n"
-                   " * Cached decode keeps the alpha of the prefill (its keys were rotated with it), as the\n"
-                   " * reference does, even when the context grows past the next doubling. */\n",
-                rs->ntk_seq_length, rs->params.theta, t->dims, t->dims - 2);
-            out(e, "static double ntk_alpha_%s = 1.0;\n", rs->name);
-            out(e, "static void ntk_update_%s(int L) {\n", rs->name);
-            out(e, "    double a = pow(2.0, ceil(log((double)L / %d) / log(2.0) + 1.0)) - 1.0;\n", rs->ntk_seq_length);
-            out(e, "    if (a < 1.0) a = 1.0;\n    if (a == ntk_alpha_%s) return;\n    ntk_alpha_%s = a;\n", rs->name, rs->name);
-            out(e, "    RtRopeParams p = {.kind = RT_ROPE_DEFAULT, .theta = %.17g * pow(a, %d.0 / %d.0), .dims = %d};\n", rs->params.theta, t->dims,
-                t->dims - 2, t->dims);
-            out(e, "    rt_rope_inv_freq(&p, rope_inv_freq_%s, &rope_mscale_%s);\n}\n\n", rs->name, rs->name);
-        }
-    }
-
-    out(e, "static int model_init(char *err, size_t errlen) {\n    (void)err; (void)errlen;\n");
-    for (int i = 0; i < g->n_weights; i++)
-        if (g->weights[i].alias >= 0 && g->weights[i].view_offset)
-            out(e, "    W.%s = W.%s + %lld;  /* rows of %s, no copy */\n", field(&g->weights[i]), field(&g->weights[g->weights[i].alias]),
-                (long long)g->weights[i].view_offset, g->weights[g->weights[i].alias].name);
-        else if (g->weights[i].alias >= 0 && g->weights[i].layer >= 0)
-            out(e, "    W.%s = W.%s;  /* rows of %s, no copy */\n", field(&g->weights[i]), field(&g->weights[g->weights[i].alias]),
-                g->weights[g->weights[i].alias].name);
-        else if (g->weights[i].alias >= 0)
-            out(e, "    W.%s = W.%s;  /* tied */\n", field(&g->weights[i]), field(&g->weights[g->weights[i].alias]));
-    out(e, "    arena = rt_alloc(sizeof(float) * ARENA_FLOATS);\n");
-    for (int c = 0; c < g->n_caches; c++) {
-        char rows[32];
-        if (g->cache_rows[c]) snprintf(rows, sizeof rows, "%d", g->cache_rows[c]);
-        else snprintf(rows, sizeof rows, "MAX_CONTEXT");
-        out(e, "    k_cache[%d] = rt_alloc(sizeof(float) * %s * %d);%s\n    v_cache[%d] = rt_alloc(sizeof(float) * %s * %d);\n", c, rows,
-            g->cache_kv_width[c], g->cache_rows[c] ? "  /* ring: window + TMAX - 1 rows (swa-tile) */" : "", c, rows, g->cache_v_width[c]);
-    }
-    for (int r = 0; r < g->n_rope; r++) {
-        const RopeTable *t = &g->rope[r];
-        if (t->dims <= 0 || t->folded) continue;
-        RtRopeParams p = t->params;
-        p.dims = t->dims;
-        out(e, "    {\n        RtRopeParams p = {.kind = %d, .theta = %.17g, .dims = %d, .factor = %.17g, .original_max_position = %d,\n"
-               "            .low_freq_factor = %.17g, .high_freq_factor = %.17g, .beta_fast = %.17g, .beta_slow = %.17g,\n"
-               "            .truncate = %d, .has_attention_factor = %d, .attention_factor = %.17g, .has_mscale = %d, .mscale = %.17g,\n"
-               "            .has_mscale_all_dim = %d, .mscale_all_dim = %.17g};\n"
-               "        rt_rope_inv_freq(&p, rope_inv_freq_%s, &rope_mscale_%s);\n    }\n",
-            (int)p.kind, p.theta, p.dims, p.factor, p.original_max_position, p.low_freq_factor, p.high_freq_factor, p.beta_fast,
-            p.beta_slow, p.truncate, p.has_attention_factor, p.attention_factor, p.has_mscale, p.mscale, p.has_mscale_all_dim,
-            p.mscale_all_dim, t->name, t->name);
-    }
-    out(e, "    return 0;\n}\n\n");
-    out(e, "static void model_release(void) {\n    rt_free(arena);\n");
-    out(e, "    for (int c = 0; c < N_CACHES; c++) { rt_free(k_cache[c]); rt_free(v_cache[c]); }\n}\n\n");
+    emit_state(e);
+    emit_init(e);
 
     out(e, "/* ── forward ─────────────────────────────────────────────────────────────── */\n\n");
     for (int ph = 0; ph < PH_COUNT; ph++)
@@ -1021,9 +1041,9 @@ static int c_emit(const Graph *g, FILE *f) {
 
     out(e, "/* Run n tokens at positions pos …: one decode step, or prefill in chunks of TMAX. */\n");
     out(e, "static void model_forward(const int *tokens, int n, int pos, float *logits, int all_logits, float *hidden_out) {\n");
-    for (int r = 0; r < g->n_rope; r++)
-        if (g->rope[r].kind == ROPE_DYNAMIC_NTK && g->rope[r].dims > 0)
-            out(e, "    if (pos == 0) ntk_update_%s(n);  /* a cache-free pass chooses the NTK alpha */\n", g->rope[r].name);
+    for (int r = 0; r < prog.n_ropes; r++)
+        if (prog.ropes[r].ntk)
+            out(e, "    if (pos == 0) ntk_update_%s(n);  /* a cache-free pass chooses the NTK alpha */\n", g->rope[prog.ropes[r].rope].name);
     out(e, "    if (n == 1 && !all_logits) { forward_decode(tokens, pos, logits, hidden_out); return; }\n");
     out(e, "    for (int i = 0; i < n; i += TMAX) {\n");
     out(e, "        int T = n - i < TMAX ? n - i : TMAX, last = i + T >= n;\n");

@@ -185,6 +185,13 @@ static int kernel_of(Program *p, KernelKind kind, int i, bool gemv, bool bias, b
     return p->n_kernels++;
 }
 
+/* Kernel k needs `floats` of scratch per token row; the program's scratch
+ * buffer is sized for the largest (kernels run one at a time). */
+static void scratch(Program *p, int k, int floats) {
+    p->kernels[k].scratch = floats;
+    if (floats > p->scratch_floats) p->scratch_floats = floats;
+}
+
 /* ── steps ───────────────────────────────────────────────────────────────── */
 
 int program_weight(const Graph *g, int layer, WeightRole role) {
@@ -234,6 +241,21 @@ static Step *call(Builder *b, int k) {
 }
 
 /* Tokens in this call: a literal 1 in decode. */
+/* The buffers besides the arena: KV caches, RoPE tables in use. */
+static void build_state(Program *p) {
+    const Graph *g = p->g;
+    p->n_caches = g->n_caches;
+    p->caches = calloc((size_t)g->n_caches + 1, sizeof(Cache));
+    for (int c = 0; c < g->n_caches; c++)
+        p->caches[c] = (Cache){.rows = g->cache_rows[c], .k_width = g->cache_kv_width[c], .v_width = g->cache_v_width[c],
+                               .ring = g->cache_rows[c] != 0};
+    p->ropes = calloc((size_t)g->n_rope + 1, sizeof(Rope));
+    for (int r = 0; r < g->n_rope; r++)
+        if (g->rope[r].dims > 0)
+            p->ropes[p->n_ropes++] = (Rope){.rope = r, .half = g->rope[r].dims / 2, .folded = g->rope[r].folded,
+                                            .ntk = g->rope[r].kind == ROPE_DYNAMIC_NTK};
+}
+
 static Arg tokens_T(const Builder *b) { return b->ph == PH_DECODE ? arg(A_INT, 1) : arg(A_T, 0); }
 
 /* A weight and, when fp8, its block multipliers. */
@@ -334,11 +356,13 @@ static void steps_mla(Builder *b, const Node *n) {
     push(s, act(n->in[1])); push(s, weight(n->w[0])); push(s, arg(A_K_CACHE, n->cache));
     push(s, arg(A_ROPE_COS, n->rope)); push(s, arg(A_ROPE_SIN, n->rope)); push(s, tokens_T(b)); push(s, arg(A_POS, 0));
     int absorbed = (b->ph == PH_DECODE || b->ph == PH_MTP) && n->absorbed;
-    s = call(b, kernel_of(b->p, KK_MLA_ATTENTION, b->node, false, false, false));
+    int k = kernel_of(b->p, KK_MLA_ATTENTION, b->node, false, false, false);
+    scratch(b->p, k, n->heads * (n->nope_dim + n->rot_dims));  /* the queries with q_pe rotated */
+    s = call(b, k);
     push(s, act(n->in[0]));
     push_weight(g, s, n->w[1]);
     push(s, arg(A_K_CACHE, n->cache)); push(s, arg(A_ROPE_COS, n->rope)); push(s, arg(A_ROPE_SIN, n->rope));
-    push(s, act(n->out)); push(s, tokens_T(b)); push(s, arg(A_POS, 0));
+    push(s, arg(A_SCRATCH, 0)); push(s, act(n->out)); push(s, tokens_T(b)); push(s, arg(A_POS, 0));
     push(s, !absorbed ? arg(A_INT, 0) : b->ph == PH_MTP ? arg(A_T_IS_1, 0) : arg(A_INT, 1));
     s->remark = absorbed ? "absorbed: attends over the latent cache (mla-absorb)" : "materialised K/V";
 }
@@ -407,12 +431,10 @@ static void steps_node(Builder *b) {
 
 /* Each entry point starts with the cos/sin of its positions for every RoPE table in use. */
 static void steps_preamble(Builder *b) {
-    const Graph *g = b->p->g;
     b->node = -1;
-    for (int r = 0; r < g->n_rope; r++) {
-        if (g->rope[r].dims <= 0) continue;
+    for (int r = 0; r < b->p->n_ropes; r++) {
         Step *s = step_new(b, S_ROPE_ANGLES);
-        s->id = r;
+        s->id = b->p->ropes[r].rope;
         push(s, tokens_T(b));
     }
 }
@@ -423,6 +445,7 @@ int program_build(const Graph *g, Program *p) {
     p->has_phase[PH_PREFILL] = p->has_phase[PH_DECODE] = true;
     for (int i = 0; i < g->n_nodes; i++) p->has_phase[PH_MTP] |= g->nodes[i].mtp;
     build_views(p);
+    build_state(p);
     for (int ph = 0; ph < PH_COUNT; ph++) {
         if (!p->has_phase[ph]) continue;
         if (build_decls(p, (Phase)ph) < 0) return -1;
@@ -442,6 +465,8 @@ int program_build(const Graph *g, Program *p) {
 void program_free(Program *p) {
     free(p->views);
     free(p->kernels);
+    free(p->caches);
+    free(p->ropes);
     for (int ph = 0; ph < PH_COUNT; ph++) { free(p->decl[ph]); free(p->steps[ph]); }
     memset(p, 0, sizeof *p);
 }

@@ -43,6 +43,7 @@ typedef struct Kernel {
     int node;              /* a node with this signature                       */
     bool gemv;             /* linear: one token (decode form), else T tokens   */
     bool bias, residual;   /* linear: epilogues                                */
+    int scratch;           /* floats of Program.scratch per token row it uses  */
 } Kernel;
 
 /* ── steps ────────────────────────────────────────────────────────────────── */
@@ -64,6 +65,7 @@ typedef enum {
     A_HIDDEN_OUT,    /*   the final hidden states output (may be absent)          */
     A_T, A_POS,      /*   tokens in this call, first position                     */
     A_LOGITS_ROWS,   /* prefill: rows of logits this call writes (by logits mode) */
+    A_SCRATCH,       /* the kernels' scratch buffer (Program.scratch_floats)      */
     A_INT,           /* the literal `id`                                          */
     A_T_IS_1         /* 1 when this call has one token, else 0                    */
 } ArgKind;
@@ -117,10 +119,31 @@ typedef struct View {
     int width;
 } View;
 
+/* A KV cache: `rows` rows (0 = the model's max context) of K and of V.  An MLA
+ * cache keeps the latent and the rotated k_pe in K (v_width 0). */
+typedef struct Cache {
+    int rows;
+    int k_width, v_width;      /* floats per row                                */
+    bool ring;                 /* swa-tile: a ring of window + TMAX - 1 rows    */
+} Cache;
+
+/* A RoPE table in use: per call, cos/sin of [TMAX][half] angles from its
+ * inverse frequencies (literals when folded, else computed at load time;
+ * dynamic NTK recomputes them when a prompt starts). */
+typedef struct Rope {
+    int rope;                  /* Graph.rope index                              */
+    int half;                  /* rotary dims / 2                               */
+    bool folded, ntk;
+} Rope;
+
 typedef struct Program {
     const Graph *g;
+    /* buffers, all sized here: nothing is allocated while a forward runs */
     View *views;               /* per value (Graph.vals)                        */
-    int64_t arena_floats;      /* the activation arena, floats                  */
+    int64_t arena_floats;      /* the activation arena, floats per TMAX rows    */
+    Cache *caches; int n_caches;
+    Rope *ropes; int n_ropes;
+    int64_t scratch_floats;    /* kernels' scratch, floats per token row (× TMAX); 0 = none */
     int *decl[PH_COUNT];       /* per entry point: values whose view it names   */
     int n_decl[PH_COUNT];      /*   (one per distinct name)                     */
     Kernel *kernels; int n_kernels;   /* in order of first use                  */
