@@ -1,7 +1,8 @@
 /*
  * codegen/codegen.h — backends.
  *
- * A backend turns the optimised graph into source text.  The C backend
+ * A backend turns the optimised graph into source text by printing the
+ * lowered program built from it (codegen/program.h).  The C backend
  * (codegen/emit_c.c) is complete for dense models; the CUDA backend is not
  * written yet and says so.  codegen/build.c compiles emitted C into an
  * executable with $CC (default cc) against the runtime.

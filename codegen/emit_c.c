@@ -208,30 +208,19 @@ static void expert_pattern(const char *name, int layer, char *out_buf, size_t ca
  * their fp8 scales), so the file stays short. */
 static void emit_expert_table(Emitter *e) {
     const Graph *g = e->g;
-    int any = 0;
-    for (int i = 0; i < g->n_weights; i++) any |= g->weights[i].expert >= 0;
-    if (!any) {
+    if (!e->p->n_expert_slots) {
         out(e, "static void add_expert_weights(void) {}  /* no routed experts */\n\n");
         return;
     }
     out(e, "/* Routed experts: one entry per (layer, expert, matrix), generated at start-up. */\n");
     out(e, "static int n_weights_added = N_WEIGHTS_LISTED;\n");
     out(e, "static void add_expert_weights(void) {\n");
-    int n_variants = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i].op == OP_MOE && g->nodes[i].variant >= n_variants) n_variants = g->nodes[i].variant + 1;
-    for (int v = 0; v < n_variants; v++) {
-        /* the layers of this variant and one MoE node's expert weights as the template */
-        const Node *tmpl = NULL;
+    for (int v = 0; v < e->p->n_expert_groups; v++) {
+        const ExpertGroup *eg = &e->p->expert_groups[v];
+        const Node *tmpl = &g->nodes[eg->node];
         char layers[8192] = "";
-        int nl = 0;
-        for (int i = 0; i < g->n_nodes; i++) {
-            const Node *n = &g->nodes[i];
-            if (n->op != OP_MOE || n->variant != v) continue;
-            if (!tmpl) tmpl = n;
-            snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s%d", nl++ ? ", " : "", n->layer);
-        }
-        if (!tmpl || g->weights[tmpl->w[1]].expert < 0) continue;
+        int nl = eg->n_layers;
+        for (int i = 0; i < nl; i++) snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s%d", i ? ", " : "", eg->layers[i]);
         const Weight *w0 = &g->weights[tmpl->w[1]];
         int fp8 = is_fp8(w0), experts = tmpl->moe.experts;
         out(e, "    {   /* ffn '%s': %d experts on %d layers */\n", tmpl->variant_name, experts, nl);
@@ -279,15 +268,12 @@ static void emit_weights(Emitter *e) {
            " * or into f32 copies of small vectors (norm weights, biases).  Bound and\n"
            " * checked by name, dtype and shape against weight_table below. */\n");
     out(e, "typedef struct LayerWeights {\n");
-    /* members: union over layers, in first-seen order */
-    bool seen[WR_COUNT] = {false};
-    for (int i = 0; i < g->n_weights; i++) {
-        const Weight *w = &g->weights[i];
-        if (w->layer < 0 || seen[w->role]) continue;
-        seen[w->role] = true;
+    for (int i = 0; i < e->p->n_layer_slots; i++) {
+        const LayerSlot *ls = &e->p->layer_slots[i];
+        const Weight *w = &g->weights[ls->weight];
         const char *m = member(w);
         /* one expert's matrix: an array member, declared once with the layer's expert count */
-        int count = w->expert >= 0 ? graph_layer_moe(g, w->layer)->moe.experts : 0;
+        int count = ls->experts;
         if (count) {
             char decl[80];
             snprintf(decl, sizeof decl, "%s[%d]", m, count);
@@ -326,13 +312,7 @@ static void emit_weights(Emitter *e) {
     out(e, "    LayerWeights l[N_LAYERS + N_MTP_LAYERS];\n} W;\n\n");
     /* one expert's matrices (fields "l[N].experts_gate[E]") are not listed one by one:
      * add_expert_weights() below generates their entries at start-up */
-    int64_t n_expert_entries = 0;
-    for (int i = 0; i < g->n_weights; i++)
-        if (g->weights[i].expert >= 0) n_expert_entries += is_fp8(&g->weights[i]) ? 2 : 1;
-    int n_listed = 0;
-    for (int i = 0; i < g->n_weights; i++)
-        if (g->weights[i].alias < 0 && g->weights[i].expert < 0) n_listed += is_fp8(&g->weights[i]) ? 2 : 1;
-    out(e, "enum { N_WEIGHTS_LISTED = %d, N_WEIGHTS_EXPERTS = %lld };\n", n_listed, (long long)n_expert_entries);
+    out(e, "enum { N_WEIGHTS_LISTED = %d, N_WEIGHTS_EXPERTS = %lld };\n", e->p->n_listed, (long long)e->p->n_expert_slots);
     out(e, "static StExpect weight_table[N_WEIGHTS_LISTED + N_WEIGHTS_EXPERTS] = {\n");
     int n = 0;
     for (int i = 0; i < g->n_weights; i++) {

@@ -68,6 +68,40 @@ static int build_decls(Program *p, Phase ph) {
     return 0;
 }
 
+/* ── weight layout ───────────────────────────────────────────────────────── */
+
+static void build_weights(Program *p) {
+    const Graph *g = p->g;
+    bool seen[WR_COUNT] = {false};
+    p->layer_slots = calloc(WR_COUNT, sizeof(LayerSlot));
+    for (int i = 0; i < g->n_weights; i++) {
+        const Weight *w = &g->weights[i];
+        int slots = weight_fp8(w) ? 2 : 1;
+        if (w->expert >= 0) p->n_expert_slots += slots;
+        else if (w->alias < 0) p->n_listed += slots;
+        if (w->layer < 0 || seen[w->role]) continue;
+        seen[w->role] = true;
+        p->layer_slots[p->n_layer_slots++] =
+            (LayerSlot){.role = w->role, .weight = i, .experts = w->expert >= 0 ? graph_layer_moe(g, w->layer)->moe.experts : 0};
+    }
+    /* one group per MoE variant whose experts have matrices of their own */
+    int n_variants = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == OP_MOE && g->nodes[i].variant >= n_variants) n_variants = g->nodes[i].variant + 1;
+    p->expert_groups = calloc((size_t)n_variants + 1, sizeof(ExpertGroup));
+    for (int v = 0; v < n_variants; v++) {
+        ExpertGroup eg = {.node = -1, .layers = calloc((size_t)(g->model.n_layers + g->model.mtp_depth) + 1, sizeof(int))};
+        for (int i = 0; i < g->n_nodes; i++) {
+            const Node *n = &g->nodes[i];
+            if (n->op != OP_MOE || n->variant != v) continue;
+            if (eg.node < 0) eg.node = i;
+            eg.layers[eg.n_layers++] = n->layer;
+        }
+        if (eg.node < 0 || g->weights[g->nodes[eg.node].w[1]].expert < 0) { free(eg.layers); continue; }
+        p->expert_groups[p->n_expert_groups++] = eg;
+    }
+}
+
 /* ── kernel signatures ───────────────────────────────────────────────────── */
 
 /* A number as part of a C identifier: 1e-06 → "1em06", 0.25 → "0p25". */
@@ -446,6 +480,7 @@ int program_build(const Graph *g, Program *p) {
     for (int i = 0; i < g->n_nodes; i++) p->has_phase[PH_MTP] |= g->nodes[i].mtp;
     build_views(p);
     build_state(p);
+    build_weights(p);
     for (int ph = 0; ph < PH_COUNT; ph++) {
         if (!p->has_phase[ph]) continue;
         if (build_decls(p, (Phase)ph) < 0) return -1;
@@ -466,6 +501,9 @@ void program_free(Program *p) {
     free(p->views);
     free(p->kernels);
     free(p->caches);
+    free(p->layer_slots);
+    for (int i = 0; i < p->n_expert_groups; i++) free(p->expert_groups[i].layers);
+    free(p->expert_groups);
     free(p->ropes);
     for (int ph = 0; ph < PH_COUNT; ph++) { free(p->decl[ph]); free(p->steps[ph]); }
     memset(p, 0, sizeof *p);

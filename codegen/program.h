@@ -136,6 +136,27 @@ typedef struct Rope {
     bool folded, ntk;
 } Rope;
 
+/* ── weights ──────────────────────────────────────────────────────────────── */
+
+/* Weight slots are the Graph's weights, keyed by (layer, role, expert); an fp8
+ * matrix has a second slot for its block multipliers.  The program adds the
+ * layout a loader needs: */
+
+/* One member of every layer's slots (the union over layers, in first-seen
+ * order): a role, and for routed experts' own matrices one slot per expert. */
+typedef struct LayerSlot {
+    WeightRole role;
+    int weight;                /* the first weight of this role (shape, format) */
+    int experts;               /* > 0: an array of one slot per routed expert   */
+} LayerSlot;
+
+/* The routed experts of one MoE variant: their slots are bound at start-up
+ * from the names of `node`'s layer, for each of `layers` and each expert. */
+typedef struct ExpertGroup {
+    int node;                  /* the variant's first moe node (the template)   */
+    int *layers; int n_layers;
+} ExpertGroup;
+
 typedef struct Program {
     const Graph *g;
     /* buffers, all sized here: nothing is allocated while a forward runs */
@@ -146,6 +167,12 @@ typedef struct Program {
     int64_t scratch_floats;    /* kernels' scratch, floats per token row (× TMAX); 0 = none */
     int *decl[PH_COUNT];       /* per entry point: values whose view it names   */
     int n_decl[PH_COUNT];      /*   (one per distinct name)                     */
+    /* weights */
+    LayerSlot *layer_slots; int n_layer_slots;
+    ExpertGroup *expert_groups; int n_expert_groups;
+    int n_listed;              /* slots the loader table lists by name (scales included) */
+    int64_t n_expert_slots;    /* slots of the routed experts' own matrices (scales included) */
+    /* kernels and steps */
     Kernel *kernels; int n_kernels;   /* in order of first use                  */
     Step *steps[PH_COUNT];     /* per entry point, in order                     */
     int n_steps[PH_COUNT];
