@@ -238,8 +238,10 @@ int program_weight(const Graph *g, int layer, WeightRole role) {
 
 static Arg arg(ArgKind kind, int id) { return (Arg){.kind = kind, .id = id}; }
 static Arg act(int v) { return arg(A_ACT, v); }
+static Arg act_out(int v) { return (Arg){.kind = A_ACT, .id = v, .out = true}; }
+static Arg cache_out(ArgKind kind, int c) { return (Arg){.kind = kind, .id = c, .out = true}; }
 static Arg last_row(int v) { return (Arg){.kind = A_ACT, .id = v, .last_row = true}; }
-static Arg weight(int w) { return w >= 0 ? arg(A_WEIGHT, w) : arg(A_NULL, 0); }
+static Arg weight(int w) { return w >= 0 ? arg(A_WEIGHT, w) : arg(A_NULL, P_WEIGHT); }
 static Arg experts(int layer, WeightRole role, bool scale) {
     return (Arg){.kind = scale ? A_EXPERTS_SCALE : A_EXPERTS, .id = layer, .role = role};
 }
@@ -310,7 +312,7 @@ static void steps_linear(Builder *b, const Node *n) {
         if (n->w[2] >= 0) { push(s, weight(n->w[2])); push(s, weight(n->w[3])); }
     } else if (n->w[1] >= 0) push(s, weight(n->w[1]));
     if (n->residual) push(s, act(n->in[1]));
-    push(s, act(n->out));
+    push(s, act_out(n->out));
     if (!gemv) push(s, arg(A_T, 0));
 }
 
@@ -373,11 +375,11 @@ static void steps_moe(Builder *b, const Node *n) {
             for (int k = 0; k < 3; k++) push(s, experts(L, ex[k], true));
             for (int k = 0; k < 3; k++) {
                 int w = n->w[2] >= 0 ? program_weight(g, L, sh[k]) : -1;
-                push(s, w >= 0 ? arg(A_WEIGHT_SCALE, w) : arg(A_NULL, 0));
+                push(s, w >= 0 ? arg(A_WEIGHT_SCALE, w) : arg(A_NULL, P_WEIGHT_SCALE));
             }
         }
     }
-    push(s, act(n->out));
+    push(s, act_out(n->out));
     push(s, tokens_T(b));
 }
 
@@ -387,7 +389,7 @@ static void steps_moe(Builder *b, const Node *n) {
 static void steps_mla(Builder *b, const Node *n) {
     const Graph *g = b->p->g;
     Step *s = call(b, kernel_of(b->p, KK_MLA_STORE, b->node, false, false, false));
-    push(s, act(n->in[1])); push(s, weight(n->w[0])); push(s, arg(A_K_CACHE, n->cache));
+    push(s, act(n->in[1])); push(s, weight(n->w[0])); push(s, cache_out(A_K_CACHE, n->cache));
     push(s, arg(A_ROPE_COS, n->rope)); push(s, arg(A_ROPE_SIN, n->rope)); push(s, tokens_T(b)); push(s, arg(A_POS, 0));
     int absorbed = (b->ph == PH_DECODE || b->ph == PH_MTP) && n->absorbed;
     int k = kernel_of(b->p, KK_MLA_ATTENTION, b->node, false, false, false);
@@ -396,7 +398,7 @@ static void steps_mla(Builder *b, const Node *n) {
     push(s, act(n->in[0]));
     push_weight(g, s, n->w[1]);
     push(s, arg(A_K_CACHE, n->cache)); push(s, arg(A_ROPE_COS, n->rope)); push(s, arg(A_ROPE_SIN, n->rope));
-    push(s, arg(A_SCRATCH, 0)); push(s, act(n->out)); push(s, tokens_T(b)); push(s, arg(A_POS, 0));
+    push(s, arg(A_SCRATCH, 0)); push(s, act_out(n->out)); push(s, tokens_T(b)); push(s, arg(A_POS, 0));
     push(s, !absorbed ? arg(A_INT, 0) : b->ph == PH_MTP ? arg(A_T_IS_1, 0) : arg(A_INT, 1));
     s->remark = absorbed ? "absorbed: attends over the latent cache (mla-absorb)" : "materialised K/V";
 }
@@ -405,9 +407,9 @@ static void steps_qk_rope_store(Builder *b, const Node *n) {
     Step *s = call(b, kernel_of(b->p, KK_QK_ROPE_STORE, b->node, false, false, false));
     for (int k = 0; k < 3; k++) push(s, act(n->in[k]));
     push(s, weight(n->w[0])); push(s, weight(n->w[1]));
-    push(s, act(n->out)); push(s, arg(A_K_CACHE, n->cache)); push(s, arg(A_V_CACHE, n->cache));
-    push(s, n->rope >= 0 ? arg(A_ROPE_COS, n->rope) : arg(A_NULL, 0));
-    push(s, n->rope >= 0 ? arg(A_ROPE_SIN, n->rope) : arg(A_NULL, 0));
+    push(s, act_out(n->out)); push(s, cache_out(A_K_CACHE, n->cache)); push(s, cache_out(A_V_CACHE, n->cache));
+    push(s, n->rope >= 0 ? arg(A_ROPE_COS, n->rope) : arg(A_NULL, P_ROPE));
+    push(s, n->rope >= 0 ? arg(A_ROPE_SIN, n->rope) : arg(A_NULL, P_ROPE));
     push(s, tokens_T(b)); push(s, arg(A_POS, 0));
 }
 
@@ -417,7 +419,7 @@ static Step *simple(Builder *b, KernelKind kind, int n_in, const Node *n) {
     for (int k = 0; k < n_in; k++) push(s, act(n->in[k]));
     return s;
 }
-static void finish(Builder *b, Step *s, const Node *n) { push(s, act(n->out)); push(s, tokens_T(b)); }
+static void finish(Builder *b, Step *s, const Node *n) { push(s, act_out(n->out)); push(s, tokens_T(b)); }
 
 /* The steps of node b->node in entry point b->ph. */
 static void steps_node(Builder *b) {
@@ -428,7 +430,7 @@ static void steps_node(Builder *b) {
     case OP_HIDDEN_IN:
         s = step_new(b, S_COPY);
         s->width = b->p->g->vals[n->out].width;
-        push(s, act(n->out)); push(s, arg(A_HIDDEN_IN, 0)); push(s, arg(A_T, 0));
+        push(s, act_out(n->out)); push(s, arg(A_HIDDEN_IN, 0)); push(s, arg(A_T, 0));
         break;
     case OP_EMBED:
         s = call(b, kernel_of(b->p, KK_EMBED, b->node, false, false, false));
@@ -443,11 +445,11 @@ static void steps_node(Builder *b) {
     case OP_CONCAT: s = simple(b, KK_CONCAT, 2, n); finish(b, s, n); break;
     case OP_ROPE:
         s = simple(b, KK_ROPE, 1, n);
-        push(s, act(n->out)); push(s, arg(A_ROPE_COS, n->rope)); push(s, arg(A_ROPE_SIN, n->rope)); push(s, tokens_T(b));
+        push(s, act_out(n->out)); push(s, arg(A_ROPE_COS, n->rope)); push(s, arg(A_ROPE_SIN, n->rope)); push(s, tokens_T(b));
         break;
     case OP_KV_STORE:
         s = simple(b, KK_KV_STORE, 2, n);
-        push(s, arg(A_K_CACHE, n->cache)); push(s, arg(A_V_CACHE, n->cache)); push(s, tokens_T(b)); push(s, arg(A_POS, 0));
+        push(s, cache_out(A_K_CACHE, n->cache)); push(s, cache_out(A_V_CACHE, n->cache)); push(s, tokens_T(b)); push(s, arg(A_POS, 0));
         break;
     case OP_QK_ROPE_STORE: steps_qk_rope_store(b, n); break;
     case OP_MOE: steps_moe(b, n); break;
@@ -461,6 +463,77 @@ static void steps_node(Builder *b) {
         break;
     default: break;
     }
+}
+
+/* ── kernel parameters ───────────────────────────────────────────────────── */
+
+/* The formal parameter an operand fills; *null when it passes no tensor. */
+static Param param_of(const Graph *g, Arg a, bool *null) {
+    Param q = {.type = P_INT, .out = a.out};
+    *null = a.kind == A_NULL;
+    switch (a.kind) {
+    case A_NULL: q.type = (ParamType)a.id; break;
+    case A_ACT: case A_LOGITS: q.type = P_ACT; q.out = a.out || a.kind == A_LOGITS; break;
+    case A_TOKENS: q.type = P_TOKENS; break;
+    case A_WEIGHT: {
+        const Weight *w = &g->weights[a.id];
+        q.type = P_WEIGHT;
+        q.fmt = (w->flags & W_VECTOR) ? WFMT_F32 : w->fmt;
+        break;
+    }
+    case A_WEIGHT_SCALE: q.type = P_WEIGHT_SCALE; break;
+    case A_EXPERTS: {
+        int w = -1;
+        for (int i = 0; i < g->n_weights && w < 0; i++)
+            if (g->weights[i].layer == a.id && g->weights[i].role == a.role && g->weights[i].expert >= 0) w = i;
+        q.type = P_EXPERTS;
+        q.fmt = w >= 0 ? g->weights[w].fmt : WFMT_F32;
+        break;
+    }
+    case A_EXPERTS_SCALE: q.type = P_EXPERTS_SCALE; break;
+    case A_K_CACHE: case A_V_CACHE: q.type = P_CACHE; break;
+    case A_ROPE_COS: case A_ROPE_SIN: q.type = P_ROPE; break;
+    case A_SCRATCH: q.type = P_SCRATCH; q.out = true; break;
+    default: break;  /* T, pos, literals: P_INT; NULL: decided by another call */
+    }
+    return q;
+}
+
+/* Record the parameters of kernel k from its calls: every call must agree on
+ * each parameter's type, format and direction; a NULL fits any tensor and
+ * makes the parameter optional.  `known[i]`: some call passed a tensor or a value. */
+static int unify_params(const Graph *g, Kernel *k, const Step *s, bool *known) {
+    if (k->n_params && k->n_params != s->n_args) goto mismatch;
+    for (int i = 0; i < s->n_args; i++) {
+        bool null;
+        Param q = param_of(g, s->arg[i], &null);
+        Param *r = &k->param[i];
+        if (null) {  /* the operand says which parameter it leaves empty */
+            r->optional = true;
+            if (!known[i]) r->type = q.type;
+            else if (r->type != q.type) goto mismatch;
+            continue;
+        }
+        if (!known[i]) { q.optional = r->optional; *r = q; known[i] = true; continue; }
+        if (r->type != q.type || r->out != q.out || ((r->type == P_WEIGHT || r->type == P_EXPERTS) && r->fmt != q.fmt)) goto mismatch;
+    }
+    k->n_params = s->n_args;
+    return 0;
+mismatch:
+    fprintf(stderr, "archc: internal error: the calls of kernel %s disagree on its parameters\n", k->name);
+    return -1;
+}
+
+static int build_params(Program *p) {
+    bool (*known)[STEP_MAX_ARGS] = calloc((size_t)p->n_kernels + 1, sizeof *known);
+    int rc = 0;
+    for (int ph = 0; ph < PH_COUNT && !rc; ph++)
+        for (int i = 0; i < p->n_steps[ph] && !rc; i++) {
+            const Step *s = &p->steps[ph][i];
+            if (s->kind == S_CALL) rc = unify_params(p->g, &p->kernels[s->kernel], s, known[s->kernel]);
+        }
+    free(known);
+    return rc;
 }
 
 /* Each entry point starts with the cos/sin of its positions for every RoPE table in use. */
@@ -494,7 +567,7 @@ int program_build(const Graph *g, Program *p) {
             Builder b = {.p = p, .ph = (Phase)ph, .node = i};
             steps_node(&b);
         }
-    return 0;
+    return build_params(p);
 }
 
 void program_free(Program *p) {

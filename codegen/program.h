@@ -31,6 +31,29 @@ typedef enum {
     KK_ATTENTION
 } KernelKind;
 
+enum { STEP_MAX_ARGS = 20 };  /* parameters of a kernel, operands of a step */
+
+/* A kernel's formal parameter, the same for every call (program_build checks). */
+typedef enum {
+    P_ACT,            /* f32 activation rows [T][width] (or logits)               */
+    P_TOKENS,         /* int token ids                                            */
+    P_WEIGHT,         /* a weight in format `fmt` (1-D weights are widened: f32)  */
+    P_WEIGHT_SCALE,   /* f32 fp8 block multipliers                                */
+    P_EXPERTS,        /* an array of per-expert pointers, format `fmt`            */
+    P_EXPERTS_SCALE,  /* an array of per-expert fp8 multipliers                   */
+    P_CACHE,          /* f32 KV cache rows                                        */
+    P_ROPE,           /* f32 cos or sin [T][rot/2] of this call                   */
+    P_SCRATCH,        /* f32 scratch [T][Kernel.scratch]                          */
+    P_INT             /* an int: T, pos, a flag                                   */
+} ParamType;
+
+typedef struct Param {
+    ParamType type;
+    WeightFormat fmt;  /* P_WEIGHT, P_EXPERTS                                    */
+    bool out;          /* written by the kernel                                  */
+    bool optional;     /* some call passes no tensor (NULL)                      */
+} Param;
+
 /* One distinct kernel.  `name` is its signature (op, format, every dimension:
  * "gemm_bf16_3072x1024_res"); two calls share a kernel iff their names are
  * equal.  The literals of the body are the attributes of `node` (any node with
@@ -44,13 +67,15 @@ typedef struct Kernel {
     bool gemv;             /* linear: one token (decode form), else T tokens   */
     bool bias, residual;   /* linear: epilogues                                */
     int scratch;           /* floats of Program.scratch per token row it uses  */
+    Param param[STEP_MAX_ARGS]; /* its formal parameters, in call order        */
+    int n_params;
 } Kernel;
 
 /* ── steps ────────────────────────────────────────────────────────────────── */
 
 /* A typed operand of a step. */
 typedef enum {
-    A_NULL,          /* an absent optional tensor                                 */
+    A_NULL,          /* an absent optional tensor (`id`: its ParamType)           */
     A_ACT,           /* activation view of value `id` (last_row: row T-1 only)    */
     A_WEIGHT,        /* weight `id` (Graph.weights: keyed by layer, role, expert) */
     A_WEIGHT_SCALE,  /* fp8 block multipliers of weight `id`                      */
@@ -75,6 +100,7 @@ typedef struct Arg {
     int id;
     WeightRole role;   /* A_EXPERTS, A_EXPERTS_SCALE                              */
     bool last_row;     /* A_ACT                                                   */
+    bool out;          /* the kernel writes it (activations, caches)              */
 } Arg;
 
 typedef enum {
@@ -92,8 +118,6 @@ typedef enum {
     G_LOGITS_LAST,  /* logits of the last token only (exclusive with the above)  */
     G_LOGITS        /* any logits                                                */
 } Guard;
-
-enum { STEP_MAX_ARGS = 20 };
 
 typedef struct Step {
     StepKind kind;
