@@ -1050,7 +1050,7 @@ static void emit_descriptor(Emitter *e) {
 /* The whole file: build the program, then print it top to bottom. */
 static int c_emit(const Graph *g, FILE *f) {
     Program prog;
-    if (program_build(g, &prog) < 0) return -1;
+    if (program_build(g, &prog) < 0) { program_free(&prog); return -1; }
     Emitter em = {.f = f, .g = g, .p = &prog};
     Emitter *e = &em;
     emit_preamble(e);

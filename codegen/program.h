@@ -203,7 +203,8 @@ typedef struct Program {
     bool has_phase[PH_COUNT];  /* PH_MTP only with an MTP module                */
 } Program;
 
-/* Build the program of a graph that passed the backend's check; 0 or -1. */
+/* Build the program of a graph that passed the backend's check; 0, or -1 with a
+ * message (program_free is needed either way). */
 int program_build(const Graph *g, Program *p);
 void program_free(Program *p);
 
