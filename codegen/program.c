@@ -68,6 +68,21 @@ static int build_decls(Program *p, Phase ph) {
     return 0;
 }
 
+/* The buffers besides the arena: KV caches, RoPE tables in use. */
+static void build_state(Program *p) {
+    const Graph *g = p->g;
+    p->n_caches = g->n_caches;
+    p->caches = calloc((size_t)g->n_caches + 1, sizeof(Cache));
+    for (int c = 0; c < g->n_caches; c++)
+        p->caches[c] = (Cache){.rows = g->cache_rows[c], .k_width = g->cache_kv_width[c], .v_width = g->cache_v_width[c],
+                               .ring = g->cache_rows[c] != 0};
+    p->ropes = calloc((size_t)g->n_rope + 1, sizeof(Rope));
+    for (int r = 0; r < g->n_rope; r++)
+        if (g->rope[r].dims > 0)
+            p->ropes[p->n_ropes++] = (Rope){.rope = r, .half = g->rope[r].dims / 2, .folded = g->rope[r].folded,
+                                            .ntk = g->rope[r].kind == ROPE_DYNAMIC_NTK};
+}
+
 /* ── weight layout ───────────────────────────────────────────────────────── */
 
 static void build_weights(Program *p) {
@@ -255,7 +270,11 @@ typedef struct Builder {
 
 static Step *step_new(Builder *b, StepKind kind) {
     Program *p = b->p;
-    p->steps[b->ph] = realloc(p->steps[b->ph], sizeof(Step) * (size_t)(p->n_steps[b->ph] + 1));
+    int n = p->n_steps[b->ph];
+    if (n >= 16 && !(n & (n - 1)))  /* capacity doubles at each power of two */
+        p->steps[b->ph] = realloc(p->steps[b->ph], sizeof(Step) * (size_t)n * 2);
+    else if (!n)
+        p->steps[b->ph] = malloc(sizeof(Step) * 16);
     Step *s = &p->steps[b->ph][p->n_steps[b->ph]++];
     memset(s, 0, sizeof *s);
     s->kind = kind;
@@ -277,21 +296,6 @@ static Step *call(Builder *b, int k) {
 }
 
 /* Tokens in this call: a literal 1 in decode. */
-/* The buffers besides the arena: KV caches, RoPE tables in use. */
-static void build_state(Program *p) {
-    const Graph *g = p->g;
-    p->n_caches = g->n_caches;
-    p->caches = calloc((size_t)g->n_caches + 1, sizeof(Cache));
-    for (int c = 0; c < g->n_caches; c++)
-        p->caches[c] = (Cache){.rows = g->cache_rows[c], .k_width = g->cache_kv_width[c], .v_width = g->cache_v_width[c],
-                               .ring = g->cache_rows[c] != 0};
-    p->ropes = calloc((size_t)g->n_rope + 1, sizeof(Rope));
-    for (int r = 0; r < g->n_rope; r++)
-        if (g->rope[r].dims > 0)
-            p->ropes[p->n_ropes++] = (Rope){.rope = r, .half = g->rope[r].dims / 2, .folded = g->rope[r].folded,
-                                            .ntk = g->rope[r].kind == ROPE_DYNAMIC_NTK};
-}
-
 static Arg tokens_T(const Builder *b) { return b->ph == PH_DECODE ? arg(A_INT, 1) : arg(A_T, 0); }
 
 /* A weight and, when fp8, its block multipliers. */
