@@ -8,6 +8,6 @@ command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/nul
 mkdir -p "$WORK"
 aarch64-linux-gnu-gcc -std=c11 -D_DEFAULT_SOURCE -O2 -march=armv8.2-a+fp16 -Wall -Wextra -Werror -static -I"$ROOT/runtime" \
   "$ROOT/tests/kernels/test_kernels.c" "$ROOT/runtime/threadpool.c" "$ROOT/runtime/util.c" "$ROOT/runtime/safetensors.c" \
-  "$ROOT/runtime/json.c" -lm -lpthread -o "$WORK/test_kernels_neon"
+  "$ROOT/runtime/json.c" "$ROOT/runtime/fileio.c" -lm -lpthread -o "$WORK/test_kernels_neon"
 grep -q '__ARM_NEON' "$ROOT/runtime/archc_kernels.h"
 qemu-aarch64 "$WORK/test_kernels_neon"
