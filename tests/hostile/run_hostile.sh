@@ -180,38 +180,33 @@ run_output() {
   done
 }
 
-# ── checkpoints for the generated binary of the tiny model
-run_safetensors() {
-  need_model || { bad "safetensors: cannot build the tiny model"; return; }
-  gen safetensors
-  local exp name
-  for exp in "$HERE"/safetensors/*.expect; do
+# run_generated KIND ON_SUCCESS -- ARGS…: one case per KIND/*.expect, on the
+# weights directory gen.py wrote for it (@W@ in ARGS), with the tiny model's binary
+run_generated() {
+  local kind=$1 on_success=$2; shift 3
+  need_model || { bad "$kind: cannot build the tiny model"; return; }
+  gen "$kind"
+  local exp name a
+  for exp in "$HERE"/"$kind"/*.expect; do
     name=$(basename "${exp%.expect}")
-    local W=$WORK/gen/safetensors/$name mode names
+    local W=$WORK/gen/$kind/$name mode names
+    local -a args=()
+    for a in "$@"; do args+=("${a//@W@/$W}"); done
     mode=$(keyval "$exp" mode); mode=${mode:-error}
-    names=$(keyval "$exp" names); names=${names//@LAST@/$(cat "$WORK/gen/safetensors/truncated_data.tensor")}
-    PROTECT=(); ABSENT=(); ON_SUCCESS=same_ids
-    [ -f "$W/model.safetensors" ] && PROTECT=("$W/model.safetensors")
-    check "safetensors/$name" "$mode" "$(keyval "$exp" expect)" "$(keyval "$exp" reject)" "$names" "$W" -- \
-      "$WORK/m" --weights "$W" --tokens 1,2 -n 2 --print-ids
+    names=$(keyval "$exp" names)
+    [ "$kind" = safetensors ] && names=${names//@LAST@/$(cat "$WORK/gen/safetensors/truncated_data.tensor")}
+    [ "$kind" = tokenizer ] && names=${names:-tokenizer.json}
+    PROTECT=(); ABSENT=(); ON_SUCCESS=$on_success
+    [ "$kind" = safetensors ] && [ -f "$W/model.safetensors" ] && PROTECT=("$W/model.safetensors")
+    check "$kind/$name" "$mode" "$(keyval "$exp" expect)" "$(keyval "$exp" reject)" "$names" "$W" -- "$WORK/m" "${args[@]}"
   done
 }
 
+# ── checkpoints for the generated binary of the tiny model
+run_safetensors() { run_generated safetensors same_ids -- --weights @W@ --tokens 1,2 -n 2 --print-ids; }
+
 # ── tokenizer.json / qwen.tiktoken next to the weights, read for --prompt
-run_tokenizer() {
-  need_model || { bad "tokenizer: cannot build the tiny model"; return; }
-  gen tokenizer
-  local exp name
-  for exp in "$HERE"/tokenizer/*.expect; do
-    name=$(basename "${exp%.expect}")
-    local W=$WORK/gen/tokenizer/$name mode names
-    mode=$(keyval "$exp" mode); mode=${mode:-error}
-    names=$(keyval "$exp" names); names=${names:-tokenizer.json}
-    PROTECT=(); ABSENT=(); ON_SUCCESS="echo prompt accepted"
-    check "tokenizer/$name" "$mode" "$(keyval "$exp" expect)" "$(keyval "$exp" reject)" "$names" "$W" -- \
-      "$WORK/m" --weights "$W" --prompt "Hello world, hostile input" -n 2
-  done
-}
+run_tokenizer() { run_generated tokenizer "echo prompt accepted" -- --weights @W@ --prompt "Hello world, hostile input" -n 2; }
 
 # ── the generated binary's command line
 run_cli() {
