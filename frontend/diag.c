@@ -67,3 +67,9 @@ const char *diag_nearest(const char *word, const char *const *cands, int n) {
     int lim = (int)strlen(word) / 3 + 1;
     return bd <= (lim > 3 ? 3 : lim) ? best : NULL;
 }
+
+int diag_file_error(const char *path, const char *err) {
+    size_t pl = strlen(path);
+    fprintf(stderr, "%s: error: %s\n", path, !strncmp(err, path, pl) && !strncmp(err + pl, ": ", 2) ? err + pl + 2 : err);
+    return -1;
+}

@@ -16,6 +16,8 @@
 void diag_set_source(const char *file, const char *text);
 __attribute__((format(printf, 2, 3)))
 void diag_error(SrcLoc loc, const char *fmt, ...);
+/* "PATH: error: WHAT" for an error message "PATH: WHAT" from runtime/fileio.c; returns -1. */
+int diag_file_error(const char *path, const char *err);
 /* Nearest of `n` candidates to `word` by edit distance, or NULL if none is close. */
 const char *diag_nearest(const char *word, const char *const *cands, int n);
 

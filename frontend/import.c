@@ -20,6 +20,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "diag.h"
+#include "fileio.h"
 #include "json.h"
 #include "outfile.h"
 #include "safetensors.h"
@@ -910,23 +912,10 @@ int spec_import_hf(const char *in, const char *out_path) {
     } else snprintf(path, sizeof path, "%s", in);
     const char *inputs[] = {path, in};
     if (out_check(out_path, inputs, 2)) return -1;
-    FILE *fi = fopen(path, "rb");
-    if (!fi) { fprintf(stderr, "%s: error: cannot open: %s\n", path, strerror(errno)); return -1; }
-    if (fstat(fileno(fi), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) {
-        fprintf(stderr, "%s: error: %s\n", path, S_ISREG(st.st_mode) ? "larger than 64 MB: not a config.json" : "not a regular file (expected config.json)");
-        fclose(fi);
-        return -1;
-    }
-    size_t n = (size_t)st.st_size;
-    char *text = malloc(n + 1);
-    if (!text || fread(text, 1, n, fi) != n) {
-        fprintf(stderr, "%s: error: cannot read: %s\n", path, strerror(errno));
-        fclose(fi);
-        free(text);
-        return -1;
-    }
-    fclose(fi);
-    text[n] = 0;
+    char err[512];
+    size_t n;
+    char *text = rt_read_file(path, 64 << 20, &n, err, sizeof err); /* a regular file, bounded, FIFOs never block */
+    if (!text) return diag_file_error(path, err);
     char *yaml = NULL;
     int rc = import_text(path, in, dir, text, n, &yaml);
     free(text);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 #include "diag.h"
+#include "fileio.h"
 #include "spec.h"
 
 typedef struct P {
@@ -821,30 +822,10 @@ int spec_parse_buffer(const char *name, const char *text, size_t len, ModelSpec 
 }
 
 int spec_parse_file(const char *path, ModelSpec *out) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { fprintf(stderr, "%s: error: cannot open: %s\n", path, strerror(errno)); return -1; }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fprintf(stderr, "%s: error: not a regular file (expected a YAML model description)\n", path);
-        fclose(f);
-        return -1;
-    }
-    if (st.st_size > YAML_MAX_BYTES) {
-        fprintf(stderr, "%s: error: %lld bytes: too large for a model description (at most %d)\n", path, (long long)st.st_size,
-                YAML_MAX_BYTES);
-        fclose(f);
-        return -1;
-    }
-    size_t n = (size_t)st.st_size;
-    char *text = malloc(n + 1);
-    if (!text || fread(text, 1, n, f) != n) {
-        fclose(f);
-        free(text);
-        fprintf(stderr, "%s: error: cannot read: %s\n", path, strerror(errno));
-        return -1;
-    }
-    fclose(f);
-    text[n] = 0;
+    char err[512];
+    size_t n;
+    char *text = rt_read_file(path, YAML_MAX_BYTES, &n, err, sizeof err); /* a regular file, bounded, FIFOs never block */
+    if (!text) return diag_file_error(path, err);
     /* text stays alive for diagnostics quoting source lines */
     return parse_text(path, text, n, out);
 }
