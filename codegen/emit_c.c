@@ -45,15 +45,28 @@ static void out(Emitter *e, const char *fmt, ...) {
 }
 
 static const char *fmt_ctype(WeightFormat f) {
-    return f == WFMT_F32 ? "float" : f == WFMT_FP8_E4M3 || f == WFMT_MXFP4 || f == WFMT_U8 ? "uint8_t" : "uint16_t";
+    return f == WFMT_F32 ? "float" : f == WFMT_I8 ? "int8_t" : f == WFMT_FP8_E4M3 || f == WFMT_MXFP4 || f == WFMT_U8 || f == WFMT_I4 ? "uint8_t" : "uint16_t";
 }
 static const char *fmt_rt(WeightFormat f) {
-    return f == WFMT_F32 ? "RT_F32" : f == WFMT_BF16 ? "RT_BF16" : f == WFMT_FP8_E4M3 ? "RT_FP8" : f == WFMT_MXFP4 ? "RT_MXFP4" : "RT_F16";
+    return f == WFMT_F32 ? "RT_F32" : f == WFMT_BF16 ? "RT_BF16" : f == WFMT_FP8_E4M3 ? "RT_FP8" : f == WFMT_MXFP4 ? "RT_MXFP4"
+         : f == WFMT_I8 ? "RT_I8" : f == WFMT_I4 ? "RT_I4" : "RT_F16";
 }
 static const char *fmt_short(WeightFormat f) { return wfmt_name(f); }
 static const char *fmt_st(WeightFormat f) {
-    return f == WFMT_F32 ? "ST_F32" : f == WFMT_BF16 ? "ST_BF16" : f == WFMT_FP8_E4M3 ? "ST_F8_E4M3" : f == WFMT_MXFP4 || f == WFMT_U8 ? "ST_U8" : "ST_F16";
+    return f == WFMT_F32 ? "ST_F32" : f == WFMT_BF16 ? "ST_BF16" : f == WFMT_FP8_E4M3 ? "ST_F8_E4M3" : f == WFMT_MXFP4 || f == WFMT_U8 || f == WFMT_I4 ? "ST_U8"
+         : f == WFMT_I8 ? "ST_I8" : "ST_F16";
 }
+/* archc quantize's dense MXFP4 matrix: stored as NAME_blocks [N][K/32][16] with NAME_scales (docs/quantize.md) */
+static int is_mx_dense(const Weight *w) { return w->fmt == WFMT_MXFP4 && w->ndim == 2 && !(w->flags & W_VECTOR); }
+/* The shape a matrix has in the checkpoint: int4 packs two values a byte, MXFP4 blocks of 32 in 16 bytes. */
+static int stored_shape(const Weight *w, int64_t *sh) {
+    for (int d = 0; d < w->ndim; d++) sh[d] = w->shape[d];
+    if (w->flags & W_VECTOR) return w->ndim;
+    if (w->fmt == WFMT_I4) { sh[1] = w->shape[1] / 2; return 2; }
+    if (is_mx_dense(w)) { sh[1] = w->shape[1] / 32; sh[2] = 16; return 3; }
+    return w->ndim;
+}
+static const char *scale_st(const Weight *w) { return w->fmt == WFMT_MXFP4 ? "ST_U8" : "ST_F32"; }
 static int is_fp8(const Weight *w) { return weight_fp8(w); }
 
 /* A float as a C literal that round-trips: 1 → "1.0f", 0.1 → "0.100000001f". */
@@ -230,17 +243,26 @@ static void emit_expert_table(Emitter *e) {
         for (int k = 0; k < 3; k++) {
             char pat[256];
             expert_pattern(g->weights[tmpl->w[1] + k].name, tmpl->layer, pat, sizeof pat);
-            out(e, "            \"%s\",\n", cstr(pat));
-            if (fp8) out(e, "            \"%s_scale_inv\",\n", cstr(pat));
+            out(e, "            \"%s%s\",\n", cstr(pat), is_mx_dense(w0) ? "_blocks" : "");
+            if (fp8) out(e, "            \"%s%s\",\n", cstr(pat), weight_scale_suffix(w0));
         }
         out(e, "        };\n");
-        out(e, "        static const int64_t shape[%d][2] = {", fp8 ? 6 : 3);
+        int nd0 = 2;
+        {
+            int64_t sh[4];
+            nd0 = stored_shape(w0, sh);
+        }
+        out(e, "        static const int64_t shape[%d][%d] = {", fp8 ? 6 : 3, nd0);
         for (int k = 0; k < 3; k++) {
             const Weight *wk = &g->weights[tmpl->w[1] + k];
-            out(e, "%s{%lld, %lld}", k ? ", " : "", (long long)wk->shape[0], (long long)wk->shape[1]);
+            int64_t sh[4];
+            stored_shape(wk, sh);
+            out(e, "%s{%lld, %lld", k ? ", " : "", (long long)sh[0], (long long)sh[1]);
+            if (nd0 == 3) out(e, ", %lld", (long long)sh[2]);
+            out(e, "}");
             int64_t sc[2];
             graph_fp8_scale_shape(g, wk, sc);
-            if (fp8) out(e, ", {%lld, %lld}", (long long)sc[0], (long long)sc[1]);
+            if (fp8) out(e, nd0 == 3 ? ", {%lld, %lld, 0}" : ", {%lld, %lld}", (long long)sc[0], (long long)sc[1]);
         }
         out(e, "};\n");
         out(e, "        for (int i = 0; i < %d; i++)\n            for (int x = 0; x < %d; x++) {\n", nl, experts);
@@ -254,8 +276,17 @@ static void emit_expert_table(Emitter *e) {
                    "                                        (const void **)&L->experts_down[x]};\n");
         out(e, "                for (int k = 0; k < %d; k++) {\n", fp8 ? 6 : 3);
         out(e, "                    snprintf(names[i][x][k], 192, pattern[k], layers[i], x);\n");
-        out(e, "                    weight_table[n_weights_added++] = (StExpect){names[i][x][k], %s, 2, {shape[k][0], shape[k][1]}, 0, slot[k]};\n",
-            fp8 ? "k % 2 ? ST_F32 : ST_F8_E4M3" : fmt_st(w0->fmt));
+        if (nd0 == 3)  /* MXFP4 blocks [N][K/32][16], their e8m0 scales [N][K/32] */
+            out(e, "                    weight_table[n_weights_added++] = (StExpect){names[i][x][k], ST_U8, k %% 2 ? 2 : 3,\n"
+                   "                                                                 {shape[k][0], shape[k][1], shape[k][2]}, 0, slot[k]};\n");
+        else if (fp8) {
+            char dt[64];
+            snprintf(dt, sizeof dt, "k %% 2 ? %s : %s", scale_st(w0), fmt_st(w0->fmt));
+            out(e, "                    weight_table[n_weights_added++] = (StExpect){names[i][x][k], %s, 2, {shape[k][0], shape[k][1]}, 0, slot[k]};\n",
+                w0->fmt == WFMT_FP8_E4M3 ? "k % 2 ? ST_F32 : ST_F8_E4M3" : dt);
+        } else
+            out(e, "                    weight_table[n_weights_added++] = (StExpect){names[i][x][k], %s, 2, {shape[k][0], shape[k][1]}, 0, slot[k]};\n",
+                fmt_st(w0->fmt));
         out(e, "                }\n            }\n    }\n");
     }
     out(e, "}\n\n");
@@ -309,6 +340,12 @@ static void emit_weights(Emitter *e) {
         out(e, "    const %s *%s;%*s/* [%lld, %lld] %s%s */\n", wtype(w), field(w), (int)(24 - strlen(field(w))), "",
             (long long)w->shape[0], (long long)(w->ndim > 1 ? w->shape[1] : 0),
             (w->flags & W_VECTOR) ? "f32" : fmt_short(w->fmt), w->alias >= 0 ? ", tied: same as embed" : "");
+        if (is_fp8(w)) {   /* a quantised lm_head (archc quantize): its block multipliers */
+            char sm[80];
+            snprintf(sm, sizeof sm, "%s_scale", field(w));
+            out(e, "    const float *%s;%*s/* its %dx%d block multipliers */\n", sm, (int)(24 - strlen(sm) > 0 ? 24 - strlen(sm) : 1), "",
+                block_n(g), block_k(g));
+        }
     }
     out(e, "    LayerWeights l[N_LAYERS + N_MTP_LAYERS];\n} W;\n\n");
 }
@@ -324,15 +361,17 @@ static void emit_weight_table(Emitter *e) {
     for (int i = 0; i < g->n_weights; i++) {
         const Weight *w = &g->weights[i];
         if (w->alias >= 0 || w->expert >= 0) continue;
-        out(e, "    {\"%s\", %s, %d, {%lld", cstr(w->name), (w->flags & W_VECTOR) ? "ST_F32" : fmt_st(w->fmt), w->ndim,
-            (long long)w->shape[0]);
-        for (int d = 1; d < w->ndim; d++) out(e, ", %lld", (long long)w->shape[d]);
+        int64_t sh[4];
+        int nd = stored_shape(w, sh);
+        out(e, "    {\"%s%s\", %s, %d, {%lld", cstr(w->name), is_mx_dense(w) ? "_blocks" : "", (w->flags & W_VECTOR) ? "ST_F32" : fmt_st(w->fmt), nd,
+            (long long)sh[0]);
+        for (int d = 1; d < nd; d++) out(e, ", %lld", (long long)sh[d]);
         out(e, "}, %s, (const void **)&W.%s},\n", (w->flags & W_VECTOR) ? "ST_WIDEN_TO_F32" : "0", field(w));
         if (is_fp8(w)) {
             int64_t sc[2];
             graph_fp8_scale_shape(g, w, sc);
-            out(e, "    {\"%s_scale_inv\", ST_F32, 2, {%lld, %lld}, 0, (const void **)&W.%s},\n", cstr(w->name), (long long)sc[0], (long long)sc[1],
-                scale_field(w));
+            out(e, "    {\"%s%s\", %s, 2, {%lld, %lld}, 0, (const void **)&W.%s},\n", cstr(w->name), weight_scale_suffix(w), scale_st(w),
+                (long long)sc[0], (long long)sc[1], scale_field(w));
         }
     }
     out(e, "};\n\n");
@@ -1006,7 +1045,10 @@ static void emit_preamble(Emitter *e) {
            "    N_CACHES = %d,\n    ARENA_FLOATS = %lld,\n",
         s->vocab, s->hidden, s->n_layers, s->max_context, g->tmax, s->mtp_depth, e->p->n_caches,
         (long long)(e->p->arena_floats > 0 ? e->p->arena_floats : 1));
-    if (s->weight_format == WFMT_FP8_E4M3)
+    if (s->weight_format == WFMT_I8 || s->weight_format == WFMT_I4 || s->weight_format == WFMT_MXFP4_DENSE)
+        out(e, "    BLOCK_N = %d,    /* %s: one scale per block of BLOCK_N rows × BLOCK_K columns (archc_quant.h) */\n    BLOCK_K = %d,\n",
+            block_n(g), wfmt_name(s->weight_format), block_k(g));
+    else if (s->weight_format == WFMT_FP8_E4M3)
         out(e, "    BLOCK_N = %d,    /* fp8: weight_scale_inv blocks of BLOCK_N rows × BLOCK_K columns */\n    BLOCK_K = %d,\n", block_n(g), block_k(g));
     out(e, "};\n\n");
 }

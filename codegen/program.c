@@ -329,7 +329,7 @@ static void steps_logits(Builder *b, const Node *n) {
     Step *s;
     if (b->ph == PH_MTP) {
         s = call(b, kernel_of(p, KK_LINEAR, b->node, true, false, false));
-        push(s, last_row(x)); push(s, weight(n->w[0])); push(s, arg(A_LOGITS, 0));
+        push(s, last_row(x)); push_weight(p->g, s, n->w[0]); push(s, arg(A_LOGITS, 0));
         return;
     }
     s = step_new(b, S_COPY);
@@ -338,14 +338,14 @@ static void steps_logits(Builder *b, const Node *n) {
     push(s, arg(A_HIDDEN_OUT, 0)); push(s, act(x)); push(s, tokens_T(b));
     if (b->ph == PH_DECODE) {
         s = call(b, kernel_of(p, KK_LINEAR, b->node, true, false, false));
-        push(s, act(x)); push(s, weight(n->w[0])); push(s, arg(A_LOGITS, 0));
+        push(s, act(x)); push_weight(p->g, s, n->w[0]); push(s, arg(A_LOGITS, 0));
     } else {
         s = call(b, kernel_of(p, KK_LINEAR, b->node, false, false, false));
         s->guard = G_LOGITS_ALL;
-        push(s, act(x)); push(s, weight(n->w[0])); push(s, arg(A_LOGITS, 0)); push(s, arg(A_T, 0));
+        push(s, act(x)); push_weight(p->g, s, n->w[0]); push(s, arg(A_LOGITS, 0)); push(s, arg(A_T, 0));
         s = call(b, kernel_of(p, KK_LINEAR, b->node, true, false, false));
         s->guard = G_LOGITS_LAST;
-        push(s, last_row(x)); push(s, weight(n->w[0])); push(s, arg(A_LOGITS, 0));
+        push(s, last_row(x)); push_weight(p->g, s, n->w[0]); push(s, arg(A_LOGITS, 0));
     }
     if (n->softcap != 0) {
         s = step_new(b, S_SOFTCAP);

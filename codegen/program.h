@@ -209,7 +209,8 @@ int program_build(const Graph *g, Program *p);
 void program_free(Program *p);
 
 /* fp8 matrices carry a block-scale tensor (weight_scale_inv) next to them. */
-static inline bool weight_fp8(const Weight *w) { return !(w->flags & W_VECTOR) && w->fmt == WFMT_FP8_E4M3; }
+/* A matrix with a block-multiplier slot: fp8, or archc quantize's int8 / int4 / dense MXFP4 */
+static inline bool weight_fp8(const Weight *w) { return weight_block_scaled(w); }
 
 /* The weight of (layer, role) outside the routed experts' own matrices, or -1. */
 int program_weight(const Graph *g, int layer, WeightRole role);

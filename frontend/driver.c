@@ -7,6 +7,7 @@
  *   archc --emit=ir MODEL.yaml [-o F]   print the graph after passes
  *   archc import HF_DIR|config.json -o MODEL.yaml
  *   archc init-weights MODEL.yaml -o DIR --dtype f32|bf16|f16 --seed S
+ *   archc quantize HF_DIR -o OUT_DIR --format int8|int4|fp8|mxfp4   (frontend/quantize.c)
  *   --disable-pass=NAME (repeatable), --list-passes, -v, --help, --version
  *
  * The pipeline is the straight line of DESIGN.md: parse → lower → passes →
@@ -30,6 +31,7 @@
 #endif
 
 int init_weights(const ModelSpec *s, const Graph *g, const char *dir, WeightFormat fmt, unsigned long long seed);
+int cmd_quantize(int argc, char **argv);  /* frontend/quantize.c */
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -37,6 +39,7 @@ static void usage(FILE *f) {
             "       archc --emit=ir MODEL.yaml [-o FILE]    print the graph IR after passes\n"
             "       archc import HF_DIR|config.json -o MODEL.yaml\n"
             "       archc init-weights MODEL.yaml -o DIR [--dtype f32|bf16|f16] [--seed S]\n"
+            "       archc quantize HF_DIR -o OUT_DIR --format int8|int4|fp8|mxfp4 [--keep PATTERN]... [--quantize-embeddings]\n"
             "options:\n"
             "  --disable-pass=NAME   skip a pass (repeatable); --list-passes shows them\n"
             "  --weights-format=F    compile for a checkpoint stored as f32, bf16 or f16\n"
@@ -96,6 +99,7 @@ static int cmd_init_weights(int argc, char **argv) {
 int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "import")) return cmd_import(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "init-weights")) return cmd_init_weights(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "quantize")) return cmd_quantize(argc, argv);
 
     const char *in = NULL, *outp = NULL, *emit = NULL, *wfmt = NULL;
     long chunk = 0;

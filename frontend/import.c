@@ -78,6 +78,7 @@ typedef struct Imported {
     double final_softcap;
     int mtp;
     const char *format;
+    const char *kept;        /* archc quantize formats: the unquantised matrices' format */
     int block[2];
     int bos, eos;
     Layer layer[MAXL];
@@ -236,7 +237,15 @@ static const char *dtype_format(const JsonValue *c) {
     if (q && q->type == JSON_OBJECT) {
         const char *m = json_get_string(q, "quant_method", "");
         if (!strcmp(m, "fp8")) return "fp8_e4m3";
+        /* archc quantize (docs/quantize.md): every projection in blocks of 32 */
+        if (!strcmp(m, "mxfp4") && json_get_bool(q, "archc_dense", 0)) return "mxfp4_dense";
         if (!strcmp(m, "mxfp4")) return "mxfp4";
+        if (!strcmp(m, "archc")) {
+            const char *f = json_get_string(q, "format", "");
+            if (!strcmp(f, "int8")) return "int8";
+            if (!strcmp(f, "int4")) return "int4";
+            return NULL;
+        }
     }
     if (!strcmp(d, "float32")) return "f32";
     if (!strcmp(d, "float16")) return "f16";
@@ -714,6 +723,7 @@ static void write_yaml(FILE *f, const Imported *m, const char *src) {
     if (m->mtp) fprintf(f, "mtp: {depth: %d}\n", m->mtp);
     fprintf(f, "weights: {names: %s, format: %s", m->qwen1 ? "qwen1" : "hf", m->format);
     if (m->block[0]) fprintf(f, ", block: [%d, %d]", m->block[0], m->block[1]);
+    if (m->kept) fprintf(f, ", kept: %s", m->kept);
     fprintf(f, "}\n");
     if (m->bos >= 0 || m->eos >= 0) {
         fprintf(f, "tokens: {");
@@ -759,6 +769,31 @@ static const char *checkpoint_format(const char *dir) {
 static void safe_name(char *s) {
     for (char *p = s; *p; p++)
         if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-')) *p = '_';
+}
+
+/* archc quantize checkpoints (int8, int4, mxfp4_dense): the format of the
+ * matrices left unquantised is the config's torch_dtype (quantize writes it);
+ * what the compiler cannot follow yet is refused here, by its config key. */
+static int check_quantized(Imported *m, const JsonValue *c) {
+    const JsonValue *q = json_get(c, "quantization_config");
+    if (q && q->type == JSON_OBJECT && !m->format) {
+        const char *meth = json_get_string(q, "quant_method", "?");
+        return verr(json_get(q, "format"), "quantization_config.format", "quant_method '%.40s': unknown format '%.40s' (archc quantize writes int8 or int4)",
+                    meth, json_get_string(q, "format", "?"));
+    }
+    if (!m->format || (strcmp(m->format, "int8") && strcmp(m->format, "int4") && strcmp(m->format, "mxfp4_dense"))) return 0;
+    const char *d = json_get_string(c, "torch_dtype", json_get_string(c, "dtype", "bfloat16"));
+    m->kept = !strcmp(d, "float32") ? "f32" : !strcmp(d, "float16") ? "f16" : "bf16";
+    if (json_get_bool(q, "quantized_embeddings", 0))
+        return verr(json_get(q, "quantized_embeddings"), "quantization_config.quantized_embeddings",
+                    "quantised embeddings are not supported by the compiler yet (quantise without --quantize-embeddings)");
+    const JsonValue *keep = json_get(q, "modules_to_not_convert");
+    if (keep && keep->type == JSON_ARRAY && keep->count)
+        return verr(keep, "quantization_config.modules_to_not_convert",
+                    "tensors kept with --keep are not supported by the compiler yet (the compiled model expects every projection quantised)");
+    int64_t gs = (int64_t)json_get_number(q, "group_size", 32);
+    if (gs != 32) return verr(json_get(q, "group_size"), "quantization_config.group_size", "%lld: archc reads blocks of 32 only", (long long)gs);
+    return 0;
 }
 
 /* Cross-checks the per-family readers leave to one place: what the
@@ -863,7 +898,8 @@ static int import_text(const char *name, const char *in, const char *dir, const 
     }
     if (rc == 0 && g_failed) rc = -1;  /* a value was read with an error (printed) */
     if (rc == 0) rc = validate(&m, c);
-    if (rc == 0 && dir && strcmp(m.format, "fp8_e4m3") && strcmp(m.format, "mxfp4")) {
+    if (rc == 0) rc = check_quantized(&m, c);
+    if (rc == 0 && dir && m.format && strcmp(m.format, "fp8_e4m3") && strcmp(m.format, "mxfp4") && !m.kept) {
         const char *f = checkpoint_format(dir);
         if (f) m.format = f;
     }

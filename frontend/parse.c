@@ -574,16 +574,19 @@ static int parse_block(P *p, Node *n) {
 /* ── small sections ──────────────────────────────────────────────────────── */
 
 static int parse_weights(P *p, Node *n) {
-    static const char *const keys[] = {"names", "format", "block", "prefix", NULL};
+    static const char *const keys[] = {"names", "format", "block", "prefix", "kept", NULL};
     static const char *const names[] = {"hf", "qwen1", NULL};
-    static const char *const fmts[] = {"f32", "bf16", "f16", "fp8_e4m3", "mxfp4", NULL};
+    static const char *const fmts[] = {"f32", "bf16", "f16", "fp8_e4m3", "mxfp4", "int8", "int4", "mxfp4_dense", NULL};
+    static const WeightFormat fmt_of[] = {WFMT_F32, WFMT_BF16, WFMT_F16, WFMT_FP8_E4M3, WFMT_MXFP4, WFMT_I8, WFMT_I4, WFMT_MXFP4_DENSE};
+    static const char *const kept[] = {"f32", "bf16", "f16", NULL};
     if (expect_map(p, n, "weights") || check_keys(p, n, "weights", keys)) return -1;
     WeightsSpec *w = &p->s->weights;
     w->loc = loc_of(p, n);
-    int nm = 0, f = 1;
-    if (opt_enum(p, n, "names", names, &nm) || opt_enum(p, n, "format", fmts, &f)) return -1;
+    int nm = 0, f = 1, k = 1;
+    if (opt_enum(p, n, "names", names, &nm) || opt_enum(p, n, "format", fmts, &f) || opt_enum(p, n, "kept", kept, &k)) return -1;
     w->names = (NameScheme)nm;
-    w->format = (WeightFormat)f;
+    w->format = fmt_of[f];
+    w->kept = (WeightFormat)k;  /* f32, bf16, f16 are the enum's first three */
     if (opt_str(p, n, "prefix", w->prefix, sizeof w->prefix)) return -1;
     /* the prefix becomes part of tensor names in the emitted C and the loader's
      * name patterns: the characters of Hugging Face tensor names only */

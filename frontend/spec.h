@@ -183,6 +183,11 @@ typedef enum {
     WFMT_FP8_E4M3,   /* float8 e4m3 with block scales (weight_scale_inv)            */
     WFMT_MXFP4,      /* 32 e2m1 values + e8m0 scale per block (gpt-oss experts)     */
     WFMT_U8,         /* raw bytes (the e8m0 exponents of MXFP4 blocks); IR only    */
+    /* `archc quantize` checkpoints (docs/quantize.md): blocks of 32 along the input dim */
+    WFMT_I8,         /* int8, one f32 scale per block (X.weight_scale)              */
+    WFMT_I4,         /* int4 nibbles (2 per byte), one f32 scale per block          */
+    WFMT_MXFP4_DENSE,/* model-wide only: every projection MXFP4 (X.weight_blocks / X.weight_scales);
+                        the weights themselves are WFMT_MXFP4 with 2 dims           */
 } WeightFormat;
 
 typedef enum {
@@ -194,6 +199,8 @@ typedef struct WeightsSpec {
     NameScheme names;
     WeightFormat format;     /* storage format of matrices                          */
     int block[2];            /* FP8 block shape (128, 128)                           */
+    WeightFormat kept;       /* int8/int4/mxfp4_dense: the format of the matrices left
+                                unquantised (embeddings, routers, …); default bf16   */
     char prefix[64];         /* tensor-name prefix, "" or e.g. "language_model."    */
     SrcLoc loc;
 } WeightsSpec;

@@ -40,6 +40,9 @@ const char *wfmt_name(WeightFormat f) {
     case WFMT_FP8_E4M3: return "fp8_e4m3";
     case WFMT_MXFP4: return "mxfp4";
     case WFMT_U8: return "u8";
+    case WFMT_I8: return "int8";
+    case WFMT_I4: return "int4";
+    case WFMT_MXFP4_DENSE: return "mxfp4_dense";
     }
     return "?";
 }

@@ -113,11 +113,34 @@ size_t wfmt_bytes(WeightFormat f) {
     case WFMT_FP8_E4M3: return 1;
     case WFMT_MXFP4: return 1; /* per stored byte (two e2m1 values); the scales are a WFMT_U8 tensor */
     case WFMT_U8: return 1;
+    case WFMT_I8: return 1;
+    case WFMT_I4: case WFMT_MXFP4_DENSE: return 1; /* per stored byte (two values): see weight_stored_bytes */
     }
     return 4;
 }
 
+bool weight_block_scaled(const Weight *w) {
+    if (w->flags & W_VECTOR || w->ndim != 2) return false;
+    return w->fmt == WFMT_FP8_E4M3 || w->fmt == WFMT_I8 || w->fmt == WFMT_I4 || w->fmt == WFMT_MXFP4;
+}
+
+const char *weight_scale_suffix(const Weight *w) {
+    return w->fmt == WFMT_FP8_E4M3 ? "_scale_inv" : w->fmt == WFMT_MXFP4 ? "_scales" : "_scale";
+}
+
+int weight_scale_elem_bytes(const Weight *w) { return w->fmt == WFMT_MXFP4 ? 1 : 4; }
+
+int64_t weight_stored_bytes(const Weight *w) {
+    int64_t n = 1;
+    for (int d = 0; d < w->ndim; d++) n *= w->shape[d];
+    if (w->flags & W_VECTOR) return n * 4;
+    if (w->fmt == WFMT_I4 || (w->fmt == WFMT_MXFP4 && w->ndim == 2)) return n / 2;
+    return n * (int64_t)wfmt_bytes(w->fmt);
+}
+
 void graph_fp8_block(const Graph *g, int block[2]) {
+    WeightFormat f = g->model.weight_format;
+    if (f == WFMT_I8 || f == WFMT_I4 || f == WFMT_MXFP4_DENSE) { block[0] = 1; block[1] = 32; return; }
     block[0] = g->model.fp8_block[0] > 0 ? g->model.fp8_block[0] : 128;
     block[1] = g->model.fp8_block[1] > 0 ? g->model.fp8_block[1] : 128;
 }
@@ -148,13 +171,11 @@ static int64_t weight_bytes(const Graph *g, int per_token) {
     for (int i = 0; i < g->n_weights; i++) {
         const Weight *w = &g->weights[i];
         if (w->alias >= 0) continue;
-        int64_t n = 1;
-        for (int d = 0; d < w->ndim; d++) n *= w->shape[d];
-        int64_t bytes = n * (int64_t)((w->flags & W_VECTOR) ? 4 : wfmt_bytes(w->fmt));
-        if (w->fmt == WFMT_FP8_E4M3 && !(w->flags & W_VECTOR) && w->ndim == 2) { /* + the f32 block multipliers */
+        int64_t bytes = weight_stored_bytes(w);
+        if (weight_block_scaled(w)) { /* + the block multipliers */
             int64_t sc[2];
             graph_fp8_scale_shape(g, w, sc);
-            bytes += 4 * sc[0] * sc[1];
+            bytes += weight_scale_elem_bytes(w) * sc[0] * sc[1];
         }
         if (!per_token) { total += bytes; continue; }
         if (w->flags & W_MTP) continue;  /* the MTP draft module: only read with --mtp */
@@ -259,6 +280,16 @@ void graph_print(const Graph *g, FILE *f) {
     if (g->memplanned) fprintf(f, ", activation arena %lld floats", (long long)g->arena_floats);
     fprintf(f, "\n; weight bytes per decoded token: %lld (all weights: %lld)\n", (long long)graph_weight_bytes(g),
             (long long)graph_weight_bytes_all(g));
+    if (m->weight_format == WFMT_I8 || m->weight_format == WFMT_I4 || m->weight_format == WFMT_MXFP4_DENSE) {
+        int nq = 0, nk = 0;
+        for (int i = 0; i < g->n_weights; i++) {
+            const Weight *w = &g->weights[i];
+            if (w->flags & W_VECTOR || w->alias >= 0) continue;
+            if (weight_block_scaled(w)) nq++; else nk++;
+        }
+        fprintf(f, "; weight format %s (archc quantize: blocks of 32 along the input, %s scales): %d matrices quantised, %d kept %s\n",
+                wfmt_name(m->weight_format), m->weight_format == WFMT_MXFP4_DENSE ? "e8m0" : "f32", nq, nk, wfmt_name(m->kept_format));
+    }
     int64_t kv_row = 0;
     for (int c = 0; c < g->n_caches; c++) kv_row += (int64_t)(g->cache_kv_width[c] + g->cache_v_width[c]) * 4;
     fprintf(f, "; KV cache bytes (f32) at the full context of %d tokens: %lld (%lld per token of context without rings)\n",
@@ -298,7 +329,10 @@ void graph_print(const Graph *g, FILE *f) {
             int fw = 1;
             for (int k = 0; k < 4; k++) {
                 if (n->w[k] < 0) continue;
-                fprintf(f, "%s%s", fw ? "" : ", ", g->weights[n->w[k]].name);
+                const Weight *w = &g->weights[n->w[k]];
+                fprintf(f, "%s%s", fw ? "" : ", ", w->name);
+                /* archc quantize formats: the matrix's storage format after its name */
+                if (weight_block_scaled(w) && w->fmt != WFMT_FP8_E4M3) fprintf(f, ":%s", w->fmt == WFMT_MXFP4 ? "mxfp4" : wfmt_name(w->fmt));
                 fw = 0;
             }
             fprintf(f, "]");

@@ -153,6 +153,7 @@ typedef struct GraphModel {
     int vocab, hidden, n_layers, max_context, mtp_depth, eos_token;
     WeightFormat weight_format; /* storage format of the matrices                */
     int fp8_block[2];           /* fp8: weight_scale_inv block [rows, cols]      */
+    WeightFormat kept_format;   /* int8/int4/mxfp4_dense: the unquantised matrices' format */
     char weight_prefix[64];     /* tensor-name prefix                            */
 } GraphModel;
 
@@ -201,6 +202,14 @@ size_t wfmt_bytes(WeightFormat f);
  * and the shape of a weight's multiplier tensor, [ceil(out/rows), ceil(in/cols)] */
 void graph_fp8_block(const Graph *g, int block[2]);
 void graph_fp8_scale_shape(const Graph *g, const Weight *w, int64_t shape[2]);            /* bytes per element (f32/bf16/f16) */
+/* Block-scaled matrices (fp8, and archc quantize's int8 / int4 / dense MXFP4): whether a weight
+ * has a multiplier tensor; its name suffix ("_scale_inv", "_scale", "_scales") and bytes per
+ * multiplier (4: f32, 1: e8m0).  int8/int4/MXFP4 blocks are 1 × 32 (graph_fp8_block). */
+bool weight_block_scaled(const Weight *w);
+const char *weight_scale_suffix(const Weight *w);
+int weight_scale_elem_bytes(const Weight *w);
+/* Bytes of a matrix as stored (int4 and MXFP4: half a byte per weight), its scales excluded. */
+int64_t weight_stored_bytes(const Weight *w);
 
 /* ir/lower.c — ModelSpec → Graph.  Returns 0, or -1 with a diagnostic
  * ("not yet supported: …") for features the backend cannot lower yet. */

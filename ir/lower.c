@@ -526,6 +526,7 @@ static void copy_model(const ModelSpec *s, GraphModel *m) {
     m->weight_format = s->weights.format;
     m->fp8_block[0] = s->weights.block[0];
     m->fp8_block[1] = s->weights.block[1];
+    m->kept_format = s->weights.kept;
     snprintf(m->weight_prefix, sizeof m->weight_prefix, "%s", s->weights.prefix);
 }
 
@@ -607,6 +608,27 @@ int lower_model(const ModelSpec *s, Graph *g) {
             Weight *w = &g->weights[i];
             if ((w->flags & W_VECTOR) || w->role == WR_EXPERTS_GATE_UP || w->role == WR_EXPERTS_DOWN || w->fmt == WFMT_U8) continue;
             w->fmt = WFMT_BF16;
+        }
+    /* archc quantize checkpoints (frontend/quantize.c decides the same by tensor name):
+     * every 2-D projection quantised; the embedding, routers, kv_b_proj (read row by
+     * row by MLA), Qwen-1's fused c_attn (row views), stacked experts and the MTP
+     * embedding/head stay in the kept float format */
+    if (s->weights.format == WFMT_I8 || s->weights.format == WFMT_I4 || s->weights.format == WFMT_MXFP4_DENSE)
+        for (int i = 0; i < g->n_weights; i++) {
+            Weight *w = &g->weights[i];
+            WeightRole r = w->role;
+            if (w->flags & W_VECTOR) continue;
+            if (w->ndim != 2 || r == WR_EMBED || r == WR_ROUTER || r == WR_KV_B_PROJ || r == WR_C_ATTN || r == WR_MTP_EMBED ||
+                r == WR_MTP_HEAD || (r == WR_LM_HEAD && w->alias >= 0) || w->alias >= 0 || w->view_offset) {
+                w->fmt = s->weights.kept;
+                continue;
+            }
+            w->fmt = s->weights.format == WFMT_MXFP4_DENSE ? WFMT_MXFP4 : s->weights.format;
+            if (w->shape[1] % 32) {
+                fprintf(stderr, "%s: error: not supported: %s weights need input features in multiples of 32; %s has %lld\n",
+                        s->file ? s->file : "(description)", wfmt_name(s->weights.format), w->name, (long long)w->shape[1]);
+                return -1;
+            }
         }
     if (s->weights.format == WFMT_FP8_E4M3)
         for (int i = 0; i < g->n_weights; i++) {

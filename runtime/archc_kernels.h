@@ -426,8 +426,11 @@ static void rt_linear_range(void *ctx, int tb, int te) {
     }
 }
 
+#include "archc_quant.h"   /* int8 / int4 / dense MXFP4 (archc quantize): rt_linear_quant */
+
 /* y = x·Wᵀ (+b) (+res), or the GLU form when L->w_up is set. */
 static inline void rt_linear(const RtLinear *L) {
+    if (rt_fmt_quant(L->fmt)) { rt_linear_quant(L); return; }
     int TN = L->T == 1 ? 8 : RT_TN;
     int tiles = (L->N + TN - 1) / TN;
 #ifdef RT_BF16_EO

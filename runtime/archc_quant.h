@@ -1,0 +1,276 @@
+/*
+ * runtime/archc_quant.h — linear layers over `archc quantize` weights, read in
+ * place (docs/quantize.md).  Included by archc_kernels.h after RtLinear;
+ * rt_linear hands RT_I8, RT_I4 and (dense) RT_MXFP4 matrices to rt_linear_quant.
+ *
+ * Weights [N][K] in blocks of 32 along K, one scale per block (RtLinear.scale:
+ * f32 [N][K/32], or for MXFP4 the e8m0 bytes [N][K/32] behind the same pointer):
+ *   RT_I8     int8 values                          w = q · d
+ *   RT_I4     bytes of two nibbles, element 2j low, 2j+1 high, w = (nibble − 8) · d
+ *   RT_MXFP4  the same packing of e2m1 codes,      w = e2m1(code) · 2^(e − 127)
+ *
+ * Activations are quantised per block of 32 to int8 with d_x = max|x| / 127
+ * (llama.cpp's Q8_0 scheme), the dot product of a block is exact in int32, and
+ * block results are accumulated in f32:  y = Σ_b d_w[b] · d_x[b] · Σ_i q_w·q_x.
+ * For the 4-bit formats each activation block is stored as its 16 even
+ * elements then its 16 odd ones, so the low nibbles of the 16 weight bytes
+ * meet the first half and the high nibbles the second without a shuffle.
+ *
+ * ISA: AVX-512 VNNI / AVX-VNNI (vpdpbusd u8×s8), AVX2 (vpmaddubsw), NEON (sdot
+ * with __ARM_FEATURE_DOTPROD, else vmull), scalar C.  x86's u8×s8 products need
+ * an unsigned weight operand: int4 nibbles and MXFP4 (through a table, values
+ * ×2 + 12) are unsigned with an offset that one term per block removes
+ * (offset · Σ q_x); int8 uses the sign trick (|w| · sign(x, w)).
+ */
+#ifndef ARCHC_QUANT_H
+#define ARCHC_QUANT_H
+
+enum { RT_I8 = 5, RT_I4 = 6 };   /* RT_MXFP4 = 4 (archc_kernels.h) */
+#define RT_FMT_MXFP4_ 4
+static inline int rt_fmt_quant(int fmt) { return fmt == RT_I8 || fmt == RT_I4 || fmt == RT_FMT_MXFP4_; }
+
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define RT_Q_X86 1
+#define RT_Q_VNNI 1
+#elif defined(__AVXVNNI__)
+#define RT_Q_X86 1
+#define RT_Q_VNNI 1
+#elif defined(__AVX2__)
+#define RT_Q_X86 1
+#endif
+
+/* e2m1 code → value × 2 (integers), signed */
+static const int8_t rt_e2m1x2[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+/* the block scale of row n, block b */
+static inline float rt_q_wscale(const RtLinear *L, const float *scale, int n, int b) {
+    int nb = L->K / 32;
+    if (L->fmt == RT_FMT_MXFP4_) {
+        uint8_t e = ((const uint8_t *)scale)[(size_t)n * nb + b];
+        if (e < 2) return ldexpf(1.0f, (int)e - 128);   /* 2^(e−127), halved: the table holds values ×2 */
+        uint32_t u = (uint32_t)(e - 1) << 23;
+        float f;
+        memcpy(&f, &u, 4);
+        return f;
+    }
+    return scale[(size_t)n * nb + b];
+}
+
+/* The quantised activations of one call: q [T][K] int8 (4-bit formats: each block
+ * even elements first), d [T][K/32], and c [T][K/32] = d · offset · Σ q (x86's
+ * unsigned-weight correction; 0 elsewhere). */
+typedef struct RtQAct { int8_t *q; float *d, *c; size_t cap; } RtQAct;
+
+static inline int rt_q_offset(int fmt) {
+#ifdef RT_Q_X86
+    return fmt == RT_I4 ? 8 : fmt == RT_FMT_MXFP4_ ? 12 : 0;
+#else
+    (void)fmt;
+    return 0;
+#endif
+}
+
+static inline void rt_q_quantise_x(const RtLinear *L, RtQAct *A) {
+    int K = L->K, nb = K / 32, perm = L->fmt != RT_I8, off = rt_q_offset(L->fmt);
+    size_t need = (size_t)L->T * K + 2 * sizeof(float) * (size_t)L->T * nb + 128;
+    if (need > A->cap) {
+        free(A->q);
+        A->cap = need + need / 4;
+        A->q = (int8_t *)malloc(A->cap);
+        if (!A->q) rt_die("out of memory in quantised linear");
+    }
+    char *base = (char *)A->q + (((size_t)L->T * K + 63) & ~(size_t)63);
+    A->d = (float *)base;
+    A->c = A->d + (size_t)L->T * nb;
+    for (int t = 0; t < L->T; t++) {
+        const float *x = L->x + (size_t)t * K;
+        int8_t *q = A->q + (size_t)t * K;
+        for (int b = 0; b < nb; b++) {
+            const float *xb = x + b * 32;
+            float amax = 0.0f;
+            for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(xb[i]));
+            float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+            int sum = 0;
+            for (int i = 0; i < 32; i++) {
+                int v = (int)lrintf(xb[i] * id);
+                v = v > 127 ? 127 : v < -127 ? -127 : v;
+                q[b * 32 + (perm ? (i & 1) * 16 + (i >> 1) : i)] = (int8_t)v;
+                sum += v;
+            }
+            A->d[(size_t)t * nb + b] = d;
+            A->c[(size_t)t * nb + b] = d * (float)(off * sum);
+        }
+    }
+}
+
+#define RT_Q_TT 4   /* prefill tile: tokens */
+#define RT_Q_TN 4   /*               rows   */
+
+/* out[t][r] = Σ_b dw·(dx·idot − c) for rows n0… (≤ 8) and tokens t0… (≤ RT_Q_TT) */
+static inline void rt_q_tile(const RtLinear *L, const RtQAct *A, const void *w, const float *scale, int t0, int tt, int n0, int tn,
+                             float *out /* [tt][tn] */) {
+    int K = L->K, nb = K / 32, fmt = L->fmt;
+    size_t rowb = fmt == RT_I8 ? (size_t)K : (size_t)K / 2, blkb = fmt == RT_I8 ? 32 : 16;
+    const uint8_t *wr[8];
+    for (int r = 0; r < tn; r++) wr[r] = (const uint8_t *)w + (size_t)(n0 + r) * rowb;
+#ifdef RT_Q_X86
+    __m256 acc[RT_Q_TT][8];
+    for (int t = 0; t < tt; t++)
+        for (int r = 0; r < tn; r++) acc[t][r] = _mm256_setzero_ps();
+    float corr[RT_Q_TT][8] = {{0}};
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i lut = _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0,
+                                         12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
+#ifndef RT_Q_VNNI
+    const __m256i ones = _mm256_set1_epi16(1);
+#endif
+    for (int b = 0; b < nb; b++) {
+        __m256i xv[RT_Q_TT];
+        float dx[RT_Q_TT], cx[RT_Q_TT];
+        for (int t = 0; t < tt; t++) {
+            xv[t] = _mm256_loadu_si256((const __m256i *)(A->q + (size_t)(t0 + t) * K + b * 32));
+            dx[t] = A->d[(size_t)(t0 + t) * nb + b];
+            cx[t] = A->c[(size_t)(t0 + t) * nb + b];
+        }
+        for (int r = 0; r < tn; r++) {
+            const uint8_t *p = wr[r] + b * blkb;
+            float dw = rt_q_wscale(L, scale, n0 + r, b);
+            __m256i wv;
+            if (fmt == RT_I8) wv = _mm256_loadu_si256((const __m256i *)p);
+            else {
+                __m128i v = _mm_loadu_si128((const __m128i *)p);
+                __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), m4);
+                wv = fmt == RT_I4 ? nib : _mm256_shuffle_epi8(lut, nib);
+            }
+            for (int t = 0; t < tt; t++) {
+                __m256i d;
+                if (fmt == RT_I8) {
+                    __m256i aw = _mm256_sign_epi8(wv, wv), sx = _mm256_sign_epi8(xv[t], wv);
+#ifdef RT_Q_VNNI
+                    d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx);
+#else
+                    d = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones);
+#endif
+                } else {
+#ifdef RT_Q_VNNI
+                    d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv, xv[t]);
+#else
+                    d = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, xv[t]), ones);
+#endif
+                }
+                acc[t][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_set1_ps(dw * dx[t]), acc[t][r]);
+                corr[t][r] += dw * cx[t];
+            }
+        }
+    }
+    for (int t = 0; t < tt; t++)
+        for (int r = 0; r < tn; r++) {
+            __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[t][r]), _mm256_extractf128_ps(acc[t][r], 1));
+            s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            s = _mm_add_ss(s, _mm_movehdup_ps(s));
+            out[t * tn + r] = _mm_cvtss_f32(s) - corr[t][r];
+        }
+#elif defined(__ARM_NEON)
+    float accf[RT_Q_TT][8] = {{0}};
+    const int8x16_t lut = vld1q_s8(rt_e2m1x2);
+    for (int b = 0; b < nb; b++) {
+        int8x16_t xl[RT_Q_TT], xh[RT_Q_TT];
+        for (int t = 0; t < tt; t++) {
+            const int8_t *xq = A->q + (size_t)(t0 + t) * K + b * 32;
+            xl[t] = vld1q_s8(xq);
+            xh[t] = vld1q_s8(xq + 16);
+        }
+        for (int r = 0; r < tn; r++) {
+            const uint8_t *p = wr[r] + b * blkb;
+            float dw = rt_q_wscale(L, scale, n0 + r, b);
+            int8x16_t wl, wh;
+            if (fmt == RT_I8) { wl = vld1q_s8((const int8_t *)p); wh = vld1q_s8((const int8_t *)p + 16); }
+            else {
+                uint8x16_t v = vld1q_u8(p);
+                uint8x16_t lo = vandq_u8(v, vdupq_n_u8(0x0F)), hi = vshrq_n_u8(v, 4);
+                if (fmt == RT_I4) { wl = vsubq_s8(vreinterpretq_s8_u8(lo), vdupq_n_s8(8)); wh = vsubq_s8(vreinterpretq_s8_u8(hi), vdupq_n_s8(8)); }
+                else { wl = vqtbl1q_s8(lut, lo); wh = vqtbl1q_s8(lut, hi); }
+            }
+            for (int t = 0; t < tt; t++) {
+#ifdef __ARM_FEATURE_DOTPROD
+                int32x4_t s = vdotq_s32(vdotq_s32(vdupq_n_s32(0), wl, xl[t]), wh, xh[t]);
+#else
+                int16x8_t p0 = vmull_s8(vget_low_s8(wl), vget_low_s8(xl[t]));
+                p0 = vmlal_s8(p0, vget_high_s8(wl), vget_high_s8(xl[t]));
+                int16x8_t p1 = vmull_s8(vget_low_s8(wh), vget_low_s8(xh[t]));
+                p1 = vmlal_s8(p1, vget_high_s8(wh), vget_high_s8(xh[t]));
+                int32x4_t s = vaddq_s32(vpaddlq_s16(p0), vpaddlq_s16(p1));
+#endif
+                accf[t][r] += dw * A->d[(size_t)(t0 + t) * nb + b] * (float)vaddvq_s32(s);
+            }
+        }
+    }
+    for (int t = 0; t < tt; t++)
+        for (int r = 0; r < tn; r++) out[t * tn + r] = accf[t][r];
+#else
+    for (int t = 0; t < tt; t++)
+        for (int r = 0; r < tn; r++) {
+            const int8_t *xq = A->q + (size_t)(t0 + t) * K;
+            float s = 0.0f;
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *p = wr[r] + b * blkb;
+                const int8_t *xb = xq + b * 32;
+                int32_t d = 0;
+                if (fmt == RT_I8)
+                    for (int i = 0; i < 32; i++) d += (int32_t)(int8_t)p[i] * xb[i];
+                else
+                    for (int j = 0; j < 16; j++) {
+                        int lo = p[j] & 15, hi = p[j] >> 4;
+                        int wl = fmt == RT_I4 ? lo - 8 : rt_e2m1x2[lo], wh = fmt == RT_I4 ? hi - 8 : rt_e2m1x2[hi];
+                        d += wl * xb[j] + wh * xb[16 + j];
+                    }
+                s += rt_q_wscale(L, scale, n0 + r, b) * A->d[(size_t)(t0 + t) * nb + b] * (float)d;
+            }
+            out[t * tn + r] = s;
+        }
+#endif
+}
+
+typedef struct RtQJob { const RtLinear *L; const RtQAct *A; } RtQJob;
+
+/* Output rows [tb·TN, te·TN), all tokens, with the epilogue of rt_linear_range. */
+static void rt_linear_quant_range(void *ctx, int tb, int te) {
+    const RtQJob *J = (const RtQJob *)ctx;
+    const RtLinear *L = J->L;
+    int gemv = L->T == 1, TN = gemv ? 8 : RT_Q_TN, TT = gemv ? 1 : RT_Q_TT;
+    float g[RT_Q_TT * 8], u[RT_Q_TT * 8];
+    for (int tile = tb; tile < te; tile++) {
+        int n0 = tile * TN, tn = L->N - n0 < TN ? L->N - n0 : TN;
+        for (int t0 = 0; t0 < L->T; t0 += TT) {
+            int tt = L->T - t0 < TT ? L->T - t0 : TT;
+            rt_q_tile(L, J->A, L->w, L->scale, t0, tt, n0, tn, g);
+            if (L->w_up) rt_q_tile(L, J->A, L->w_up, L->scale_up, t0, tt, n0, tn, u);
+            for (int t = 0; t < tt; t++)
+                for (int r = 0; r < tn; r++) {
+                    int n = n0 + r;
+                    size_t at = (size_t)(t0 + t) * L->N + n;
+                    float v = g[t * tn + r];
+                    if (L->b) v = v + L->b[n];
+                    if (L->w_up) {
+                        float up = u[t * tn + r];
+                        if (L->b_up) up = up + L->b_up[n];
+                        v = (L->act == RT_ACT_GELU_TANH ? rt_gelu_tanh(v) : rt_silu(v)) * up;
+                    }
+                    if (L->res) v = L->res[at] + v;
+                    L->y[at] = v;
+                }
+        }
+    }
+}
+
+/* y = x·Wᵀ (+b) (+res), or the GLU form, for RT_I8 / RT_I4 / RT_MXFP4 weights. */
+static inline void rt_linear_quant(const RtLinear *L) {
+    static _Thread_local RtQAct act;   /* grown once, reused by every call of this thread */
+    if (L->K % 32) rt_die("quantised linear: K is not a multiple of 32");
+    rt_q_quantise_x(L, &act);
+    RtQJob J = {L, &act};
+    int TN = L->T == 1 ? 8 : RT_Q_TN;
+    rt_parallel_for((L->N + TN - 1) / TN, rt_linear_quant_range, &J);
+}
+
+#endif
