@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <math.h>
 #include "archc_rt.h"
+#include "chat.h"
 #include "fileio.h"
 #include "sampler.h"
 #include "tokenizer.h"
@@ -52,8 +53,10 @@ static void usage(FILE *f, const RtModel *m) {
             "  --bench          print a line with prefill and decode tokens/s\n"
             "  --mtp            greedy self-speculative decoding with the model's multi-token-prediction\n"
             "                   module (DeepSeek-V3, GLM-4.5): same tokens, fewer main-model steps\n"
-            "With --prompt generation stops at the end-of-sequence token; with --tokens it runs exactly -n steps.\n",
-            m->name, m->source, "model", m->vocab);
+            "With --prompt generation stops at the end-of-sequence token; with --tokens it runs exactly -n steps.\n"
+            "Chat template (no weights are loaded): %s --weights DIR --render-chat FILE.json [--add-generation-prompt]\n"
+            "  [--chat-var NAME=VALUE]... [--chat-template FILE] prints the conversation rendered with the checkpoint's template\n",
+            m->name, m->source, "model", m->vocab, "model");
 }
 
 /* Numeric flags: the whole value must be the number (no leading blanks, no
@@ -306,6 +309,7 @@ static void generate_mtp(const RtModel *m, const Args *a, Sampler *s, const Toke
 }
 
 int rt_main(int argc, char **argv, const RtModel *m) {
+    if (chat_requested(argc, argv)) return chat_cli(argc, argv);   /* runtime/chat.c: no weights needed */
     Args a;
     if (parse_args(argc, argv, m, &a) != 0) return 2;
     char err[1024];

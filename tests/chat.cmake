@@ -7,3 +7,11 @@ file(GLOB CHAT_FAMILIES RELATIVE ${ARCHC_TEST_DIR}/chat/models CONFIGURE_DEPENDS
 foreach(fam ${CHAT_FAMILIES})
   add_test(NAME chat.${fam} COMMAND bash ${ARCHC_TEST_DIR}/chat/run_cases.sh $<TARGET_FILE:render_chat> ${fam})
 endforeach()
+# The same through a generated binary's --render-chat (runtime/main.c hands it to runtime/chat.c
+# before touching weights): a Qwen3 model built from the qwen3 fixture's config renders the qwen3 cases.
+add_test(NAME chat.binary_render_chat
+         COMMAND bash -c "set -e; W=${CMAKE_BINARY_DIR}/chat-binary; rm -rf $W; mkdir -p $W; \
+$<TARGET_FILE:archc> import ${ARCHC_TEST_DIR}/fixtures/qwen3/config.json -o $W/m.yaml; $<TARGET_FILE:archc> $W/m.yaml -o $W/m; \
+bash ${ARCHC_TEST_DIR}/chat/run_cases.sh $W/m qwen3; \
+if $W/m --weights ${ARCHC_TEST_DIR}/chat/models/qwen3 --render-chat ${ARCHC_TEST_DIR}/chat/conversations/basic.json --temp 1 2> $W/err; then exit 1; fi; \
+grep -q 'not .--temp.' $W/err")
