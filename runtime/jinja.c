@@ -51,7 +51,7 @@ typedef struct Val {
     };
 } Val;
 
-struct List { Val *v; size_t n, cap; };
+struct List { Val *v; size_t n, cap; int tuple; };   /* tuple: repr() as (a, b) */
 struct Dict { Val *k, *v; size_t n, cap; };
 struct Method { Val self; const char *name; };
 struct Loop { List *items; size_t idx; };
@@ -164,6 +164,7 @@ static Val v_cstr(const char *s) { return v_str(s, strlen(s)); }
 static List *list_new(J *j, size_t cap) {
     List *l = jalloc(j, sizeof *l);
     l->n = 0;
+    l->tuple = 0;
     l->cap = cap ? cap : 4;
     l->v = jalloc(j, sizeof(Val) * l->cap);
     return l;
@@ -392,12 +393,13 @@ static void put_repr(J *j, SB *b, const Val *v, int depth) {
     switch (v->t) {
     case V_STR: put_str_repr(j, b, v->s, v->n); return;
     case V_LIST:
-        sb_putc(j, b, '[');
+        sb_putc(j, b, v->l->tuple ? '(' : '[');
         for (size_t i = 0; i < v->l->n; i++) {
             if (i) sb_puts(j, b, ", ");
             put_repr(j, b, &v->l->v[i], depth + 1);
         }
-        sb_putc(j, b, ']');
+        if (v->l->tuple && v->l->n == 1) sb_putc(j, b, ',');
+        sb_putc(j, b, v->l->tuple ? ')' : ']');
         return;
     case V_DICT: case V_NS:
         if (v->t == V_NS) sb_puts(j, b, "<Namespace ");
@@ -923,6 +925,7 @@ static Node *parse_tuple_or_expr(J *j, int with_cond) {
     Node *n = node(j, N_LIST, line);
     n->kids = nv.v;
     n->nkids = nv.n;
+    n->op = 1;   /* a tuple */
     return n;
 }
 
@@ -952,7 +955,7 @@ static Node *parse_primary(J *j) {
     case TK_FLOAT: j->pos++; n = node(j, N_LIT, t->line); n->lit = v_float(t->f); break;
     case TK_OP:
         if (accept_op(j, "(")) {
-            if (accept_op(j, ")")) { n = node(j, N_LIST, t->line); break; }   /* () */
+            if (accept_op(j, ")")) { n = node(j, N_LIST, t->line); n->op = 1; break; }   /* () */
             n = parse_tuple_or_expr(j, 1);
             expect_op(j, ")");
             break;
@@ -1260,7 +1263,7 @@ static Node *parse_expr(J *j, int with_cond) {
 
 /* ── statements ── */
 
-static Node *parse_body(J *j, const char *const *ends, int nends, const char **found);
+static Node *parse_body(J *j, const char *const *ends, int nends, const char **found, int open_line);
 
 static Node *parse_if(J *j, int line) {
     Node *n = node(j, S_IF, line);
@@ -1268,7 +1271,7 @@ static Node *parse_if(J *j, int line) {
     expect_block_end(j);
     static const char *const ends[] = {"elif", "else", "endif"};
     const char *f;
-    n->c = parse_body(j, ends, 3, &f);
+    n->c = parse_body(j, ends, 3, &f, line);
     if (!strcmp(f, "elif")) {
         enter(j, line);
         n->d = parse_if(j, cur(j)->line);
@@ -1278,7 +1281,7 @@ static Node *parse_if(J *j, int line) {
     if (!strcmp(f, "else")) {
         expect_block_end(j);
         static const char *const e2[] = {"endif"};
-        n->d = parse_body(j, e2, 1, &f);
+        n->d = parse_body(j, e2, 1, &f, line);
     }
     expect_block_end(j);
     return n;
@@ -1303,12 +1306,12 @@ static Node *parse_for(J *j, int line) {
     static const char *const ends[] = {"else", "endfor"};
     const char *f;
     j->loops++;
-    n->c = parse_body(j, ends, 2, &f);
+    n->c = parse_body(j, ends, 2, &f, line);
     j->loops--;
     if (!strcmp(f, "else")) {
         expect_block_end(j);
         static const char *const e2[] = {"endfor"};
-        n->d = parse_body(j, e2, 1, &f);
+        n->d = parse_body(j, e2, 1, &f, line);
     }
     expect_block_end(j);
     return n;
@@ -1335,7 +1338,7 @@ static Node *parse_set(J *j, int line) {
         n->name = nm;
         static const char *const ends[] = {"endset"};
         const char *f;
-        n->c = parse_body(j, ends, 1, &f);
+        n->c = parse_body(j, ends, 1, &f, line);
         expect_block_end(j);
         return n;
     } else {
@@ -1371,14 +1374,14 @@ static Node *parse_macro(J *j, int line) {
     const char *f;
     int loops = j->loops;
     j->loops = 0;
-    n->c = parse_body(j, ends, 1, &f);
+    n->c = parse_body(j, ends, 1, &f, line);
     j->loops = loops;
     if (cur(j)->type == TK_NAME) j->pos++;   /* {% endmacro name %} */
     expect_block_end(j);
     return n;
 }
 
-static Node *parse_body(J *j, const char *const *ends, int nends, const char **found) {
+static Node *parse_body(J *j, const char *const *ends, int nends, const char **found, int open_line) {
     int line0 = cur(j)->line;
     enter(j, line0);
     NodeVec nv = {0};
@@ -1386,7 +1389,7 @@ static Node *parse_body(J *j, const char *const *ends, int nends, const char **f
         Tok *t = cur(j);
         step(j, t->line);
         if (t->type == TK_EOF) {
-            if (nends) jfail(j, line0, "missing {%% %s %%} (the block opened here is never closed)", ends[nends - 1]);
+            if (nends) jfail(j, open_line, "missing {%% %s %%} (the block opened here is never closed)", ends[nends - 1]);
             break;
         }
         if (t->type == TK_TEXT) {
@@ -1431,12 +1434,15 @@ static Node *parse_body(J *j, const char *const *ends, int nends, const char **f
             expect_block_end(j);
             static const char *const e[] = {"endgeneration"};
             const char *f;
-            x = parse_body(j, e, 1, &f);
+            x = parse_body(j, e, 1, &f, l);
             expect_block_end(j);
         } else {
             static const char *const known[] = {"elif", "else", "endif", "endfor", "endset", "endmacro", "endgeneration"};
             for (unsigned i = 0; i < sizeof known / sizeof *known; i++)
-                if (tok_is_name(kw, known[i])) jfail(j, l, "unexpected {%% %s %%}%s", known[i], nends ? "" : " (no block is open)");
+                if (tok_is_name(kw, known[i])) {
+                    if (!nends) jfail(j, l, "unexpected {%% %s %%} (no block is open)", known[i]);
+                    jfail(j, l, "unexpected {%% %s %%}: the block opened at line %d needs {%% %s %%} first", known[i], open_line, ends[nends - 1]);
+                }
             jfail(j, l, "the tag {%% %.*s %%} is not supported", (int)kw->n, kw->s);
         }
         nv_push(j, &nv, x, NULL);
@@ -2130,6 +2136,7 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
         List *l = list_new(j, v.d->n);
         for (size_t i = 0; i < v.d->n; i++) {
             List *p = list_new(j, 2);
+            p->tuple = 1;
             list_push(j, p, v.d->k[i]);
             list_push(j, p, v.d->v[i]);
             list_push(j, l, v_list(p));
@@ -2144,6 +2151,7 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
         Val *keys = jalloc(j, sizeof(Val) * (n + 1)), *items = jalloc(j, sizeof(Val) * (n + 1));
         for (size_t i = 0; i < n; i++) {
             List *p = list_new(j, 2);
+            p->tuple = 1;
             list_push(j, p, v.d->k[i]);
             list_push(j, p, v.d->v[i]);
             items[i] = v_list(p);
@@ -2472,6 +2480,7 @@ static Val call_method(J *j, int line, Method *m, const Args *a) {
             else if (IS("values")) list_push(j, l, s.d->v[i]);
             else {
                 List *p = list_new(j, 2);
+                p->tuple = 1;
                 list_push(j, p, s.d->k[i]);
                 list_push(j, p, s.d->v[i]);
                 list_push(j, l, v_list(p));
@@ -2686,7 +2695,19 @@ static Val eval(J *j, const Node *n, Scope *sc) {
         r = do_slice(j, n->line, o, n->b ? &a : NULL, n->c ? &b : NULL, n->d ? &c : NULL);
         break;
     }
-    case N_CALL: { Val f = eval(j, n->a, sc); Args a = eval_args(j, n, sc); r = call_value(j, n->line, f, &a, sc); break; }
+    case N_CALL: {
+        Val f;
+        if (n->a->kind == N_ATTR) {
+            /* obj.name(...): a method Python has but this interpreter lacks is named as such */
+            Val obj = eval(j, n->a->a, sc);
+            f = get_attr(j, n->a->line, obj, n->a->name);
+            if (f.t == V_UNDEF && (obj.t == V_STR || obj.t == V_LIST || obj.t == V_DICT))
+                jfail(j, n->line, "the method '%s' of %s is not supported (or does not exist)", n->a->name, type_name(&obj));
+        } else f = eval(j, n->a, sc);
+        Args a = eval_args(j, n, sc);
+        r = call_value(j, n->line, f, &a, sc);
+        break;
+    }
     case N_FILTER: { Val v = eval(j, n->a, sc); Args a = eval_args(j, n, sc); r = apply_filter(j, n->line, n->name, v, &a, sc); break; }
     case N_TEST: {
         Val v = eval(j, n->a, sc);
@@ -2717,6 +2738,7 @@ static Val eval(J *j, const Node *n, Scope *sc) {
     case N_LIST: {
         List *l = list_new(j, (size_t)n->nkids);
         for (int i = 0; i < n->nkids; i++) list_push(j, l, eval(j, n->kids[i], sc));
+        l->tuple = n->op;
         r = v_list(l);
         break;
     }
@@ -2899,9 +2921,18 @@ int jinja_render(const char *src, size_t len, const JinjaVar *vars, int nvars, l
     *out = NULL;
     *out_len = 0;
     if (setjmp(j->jb) == 0) {
-        lex(j, src, len);
+        /* as Jinja reads a template: \r\n and \r become \n, and one trailing newline is dropped */
+        char *norm = jalloc(j, len + 1);
+        size_t nl = 0;
+        for (size_t i = 0; i < len; i++) {
+            if (src[i] == '\r') { norm[nl++] = '\n'; if (i + 1 < len && src[i + 1] == '\n') i++; }
+            else norm[nl++] = src[i];
+        }
+        if (nl && norm[nl - 1] == '\n') nl--;
+        norm[nl] = 0;
+        lex(j, norm, nl);
         j->pos = 0;
-        Node *body = parse_body(j, NULL, 0, NULL);
+        Node *body = parse_body(j, NULL, 0, NULL, 0);
         j->root = scope_new(j, NULL);
         for (int i = 0; i < nvars; i++) {
             Val v;

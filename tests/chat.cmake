@@ -15,3 +15,6 @@ $<TARGET_FILE:archc> import ${ARCHC_TEST_DIR}/fixtures/qwen3/config.json -o $W/m
 bash ${ARCHC_TEST_DIR}/chat/run_cases.sh $W/m qwen3; \
 if $W/m --weights ${ARCHC_TEST_DIR}/chat/models/qwen3 --render-chat ${ARCHC_TEST_DIR}/chat/conversations/basic.json --temp 1 2> $W/err; then exit 1; fi; \
 grep -q 'not .--temp.' $W/err")
+# Outside the subset, malformed, hostile (deep nesting, loop and string bombs): one error line naming
+# the feature and the template line, exit status 1, bounded time and memory (tests/chat/errors/).
+add_test(NAME chat.errors COMMAND bash ${ARCHC_TEST_DIR}/chat/run_errors.sh $<TARGET_FILE:render_chat>)

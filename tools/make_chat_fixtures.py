@@ -94,6 +94,9 @@ FAMILIES = {
                 [{}, {"reasoning_effort": "high", "model_identity": "You are a careful assistant."}]),
     "olmo2": ("allenai-OLMo-2-1124-7B-Instruct.jinja", "config", {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|pad|>"},
               [{}]),
+    # written for these tests: the Jinja features no released template happens to use
+    "spec_whitespace": ("spec-whitespace.jinja", "config", {"bos_token": "<s>", "eos_token": "</s>"}, [{}]),
+    "spec_values": ("spec-values.jinja", "config", {"bos_token": "<s>", "eos_token": "</s>"}, [{}]),
     "gemma2": ("google-gemma-2-2b-it.jinja", "list", {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>"},
                [{}]),
 }
