@@ -2968,6 +2968,19 @@ int jinja_render(const char *src, size_t len, const JinjaVar *vars, int nvars, l
         *out_len = res.n;
         rc = 0;
     }
+    if (rc != 0 && errlen > 0) {
+        /* one line: control characters of a message (raise_exception's text) are escaped */
+        char tmp[1024];
+        size_t o = 0;
+        for (const char *p = err; *p && o + 5 < sizeof tmp; p++) {
+            unsigned char c = (unsigned char)*p;
+            if (c == '\n') { tmp[o++] = '\\'; tmp[o++] = 'n'; }
+            else if (c < 0x20 || c == 0x7F) o += (size_t)snprintf(tmp + o, sizeof tmp - o, "\\x%02x", c);
+            else tmp[o++] = (char)c;
+        }
+        tmp[o] = 0;
+        snprintf(err, errlen, "%s", tmp);
+    }
     for (Block *b = j->blocks, *nx; b; b = nx) { nx = b->next; free(b); }
     free(j);
     return rc;
