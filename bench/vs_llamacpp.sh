@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# bench/vs_llamacpp.sh — archc against llama.cpp on the same random weights, in
+# one run, interleaved (rep 1: archc, llama.cpp; rep 2: archc, llama.cpp; …),
+# best of BENCH_REPS, at each thread count.
+#
+#   bash bench/vs_llamacpp.sh
+#
+# What it does:
+#   1. builds archc (cmake Release in $BENCH_BUILD, default build-bench)
+#   2. per model and dtype: random weights (archc init-weights --seed 1), the
+#      archc binary (--weights-format=DTYPE), and a GGUF of the same weights
+#      (bench/gguf_from_hf.py, PyPI `gguf`); q8_0 / q4_0 GGUFs come from the
+#      f32 one through llama.cpp's llama-quantize (llama.cpp only: archc has
+#      no int8/int4 path yet, its columns say "-")
+#   3. prefill: a 128-token prompt (archc --tokens <128 ids> -n 1, its
+#      prefill_tok_s; llama-bench -p 128 -n 0)
+#      decode: 64 steps from an empty context (llama-bench -p 0 -n 64 runs 64
+#      single-token steps at positions 0..63; archc gets a 1-token prompt and
+#      -n 65, so its 64 timed decode steps run at positions 1..64 — the same
+#      work give or take one position of attention)
+#   4. prints the table (tok/s and archc/llama.cpp ratios), the CPU, and the
+#      machine's ceilings (bench_ceilings, before and after; the higher counts)
+#
+# llama.cpp is not part of this project and is never committed.  The script
+# uses, in this order: LLAMA_BENCH=/path/to/llama-bench (and LLAMA_QUANTIZE=
+# /path/to/llama-quantize, optional); else LLAMA_CPP_DIR=/path/to/llama.cpp
+# (default: ../llama.cpp beside this checkout, if there), building llama-bench
+# and llama-quantize there when missing (cmake -DGGML_NATIVE=ON -DLLAMA_CURL=OFF,
+# Release, -j$BENCH_JOBS); else it says how to get llama.cpp and runs archc alone.
+#
+# Knobs (environment):
+#   BENCH_WORK     work dir for weights, GGUFs, binaries (default /tmp/archc-vs-llamacpp)
+#   BENCH_MODELS   any of: qwen3-0.6b qwen3-moe deepseek-mla, or paths to .yaml
+#                  (default: all three)
+#   BENCH_DTYPES   any of: f32 bf16 q8_0 q4_0 (default: f32 bf16)
+#   BENCH_REPS     repetitions, best counts (default 3)
+#   BENCH_THREADS  thread counts (default "1 2")
+#   BENCH_PROMPT / BENCH_GEN   prefill / decode tokens (default 128 / 64)
+#   BENCH_BUILD, BENCH_JOBS    archc build dir (build-bench), make jobs (2)
+#   LLAMA_BENCH, LLAMA_QUANTIZE, LLAMA_CPP_DIR   see above
+#   BENCH_NO_CEILINGS=1        skip bench_ceilings
+#
+# Python: gguf, numpy, pyyaml (pip install gguf numpy pyyaml) for the GGUFs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${BENCH_BUILD:-build-bench}
+WORK=${BENCH_WORK:-/tmp/archc-vs-llamacpp}
+MODELS=${BENCH_MODELS:-qwen3-0.6b qwen3-moe deepseek-mla}
+DTYPES=${BENCH_DTYPES:-f32 bf16}
+REPS=${BENCH_REPS:-3}
+THREADS=${BENCH_THREADS:-1 2}
+PP=${BENCH_PROMPT:-128}
+TG=${BENCH_GEN:-64}
+JOBS=${BENCH_JOBS:-2}
+mkdir -p "$WORK"
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
+
+say() { printf '%s\n' "$*" >&2; }
+
+# ── 1. archc
+say "== building archc in $BUILD"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j"$JOBS" --target archc bench_ceilings >/dev/null
+ARCHC=$ROOT/$BUILD/archc
+
+# ── llama.cpp (the peer)
+LB=${LLAMA_BENCH:-}
+LQ=${LLAMA_QUANTIZE:-}
+if [ -z "$LB" ]; then
+  LDIR=${LLAMA_CPP_DIR:-}
+  [ -n "$LDIR" ] || { [ -f "$ROOT/../llama.cpp/CMakeLists.txt" ] && LDIR=$ROOT/../llama.cpp; } || true
+  if [ -n "$LDIR" ] && [ -f "$LDIR/CMakeLists.txt" ]; then
+    if [ ! -x "$LDIR/build/bin/llama-bench" ]; then
+      say "== building llama-bench and llama-quantize in $LDIR/build (Release, -j$JOBS)"
+      cmake -S "$LDIR" -B "$LDIR/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+        -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
+      cmake --build "$LDIR/build" -j"$JOBS" --target llama-bench llama-quantize >/dev/null
+    fi
+    LB=$LDIR/build/bin/llama-bench
+    [ -n "$LQ" ] || LQ=$LDIR/build/bin/llama-quantize
+  fi
+fi
+if [ -n "$LB" ] && [ ! -x "$LB" ]; then say "warning: LLAMA_BENCH=$LB is not an executable"; LB=; fi
+[ -n "$LQ" ] && [ ! -x "$LQ" ] && LQ=
+if [ -n "$LB" ] && ! python3 -c 'import gguf, numpy, yaml' 2>/dev/null; then
+  say "warning: python packages gguf/numpy/pyyaml missing (pip install gguf numpy pyyaml): no GGUFs, no llama.cpp peer"
+  LB=
+fi
+if [ -z "$LB" ]; then
+  say "note: llama.cpp not found: running archc alone.  To compare, get llama.cpp's source beside"
+  say "      this checkout (../llama.cpp, or set LLAMA_CPP_DIR=...) and this script builds llama-bench,"
+  say "      or point LLAMA_BENCH=/path/to/llama-bench at a build (cmake -DGGML_NATIVE=ON -DLLAMA_CURL=OFF)."
+fi
+
+model_yaml() {
+  case $1 in
+    qwen3-0.6b) echo examples/qwen3-0.6b.yaml ;;
+    qwen3-moe) echo bench/qwen3-30b-a3b-2l.yaml ;;
+    deepseek-mla) echo bench/deepseek-mla.yaml ;;
+    *.yaml) echo "$1" ;;
+    *) say "error: unknown model $1 (qwen3-0.6b, qwen3-moe, deepseek-mla or a .yaml)"; exit 2 ;;
+  esac
+}
+ckpt_dtype() { case $1 in bf16) echo bf16 ;; *) echo f32 ;; esac; }
+
+# ── 2. weights, GGUFs, archc binaries
+for m in $MODELS; do
+  Y=$(model_yaml "$m"); n=$(basename "$Y" .yaml)
+  for d in $DTYPES; do
+    case $d in f32|bf16|q8_0|q4_0) ;; *) say "error: unknown dtype $d (f32 bf16 q8_0 q4_0)"; exit 2 ;; esac
+    cd_=$(ckpt_dtype "$d"); W=$WORK/weights-$n-$cd_
+    if [ ! -f "$W/model.safetensors" ]; then
+      say "== random weights $W"
+      "$ARCHC" init-weights "$Y" -o "$W" --dtype "$cd_" --seed 1 >/dev/null
+    fi
+    if [ "$d" = f32 ] || [ "$d" = bf16 ]; then
+      say "== archc binary $WORK/archc-$n-$d"
+      "$ARCHC" "$Y" --weights-format="$d" -o "$WORK/archc-$n-$d" >/dev/null
+    fi
+    if [ -n "$LB" ]; then
+      G=$WORK/$n-$cd_.gguf
+      if [ ! -f "$G" ]; then
+        say "== GGUF $G"
+        python3 bench/gguf_from_hf.py "$Y" "$W" "$G.tmp" >/dev/null && mv "$G.tmp" "$G"
+      fi
+      if [ "$d" = q8_0 ] || [ "$d" = q4_0 ]; then
+        if [ -z "$LQ" ]; then say "warning: no llama-quantize: skipping $d"; continue; fi
+        [ -f "$WORK/$n-$d.gguf" ] || { say "== quantize $WORK/$n-$d.gguf"; "$LQ" "$G" "$WORK/$n-$d.gguf" "${d^^}" >/dev/null 2>&1; }
+      fi
+    fi
+  done
+done
+
+# ── ceilings (before)
+CEIL=$WORK/ceilings.txt
+: > "$CEIL"
+maxthr=$(printf '%s\n' $THREADS | sort -n | tail -1)
+if [ -z "${BENCH_NO_CEILINGS:-}" ]; then
+  say "== ceilings (before)"
+  "$ROOT/$BUILD/bench_ceilings" "$maxthr" >> "$CEIL"
+fi
+
+# ── 3. interleaved runs
+PROMPT=$(seq -s, 1000 $((999 + PP)))
+RES=$WORK/results.txt
+: > "$RES"
+max() { awk -v a="$1" -v b="$2" 'BEGIN { print (b + 0 > a + 0 ? b : a) }'; }
+field() { sed -nE "s/.*$1=([0-9.]+).*/\\1/p" <<<"$2" | head -1; }
+# avg_ts of the llama-bench jsonl line with n_prompt=$1 n_gen=$2
+llama_ts() { python3 -c '
+import json, sys
+p, g = int(sys.argv[1]), int(sys.argv[2])
+for line in sys.stdin:
+    line = line.strip()
+    if not line.startswith("{"): continue
+    j = json.loads(line)
+    if j.get("n_prompt") == p and j.get("n_gen") == g: print(j["avg_ts"])
+' "$1" "$2"; }
+
+for m in $MODELS; do
+  Y=$(model_yaml "$m"); n=$(basename "$Y" .yaml)
+  for d in $DTYPES; do
+    G=$WORK/$n-$d.gguf
+    W=$WORK/weights-$n-$(ckpt_dtype "$d")
+    have_archc=0; { [ "$d" = f32 ] || [ "$d" = bf16 ]; } && have_archc=1
+    have_llama=0; [ -n "$LB" ] && [ -f "$G" ] && have_llama=1
+    for t in $THREADS; do
+      apf=0; adc=0; lpf=0; ldc=0
+      for rep in $(seq 1 "$REPS"); do
+        say "== $n $d threads=$t rep $rep"
+        if [ $have_archc = 1 ]; then
+          l=$("$WORK/archc-$n-$d" --weights "$W" --tokens "$PROMPT" -n 1 --bench --threads "$t" 2>/dev/null | grep '^bench ' || true)
+          apf=$(max "$apf" "$(field prefill_tok_s "$l")")
+          l=$("$WORK/archc-$n-$d" --weights "$W" --tokens 1000 -n $((TG + 1)) --bench --threads "$t" 2>/dev/null | grep '^bench ' || true)
+          adc=$(max "$adc" "$(field decode_tok_s "$l")")
+        fi
+        if [ $have_llama = 1 ]; then
+          out=$("$LB" -m "$G" -t "$t" -p "$PP" -n "$TG" -r 1 -o jsonl 2>/dev/null || true)
+          lpf=$(max "$lpf" "$(llama_ts "$PP" 0 <<<"$out")")
+          ldc=$(max "$ldc" "$(llama_ts 0 "$TG" <<<"$out")")
+        fi
+      done
+      [ $have_archc = 1 ] || { apf=-; adc=-; }
+      [ $have_llama = 1 ] || { lpf=-; ldc=-; }
+      echo "$m $d $t $apf $adc $lpf $ldc" >> "$RES"
+    done
+  done
+done
+
+if [ -z "${BENCH_NO_CEILINGS:-}" ]; then
+  say "== ceilings (after)"
+  "$ROOT/$BUILD/bench_ceilings" "$maxthr" >> "$CEIL"
+fi
+
+# ── 4. report
+echo
+echo "== archc vs llama.cpp: prefill $PP tokens, decode $TG steps from an empty context, best of $REPS, interleaved"
+echo "cpu: $(lscpu | sed -nE 's/^Model name: *//p' | head -1) ($(nproc) cpus visible; $(lscpu | sed -nE 's/^L3 cache: *//p' | head -1) L3)"
+grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null && echo "isa: AVX-512 with BF16$(grep -q avx512_vnni /proc/cpuinfo && echo ' and VNNI')"
+if [ -n "$LB" ]; then
+  ver=$("$LB" --version 2>&1 | head -2 | tr '\n' ' ' || true)
+  echo "llama.cpp: $LB ${ver:+($ver)}"
+fi
+printf '%-14s %-5s %-3s %12s %12s %12s %12s %9s %9s\n' model dtype thr archc_pp_t/s archc_tg_t/s llama_pp_t/s llama_tg_t/s pp_ratio tg_ratio
+while read -r m d t apf adc lpf ldc; do
+  awk -v m="$m" -v d="$d" -v t="$t" -v apf="$apf" -v adc="$adc" -v lpf="$lpf" -v ldc="$ldc" 'function r(a, b) { return (a == "-" || b == "-" || b + 0 == 0) ? "-" : sprintf("%.2fx", a / b) }
+    function f(x) { return x == "-" ? "-" : sprintf("%.1f", x) }
+    BEGIN { printf "%-14s %-5s %-3s %12s %12s %12s %12s %9s %9s\n", m, d, t, f(apf), f(adc), f(lpf), f(ldc), r(apf, lpf), r(adc, ldc) }'
+done < "$RES"
+if [ -s "$CEIL" ]; then
+  echo "ceilings (best of before/after):"
+  awk '$1 == "ceiling" { split($2, a, "="); k = a[1] " " $3; if (a[2] ~ /^[0-9.]+$/ && a[2] + 0 > v[k] + 0) v[k] = a[2] } END { for (k in v) print "  " k " " v[k] }' "$CEIL" | sort
+fi
