@@ -47,9 +47,10 @@ typedef struct RtModel {
 int rt_main(int argc, char **argv, const RtModel *model);
 
 /* ── thread pool (runtime/threadpool.c) ─────────────────────────────────────
- * rt_parallel_for splits [0, n) into contiguous ranges, one per thread, and calls
- * fn(ctx, begin, end) on each; it returns when all are done.  The calling thread
- * takes part.  With one thread (or n small) it is a plain call. */
+ * rt_parallel_for splits [0, n) into contiguous chunks that the threads claim
+ * in turn (about four per thread), calls fn(ctx, begin, end) on each and
+ * returns when all are done; fn must accept any sub-range.  The calling thread
+ * takes part.  With one thread (or n = 1) it is a plain call. */
 typedef void (*RtRangeFn)(void *ctx, int begin, int end);
 void rt_parallel_for(int n, RtRangeFn fn, void *ctx);
 void rt_threads_init(int n_threads);   /* 0 = number of CPUs available; capped at that */

@@ -1,11 +1,20 @@
 /*
  * runtime/threadpool.c — a persistent pool of worker threads for the kernels.
  *
- * rt_parallel_for(n, fn, ctx) splits [0, n) into one contiguous range per thread
- * (the caller takes range 0) and returns when all ranges are done.  Workers
- * wait on a generation counter: they spin briefly (a decode step issues a
- * dispatch every few microseconds), then sleep on a condition variable.
- * A call made from inside a worker runs inline.
+ * rt_parallel_for(n, fn, ctx) hands [0, n) out in chunks: every thread (the
+ * caller included) claims the next chunk from one shared word until none are
+ * left, and the call returns when every claimed chunk is done.  Chunks rather
+ * than one fixed range per thread, because the machines archc runs on are
+ * often shared: with fixed halves, a worker that the OS has descheduled makes
+ * the caller wait a whole time slice (measured here with another process busy
+ * on the second core: a 2-thread bf16 GEMV took 10× longer than on one
+ * thread); with chunks the threads that run take its share.
+ *
+ * The shared word holds (dispatch number << 32 | next index), claimed with a
+ * compare-and-swap, so a worker that wakes late cannot claim work of a later
+ * dispatch.  Workers wait on the dispatch number: they spin briefly (a decode
+ * step issues a dispatch every few microseconds), then sleep on a condition
+ * variable.  A call made from inside a worker runs inline.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* sched_getaffinity, CPU_COUNT */
@@ -13,23 +22,26 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "archc_rt.h"
 
 #define RT_MAX_THREADS 256
+#define RT_SPINS 20000          /* pause loops before a worker sleeps (~0.3 ms) */
+#define RT_CHUNKS_PER_THREAD 4  /* claim granularity: n / (threads × this)      */
 
 static struct {
     int n;                          /* threads including the caller            */
     pthread_t tid[RT_MAX_THREADS];
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    atomic_int generation;          /* bumped once per dispatch                */
-    atomic_int pending;             /* workers still running this dispatch     */
+    _Atomic uint64_t work;          /* dispatch << 32 | next unclaimed index   */
+    atomic_int done;                /* indices finished in this dispatch       */
     atomic_int stop;
     RtRangeFn fn;
     void *ctx;
-    int total;
+    int total, chunk;
 } pool = {.n = 1, .mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static _Thread_local int in_worker;
@@ -42,28 +54,40 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static void run_share(int idx) {
-    int n = pool.total, t = pool.n;
-    int b = (int)((long long)n * idx / t), e = (int)((long long)n * (idx + 1) / t);
-    if (b < e) pool.fn(pool.ctx, b, e);
+/* Claim and run chunks of dispatch `gen` until none are left. */
+static void run_chunks(uint32_t gen) {
+    for (;;) {
+        uint64_t w = atomic_load_explicit(&pool.work, memory_order_acquire);
+        if ((uint32_t)(w >> 32) != gen) return;
+        int b = (int)(uint32_t)w, total = pool.total, chunk = pool.chunk;
+        if (b >= total) return;
+        int e = total - b > chunk ? b + chunk : total;
+        if (!atomic_compare_exchange_weak_explicit(&pool.work, &w, ((uint64_t)gen << 32) | (uint32_t)e,
+                                                   memory_order_acq_rel, memory_order_acquire))
+            continue;
+        pool.fn(pool.ctx, b, e);
+        atomic_fetch_add_explicit(&pool.done, e - b, memory_order_release);
+    }
 }
 
 static void *worker(void *arg) {
-    int idx = (int)(long)arg;
-    int seen = 0;
+    (void)arg;
+    uint32_t seen = 0;
     in_worker = 1;
     for (;;) {
         int spins = 0;
-        while (atomic_load_explicit(&pool.generation, memory_order_acquire) == seen && !atomic_load(&pool.stop)) {
-            if (++spins < 100000) { cpu_relax(); continue; }
+        uint32_t gen;
+        while ((gen = (uint32_t)(atomic_load_explicit(&pool.work, memory_order_acquire) >> 32)) == seen &&
+               !atomic_load(&pool.stop)) {
+            if (++spins < RT_SPINS) { cpu_relax(); continue; }
             pthread_mutex_lock(&pool.mu);
-            while (atomic_load(&pool.generation) == seen && !atomic_load(&pool.stop)) pthread_cond_wait(&pool.wake, &pool.mu);
+            while ((uint32_t)(atomic_load(&pool.work) >> 32) == seen && !atomic_load(&pool.stop))
+                pthread_cond_wait(&pool.wake, &pool.mu);
             pthread_mutex_unlock(&pool.mu);
         }
         if (atomic_load(&pool.stop)) break;
-        seen = atomic_load(&pool.generation);
-        run_share(idx);
-        atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_release);
+        seen = gen;
+        run_chunks(gen);
     }
     return NULL;
 }
@@ -106,20 +130,23 @@ void rt_threads_shutdown(void) {
 void rt_parallel_for(int n, RtRangeFn fn, void *ctx) {
     if (n <= 0) return;
     if (pool.n <= 1 || n == 1 || in_worker) { fn(ctx, 0, n); return; }
+    int chunk = n / (pool.n * RT_CHUNKS_PER_THREAD);
     pool.fn = fn;
     pool.ctx = ctx;
     pool.total = n;
-    atomic_store(&pool.pending, pool.n - 1);
+    pool.chunk = chunk < 1 ? 1 : chunk;
+    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    uint32_t gen = (uint32_t)(atomic_load(&pool.work) >> 32) + 1;
     pthread_mutex_lock(&pool.mu);
-    atomic_fetch_add_explicit(&pool.generation, 1, memory_order_release);
+    atomic_store_explicit(&pool.work, (uint64_t)gen << 32, memory_order_release);
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.mu);
     in_worker = 1;
-    run_share(0);
+    run_chunks(gen);
     in_worker = 0;
-    /* spin briefly (the other ranges usually finish within microseconds), then yield */
-    for (int spins = 0; atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; spins++) {
-        if (spins < 100000) cpu_relax();
+    /* every chunk is claimed; wait for the ones still running elsewhere */
+    for (int spins = 0; atomic_load_explicit(&pool.done, memory_order_acquire) < n; spins++) {
+        if (spins < RT_SPINS) cpu_relax();
         else sched_yield();
     }
 }
