@@ -62,8 +62,8 @@ static int is_mx_dense(const Weight *w) { return w->fmt == WFMT_MXFP4 && w->ndim
 static int stored_shape(const Weight *w, int64_t *sh) {
     for (int d = 0; d < w->ndim; d++) sh[d] = w->shape[d];
     if (w->flags & W_VECTOR) return w->ndim;
-    if (w->fmt == WFMT_I4) { sh[1] = w->shape[1] / 2; return 2; }
-    if (is_mx_dense(w)) { sh[1] = w->shape[1] / 32; sh[2] = 16; return 3; }
+    if (w->fmt == WFMT_I4) { sh[1] = (w->shape[1] + 31) / 32 * 16; return 2; }   /* rows of whole blocks */
+    if (is_mx_dense(w)) { sh[1] = (w->shape[1] + 31) / 32; sh[2] = 16; return 3; }
     return w->ndim;
 }
 static const char *scale_st(const Weight *w) { return w->fmt == WFMT_MXFP4 ? "ST_U8" : "ST_F32"; }

@@ -15,6 +15,8 @@
  * Layouts (docs/quantize.md):
  *   int8   X.weight I8 [N, K], X.weight_scale F32 [N, K/32]: w ≈ q · scale,
  *          q = round(w / scale), scale = max|w| / 127 per block of 32 along K
+ *   (K not a multiple of 32: the last block of a row is partial, padded with
+ *   zeros: int4/mxfp4 rows are stored as whole blocks, [N, ceil(K/32)·16])
  *   int4   X.weight U8 [N, K/2] (byte j of a block: element 2j low nibble,
  *          2j+1 high nibble, as gpt-oss packs MXFP4), nibble = q + 8,
  *          q in [-8, 7]; X.weight_scale F32 [N, K/32]: scale = m / -8 where m is
@@ -42,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -260,9 +263,9 @@ static void produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *
             }
         return;
     }
-    int64_t nb = K / 32;
+    int64_t nb = (K + 31) / 32;   /* a last partial block is padded with zeros */
     for (int64_t r = 0; r < N; r++) {
-        for (int64_t c = 0; c < K; c++) row[c] = src_get(t, (size_t)(r * K + c));
+        for (int64_t c = 0; c < nb * 32; c++) row[c] = c < K ? src_get(t, (size_t)(r * K + c)) : 0.0f;
         for (int64_t b = 0; b < nb; b++) {
             const float *x = row + b * 32;
             float amax = 0.0f, m = 0.0f;
@@ -272,14 +275,14 @@ static void produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *
             if (g_fmt == QF_INT8) {
                 float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
                 if (q->kind == 2) { memcpy(buf + 4 * sb, &d, 4); continue; }
-                for (int i = 0; i < 32; i++) {
+                for (int i = 0; i < 32 && b * 32 + i < K; i++) {
                     int v = (int)roundf(x[i] * id);
                     buf[r * K + b * 32 + i] = (uint8_t)(int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
                 }
             } else if (g_fmt == QF_INT4) {
                 float d = m / -8.0f, id = d != 0 ? 1.0f / d : 0.0f;
                 if (q->kind == 2) { memcpy(buf + 4 * sb, &d, 4); continue; }
-                uint8_t *o = buf + r * (K / 2) + b * 16;
+                uint8_t *o = buf + (r * nb + b) * 16;
                 for (int j = 0; j < 16; j++) {
                     int lo = (int)roundf(x[2 * j] * id), hi = (int)roundf(x[2 * j + 1] * id);
                     lo = lo < -8 ? -8 : lo > 7 ? 7 : lo;
@@ -297,7 +300,7 @@ static void produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *
                 }
                 if (q->kind == 2) { buf[sb] = (uint8_t)(e + 127); continue; }
                 float inv = ldexpf(1.0f, -e);
-                uint8_t *o = buf + r * (K / 2) + b * 16;
+                uint8_t *o = buf + (r * nb + b) * 16;
                 for (int j = 0; j < 16; j++) {
                     uint8_t c[2];
                     for (int h = 0; h < 2; h++) {
@@ -309,6 +312,16 @@ static void produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *
             }
         }
     }
+}
+
+/* Drop the input tensor's pages from this process (the mapping is read-only and
+ * file-backed: they are read again if touched), so that resident memory stays
+ * about one tensor, not the whole checkpoint. */
+static void release(const StTensor *t) {
+    long pg = sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)t->data + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t e = ((uintptr_t)t->data + t->nbytes) & ~((uintptr_t)pg - 1);
+    if (pg > 0 && e > a) madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
 static void progress(int i, int n, const char *name, uint64_t done, uint64_t total) {
@@ -420,12 +433,8 @@ int cmd_quantize(int argc, char **argv) {
             continue;
         }
         int64_t N = t->shape[0], K = t->shape[1];
-        if (g_fmt != QF_FP8 && K % 32) {
-            qerr("tensor %s: %s input features are not a multiple of 32 (blocks of 32); keep it with --keep", t->name,
-                 (snprintf(err, sizeof err, "%lld", (long long)K), err));
-            goto fail1;
-        }
-        if (K > maxk) maxk = K;
+        int64_t nb = (K + 31) / 32;   /* blocks of 32 along K; the last may be partial (zero-padded) */
+        if (nb * 32 > maxk) maxk = nb * 32;
         n_quant++;
         o->kind = 1;
         QOut *s = &q[nq++];
@@ -436,12 +445,12 @@ int cmd_quantize(int argc, char **argv) {
         case QF_INT8:
             o->dtype = ST_I8; o->nbytes = numel;
             snprintf(s->name, sizeof s->name, "%s_scale", t->name);
-            s->dtype = ST_F32; s->shape[1] = K / 32; s->nbytes = (uint64_t)N * (K / 32) * 4;
+            s->dtype = ST_F32; s->shape[1] = nb; s->nbytes = (uint64_t)N * nb * 4;
             break;
         case QF_INT4:
-            o->dtype = ST_U8; o->shape[1] = K / 2; o->nbytes = numel / 2;
+            o->dtype = ST_U8; o->shape[1] = nb * 16; o->nbytes = (uint64_t)N * nb * 16;
             snprintf(s->name, sizeof s->name, "%s_scale", t->name);
-            s->dtype = ST_F32; s->shape[1] = K / 32; s->nbytes = (uint64_t)N * (K / 32) * 4;
+            s->dtype = ST_F32; s->shape[1] = nb; s->nbytes = (uint64_t)N * nb * 4;
             break;
         case QF_FP8:
             o->dtype = ST_F8_E4M3; o->nbytes = numel;
@@ -451,9 +460,9 @@ int cmd_quantize(int argc, char **argv) {
             break;
         default:
             snprintf(o->name, sizeof o->name, "%s_blocks", t->name);
-            o->dtype = ST_U8; o->ndim = 3; o->shape[1] = K / 32; o->shape[2] = 16; o->nbytes = numel / 2;
+            o->dtype = ST_U8; o->ndim = 3; o->shape[1] = nb; o->shape[2] = 16; o->nbytes = (uint64_t)N * nb * 16;
             snprintf(s->name, sizeof s->name, "%s_scales", t->name);
-            s->dtype = ST_U8; s->shape[1] = K / 32; s->nbytes = (uint64_t)N * (K / 32);
+            s->dtype = ST_U8; s->shape[1] = nb; s->nbytes = (uint64_t)N * nb;
             break;
         }
     }
@@ -521,6 +530,7 @@ int cmd_quantize(int argc, char **argv) {
                 produce(&q[i], st_tensor(ck, q[i].src), keep_dt, buf, row);
                 ok = fwrite(buf, 1, q[i].nbytes, f) == q[i].nbytes;
                 done += q[i].nbytes;
+                if (q[i].kind != 1) release(st_tensor(ck, q[i].src));   /* read for the last time */
             }
             if (f && fclose(f) != 0) ok = 0;
             if (!ok) { free(buf); free(row); qerr("%s: writing failed: %s", path, strerror(errno)); goto fail1; }

@@ -134,7 +134,7 @@ int64_t weight_stored_bytes(const Weight *w) {
     int64_t n = 1;
     for (int d = 0; d < w->ndim; d++) n *= w->shape[d];
     if (w->flags & W_VECTOR) return n * 4;
-    if (w->fmt == WFMT_I4 || (w->fmt == WFMT_MXFP4 && w->ndim == 2)) return n / 2;
+    if (w->fmt == WFMT_I4 || (w->fmt == WFMT_MXFP4 && w->ndim == 2)) return w->shape[0] * ((w->shape[1] + 31) / 32) * 16; /* whole blocks */
     return n * (int64_t)wfmt_bytes(w->fmt);
 }
 

@@ -624,11 +624,6 @@ int lower_model(const ModelSpec *s, Graph *g) {
                 continue;
             }
             w->fmt = s->weights.format == WFMT_MXFP4_DENSE ? WFMT_MXFP4 : s->weights.format;
-            if (w->shape[1] % 32) {
-                fprintf(stderr, "%s: error: not supported: %s weights need input features in multiples of 32; %s has %lld\n",
-                        s->file ? s->file : "(description)", wfmt_name(s->weights.format), w->name, (long long)w->shape[1]);
-                return -1;
-            }
         }
     if (s->weights.format == WFMT_FP8_E4M3)
         for (int i = 0; i < g->n_weights; i++) {

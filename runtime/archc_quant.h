@@ -4,7 +4,9 @@
  * rt_linear hands RT_I8, RT_I4 and (dense) RT_MXFP4 matrices to rt_linear_quant.
  *
  * Weights [N][K] in blocks of 32 along K, one scale per block (RtLinear.scale:
- * f32 [N][K/32], or for MXFP4 the e8m0 bytes [N][K/32] behind the same pointer):
+ * f32 [N][nb], nb = ceil(K/32), or for MXFP4 the e8m0 bytes [N][nb] behind the
+ * same pointer).  A last partial block is zero-padded: int8 rows are K bytes
+ * (the tail is copied into a padded buffer), 4-bit rows are nb·16 bytes:
  *   RT_I8     int8 values                          w = q · d
  *   RT_I4     bytes of two nibbles, element 2j low, 2j+1 high, w = (nibble − 8) · d
  *   RT_MXFP4  the same packing of e2m1 codes,      w = e2m1(code) · 2^(e − 127)
@@ -44,7 +46,7 @@ static const int8_t rt_e2m1x2[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4,
 
 /* the block scale of row n, block b */
 static inline float rt_q_wscale(const RtLinear *L, const float *scale, int n, int b) {
-    int nb = L->K / 32;
+    int nb = (L->K + 31) / 32;
     if (L->fmt == RT_FMT_MXFP4_) {
         uint8_t e = ((const uint8_t *)scale)[(size_t)n * nb + b];
         if (e < 2) return ldexpf(1.0f, (int)e - 128);   /* 2^(e−127), halved: the table holds values ×2 */
@@ -71,28 +73,29 @@ static inline int rt_q_offset(int fmt) {
 }
 
 static inline void rt_q_quantise_x(const RtLinear *L, RtQAct *A) {
-    int K = L->K, nb = K / 32, perm = L->fmt != RT_I8, off = rt_q_offset(L->fmt);
-    size_t need = (size_t)L->T * K + 2 * sizeof(float) * (size_t)L->T * nb + 128;
+    int K = L->K, nb = (K + 31) / 32, KP = nb * 32, perm = L->fmt != RT_I8, off = rt_q_offset(L->fmt);
+    size_t need = (size_t)L->T * KP + 2 * sizeof(float) * (size_t)L->T * nb + 128;
     if (need > A->cap) {
         free(A->q);
         A->cap = need + need / 4;
         A->q = (int8_t *)malloc(A->cap);
         if (!A->q) rt_die("out of memory in quantised linear");
     }
-    char *base = (char *)A->q + (((size_t)L->T * K + 63) & ~(size_t)63);
+    char *base = (char *)A->q + (((size_t)L->T * KP + 63) & ~(size_t)63);
     A->d = (float *)base;
     A->c = A->d + (size_t)L->T * nb;
     for (int t = 0; t < L->T; t++) {
         const float *x = L->x + (size_t)t * K;
-        int8_t *q = A->q + (size_t)t * K;
+        int8_t *q = A->q + (size_t)t * KP;
         for (int b = 0; b < nb; b++) {
             const float *xb = x + b * 32;
+            int len = K - b * 32 < 32 ? K - b * 32 : 32;   /* a partial last block: zeros after K */
             float amax = 0.0f;
-            for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(xb[i]));
+            for (int i = 0; i < len; i++) amax = fmaxf(amax, fabsf(xb[i]));
             float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
             int sum = 0;
             for (int i = 0; i < 32; i++) {
-                int v = (int)lrintf(xb[i] * id);
+                int v = i < len ? (int)lrintf(xb[i] * id) : 0;
                 v = v > 127 ? 127 : v < -127 ? -127 : v;
                 q[b * 32 + (perm ? (i & 1) * 16 + (i >> 1) : i)] = (int8_t)v;
                 sum += v;
@@ -109,8 +112,11 @@ static inline void rt_q_quantise_x(const RtLinear *L, RtQAct *A) {
 /* out[t][r] = Σ_b dw·(dx·idot − c) for rows n0… (≤ 8) and tokens t0… (≤ RT_Q_TT) */
 static inline void rt_q_tile(const RtLinear *L, const RtQAct *A, const void *w, const float *scale, int t0, int tt, int n0, int tn,
                              float *out /* [tt][tn] */) {
-    int K = L->K, nb = K / 32, fmt = L->fmt;
-    size_t rowb = fmt == RT_I8 ? (size_t)K : (size_t)K / 2, blkb = fmt == RT_I8 ? 32 : 16;
+    int K = L->K, nb = (K + 31) / 32, KP = nb * 32, fmt = L->fmt, tail = K % 32;
+    /* int8 rows are K bytes (a partial last block is copied into tailbuf, zero-padded);
+     * 4-bit rows are whole blocks of 16 bytes */
+    size_t rowb = fmt == RT_I8 ? (size_t)K : (size_t)nb * 16, blkb = fmt == RT_I8 ? 32 : 16;
+    uint8_t tailbuf[32] = {0};
     const uint8_t *wr[8];
     for (int r = 0; r < tn; r++) wr[r] = (const uint8_t *)w + (size_t)(n0 + r) * rowb;
 #ifdef RT_Q_X86
@@ -128,12 +134,13 @@ static inline void rt_q_tile(const RtLinear *L, const RtQAct *A, const void *w, 
         __m256i xv[RT_Q_TT];
         float dx[RT_Q_TT], cx[RT_Q_TT];
         for (int t = 0; t < tt; t++) {
-            xv[t] = _mm256_loadu_si256((const __m256i *)(A->q + (size_t)(t0 + t) * K + b * 32));
+            xv[t] = _mm256_loadu_si256((const __m256i *)(A->q + (size_t)(t0 + t) * KP + b * 32));
             dx[t] = A->d[(size_t)(t0 + t) * nb + b];
             cx[t] = A->c[(size_t)(t0 + t) * nb + b];
         }
         for (int r = 0; r < tn; r++) {
             const uint8_t *p = wr[r] + b * blkb;
+            if (fmt == RT_I8 && tail && b == nb - 1) { memcpy(tailbuf, p, (size_t)tail); p = tailbuf; }
             float dw = rt_q_wscale(L, scale, n0 + r, b);
             __m256i wv;
             if (fmt == RT_I8) wv = _mm256_loadu_si256((const __m256i *)p);
@@ -176,12 +183,13 @@ static inline void rt_q_tile(const RtLinear *L, const RtQAct *A, const void *w, 
     for (int b = 0; b < nb; b++) {
         int8x16_t xl[RT_Q_TT], xh[RT_Q_TT];
         for (int t = 0; t < tt; t++) {
-            const int8_t *xq = A->q + (size_t)(t0 + t) * K + b * 32;
+            const int8_t *xq = A->q + (size_t)(t0 + t) * KP + b * 32;
             xl[t] = vld1q_s8(xq);
             xh[t] = vld1q_s8(xq + 16);
         }
         for (int r = 0; r < tn; r++) {
             const uint8_t *p = wr[r] + b * blkb;
+            if (fmt == RT_I8 && tail && b == nb - 1) { memcpy(tailbuf, p, (size_t)tail); p = tailbuf; }
             float dw = rt_q_wscale(L, scale, n0 + r, b);
             int8x16_t wl, wh;
             if (fmt == RT_I8) { wl = vld1q_s8((const int8_t *)p); wh = vld1q_s8((const int8_t *)p + 16); }
@@ -210,10 +218,11 @@ static inline void rt_q_tile(const RtLinear *L, const RtQAct *A, const void *w, 
 #else
     for (int t = 0; t < tt; t++)
         for (int r = 0; r < tn; r++) {
-            const int8_t *xq = A->q + (size_t)(t0 + t) * K;
+            const int8_t *xq = A->q + (size_t)(t0 + t) * KP;
             float s = 0.0f;
             for (int b = 0; b < nb; b++) {
                 const uint8_t *p = wr[r] + b * blkb;
+                if (fmt == RT_I8 && tail && b == nb - 1) { memcpy(tailbuf, p, (size_t)tail); p = tailbuf; }
                 const int8_t *xb = xq + b * 32;
                 int32_t d = 0;
                 if (fmt == RT_I8)
@@ -266,7 +275,6 @@ static void rt_linear_quant_range(void *ctx, int tb, int te) {
 /* y = x·Wᵀ (+b) (+res), or the GLU form, for RT_I8 / RT_I4 / RT_MXFP4 weights. */
 static inline void rt_linear_quant(const RtLinear *L) {
     static _Thread_local RtQAct act;   /* grown once, reused by every call of this thread */
-    if (L->K % 32) rt_die("quantised linear: K is not a multiple of 32");
     rt_q_quantise_x(L, &act);
     RtQJob J = {L, &act};
     int TN = L->T == 1 ? 8 : RT_Q_TN;

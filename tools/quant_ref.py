@@ -7,8 +7,8 @@
         reference code, and requires the codes and scales to be identical; it
         also decodes the stored tensors and checks the error against the
         format's bound, and that kept tensors are the input's values.
-    quant_ref.py dequantize OUT_DIR DEST_DIR
-        Writes DEST_DIR/model.safetensors with every quantised matrix decoded to
+    quant_ref.py dequantize IN_DIR OUT_DIR DEST_DIR
+        Writes DEST_DIR/model.safetensors (shapes from IN_DIR) with every quantised matrix decoded to
         f32 (and config.json without quantization_config): the f32 model on
         these weights differs from the quantised model only by the kernels'
         activation quantisation, which tests/quant uses to check the kernels.
@@ -89,39 +89,48 @@ def nearest_even(table, a):
     return np.where(a >= table[-1], len(table) - 1, code)
 
 
+def pad32(w):
+    """w [N, K] → [N, nb, 32], a partial last block zero-padded."""
+    N, K = w.shape
+    nb = -(-K // 32)
+    p = np.zeros((N, nb * 32), np.float32)
+    p[:, :K] = w
+    return p.reshape(N, nb, 32), nb
+
+
 def ref_int8(w):
     N, K = w.shape
-    b = w.reshape(N, K // 32, 32)
+    b, nb = pad32(w)
     d = (np.abs(b).max(axis=2) / np.float32(127)).astype(np.float32)
     idv = np.where(d > 0, np.float32(1) / np.where(d > 0, d, 1), 0).astype(np.float32)
     q = np.clip(roundf((b * idv[:, :, None]).astype(np.float32)), -127, 127).astype(np.int8)
-    return q.reshape(N, K), d
+    return q.reshape(N, nb * 32)[:, :K].copy(), d
 
 
 def ref_int4(w):
     N, K = w.shape
-    b = w.reshape(N, K // 32, 32)
+    b, nb = pad32(w)
     i = np.abs(b).argmax(axis=2)
     m = np.take_along_axis(b, i[:, :, None], axis=2)[:, :, 0]
     d = (m / np.float32(-8)).astype(np.float32)
     idv = np.where(d != 0, np.float32(1) / np.where(d != 0, d, 1), 0).astype(np.float32)
     q = np.clip(roundf((b * idv[:, :, None]).astype(np.float32)), -8, 7) + 8
-    q = q.reshape(N, K // 32, 16, 2)
+    q = q.reshape(N, nb, 16, 2)
     packed = (q[..., 0] | (q[..., 1] << 4)).astype(np.uint8)
-    return packed.reshape(N, K // 2), d
+    return packed.reshape(N, nb * 16), d
 
 
 def ref_mxfp4(w):
     N, K = w.shape
-    b = w.reshape(N, K // 32, 32)
+    b, nb = pad32(w)
     amax = np.abs(b).max(axis=2)
     _, ex = np.frexp(amax)
     e = np.where(amax > 0, np.clip(ex - 3, -127, 127), -127)
     v = (b.astype(np.float64) * np.exp2(-e.astype(np.float64))[:, :, None]).astype(np.float32)
     code = nearest_even(E2M1, np.abs(v).astype(np.float64)) | np.where(np.signbit(v), 8, 0)
-    code = code.reshape(N, K // 32, 16, 2)
+    code = code.reshape(N, nb, 16, 2)
     packed = (code[..., 0] | (code[..., 1] << 4)).astype(np.uint8)
-    return packed.reshape(N, K // 32, 16), (e + 127).astype(np.uint8)
+    return packed.reshape(N, nb, 16), (e + 127).astype(np.uint8)
 
 
 def ref_fp8(w):
@@ -143,16 +152,21 @@ def ref_fp8(w):
 
 
 def decode(fmt, w, s, N, K):
+    nb = -(-K // 32)
     if fmt == "int8":
-        return (w.view(np.int8).reshape(N, K // 32, 32).astype(np.float32) * s.reshape(N, K // 32, 1)).reshape(N, K)
+        q = np.zeros((N, nb * 32), np.float32)
+        q[:, :K] = w.view(np.int8).reshape(N, K)
+        return (q.reshape(N, nb, 32) * s.reshape(N, nb, 1)).reshape(N, nb * 32)[:, :K]
     if fmt in ("int4", "mxfp4"):
-        b = w.reshape(N, K // 32, 16)
+        b = w.reshape(N, nb, 16)
         lo, hi = (b & 15).astype(np.int64), (b >> 4).astype(np.int64)
-        codes = np.stack([lo, hi], axis=3).reshape(N, K // 32, 32)
+        codes = np.stack([lo, hi], axis=3).reshape(N, nb, 32)
         if fmt == "int4":
-            return ((codes - 8).astype(np.float32) * s.reshape(N, K // 32, 1)).reshape(N, K)
-        val = E2M1[codes & 7] * np.where(codes & 8, -1.0, 1.0)
-        return (val * np.exp2(s.astype(np.float64) - 127).reshape(N, K // 32, 1)).astype(np.float32).reshape(N, K)
+            v = (codes - 8).astype(np.float32) * s.reshape(N, nb, 1)
+        else:
+            val = E2M1[codes & 7] * np.where(codes & 8, -1.0, 1.0)
+            v = (val * np.exp2(s.astype(np.float64) - 127).reshape(N, nb, 1)).astype(np.float32)
+        return v.reshape(N, nb * 32)[:, :K]
     # fp8
     c = w.reshape(N, K).astype(np.int64)
     val = np.concatenate([E4M3, [np.nan]])[c & 0x7F] * np.where(c & 0x80, -1.0, 1.0)
@@ -226,7 +240,8 @@ def check(in_dir, out_dir, fmt):
           f"{len(src) - len(done)} kept; worst decoded error {worst:.4g} of max|w|")
 
 
-def dequantize(out_dir, dest):
+def dequantize(in_dir, out_dir, dest):
+    shapes = {k: v[1] for k, v in read_dir(in_dir).items()}
     out = read_dir(out_dir)
     cfg = json.load(open(os.path.join(out_dir, "config.json")))
     qc = cfg.pop("quantization_config")
@@ -237,8 +252,7 @@ def dequantize(out_dir, dest):
         wd, wsh, wraw = out[wname]
         sd, ssh, sraw = out[sname]
         s = (sraw.view(np.float32) if sd == "F32" else sraw).reshape(ssh)
-        N = wsh[0]
-        K = {"int8": wsh[1], "fp8": wsh[1], "int4": wsh[1] * 2, "mxfp4": wsh[1] * 32}[fmt]
+        N, K = shapes[base]
         res[base] = decode(fmt, wraw, s, N, K)
         skip |= {wname, sname}
     for name, (d, sh, raw) in out.items():
@@ -264,7 +278,7 @@ def dequantize(out_dir, dest):
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "check":
         check(sys.argv[2], sys.argv[3], sys.argv[4])
-    elif len(sys.argv) == 4 and sys.argv[1] == "dequantize":
-        dequantize(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 5 and sys.argv[1] == "dequantize":
+        dequantize(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit(__doc__)

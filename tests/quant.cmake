@@ -1,0 +1,33 @@
+# archc quantize (docs/quantize.md): round trip against tools/quant_ref.py, then
+# quantise → import → compile → run on four families (dense, MoE, MLA, tied
+# embeddings) with a KL / top-1 bound per format against the fp32 logits, and
+# the kernels against the f32 model on the decoded weights; bad inputs.
+# Bounds: measured values (docs/quantize.md) with margin.
+set(ARCHC_QUANT_FIXTURES qwen3 qwen3_moe deepseek_v3 llama_tied)
+set(ARCHC_QUANT_KL_int8 0.003)
+set(ARCHC_QUANT_KL_fp8 0.03)
+set(ARCHC_QUANT_KL_int4 0.08)
+set(ARCHC_QUANT_KL_mxfp4 0.1)
+set(ARCHC_QUANT_TOP1_int8 26)   # of the 32 prompt rows
+set(ARCHC_QUANT_TOP1_fp8 18)
+set(ARCHC_QUANT_TOP1_int4 8)
+set(ARCHC_QUANT_TOP1_mxfp4 12)
+foreach(fx ${ARCHC_QUANT_FIXTURES})
+  foreach(fmt int8 int4 fp8 mxfp4)
+    add_test(NAME quant.${fx}.${fmt}
+             COMMAND bash ${ARCHC_TEST_DIR}/quant/run_quant.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                     ${ARCHC_TEST_DIR}/fixtures/${fx} ${fmt} ${CMAKE_BINARY_DIR}/quant-work/${fx}-${fmt}
+                     ${ARCHC_QUANT_KL_${fmt}} ${ARCHC_QUANT_TOP1_${fmt}})
+  endforeach()
+endforeach()
+# the MoE fixture in 4-token prefill chunks without the expert-group pass (GEMV per expert)
+add_test(NAME quant.qwen3_moe.int4.chunk4-no-expert-group
+         COMMAND bash ${ARCHC_TEST_DIR}/quant/run_quant.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                 ${ARCHC_TEST_DIR}/fixtures/qwen3_moe int4 ${CMAKE_BINARY_DIR}/quant-work/qwen3_moe-int4-chunk4
+                 ${ARCHC_QUANT_KL_int4} ${ARCHC_QUANT_TOP1_int4} --prefill-chunk=4 --disable-pass=expert-group)
+add_test(NAME quant.bad_input
+         COMMAND bash ${ARCHC_TEST_DIR}/quant/bad_input.sh $<TARGET_FILE:archc> ${ARCHC_TEST_DIR}/fixtures
+                 ${CMAKE_BINARY_DIR}/quant-work/bad)
+add_test(NAME quant.sharded
+         COMMAND bash ${ARCHC_TEST_DIR}/quant/sharded.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                 ${ARCHC_TEST_DIR}/fixtures/qwen3 ${CMAKE_BINARY_DIR}/quant-work/sharded)

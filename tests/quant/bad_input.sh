@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# tests/quant/bad_input.sh ARCHC FIXTURES_DIR WORK_DIR
+# archc quantize on inputs it cannot use: one clear line, a non-zero exit, and no
+# output directory (nor a temporary one) left behind; compiled models refuse a
+# checkpoint of another format, naming the tensor.
+set -uo pipefail
+ARCHC=$1; FXS=$2; WORK=$3
+rm -rf "$WORK"; mkdir -p "$WORK"
+fail() { echo "FAIL: $*"; exit 1; }
+# expect EXIT_CODE MESSAGE_PART -- command…
+expect() {
+  local code=$1 msg=$2; shift 3
+  "$@" > "$WORK/out.txt" 2> "$WORK/err.txt"
+  local rc=$?
+  [ $rc = "$code" ] || { cat "$WORK/err.txt"; fail "exit $rc, expected $code: $*"; }
+  grep -qF -- "$msg" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "no '$msg' in the message of: $*"; }
+  echo "ok: $(head -n 1 "$WORK/err.txt")"
+}
+no_leftovers() {
+  [ ! -e "$WORK/$1" ] || fail "$1 was created"
+  ls -A "$WORK" | grep -q "^\.$1\." && fail "a temporary directory .$1.* was left behind"
+  return 0
+}
+FX=$FXS/qwen3
+expect 2 "expected int8, int4, fp8 or mxfp4" -- "$ARCHC" quantize "$FX" -o "$WORK/o1" --format int3
+no_leftovers o1
+expect 2 "usage: archc quantize" -- "$ARCHC" quantize "$FX" --format int8
+expect 1 "not a checkpoint directory" -- "$ARCHC" quantize "$WORK/nonexistent" -o "$WORK/o2" --format int8
+no_leftovers o2
+expect 1 "the output is the input directory" -- "$ARCHC" quantize "$FX" -o "$FX" --format int8
+
+# a checkpoint with an integer tensor
+mkdir -p "$WORK/i32"
+cp "$FX/config.json" "$WORK/i32/"
+python3 - "$WORK/i32/model.safetensors" <<'PY'
+import json, struct, sys
+h = {"model.layers.0.mlp.up_proj.weight": {"dtype": "I32", "shape": [2, 32], "data_offsets": [0, 256]}}
+b = json.dumps(h).encode(); b += b" " * ((8 - len(b) % 8) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(b)) + b + bytes(256))
+PY
+expect 1 "tensor model.layers.0.mlp.up_proj.weight: dtype I32 cannot be quantised" -- "$ARCHC" quantize "$WORK/i32" -o "$WORK/o3" --format int4
+no_leftovers o3
+# no matrix to quantise
+python3 - "$WORK/i32/model.safetensors" <<'PY'
+import json, struct, sys
+h = {"model.norm.weight": {"dtype": "F32", "shape": [64], "data_offsets": [0, 256]}}
+b = json.dumps(h).encode(); b += b" " * ((8 - len(b) % 8) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(b)) + b + bytes(256))
+PY
+expect 1 "no tensor to quantise" -- "$ARCHC" quantize "$WORK/i32" -o "$WORK/o4" --format fp8
+no_leftovers o4
+# a truncated checkpoint
+mkdir -p "$WORK/trunc"; cp "$FX/config.json" "$WORK/trunc/"
+head -c 5000 "$FX/model.safetensors" > "$WORK/trunc/model.safetensors"
+expect 1 "archc quantize: error:" -- "$ARCHC" quantize "$WORK/trunc" -o "$WORK/o5" --format int8
+no_leftovers o5
+
+# a non-empty output directory is left as it was
+mkdir -p "$WORK/full"; echo keep > "$WORK/full/file"
+expect 1 "an existing directory must be empty" -- "$ARCHC" quantize "$FX" -o "$WORK/full" --format int8
+[ "$(cat "$WORK/full/file")" = keep ] && [ "$(ls -A "$WORK/full")" = file ] || fail "the existing directory was changed"
+ls -A "$WORK" | grep -q "^\.full\." && fail "a temporary directory was left behind"
+
+# quantising a quantised checkpoint
+"$ARCHC" quantize "$FX" -o "$WORK/q8" --format int8 2>/dev/null || fail "quantize int8"
+expect 1 "already quantised" -- "$ARCHC" quantize "$WORK/q8" -o "$WORK/o6" --format int4
+no_leftovers o6
+
+# a model compiled for int8 refuses the f32 checkpoint, and the f32 model the int8 one
+"$ARCHC" import "$WORK/q8" -o "$WORK/q8.yaml" && "$ARCHC" "$WORK/q8.yaml" -o "$WORK/q8m" || fail "compile int8"
+"$ARCHC" import "$FX/config.json" -o "$WORK/f32.yaml" && "$ARCHC" "$WORK/f32.yaml" -o "$WORK/f32m" || fail "compile f32"
+expect 1 "expected dtype I8, checkpoint has F32" -- "$WORK/q8m" --weights "$FX" --tokens 1,2 -n 1
+expect 1 "expected dtype F32, checkpoint has I8" -- "$WORK/f32m" --weights "$WORK/q8" --tokens 1,2 -n 1
+# int4 model on an int8 checkpoint: the scale tensors have the same names, the matrices another dtype
+"$ARCHC" quantize "$FX" -o "$WORK/q4" --format int4 2>/dev/null && "$ARCHC" import "$WORK/q4" -o "$WORK/q4.yaml" \
+  && "$ARCHC" "$WORK/q4.yaml" -o "$WORK/q4m" || fail "compile int4"
+expect 1 "tensor model.layers.0.self_attn.q_proj.weight: expected" -- "$WORK/q4m" --weights "$WORK/q8" --tokens 1,2 -n 1
+
+# what the compiler cannot follow yet is refused at import, by its config key
+"$ARCHC" quantize "$FX" -o "$WORK/keep" --format int8 --keep "*.o_proj.weight" 2>/dev/null || fail "quantize --keep"
+expect 1 "modules_to_not_convert" -- "$ARCHC" import "$WORK/keep" -o "$WORK/keep.yaml"
+"$ARCHC" quantize "$FX" -o "$WORK/emb" --format int8 --quantize-embeddings 2>/dev/null || fail "quantize --quantize-embeddings"
+expect 1 "quantized_embeddings" -- "$ARCHC" import "$WORK/emb" -o "$WORK/emb.yaml"
+echo "ok: all bad inputs refused"

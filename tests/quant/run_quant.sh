@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# tests/quant/run_quant.sh ARCHC COMPARE FIXTURE_DIR FORMAT WORK_DIR MAX_MEAN_KL MIN_TOP1 [archc flags…]
+#
+# Quantise → import → compile → run, on one fixture (tests/fixtures/*, an fp32
+# checkpoint with the logits transformers computed from it):
+#   1. archc quantize FIXTURE --format FORMAT
+#   2. tools/quant_ref.py check: every code and scale identical to an
+#      independent numpy quantisation, decoded values within the format's bound
+#      (skipped when python3 has no numpy)
+#   3. the compiled model on the quantised checkpoint: mean KL to the fp32
+#      logits <= MAX_MEAN_KL and top-1 agreement in >= MIN_TOP1 of the prompt rows
+#      (regression bounds, docs/quantize.md)
+#   4. (fp8 excepted; numpy needed) the kernels: the f32 model on the decoded
+#      weights differs from the quantised model only by the kernels' int8
+#      activations: mean KL <= 5e-3 (MoE routing may flip on a near tie)
+set -euo pipefail
+ARCHC=$1; COMPARE=$2; FX=$3; FMT=$4; WORK=$5; KL=$6; TOP1=$7; shift 7
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+rm -rf "$WORK"; mkdir -p "$WORK"
+V=$(grep -o '"vocab_size": *[0-9]*' "$FX/config.json" | grep -o '[0-9]*$')
+PROMPT=$(tr -d '\n' < "$FX/prompt_ids.txt")
+"$ARCHC" quantize "$FX" -o "$WORK/q" --format "$FMT"
+NUMPY=0
+python3 -c "import numpy" 2>/dev/null && NUMPY=1
+if [ $NUMPY = 1 ]; then python3 "$ROOT/tools/quant_ref.py" check "$FX" "$WORK/q" "$FMT"
+else echo "note: no numpy: the reference check is skipped"; fi
+"$ARCHC" import "$WORK/q" -o "$WORK/m.yaml"
+grep -q "^weights:" "$WORK/m.yaml"
+"$ARCHC" "$WORK/m.yaml" -o "$WORK/m" "$@"
+"$WORK/m" --weights "$WORK/q" --tokens "$PROMPT" -n 8 --logits "$WORK/logits.bin" --threads 2 > "$WORK/out.txt"
+echo "$FMT against the fp32 model:"
+OUT=$("$COMPARE" --kl "$FX/logits.bin" "$WORK/logits.bin" "$V" "$KL")
+echo "$OUT"
+AGREE=$(echo "$OUT" | sed -n 's/.*argmax agrees in \([0-9]*\) of.*/\1/p')
+if [ "${AGREE:-0}" -lt "$TOP1" ]; then echo "FAIL: top-1 agrees in $AGREE rows, expected >= $TOP1"; exit 1; fi
+if [ $NUMPY = 1 ] && [ "$FMT" != fp8 ]; then
+  python3 "$ROOT/tools/quant_ref.py" dequantize "$FX" "$WORK/q" "$WORK/deq"
+  "$ARCHC" import "$FX/config.json" -o "$WORK/f32.yaml"
+  "$ARCHC" "$WORK/f32.yaml" -o "$WORK/f32" "$@"
+  "$WORK/f32" --weights "$WORK/deq" --tokens "$PROMPT" -n 8 --logits "$WORK/deq.bin" --threads 2 > /dev/null
+  echo "kernels against the f32 model on the decoded weights:"
+  "$COMPARE" --kl "$WORK/deq.bin" "$WORK/logits.bin" "$V" 5e-3
+fi
