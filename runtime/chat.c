@@ -22,8 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include "archc_rt.h"
 #include "chat.h"
 #include "fileio.h"
+#include "sampler.h"
+#include "tokenizer.h"
 #include "jinja.h"
 #include "json.h"
 
@@ -179,10 +183,18 @@ int chat_render(const ChatRequest *rq, char **out, size_t *out_len, char *err, s
     weights_dir(rq->weights, dir, sizeof dir);
 
     /* the conversation */
-    mtext = rt_read_file(rq->messages_path, CHAT_MAX_FILE, &mlen, e2, sizeof e2);
-    if (!mtext) { snprintf(err, errlen, "--render-chat %s", e2); goto done; }
+    if (rq->messages_json) {
+        mtext = malloc(rq->messages_len + 1);
+        if (!mtext) { snprintf(err, errlen, "out of memory"); goto done; }
+        memcpy(mtext, rq->messages_json, rq->messages_len);
+        mtext[rq->messages_len] = 0;
+        mlen = rq->messages_len;
+    } else {
+        mtext = rt_read_file(rq->messages_path, CHAT_MAX_FILE, &mlen, e2, sizeof e2);
+        if (!mtext) { snprintf(err, errlen, "--render-chat %s", e2); goto done; }
+    }
     msgs = json_parse(mtext, mlen, e2, sizeof e2);
-    if (!msgs) { snprintf(err, errlen, "%s: %s", rq->messages_path, e2); goto done; }
+    if (!msgs) { snprintf(err, errlen, "%s: %s", rq->messages_json ? "the conversation" : rq->messages_path, e2); goto done; }
     const JsonValue *messages = msgs, *tools = NULL, *documents = NULL;
     if (msgs->type == JSON_OBJECT) {
         messages = json_get(msgs, "messages");
@@ -370,5 +382,254 @@ int chat_cli(int argc, char **argv) {
     }
     free(out);
     free(vars);
+    return rc;
+}
+
+/* ───────────────────────── --chat ───────────────────────── */
+
+typedef struct Buf { char *s; size_t n, cap; } Buf;
+
+static int buf_put(Buf *b, const char *s, size_t n) {
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *ns = realloc(b->s, cap);
+        if (!ns) return -1;
+        b->s = ns;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = 0;
+    return 0;
+}
+
+/* a JSON string literal of UTF-8 text; invalid UTF-8 becomes U+FFFD (as a
+ * tokenizer's decode with errors="replace" gives it) */
+static int buf_json_str(Buf *b, const char *s, size_t n) {
+    if (buf_put(b, "\"", 1)) return -1;
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    while (p < e) {
+        unsigned c = *p;
+        char esc[8];
+        if (c == '"' || c == '\\') { esc[0] = '\\'; esc[1] = (char)c; if (buf_put(b, esc, 2)) return -1; p++; continue; }
+        if (c < 0x20) { snprintf(esc, sizeof esc, "\\u%04x", c); if (buf_put(b, esc, 6)) return -1; p++; continue; }
+        if (c < 0x80) { if (buf_put(b, (const char *)p, 1)) return -1; p++; continue; }
+        int l = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        int ok = l && e - p >= l;
+        for (int i = 1; ok && i < l; i++) ok = (p[i] & 0xC0) == 0x80;
+        if (ok && c == 0xE0 && p[1] < 0xA0) ok = 0;
+        if (ok && c == 0xED && p[1] >= 0xA0) ok = 0;
+        if (ok && c == 0xF0 && p[1] < 0x90) ok = 0;
+        if (ok && c == 0xF4 && p[1] >= 0x90) ok = 0;
+        if (ok) { if (buf_put(b, (const char *)p, (size_t)l)) return -1; p += l; }
+        else { if (buf_put(b, "\xEF\xBF\xBD", 3)) return -1; p++; }
+    }
+    return buf_put(b, "\"", 1);
+}
+
+typedef struct Turn { char *role, *content; } Turn;
+
+static char *messages_json(const Turn *t, int n, size_t *len) {
+    Buf b = {0};
+    int bad = buf_put(&b, "[", 1);
+    for (int i = 0; i < n && !bad; i++) {
+        const char *open = i ? ",{\"role\":" : "{\"role\":";
+        bad |= buf_put(&b, open, strlen(open));
+        bad |= buf_json_str(&b, t[i].role, strlen(t[i].role));
+        bad |= buf_put(&b, ",\"content\":", strlen(",\"content\":"));
+        bad |= buf_json_str(&b, t[i].content, strlen(t[i].content));
+        bad |= buf_put(&b, "}", 1);
+    }
+    bad |= buf_put(&b, "]", 1);
+    if (bad) { free(b.s); return NULL; }
+    *len = b.n;
+    return b.s;
+}
+
+/* end-of-turn ids: generation_config.json eos_token_id (int or list), the
+ * tokenizer config's eos_token, the model's EOS */
+static int stop_ids(const RtModel *m, const Tokenizer *tok, const char *dir, int *ids, int cap) {
+    int n = 0;
+    char path[4200], err[1024];
+    if (m->eos_token >= 0 && n < cap) ids[n++] = m->eos_token;
+    snprintf(path, sizeof path, "%s/generation_config.json", dir);
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        JsonValue *g = json_parse_file(path, err, sizeof err);
+        const JsonValue *e = g ? json_get(g, "eos_token_id") : NULL;
+        if (e && e->type == JSON_NUMBER && n < cap) ids[n++] = (int)e->number;
+        if (e && e->type == JSON_ARRAY)
+            for (size_t i = 0; i < e->count && n < cap; i++)
+                if (e->items[i]->type == JSON_NUMBER) ids[n++] = (int)e->items[i]->number;
+        json_free(g);
+    }
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    if (stat(path, &st) == 0) {
+        JsonValue *c = json_parse_file(path, err, sizeof err);
+        const char *t = c ? token_text(json_get(c, "eos_token")) : NULL;
+        int id = t ? tok_token_id(tok, t) : -1;
+        if (id >= 0 && n < cap) ids[n++] = id;
+        json_free(c);
+    }
+    return n;
+}
+
+static void free_turns(Turn *t, int n) {
+    for (int i = 0; i < n; i++) { free(t[i].role); free(t[i].content); }
+}
+
+int chat_session(const RtModel *m, const Tokenizer *tok, Sampler *s, const ChatSessionOptions *o) {
+    char dir[4096], err[2048];
+    weights_dir(o->weights, dir, sizeof dir);
+    int stops[64];
+    int nstops = stop_ids(m, tok, dir, stops, 64);
+    int tty = isatty(0);
+    int cap_turns = 16, nturns = 0, rc = 0;
+    Turn *turns = calloc((size_t)cap_turns, sizeof *turns);
+    int *cached = malloc(sizeof(int) * (size_t)m->max_context), ncached = 0;
+    float *logits = rt_alloc(sizeof(float) * (size_t)m->vocab);
+    char *line = NULL;
+    size_t linecap = 0;
+    if (!turns || !cached) { fprintf(stderr, "error: out of memory\n"); free(turns); free(cached); rt_free(logits); return 1; }
+    if (o->system) {
+        turns[0].role = strdup("system");
+        turns[0].content = strdup(o->system);
+        nturns = 1;
+    }
+    int nsys = nturns;
+    if (tty) fprintf(stderr, "chat with %s: type a message; /reset starts over, /exit ends\n", m->name);
+    for (;;) {
+        if (tty) { fprintf(stderr, "> "); fflush(stderr); }
+        ssize_t got = getline(&line, &linecap, stdin);
+        if (got < 0) break;
+        if ((size_t)got > ((size_t)16 << 20)) { fprintf(stderr, "error: a turn of more than 16 MiB\n"); rc = 1; break; }
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
+        if (!strcmp(line, "/exit")) break;
+        if (!strcmp(line, "/reset")) {
+            free_turns(turns + nsys, nturns - nsys);
+            nturns = nsys;
+            ncached = 0;
+            if (tty) fprintf(stderr, "(conversation reset)\n");
+            continue;
+        }
+        if (got == 0 || strlen(line) != (size_t)got) continue;   /* empty lines and NUL bytes are skipped */
+        if (nturns + 2 > cap_turns) {
+            Turn *nt = realloc(turns, sizeof *turns * (size_t)(cap_turns *= 2));
+            if (!nt) { fprintf(stderr, "error: out of memory\n"); rc = 1; break; }
+            turns = nt;
+        }
+        turns[nturns].role = strdup("user");
+        turns[nturns].content = strdup(line);
+        nturns++;
+
+        /* render and tokenize; slide or refuse when it does not fit */
+        int *ids = NULL, n = 0;
+        for (;;) {
+            size_t jl = 0;
+            char *js = messages_json(turns, nturns, &jl), *text = NULL;
+            size_t tl = 0;
+            ChatRequest rq = {0};
+            rq.weights = o->weights;
+            rq.template_path = o->template_path;
+            rq.messages_json = js;
+            rq.messages_len = jl;
+            rq.add_generation_prompt = 1;
+            rq.vars = o->vars;
+            rq.nvars = o->nvars;
+            int r = js ? chat_render(&rq, &text, &tl, err, sizeof err) : -1;
+            free(js);
+            if (r != 0) { fprintf(stderr, "error: %s\n", js ? err : "out of memory"); n = -1; break; }
+            n = tok_encode_plain(tok, text, &ids, err, sizeof err);
+            free(text);
+            if (n < 0) { fprintf(stderr, "error: tokenizing the conversation: %s\n", err); break; }
+            int room = o->max_new > 0 ? o->max_new : 1;
+            if (n + room <= m->max_context) break;
+            if (o->slide && nturns - nsys > 1) {
+                /* drop the oldest turn after the system prompt (a user turn and its reply) */
+                int drop = nturns - nsys >= 3 ? 2 : 1;
+                free_turns(turns + nsys, drop);
+                memmove(turns + nsys, turns + nsys + drop, sizeof *turns * (size_t)(nturns - nsys - drop));
+                nturns -= drop;
+                free(ids);
+                ids = NULL;
+                continue;
+            }
+            fprintf(stderr, "error: the conversation (%d tokens%s) no longer fits the context of %d tokens; /reset starts over%s\n", n,
+                    o->max_new > 0 ? " + the reply" : "", m->max_context, o->slide ? "" : " (or run with --slide)");
+            free(ids);
+            ids = NULL;
+            n = -1;
+            break;
+        }
+        if (n < 0) {
+            /* the turn is taken back */
+            nturns--;
+            free_turns(turns + nturns, 1);
+            continue;
+        }
+        for (int i = 0; i < n; i++)
+            if (ids[i] < 0 || ids[i] >= m->vocab) {
+                fprintf(stderr, "error: the tokenizer produced id %d, outside the model's vocabulary (%d)\n", ids[i], m->vocab);
+                free(ids);
+                rc = 1;
+                goto out;
+            }
+        if (n == 0) {
+            fprintf(stderr, "error: the chat template rendered the conversation as no tokens\n");
+            free(ids);
+            rc = 1;
+            goto out;
+        }
+        /* prefill only what the cache does not hold (at least one token, for the logits) */
+        int common = 0;
+        while (common < ncached && common < n && cached[common] == ids[common]) common++;
+        if (common == n) common--;
+        m->forward(ids + common, n - common, common, logits, 0, NULL);
+        memcpy(cached, ids, sizeof(int) * (size_t)n);
+        ncached = n;
+        if (o->print_ids) fprintf(stderr, "prefill: %d tokens, %d reused from the cache\n", n - common, common);
+        free(ids);
+
+        /* the reply */
+        int limit = m->max_context - ncached;
+        if (o->max_new > 0 && o->max_new < limit) limit = o->max_new;
+        int *reply = malloc(sizeof(int) * (size_t)(limit + 1)), nreply = 0;
+        if (!reply) { fprintf(stderr, "error: out of memory\n"); rc = 1; break; }
+        for (int i = 0; i < limit; i++) {
+            int next = sampler_sample(s, logits);
+            int stop = 0;
+            for (int k = 0; k < nstops; k++) stop |= next == stops[k];
+            if (stop) break;
+            reply[nreply++] = next;
+            char piece[512];
+            size_t pl = tok_decode_piece(tok, next, piece, sizeof piece);
+            fwrite(piece, 1, pl, stdout);
+            fflush(stdout);
+            if (ncached >= m->max_context) break;
+            m->forward(&next, 1, ncached, logits, 0, NULL);
+            cached[ncached++] = next;
+        }
+        if (nreply == limit && tty) fprintf(stderr, "\n(reply cut at %d tokens)", limit);
+        fputc('\n', stdout);
+        fflush(stdout);
+        if (o->print_ids) {
+            fprintf(stderr, "ids:");
+            for (int i = 0; i < nreply; i++) fprintf(stderr, "%s%d", i ? "," : " ", reply[i]);
+            fprintf(stderr, "\n");
+        }
+        char *text = tok_decode(tok, reply, nreply);
+        free(reply);
+        turns[nturns].role = strdup("assistant");
+        turns[nturns].content = text ? text : strdup("");
+        nturns++;
+    }
+out:
+    if (ferror(stdout)) { fprintf(stderr, "error: writing to stdout failed\n"); rc = 1; }
+    free(line);
+    free_turns(turns, nturns);
+    free(turns);
+    free(cached);
+    rt_free(logits);
     return rc;
 }

@@ -31,6 +31,9 @@
 typedef struct Args {
     const char *weights, *prompt, *tokens, *logits_path, *decode_logits_path;
     int n, threads, print_ids, bench, mtp;
+    int chat, slide, n_given, nvars;           /* --chat (runtime/chat.c) */
+    const char *system, *chat_template;
+    const char **vars;
     float temp, top_p;
     unsigned long long seed;
 } Args;
@@ -53,6 +56,9 @@ static void usage(FILE *f, const RtModel *m) {
             "  --bench          print a line with prefill and decode tokens/s\n"
             "  --mtp            greedy self-speculative decoding with the model's multi-token-prediction\n"
             "                   module (DeepSeek-V3, GLM-4.5): same tokens, fewer main-model steps\n"
+            "  --chat           interactive chat in the checkpoint's chat template (turns from stdin, line by line;\n"
+            "                   /reset, /exit); -n caps each reply; --system TEXT, --chat-var NAME=VALUE,\n"
+            "                   --chat-template FILE, --slide (drop the oldest turns when the context is full)\n"
             "With --prompt generation stops at the end-of-sequence token; with --tokens it runs exactly -n steps.\n"
             "Chat template (no weights are loaded): %s --weights DIR --render-chat FILE.json [--add-generation-prompt]\n"
             "  [--chat-var NAME=VALUE]... [--chat-template FILE] prints the conversation rendered with the checkpoint's template\n",
@@ -96,7 +102,10 @@ static int parse_args(int argc, char **argv, const RtModel *m, Args *a) {
         if (!strcmp(f, "--print-ids")) { a->print_ids = 1; continue; }
         if (!strcmp(f, "--bench")) { a->bench = 1; continue; }
         if (!strcmp(f, "--mtp")) { a->mtp = 1; continue; }
-        static const char *with_value[] = {"--weights", "--prompt", "--tokens", "-n", "--temp", "--top-p", "--seed", "--threads", "--logits", "--decode-logits"};
+        if (!strcmp(f, "--chat")) { a->chat = 1; continue; }
+        if (!strcmp(f, "--slide")) { a->slide = 1; continue; }
+        static const char *with_value[] = {"--weights", "--prompt", "--tokens", "-n", "--temp", "--top-p", "--seed", "--threads", "--logits", "--decode-logits",
+                                           "--system", "--chat-var", "--chat-template"};
         int known = 0;
         for (unsigned k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(f, with_value[k]);
         if (!known) { fprintf(stderr, "error: unknown option '%s' (see --help)\n", f); return -1; }
@@ -108,7 +117,13 @@ static int parse_args(int argc, char **argv, const RtModel *m, Args *a) {
         else if (!strcmp(f, "--tokens")) a->tokens = v;
         else if (!strcmp(f, "--logits")) a->logits_path = v;
         else if (!strcmp(f, "--decode-logits")) a->decode_logits_path = v;
-        else if (!strcmp(f, "-n")) { if (parse_int(f, v, 0, INT_MAX, &l)) return -1; a->n = (int)l; }
+        else if (!strcmp(f, "-n")) { if (parse_int(f, v, 0, INT_MAX, &l)) return -1; a->n = (int)l; a->n_given = 1; }
+        else if (!strcmp(f, "--system")) a->system = v;
+        else if (!strcmp(f, "--chat-template")) a->chat_template = v;
+        else if (!strcmp(f, "--chat-var")) {
+            if (!a->vars && !(a->vars = calloc((size_t)argc, sizeof *a->vars))) { fprintf(stderr, "error: out of memory\n"); return -1; }
+            a->vars[a->nvars++] = v;
+        }
         else if (!strcmp(f, "--threads")) {
             if (parse_int(f, v, 1, 1024, &l)) return -1;
             /* more threads than CPUs only adds contention (the pool spins) */
@@ -127,7 +142,15 @@ static int parse_args(int argc, char **argv, const RtModel *m, Args *a) {
         else if (!strcmp(f, "--top-p")) { if (parse_float(f, v, 0.0f, 1.0f, &a->top_p)) return -1; }
     }
     if (!a->weights) { fprintf(stderr, "error: --weights PATH is required (see --help)\n"); return -1; }
-    if (!a->prompt && !a->tokens) { fprintf(stderr, "error: give --prompt TEXT or --tokens IDS\n"); return -1; }
+    if ((a->system || a->chat_template || a->vars || a->slide) && !a->chat) {
+        fprintf(stderr, "error: --system, --chat-var, --chat-template and --slide go with --chat (or --render-chat)\n");
+        return -1;
+    }
+    if (a->chat && (a->prompt || a->tokens || a->logits_path || a->decode_logits_path || a->mtp || a->bench)) {
+        fprintf(stderr, "error: --chat takes its turns from stdin: drop --prompt, --tokens, --logits, --decode-logits, --mtp and --bench\n");
+        return -1;
+    }
+    if (!a->prompt && !a->tokens && !a->chat) { fprintf(stderr, "error: give --prompt TEXT or --tokens IDS (or --chat)\n"); return -1; }
     if (a->prompt && a->tokens) { fprintf(stderr, "error: give either --prompt or --tokens, not both\n"); return -1; }
     if (a->mtp && !m->mtp) {
         fprintf(stderr, "error: --mtp: %s has no multi-token-prediction module (its YAML has no `mtp:`)\n", m->name);
@@ -334,13 +357,22 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     if (a.logits_path && open_output(&logits_out, "--logits", a.logits_path, ck, a.weights, tpath) != 0) { rc = 1; goto done; }
     if (a.decode_logits_path && open_output(&dec_out, "--decode-logits", a.decode_logits_path, ck, a.weights, tpath) != 0) { rc = 1; goto done; }
     guard_outputs(&logits_out, &dec_out);
-    if (a.prompt || access(tpath, R_OK) == 0) {
+    if (a.prompt || a.chat || access(tpath, R_OK) == 0) {
         tok = tok_load(tpath, err, sizeof err);
-        if (!tok && a.prompt) {
-            fprintf(stderr, "error: --prompt needs a tokenizer: %s\n", err);
+        if (!tok && (a.prompt || a.chat)) {
+            fprintf(stderr, "error: %s needs a tokenizer: %s\n", a.chat ? "--chat" : "--prompt", err);
             rc = 1;
             goto done;
         }
+    }
+    if (a.chat) {   /* runtime/chat.c: the session keeps the KV cache across turns */
+        rt_threads_init(a.threads);
+        if (m->init(err, sizeof err) != 0) { fprintf(stderr, "error: %s\n", err); rc = 1; goto done; }
+        sampler_init(&s, m->vocab, a.temp, a.top_p, a.seed);
+        ChatSessionOptions co = {a.weights, a.system, a.chat_template, a.vars, a.nvars, a.n_given ? a.n : 0, a.slide, a.print_ids};
+        rc = chat_session(m, tok, &s, &co);
+        m->release();
+        goto done;
     }
     if (a.prompt) {
         T = tok_encode(tok, a.prompt, &prompt, err, sizeof err);
@@ -444,5 +476,6 @@ done:
     rt_threads_shutdown();
     if (tok) tok_free(tok);
     st_close(ck);
+    free(a.vars);
     return rc;
 }

@@ -401,9 +401,9 @@ static char *normalize(const Tokenizer *t, const char *s, size_t len, size_t *ou
 
 static int is_ws_byte(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-int tok_encode(const Tokenizer *t, const char *text, int **ids_out, char *err, size_t errlen) {
+static int encode_text(const Tokenizer *t, const char *text, int **ids_out, char *err, size_t errlen, int special) {
     Ids ids = {0};
-    for (int i = 0; i < t->n_prefix; i++) ids_push(&ids, t->prefix[i]);
+    for (int i = 0; special && i < t->n_prefix; i++) ids_push(&ids, t->prefix[i]);
     size_t len = strlen(text), seg = 0;
     int first = 1;
     for (size_t i = 0; i <= len;) {
@@ -438,9 +438,17 @@ int tok_encode(const Tokenizer *t, const char *text, int **ids_out, char *err, s
         ids_push(&ids, t->added[best].id);
         i = seg = next;
     }
-    for (int i = 0; i < t->n_suffix; i++) ids_push(&ids, t->suffix[i]);
+    for (int i = 0; special && i < t->n_suffix; i++) ids_push(&ids, t->suffix[i]);
     *ids_out = ids.v ? ids.v : malloc(sizeof(int));
     return ids.n;
+}
+
+int tok_encode(const Tokenizer *t, const char *text, int **ids_out, char *err, size_t errlen) {
+    return encode_text(t, text, ids_out, err, errlen, 1);
+}
+
+int tok_encode_plain(const Tokenizer *t, const char *text, int **ids_out, char *err, size_t errlen) {
+    return encode_text(t, text, ids_out, err, errlen, 0);
 }
 
 size_t tok_decode_piece(const Tokenizer *t, int id, char *buf, size_t cap) {

@@ -32,6 +32,9 @@ void tok_free(Tokenizer *t);
  * applied).  Returns the number of ids written to *ids (malloc'd, caller frees),
  * or -1 with err set. */
 int tok_encode(const Tokenizer *t, const char *text, int **ids, char *err, size_t errlen);
+/* The same with add_special_tokens=False (no post-processor): a rendered chat
+ * template already holds its special tokens. */
+int tok_encode_plain(const Tokenizer *t, const char *text, int **ids, char *err, size_t errlen);
 /* Decode one token id to the bytes it stands for (appended to buf, NUL-terminated);
  * returns the number of bytes appended. For streaming output. */
 size_t tok_decode_piece(const Tokenizer *t, int id, char *buf, size_t cap);

@@ -18,3 +18,6 @@ grep -q 'not .--temp.' $W/err")
 # Outside the subset, malformed, hostile (deep nesting, loop and string bombs): one error line naming
 # the feature and the template line, exit status 1, bounded time and memory (tests/chat/errors/).
 add_test(NAME chat.errors COMMAND bash ${ARCHC_TEST_DIR}/chat/run_errors.sh $<TARGET_FILE:render_chat>)
+# --chat on a compiled model: replies identical to fresh runs of the rendered conversation, the
+# KV cache reused across turns, /reset, /exit, context full (refused, or --slide).
+add_test(NAME chat.session COMMAND bash ${ARCHC_TEST_DIR}/chat/run_session.sh $<TARGET_FILE:archc> ${CMAKE_BINARY_DIR}/chat-session)

@@ -126,7 +126,69 @@ def tiny_tokenizer_json(path):
     Tokenizer(models.WordLevel({"<unk>": 0}, unk_token="<unk>")).save(path)
 
 
+def bytes_to_unicode():
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\xa1"), ord("\xac") + 1)) + list(range(ord("\xae"), ord("\xff") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+def write_session_model():
+    """tests/chat/session/: a byte-level BPE tokenizer.json whose first 512 ids (the
+    vocabulary of the tests/fixtures/llama model the --chat test runs) all decode to
+    printable ASCII, with <|im_start|>/<|im_end|> at 300/301, a ChatML template and
+    generation_config.json.  Standard library only."""
+    b2u = bytes_to_unicode()
+    vocab = {}
+    for c in range(0x20, 0x7F):                       # ids 0..94: printable ASCII
+        vocab[b2u[c]] = len(vocab)
+    letters = "etaoinshrdlucmfwypvbgkqjxz"
+    pairs = [a + b for a in letters for b in letters]
+    merges = []
+    for p in pairs:                                   # ids 95..299: two-letter tokens, with merges
+        if len(vocab) == 300:
+            break
+        vocab[p] = len(vocab)
+        merges.append([p[0], p[1]])
+    specials = ["<|im_start|>", "<|im_end|>"]
+    for sp in specials:                               # ids 300, 301
+        vocab[sp] = len(vocab)
+    rest = [p for p in pairs if p not in vocab]
+    while len(vocab) < 600:                           # ids 302..599: more two-letter tokens (no merge makes them)
+        vocab[rest.pop(0)] = len(vocab)
+    for c in list(range(0, 0x20)) + list(range(0x7F, 0x100)):   # the other bytes, beyond the model's 512
+        vocab[b2u[c]] = len(vocab)
+    tok = {"version": "1.0", "truncation": None, "padding": None,
+           "added_tokens": [{"id": vocab[sp], "content": sp, "single_word": False, "lstrip": False, "rstrip": False,
+                             "normalized": False, "special": True} for sp in specials],
+           "normalizer": None,
+           "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+           "post_processor": None,
+           "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+           "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                     "fuse_unk": False, "byte_fallback": False, "ignore_merges": False, "vocab": vocab, "merges": merges}}
+    d = os.path.join(ROOT, "session")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(tok, f, ensure_ascii=False)
+    # ChatML without newlines: this vocabulary keeps control bytes out of the model's ids
+    template = ("{%- for m in messages %}{{ '<|im_start|>' + m.role + ': ' + m.content + '<|im_end|>' }}{%- endfor %}"
+                "{%- if add_generation_prompt %}{{ '<|im_start|>assistant: ' }}{%- endif %}")
+    with open(os.path.join(d, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump({"eos_token": "<|im_end|>", "pad_token": None, "chat_template": template}, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(d, "generation_config.json"), "w", encoding="utf-8") as f:
+        json.dump({"eos_token_id": [301]}, f)
+        f.write("\n")
+
+
 def main():
+    write_session_model()
     conv_dir = os.path.join(ROOT, "conversations")
     convs = sorted(f[:-5] for f in os.listdir(conv_dir) if f.endswith(".json"))
     for sub in ("expected", "cases"):
