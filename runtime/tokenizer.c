@@ -7,7 +7,7 @@
  *   2. normalizer: NFC (identity here: text that is already NFC, which ordinary
  *      input is, is unchanged; decomposed input is NOT recomposed — a known gap),
  *      Prepend, Replace (literal pattern), Lowercase, Sequence;
- *   3. pre-tokenizer: Split with the GPT-2 / cl100k (Llama 3) / Qwen2 regexes,
+ *   3. pre-tokenizer: Split with the GPT-2 / cl100k (Llama 3) / Qwen2 / o200k (gpt-oss) regexes,
  *      implemented as hand-written matchers over Unicode classes (an unknown
  *      pattern is rejected at load time), ByteLevel (byte → printable code point),
  *      Metaspace, Sequence;
@@ -96,7 +96,7 @@ static int pairmap_get(const PairMap *m, int a, int b, int *merged) {
 
 /* ── the tokenizer ───────────────────────────────────────────────────────── */
 
-typedef enum { SPLIT_NONE, SPLIT_GPT2, SPLIT_CL100K, SPLIT_QWEN2 } SplitKind;
+typedef enum { SPLIT_NONE, SPLIT_GPT2, SPLIT_CL100K, SPLIT_QWEN2, SPLIT_O200K } SplitKind;
 
 typedef struct Added { char *content; size_t len; int id, special, lstrip, rstrip; } Added;
 
@@ -168,12 +168,88 @@ static int is_S(unsigned c) { /* Unicode White_Space */
            c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 static int is_crlf(unsigned c) { return c == '\r' || c == '\n'; }
+/* o200k: [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and [\p{Ll}\p{Lm}\p{Lo}\p{M}] */
+static int is_Up(unsigned c) { return in_ranges(uni_upper_ish, sizeof uni_upper_ish / sizeof uni_upper_ish[0], c); }
+static int is_Lo(unsigned c) { return in_ranges(uni_lower_ish, sizeof uni_lower_ish / sizeof uni_lower_ish[0], c); }
+
+/* (?i:'s|'t|'re|'ve|'m|'ll|'d) at j: its length, or 0 */
+static int contraction_at(const unsigned *cps, int n, int j) {
+    if (j >= n || cps[j] != '\'') return 0;
+    static const char *suf[] = {"s", "t", "re", "ve", "m", "ll", "d"};
+    for (int s = 0; s < 7; s++) {
+        int len = (int)strlen(suf[s]), ok = j + 1 + len <= n;
+        for (int k = 0; ok && k < len; k++) {
+            unsigned d = cps[j + 1 + k];
+            if (d >= 'A' && d <= 'Z') d += 32;
+            ok = d == (unsigned)suf[s][k];
+        }
+        if (ok) return 1 + len;
+    }
+    return 0;
+}
+
+/* The two word alternatives of o200k from position a (after the optional
+ * [^\r\n\p{L}\p{N}]), with the regex engine's greedy backtracking:
+ *   alt 1: Up* Lo+ C?   — Up* gives back characters until Lo+ can start
+ *   alt 2: Up+ Lo* C?
+ * Returns the end of the match, or -1. */
+static int o200k_word(const unsigned *cps, int n, int a, int alt) {
+    int ue = a;
+    while (ue < n && is_Up(cps[ue])) ue++;
+    if (alt == 1) {
+        for (int l = ue; l >= a; l--)
+            if (l < n && is_Lo(cps[l])) {
+                int e = l;
+                while (e < n && is_Lo(cps[e])) e++;
+                return e + contraction_at(cps, n, e);
+            }
+        return -1;
+    }
+    if (ue == a) return -1;
+    int e = ue;
+    while (e < n && is_Lo(cps[e])) e++;
+    return e + contraction_at(cps, n, e);
+}
+
+static int match_o200k(const unsigned *cps, int n, int i) {
+    unsigned c = cps[i];
+    int p = !is_crlf(c) && !is_L(c) && !is_N(c);   /* [^\r\n\p{L}\p{N}]? can take c */
+    for (int alt = 1; alt <= 2; alt++) {
+        int e = p ? o200k_word(cps, n, i + 1, alt) : -1;
+        if (e < 0) e = o200k_word(cps, n, i, alt);
+        if (e > i) return e - i;
+    }
+    /* \p{N}{1,3} */
+    if (is_N(c)) {
+        int j = i;
+        while (j < n && j - i < 3 && is_N(cps[j])) j++;
+        return j - i;
+    }
+    /*  ?[^\s\p{L}\p{N}]+[\r\n/]* */
+    int j = i + (c == ' ');
+    if (j < n && !is_S(cps[j]) && !is_L(cps[j]) && !is_N(cps[j])) {
+        while (j < n && !is_S(cps[j]) && !is_L(cps[j]) && !is_N(cps[j])) j++;
+        while (j < n && (is_crlf(cps[j]) || cps[j] == '/')) j++;
+        return j - i;
+    }
+    /* \s*[\r\n]+ : up to the last CR/LF of the whitespace run */
+    if (is_S(c)) {
+        int e = i, last = -1;
+        while (e < n && is_S(cps[e])) { if (is_crlf(cps[e])) last = e; e++; }
+        if (last >= 0) return last + 1 - i;
+        /* \s+(?!\S) then \s+ */
+        if (e == n || e - 1 == i) return e - i;
+        return e - 1 - i;
+    }
+    return 0;
+}
 
 /* ── pre-tokenizer regexes as matchers over code points ──────────────────── */
 
 /* Length (in code points) of the match of the split regex at position i of
  * cps[0..n), or 0 if no alternative matches here. */
 static int match_at(SplitKind k, const unsigned *cps, int n, int i) {
+    if (k == SPLIT_O200K) return match_o200k(cps, n, i);
     unsigned c = cps[i];
     /* contractions: 's 't 're 've 'm 'll 'd (case-insensitive for cl100k/qwen) */
     if (c == '\'' && i + 1 < n) {
@@ -549,6 +625,10 @@ static const char *CL100K =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 static const char *QWEN2 =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char *O200K =
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+    "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 static const char *GPT2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 static int load_pretok(Tokenizer *t, const JsonValue *p, const char *path, char *err, size_t errlen) {
@@ -574,7 +654,8 @@ static int load_pretok(Tokenizer *t, const JsonValue *p, const char *path, char 
         if (!strcmp(re, CL100K)) t->split = SPLIT_CL100K;
         else if (!strcmp(re, QWEN2)) t->split = SPLIT_QWEN2;
         else if (!strcmp(re, GPT2)) t->split = SPLIT_GPT2;
-        else { snprintf(err, errlen, "%s: pre_tokenizer Split: regex not supported (supported: GPT-2, Llama 3 / cl100k, Qwen2): %.80s", path, re); return -1; }
+        else if (!strcmp(re, O200K)) t->split = SPLIT_O200K;
+        else { snprintf(err, errlen, "%s: pre_tokenizer Split: regex not supported (supported: GPT-2, Llama 3 / cl100k, Qwen2, o200k): %.80s", path, re); return -1; }
         return 0;
     }
     if (!strcmp(type, "Metaspace")) {
