@@ -28,6 +28,9 @@
  *          X.weight_scales U8 [N, K/32] (e8m0: 2^(s−127); OCP MX:
  *          scale = 2^(floor(log2 max|w|) − 2), values round to nearest even)
  *
+ * Tied embeddings (int8/int4/mxfp4) are untied: lm_head.weight is written,
+ * quantised from the embedding, which stays as stored (tie_word_embeddings: false).
+ *
  * What is quantised: the 2-D ".weight" matrices of the decoder (attention and
  * MLA projections, dense and routed/shared expert FFNs, an untied lm_head for
  * int8/int4/mxfp4).  Kept: embeddings, norms, biases, routers (mlp.gate,
@@ -413,12 +416,24 @@ int cmd_quantize(int argc, char **argv) {
     if (g_fmt == QF_FP8) keep_dt = ST_BF16;
 
     /* the output tensors */
-    QOut *q = calloc((size_t)nt * 2 + 1, sizeof *q);
+    QOut *q = calloc((size_t)nt * 2 + 3, sizeof *q);
     if (!q) { qerr("out of memory%s%s", "", ""); goto fail0; }
     int nq = 0, n_quant = 0;
     int64_t maxk = 1;
-    for (int i = 0; i < nt; i++) {
+    /* Tied embeddings (int8/int4/mxfp4): the logits matrix is read whole every
+     * token, the embedding one row: untie them, the lm_head quantised from the
+     * embedding, the embedding kept (config.json says tie_word_embeddings: false). */
+    int untie = -1;
+    if (g_fmt != QF_FP8 && json_get_bool(cfg, "tie_word_embeddings", 0) && !st_find(ck, "lm_head.weight") && !quant_embed) {
+        const StTensor *e = st_find(ck, "model.embed_tokens.weight");
+        if (e && e->ndim == 2)
+            for (int i = 0; i < nt; i++) if (st_tensor(ck, i) == e) untie = i;
+    }
+    for (int ii = 0; ii < nt + (untie >= 0); ii++) {
+        int i = ii < nt ? ii : untie;
+        StTensor head;
         const StTensor *t = st_tensor(ck, i);
+        if (ii == nt) { head = *t; head.name = "lm_head.weight"; t = &head; }
         if (strlen(t->name) > 280) { qerr("tensor %.80s…: name too long%s", t->name, ""); goto fail1; }
         QOut *o = &q[nq++];
         snprintf(o->name, sizeof o->name, "%s", t->name);
@@ -530,7 +545,7 @@ int cmd_quantize(int argc, char **argv) {
                 produce(&q[i], st_tensor(ck, q[i].src), keep_dt, buf, row);
                 ok = fwrite(buf, 1, q[i].nbytes, f) == q[i].nbytes;
                 done += q[i].nbytes;
-                if (q[i].kind != 1) release(st_tensor(ck, q[i].src));   /* read for the last time */
+                if (q[i].kind != 1 && (q[i].src != untie || q[i].kind == 2)) release(st_tensor(ck, q[i].src));   /* read for the last time */
             }
             if (f && fclose(f) != 0) ok = 0;
             if (!ok) { free(buf); free(row); qerr("%s: writing failed: %s", path, strerror(errno)); goto fail1; }
@@ -562,13 +577,16 @@ int cmd_quantize(int argc, char **argv) {
         int first = 1;
         for (size_t i = 0; i < cfg->count; i++) {
             if (!strcmp(cfg->keys[i], "torch_dtype") || !strcmp(cfg->keys[i], "dtype")) continue;
+            if (untie >= 0 && !strcmp(cfg->keys[i], "tie_word_embeddings")) continue;
             fprintf(f, "%s\n  ", first ? "" : ",");
             first = 0;
             jstr(f, cfg->keys[i], cfg->key_lens[i]);
             fputs(": ", f);
             jval(f, cfg->items[i], 2);
         }
-        fprintf(f, "%s\n  \"torch_dtype\": \"%s\",\n  \"quantization_config\": {\n", first ? "" : ",", td);
+        fprintf(f, "%s\n  \"torch_dtype\": \"%s\",\n", first ? "" : ",", td);
+        if (untie >= 0) fprintf(f, "  \"tie_word_embeddings\": false,\n");
+        fprintf(f, "  \"quantization_config\": {\n");
         if (g_fmt == QF_FP8)
             fprintf(f, "    \"quant_method\": \"fp8\",\n    \"fmt\": \"e4m3\",\n    \"activation_scheme\": \"dynamic\",\n"
                        "    \"weight_block_size\": [128, 128]");
@@ -578,6 +596,7 @@ int cmd_quantize(int argc, char **argv) {
             fprintf(f, "    \"quant_method\": \"archc\",\n    \"format\": \"%s\",\n    \"group_size\": 32,\n    \"symmetric\": true,\n"
                        "    \"scale_dtype\": \"float32\"", qf_names[g_fmt]);
         fprintf(f, ",\n    \"quantized_embeddings\": %s", quant_embed ? "true" : "false");
+        if (untie >= 0) fprintf(f, ",\n    \"untied_lm_head\": true");
         fprintf(f, ",\n    \"modules_to_not_convert\": [");
         for (int i = 0; i < n_keep; i++) { fputs(i ? ", " : "", f); jstr(f, keep[i], strlen(keep[i])); }
         fprintf(f, "]\n  }\n}\n");
@@ -599,7 +618,8 @@ int cmd_quantize(int argc, char **argv) {
         goto fail1;
     }
     g_tmpdir[0] = 0;
-    fprintf(stderr, "archc quantize: %s: %d tensors quantised to %s, %d kept; %.1f MB\n", outd, n_quant, qf_names[g_fmt], nt - n_quant,
+    fprintf(stderr, "archc quantize: %s: %d tensors quantised to %s, %d kept%s; %.1f MB\n", outd, n_quant, qf_names[g_fmt],
+            nt + (untie >= 0) - n_quant, untie >= 0 ? " (tied embeddings: lm_head.weight quantised from the embedding)" : "",
             (double)total / 1e6);
     free(q);
     st_close(ck);

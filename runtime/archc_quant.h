@@ -109,6 +109,109 @@ static inline void rt_q_quantise_x(const RtLinear *L, RtQAct *A) {
 #define RT_Q_TT 4   /* prefill tile: tokens */
 #define RT_Q_TN 4   /*               rows   */
 
+#ifdef RT_Q_X86
+/* one row's weight block b as 32 unsigned (4-bit: offset) or signed (int8) bytes in a ymm */
+static inline __attribute__((always_inline)) __m256i rt_q_wblock(const uint8_t *row, int b, int fmt, int partial) {
+    if (fmt == RT_I8) {
+        if (partial) {   /* a partial last block of `partial` bytes: zero-padded copy */
+            uint8_t t[32] = {0};
+            memcpy(t, row + (size_t)b * 32, (size_t)partial);
+            return _mm256_loadu_si256((const __m256i *)t);
+        }
+        return _mm256_loadu_si256((const __m256i *)(row + (size_t)b * 32));
+    }
+    __m128i v = _mm_loadu_si128((const __m128i *)(row + (size_t)b * 16));
+    __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0F));
+    if (fmt == RT_I4) return nib;
+    const __m256i lut = _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0,
+                                         12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
+    return _mm256_shuffle_epi8(lut, nib);
+}
+
+static inline __attribute__((always_inline)) __m256i rt_q_idot(__m256i w, __m256i x, int fmt) {
+    if (fmt == RT_I8) { x = _mm256_sign_epi8(x, w); w = _mm256_sign_epi8(w, w); }   /* |w| · sign(x, w) */
+#ifdef RT_Q_VNNI
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, x);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
+#endif
+}
+
+static inline __attribute__((always_inline)) float rt_q_e8m0_half(uint8_t e) {
+    if (e < 2) return ldexpf(1.0f, (int)e - 128);
+    uint32_t u = (uint32_t)(e - 1) << 23;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* One row n of W against TT_ tokens (indices ti[], clamped by the caller):
+ * out[t] = Σ_b dw·(dx·idot − c).  One sequential weight stream, prefetched
+ * ahead; with one token two accumulators alternate over the blocks (the FMA
+ * chain would otherwise bound the loop).  Literals after inlining. */
+static inline __attribute__((always_inline)) void rt_q_row_x86(const RtLinear *L, const RtQAct *A, const void *w, const float *scale,
+                                                               int n, const int *ti, float *out, const int fmt, const int TT_) {
+    int K = L->K, nb = (K + 31) / 32, nbf = K / 32, KP = nb * 32;
+    size_t blkb = fmt == RT_I8 ? 32 : 16;
+    const uint8_t *wr = (const uint8_t *)w + (size_t)n * (fmt == RT_I8 ? (size_t)K : (size_t)nb * 16);
+    const float *sr = scale + (size_t)n * nb;
+    const uint8_t *er = (const uint8_t *)scale + (size_t)n * nb;
+    const int8_t *xq[RT_Q_TT];
+    const float *xd[RT_Q_TT], *xc[RT_Q_TT];
+    for (int t = 0; t < TT_; t++) {
+        xq[t] = A->q + (size_t)ti[t] * KP;
+        xd[t] = A->d + (size_t)ti[t] * nb;
+        xc[t] = A->c + (size_t)ti[t] * nb;
+    }
+    __m256 acc[RT_Q_TT + 1];
+    float corr[RT_Q_TT];
+    for (int t = 0; t <= TT_; t++) acc[t] = _mm256_setzero_ps();
+    for (int t = 0; t < TT_; t++) corr[t] = 0.0f;
+#define RT_Q_BLOCK(b, wv, slot)                                                                         \
+    do {                                                                                                \
+        float dw_ = fmt == RT_FMT_MXFP4_ ? rt_q_e8m0_half(er[b]) : sr[b];                               \
+        for (int t = 0; t < TT_; t++) {                                                                 \
+            __m256i x_ = _mm256_loadu_si256((const __m256i *)(xq[t] + (size_t)(b) * 32));               \
+            __m256i d_ = rt_q_idot(wv, x_, fmt);                                                        \
+            int a_ = TT_ == 1 ? (slot) : t;                                                             \
+            acc[a_] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d_), _mm256_set1_ps(dw_ * xd[t][b]), acc[a_]); \
+            if (fmt != RT_I8) corr[t] += dw_ * xc[t][b];                                                \
+        }                                                                                               \
+    } while (0)
+    int b = 0;
+    for (; b + 1 < nbf; b += 2) {
+        _mm_prefetch((const char *)(wr + (size_t)b * blkb) + 768, _MM_HINT_T0);
+        __m256i w0 = rt_q_wblock(wr, b, fmt, 0), w1 = rt_q_wblock(wr, b + 1, fmt, 0);
+        RT_Q_BLOCK(b, w0, 0);
+        RT_Q_BLOCK(b + 1, w1, 1);
+    }
+    for (; b < nb; b++) {   /* an odd last full block, and a partial one */
+        __m256i wv = rt_q_wblock(wr, b, fmt, b == nbf ? K & 31 : 0);
+        RT_Q_BLOCK(b, wv, 0);
+    }
+#undef RT_Q_BLOCK
+    if (TT_ == 1) acc[0] = _mm256_add_ps(acc[0], acc[1]);
+    for (int t = 0; t < TT_; t++) {
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[t]), _mm256_extractf128_ps(acc[t], 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        out[t] = _mm_cvtss_f32(s) - corr[t];
+    }
+}
+
+#define RT_Q_ROWFN(name, F, TT_)                                                                                  \
+    static void name(const RtLinear *L, const RtQAct *A, const void *w, const float *s, int n, const int *ti, float *o) { \
+        rt_q_row_x86(L, A, w, s, n, ti, o, F, TT_);                                                             \
+    }
+RT_Q_ROWFN(rt_q_row1_i8, RT_I8, 1)
+RT_Q_ROWFN(rt_q_row1_i4, RT_I4, 1)
+RT_Q_ROWFN(rt_q_row1_mx, RT_FMT_MXFP4_, 1)
+RT_Q_ROWFN(rt_q_rowt_i8, RT_I8, RT_Q_TT)
+RT_Q_ROWFN(rt_q_rowt_i4, RT_I4, RT_Q_TT)
+RT_Q_ROWFN(rt_q_rowt_mx, RT_FMT_MXFP4_, RT_Q_TT)
+#undef RT_Q_ROWFN
+#endif
+
 /* out[t][r] = Σ_b dw·(dx·idot − c) for rows n0… (≤ 8) and tokens t0… (≤ RT_Q_TT) */
 static inline void rt_q_tile(const RtLinear *L, const RtQAct *A, const void *w, const float *scale, int t0, int tt, int n0, int tn,
                              float *out /* [tt][tn] */) {
@@ -119,65 +222,7 @@ static inline void rt_q_tile(const RtLinear *L, const RtQAct *A, const void *w, 
     uint8_t tailbuf[32] = {0};
     const uint8_t *wr[8];
     for (int r = 0; r < tn; r++) wr[r] = (const uint8_t *)w + (size_t)(n0 + r) * rowb;
-#ifdef RT_Q_X86
-    __m256 acc[RT_Q_TT][8];
-    for (int t = 0; t < tt; t++)
-        for (int r = 0; r < tn; r++) acc[t][r] = _mm256_setzero_ps();
-    float corr[RT_Q_TT][8] = {{0}};
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const __m256i lut = _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0,
-                                         12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
-#ifndef RT_Q_VNNI
-    const __m256i ones = _mm256_set1_epi16(1);
-#endif
-    for (int b = 0; b < nb; b++) {
-        __m256i xv[RT_Q_TT];
-        float dx[RT_Q_TT], cx[RT_Q_TT];
-        for (int t = 0; t < tt; t++) {
-            xv[t] = _mm256_loadu_si256((const __m256i *)(A->q + (size_t)(t0 + t) * KP + b * 32));
-            dx[t] = A->d[(size_t)(t0 + t) * nb + b];
-            cx[t] = A->c[(size_t)(t0 + t) * nb + b];
-        }
-        for (int r = 0; r < tn; r++) {
-            const uint8_t *p = wr[r] + b * blkb;
-            if (fmt == RT_I8 && tail && b == nb - 1) { memcpy(tailbuf, p, (size_t)tail); p = tailbuf; }
-            float dw = rt_q_wscale(L, scale, n0 + r, b);
-            __m256i wv;
-            if (fmt == RT_I8) wv = _mm256_loadu_si256((const __m256i *)p);
-            else {
-                __m128i v = _mm_loadu_si128((const __m128i *)p);
-                __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), m4);
-                wv = fmt == RT_I4 ? nib : _mm256_shuffle_epi8(lut, nib);
-            }
-            for (int t = 0; t < tt; t++) {
-                __m256i d;
-                if (fmt == RT_I8) {
-                    __m256i aw = _mm256_sign_epi8(wv, wv), sx = _mm256_sign_epi8(xv[t], wv);
-#ifdef RT_Q_VNNI
-                    d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx);
-#else
-                    d = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones);
-#endif
-                } else {
-#ifdef RT_Q_VNNI
-                    d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv, xv[t]);
-#else
-                    d = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, xv[t]), ones);
-#endif
-                }
-                acc[t][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_set1_ps(dw * dx[t]), acc[t][r]);
-                corr[t][r] += dw * cx[t];
-            }
-        }
-    }
-    for (int t = 0; t < tt; t++)
-        for (int r = 0; r < tn; r++) {
-            __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[t][r]), _mm256_extractf128_ps(acc[t][r], 1));
-            s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-            s = _mm_add_ss(s, _mm_movehdup_ps(s));
-            out[t * tn + r] = _mm_cvtss_f32(s) - corr[t][r];
-        }
-#elif defined(__ARM_NEON)
+#if defined(__ARM_NEON)
     float accf[RT_Q_TT][8] = {{0}};
     const int8x16_t lut = vld1q_s8(rt_e2m1x2);
     for (int b = 0; b < nb; b++) {
@@ -242,34 +287,49 @@ static inline void rt_q_tile(const RtLinear *L, const RtQAct *A, const void *w, 
 
 typedef struct RtQJob { const RtLinear *L; const RtQAct *A; } RtQJob;
 
+/* out[t] for row n of w and tokens t0 … t0+tt−1 (tt ≤ RT_Q_TT) */
+static inline void rt_q_row(const RtLinear *L, const RtQAct *A, const void *w, const float *scale, int n, int t0, int tt, float *out) {
+#ifdef RT_Q_X86
+    int ti[RT_Q_TT];
+    float o[RT_Q_TT];
+    int fmt = L->fmt;
+    if (tt == 1) {
+        ti[0] = t0;
+        (fmt == RT_I8 ? rt_q_row1_i8 : fmt == RT_I4 ? rt_q_row1_i4 : rt_q_row1_mx)(L, A, w, scale, n, ti, out);
+        return;
+    }
+    for (int t = 0; t < RT_Q_TT; t++) ti[t] = t0 + (t < tt ? t : tt - 1);
+    (fmt == RT_I8 ? rt_q_rowt_i8 : fmt == RT_I4 ? rt_q_rowt_i4 : rt_q_rowt_mx)(L, A, w, scale, n, ti, o);
+    for (int t = 0; t < tt; t++) out[t] = o[t];
+#else
+    rt_q_tile(L, A, w, scale, t0, tt, n, 1, out);
+#endif
+}
+
 /* Output rows [tb·TN, te·TN), all tokens, with the epilogue of rt_linear_range. */
 static void rt_linear_quant_range(void *ctx, int tb, int te) {
     const RtQJob *J = (const RtQJob *)ctx;
     const RtLinear *L = J->L;
-    int gemv = L->T == 1, TN = gemv ? 8 : RT_Q_TN, TT = gemv ? 1 : RT_Q_TT;
-    float g[RT_Q_TT * 8], u[RT_Q_TT * 8];
-    for (int tile = tb; tile < te; tile++) {
-        int n0 = tile * TN, tn = L->N - n0 < TN ? L->N - n0 : TN;
-        for (int t0 = 0; t0 < L->T; t0 += TT) {
-            int tt = L->T - t0 < TT ? L->T - t0 : TT;
-            rt_q_tile(L, J->A, L->w, L->scale, t0, tt, n0, tn, g);
-            if (L->w_up) rt_q_tile(L, J->A, L->w_up, L->scale_up, t0, tt, n0, tn, u);
-            for (int t = 0; t < tt; t++)
-                for (int r = 0; r < tn; r++) {
-                    int n = n0 + r;
-                    size_t at = (size_t)(t0 + t) * L->N + n;
-                    float v = g[t * tn + r];
-                    if (L->b) v = v + L->b[n];
-                    if (L->w_up) {
-                        float up = u[t * tn + r];
-                        if (L->b_up) up = up + L->b_up[n];
-                        v = (L->act == RT_ACT_GELU_TANH ? rt_gelu_tanh(v) : rt_silu(v)) * up;
-                    }
-                    if (L->res) v = L->res[at] + v;
-                    L->y[at] = v;
+    int TN = L->T == 1 ? 8 : RT_Q_TN;
+    float g[RT_Q_TT], u[RT_Q_TT];
+    for (int n = tb * TN; n < te * TN && n < L->N; n++)
+        for (int t0 = 0; t0 < L->T; t0 += RT_Q_TT) {
+            int tt = L->T - t0 < RT_Q_TT ? L->T - t0 : RT_Q_TT;
+            rt_q_row(L, J->A, L->w, L->scale, n, t0, tt, g);
+            if (L->w_up) rt_q_row(L, J->A, L->w_up, L->scale_up, n, t0, tt, u);
+            for (int t = 0; t < tt; t++) {
+                size_t at = (size_t)(t0 + t) * L->N + n;
+                float v = g[t];
+                if (L->b) v = v + L->b[n];
+                if (L->w_up) {
+                    float up = u[t];
+                    if (L->b_up) up = up + L->b_up[n];
+                    v = (L->act == RT_ACT_GELU_TANH ? rt_gelu_tanh(v) : rt_silu(v)) * up;
                 }
+                if (L->res) v = L->res[at] + v;
+                L->y[at] = v;
+            }
         }
-    }
 }
 
 /* y = x·Wᵀ (+b) (+res), or the GLU form, for RT_I8 / RT_I4 / RT_MXFP4 weights. */

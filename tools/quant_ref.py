@@ -197,7 +197,8 @@ def check(in_dir, out_dir, fmt):
         assert qc["quant_method"] == "archc" and qc["format"] == fmt and qc["group_size"] == 32, qc
     done, worst = set(), 0.0
     for base, wname, sname in quantised_names(out, fmt):
-        w = as_f32(*src[base])
+        # tied embeddings are untied: lm_head.weight is quantised from the embedding
+        w = as_f32(*src[base if base in src or base != "lm_head.weight" else "model.embed_tokens.weight"])
         N, K = w.shape
         q, s = {"int8": ref_int8, "int4": ref_int4, "mxfp4": ref_mxfp4, "fp8": ref_fp8}[fmt](w)
         wd, wsh, wraw = out[wname]
@@ -242,6 +243,8 @@ def check(in_dir, out_dir, fmt):
 
 def dequantize(in_dir, out_dir, dest):
     shapes = {k: v[1] for k, v in read_dir(in_dir).items()}
+    if "lm_head.weight" not in shapes and "model.embed_tokens.weight" in shapes:  # untied by archc quantize
+        shapes["lm_head.weight"] = shapes["model.embed_tokens.weight"]
     out = read_dir(out_dir)
     cfg = json.load(open(os.path.join(out_dir, "config.json")))
     qc = cfg.pop("quantization_config")
