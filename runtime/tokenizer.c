@@ -4,9 +4,9 @@
  * The pipeline, as `tokenizers` runs it:
  *   1. added tokens are found in the raw text (leftmost, longest); each becomes its
  *      id and the text between them goes through steps 2–4 separately;
- *   2. normalizer: NFC (identity here: text that is already NFC, which ordinary
- *      input is, is unchanged; decomposed input is NOT recomposed — a known gap),
- *      Prepend, Replace (literal pattern), Lowercase, Sequence;
+ *   2. normalizer: NFC (decomposition, canonical ordering, composition, with
+ *      the tables of unicode_norm.h), Prepend, Replace (literal pattern),
+ *      Lowercase, Sequence;
  *   3. pre-tokenizer: Split with the GPT-2 / cl100k (Llama 3) / Qwen2 / o200k (gpt-oss) regexes,
  *      implemented as hand-written matchers over Unicode classes (an unknown
  *      pattern is rejected at load time), ByteLevel (byte → printable code point),
@@ -25,6 +25,7 @@
 #include "json.h"
 #include "tokenizer.h"
 #include "unicode_tables.h"
+#include "unicode_norm.h"
 
 /* ── small hash map: string → int, (int,int) → (rank, id) ─────────────────── */
 
@@ -100,7 +101,7 @@ typedef enum { SPLIT_NONE, SPLIT_GPT2, SPLIT_CL100K, SPLIT_QWEN2, SPLIT_O200K } 
 
 typedef struct Added { char *content; size_t len; int id, special, lstrip, rstrip; } Added;
 
-typedef struct NormStep { int kind; char *a, *b; } NormStep; /* 1 prepend a, 2 replace a→b, 3 lowercase */
+typedef struct NormStep { int kind; char *a, *b; } NormStep; /* 1 prepend a, 2 replace a→b, 3 lowercase, 4 NFC */
 
 struct Tokenizer {
     JsonValue *json;
@@ -434,6 +435,130 @@ static void encode_segment(const Tokenizer *t, const char *s, size_t len, int fi
  * the result would be more than 8 times the input plus 1 KB (real normalizers
  * grow text by 3x at most, ' ' -> U+2581; chained Replace steps of a hostile
  * file could grow it exponentially). */
+/* ── NFC ─────────────────────────────────────────────────────────────────── */
+
+enum { HANGUL_S = 0xAC00, HANGUL_L = 0x1100, HANGUL_V = 0x1161, HANGUL_T = 0x11A7, HANGUL_LN = 19, HANGUL_VN = 21, HANGUL_TN = 28,
+       HANGUL_N = HANGUL_VN * HANGUL_TN, HANGUL_SN = HANGUL_LN * HANGUL_N };
+
+static int ccc_of(unsigned cp) {
+    if (cp < 0x300) return 0;
+    size_t lo = 0, hi = sizeof uni_ccc / sizeof uni_ccc[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < uni_ccc[mid][0]) hi = mid;
+        else if (cp > uni_ccc[mid][1]) lo = mid + 1;
+        else return (int)uni_ccc[mid][2];
+    }
+    return 0;
+}
+
+/* full canonical decomposition of cp appended to out (at most 18 code points) */
+static int decompose_cp(unsigned cp, unsigned *out) {
+    if (cp >= HANGUL_S && cp < HANGUL_S + HANGUL_SN) {
+        unsigned s = cp - HANGUL_S;
+        out[0] = HANGUL_L + s / HANGUL_N;
+        out[1] = HANGUL_V + (s % HANGUL_N) / HANGUL_TN;
+        if (s % HANGUL_TN) { out[2] = HANGUL_T + s % HANGUL_TN; return 3; }
+        return 2;
+    }
+    if (cp >= 0xC0) {
+        size_t lo = 0, hi = sizeof uni_decomp / sizeof uni_decomp[0];
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (cp < uni_decomp[mid][0]) hi = mid;
+            else if (cp > uni_decomp[mid][0]) lo = mid + 1;
+            else {
+                for (unsigned k = 0; k < uni_decomp[mid][2]; k++) out[k] = uni_decomp_data[uni_decomp[mid][1] + k];
+                return (int)uni_decomp[mid][2];
+            }
+        }
+    }
+    out[0] = cp;
+    return 1;
+}
+
+/* the primary composite of (a, b), or 0 */
+static unsigned compose_pair(unsigned a, unsigned b) {
+    if (a >= HANGUL_L && a < HANGUL_L + HANGUL_LN && b >= HANGUL_V && b < HANGUL_V + HANGUL_VN)
+        return HANGUL_S + ((a - HANGUL_L) * HANGUL_VN + (b - HANGUL_V)) * HANGUL_TN;
+    if (a >= HANGUL_S && a < HANGUL_S + HANGUL_SN && (a - HANGUL_S) % HANGUL_TN == 0 && b > HANGUL_T && b < HANGUL_T + HANGUL_TN)
+        return a + (b - HANGUL_T);
+    size_t lo = 0, hi = sizeof uni_comp / sizeof uni_comp[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (a < uni_comp[mid][0] || (a == uni_comp[mid][0] && b < uni_comp[mid][1])) hi = mid;
+        else if (a > uni_comp[mid][0] || b > uni_comp[mid][1]) lo = mid + 1;
+        else return uni_comp[mid][2];
+    }
+    return 0;
+}
+
+/* NFC of UTF-8 text (malloc'd); text without a code point >= U+0300 is returned as is */
+static char *nfc(const char *s, size_t n, size_t *out_len) {
+    int simple = 1;
+    for (size_t i = 0; i < n && simple; i++) simple = (unsigned char)s[i] < 0xCC;   /* lead bytes below U+0300 */
+    if (simple) {
+        char *r = malloc(n + 1);
+        memcpy(r, s, n);
+        r[n] = 0;
+        *out_len = n;
+        return r;
+    }
+    /* decompose */
+    size_t cap = n * 4 + 18, m = 0;
+    unsigned *cps = malloc(sizeof(unsigned) * cap);
+    for (size_t i = 0; i < n;) {
+        unsigned cp;
+        int l = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        i += (size_t)(l > 0 ? l : 1);
+        if (m + 18 > cap) { cap *= 2; cps = realloc(cps, sizeof(unsigned) * cap); }
+        m += (size_t)decompose_cp(cp, cps + m);
+    }
+    /* canonical ordering: a stable sort of each run of non-starters by class
+     * (counting sort, so a hostile run of a million marks stays linear) */
+    for (size_t i = 0; i < m;) {
+        if (!ccc_of(cps[i])) { i++; continue; }
+        size_t e = i;
+        while (e < m && ccc_of(cps[e])) e++;
+        if (e - i > 1) {
+            size_t count[257] = {0};
+            for (size_t k = i; k < e; k++) count[ccc_of(cps[k]) + 1]++;
+            for (int c = 1; c < 257; c++) count[c] += count[c - 1];
+            unsigned *tmp = malloc(sizeof(unsigned) * (e - i));
+            for (size_t k = i; k < e; k++) tmp[count[ccc_of(cps[k])]++] = cps[k];
+            memcpy(cps + i, tmp, sizeof(unsigned) * (e - i));
+            free(tmp);
+        }
+        i = e;
+    }
+    /* compose (UAX #15) */
+    size_t w = 0;
+    if (m) {
+        size_t starter = 0;
+        int last = ccc_of(cps[0]) ? 256 : 0;
+        w = 1;
+        for (size_t i = 1; i < m; i++) {
+            unsigned ch = cps[i];
+            int c = ccc_of(ch);
+            unsigned comp = (last < c || last == 0) ? compose_pair(cps[starter], ch) : 0;
+            if (comp && (last < c || (last == 0 && w == starter + 1))) {
+                cps[starter] = comp;
+                continue;
+            }
+            if (!c) starter = w;
+            last = c;
+            cps[w++] = ch;
+        }
+    }
+    char *r = malloc(w * 4 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < w; i++) o += utf8_encode(cps[i], r + o);
+    r[o] = 0;
+    free(cps);
+    *out_len = o;
+    return r;
+}
+
 static char *normalize(const Tokenizer *t, const char *s, size_t len, size_t *out_len) {
     if (len > ((size_t)1 << 40)) return NULL;
     const size_t max_out = len * 8 + 1024;
@@ -469,6 +594,13 @@ static char *normalize(const Tokenizer *t, const char *s, size_t len, size_t *ou
             n = o;
         } else if (st->kind == 3) {
             for (size_t i = 0; i < n; i++) if (cur[i] >= 'A' && cur[i] <= 'Z') cur[i] += 32;
+        } else if (st->kind == 4) {
+            size_t nl;
+            char *nb = nfc(cur, n, &nl);
+            free(cur);
+            if (nl > max_out) { free(nb); return NULL; }
+            cur = nb;
+            n = nl;
         }
     }
     *out_len = n;
@@ -604,10 +736,10 @@ static int load_normalizer(Tokenizer *t, const JsonValue *n, const char *path, c
             if (load_normalizer(t, list->items[i], path, err, errlen)) return -1;
         return 0;
     }
-    if (!strcmp(type, "NFC")) return 0; /* see the file comment */
     if (t->n_norm >= 8) { snprintf(err, errlen, "%s: too many normalizers", path); return -1; }
     NormStep *st = &t->norm[t->n_norm];
-    if (!strcmp(type, "Prepend")) { st->kind = 1; st->a = (char *)json_get_string(n, "prepend", ""); }
+    if (!strcmp(type, "NFC")) st->kind = 4;
+    else if (!strcmp(type, "Prepend")) { st->kind = 1; st->a = (char *)json_get_string(n, "prepend", ""); }
     else if (!strcmp(type, "Replace")) {
         const JsonValue *pat = json_get(n, "pattern");
         const char *lit = pat ? json_get_string(pat, "String", NULL) : NULL;

@@ -1,8 +1,8 @@
 /*
  * runtime/tokenizer.h — tokenizer.json (Hugging Face `tokenizers`) in C.
  *
- * Supported: added/special tokens; normalizers NFC (for text that is already NFC
- * this is the identity; see tokenizer.c), Prepend, Replace, Sequence; pre-tokenizers
+ * Supported: added/special tokens; normalizers NFC, Prepend, Replace, Lowercase,
+ * Sequence; pre-tokenizers
  * Split (the regexes used by Llama 3, Qwen2/3, GPT-2, o200k), ByteLevel, Metaspace,
  * Sequence; BPE models (byte-level, and SentencePiece-style with byte_fallback);
  * TemplateProcessing post-processor (BOS/EOS); decoding back to UTF-8.
