@@ -340,6 +340,7 @@ typedef struct RtLinear {
     const float *scale, *scale_up;
     int bn, bk;
     const float *xp;       /* internal: x de-interleaved for the bf16 kernel    */
+    const uint32_t *xb;    /* internal: x as bf16 pairs (--precision=bf16)      */
 } RtLinear;
 
 /* Compute out[t][r] for a TT×TN (prefill) or 1×8 (decode) tile of one weight matrix. */
@@ -448,9 +449,267 @@ static void rt_linear_range(void *ctx, int tb, int te) {
 
 #include "archc_quant.h"   /* int8 / int4 / dense MXFP4 (archc quantize): rt_linear_quant */
 
+/* ── prefill GEMM over packed panels ────────────────────────────────────────
+ * For T ≥ RT_GEMM_MIN_T tokens the dot-product tiles above leave half the FMA
+ * throughput unused (each 4×4 tile reloads its activations and ends in 16
+ * horizontal sums).  This path is the classic outer-product form instead:
+ * RT_NR = 2 vectors of consecutive output rows of W are copied ("packed") into
+ * a buffer P[k][RT_NR], converted to f32 on the way (bf16/f16 weights are
+ * widened once per panel, not once per token), and a micro-tile of RT_MR
+ * tokens × RT_NR outputs accumulates Σ_k x[t][k]·P[k][:] in 2·RT_MR vector
+ * registers, one activation broadcast and two panel loads per k.  K is cut
+ * into RT_KC-wide blocks so the packed block stays in L2.  Each output is a
+ * plain sequential f32 sum over k (no partial-sum tree), exact to f32 rounding
+ * like the other paths.  Measured on one Zen 4 core (f32, T = 48, K = 1024,
+ * N = 3072): 47 GFLOP/s with the 4×4 dot tiles, 106 with this micro-tile.
+ * Threads split the panels; each thread packs its own. */
+#if RT_VL
+#define RT_NR (2 * RT_VL)   /* outputs per panel                       */
+#define RT_MR 6             /* tokens per micro-tile                   */
+#define RT_KC 256           /* k per packed block: 32 KB of f32 at RT_NR = 32 */
+#define RT_GEMM_MIN_T 8
+
+/* One weight vector (RT_VL consecutive elements of a row) as f32. */
+static inline rt_vec rt_vload_w(const void *w, int fmt, size_t at) {
+    return fmt == RT_F32 ? rt_vload_f32((const float *)w + at)
+           : fmt == RT_BF16 ? rt_vload_bf16((const uint16_t *)w + at) : rt_vload_f16((const uint16_t *)w + at);
+}
+
+#if defined(__AVX512F__)
+/* In-register transpose of 16 rows × 16 columns: r[i] holds row i; afterwards
+ * r[c] holds column c.  Three rounds of in-lane shuffles and two of 128-bit
+ * lane shuffles, 64 instructions for 256 elements. */
+static inline void rt_transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);      /* per lane: r_i[0] r_i+1[0] r_i[1] r_i+1[1] */
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);  /*           r_i[2] r_i+1[2] r_i[3] r_i+1[3] */
+    }
+    for (int i = 0; i < 16; i += 4) {                   /* u[i + c]: rows i..i+3 of column 4L + c   */
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    __m512 v[16];                                       /* v[c], v[8 + c]: columns c and c + 8 (c < 4), */
+    for (int h = 0; h < 2; h++)                         /* c + 4 and c + 12 in v[4 + c], v[12 + c]      */
+        for (int c = 0; c < 4; c++) {
+            v[8 * h + c] = _mm512_shuffle_f32x4(u[8 * h + c], u[8 * h + 4 + c], 0x88);
+            v[8 * h + 4 + c] = _mm512_shuffle_f32x4(u[8 * h + c], u[8 * h + 4 + c], 0xDD);
+        }
+    for (int c = 0; c < 8; c++) {
+        r[c] = _mm512_shuffle_f32x4(v[c], v[8 + c], 0x88);
+        r[c + 8] = _mm512_shuffle_f32x4(v[c], v[8 + c], 0xDD);
+    }
+}
+#endif
+
+/* P[k][j] = W[n0 + j][k0 + k] as f32, rows past N repeated (their outputs are dropped). */
+static void rt_pack_panel(const RtLinear *L, const void *w, int n0, int k0, int kc, float *P) {
+    size_t at[RT_NR];
+    for (int j = 0; j < RT_NR; j++) at[j] = (size_t)(n0 + j < L->N ? n0 + j : L->N - 1) * L->K + k0;
+    int k = 0;
+#if defined(__AVX512F__)
+    for (; k + 16 <= kc; k += 16)
+        for (int j0 = 0; j0 < RT_NR; j0 += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) r[i] = rt_vload_w(w, L->fmt, at[j0 + i] + k);
+            rt_transpose16(r);
+            for (int c = 0; c < 16; c++) _mm512_storeu_ps(P + (size_t)(k + c) * RT_NR + j0, r[c]);
+        }
+#endif
+    for (; k < kc; k++)
+        for (int j = 0; j < RT_NR; j++) P[(size_t)k * RT_NR + j] = rt_wget((const char *)w + at[j] * rt_wsize(L->fmt), L->fmt, k);
+}
+
+/* C[t][0:RT_NR] (+)= Σ_k x[t][k0 + k] · P[k][:] for MR_ tokens starting at x. */
+#define RT_DEFINE_MICRO(NAME, MR_)                                                                   \
+    static inline void NAME(const float *x, int ldx, const float *P, int kc, float *C, int first) { \
+        rt_vec c0[MR_], c1[MR_];                                                                     \
+        for (int i = 0; i < MR_; i++) {                                                              \
+            c0[i] = first ? rt_vzero() : rt_vload_f32(C + i * RT_NR);                                \
+            c1[i] = first ? rt_vzero() : rt_vload_f32(C + i * RT_NR + RT_VL);                        \
+        }                                                                                            \
+        for (int k = 0; k < kc; k++) {                                                               \
+            rt_vec b0 = rt_vload_f32(P + (size_t)k * RT_NR), b1 = rt_vload_f32(P + (size_t)k * RT_NR + RT_VL); \
+            for (int i = 0; i < MR_; i++) {                                                          \
+                rt_vec a = rt_vset1(x[(size_t)i * ldx + k]);                                         \
+                c0[i] = rt_vfma(a, b0, c0[i]);                                                       \
+                c1[i] = rt_vfma(a, b1, c1[i]);                                                       \
+            }                                                                                        \
+        }                                                                                            \
+        for (int i = 0; i < MR_; i++) {                                                              \
+            rt_vstore_f32(C + i * RT_NR, c0[i]);                                                     \
+            rt_vstore_f32(C + i * RT_NR + RT_VL, c1[i]);                                             \
+        }                                                                                            \
+    }
+RT_DEFINE_MICRO(rt_micro_6, 6)
+RT_DEFINE_MICRO(rt_micro_5, 5)
+RT_DEFINE_MICRO(rt_micro_4, 4)
+RT_DEFINE_MICRO(rt_micro_3, 3)
+RT_DEFINE_MICRO(rt_micro_2, 2)
+RT_DEFINE_MICRO(rt_micro_1, 1)
+
+#if defined(__AVX512BF16__)
+/* --precision=bf16 (bf16 weights only): the activations are rounded to bf16
+ * and vdpbf16ps multiplies pairs of bf16 with f32 accumulation, as a bf16
+ * model does in transformers, at twice the multiply-adds per instruction.
+ * The panel then holds pairs: P[kp][j] = W[n0 + j][2kp .. 2kp + 1] (one u32),
+ * the activations xb[t][kp] the same pairs of x. */
+#define RT_HAVE_BF16_DOT 1
+static void rt_pack_panel_pairs(const RtLinear *L, const void *w, int n0, int kp0, int kpc, uint32_t *P) {
+    for (int j = 0; j < RT_NR; j++) {
+        int n = n0 + j < L->N ? n0 + j : L->N - 1;
+        const uint16_t *row = (const uint16_t *)w + (size_t)n * L->K;
+        for (int kp = 0; kp < kpc; kp++) {
+            int k = 2 * (kp0 + kp);
+            uint32_t lo = row[k], hi = k + 1 < L->K ? row[k + 1] : 0;
+            P[(size_t)kp * RT_NR + j] = lo | hi << 16;
+        }
+    }
+}
+#define RT_DEFINE_MICRO_BF16(NAME, MR_)                                                                     \
+    static inline void NAME(const uint32_t *xb, int ldx, const uint32_t *P, int kpc, float *C, int first) { \
+        __m512 c0[MR_], c1[MR_];                                                                            \
+        for (int i = 0; i < MR_; i++) {                                                                     \
+            c0[i] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(C + i * RT_NR);                           \
+            c1[i] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(C + i * RT_NR + 16);                      \
+        }                                                                                                   \
+        for (int kp = 0; kp < kpc; kp++) {                                                                  \
+            __m512bh b0 = (__m512bh)_mm512_loadu_si512(P + (size_t)kp * RT_NR);                             \
+            __m512bh b1 = (__m512bh)_mm512_loadu_si512(P + (size_t)kp * RT_NR + 16);                        \
+            for (int i = 0; i < MR_; i++) {                                                                 \
+                __m512bh a = (__m512bh)_mm512_set1_epi32((int)xb[(size_t)i * ldx + kp]);                    \
+                c0[i] = _mm512_dpbf16_ps(c0[i], a, b0);                                                     \
+                c1[i] = _mm512_dpbf16_ps(c1[i], a, b1);                                                     \
+            }                                                                                               \
+        }                                                                                                   \
+        for (int i = 0; i < MR_; i++) {                                                                     \
+            _mm512_storeu_ps(C + i * RT_NR, c0[i]);                                                         \
+            _mm512_storeu_ps(C + i * RT_NR + 16, c1[i]);                                                    \
+        }                                                                                                   \
+    }
+RT_DEFINE_MICRO_BF16(rt_micro_bf16_6, 6)
+RT_DEFINE_MICRO_BF16(rt_micro_bf16_5, 5)
+RT_DEFINE_MICRO_BF16(rt_micro_bf16_4, 4)
+RT_DEFINE_MICRO_BF16(rt_micro_bf16_3, 3)
+RT_DEFINE_MICRO_BF16(rt_micro_bf16_2, 2)
+RT_DEFINE_MICRO_BF16(rt_micro_bf16_1, 1)
+
+/* C[T][RT_NR] = bf16(x) · W[n0 : n0 + RT_NR]ᵀ; xb holds L->T rows of ceil(K/2) pairs. */
+static void rt_gemm_panel_bf16(const RtLinear *L, const void *w, const uint32_t *xb, int n0, uint32_t *P, float *C) {
+    int KP = (L->K + 1) / 2;
+    for (int kp0 = 0; kp0 < KP; kp0 += RT_KC) {
+        int kpc = KP - kp0 < RT_KC ? KP - kp0 : RT_KC;
+        rt_pack_panel_pairs(L, w, n0, kp0, kpc, P);
+        for (int t = 0; t < L->T; t += RT_MR) {
+            const uint32_t *x = xb + (size_t)t * KP + kp0;
+            float *c = C + (size_t)t * RT_NR;
+            switch (L->T - t < RT_MR ? L->T - t : RT_MR) {
+            case 6: rt_micro_bf16_6(x, KP, P, kpc, c, kp0 == 0); break;
+            case 5: rt_micro_bf16_5(x, KP, P, kpc, c, kp0 == 0); break;
+            case 4: rt_micro_bf16_4(x, KP, P, kpc, c, kp0 == 0); break;
+            case 3: rt_micro_bf16_3(x, KP, P, kpc, c, kp0 == 0); break;
+            case 2: rt_micro_bf16_2(x, KP, P, kpc, c, kp0 == 0); break;
+            default: rt_micro_bf16_1(x, KP, P, kpc, c, kp0 == 0); break;
+            }
+        }
+    }
+}
+
+/* x rounded to bf16 (nearest even, as torch's .to(bfloat16)), as pairs. */
+static inline uint32_t *rt_x_to_bf16_pairs(const float *x, int T, int K) {
+    int KP = (K + 1) / 2;
+    uint32_t *xb = (uint32_t *)rt_alloc(sizeof(uint32_t) * (size_t)T * KP);
+    for (int t = 0; t < T; t++)
+        for (int k = 0; k < K; k++) {
+            uint32_t u;
+            memcpy(&u, x + (size_t)t * K + k, 4);
+            uint16_t h = (u & 0x7FFFFFFFu) > 0x7F800000u ? (uint16_t)((u >> 16) | 0x40) : (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1)) >> 16);
+            xb[(size_t)t * KP + k / 2] |= (uint32_t)h << (16 * (k & 1));
+        }
+    return xb;
+}
+#endif
+
+/* C[T][RT_NR] = x · W[n0 : n0 + RT_NR]ᵀ, over K in packed blocks. */
+static void rt_gemm_panel(const RtLinear *L, const void *w, int n0, float *P, float *C) {
+    for (int k0 = 0; k0 < L->K; k0 += RT_KC) {
+        int kc = L->K - k0 < RT_KC ? L->K - k0 : RT_KC;
+        rt_pack_panel(L, w, n0, k0, kc, P);
+        for (int t = 0; t < L->T; t += RT_MR) {
+            const float *x = L->x + (size_t)t * L->K + k0;
+            float *c = C + (size_t)t * RT_NR;
+            switch (L->T - t < RT_MR ? L->T - t : RT_MR) {
+            case 6: rt_micro_6(x, L->K, P, kc, c, k0 == 0); break;
+            case 5: rt_micro_5(x, L->K, P, kc, c, k0 == 0); break;
+            case 4: rt_micro_4(x, L->K, P, kc, c, k0 == 0); break;
+            case 3: rt_micro_3(x, L->K, P, kc, c, k0 == 0); break;
+            case 2: rt_micro_2(x, L->K, P, kc, c, k0 == 0); break;
+            default: rt_micro_1(x, L->K, P, kc, c, k0 == 0); break;
+            }
+        }
+    }
+}
+
+/* Panels [pb, pe): each computed into scratch, then bias, GLU and residual. */
+static void rt_linear_gemm_range(void *ctx, int pb, int pe) {
+    const RtLinear *L = (const RtLinear *)ctx;
+    int kc = L->K < RT_KC ? L->K : RT_KC;
+    float *P = (float *)rt_alloc(sizeof(float) * (size_t)kc * RT_NR);
+    float *G = (float *)rt_alloc(sizeof(float) * (size_t)L->T * RT_NR);
+    float *U = L->w_up ? (float *)rt_alloc(sizeof(float) * (size_t)L->T * RT_NR) : NULL;
+    for (int p = pb; p < pe; p++) {
+        int n0 = p * RT_NR;
+#ifdef RT_HAVE_BF16_DOT
+        if (L->xb) {
+            rt_gemm_panel_bf16(L, L->w, L->xb, n0, (uint32_t *)P, G);
+            if (U) rt_gemm_panel_bf16(L, L->w_up, L->xb, n0, (uint32_t *)P, U);
+        } else
+#endif
+        {
+            rt_gemm_panel(L, L->w, n0, P, G);
+            if (U) rt_gemm_panel(L, L->w_up, n0, P, U);
+        }
+        for (int t = 0; t < L->T; t++)
+            for (int j = 0; j < RT_NR && n0 + j < L->N; j++) {
+                int n = n0 + j;
+                size_t at = (size_t)t * L->N + n;
+                float v = G[(size_t)t * RT_NR + j];
+                if (L->b) v = v + L->b[n];
+                if (U) {
+                    float up = U[(size_t)t * RT_NR + j];
+                    if (L->b_up) up = up + L->b_up[n];
+                    v = (L->act == RT_ACT_GELU_TANH ? rt_gelu_tanh(v) : rt_silu(v)) * up;
+                }
+                if (L->res) v = L->res[at] + v;
+                L->y[at] = v;
+            }
+    }
+    rt_free(P);
+    rt_free(G);
+    rt_free(U);
+}
+#endif
+
 /* y = x·Wᵀ (+b) (+res), or the GLU form when L->w_up is set. */
 static inline void rt_linear(const RtLinear *L) {
     if (rt_fmt_quant(L->fmt)) { rt_linear_quant(L); return; }
+#if RT_VL
+    if (L->T >= RT_GEMM_MIN_T && (L->fmt == RT_F32 || L->fmt == RT_BF16 || L->fmt == RT_F16)) {
+#ifdef RT_HAVE_BF16_DOT
+        if (L->fmt == RT_BF16 && rt_precision == RT_PRECISION_BF16) {
+            RtLinear B = *L;
+            B.xb = rt_x_to_bf16_pairs(L->x, L->T, L->K);
+            rt_parallel_for((L->N + RT_NR - 1) / RT_NR, rt_linear_gemm_range, &B);
+            rt_free((void *)B.xb);
+            return;
+        }
+#endif
+        rt_parallel_for((L->N + RT_NR - 1) / RT_NR, rt_linear_gemm_range, (void *)L);
+        return;
+    }
+#endif
     int TN = L->T == 1 ? 8 : RT_TN;
     int tiles = (L->N + TN - 1) / TN;
 #ifdef RT_BF16_EO

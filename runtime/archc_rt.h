@@ -58,6 +58,16 @@ int rt_cpu_count(void);                /* CPUs this process may run on (affinity
 int rt_threads(void);
 void rt_threads_shutdown(void);
 
+/* ── arithmetic precision (--precision) ─────────────────────────────────────
+ * RT_PRECISION_F32 (default): every product and sum in f32, exact to the
+ * reference within the fixtures' tolerance.  RT_PRECISION_BF16: prefill
+ * matrix products of bf16 weights round the activations to bf16 and use the
+ * CPU's bf16 dot-product instructions (AVX512_BF16), as transformers does
+ * when it runs a model in bf16; faster, not exact.  Without those
+ * instructions, and for decode (memory-bound), it changes nothing. */
+enum { RT_PRECISION_F32 = 0, RT_PRECISION_BF16 = 1 };
+extern int rt_precision;
+
 /* ── misc ─────────────────────────────────────────────────────────────────── */
 double rt_now(void);                         /* monotonic seconds                    */
 void *rt_alloc(size_t bytes);                /* 64-byte aligned, zeroed; exits on OOM */

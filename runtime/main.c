@@ -2,7 +2,7 @@
  * runtime/main.c — rt_main: the command line of every generated binary.
  *
  *   ./model --weights PATH [--prompt TEXT | --tokens 1,2,3] [-n N]
- *           [--temp X --top-p X --seed S] [--threads N]
+ *           [--temp X --top-p X --seed S] [--threads N] [--precision f32|bf16]
  *           [--logits FILE] [--decode-logits FILE] [--print-ids] [--bench]
  *
  * Flow: parse arguments → open the checkpoint and bind every weight the model
@@ -50,6 +50,8 @@ static void usage(FILE *f, const RtModel *m) {
             "  --top-p X        nucleus sampling threshold (default 1 = off)\n"
             "  --seed S         random seed for sampling (default 0)\n"
             "  --threads N      worker threads (default: all CPUs)\n"
+            "  --precision P    f32 (default: exact) or bf16: bf16 weights multiply bf16-rounded activations in\n"
+            "                   prefill with the CPU's bf16 dot products (AVX512_BF16), as transformers does in bf16\n"
             "  --logits FILE    write float32 logits of every prompt position, [T][%d]\n"
             "  --decode-logits FILE  write the float32 logits each generated token was drawn from, [n][vocab]\n"
             "  --print-ids      print the generated ids as one comma-separated line\n"
@@ -105,7 +107,7 @@ static int parse_args(int argc, char **argv, const RtModel *m, Args *a) {
         if (!strcmp(f, "--chat")) { a->chat = 1; continue; }
         if (!strcmp(f, "--slide")) { a->slide = 1; continue; }
         static const char *with_value[] = {"--weights", "--prompt", "--tokens", "-n", "--temp", "--top-p", "--seed", "--threads", "--logits", "--decode-logits",
-                                           "--system", "--chat-var", "--chat-template"};
+                                           "--system", "--chat-var", "--chat-template", "--precision"};
         int known = 0;
         for (unsigned k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(f, with_value[k]);
         if (!known) { fprintf(stderr, "error: unknown option '%s' (see --help)\n", f); return -1; }
@@ -118,6 +120,11 @@ static int parse_args(int argc, char **argv, const RtModel *m, Args *a) {
         else if (!strcmp(f, "--logits")) a->logits_path = v;
         else if (!strcmp(f, "--decode-logits")) a->decode_logits_path = v;
         else if (!strcmp(f, "-n")) { if (parse_int(f, v, 0, INT_MAX, &l)) return -1; a->n = (int)l; a->n_given = 1; }
+        else if (!strcmp(f, "--precision")) {
+            if (!strcmp(v, "f32")) rt_precision = RT_PRECISION_F32;
+            else if (!strcmp(v, "bf16")) rt_precision = RT_PRECISION_BF16;
+            else { fprintf(stderr, "error: --precision: expected f32 or bf16, got '%s'\n", v); return -1; }
+        }
         else if (!strcmp(f, "--system")) a->system = v;
         else if (!strcmp(f, "--chat-template")) a->chat_template = v;
         else if (!strcmp(f, "--chat-var")) {

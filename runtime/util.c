@@ -19,6 +19,8 @@ double rt_now(void) {
  * release it.  Large blocks (KV caches sized for the full context) come from
  * mmap: the kernel hands out zero pages lazily, so a 40k-token cache costs
  * nothing until positions are written. */
+int rt_precision = RT_PRECISION_F32;   /* set by --precision (runtime/main.c) */
+
 enum { RT_HDR = 64, RT_BIG = 1 << 20 };
 
 void *rt_alloc(size_t bytes) {

@@ -22,3 +22,8 @@ foreach(fx ${ARCHC_FIXTURES})
     endforeach()
   endif()
 endforeach()
+# --precision=bf16 (a flag of the generated binary): bf16-rounded activations in
+# prefill, bounded by mean KL against the fp32 reference; the default stays exact.
+add_test(NAME precision.bf16
+         COMMAND bash ${ARCHC_TEST_DIR}/run_precision.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                 ${ARCHC_TEST_DIR}/fixtures/llama_bf16 ${CMAKE_BINARY_DIR}/fixture-work/precision-bf16 1e-4)

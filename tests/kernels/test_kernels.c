@@ -81,6 +81,44 @@ static void test_linear(int fmt, int T, int K, int N, int bias, int res, int glu
     free(x); free(b); free(bu); free(y); free(r); free(w); free(wu); free(want); free(sc); free(scu);
 }
 
+/* --precision=bf16 (rt_precision): bf16 weights against bf16-rounded activations,
+ * the products exact and the sums in f32; odd K pads the last pair.  Where the
+ * CPU has no bf16 dot products the exact path runs, which is within the same
+ * tolerance of this reference only because the rounding of x is then absent:
+ * the reference used is the one for the path that runs. */
+static void test_linear_bf16_precision(int T, int K, int N, int glu) {
+    unsigned s = (unsigned)(T * 97 + K * 13 + N + glu);
+    float *x = malloc(sizeof(float) * T * K), *y = malloc(sizeof(float) * T * N);
+    uint16_t *w = malloc(2 * (size_t)N * K), *wu = malloc(2 * (size_t)N * K);
+    double *want = malloc(sizeof(double) * T * N);
+    for (int i = 0; i < T * K; i++) x[i] = frand(&s);
+    for (int i = 0; i < N * K; i++) { w[i] = st_f32_to_bf16(frand(&s)); wu[i] = st_f32_to_bf16(frand(&s)); }
+#ifdef RT_HAVE_BF16_DOT
+    int rounded = T >= RT_GEMM_MIN_T;
+#else
+    int rounded = 0;
+#endif
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < N; n++) {
+            double g = 0, u = 0;
+            for (int k = 0; k < K; k++) {
+                double xv = rounded ? st_bf16_to_f32(st_f32_to_bf16(x[t * K + k])) : x[t * K + k];
+                g += xv * st_bf16_to_f32(w[(size_t)n * K + k]);
+                u += xv * st_bf16_to_f32(wu[(size_t)n * K + k]);
+            }
+            want[t * N + n] = glu ? g / (1 + exp(-g)) * u : g;
+        }
+    RtLinear L = {.x = x, .w = w, .y = y, .T = T, .K = K, .N = N, .fmt = RT_BF16};
+    if (glu) { L.w_up = wu; L.act = RT_ACT_SILU; }
+    rt_precision = RT_PRECISION_BF16;
+    rt_linear(&L);
+    rt_precision = RT_PRECISION_F32;
+    char what[128];
+    snprintf(what, sizeof what, "linear --precision=bf16 T=%d K=%d N=%d glu=%d", T, K, N, glu);
+    check(what, y, want, T * N, 1e-5);
+    free(x); free(y); free(w); free(wu); free(want);
+}
+
 /* Stacked-expert matmuls: [in, out] weights (f32/bf16) and MXFP4 rows, against
  * a reference that decodes e2m1 / e8m0 on its own. */
 static void test_linear_t(int fmt, int T, int K, int N, int bias) {
@@ -180,7 +218,9 @@ int main(void) {
     for (int threads = 1; threads <= 2; threads++) {
         rt_threads_init(threads);
         for (int fmt = 0; fmt < 4; fmt++) {
-            int shapes[][3] = {{1, 64, 64}, {1, 37, 13}, {5, 64, 30}, {7, 100, 9}, {33, 128, 70}, {4, 16, 4}, {1, 1000, 257}};
+            int shapes[][3] = {{1, 64, 64}, {1, 37, 13}, {5, 64, 30}, {7, 100, 9}, {33, 128, 70}, {4, 16, 4}, {1, 1000, 257},
+                              /* prefill GEMM path: T ≥ 8, K past one packed block, ragged panels */
+                              {13, 1100, 37}, {8, 3, 1}, {20, 513, 65}};
             for (unsigned i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
                 for (int variant = 0; variant < 5; variant++) {
                     int bias = variant & 1, res = variant == 2 || variant == 3, glu = variant == 4 ? 1 + (int)(i & 1) : 0;
@@ -188,6 +228,12 @@ int main(void) {
                     checks++;
                 }
         }
+        int pshapes[][3] = {{13, 1100, 37}, {8, 3, 1}, {20, 513, 65}, {1, 64, 40}};
+        for (unsigned i = 0; i < sizeof pshapes / sizeof pshapes[0]; i++)
+            for (int glu = 0; glu < 2; glu++) {
+                test_linear_bf16_precision(pshapes[i][0], pshapes[i][1], pshapes[i][2], glu);
+                checks++;
+            }
         int tshapes[][3] = {{1, 64, 70}, {5, 96, 130}, {3, 32, 7}};
         for (unsigned i = 0; i < sizeof tshapes / sizeof tshapes[0]; i++)
             for (int fmt = 0; fmt < 3; fmt++) {
