@@ -31,3 +31,11 @@ add_test(NAME quant.bad_input
 add_test(NAME quant.sharded
          COMMAND bash ${ARCHC_TEST_DIR}/quant/sharded.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
                  ${ARCHC_TEST_DIR}/fixtures/qwen3 ${CMAKE_BINARY_DIR}/quant-work/sharded)
+# the kernels against a double-precision reference (partial blocks, ragged tiles, GLU, bias,
+# residual), natively and for AArch64 under qemu (NEON with and without the dot product)
+add_executable(test_quant_kernels ${ARCHC_TEST_DIR}/quant/test_quant_kernels.c)
+target_link_libraries(test_quant_kernels PRIVATE archc_rt m)
+target_compile_options(test_quant_kernels PRIVATE -O2 -march=native)
+add_test(NAME quant.kernels COMMAND test_quant_kernels)
+add_test(NAME quant.kernels.neon COMMAND bash ${ARCHC_TEST_DIR}/quant/run_neon.sh ${ARCHC_ROOT} ${CMAKE_BINARY_DIR}/quant-work/neon)
+set_tests_properties(quant.kernels.neon PROPERTIES SKIP_RETURN_CODE 77)

@@ -1,0 +1,125 @@
+/*
+ * tests/quant/test_quant_kernels.c — rt_linear on int8 / int4 / MXFP4 weights
+ * (runtime/archc_quant.h) against a double-precision reference over the same
+ * decoded weights and the same per-block int8 activations.  Shapes cover a
+ * partial last block (K % 32 != 0), N not a multiple of the row tile, T = 1
+ * (decode) and T not a multiple of the token tile, GLU, bias and residual.
+ * Built natively and for AArch64 (NEON, with and without dot product) under qemu.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "archc_rt.h"
+#include "archc_kernels.h"
+
+static unsigned long long rng = 88172645463325252ULL;
+static float frand(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f; }
+
+static const float e2m1[8] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6};
+
+/* quantise W [N][K] into w/scale in fmt; also return the decoded weights in deq */
+static void quantise(int fmt, int N, int K, const float *W, uint8_t *w, float *sc, uint8_t *e8, float *deq) {
+    int nb = (K + 31) / 32;
+    for (int n = 0; n < N; n++)
+        for (int b = 0; b < nb; b++) {
+            float x[32] = {0}, amax = 0, m = 0;
+            for (int i = 0; i < 32 && b * 32 + i < K; i++) x[i] = W[(size_t)n * K + b * 32 + i];
+            for (int i = 0; i < 32; i++) if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); m = x[i]; }
+            for (int i = 0; i < 32; i++) {
+                int k = b * 32 + i;
+                float v;
+                if (fmt == RT_I8) {
+                    float d = amax / 127;
+                    int q = d > 0 ? (int)roundf(x[i] / d) : 0;
+                    if (k < K) w[(size_t)n * K + k] = (uint8_t)(int8_t)q;
+                    sc[n * nb + b] = d;
+                    v = q * d;
+                } else if (fmt == RT_I4) {
+                    float d = m / -8;
+                    int q = d != 0 ? (int)roundf(x[i] / d) : 0;
+                    q = q < -8 ? -8 : q > 7 ? 7 : q;
+                    uint8_t *p = &w[((size_t)n * nb + b) * 16 + i / 2];
+                    *p = (uint8_t)(i & 1 ? (*p & 15) | ((q + 8) << 4) : (*p & 0xF0) | (q + 8));
+                    sc[n * nb + b] = d;
+                    v = q * d;
+                } else {
+                    int ex = 0;
+                    frexpf(amax, &ex);
+                    int e = amax > 0 ? ex - 3 : -127;
+                    float s = ldexpf(1, e), a = fabsf(x[i]) / s;
+                    int c = 0;
+                    for (int j = 1; j < 8; j++) if (fabsf(e2m1[j] - a) < fabsf(e2m1[c] - a)) c = j;
+                    if (x[i] < 0) c |= 8;
+                    uint8_t *p = &w[((size_t)n * nb + b) * 16 + i / 2];
+                    *p = (uint8_t)(i & 1 ? (*p & 15) | (c << 4) : (*p & 0xF0) | c);
+                    e8[n * nb + b] = (uint8_t)(e + 127);
+                    v = (c & 8 ? -1 : 1) * e2m1[c & 7] * s;
+                }
+                if (k < K) deq[(size_t)n * K + k] = v;
+            }
+        }
+}
+
+/* the activations as the kernel quantises them */
+static void qact(const float *x, int K, float *xq) {
+    for (int b = 0; b * 32 < K; b++) {
+        float amax = 0;
+        for (int i = b * 32; i < K && i < b * 32 + 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+        float d = amax / 127, id = d > 0 ? 1 / d : 0;
+        for (int i = b * 32; i < K && i < b * 32 + 32; i++) xq[i] = (float)lrintf(x[i] * id) * d;
+    }
+}
+
+int main(void) {
+    static const int shapes[][3] = {{1, 64, 8}, {1, 96, 13}, {1, 48, 9}, {5, 64, 16}, {7, 80, 11}, {3, 1024, 40}, {9, 33, 3}};
+    int fails = 0;
+    rt_threads_init(2);
+    for (int fi = 0; fi < 3; fi++) {
+        int fmt = fi == 0 ? RT_I8 : fi == 1 ? RT_I4 : 4 /* RT_MXFP4 */;
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+            for (int glu = 0; glu < 2; glu++) {
+                int T = shapes[si][0], K = shapes[si][1], N = shapes[si][2], nb = (K + 31) / 32;
+                if (fmt != RT_I8 && K % 2) continue;
+                float *W = malloc(sizeof(float) * N * K), *U = malloc(sizeof(float) * N * K), *dw = malloc(sizeof(float) * N * K),
+                      *du = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * T * K), *xq = malloc(sizeof(float) * T * K),
+                      *y = malloc(sizeof(float) * T * N), *res = malloc(sizeof(float) * T * N), *bias = malloc(sizeof(float) * N),
+                      *sw = calloc((size_t)N * nb, 4), *su = calloc((size_t)N * nb, 4);
+                uint8_t *qw = calloc((size_t)N * nb * 32, 1), *qu = calloc((size_t)N * nb * 32, 1), *ew = calloc((size_t)N * nb, 1),
+                        *eu = calloc((size_t)N * nb, 1);
+                for (int i = 0; i < N * K; i++) { W[i] = frand() * 0.1f; U[i] = frand() * 0.1f; }
+                for (int i = 0; i < T * K; i++) x[i] = frand() * 3;
+                for (int i = 0; i < T * N; i++) res[i] = frand();
+                for (int i = 0; i < N; i++) bias[i] = frand();
+                quantise(fmt, N, K, W, qw, sw, ew, dw);
+                quantise(fmt, N, K, U, qu, su, eu, du);
+                for (int t = 0; t < T; t++) qact(x + (size_t)t * K, K, xq + (size_t)t * K);
+                const float *s1 = fmt == 4 ? (const float *)(const void *)ew : sw, *s2 = fmt == 4 ? (const float *)(const void *)eu : su;
+                RtLinear L = {.x = x, .w = qw, .y = y, .T = T, .K = K, .N = N, .fmt = fmt, .scale = s1, .bn = 1, .bk = 32, .b = bias};
+                if (glu) { L.w_up = qu; L.scale_up = s2; L.act = RT_ACT_SILU; }
+                else L.res = res;
+                rt_linear(&L);
+                double worst = 0;
+                for (int t = 0; t < T; t++)
+                    for (int n = 0; n < N; n++) {
+                        double g = 0, u = 0, mag = 1e-6;
+                        for (int k = 0; k < K; k++) {
+                            g += (double)dw[(size_t)n * K + k] * xq[(size_t)t * K + k];
+                            u += (double)du[(size_t)n * K + k] * xq[(size_t)t * K + k];
+                            mag += fabs((double)dw[(size_t)n * K + k] * xq[(size_t)t * K + k]);
+                        }
+                        g += bias[n];
+                        double want = glu ? g / (1 + exp(-g)) * u : res[(size_t)t * N + n] + g;
+                        double err = fabs(want - y[(size_t)t * N + n]) / (mag + fabs(want));
+                        if (err > worst) worst = err;
+                    }
+                int ok = worst < 2e-5;
+                fails += !ok;
+                printf("%s fmt %d T=%d K=%d N=%d%s: rel err %.3g\n", ok ? "ok:  " : "FAIL:", fmt, T, K, N, glu ? " glu" : " bias+res", worst);
+                free(W); free(U); free(dw); free(du); free(x); free(xq); free(y); free(res); free(bias); free(sw); free(su);
+                free(qw); free(qu); free(ew); free(eu);
+            }
+    }
+    printf("%s\n", fails ? "FAILED" : "all quantised linear cases agree");
+    return fails != 0;
+}
