@@ -39,6 +39,7 @@ typedef struct Loop Loop;
 
 typedef struct Val {
     VType t;
+    unsigned char safe;                         /* V_STR: a Markup (|safe, |escape): '+' escapes the other side */
     union {
         int64_t i;                              /* V_BOOL, V_INT, V_FUNC (builtin id) */
         double f;
@@ -51,7 +52,12 @@ typedef struct Val {
     };
 } Val;
 
-struct List { Val *v; size_t n, cap; int tuple; };   /* tuple: repr() as (a, b) */
+/* What Python object a V_LIST stands for: a list, a tuple, an iterator (the
+ * filters select/map/unique/items/reverse return generators: no len(), no
+ * indexing, not JSON, always true, consumed once — pos is how far), or a dict
+ * view (keys(), values(), items(): no indexing, not JSON). */
+enum { LK_LIST, LK_TUPLE, LK_GEN, LK_REVITER, LK_ITEMS, LK_KEYS, LK_VALUES };
+struct List { Val *v; size_t n, cap; int kind; size_t pos; };
 struct Dict { Val *k, *v; size_t n, cap; };
 struct Method { Val self; const char *name; };
 struct Loop { List *items; size_t idx; };
@@ -164,7 +170,8 @@ static Val v_cstr(const char *s) { return v_str(s, strlen(s)); }
 static List *list_new(J *j, size_t cap) {
     List *l = jalloc(j, sizeof *l);
     l->n = 0;
-    l->tuple = 0;
+    l->kind = LK_LIST;
+    l->pos = 0;
     l->cap = cap ? cap : 4;
     l->v = jalloc(j, sizeof(Val) * l->cap);
     return l;
@@ -223,7 +230,7 @@ static int truthy(const Val *v) {
     case V_BOOL: case V_INT: return v->i != 0;
     case V_FLOAT: return v->f != 0.0;
     case V_STR: return v->n != 0;
-    case V_LIST: return v->l->n != 0;
+    case V_LIST: return v->l->kind == LK_GEN || v->l->kind == LK_REVITER || v->l->n != 0;
     case V_DICT: return v->d->n != 0;
     default: return 1;
     }
@@ -237,7 +244,10 @@ static const char *type_name(const Val *v) {
     case V_INT: return "int";
     case V_FLOAT: return "float";
     case V_STR: return "str";
-    case V_LIST: return "list";
+    case V_LIST: {
+        static const char *const names[] = {"list", "tuple", "generator", "list_reverseiterator", "dict_items", "dict_keys", "dict_values"};
+        return names[v->l->kind];
+    }
     case V_DICT: return "dict";
     case V_NS: return "Namespace";
     case V_MACRO: return "Macro";
@@ -392,15 +402,22 @@ static void put_repr(J *j, SB *b, const Val *v, int depth) {
     if (depth > JINJA_MAX_DEPTH) jfail(j, 0, "a value is nested too deeply to print");
     switch (v->t) {
     case V_STR: put_str_repr(j, b, v->s, v->n); return;
-    case V_LIST:
-        sb_putc(j, b, v->l->tuple ? '(' : '[');
-        for (size_t i = 0; i < v->l->n; i++) {
+    case V_LIST: {
+        const List *l = v->l;
+        if (l->kind == LK_GEN) { sb_puts(j, b, "<generator object>"); return; }
+        if (l->kind == LK_REVITER) { sb_puts(j, b, "<list_reverseiterator object>"); return; }
+        if (l->kind >= LK_ITEMS) sb_puts(j, b, l->kind == LK_ITEMS ? "dict_items(" : l->kind == LK_KEYS ? "dict_keys(" : "dict_values(");
+        int tuple = l->kind == LK_TUPLE;
+        sb_putc(j, b, tuple ? '(' : '[');
+        for (size_t i = 0; i < l->n; i++) {
             if (i) sb_puts(j, b, ", ");
-            put_repr(j, b, &v->l->v[i], depth + 1);
+            put_repr(j, b, &l->v[i], depth + 1);
         }
-        if (v->l->tuple && v->l->n == 1) sb_putc(j, b, ',');
-        sb_putc(j, b, v->l->tuple ? ')' : ']');
+        if (tuple && l->n == 1) sb_putc(j, b, ',');
+        sb_putc(j, b, tuple ? ')' : ']');
+        if (l->kind >= LK_ITEMS) sb_putc(j, b, ')');
         return;
+    }
     case V_DICT: case V_NS:
         if (v->t == V_NS) sb_puts(j, b, "<Namespace ");
         sb_putc(j, b, '{');
@@ -482,6 +499,7 @@ static void put_json(J *j, int line, SB *b, const Val *v, const JsonOpts *o, int
         return;
     case V_STR: json_str(j, b, v->s, v->n, o->ensure_ascii); return;
     case V_LIST:
+        if (v->l->kind > LK_TUPLE) jfail(j, line, "tojson: Object of type %s is not JSON serializable", type_name(v));
         if (!v->l->n) { sb_puts(j, b, "[]"); return; }
         sb_putc(j, b, '[');
         for (size_t i = 0; i < v->l->n; i++) {
@@ -539,6 +557,8 @@ static int val_eq(const Val *a, const Val *b) {
     case V_UNDEF: case V_NONE: return 1;
     case V_STR: return a->n == b->n && !memcmp(a->s, b->s, a->n);
     case V_LIST:
+        if (a->l->kind != b->l->kind) return 0;
+        if (a->l->kind == LK_GEN || a->l->kind == LK_REVITER) return a->l == b->l;
         if (a->l->n != b->l->n) return 0;
         for (size_t i = 0; i < a->l->n; i++) if (!val_eq(&a->l->v[i], &b->l->v[i])) return 0;
         return 1;
@@ -1553,6 +1573,7 @@ static size_t *cp_offsets(J *j, const char *s, size_t n, size_t *count) {
 
 static Val do_slice(J *j, int line, Val obj, const Val *a, const Val *b, const Val *c) {
     int64_t lo, hi, st;
+    if (obj.t == V_LIST && obj.l->kind > LK_TUPLE) return v_undef("slice");
     if (obj.t == V_LIST) {
         slice_indices(j, line, (int64_t)obj.l->n, a, b, c, &lo, &hi, &st);
         List *l = list_new(j, 4);
@@ -1620,7 +1641,7 @@ static Val get_attr(J *j, int line, Val obj, const char *name) {
         return i >= 0 ? obj.d->v[i] : v_undef(name);
     }
     case V_STR: if ((m = in_set(STR_METHODS, name))) return make_method(j, obj, m); return v_undef(name);
-    case V_LIST: if ((m = in_set(LIST_METHODS, name))) return make_method(j, obj, m); return v_undef(name);
+    case V_LIST: if (obj.l->kind <= LK_TUPLE && (m = in_set(LIST_METHODS, name))) return make_method(j, obj, m); return v_undef(name);
     case V_LOOP: return loop_attr(j, obj.lp, name);
     default: return v_undef(name);
     }
@@ -1638,6 +1659,7 @@ static Val get_item(J *j, int line, Val obj, Val key) {
         return v_undef("item");
     }
     case V_LIST: case V_STR:
+        if (obj.t == V_LIST && obj.l->kind > LK_TUPLE) return v_undef("item");   /* not subscriptable */
         if (key.t == V_INT || key.t == V_BOOL) {
             int64_t k = key.i;
             if (obj.t == V_LIST) {
@@ -1664,7 +1686,15 @@ static Val get_item(J *j, int line, Val obj, Val key) {
 /* list() of an iterable: lists, dict keys, string characters; undefined → empty */
 static List *iter_list(J *j, int line, Val v) {
     switch (v.t) {
-    case V_LIST: return v.l;
+    case V_LIST:
+        if (v.l->kind == LK_GEN || v.l->kind == LK_REVITER) {
+            /* an iterator yields what is left, once */
+            List *r = list_new(j, v.l->n - v.l->pos + 1);
+            for (size_t i = v.l->pos; i < v.l->n; i++) list_push(j, r, v.l->v[i]);
+            v.l->pos = v.l->n;
+            return r;
+        }
+        return v.l;
     case V_UNDEF: return list_new(j, 1);
     case V_DICT: {
         List *l = list_new(j, v.d->n);
@@ -1688,7 +1718,9 @@ static List *iter_list(J *j, int line, Val v) {
 static int64_t length_of(J *j, int line, Val v) {
     switch (v.t) {
     case V_STR: return (int64_t)u8count(v.s, v.n);
-    case V_LIST: return (int64_t)v.l->n;
+    case V_LIST:
+        if (v.l->kind == LK_GEN || v.l->kind == LK_REVITER) jfail(j, line, "object of type '%s' has no len() (add |list)", type_name(&v));
+        return (int64_t)v.l->n;
     case V_DICT: case V_NS: return (int64_t)v.d->n;
     case V_UNDEF: return 0;
     default: jfail(j, line, "object of type '%s' has no len()", type_name(&v));
@@ -1703,6 +1735,13 @@ static int contains(J *j, int line, Val hay, Val needle) {
         for (size_t i = 0; i + needle.n <= hay.n; i++) if (!memcmp(hay.s + i, needle.s, needle.n)) return 1;
         return 0;
     case V_LIST:
+        if (hay.l->kind == LK_GEN || hay.l->kind == LK_REVITER) {
+            /* consumes the iterator up to the match */
+            for (size_t i = hay.l->pos; i < hay.l->n; i++)
+                if (val_eq(&hay.l->v[i], &needle)) { hay.l->pos = i + 1; return 1; }
+            hay.l->pos = hay.l->n;
+            return 0;
+        }
         for (size_t i = 0; i < hay.l->n; i++) if (val_eq(&hay.l->v[i], &needle)) return 1;
         return 0;
     case V_DICT: case V_NS: return dict_find(hay.d, &needle) >= 0;
@@ -1712,6 +1751,23 @@ static int contains(J *j, int line, Val hay, Val needle) {
 }
 
 /* ───────────────────────── arithmetic ───────────────────────── */
+
+/* markupsafe's escape: & < > " ' — the result is a Markup */
+static Val html_escape(J *j, Val s) {
+    SB b = {0};
+    for (size_t i = 0; i < s.n; i++) {
+        char c = s.s[i];
+        if (c == '&') sb_puts(j, &b, "&amp;");
+        else if (c == '<') sb_puts(j, &b, "&lt;");
+        else if (c == '>') sb_puts(j, &b, "&gt;");
+        else if (c == '"') sb_puts(j, &b, "&#34;");
+        else if (c == '\'') sb_puts(j, &b, "&#39;");
+        else sb_putc(j, &b, c);
+    }
+    Val r = v_str(b.s ? b.s : "", b.n);
+    r.safe = 1;
+    return r;
+}
 
 static Val arith(J *j, int line, int op, Val a, Val b) {
     if (op == '~') {
@@ -1770,17 +1826,26 @@ static Val arith(J *j, int line, int op, Val a, Val b) {
         }
     }
     if (op == '+' && a.t == V_STR && b.t == V_STR) {
+        /* Markup + str escapes the str (markupsafe) */
+        int safe = a.safe || b.safe;
+        if (safe && !a.safe) a = html_escape(j, a);
+        if (safe && !b.safe) b = html_escape(j, b);
         SB s = {0};
         sb_put(j, &s, a.s, a.n);
         sb_put(j, &s, b.s, b.n);
-        return v_str(s.s ? s.s : "", s.n);
+        Val r = v_str(s.s ? s.s : "", s.n);
+        r.safe = (unsigned char)safe;
+        return r;
     }
-    if (op == '+' && a.t == V_LIST && b.t == V_LIST) {
+    if (op == '+' && a.t == V_LIST && b.t == V_LIST && a.l->kind <= LK_TUPLE && a.l->kind == b.l->kind) {
         List *l = list_new(j, a.l->n + b.l->n);
+        l->kind = a.l->kind;
         for (size_t i = 0; i < a.l->n; i++) list_push(j, l, a.l->v[i]);
         for (size_t i = 0; i < b.l->n; i++) list_push(j, l, b.l->v[i]);
         return v_list(l);
     }
+    if ((a.t == V_LIST && a.l->kind > LK_TUPLE) || (b.t == V_LIST && b.l->kind > LK_TUPLE))
+        jfail(j, line, "unsupported operand type(s) for %s: '%s' and '%s'", opname, type_name(&a), type_name(&b));
     if (op == '*' && ((a.t == V_STR || a.t == V_LIST) && (b.t == V_INT || b.t == V_BOOL))) {
         Val t = a; a = b; b = t;
     }
@@ -2027,7 +2092,9 @@ static Val fold_case(J *j, Val v, int case_sensitive) {
 }
 
 static Val filter_select(J *j, int line, Val v, const Args *a, Scope *sc, int by_attr, int keep) {
-    List *in = iter_list(j, line, v), *out = list_new(j, in->n);
+    /* a generator; a false value (None, empty) selects nothing */
+    List *in = truthy(&v) ? iter_list(j, line, v) : list_new(j, 1), *out = list_new(j, in->n);
+    out->kind = LK_GEN;
     int first_test = by_attr ? 1 : 0;
     const Val *attr = by_attr ? arg(a, 0, NULL) : NULL;
     if (by_attr && (!attr)) jfail(j, line, "selectattr/rejectattr need an attribute name");
@@ -2056,7 +2123,11 @@ static Val filter_select(J *j, int line, Val v, const Args *a, Scope *sc, int by
 static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Scope *sc) {
     step(j, line);
 #define IS(x) (!strcmp(f, x))
-    if (IS("safe")) return v;
+    if (IS("safe")) {
+        Val r = to_str(j, &v);
+        r.safe = 1;
+        return r;
+    }
     if (IS("string")) return to_str(j, &v);
     if (IS("trim")) {
         Val s = to_str(j, &v);
@@ -2095,11 +2166,19 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
     }
     if (IS("first") || IS("last")) {
         if (v.t == V_STR && !v.n) return v_undef(f);
+        if (v.t == V_LIST && (v.l->kind == LK_GEN || v.l->kind == LK_REVITER)) {
+            if (IS("last")) jfail(j, line, "last: '%s' object is not reversible (add |list)", type_name(&v));
+            return v.l->pos < v.l->n ? v.l->v[v.l->pos++] : v_undef(f);   /* next() */
+        }
         List *l = iter_list(j, line, v);
         if (!l->n) return v_undef(f);
         return IS("first") ? l->v[0] : l->v[l->n - 1];
     }
-    if (IS("list")) return v_list(iter_list(j, line, v));
+    if (IS("list")) {
+        List *l = iter_list(j, line, v), *c = list_new(j, l->n);
+        for (size_t i = 0; i < l->n; i++) list_push(j, c, l->v[i]);
+        return v_list(c);
+    }
     if (IS("reverse")) {
         if (v.t == V_STR) {
             List *l = iter_list(j, line, v);
@@ -2107,8 +2186,11 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
             for (size_t i = l->n; i > 0; i--) sb_put(j, &b, l->v[i - 1].s, l->v[i - 1].n);
             return v_str(b.s ? b.s : "", b.n);
         }
+        /* reversed(): an iterator over a list or tuple, else a reversed list */
+        int iter = v.t == V_LIST && v.l->kind <= LK_TUPLE;
         List *l = iter_list(j, line, v), *r = list_new(j, l->n);
         for (size_t i = l->n; i > 0; i--) list_push(j, r, l->v[i - 1]);
+        if (iter) r->kind = LK_REVITER;
         return v_list(r);
     }
     if (IS("join")) {
@@ -2131,16 +2213,17 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
         return str_replace(j, s, os, ns, arg_int(j, line, a, 2, "count", -1));
     }
     if (IS("items")) {
-        if (v.t == V_UNDEF) return v_list(list_new(j, 1));
+        if (v.t == V_UNDEF) { List *e = list_new(j, 1); e->kind = LK_GEN; return v_list(e); }
         if (v.t != V_DICT && v.t != V_NS) jfail(j, line, "items: can only iterate over a mapping, not %s", type_name(&v));
         List *l = list_new(j, v.d->n);
         for (size_t i = 0; i < v.d->n; i++) {
             List *p = list_new(j, 2);
-            p->tuple = 1;
+            p->kind = LK_TUPLE;
             list_push(j, p, v.d->k[i]);
             list_push(j, p, v.d->v[i]);
             list_push(j, l, v_list(p));
         }
+        l->kind = LK_GEN;
         return v_list(l);
     }
     if (IS("dictsort")) {
@@ -2151,7 +2234,7 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
         Val *keys = jalloc(j, sizeof(Val) * (n + 1)), *items = jalloc(j, sizeof(Val) * (n + 1));
         for (size_t i = 0; i < n; i++) {
             List *p = list_new(j, 2);
-            p->tuple = 1;
+            p->kind = LK_TUPLE;
             list_push(j, p, v.d->k[i]);
             list_push(j, p, v.d->v[i]);
             items[i] = v_list(p);
@@ -2187,6 +2270,7 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
             for (size_t s = 0; s < seen->n && !dup; s++) { step(j, line); dup = val_eq(&seen->v[s], &k); }
             if (!dup) { list_push(j, seen, k); list_push(j, o, l->v[i]); }
         }
+        o->kind = LK_GEN;
         return v_list(o);
     }
     if (IS("int")) {
@@ -2256,7 +2340,9 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
         return l->v[best];
     }
     if (IS("map")) {
-        List *l = iter_list(j, line, v), *o = list_new(j, l->n);
+        /* a generator; a false value (None, empty) maps to nothing */
+        List *l = truthy(&v) ? iter_list(j, line, v) : list_new(j, 1), *o = list_new(j, l->n);
+        o->kind = LK_GEN;
         const Val *at = arg(a, 99, "attribute");
         if (at) {
             const Val *d = arg(a, 99, "default");
@@ -2322,18 +2408,8 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
         return v_str(b.s ? b.s : "", b.n);
     }
     if (IS("escape") || IS("e") || IS("forceescape")) {
-        Val s = to_str(j, &v);
-        SB b = {0};
-        for (size_t i = 0; i < s.n; i++) {
-            char c = s.s[i];
-            if (c == '&') sb_puts(j, &b, "&amp;");
-            else if (c == '<') sb_puts(j, &b, "&lt;");
-            else if (c == '>') sb_puts(j, &b, "&gt;");
-            else if (c == '"') sb_puts(j, &b, "&#34;");
-            else if (c == '\'') sb_puts(j, &b, "&#39;");
-            else sb_putc(j, &b, c);
-        }
-        return v_str(b.s ? b.s : "", b.n);
+        if (v.t == V_STR && v.safe && !IS("forceescape")) return v;
+        return html_escape(j, to_str(j, &v));
     }
     if (IS("wordcount")) {
         Val s = to_str(j, &v);
@@ -2368,7 +2444,7 @@ static int apply_test(J *j, int line, const char *t, Val v, const Args *a, Scope
     if (IS("string")) return v.t == V_STR;
     if (IS("mapping")) return v.t == V_DICT;
     if (IS("iterable")) return v.t == V_STR || v.t == V_LIST || v.t == V_DICT || v.t == V_UNDEF;
-    if (IS("sequence")) return v.t == V_STR || v.t == V_LIST || v.t == V_DICT || v.t == V_UNDEF;
+    if (IS("sequence")) return v.t == V_STR || (v.t == V_LIST && v.l->kind <= LK_TUPLE) || v.t == V_DICT || v.t == V_UNDEF;
     if (IS("callable")) return v.t == V_MACRO || v.t == V_FUNC || v.t == V_METHOD;
     if (IS("lower") || IS("upper")) {
         if (v.t != V_STR) return 0;
@@ -2475,12 +2551,13 @@ static Val call_method(J *j, int line, Method *m, const Args *a) {
             return i >= 0 ? s.d->v[i] : d ? *d : v_none();
         }
         List *l = list_new(j, s.d->n);
+        l->kind = IS("keys") ? LK_KEYS : IS("values") ? LK_VALUES : LK_ITEMS;
         for (size_t i = 0; i < s.d->n; i++) {
             if (IS("keys")) list_push(j, l, s.d->k[i]);
             else if (IS("values")) list_push(j, l, s.d->v[i]);
             else {
                 List *p = list_new(j, 2);
-                p->tuple = 1;
+                p->kind = LK_TUPLE;
                 list_push(j, p, s.d->k[i]);
                 list_push(j, p, s.d->v[i]);
                 list_push(j, l, v_list(p));
@@ -2738,7 +2815,7 @@ static Val eval(J *j, const Node *n, Scope *sc) {
     case N_LIST: {
         List *l = list_new(j, (size_t)n->nkids);
         for (int i = 0; i < n->nkids; i++) list_push(j, l, eval(j, n->kids[i], sc));
-        l->tuple = n->op;
+        l->kind = n->op ? LK_TUPLE : LK_LIST;
         r = v_list(l);
         break;
     }

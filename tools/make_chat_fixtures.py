@@ -97,9 +97,18 @@ FAMILIES = {
     # written for these tests: the Jinja features no released template happens to use
     "spec_whitespace": ("spec-whitespace.jinja", "config", {"bos_token": "<s>", "eos_token": "</s>"}, [{}]),
     "spec_values": ("spec-values.jinja", "config", {"bos_token": "<s>", "eos_token": "</s>"}, [{}]),
+    "spec_iterators": ("spec-iterators.jinja", "config", {"bos_token": "<s>", "eos_token": "</s>"}, [{}]),
     "gemma2": ("google-gemma-2-2b-it.jinja", "list", {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>"},
                [{}]),
 }
+
+
+# more released templates (tests/chat/templates/other/, from llama.cpp's models/templates and
+# google/minja): each a family "other_NAME" with generic special tokens
+for _f in sorted(os.listdir(os.path.join(ROOT, "templates", "other"))):
+    if _f.endswith(".jinja"):
+        _name = "other_" + "".join(c if c.isalnum() else "_" for c in _f[:-6]).lower()
+        FAMILIES[_name] = ("other/" + _f, "config", {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"}, [{}])
 
 
 def write_model_dir(fam, tfile, where, special, dest):
