@@ -12,7 +12,7 @@
 #      (regression bounds, docs/quantize.md)
 #   4. (fp8 excepted; numpy needed) the kernels: the f32 model on the decoded
 #      weights differs from the quantised model only by the kernels' int8
-#      activations: mean KL <= 5e-3 (MoE routing may flip on a near tie)
+#      activations: mean KL <= 1e-2 (measured <= 2.7e-3; a layout or kernel bug gives > 0.1)
 set -euo pipefail
 ARCHC=$1; COMPARE=$2; FX=$3; FMT=$4; WORK=$5; KL=$6; TOP1=$7; shift 7
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -39,5 +39,5 @@ if [ $NUMPY = 1 ] && [ "$FMT" != fp8 ]; then
   "$ARCHC" "$WORK/f32.yaml" -o "$WORK/f32" "$@"
   "$WORK/f32" --weights "$WORK/deq" --tokens "$PROMPT" -n 8 --logits "$WORK/deq.bin" --threads 2 > /dev/null
   echo "kernels against the f32 model on the decoded weights:"
-  "$COMPARE" --kl "$WORK/deq.bin" "$WORK/logits.bin" "$V" 5e-3
+  "$COMPARE" --kl "$WORK/deq.bin" "$WORK/logits.bin" "$V" 1e-2
 fi
