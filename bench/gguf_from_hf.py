@@ -14,6 +14,12 @@ Supported description families and the llama.cpp architecture they become:
     deepseek_v3  -> deepseek2   (MLA with q_lora, sigmoid router with groups,
     deepseek_v2     deepseek2    selection bias, shared experts; V2: softmax)
 
+Limits: deepseek_v2 descriptions without q_lora_rank load in llama.cpp only
+at 26 or 27 layers (its loader treats only those as "Lite"); its groups are
+always ranked by the top-2 sum (V3), not by the best score (V2's
+group_limited_greedy).  Sliding windows, chunks and per-layer rope variants
+are refused.
+
 Hyperparameters come from the YAML description (config.json written by
 init-weights is minimal); tensors from the safetensors file, which is read
 in place (np.memmap) and written one tensor at a time, so converting a 6 GB
