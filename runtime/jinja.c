@@ -56,8 +56,9 @@ typedef struct Val {
  * filters select/map/unique/items/reverse return generators: no len(), no
  * indexing, not JSON, always true, consumed once — pos is how far), or a dict
  * view (keys(), values(), items(): no indexing, not JSON). */
-enum { LK_LIST, LK_TUPLE, LK_GEN, LK_REVITER, LK_ITEMS, LK_KEYS, LK_VALUES };
-struct List { Val *v; size_t n, cap; int kind; size_t pos; };
+enum { LK_LIST, LK_TUPLE, LK_RANGE, LK_GEN, LK_REVITER, LK_ITEMS, LK_KEYS, LK_VALUES };
+struct List { Val *v; size_t n, cap; int kind; size_t pos; int64_t r0, r1, rs; /* LK_RANGE: range(r0, r1, rs) */
+              const char *bad; /* LK_GEN over a non-iterable: fails when iterated */ };
 struct Dict { Val *k, *v; size_t n, cap; };
 struct Method { Val self; const char *name; };
 struct Loop { List *items; size_t idx; };
@@ -172,6 +173,7 @@ static List *list_new(J *j, size_t cap) {
     l->n = 0;
     l->kind = LK_LIST;
     l->pos = 0;
+    l->bad = NULL;
     l->cap = cap ? cap : 4;
     l->v = jalloc(j, sizeof(Val) * l->cap);
     return l;
@@ -245,7 +247,7 @@ static const char *type_name(const Val *v) {
     case V_FLOAT: return "float";
     case V_STR: return "str";
     case V_LIST: {
-        static const char *const names[] = {"list", "tuple", "generator", "list_reverseiterator", "dict_items", "dict_keys", "dict_values"};
+        static const char *const names[] = {"list", "tuple", "range", "generator", "list_reverseiterator", "dict_items", "dict_keys", "dict_values"};
         return names[v->l->kind];
     }
     case V_DICT: return "dict";
@@ -406,6 +408,13 @@ static void put_repr(J *j, SB *b, const Val *v, int depth) {
         const List *l = v->l;
         if (l->kind == LK_GEN) { sb_puts(j, b, "<generator object>"); return; }
         if (l->kind == LK_REVITER) { sb_puts(j, b, "<list_reverseiterator object>"); return; }
+        if (l->kind == LK_RANGE) {
+            char buf[96];
+            if (l->rs == 1) snprintf(buf, sizeof buf, "range(%lld, %lld)", (long long)l->r0, (long long)l->r1);
+            else snprintf(buf, sizeof buf, "range(%lld, %lld, %lld)", (long long)l->r0, (long long)l->r1, (long long)l->rs);
+            sb_puts(j, b, buf);
+            return;
+        }
         if (l->kind >= LK_ITEMS) sb_puts(j, b, l->kind == LK_ITEMS ? "dict_items(" : l->kind == LK_KEYS ? "dict_keys(" : "dict_values(");
         int tuple = l->kind == LK_TUPLE;
         sb_putc(j, b, tuple ? '(' : '[');
@@ -1571,13 +1580,19 @@ static size_t *cp_offsets(J *j, const char *s, size_t n, size_t *count) {
     return o;
 }
 
-static Val do_slice(J *j, int line, Val obj, const Val *a, const Val *b, const Val *c) {
+static Val do_slice(J *j, int line, Val obj, const Val *a, const Val *b, const Val *c, int constant) {
     int64_t lo, hi, st;
-    if (obj.t == V_LIST && obj.l->kind > LK_TUPLE) return v_undef("slice");
+    if (obj.t == V_LIST && obj.l->kind > LK_RANGE) return v_undef("slice");
     if (obj.t == V_LIST) {
         slice_indices(j, line, (int64_t)obj.l->n, a, b, c, &lo, &hi, &st);
         List *l = list_new(j, 4);
         for (int64_t i = lo; st > 0 ? i < hi : i > hi; i += st) list_push(j, l, obj.l->v[i]);
+        l->kind = obj.l->kind;
+        if (l->kind == LK_RANGE) {
+            l->r0 = obj.l->r0 + lo * obj.l->rs;
+            l->r1 = obj.l->r0 + hi * obj.l->rs;
+            l->rs = obj.l->rs * st;
+        }
         return v_list(l);
     }
     if (obj.t == V_STR) {
@@ -1598,7 +1613,10 @@ static Val do_slice(J *j, int line, Val obj, const Val *a, const Val *b, const V
         return v_str(sb.s ? sb.s : "", sb.n);
     }
     if (obj.t == V_UNDEF) jfail(j, line, "'%.*s' is undefined", (int)obj.n, obj.s);
-    jfail(j, line, "'%s' object is not subscriptable with a slice", type_name(&obj));
+    /* Jinja folds a constant subscript through environment.getitem (undefined when it
+     * fails); any other slice is a Python subscript that raises */
+    if (constant) return v_undef("slice");
+    jfail(j, line, "'%s' object is not subscriptable", type_name(&obj));
 }
 
 static Val loop_attr(J *j, Loop *lp, const char *name) {
@@ -1641,7 +1659,7 @@ static Val get_attr(J *j, int line, Val obj, const char *name) {
         return i >= 0 ? obj.d->v[i] : v_undef(name);
     }
     case V_STR: if ((m = in_set(STR_METHODS, name))) return make_method(j, obj, m); return v_undef(name);
-    case V_LIST: if (obj.l->kind <= LK_TUPLE && (m = in_set(LIST_METHODS, name))) return make_method(j, obj, m); return v_undef(name);
+    case V_LIST: if (obj.l->kind <= LK_RANGE && (m = in_set(LIST_METHODS, name))) return make_method(j, obj, m); return v_undef(name);
     case V_LOOP: return loop_attr(j, obj.lp, name);
     default: return v_undef(name);
     }
@@ -1659,7 +1677,7 @@ static Val get_item(J *j, int line, Val obj, Val key) {
         return v_undef("item");
     }
     case V_LIST: case V_STR:
-        if (obj.t == V_LIST && obj.l->kind > LK_TUPLE) return v_undef("item");   /* not subscriptable */
+        if (obj.t == V_LIST && obj.l->kind > LK_RANGE) return v_undef("item");   /* not subscriptable */
         if (key.t == V_INT || key.t == V_BOOL) {
             int64_t k = key.i;
             if (obj.t == V_LIST) {
@@ -1687,6 +1705,7 @@ static Val get_item(J *j, int line, Val obj, Val key) {
 static List *iter_list(J *j, int line, Val v) {
     switch (v.t) {
     case V_LIST:
+        if (v.l->bad) jfail(j, line, "'%s' object is not iterable", v.l->bad);
         if (v.l->kind == LK_GEN || v.l->kind == LK_REVITER) {
             /* an iterator yields what is left, once */
             List *r = list_new(j, v.l->n - v.l->pos + 1);
@@ -1751,6 +1770,99 @@ static int contains(J *j, int line, Val hay, Val needle) {
 }
 
 /* ───────────────────────── arithmetic ───────────────────────── */
+
+static Val get_item(J *j, int line, Val obj, Val key);
+
+/* Python's printf-style str % args: %s %r %d %i %f %F %e %E %g %G %x %X %o %c %%,
+ * flags -+ 0 space, width, .precision, %(name)s with a mapping */
+static Val str_percent(J *j, int line, Val fmt, Val argv) {
+    int tuple = argv.t == V_LIST && argv.l->kind == LK_TUPLE;
+    int mapping = !tuple && (argv.t == V_DICT || argv.t == V_NS || argv.t == V_LIST || argv.t == V_UNDEF);
+    size_t nargs = tuple ? argv.l->n : 1, ai = 0;
+    SB b = {0};
+    const char *p = fmt.s, *e = fmt.s + fmt.n;
+    while (p < e) {
+        if (*p != '%') { sb_putc(j, &b, *p++); continue; }
+        p++;
+        if (p >= e) jfail(j, line, "incomplete format");
+        if (*p == '%') { sb_putc(j, &b, '%'); p++; continue; }
+        Val v;
+        int named = 0;
+        if (*p == '(') {
+            const char *q = ++p;
+            while (p < e && *p != ')') p++;
+            if (p >= e) jfail(j, line, "incomplete format key");
+            if (!mapping || argv.t == V_LIST) jfail(j, line, "format requires a mapping");
+            v = get_item(j, line, argv, v_str(q, (size_t)(p - q)));
+            if (v.t == V_UNDEF) jfail(j, line, "KeyError in %% formatting: '%.*s'", (int)(p - q), q);
+            p++;
+            named = 1;
+        }
+        char flags[8];
+        int nf = 0;
+        while (p < e && strchr("-+ 0#", *p) && nf < 6) flags[nf++] = *p++;
+        flags[nf] = 0;
+        int width = -1, prec = -1;
+        if (p < e && is_digit(*p)) { width = 0; while (p < e && is_digit(*p) && width < 10000) width = width * 10 + (*p++ - '0'); }
+        if (p < e && *p == '.') { p++; prec = 0; while (p < e && is_digit(*p) && prec < 10000) prec = prec * 10 + (*p++ - '0'); }
+        if (p >= e) jfail(j, line, "incomplete format");
+        char type = *p++;
+        if (!named) {
+            if (ai >= nargs) jfail(j, line, "not enough arguments for format string");
+            v = tuple ? argv.l->v[ai] : argv;
+            ai++;
+        }
+        char spec[48], out[512];
+        Val sv;
+        switch (type) {
+        case 's': case 'r': case 'a': {
+            if (type == 's') sv = to_str(j, &v);
+            else { SB r = {0}; put_repr(j, &r, &v, 0); sv = v_str(r.s ? r.s : "", r.n); }
+            size_t cps = u8count(sv.s, sv.n), keep = sv.n;
+            if (prec >= 0 && (size_t)prec < cps) { keep = 0; for (int k = 0; k < prec; k++) keep += u8len((unsigned char)sv.s[keep]); cps = (size_t)prec; }
+            int left = strchr(flags, '-') != NULL;
+            if (!left) for (int k = (int)cps; k < width; k++) sb_putc(j, &b, ' ');
+            sb_put(j, &b, sv.s, keep);
+            if (left) for (int k = (int)cps; k < width; k++) sb_putc(j, &b, ' ');
+            continue;
+        }
+        case 'd': case 'i': case 'u': case 'x': case 'X': case 'o': case 'c': {
+            if (!is_num(&v)) jfail(j, line, "%%%c format: a real number is required, not %s", type, type_name(&v));
+            if (type == 'c') {
+                if (v.t == V_FLOAT) jfail(j, line, "%%c requires int or char");
+                char o[4];
+                sb_put(j, &b, o, u8enc(o, (unsigned)v.i));
+                continue;
+            }
+            long long x = v.t == V_FLOAT ? (long long)v.f : (long long)v.i;
+            if (v.t == V_FLOAT && (type == 'x' || type == 'X' || type == 'o')) jfail(j, line, "%%%c format: an integer is required, not float", type);
+            snprintf(spec, sizeof spec, "%%%s%s%s%s%s", flags, width >= 0 ? "*" : "", prec >= 0 ? ".*" : "", "ll",
+                     type == 'i' || type == 'u' ? "d" : (char[]){type, 0});
+            if (width >= 0 && prec >= 0) snprintf(out, sizeof out, spec, width, prec, x);
+            else if (width >= 0) snprintf(out, sizeof out, spec, width, x);
+            else if (prec >= 0) snprintf(out, sizeof out, spec, prec, x);
+            else snprintf(out, sizeof out, spec, x);
+            sb_puts(j, &b, out);
+            continue;
+        }
+        case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': {
+            if (!is_num(&v)) jfail(j, line, "must be real number, not %s", type_name(&v));
+            double x = num_f(&v);
+            if (prec > 300) prec = 300;
+            snprintf(spec, sizeof spec, "%%%s%s%s%c", flags, width >= 0 ? "*" : "", prec >= 0 ? ".*" : "", type);
+            if (width >= 0 && prec >= 0) snprintf(out, sizeof out, spec, width, prec, x);
+            else if (width >= 0) snprintf(out, sizeof out, spec, width, x);
+            else if (prec >= 0) snprintf(out, sizeof out, spec, prec, x);
+            else snprintf(out, sizeof out, spec, x);
+            sb_puts(j, &b, out);
+            continue;
+        }
+        default: jfail(j, line, "unsupported format character '%c' in %% formatting", type);
+        }
+    }
+    if (!mapping && ai < nargs) jfail(j, line, "not all arguments converted during string formatting");
+    return v_str(b.s ? b.s : "", b.n);
+}
 
 /* markupsafe's escape: & < > " ' — the result is a Markup */
 static Val html_escape(J *j, Val s) {
@@ -1860,9 +1972,10 @@ static Val arith(J *j, int line, int op, Val a, Val b) {
         }
         List *l = list_new(j, 4);
         for (int64_t i = 0; i < k; i++) for (size_t x = 0; x < b.l->n; x++) list_push(j, l, b.l->v[x]);
+        l->kind = b.l->kind == LK_TUPLE ? LK_TUPLE : LK_LIST;
         return v_list(l);
     }
-    if (op == '%' && a.t == V_STR) jfail(j, line, "printf-style string formatting ('%%' on a string) is not supported");
+    if (op == '%' && a.t == V_STR) return str_percent(j, line, a, b);
     jfail(j, line, "unsupported operand type(s) for %s: '%s' and '%s'", opname, type_name(&a), type_name(&b));
 ovf:
     jfail(j, line, "integer overflow in '%s' (64-bit integers only)", opname);
@@ -2092,7 +2205,13 @@ static Val fold_case(J *j, Val v, int case_sensitive) {
 }
 
 static Val filter_select(J *j, int line, Val v, const Args *a, Scope *sc, int by_attr, int keep) {
-    /* a generator; a false value (None, empty) selects nothing */
+    /* a generator; a false value (None, empty) selects nothing; a non-iterable fails only when iterated */
+    if (truthy(&v) && v.t != V_STR && v.t != V_LIST && v.t != V_DICT && v.t != V_NS) {
+        List *g = list_new(j, 1);
+        g->kind = LK_GEN;
+        g->bad = type_name(&v);
+        return v_list(g);
+    }
     List *in = truthy(&v) ? iter_list(j, line, v) : list_new(j, 1), *out = list_new(j, in->n);
     out->kind = LK_GEN;
     int first_test = by_attr ? 1 : 0;
@@ -2187,7 +2306,7 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
             return v_str(b.s ? b.s : "", b.n);
         }
         /* reversed(): an iterator over a list or tuple, else a reversed list */
-        int iter = v.t == V_LIST && v.l->kind <= LK_TUPLE;
+        int iter = v.t == V_LIST && v.l->kind <= LK_RANGE;
         List *l = iter_list(j, line, v), *r = list_new(j, l->n);
         for (size_t i = l->n; i > 0; i--) list_push(j, r, l->v[i - 1]);
         if (iter) r->kind = LK_REVITER;
@@ -2214,7 +2333,13 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
     }
     if (IS("items")) {
         if (v.t == V_UNDEF) { List *e = list_new(j, 1); e->kind = LK_GEN; return v_list(e); }
-        if (v.t != V_DICT && v.t != V_NS) jfail(j, line, "items: can only iterate over a mapping, not %s", type_name(&v));
+        if (v.t != V_DICT) {
+            /* a generator function: the TypeError comes when it is iterated */
+            List *g = list_new(j, 1);
+            g->kind = LK_GEN;
+            g->bad = type_name(&v);
+            return v_list(g);
+        }
         List *l = list_new(j, v.d->n);
         for (size_t i = 0; i < v.d->n; i++) {
             List *p = list_new(j, 2);
@@ -2263,6 +2388,12 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
     }
     if (IS("unique")) {
         const Val *cs = arg(a, 0, "case_sensitive"), *at = arg(a, 1, "attribute");
+        if (v.t != V_STR && v.t != V_LIST && v.t != V_DICT && v.t != V_UNDEF) {
+            List *g = list_new(j, 1);
+            g->kind = LK_GEN;
+            g->bad = type_name(&v);
+            return v_list(g);
+        }
         List *l = iter_list(j, line, v), *o = list_new(j, l->n), *seen = list_new(j, l->n);
         for (size_t i = 0; i < l->n; i++) {
             Val k = fold_case(j, at ? attr_path(j, line, l->v[i], *at) : l->v[i], cs && truthy(cs));
@@ -2273,6 +2404,7 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
         o->kind = LK_GEN;
         return v_list(o);
     }
+    if ((IS("int") || IS("float")) && v.t == V_UNDEF) jfail(j, line, "'%.*s' is undefined (|%s)", (int)v.n, v.s, f);
     if (IS("int")) {
         int64_t dflt = arg_int(j, line, a, 0, "default", 0);
         switch (v.t) {
@@ -2313,10 +2445,27 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
         int64_t prec = arg_int(j, line, a, 0, "precision", 0);
         const Val *m = arg(a, 1, "method");
         if (!is_num(&v)) jfail(j, line, "round: a number is required");
+        int common = !(m && m->t == V_STR && ((m->n == 4 && !memcmp(m->s, "ceil", 4)) || (m->n == 5 && !memcmp(m->s, "floor", 5))));
+        if (common && v.t != V_FLOAT) {
+            /* round(int, n): an int; negative n rounds to tens, halves to even */
+            if (prec >= 0) return v_int(v.i);
+            if (prec < -18) return v_int(0);
+            int64_t p = 1;
+            for (int64_t k = 0; k < -prec; k++) p *= 10;
+            int64_t q = v.i / p, rmd = v.i % p;
+            if (rmd < 0) { rmd += p; q--; }
+            if (2 * rmd > p || (2 * rmd == p && (q & 1))) q++;
+            return v_int(q * p);
+        }
         double x = num_f(&v), p10 = pow(10.0, (double)prec), r;
         if (m && m->t == V_STR && m->n == 4 && !memcmp(m->s, "ceil", 4)) r = ceil(x * p10) / p10;
         else if (m && m->t == V_STR && m->n == 5 && !memcmp(m->s, "floor", 5)) r = floor(x * p10) / p10;
-        else r = nearbyint(x * p10) / p10;
+        else if (prec >= 0 && isfinite(x)) {
+            /* Python rounds the exact binary value (2.675 → 2.67): printf does the same */
+            char buf[400];
+            snprintf(buf, sizeof buf, "%.*f", (int)(prec > 300 ? 300 : prec), x);
+            r = strtod(buf, NULL);
+        } else r = nearbyint(x * p10) / p10;
         return v_float(r);
     }
     if (IS("sum")) {
@@ -2340,7 +2489,13 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
         return l->v[best];
     }
     if (IS("map")) {
-        /* a generator; a false value (None, empty) maps to nothing */
+        /* a generator; a false value (None, empty) maps to nothing; a non-iterable fails only when iterated */
+        if (truthy(&v) && v.t != V_STR && v.t != V_LIST && v.t != V_DICT && v.t != V_NS) {
+            List *g = list_new(j, 1);
+            g->kind = LK_GEN;
+            g->bad = type_name(&v);
+            return v_list(g);
+        }
         List *l = truthy(&v) ? iter_list(j, line, v) : list_new(j, 1), *o = list_new(j, l->n);
         o->kind = LK_GEN;
         const Val *at = arg(a, 99, "attribute");
@@ -2378,6 +2533,7 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
         return get_attr(j, line, v, jstrdup(j, n->s, n->n));
     }
     if (IS("indent")) {
+        if (v.t != V_STR) jfail(j, line, "indent: unsupported operand type(s) for +=: '%s' and 'str'", type_name(&v));
         const Val *w = arg(a, 0, "width");
         const Val *first = arg(a, 1, "first"), *blank = arg(a, 2, "blank");
         Val pad;
@@ -2410,6 +2566,58 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
     if (IS("escape") || IS("e") || IS("forceescape")) {
         if (v.t == V_STR && v.safe && !IS("forceescape")) return v;
         return html_escape(j, to_str(j, &v));
+    }
+    if (IS("center")) {
+        Val s = to_str(j, &v);
+        int64_t w = arg_int(j, line, a, 0, "width", 80), cps = (int64_t)u8count(s.s, s.n);
+        if (w > 100000) jfail(j, line, "center: width too large");
+        if (w <= cps) return s;
+        /* str.center: the extra space goes right when the padding is odd and the length even */
+        int64_t pad = w - cps, left = pad / 2 + (pad & w & 1);
+        SB b = {0};
+        for (int64_t k = 0; k < left; k++) sb_putc(j, &b, ' ');
+        sb_put(j, &b, s.s, s.n);
+        for (int64_t k = 0; k < pad - left; k++) sb_putc(j, &b, ' ');
+        return v_str(b.s ? b.s : "", b.n);
+    }
+    if (IS("truncate")) {
+        Val s = to_str(j, &v);
+        int64_t len = arg_int(j, line, a, 0, "length", 255), leeway = arg_int(j, line, a, 3, "leeway", 5);
+        const Val *kw = arg(a, 1, "killwords"), *endv = arg(a, 2, "end");
+        Val end = endv ? to_str(j, endv) : v_cstr("...");
+        int64_t cps = (int64_t)u8count(s.s, s.n), ecps = (int64_t)u8count(end.s, end.n);
+        if (len < ecps) jfail(j, line, "truncate: expected length >= %lld, got %lld", (long long)ecps, (long long)len);
+        if (leeway < 0) jfail(j, line, "truncate: expected leeway >= 0");
+        if (cps <= len + leeway) return s;
+        size_t cut = 0;
+        for (int64_t k = 0; k < len - ecps; k++) cut += u8len((unsigned char)s.s[cut]);
+        SB b = {0};
+        if (kw && truthy(kw)) sb_put(j, &b, s.s, cut);
+        else {
+            /* drop the last (partial) word: rsplit(" ", 1)[0] */
+            size_t k = cut;
+            while (k > 0 && s.s[k - 1] != ' ') k--;
+            sb_put(j, &b, s.s, k ? k - 1 : cut);
+        }
+        sb_put(j, &b, end.s, end.n);
+        return v_str(b.s ? b.s : "", b.n);
+    }
+    if (IS("batch")) {
+        int64_t cnt = arg_int(j, line, a, 0, "linecount", 0);
+        const Val *fill = arg(a, 1, "fill_with");
+        if (cnt <= 0) jfail(j, line, "batch: linecount must be positive");
+        List *l = iter_list(j, line, v), *o = list_new(j, l->n / (size_t)cnt + 1), *cur = NULL;
+        for (size_t i = 0; i < l->n; i++) {
+            if (!cur) cur = list_new(j, (size_t)(cnt < 64 ? cnt : 64));
+            list_push(j, cur, l->v[i]);
+            if ((int64_t)cur->n == cnt) { list_push(j, o, v_list(cur)); cur = NULL; }
+        }
+        if (cur) {
+            if (fill && fill->t != V_NONE) while ((int64_t)cur->n < cnt) list_push(j, cur, *fill);
+            list_push(j, o, v_list(cur));
+        }
+        o->kind = LK_GEN;
+        return v_list(o);
     }
     if (IS("wordcount")) {
         Val s = to_str(j, &v);
@@ -2444,8 +2652,8 @@ static int apply_test(J *j, int line, const char *t, Val v, const Args *a, Scope
     if (IS("string")) return v.t == V_STR;
     if (IS("mapping")) return v.t == V_DICT;
     if (IS("iterable")) return v.t == V_STR || v.t == V_LIST || v.t == V_DICT || v.t == V_UNDEF;
-    if (IS("sequence")) return v.t == V_STR || (v.t == V_LIST && v.l->kind <= LK_TUPLE) || v.t == V_DICT || v.t == V_UNDEF;
-    if (IS("callable")) return v.t == V_MACRO || v.t == V_FUNC || v.t == V_METHOD;
+    if (IS("sequence")) return v.t == V_STR || (v.t == V_LIST && v.l->kind <= LK_RANGE) || v.t == V_DICT || v.t == V_UNDEF;
+    if (IS("callable")) return v.t == V_MACRO || v.t == V_FUNC || v.t == V_METHOD || v.t == V_UNDEF;
     if (IS("lower") || IS("upper")) {
         if (v.t != V_STR) return 0;
         int cased = 0;
@@ -2708,6 +2916,10 @@ static Val call_value(J *j, int line, Val f, const Args *a, Scope *sc) {
         if (cnt > 1e6) jfail(j, line, "range() of more than 1000000 items");
         List *l = list_new(j, cnt > 0 ? (size_t)cnt : 1);
         for (int64_t i = lo; st > 0 ? i < hi : i > hi; i += st) list_push(j, l, v_int(i));
+        l->kind = LK_RANGE;
+        l->r0 = lo;
+        l->r1 = hi;
+        l->rs = st;
         return v_list(l);
     }
     case F_NAMESPACE: case F_DICT: {
@@ -2743,6 +2955,21 @@ static Val call_value(J *j, int line, Val f, const Args *a, Scope *sc) {
 
 /* ───────────────────────── evaluation ───────────────────────── */
 
+/* an expression Jinja's optimizer folds at compile time: literals, and lists,
+ * tuples, dicts and slices of them */
+static int is_const(const Node *n) {
+    if (!n) return 1;
+    switch (n->kind) {
+    case N_LIT: return 1;
+    case N_NEG: case N_POS: return is_const(n->a);
+    case N_LIST: case N_DICT:
+        for (int i = 0; i < n->nkids; i++) if (!is_const(n->kids[i])) return 0;
+        return 1;
+    case N_SLICE: return is_const(n->a) && is_const(n->b) && is_const(n->c) && is_const(n->d);
+    default: return 0;
+    }
+}
+
 static Args eval_args(J *j, const Node *n, Scope *sc) {
     Args a = {0};
     a.n = n->nkids;
@@ -2769,7 +2996,7 @@ static Val eval(J *j, const Node *n, Scope *sc) {
         if (n->b) a = eval(j, n->b, sc);
         if (n->c) b = eval(j, n->c, sc);
         if (n->d) c = eval(j, n->d, sc);
-        r = do_slice(j, n->line, o, n->b ? &a : NULL, n->c ? &b : NULL, n->d ? &c : NULL);
+        r = do_slice(j, n->line, o, n->b ? &a : NULL, n->c ? &b : NULL, n->d ? &c : NULL, is_const(n));
         break;
     }
     case N_CALL: {
