@@ -18,8 +18,12 @@
 #      single-token steps at positions 0..63; archc gets a 1-token prompt and
 #      -n 65, so its 64 timed decode steps run at positions 1..64 — the same
 #      work give or take one position of attention)
-#   4. prints the table (tok/s and archc/llama.cpp ratios), the CPU, and the
+#   4. prints the table (tok/s and archc/llama.cpp ratios), the CPU, the
 #      machine's ceilings (bench_ceilings, before and after; the higher counts)
+#      and a same-model check: archc's and llama.cpp's last-position logits on
+#      an 8-token prompt (llama.cpp through bench/llama_logits.c, built against
+#      its libllama when its headers are found; correlation, max difference,
+#      whether the argmax agrees)
 #
 # llama.cpp is not part of this project and is never committed.  The script
 # uses, in this order: LLAMA_BENCH=/path/to/llama-bench (and LLAMA_QUANTIZE=
@@ -93,6 +97,20 @@ if [ -z "$LB" ]; then
   say "      or point LLAMA_BENCH=/path/to/llama-bench at a build (cmake -DGGML_NATIVE=ON -DLLAMA_CURL=OFF)."
 fi
 
+# the same-model check: llama_logits.c against llama.cpp's libllama and headers
+LL=
+if [ -n "$LB" ]; then
+  LBDIR=$(cd "$(dirname "$LB")" && pwd)
+  SRC=${LDIR:-$LBDIR/../..}
+  if [ -f "$LBDIR/libllama.so" ] && [ -f "$SRC/include/llama.h" ]; then
+    LL=$WORK/llama_logits
+    ${CC:-cc} -O1 bench/llama_logits.c -I"$SRC/include" -I"$SRC/ggml/include" -L"$LBDIR" -lllama \
+      -Wl,-rpath,"$LBDIR" -o "$LL" 2>/dev/null || { say "note: could not build bench/llama_logits.c: no same-model check"; LL=; }
+  else
+    say "note: no libllama.so / llama.h beside $LB: no same-model check"
+  fi
+fi
+
 model_yaml() {
   case $1 in
     qwen3-0.6b) echo examples/qwen3-0.6b.yaml ;;
@@ -131,6 +149,29 @@ for m in $MODELS; do
     fi
   done
 done
+
+# ── same model? last-position logits of an 8-token prompt, archc vs llama.cpp
+CHK=$WORK/check.txt
+: > "$CHK"
+if [ -n "$LL" ]; then
+  for m in $MODELS; do
+    Y=$(model_yaml "$m"); n=$(basename "$Y" .yaml)
+    for d in $DTYPES; do
+      { [ "$d" = f32 ] || [ "$d" = bf16 ]; } || continue
+      [ -f "$WORK/$n-$d.gguf" ] || continue
+      "$WORK/archc-$n-$d" --weights "$WORK/weights-$n-$d" --tokens 1000,1001,1002,1003,1004,1005,1006,1007 -n 1 \
+        --threads 1 --logits "$WORK/check-archc.f32" >/dev/null 2>&1 || continue
+      "$LL" "$WORK/$n-$d.gguf" "$WORK/check-llama.f32" 1000,1001,1002,1003,1004,1005,1006,1007 >/dev/null 2>&1 || continue
+      python3 -c '
+import sys, numpy as np
+a = np.fromfile(sys.argv[1], np.float32); l = np.fromfile(sys.argv[2], np.float32)
+a = a.reshape(-1, l.size)[-1]
+print("%-14s %-5s corr=%.6f max_abs_diff/max_abs=%.2e argmax %s" % (sys.argv[3], sys.argv[4],
+      np.corrcoef(a, l)[0, 1], np.abs(a - l).max() / np.abs(a).max(), "equal" if a.argmax() == l.argmax() else "DIFFERS"))
+' "$WORK/check-archc.f32" "$WORK/check-llama.f32" "$m" "$d" >> "$CHK"
+    done
+  done
+fi
 
 # ── ceilings (before)
 CEIL=$WORK/ceilings.txt
@@ -208,6 +249,10 @@ while read -r m d t apf adc lpf ldc; do
     function f(x) { return x == "-" ? "-" : sprintf("%.1f", x) }
     BEGIN { printf "%-14s %-5s %-3s %12s %12s %12s %12s %9s %9s\n", m, d, t, f(apf), f(adc), f(lpf), f(ldc), r(apf, lpf), r(adc, ldc) }'
 done < "$RES"
+if [ -s "$CHK" ]; then
+  echo "same model? last-position logits, 8-token prompt, archc vs llama.cpp (llama.cpp keeps an f16 KV cache):"
+  sed 's/^/  /' "$CHK"
+fi
 if [ -s "$CEIL" ]; then
   echo "ceilings (best of before/after):"
   awk '$1 == "ceiling" { split($2, a, "="); k = a[1] " " $3; if (a[2] ~ /^[0-9.]+$/ && a[2] + 0 > v[k] + 0) v[k] = a[2] } END { for (k in v) print "  " k " " v[k] }' "$CEIL" | sort
