@@ -28,8 +28,6 @@ typedef struct Block { struct Block *next; size_t used, cap; char data[]; } Bloc
 
 typedef struct J J;
 typedef struct Node Node;
-typedef struct Scope Scope;
-
 typedef enum { V_UNDEF, V_NONE, V_BOOL, V_INT, V_FLOAT, V_STR, V_LIST, V_DICT, V_NS, V_MACRO, V_FUNC, V_METHOD, V_LOOP } VType;
 
 typedef struct List List;
@@ -46,7 +44,7 @@ typedef struct Val {
         struct { const char *s; size_t n; };    /* V_STR; V_UNDEF: the name that was missing */
         List *l;
         Dict *d;                                /* V_DICT, V_NS */
-        const Node *m;                          /* V_MACRO */
+        struct Macro *mc;                       /* V_MACRO */
         Method *bm;
         Loop *lp;
     };
@@ -61,6 +59,8 @@ struct List { Val *v; size_t n, cap; int kind; size_t pos; int64_t r0, r1, rs; /
               const char *bad; /* LK_GEN over a non-iterable: fails when iterated */ };
 struct Dict { Val *k, *v; size_t n, cap; };
 struct Method { Val self; const char *name; };
+typedef struct Scope Scope;
+struct Macro { const Node *n; Scope *sc; };   /* a macro and the scope it was defined in (a closure) */
 struct Loop { List *items; size_t idx; };
 
 typedef struct Tok {
@@ -579,7 +579,7 @@ static int val_eq(const Val *a, const Val *b) {
             if (k < 0 || !val_eq(&a->d->v[i], &b->d->v[k])) return 0;
         }
         return 1;
-    case V_MACRO: return a->m == b->m;
+    case V_MACRO: return a->mc == b->mc;
     case V_LOOP: return a->lp == b->lp;
     default: return 0;
     }
@@ -747,6 +747,60 @@ static void lex(J *j, const char *src, size_t len) {
             else if (esign != '+' && p < end && *p == '\n') { p++; line++; }
             line_starting = p > src && p[-1] == '\n';
             continue;
+        }
+        if (kind == '%') {
+            /* {% raw %} … {% endraw %}: the text between is output as written */
+            const char *r = p;
+            while (r < end && (*r == ' ' || *r == '\t' || *r == '\n' || *r == '\r')) r++;
+            if (end - r >= 3 && !memcmp(r, "raw", 3) && (r + 3 >= end || !(is_name0(r[3]) || is_digit(r[3])))) {
+                r += 3;
+                while (r < end && (*r == ' ' || *r == '\t' || *r == '\n' || *r == '\r')) r++;
+                int dash = r < end && *r == '-';
+                if (dash) r++;
+                if (end - r >= 2 && r[0] == '%' && r[1] == '}') {
+                    r += 2;
+                    int l0 = line;
+                    line += count_nl(p, r);
+                    if (dash) r = skip_space(r, end, &line);
+                    /* find {%[-+]? endraw [-+]?%} */
+                    const char *q = r, *tag = NULL, *after = NULL;
+                    char esign = 0, tsign = 0;
+                    for (; q + 1 < end; q++) {
+                        if (q[0] != '{' || q[1] != '%') continue;
+                        const char *k = q + 2;
+                        char sg = k < end && (*k == '-' || *k == '+') ? *k : 0;
+                        if (sg) k++;
+                        while (k < end && (*k == ' ' || *k == '\t' || *k == '\n' || *k == '\r')) k++;
+                        if (end - k < 6 || memcmp(k, "endraw", 6)) continue;
+                        k += 6;
+                        while (k < end && (*k == ' ' || *k == '\t' || *k == '\n' || *k == '\r')) k++;
+                        char s2 = k < end && (*k == '-' || *k == '+') ? *k : 0;
+                        if (s2) k++;
+                        if (end - k < 2 || k[0] != '%' || k[1] != '}') continue;
+                        tag = q; after = k + 2; esign = sg; tsign = s2;
+                        break;
+                    }
+                    if (!tag) jfail(j, l0, "missing {%% endraw %%} (the raw block opened here is never closed)");
+                    const char *te2 = tag;
+                    if (esign == '-') te2 = space_run_back(r, tag);
+                    else if (esign != '+') {
+                        const char *ls = tag;
+                        while (ls > r && ls[-1] != '\n') ls--;
+                        if (ls > r && ls < tag) {
+                            const char *k = ls;
+                            while (k < tag) { size_t l = space_at(k, tag); if (!l) break; k += l; }
+                            if (k == tag) te2 = ls;
+                        }
+                    }
+                    if (te2 > r) tok_push(j, TK_TEXT, line, r, (size_t)(te2 - r));
+                    line += count_nl(r, after);
+                    p = after;
+                    if (tsign == '-') p = skip_space(p, end, &line);
+                    else if (tsign != '+' && p < end && *p == '\n') { p++; line++; }
+                    line_starting = p > src && p[-1] == '\n';
+                    continue;
+                }
+            }
         }
         int begin_line = line;
         tok_push(j, kind == '{' ? TK_VAR_BEGIN : TK_BLOCK_BEGIN, line, NULL, 0);
@@ -1382,6 +1436,15 @@ static Node *parse_set(J *j, int line) {
     return n;
 }
 
+/* does the tree read the variable `nm`? (for a macro's varargs / kwargs) */
+static int uses_name(const Node *n, const char *nm, int depth) {
+    if (!n || depth > 4 * JINJA_MAX_DEPTH) return 0;
+    if (n->kind == N_NAME && !strcmp(n->name, nm)) return 1;
+    if (uses_name(n->a, nm, depth + 1) || uses_name(n->b, nm, depth + 1) || uses_name(n->c, nm, depth + 1) || uses_name(n->d, nm, depth + 1)) return 1;
+    for (int i = 0; i < n->nkids; i++) if (uses_name(n->kids[i], nm, depth + 1)) return 1;
+    return 0;
+}
+
 static Node *parse_macro(J *j, int line) {
     Node *n = node(j, S_MACRO, line);
     n->name = expect_name(j);
@@ -1405,6 +1468,7 @@ static Node *parse_macro(J *j, int line) {
     j->loops = 0;
     n->c = parse_body(j, ends, 1, &f, line);
     j->loops = loops;
+    n->op = uses_name(n->c, "varargs", 0) | uses_name(n->c, "kwargs", 0) << 1;
     if (cur(j)->type == TK_NAME) j->pos++;   /* {% endmacro name %} */
     expect_block_end(j);
     return n;
@@ -2530,7 +2594,9 @@ static Val apply_filter(J *j, int line, const char *f, Val v, const Args *a, Sco
     if (IS("attr")) {
         const Val *n = arg(a, 0, "name");
         if (!n || n->t != V_STR) jfail(j, line, "attr needs a name");
-        return get_attr(j, line, v, jstrdup(j, n->s, n->n));
+        const char *nm = jstrdup(j, n->s, n->n), *m;
+        if (v.t == V_DICT) return (m = in_set(DICT_METHODS, nm)) ? make_method(j, v, m) : v_undef(nm);   /* getattr only */
+        return get_attr(j, line, v, nm);
     }
     if (IS("indent")) {
         if (v.t != V_STR) jfail(j, line, "indent: unsupported operand type(s) for +=: '%s' and 'str'", type_name(&v));
@@ -2862,21 +2928,36 @@ static Val call_method(J *j, int line, Method *m, const Args *a) {
 
 static void exec_body_into(J *j, const Node *body, Scope *sc, SB *buf);
 
-static Val call_macro(J *j, int line, const Node *m, const Args *a) {
+static Val call_macro(J *j, int line, const struct Macro *mc, const Args *a) {
     if (++j->edepth > JINJA_MAX_EVAL_DEPTH) jfail(j, line, "macro calls nest deeper than %d levels", JINJA_MAX_EVAL_DEPTH);
-    Scope *ms = scope_new(j, j->root);
+    const Node *m = mc->n;
+    Scope *ms = scope_new(j, mc->sc);
+    /* extra arguments go to varargs / kwargs when the body uses them (m->op bits 1, 2) */
+    List *varargs = list_new(j, 2);
+    varargs->kind = LK_TUPLE;
+    Dict *kwargs = dict_new(j, 2);
     int npos = 0;
     for (int i = 0; i < a->n; i++) {
         if (a->kw[i]) {
             int k;
             for (k = 0; k < m->nkids; k++) if (!strcmp(m->names[k], a->kw[i])) break;
-            if (k == m->nkids) jfail(j, line, "macro '%s' takes no keyword argument '%s'", m->name, a->kw[i]);
+            if (k == m->nkids) {
+                if (!(m->op & 2)) jfail(j, line, "macro '%s' takes no keyword argument '%s'", m->name, a->kw[i]);
+                dict_set(j, kwargs, v_cstr(a->kw[i]), a->v[i]);
+                continue;
+            }
             scope_set(j, ms, m->names[k], a->v[i]);
         } else {
-            if (npos >= m->nkids) jfail(j, line, "macro '%s' takes not more than %d argument(s)", m->name, m->nkids);
+            if (npos >= m->nkids) {
+                if (!(m->op & 1)) jfail(j, line, "macro '%s' takes not more than %d argument(s)", m->name, m->nkids);
+                list_push(j, varargs, a->v[i]);
+                continue;
+            }
             scope_set(j, ms, m->names[npos++], a->v[i]);
         }
     }
+    scope_set(j, ms, "varargs", v_list(varargs));
+    scope_set(j, ms, "kwargs", v_dict(kwargs));
     for (int k = 0; k < m->nkids; k++)
         if (dict_find_str(ms->vars, m->names[k], strlen(m->names[k])) < 0)
             scope_set(j, ms, m->names[k], m->kids[k] ? eval(j, m->kids[k], ms) : v_undef(m->names[k]));
@@ -2890,7 +2971,7 @@ static Val call_value(J *j, int line, Val f, const Args *a, Scope *sc) {
     step(j, line);
     (void)sc;
     switch (f.t) {
-    case V_MACRO: return call_macro(j, line, f.m, a);
+    case V_MACRO: return call_macro(j, line, f.mc, a);
     case V_METHOD: return call_method(j, line, f.bm, a);
     case V_UNDEF:
         if (f.n) jfail(j, line, "'%.*s' is undefined (called as a function)", (int)f.n, f.s);
@@ -3135,6 +3216,7 @@ static void exec_node(J *j, const Node *n, Scope *sc) {
         for (size_t i = 0; i < items->n; i++) {
             step(j, n->line);
             lp->idx = i;
+            ls->vars->n = 0;   /* what one iteration sets is gone in the next (Jinja's loop frames) */
             bind_targets(j, n, ls, items->v[i]);
             scope_set(j, ls, "loop", lv);
             exec_node(j, n->c, ls);
@@ -3159,7 +3241,7 @@ static void exec_node(J *j, const Node *n, Scope *sc) {
     }
     case S_SETBLOCK: {
         SB buf = {0};
-        exec_body_into(j, n->c, sc, &buf);
+        exec_body_into(j, n->c, scope_new(j, sc), &buf);   /* what the block sets stays inside it */
         scope_set(j, sc, n->name, v_str(buf.s ? buf.s : "", buf.n));
         break;
     }
@@ -3167,7 +3249,9 @@ static void exec_node(J *j, const Node *n, Scope *sc) {
         Val v;
         memset(&v, 0, sizeof v);
         v.t = V_MACRO;
-        v.m = n;
+        v.mc = jalloc(j, sizeof *v.mc);
+        v.mc->n = n;
+        v.mc->sc = sc;
         scope_set(j, sc, n->name, v);
         break;
     }

@@ -99,6 +99,7 @@ FAMILIES = {
     "spec_values": ("spec-values.jinja", "config", {"bos_token": "<s>", "eos_token": "</s>"}, [{}]),
     "spec_iterators": ("spec-iterators.jinja", "config", {"bos_token": "<s>", "eos_token": "</s>"}, [{}]),
     "spec_more": ("spec-more.jinja", "config", {"bos_token": "<s>", "eos_token": "</s>"}, [{}]),
+    "spec_scoping": ("spec-scoping.jinja", "config", {"bos_token": "<s>", "eos_token": "</s>"}, [{}]),
     "gemma2": ("google-gemma-2-2b-it.jinja", "list", {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>"},
                [{}]),
 }
