@@ -43,7 +43,7 @@ static void usage(FILE *f) {
             "options:\n"
             "  --disable-pass=NAME   skip a pass (repeatable); --list-passes shows them\n"
             "  --weights-format=F    compile for a checkpoint stored as f32, bf16 or f16\n"
-            "  --prefill-chunk=N     tokens per prefill chunk (default 64): activation memory vs matmul tile reuse\n"
+            "  --prefill-chunk=N     tokens per prefill chunk (default 128): activation memory vs matmul tile reuse\n"
             "  -v                    say what each pass did\n"
             "  --help, --version\n"
             "environment: CC (compiler for executables), ARCHC_CFLAGS (extra flags)\n");

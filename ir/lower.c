@@ -24,6 +24,7 @@
  * every tensor by name, dtype and shape.
  */
 #include <math.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
 #include "ir.h"
@@ -561,7 +562,10 @@ static void copy_rope(const RopeSpec *r, RopeTable *t) {
 int lower_model(const ModelSpec *s, Graph *g) {
     graph_init(g);
     copy_model(s, &g->model);
-    g->tmax = s->max_context < 64 ? s->max_context : 64;
+    /* Default prefill chunk: 128 tokens.  The prefill GEMM packs each weight
+     * panel once per chunk (docs/kernels.md), so the chunk is the number of
+     * tokens that share one pack; at 64 the packing was a quarter of the time. */
+    g->tmax = s->max_context < 128 ? s->max_context : 128;
     for (int r = 0; r < s->n_rope; r++) copy_rope(&s->rope[r], &g->rope[r]);
     g->n_rope = s->n_rope;
     Lower L = {.g = g, .s = s, .layer = -1, .loc = s->loc};
@@ -618,12 +622,39 @@ int lower_model(const ModelSpec *s, Graph *g) {
             Weight *w = &g->weights[i];
             WeightRole r = w->role;
             if (w->flags & W_VECTOR) continue;
-            if (w->ndim != 2 || r == WR_EMBED || r == WR_ROUTER || r == WR_KV_B_PROJ || r == WR_C_ATTN || r == WR_MTP_EMBED ||
+            int keep = 0;   /* archc quantize --keep: the same test as frontend/quantize.c */
+            for (int k = 0; k < s->weights.n_keep; k++)
+                if (fnmatch(s->weights.keep[k], w->name, 0) == 0 || strstr(w->name, s->weights.keep[k])) keep = 1;
+            if (keep || w->ndim != 2 || r == WR_EMBED || r == WR_ROUTER || r == WR_KV_B_PROJ || r == WR_C_ATTN || r == WR_MTP_EMBED ||
                 r == WR_MTP_HEAD || (r == WR_LM_HEAD && w->alias >= 0) || w->alias >= 0 || w->view_offset) {
                 w->fmt = s->weights.kept;
                 continue;
             }
             w->fmt = s->weights.format == WFMT_MXFP4_DENSE ? WFMT_MXFP4 : s->weights.format;
+        }
+    /* --keep may not split what one kernel reads in one format: a layer's gate and up
+     * projections (fused GLU), or the routed and shared experts of an MoE layer */
+    if (s->weights.n_keep)
+        for (int i = 0; i < g->n_weights; i++) {
+            const Weight *w = &g->weights[i];
+            static const WeightRole same[][4] = {{WR_GATE_PROJ, WR_UP_PROJ, WR_NONE, WR_NONE},
+                                                 {WR_EXPERTS_GATE, WR_EXPERTS_UP, WR_EXPERTS_DOWN, WR_SHARED_GATE},
+                                                 {WR_EXPERTS_GATE, WR_SHARED_UP, WR_SHARED_DOWN, WR_NONE}};
+            for (int gi = 0; gi < 3; gi++) {
+                int in = 0;
+                for (int k = 0; k < 4; k++) in |= same[gi][k] == w->role;
+                if (!in || w->flags & W_VECTOR) continue;
+                for (int j = 0; j < g->n_weights; j++) {
+                    const Weight *o = &g->weights[j];
+                    int in2 = 0;
+                    for (int k = 0; k < 4; k++) in2 |= same[gi][k] == o->role;
+                    if (!in2 || o->layer != w->layer || o->flags & W_VECTOR || o->fmt == w->fmt) continue;
+                    fprintf(stderr, "%s: error: not supported: weights.keep keeps %s but not %s (one kernel reads both in one format)\n",
+                            s->file ? s->file : "(description)", o->fmt == s->weights.kept ? o->name : w->name,
+                            o->fmt == s->weights.kept ? w->name : o->name);
+                    return -1;
+                }
+            }
         }
     if (s->weights.format == WFMT_FP8_E4M3)
         for (int i = 0; i < g->n_weights; i++) {

@@ -467,59 +467,83 @@ static void rt_linear_range(void *ctx, int tb, int te) {
 #define RT_NR (2 * RT_VL)   /* outputs per panel                       */
 #define RT_MR 6             /* tokens per micro-tile                   */
 #define RT_KC 256           /* k per packed block: 32 KB of f32 at RT_NR = 32 */
-#define RT_GEMM_MIN_T 8
+#ifndef RT_GEMM_MIN_T
+#define RT_GEMM_MIN_T 12  /* fewer tokens: the dot tiles (packing would not pay off) */
+#endif
 
-/* One weight vector (RT_VL consecutive elements of a row) as f32. */
-static inline rt_vec rt_vload_w(const void *w, int fmt, size_t at) {
-    return fmt == RT_F32 ? rt_vload_f32((const float *)w + at)
-           : fmt == RT_BF16 ? rt_vload_bf16((const uint16_t *)w + at) : rt_vload_f16((const uint16_t *)w + at);
-}
 
 #if defined(__AVX512F__)
 /* In-register transpose of 16 rows × 16 columns: r[i] holds row i; afterwards
  * r[c] holds column c.  Three rounds of in-lane shuffles and two of 128-bit
  * lane shuffles, 64 instructions for 256 elements. */
 static inline void rt_transpose16(__m512 r[16]) {
-    __m512 t[16], u[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);      /* per lane: r_i[0] r_i+1[0] r_i[1] r_i+1[1] */
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);  /*           r_i[2] r_i+1[2] r_i[3] r_i+1[3] */
+    /* each round rewrites r in place, two or four vectors at a time, so no
+     * more than 16 + 4 registers are live (separate arrays per round made gcc
+     * spill to the stack) */
+    for (int i = 0; i < 16; i += 2) {                   /* per lane: r_i[0] r_i+1[0] r_i[1] r_i+1[1] | [2], [3] */
+        __m512 lo = _mm512_unpacklo_ps(r[i], r[i + 1]), hi = _mm512_unpackhi_ps(r[i], r[i + 1]);
+        r[i] = lo;
+        r[i + 1] = hi;
     }
-    for (int i = 0; i < 16; i += 4) {                   /* u[i + c]: rows i..i+3 of column 4L + c   */
-        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    for (int i = 0; i < 16; i += 4) {                   /* r[i + c]: rows i..i+3 of column 4L + c   */
+        __m512 a = _mm512_shuffle_ps(r[i], r[i + 2], 0x44), b = _mm512_shuffle_ps(r[i], r[i + 2], 0xEE);
+        __m512 c = _mm512_shuffle_ps(r[i + 1], r[i + 3], 0x44), d = _mm512_shuffle_ps(r[i + 1], r[i + 3], 0xEE);
+        r[i] = a;
+        r[i + 1] = b;
+        r[i + 2] = c;
+        r[i + 3] = d;
     }
-    __m512 v[16];                                       /* v[c], v[8 + c]: columns c and c + 8 (c < 4), */
-    for (int h = 0; h < 2; h++)                         /* c + 4 and c + 12 in v[4 + c], v[12 + c]      */
-        for (int c = 0; c < 4; c++) {
-            v[8 * h + c] = _mm512_shuffle_f32x4(u[8 * h + c], u[8 * h + 4 + c], 0x88);
-            v[8 * h + 4 + c] = _mm512_shuffle_f32x4(u[8 * h + c], u[8 * h + 4 + c], 0xDD);
+    for (int h = 0; h < 16; h += 8)                     /* r[h + c]: columns c, c + 8 of rows h..h+7;  */
+        for (int c = 0; c < 4; c++) {                   /* r[h + 4 + c]: columns c + 4, c + 12         */
+            __m512 a = _mm512_shuffle_f32x4(r[h + c], r[h + 4 + c], 0x88), b = _mm512_shuffle_f32x4(r[h + c], r[h + 4 + c], 0xDD);
+            r[h + c] = a;
+            r[h + 4 + c] = b;
         }
+    /* column c (c < 4) and c + 8 from r[c], r[8 + c]; c + 4 and c + 12 from r[4 + c], r[12 + c] */
     for (int c = 0; c < 8; c++) {
-        r[c] = _mm512_shuffle_f32x4(v[c], v[8 + c], 0x88);
-        r[c + 8] = _mm512_shuffle_f32x4(v[c], v[8 + c], 0xDD);
+        __m512 a = _mm512_shuffle_f32x4(r[c], r[8 + c], 0x88), b = _mm512_shuffle_f32x4(r[c], r[8 + c], 0xDD);
+        r[c] = a;
+        r[8 + c] = b;
     }
 }
 #endif
 
+/* P[k][j] = rows[j][k] as f32 for k < kc: one definition per weight format, so
+ * the loads of a 16×16 block unroll into registers (a format test inside the
+ * loop made gcc keep the block on the stack). */
+#if defined(__AVX512F__)
+#define RT_DEFINE_PACK(NAME, WT, LOADW)                                                          \
+    static void NAME(const WT *const *rows, int kc, float *P) {                                  \
+        int k = 0;                                                                               \
+        for (; k + 16 <= kc; k += 16)                                                            \
+            for (int j0 = 0; j0 < RT_NR; j0 += 16) {                                             \
+                __m512 r[16];                                                                    \
+                for (int i = 0; i < 16; i++) r[i] = LOADW(rows[j0 + i] + k);                     \
+                rt_transpose16(r);                                                               \
+                for (int c = 0; c < 16; c++) _mm512_storeu_ps(P + (size_t)(k + c) * RT_NR + j0, r[c]); \
+            }                                                                                    \
+        for (; k < kc; k++)                                                                      \
+            for (int j = 0; j < RT_NR; j++) P[(size_t)k * RT_NR + j] = RT_WRAW_##WT(rows[j][k]); \
+    }
+#else
+#define RT_DEFINE_PACK(NAME, WT, LOADW)                                                          \
+    static void NAME(const WT *const *rows, int kc, float *P) {                                  \
+        for (int k = 0; k < kc; k++)                                                             \
+            for (int j = 0; j < RT_NR; j++) P[(size_t)k * RT_NR + j] = RT_WRAW_##WT(rows[j][k]); \
+    }
+#endif
+RT_DEFINE_PACK(rt_pack_f32, rt_w_f32, rt_vload_f32)
+RT_DEFINE_PACK(rt_pack_bf16, rt_w_bf16, rt_vload_bf16)
+RT_DEFINE_PACK(rt_pack_f16, rt_w_f16, rt_vload_f16)
+
 /* P[k][j] = W[n0 + j][k0 + k] as f32, rows past N repeated (their outputs are dropped). */
 static void rt_pack_panel(const RtLinear *L, const void *w, int n0, int k0, int kc, float *P) {
-    size_t at[RT_NR];
-    for (int j = 0; j < RT_NR; j++) at[j] = (size_t)(n0 + j < L->N ? n0 + j : L->N - 1) * L->K + k0;
-    int k = 0;
-#if defined(__AVX512F__)
-    for (; k + 16 <= kc; k += 16)
-        for (int j0 = 0; j0 < RT_NR; j0 += 16) {
-            __m512 r[16];
-            for (int i = 0; i < 16; i++) r[i] = rt_vload_w(w, L->fmt, at[j0 + i] + k);
-            rt_transpose16(r);
-            for (int c = 0; c < 16; c++) _mm512_storeu_ps(P + (size_t)(k + c) * RT_NR + j0, r[c]);
-        }
-#endif
-    for (; k < kc; k++)
-        for (int j = 0; j < RT_NR; j++) P[(size_t)k * RT_NR + j] = rt_wget((const char *)w + at[j] * rt_wsize(L->fmt), L->fmt, k);
+    const void *rows[RT_NR];
+    size_t ws = rt_wsize(L->fmt);
+    for (int j = 0; j < RT_NR; j++) rows[j] = (const char *)w + ((size_t)(n0 + j < L->N ? n0 + j : L->N - 1) * L->K + k0) * ws;
+    if (L->fmt == RT_F32) rt_pack_f32((const rt_w_f32 *const *)rows, kc, P);
+    else if (L->fmt == RT_BF16) rt_pack_bf16((const rt_w_bf16 *const *)rows, kc, P);
+    else rt_pack_f16((const rt_w_f16 *const *)rows, kc, P);
 }
 
 /* C[t][0:RT_NR] (+)= Σ_k x[t][k0 + k] · P[k][:] for MR_ tokens starting at x. */
@@ -550,6 +574,26 @@ RT_DEFINE_MICRO(rt_micro_3, 3)
 RT_DEFINE_MICRO(rt_micro_2, 2)
 RT_DEFINE_MICRO(rt_micro_1, 1)
 
+/* While the micro-tiles run on one packed block, the weights of the block
+ * packed next (the next RT_KC columns of this panel, else the first of the
+ * next panel) are prefetched into L2, a share before each micro-tile, so the
+ * pack reads them from cache rather than waiting on memory (measured: the
+ * pack was a quarter of a 64-token prefill without this).  kw: elements of K
+ * per block (RT_KC, or RT_KC pairs = 2·RT_KC elements for the bf16 path). */
+static inline void rt_prefetch_next_block(const RtLinear *L, const void *w, int n0, int k0, int kw, int part, int parts) {
+    int nn = n0, nk = k0 + kw;
+    if (nk >= L->K) { nn = n0 + RT_NR; nk = 0; }
+    if (nn >= L->N) return;
+    size_t ws = rt_wsize(L->fmt), row_bytes = (size_t)(L->K - nk < kw ? L->K - nk : kw) * ws;
+    size_t lines = (row_bytes + 63) / 64, total = lines * RT_NR;
+    size_t b = total * part / parts, e = total * (part + 1) / parts;
+    for (size_t i = b; i < e; i++) {
+        size_t j = i / lines, n = nn + j < (size_t)L->N ? nn + j : (size_t)L->N - 1;
+        RT_PREFETCH_L2((const char *)w + ((size_t)n * L->K + nk) * ws + (i % lines) * 64);
+    }
+}
+
+
 #if defined(__AVX512BF16__)
 /* --precision=bf16 (bf16 weights only): the activations are rounded to bf16
  * and vdpbf16ps multiplies pairs of bf16 with f32 accumulation, as a bf16
@@ -558,6 +602,22 @@ RT_DEFINE_MICRO(rt_micro_1, 1)
  * the activations xb[t][kp] the same pairs of x. */
 #define RT_HAVE_BF16_DOT 1
 static void rt_pack_panel_pairs(const RtLinear *L, const void *w, int n0, int kp0, int kpc, uint32_t *P) {
+    if (L->K % 2 == 0) {   /* a row is K/2 aligned pairs: the f32 transpose moves them as 32-bit lanes */
+        const uint32_t *rows[RT_NR];
+        for (int j = 0; j < RT_NR; j++)
+            rows[j] = (const uint32_t *)((const uint16_t *)w + (size_t)(n0 + j < L->N ? n0 + j : L->N - 1) * L->K) + kp0;
+        int kp = 0;
+        for (; kp + 16 <= kpc; kp += 16)
+            for (int j0 = 0; j0 < RT_NR; j0 += 16) {
+                __m512 r[16];
+                for (int i = 0; i < 16; i++) r[i] = _mm512_castsi512_ps(_mm512_loadu_si512(rows[j0 + i] + kp));
+                rt_transpose16(r);
+                for (int c = 0; c < 16; c++) _mm512_storeu_si512(P + (size_t)(kp + c) * RT_NR + j0, _mm512_castps_si512(r[c]));
+            }
+        for (; kp < kpc; kp++)
+            for (int j = 0; j < RT_NR; j++) P[(size_t)kp * RT_NR + j] = rows[j][kp];
+        return;
+    }
     for (int j = 0; j < RT_NR; j++) {
         int n = n0 + j < L->N ? n0 + j : L->N - 1;
         const uint16_t *row = (const uint16_t *)w + (size_t)n * L->K;
@@ -598,11 +658,12 @@ RT_DEFINE_MICRO_BF16(rt_micro_bf16_1, 1)
 
 /* C[T][RT_NR] = bf16(x) · W[n0 : n0 + RT_NR]ᵀ; xb holds L->T rows of ceil(K/2) pairs. */
 static void rt_gemm_panel_bf16(const RtLinear *L, const void *w, const uint32_t *xb, int n0, uint32_t *P, float *C) {
-    int KP = (L->K + 1) / 2;
+    int KP = (L->K + 1) / 2, tiles = (L->T + RT_MR - 1) / RT_MR;
     for (int kp0 = 0; kp0 < KP; kp0 += RT_KC) {
         int kpc = KP - kp0 < RT_KC ? KP - kp0 : RT_KC;
         rt_pack_panel_pairs(L, w, n0, kp0, kpc, P);
         for (int t = 0; t < L->T; t += RT_MR) {
+            rt_prefetch_next_block(L, w, n0, 2 * kp0, 2 * RT_KC, t / RT_MR, tiles);
             const uint32_t *x = xb + (size_t)t * KP + kp0;
             float *c = C + (size_t)t * RT_NR;
             switch (L->T - t < RT_MR ? L->T - t : RT_MR) {
@@ -634,10 +695,12 @@ static inline uint32_t *rt_x_to_bf16_pairs(const float *x, int T, int K) {
 
 /* C[T][RT_NR] = x · W[n0 : n0 + RT_NR]ᵀ, over K in packed blocks. */
 static void rt_gemm_panel(const RtLinear *L, const void *w, int n0, float *P, float *C) {
+    int tiles = (L->T + RT_MR - 1) / RT_MR;
     for (int k0 = 0; k0 < L->K; k0 += RT_KC) {
         int kc = L->K - k0 < RT_KC ? L->K - k0 : RT_KC;
         rt_pack_panel(L, w, n0, k0, kc, P);
         for (int t = 0; t < L->T; t += RT_MR) {
+            rt_prefetch_next_block(L, w, n0, k0, RT_KC, t / RT_MR, tiles);
             const float *x = L->x + (size_t)t * L->K + k0;
             float *c = C + (size_t)t * RT_NR;
             switch (L->T - t < RT_MR ? L->T - t : RT_MR) {

@@ -257,7 +257,19 @@ static int add_file(StCheckpoint *ck, const char *path, char *err, size_t errlen
     }
     size_t size = (size_t)st.st_size;
     if (size < 8) { close(fd); snprintf(err, errlen, "%s: file truncated (%zu bytes, no header)", path, size); return -1; }
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    /* Checkpoints that fit in half of the machine's memory (all files of this
+     * process together) are mapped with MAP_POPULATE: the page tables are filled
+     * in one pass at load time instead of one page fault per 64 KB on first use.
+     * Besides the kernel time, a page not yet mapped cannot be prefetched (a
+     * prefetch to it is dropped), so before this the first prefill read every
+     * weight with a synchronous miss (a quarter of a 128-token prefill of the
+     * qwen3-0.6b shape went to packing weights).  Larger checkpoints are mapped
+     * lazily, as before, so a model bigger than memory still runs. */
+    static size_t populated;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    int populate = pages > 0 && page > 0 && populated + size <= (size_t)pages * (size_t)page / 2;
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
+    if (populate && map != MAP_FAILED) populated += size;
     close(fd);
     if (map == MAP_FAILED) { snprintf(err, errlen, "%s: cannot mmap: %s", path, strerror(errno)); return -1; }
     StFile *nf = realloc(ck->files, sizeof(StFile) * (size_t)(ck->n_files + 1));
