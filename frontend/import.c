@@ -79,6 +79,8 @@ typedef struct Imported {
     int mtp;
     const char *format;
     const char *kept;        /* archc quantize formats: the unquantised matrices' format */
+    const char *keep[16];    /* archc quantize --keep patterns (modules_to_not_convert) */
+    int n_keep;
     int block[2];
     int bos, eos;
     Layer layer[MAXL];
@@ -724,6 +726,11 @@ static void write_yaml(FILE *f, const Imported *m, const char *src) {
     fprintf(f, "weights: {names: %s, format: %s", m->qwen1 ? "qwen1" : "hf", m->format);
     if (m->block[0]) fprintf(f, ", block: [%d, %d]", m->block[0], m->block[1]);
     if (m->kept) fprintf(f, ", kept: %s", m->kept);
+    if (m->n_keep) {
+        fprintf(f, ", keep: [");
+        for (int i = 0; i < m->n_keep; i++) fprintf(f, "%s\"%s\"", i ? ", " : "", m->keep[i]);   /* characters checked above */
+        fprintf(f, "]");
+    }
     fprintf(f, "}\n");
     if (m->bos >= 0 || m->eos >= 0) {
         fprintf(f, "tokens: {");
@@ -787,10 +794,19 @@ static int check_quantized(Imported *m, const JsonValue *c) {
     if (json_get_bool(q, "quantized_embeddings", 0))
         return verr(json_get(q, "quantized_embeddings"), "quantization_config.quantized_embeddings",
                     "quantised embeddings are not supported by the compiler yet (quantise without --quantize-embeddings)");
-    const JsonValue *keep = json_get(q, "modules_to_not_convert");
-    if (keep && keep->type == JSON_ARRAY && keep->count)
-        return verr(keep, "quantization_config.modules_to_not_convert",
-                    "tensors kept with --keep are not supported by the compiler yet (the compiled model expects every projection quantised)");
+    const JsonValue *keep = json_get(q, "modules_to_not_convert");   /* archc quantize --keep */
+    if (keep && keep->type != JSON_ARRAY && keep->type != JSON_NULL)
+        return verr(keep, "quantization_config.modules_to_not_convert", "expected a list of tensor-name patterns");
+    for (size_t i = 0; keep && keep->type == JSON_ARRAY && i < keep->count; i++) {
+        const JsonValue *k = keep->items[i];
+        if (k->type != JSON_STRING || !k->len || k->len > 127 || strlen(k->string) != k->len || i >= 16)
+            return verr(k, "quantization_config.modules_to_not_convert", "expected at most 16 patterns of 1 … 127 characters");
+        for (const char *ch = k->string; *ch; ch++)
+            if (!isalnum((unsigned char)*ch) && !strchr("._-/*?[]", *ch))
+                return verr(k, "quantization_config.modules_to_not_convert", "pattern character 0x%02x: expected letters, digits or . _ - / * ? [ ]",
+                            (unsigned char)*ch);
+        m->keep[m->n_keep++] = k->string;
+    }
     int64_t gs = (int64_t)json_get_number(q, "group_size", 32);
     if (gs != 32) return verr(json_get(q, "group_size"), "quantization_config.group_size", "%lld: archc reads blocks of 32 only", (long long)gs);
     return 0;

@@ -574,7 +574,7 @@ static int parse_block(P *p, Node *n) {
 /* ── small sections ──────────────────────────────────────────────────────── */
 
 static int parse_weights(P *p, Node *n) {
-    static const char *const keys[] = {"names", "format", "block", "prefix", "kept", NULL};
+    static const char *const keys[] = {"names", "format", "block", "prefix", "kept", "keep", NULL};
     static const char *const names[] = {"hf", "qwen1", NULL};
     static const char *const fmts[] = {"f32", "bf16", "f16", "fp8_e4m3", "mxfp4", "int8", "int4", "mxfp4_dense", NULL};
     static const WeightFormat fmt_of[] = {WFMT_F32, WFMT_BF16, WFMT_F16, WFMT_FP8_E4M3, WFMT_MXFP4, WFMT_I8, WFMT_I4, WFMT_MXFP4_DENSE};
@@ -609,6 +609,23 @@ static int parse_weights(P *p, Node *n) {
         }
     }
     if (w->format == WFMT_FP8_E4M3 && !w->block[0]) { w->block[0] = w->block[1] = 128; }
+    Node *kp = get(p, n, "keep");   /* archc quantize --keep patterns: [PATTERN, …] */
+    if (kp && !is_null(kp)) {
+        if (kp->type != YAML_SEQUENCE_NODE) { diag_error(loc_of(p, kp), "key 'keep': expected a list of tensor-name patterns"); return -1; }
+        for (yaml_node_item_t *it = kp->data.sequence.items.start; it < kp->data.sequence.items.top; it++) {
+            Node *e = nd(p, *it);
+            const char *v = scalar(e);
+            if (!v || !*v || strlen(v) >= sizeof w->keep[0]) { diag_error(loc_of(p, e), "key 'keep': expected a tensor-name pattern (1 … 127 characters)"); return -1; }
+            if (w->n_keep >= (int)(sizeof w->keep / sizeof w->keep[0])) { diag_error(loc_of(p, e), "key 'keep': more than 16 patterns"); return -1; }
+            for (const char *c = v; *c; c++)
+                if (!isalnum((unsigned char)*c) && !strchr("._-/*?[]", *c)) {
+                    diag_error(loc_of(p, e), "key 'keep': character '%c' (0x%02x): expected letters, digits or . _ - / * ? [ ]",
+                               isprint((unsigned char)*c) ? *c : '?', (unsigned char)*c);
+                    return -1;
+                }
+            snprintf(w->keep[w->n_keep++], sizeof w->keep[0], "%s", v);
+        }
+    }
     return 0;
 }
 

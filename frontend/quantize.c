@@ -39,6 +39,7 @@
  * (DeepSeek's layout).  Kept matrices are written in one float format (the
  * checkpoint's own when it has one; bf16 for fp8, as DeepSeek stores them).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -57,7 +58,7 @@
 enum { QF_INT8, QF_INT4, QF_FP8, QF_MXFP4 };
 static const char *const qf_names[] = {"int8", "int4", "fp8", "mxfp4"};
 
-#define QMAX_KEEP 64
+#define QMAX_KEEP 16
 
 typedef struct QOut {           /* one output tensor                                    */
     char name[320];
@@ -367,6 +368,14 @@ int cmd_quantize(int argc, char **argv) {
         else if (!strcmp(argv[i], "--keep") && i + 1 < argc) {
             if (n_keep >= QMAX_KEEP) { fprintf(stderr, "archc quantize: error: more than %d --keep patterns\n", QMAX_KEEP); return 2; }
             keep[n_keep++] = argv[++i];
+            /* the patterns travel through config.json and the YAML description: a tensor-name alphabet */
+            size_t kl = strlen(keep[n_keep - 1]);
+            int bad = kl == 0 || kl > 127;
+            for (const char *c = keep[n_keep - 1]; *c; c++) bad |= !isalnum((unsigned char)*c) && !strchr("._-/*?[]", *c);
+            if (bad) {
+                fprintf(stderr, "archc quantize: error: --keep '%s': expected 1 … 127 letters, digits or . _ - / * ? [ ]\n", keep[n_keep - 1]);
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--quantize-embeddings")) quant_embed = 1;
         else if (!strcmp(argv[i], "--shard-size") && i + 1 < argc) {
             char *end;

@@ -201,6 +201,9 @@ typedef struct WeightsSpec {
     int block[2];            /* FP8 block shape (128, 128)                           */
     WeightFormat kept;       /* int8/int4/mxfp4_dense: the format of the matrices left
                                 unquantised (embeddings, routers, …); default bf16   */
+    char keep[16][128];      /* int8/int4/mxfp4_dense: tensors `archc quantize --keep` left
+                                unquantised (fnmatch pattern or substring of the name) */
+    int n_keep;
     char prefix[64];         /* tensor-name prefix, "" or e.g. "language_model."    */
     SrcLoc loc;
 } WeightsSpec;

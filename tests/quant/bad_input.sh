@@ -76,9 +76,22 @@ expect 1 "expected dtype F32, checkpoint has I8" -- "$WORK/f32m" --weights "$WOR
   && "$ARCHC" "$WORK/q4.yaml" -o "$WORK/q4m" || fail "compile int4"
 expect 1 "tensor model.layers.0.self_attn.q_proj.weight: expected" -- "$WORK/q4m" --weights "$WORK/q8" --tokens 1,2 -n 1
 
+# --keep: kept tensors stay as stored and the compiled model reads them so
+"$ARCHC" quantize "$FX" -o "$WORK/keep" --format int4 --keep "*.o_proj.weight" --keep lm_head 2>/dev/null || fail "quantize --keep"
+python3 -c "import json,sys; h=open(sys.argv[1],'rb').read(); import struct; n=struct.unpack('<Q',h[:8])[0]; d=json.loads(h[8:8+n]);
+assert d['model.layers.0.self_attn.o_proj.weight']['dtype']=='F32' and 'model.layers.0.self_attn.o_proj.weight_scale' not in d
+assert d['lm_head.weight']['dtype']=='F32' and d['model.layers.0.self_attn.q_proj.weight']['dtype']=='U8'" "$WORK/keep/model.safetensors" \
+  || fail "--keep: kept tensors not as stored"
+"$ARCHC" import "$WORK/keep" -o "$WORK/keep.yaml" && grep -q 'keep: \["\*.o_proj.weight", "lm_head"\]' "$WORK/keep.yaml" || fail "import --keep"
+"$ARCHC" "$WORK/keep.yaml" -o "$WORK/keepm" || fail "compile --keep"
+"$WORK/keepm" --weights "$WORK/keep" --tokens 1,2,3 -n 2 > /dev/null || fail "run --keep"
+echo "ok: --keep: o_proj and lm_head kept f32, the model runs"
+expect 2 "expected 1 … 127 letters" -- "$ARCHC" quantize "$FX" -o "$WORK/o7" --format int8 --keep 'a"b'
+no_leftovers o7
+"$ARCHC" quantize "$FX" -o "$WORK/keepg" --format int8 --keep gate_proj 2>/dev/null || fail "quantize --keep gate_proj"
+"$ARCHC" import "$WORK/keepg" -o "$WORK/keepg.yaml" || fail "import --keep gate_proj"
+expect 1 "one kernel reads both in one format" -- "$ARCHC" "$WORK/keepg.yaml" -o "$WORK/keepgm"
 # what the compiler cannot follow yet is refused at import, by its config key
-"$ARCHC" quantize "$FX" -o "$WORK/keep" --format int8 --keep "*.o_proj.weight" 2>/dev/null || fail "quantize --keep"
-expect 1 "modules_to_not_convert" -- "$ARCHC" import "$WORK/keep" -o "$WORK/keep.yaml"
 "$ARCHC" quantize "$FX" -o "$WORK/emb" --format int8 --quantize-embeddings 2>/dev/null || fail "quantize --quantize-embeddings"
 expect 1 "quantized_embeddings" -- "$ARCHC" import "$WORK/emb" -o "$WORK/emb.yaml"
 echo "ok: all bad inputs refused"
