@@ -562,7 +562,10 @@ static void copy_rope(const RopeSpec *r, RopeTable *t) {
 int lower_model(const ModelSpec *s, Graph *g) {
     graph_init(g);
     copy_model(s, &g->model);
-    g->tmax = s->max_context < 64 ? s->max_context : 64;
+    /* Default prefill chunk: 128 tokens.  The prefill GEMM packs each weight
+     * panel once per chunk (docs/kernels.md), so the chunk is the number of
+     * tokens that share one pack; at 64 the packing was a quarter of the time. */
+    g->tmax = s->max_context < 128 ? s->max_context : 128;
     for (int r = 0; r < s->n_rope; r++) copy_rope(&s->rope[r], &g->rope[r]);
     g->n_rope = s->n_rope;
     Lower L = {.g = g, .s = s, .layer = -1, .loc = s->loc};
