@@ -3223,7 +3223,7 @@ static void exec_node(J *j, const Node *n, Scope *sc) {
             j->cont = 0;
             if (j->brk) { j->brk = 0; break; }
         }
-        if (!items->n && n->d) exec_node(j, n->d, sc);
+        if (!items->n && n->d) exec_node(j, n->d, scope_new(j, sc));   /* the else block has its own frame too */
         break;
     }
     case S_SET: {
