@@ -13,11 +13,16 @@
 #      f32 one through llama.cpp's llama-quantize (llama.cpp only: archc has
 #      no int8/int4 path yet, its columns say "-")
 #   3. prefill: a 128-token prompt (archc --tokens <128 ids> -n 1, its
-#      prefill_tok_s; llama-bench -p 128 -n 0)
-#      decode: 64 steps from an empty context (llama-bench -p 0 -n 64 runs 64
+#      prefill_tok_s; llama-bench's pp128 test)
+#      decode: 64 steps from an empty context (llama-bench's tg64 test runs 64
 #      single-token steps at positions 0..63; archc gets a 1-token prompt and
 #      -n 65, so its 64 timed decode steps run at positions 1..64 — the same
 #      work give or take one position of attention)
+#      One `llama-bench -p 128 -n 64 -r 1` per repetition runs both tests, each
+#      on a fresh context after its own warm-up run (the same as -p 128 -n 0
+#      and -p 0 -n 64 separately).  archc runs as two fresh processes (prefill,
+#      decode) with no warm-up: its prefill includes the first touch of the
+#      mmap'ed weights.
 #   4. prints the table (tok/s and archc/llama.cpp ratios), the CPU, the
 #      machine's ceilings (bench_ceilings, before and after; the higher counts)
 #      and a same-model check: archc's and llama.cpp's last-position logits on
@@ -53,6 +58,7 @@ WORK=${BENCH_WORK:-/tmp/archc-vs-llamacpp}
 MODELS=${BENCH_MODELS:-qwen3-0.6b qwen3-moe deepseek-mla}
 DTYPES=${BENCH_DTYPES:-f32 bf16}
 REPS=${BENCH_REPS:-3}
+[ "$REPS" -ge 1 ] 2>/dev/null || { echo "error: BENCH_REPS must be a number >= 1" >&2; exit 2; }
 THREADS=${BENCH_THREADS:-1 2}
 PP=${BENCH_PROMPT:-128}
 TG=${BENCH_GEN:-64}
