@@ -10,8 +10,9 @@
 #   2. per model and dtype: random weights (archc init-weights --seed 1), the
 #      archc binary (--weights-format=DTYPE), and a GGUF of the same weights
 #      (bench/gguf_from_hf.py, PyPI `gguf`); q8_0 / q4_0 GGUFs come from the
-#      f32 one through llama.cpp's llama-quantize (llama.cpp only: archc has
-#      no int8/int4 path yet, its columns say "-")
+#      f32 one through llama.cpp's llama-quantize, and archc's rows for them
+#      run archc's int8 / int4 (archc quantize of the same f32 checkpoint,
+#      then archc import + compile; blocks of 32 like Q8_0 / Q4_0)
 #   3. prefill: a 128-token prompt (archc --tokens <128 ids> -n 1, its
 #      prefill_tok_s; llama-bench's pp128 test)
 #      decode: 64 steps from an empty context (llama-bench's tg64 test runs 64
@@ -127,6 +128,10 @@ model_yaml() {
   esac
 }
 ckpt_dtype() { case $1 in bf16) echo bf16 ;; *) echo f32 ;; esac; }
+# archc's format for each row: q8_0 / q4_0 rows run archc's own int8 / int4
+# (archc quantize of the same f32 weights; blocks of 32, as Q8_0 / Q4_0)
+archc_fmt() { case $1 in q8_0) echo int8 ;; q4_0) echo int4 ;; *) echo "$1" ;; esac; }
+archc_weights() { case $1 in q8_0|q4_0) echo "$WORK/weights-$2-$(archc_fmt "$1")" ;; *) echo "$WORK/weights-$2-$1" ;; esac; }
 
 # ── 2. weights, GGUFs, archc binaries
 for m in $MODELS; do
@@ -141,6 +146,15 @@ for m in $MODELS; do
     if [ "$d" = f32 ] || [ "$d" = bf16 ]; then
       say "== archc binary $WORK/archc-$n-$d"
       "$ARCHC" "$Y" --weights-format="$d" -o "$WORK/archc-$n-$d" >/dev/null
+    else
+      Q=$(archc_weights "$d" "$n")
+      if [ ! -f "$Q/config.json" ]; then
+        say "== archc quantize --format $(archc_fmt "$d") $Q"
+        "$ARCHC" quantize "$W" -o "$Q" --format "$(archc_fmt "$d")" >/dev/null
+      fi
+      say "== archc binary $WORK/archc-$n-$d ($(archc_fmt "$d"))"
+      "$ARCHC" import "$Q" -o "$WORK/$n-$d.yaml" >/dev/null
+      "$ARCHC" "$WORK/$n-$d.yaml" -o "$WORK/archc-$n-$d" >/dev/null
     fi
     if [ -n "$LB" ]; then
       G=$WORK/$n-$cd_.gguf
@@ -209,8 +223,8 @@ for m in $MODELS; do
   Y=$(model_yaml "$m"); n=$(basename "$Y" .yaml)
   for d in $DTYPES; do
     G=$WORK/$n-$d.gguf
-    W=$WORK/weights-$n-$(ckpt_dtype "$d")
-    have_archc=0; { [ "$d" = f32 ] || [ "$d" = bf16 ]; } && have_archc=1
+    W=$(archc_weights "$d" "$n")
+    have_archc=0; [ -x "$WORK/archc-$n-$d" ] && have_archc=1
     have_llama=0; [ -n "$LB" ] && [ -f "$G" ] && have_llama=1
     for t in $THREADS; do
       apf=0; adc=0; lpf=0; ldc=0
