@@ -18,6 +18,7 @@
  * strftime_now formats the current local time, or $SOURCE_DATE_EPOCH when set
  * (reproducible renders for tests).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -475,6 +476,14 @@ static int stop_ids(const RtModel *m, const Tokenizer *tok, const char *dir, int
     return n;
 }
 
+/* Ctrl-C on a terminal: stops the reply being generated (a second one, or one at
+ * the prompt, ends the session) */
+static volatile sig_atomic_t g_interrupted;
+static void on_sigint(int sig) {
+    (void)sig;
+    g_interrupted = 1;
+}
+
 static void free_turns(Turn *t, int n) {
     for (int i = 0; i < n; i++) { free(t[i].role); free(t[i].content); }
 }
@@ -498,11 +507,21 @@ int chat_session(const RtModel *m, const Tokenizer *tok, Sampler *s, const ChatS
         nturns = 1;
     }
     int nsys = nturns;
-    if (tty) fprintf(stderr, "chat with %s: type a message; /reset starts over, /exit ends\n", m->name);
+    struct sigaction old_int;
+    memset(&old_int, 0, sizeof old_int);
+    if (tty) {
+        fprintf(stderr, "chat with %s: type a message; /reset starts over, /exit ends (Ctrl-C stops a reply)\n", m->name);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigint;   /* no SA_RESTART: Ctrl-C at the prompt ends getline */
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int);
+    }
     for (;;) {
         if (tty) { fprintf(stderr, "> "); fflush(stderr); }
+        g_interrupted = 0;
         ssize_t got = getline(&line, &linecap, stdin);
-        if (got < 0) break;
+        if (got < 0 || g_interrupted) { if (tty) fputc('\n', stderr); break; }
         if ((size_t)got > ((size_t)16 << 20)) { fprintf(stderr, "error: a turn of more than 16 MiB\n"); rc = 1; break; }
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
         if (!strcmp(line, "/exit")) break;
@@ -596,7 +615,7 @@ int chat_session(const RtModel *m, const Tokenizer *tok, Sampler *s, const ChatS
         if (o->max_new > 0 && o->max_new < limit) limit = o->max_new;
         int *reply = malloc(sizeof(int) * (size_t)(limit + 1)), nreply = 0;
         if (!reply) { fprintf(stderr, "error: out of memory\n"); rc = 1; break; }
-        for (int i = 0; i < limit; i++) {
+        for (int i = 0; i < limit && !g_interrupted; i++) {
             int next = sampler_sample(s, logits);
             int stop = 0;
             for (int k = 0; k < nstops; k++) stop |= next == stops[k];
@@ -611,6 +630,8 @@ int chat_session(const RtModel *m, const Tokenizer *tok, Sampler *s, const ChatS
             cached[ncached++] = next;
         }
         if (nreply == limit && tty) fprintf(stderr, "\n(reply cut at %d tokens)", limit);
+        if (g_interrupted && tty) fprintf(stderr, "\n(interrupted)");
+        g_interrupted = 0;
         fputc('\n', stdout);
         fflush(stdout);
         if (o->print_ids) {
@@ -625,6 +646,7 @@ int chat_session(const RtModel *m, const Tokenizer *tok, Sampler *s, const ChatS
         nturns++;
     }
 out:
+    if (tty) sigaction(SIGINT, &old_int, NULL);
     if (ferror(stdout)) { fprintf(stderr, "error: writing to stdout failed\n"); rc = 1; }
     free(line);
     free_turns(turns, nturns);
