@@ -42,7 +42,9 @@
 #   BENCH_WORK     work dir for weights, GGUFs, binaries (default /tmp/archc-vs-llamacpp)
 #   BENCH_MODELS   any of: qwen3-0.6b qwen3-moe deepseek-mla, or paths to .yaml
 #                  (default: all three)
-#   BENCH_DTYPES   any of: f32 bf16 q8_0 q4_0 (default: f32 bf16)
+#   BENCH_DTYPES   any of: f32 bf16 bf16p q8_0 q4_0 (default: f32 bf16 bf16p); bf16p is
+#                  the bf16 checkpoint with archc --precision bf16 (bf16-rounded
+#                  activations in prefill, as llama.cpp computes bf16: its same precision)
 #   BENCH_REPS     repetitions, best counts (default 3)
 #   BENCH_THREADS  thread counts (default "1 2")
 #   BENCH_PROMPT / BENCH_GEN   prefill / decode tokens (default 128 / 64)
@@ -57,7 +59,7 @@ ROOT=$PWD
 BUILD=${BENCH_BUILD:-build-bench}
 WORK=${BENCH_WORK:-/tmp/archc-vs-llamacpp}
 MODELS=${BENCH_MODELS:-qwen3-0.6b qwen3-moe deepseek-mla}
-DTYPES=${BENCH_DTYPES:-f32 bf16}
+DTYPES=${BENCH_DTYPES:-f32 bf16 bf16p}
 REPS=${BENCH_REPS:-3}
 [ "$REPS" -ge 1 ] 2>/dev/null || { echo "error: BENCH_REPS must be a number >= 1" >&2; exit 2; }
 THREADS=${BENCH_THREADS:-1 2}
@@ -127,25 +129,28 @@ model_yaml() {
     *) say "error: unknown model $1 (qwen3-0.6b, qwen3-moe, deepseek-mla or a .yaml)"; exit 2 ;;
   esac
 }
-ckpt_dtype() { case $1 in bf16) echo bf16 ;; *) echo f32 ;; esac; }
+ckpt_dtype() { case $1 in bf16|bf16p) echo bf16 ;; *) echo f32 ;; esac; }
 # archc's format for each row: q8_0 / q4_0 rows run archc's own int8 / int4
 # (archc quantize of the same f32 weights; blocks of 32, as Q8_0 / Q4_0)
 archc_fmt() { case $1 in q8_0) echo int8 ;; q4_0) echo int4 ;; *) echo "$1" ;; esac; }
-archc_weights() { case $1 in q8_0|q4_0) echo "$WORK/weights-$2-$(archc_fmt "$1")" ;; *) echo "$WORK/weights-$2-$1" ;; esac; }
+archc_weights() { case $1 in q8_0|q4_0) echo "$WORK/weights-$2-$(archc_fmt "$1")" ;; *) echo "$WORK/weights-$2-$(ckpt_dtype "$1")" ;; esac; }
+# the GGUF llama.cpp runs for a row, and archc's extra flags
+gguf_of() { case $1 in bf16p) echo "$WORK/$2-bf16.gguf" ;; *) echo "$WORK/$2-$1.gguf" ;; esac; }
+archc_flags() { case $1 in bf16p) echo "--precision bf16" ;; esac; }
 
 # ── 2. weights, GGUFs, archc binaries
 for m in $MODELS; do
   Y=$(model_yaml "$m"); n=$(basename "$Y" .yaml)
   for d in $DTYPES; do
-    case $d in f32|bf16|q8_0|q4_0) ;; *) say "error: unknown dtype $d (f32 bf16 q8_0 q4_0)"; exit 2 ;; esac
+    case $d in f32|bf16|bf16p|q8_0|q4_0) ;; *) say "error: unknown dtype $d (f32 bf16 bf16p q8_0 q4_0)"; exit 2 ;; esac
     cd_=$(ckpt_dtype "$d"); W=$WORK/weights-$n-$cd_
     if [ ! -f "$W/model.safetensors" ]; then
       say "== random weights $W"
       "$ARCHC" init-weights "$Y" -o "$W" --dtype "$cd_" --seed 1 >/dev/null
     fi
-    if [ "$d" = f32 ] || [ "$d" = bf16 ]; then
+    if [ "$d" = f32 ] || [ "$d" = bf16 ] || [ "$d" = bf16p ]; then
       say "== archc binary $WORK/archc-$n-$d"
-      "$ARCHC" "$Y" --weights-format="$d" -o "$WORK/archc-$n-$d" >/dev/null
+      "$ARCHC" "$Y" --weights-format="$cd_" -o "$WORK/archc-$n-$d" >/dev/null
     else
       Q=$(archc_weights "$d" "$n")
       if [ ! -f "$Q/config.json" ]; then
@@ -222,7 +227,7 @@ for line in sys.stdin:
 for m in $MODELS; do
   Y=$(model_yaml "$m"); n=$(basename "$Y" .yaml)
   for d in $DTYPES; do
-    G=$WORK/$n-$d.gguf
+    G=$(gguf_of "$d" "$n")
     W=$(archc_weights "$d" "$n")
     have_archc=0; [ -x "$WORK/archc-$n-$d" ] && have_archc=1
     have_llama=0; [ -n "$LB" ] && [ -f "$G" ] && have_llama=1
@@ -231,9 +236,9 @@ for m in $MODELS; do
       for rep in $(seq 1 "$REPS"); do
         say "== $n $d threads=$t rep $rep"
         if [ $have_archc = 1 ]; then
-          l=$("$WORK/archc-$n-$d" --weights "$W" --tokens "$PROMPT" -n 1 --bench --threads "$t" 2>/dev/null | grep '^bench ' || true)
+          l=$("$WORK/archc-$n-$d" --weights "$W" --tokens "$PROMPT" -n 1 --bench --threads "$t" $(archc_flags "$d") 2>/dev/null | grep '^bench ' || true)
           apf=$(max "$apf" "$(field prefill_tok_s "$l")")
-          l=$("$WORK/archc-$n-$d" --weights "$W" --tokens 1000 -n $((TG + 1)) --bench --threads "$t" 2>/dev/null | grep '^bench ' || true)
+          l=$("$WORK/archc-$n-$d" --weights "$W" --tokens 1000 -n $((TG + 1)) --bench --threads "$t" $(archc_flags "$d") 2>/dev/null | grep '^bench ' || true)
           adc=$(max "$adc" "$(field decode_tok_s "$l")")
         fi
         if [ $have_llama = 1 ]; then
