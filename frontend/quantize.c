@@ -233,10 +233,11 @@ static int copy_file(const char *src, const char *dst) {
     return rc;
 }
 
-/* Quantise (or convert) output tensor q from its input tensor into buf (q->nbytes). */
-static void produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *buf, float *row) {
+/* Quantise (or convert) output tensor q from its input tensor into buf (q->nbytes).
+ * -1 when a tensor to quantise holds a NaN or an infinity (no scale represents it). */
+static int produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *buf, float *row) {
     if (q->kind == 0) {
-        if (t->dtype == q->dtype) { memcpy(buf, t->data, q->nbytes); return; }
+        if (t->dtype == q->dtype) { memcpy(buf, t->data, q->nbytes); return 0; }
         size_t n = q->nbytes / st_dtype_size(q->dtype);
         for (size_t i = 0; i < n; i++) {
             float v = src_get(t, i);
@@ -246,9 +247,11 @@ static void produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *
                 memcpy(buf + 2 * i, &h, 2);
             }
         }
-        return;
+        return 0;
     }
     int64_t N = t->shape[0], K = t->shape[1];
+    for (size_t i = 0; i < (size_t)(N * K); i++)
+        if (!isfinite(src_get(t, i))) return -1;
     if (g_fmt == QF_FP8) {
         int64_t nb = (N + 127) / 128, kb = (K + 127) / 128;
         for (int64_t bi = 0; bi < nb; bi++)
@@ -265,7 +268,7 @@ static void produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *
                     for (int64_t c = bj * 128; c < K && c < bj * 128 + 128; c++)
                         buf[r * K + c] = s > 0 ? f32_to_e4m3(src_get(t, (size_t)(r * K + c)) / s) : 0;
             }
-        return;
+        return 0;
     }
     int64_t nb = (K + 31) / 32;   /* a last partial block is padded with zeros */
     for (int64_t r = 0; r < N; r++) {
@@ -316,6 +319,7 @@ static void produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *
             }
         }
     }
+    return 0;
 }
 
 /* Drop the input tensor's pages from this process (the mapping is read-only and
@@ -551,7 +555,13 @@ int cmd_quantize(int argc, char **argv) {
             for (int i = 0; ok && i < nq; i++) {
                 if (q[i].shard != s) continue;
                 progress(i + 1, nq, q[i].name, done, total);
-                produce(&q[i], st_tensor(ck, q[i].src), keep_dt, buf, row);
+                if (produce(&q[i], st_tensor(ck, q[i].src), keep_dt, buf, row) != 0) {
+                    if (f) fclose(f);
+                    free(buf);
+                    free(row);
+                    qerr("tensor %s: holds a NaN or an infinity; it cannot be quantised (keep it with --keep)%s", st_tensor(ck, q[i].src)->name, "");
+                    goto fail1;
+                }
                 ok = fwrite(buf, 1, q[i].nbytes, f) == q[i].nbytes;
                 done += q[i].nbytes;
                 if (q[i].kind != 1 && (q[i].src != untie || q[i].kind == 2)) release(st_tensor(ck, q[i].src));   /* read for the last time */

@@ -49,6 +49,16 @@ open(sys.argv[1], "wb").write(struct.pack("<Q", len(b)) + b + bytes(256))
 PY
 expect 1 "no tensor to quantise" -- "$ARCHC" quantize "$WORK/i32" -o "$WORK/o4" --format fp8
 no_leftovers o4
+# a matrix with an infinity
+python3 - "$WORK/i32/model.safetensors" <<'PY'
+import json, struct, sys
+d = bytearray(64 * 4); d[4 * 5:4 * 6] = struct.pack("<f", float("inf"))
+h = {"model.layers.0.mlp.up_proj.weight": {"dtype": "F32", "shape": [2, 32], "data_offsets": [0, 256]}}
+b = json.dumps(h).encode(); b += b" " * ((8 - len(b) % 8) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(b)) + b + bytes(d))
+PY
+expect 1 "tensor model.layers.0.mlp.up_proj.weight: holds a NaN or an infinity" -- "$ARCHC" quantize "$WORK/i32" -o "$WORK/o8" --format int8
+no_leftovers o8
 # a truncated checkpoint
 mkdir -p "$WORK/trunc"; cp "$FX/config.json" "$WORK/trunc/"
 head -c 5000 "$FX/model.safetensors" > "$WORK/trunc/model.safetensors"
