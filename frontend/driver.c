@@ -24,6 +24,7 @@
 #include "outfile.h"
 #include "ir.h"
 #include "passes.h"
+#include "safetensors.h"
 #include "spec.h"
 
 #ifndef ARCHC_VERSION
@@ -97,6 +98,9 @@ static int cmd_init_weights(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    /* import reads checkpoint headers and quantize streams tensors: map the
+     * files, never read them whole into memory (runtime/safetensors.h) */
+    st_load_mode = ST_LOAD_LAZY;
     if (argc >= 2 && !strcmp(argv[1], "import")) return cmd_import(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "init-weights")) return cmd_init_weights(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "quantize")) return cmd_quantize(argc, argv);

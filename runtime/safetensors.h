@@ -5,8 +5,8 @@
  *
  * A checkpoint is either one .safetensors file, or a directory holding
  * model.safetensors or model.safetensors.index.json (+ shards).  Files are
- * mmap'd read-only; binding hands out pointers into the maps, so no copy of a
- * matrix is made.  1-D float tensors (norm weights, biases) may be widened to
+ * read into huge-page memory or mmap'd, read-only (st_load_mode); binding hands
+ * out pointers into them, so no further copy of a matrix is made.  1-D float tensors (norm weights, biases) may be widened to
  * f32 when the caller asks for that with ST_WIDEN_TO_F32.
  */
 #ifndef ARCHC_SAFETENSORS_H
@@ -22,6 +22,15 @@ typedef enum {
     ST_F8_E4M3, ST_F8_E5M2, ST_F8_E8M0,
     ST_DTYPE_COUNT
 } StDtype;
+
+/* How st_open brings files into memory: ST_LOAD_AUTO reads a checkpoint that
+ * fits in half of RAM into memory on huge pages (faster decode) and maps larger
+ * ones; ST_LOAD_MMAP always maps (the page cache is shared with other
+ * processes; no copy), pre-faulting what fits; ST_LOAD_LAZY maps and touches
+ * nothing (archc import and quantize, which read headers or stream tensors).
+ * Set before st_open (the binary's --mmap). */
+enum { ST_LOAD_AUTO = 0, ST_LOAD_MMAP = 1, ST_LOAD_LAZY = 2 };
+extern int st_load_mode;
 
 const char *st_dtype_name(StDtype t);        /* "F32", "BF16", … (safetensors spelling) */
 size_t st_dtype_size(StDtype t);             /* bytes per element                       */
