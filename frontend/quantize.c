@@ -413,6 +413,8 @@ int cmd_quantize(int argc, char **argv) {
         json_free(cfg);
         return qerr("%s: the checkpoint is already quantised (quantization_config); quantise an f32, bf16 or f16 checkpoint%s", path, ""), 1;
     }
+    st_load_mode = ST_LOAD_LAZY;   /* a file mapping, touched tensor by tensor: release() relies on it
+                                      (MADV_DONTNEED would zero an anonymous copy) */
     StCheckpoint *ck = st_open(in, err, sizeof err);
     if (!ck) { json_free(cfg); return qerr("%s%s", err, ""), 1; }
     int nt = st_count(ck);
