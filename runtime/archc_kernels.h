@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "archc_rt.h"
+#include "safetensors.h"   /* st_f32_to_bf16 (--precision bf16) */
 
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
@@ -683,12 +684,8 @@ static inline uint32_t *rt_x_to_bf16_pairs(const float *x, int T, int K) {
     int KP = (K + 1) / 2;
     uint32_t *xb = (uint32_t *)rt_alloc(sizeof(uint32_t) * (size_t)T * KP);
     for (int t = 0; t < T; t++)
-        for (int k = 0; k < K; k++) {
-            uint32_t u;
-            memcpy(&u, x + (size_t)t * K + k, 4);
-            uint16_t h = (u & 0x7FFFFFFFu) > 0x7F800000u ? (uint16_t)((u >> 16) | 0x40) : (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1)) >> 16);
-            xb[(size_t)t * KP + k / 2] |= (uint32_t)h << (16 * (k & 1));
-        }
+        for (int k = 0; k < K; k++)
+            xb[(size_t)t * KP + k / 2] |= (uint32_t)st_f32_to_bf16(x[(size_t)t * K + k]) << (16 * (k & 1));
     return xb;
 }
 #endif

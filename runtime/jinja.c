@@ -993,6 +993,15 @@ static void parse_call_args(J *j, NodeVec *args) {
     }
 }
 
+/* The argument list after '(' parsed into x's kids (positional: name NULL). */
+static void parse_args_into(J *j, Node *x) {
+    NodeVec args = {0};
+    parse_call_args(j, &args);
+    x->kids = args.v;
+    x->names = args.names;
+    x->nkids = args.n;
+}
+
 static Node *parse_tuple_or_expr(J *j, int with_cond) {
     /* an expression, or a bare tuple a, b (becomes a list) */
     int line = cur(j)->line;
@@ -1132,13 +1141,9 @@ static Node *parse_postfix(J *j, Node *n) {
             n = parse_subscript(j, n, t->line);
         } else if (tok_is_op(t, "(")) {
             j->pos++;
-            NodeVec args = {0};
-            parse_call_args(j, &args);
             Node *x = node(j, N_CALL, t->line);
             x->a = n;
-            x->kids = args.v;
-            x->names = args.names;
-            x->nkids = args.n;
+            parse_args_into(j, x);
             n = x;
         } else return n;
     }
@@ -1165,13 +1170,7 @@ static Node *parse_filter_expr(J *j, Node *n) {
             Node *x = node(j, N_FILTER, t->line);
             x->a = n;
             x->name = dotted_name(j);
-            if (accept_op(j, "(")) {
-                NodeVec args = {0};
-                parse_call_args(j, &args);
-                x->kids = args.v;
-                x->names = args.names;
-                x->nkids = args.n;
-            }
+            if (accept_op(j, "(")) parse_args_into(j, x);
             n = x;
         } else if (tok_is_name(t, "is")) {
             j->pos++;
@@ -1187,11 +1186,7 @@ static Node *parse_filter_expr(J *j, Node *n) {
             } else jfail(j, nt->line, "expected a test name after 'is', got %s", tok_desc(j, nt));
             Tok *a = cur(j);
             if (accept_op(j, "(")) {
-                NodeVec args = {0};
-                parse_call_args(j, &args);
-                x->kids = args.v;
-                x->names = args.names;
-                x->nkids = args.n;
+                parse_args_into(j, x);
             } else if ((a->type == TK_NAME || a->type == TK_STRING || a->type == TK_INT || a->type == TK_FLOAT || tok_is_op(a, "[") ||
                         tok_is_op(a, "{")) &&
                        !tok_is_name(a, "else") && !tok_is_name(a, "or") && !tok_is_name(a, "and")) {
@@ -1206,13 +1201,9 @@ static Node *parse_filter_expr(J *j, Node *n) {
             n = x;
         } else if (tok_is_op(t, "(")) {
             j->pos++;
-            NodeVec args = {0};
-            parse_call_args(j, &args);
             Node *x = node(j, N_CALL, t->line);
             x->a = n;
-            x->kids = args.v;
-            x->names = args.names;
-            x->nkids = args.n;
+            parse_args_into(j, x);
             n = x;
         } else return n;
     }
