@@ -516,13 +516,16 @@ int cmd_quantize(int argc, char **argv) {
     /* the temporary directory next to OUT_DIR */
     {
         char parent[4096];
+        if (strlen(outd) >= sizeof parent) { qerr("-o: the path is longer than %s bytes%s", "4095", ""); goto fail1; }
         snprintf(parent, sizeof parent, "%s", outd);
         while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/') parent[strlen(parent) - 1] = 0;
         char *sl = strrchr(parent, '/');
         const char *base = sl ? sl + 1 : parent;
         if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) { qerr("-o %s: name a new directory%s", outd, ""); goto fail1; }
-        if (sl) { *sl = 0; snprintf(g_tmpdir, sizeof g_tmpdir, "%s/.%s.XXXXXX", sl == parent ? "/" : parent, base); }
-        else snprintf(g_tmpdir, sizeof g_tmpdir, ".%s.XXXXXX", base);
+        int len;
+        if (sl) { *sl = 0; len = snprintf(g_tmpdir, sizeof g_tmpdir, "%s/.%s.XXXXXX", sl == parent ? "" : parent, base); }
+        else len = snprintf(g_tmpdir, sizeof g_tmpdir, ".%s.XXXXXX", base);
+        if (len < 0 || (size_t)len >= sizeof g_tmpdir) { g_tmpdir[0] = 0; qerr("-o %s: the path is too long%s", outd, ""); goto fail1; }
         if (!mkdtemp(g_tmpdir)) { g_tmpdir[0] = 0; qerr("%s: cannot create a directory next to it: %s", outd, strerror(errno)); goto fail1; }
         mode_t um = umask(0);
         umask(um);
