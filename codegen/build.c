@@ -1,25 +1,49 @@
 /*
  * codegen/build.c — turn an emitted .c file into an executable.
  *
- *   $CC (default: cc) -O3 -march=native -std=c11 -I<runtime> FILE.c <libarchc_rt.a> -lm -lpthread -o OUT
+ * Two kinds of build:
  *
- * The compiler is started directly (fork + execvp) with an argument vector:
- * no shell ever sees a file name, so a path such as  x';touch INJECTED;'  is
- * just a strange file name.  $CC and $ARCHC_CFLAGS are split at white space
- * (no quoting, no expansion): "ccache gcc" and "-O0 -g" work as expected.
+ *   for this machine (no --target)
+ *       COMPILER -O3 -march=native -std=c11 -I<runtime> FILE.c <libarchc_rt.a> -lm -lpthread -o OUT
+ *
+ *   for a target (--target=x86_64-linux-gnu | aarch64-linux-gnu): a static
+ *   executable that runs on any CPU of that architecture.  The runtime is
+ *   compiled from its sources for the architecture's baseline, the model once
+ *   per instruction-set variant (x86-64: baseline, v3, v3+AVX-VNNI, v4,
+ *   v4+AVX512-BF16/VNNI; AArch64: armv8-a, armv8.2-a+dotprod), each copy
+ *   exporting its RtModel under its own name (ARCHC_VARIANT), and a small
+ *   generated main() asks runtime/isa.c which copy this CPU runs.  Nothing is
+ *   compiled with -march=native.
+ *
+ * The compiler: --cc=PATH (or $ARCHC_CC) names an external one; otherwise
+ * archc compiles and links in-process with the Clang and lld libraries when it
+ * was built with them (codegen/llvm_tools.h), else runs "cc" (for a foreign
+ * target "TRIPLE-gcc", e.g. aarch64-linux-gnu-gcc).  $CC is not consulted: it
+ * names the compiler for other programs.  A sanitizer build of archc (whose
+ * libarchc_rt.a is built with gcc's sanitizers) builds native binaries with the
+ * external cc, since clang's sanitizer runtime does not link with gcc's.
+ *
+ * Every compiler is started directly (fork + execvp, or fork + the in-process
+ * driver) with an argument vector: no shell ever sees a file name, so a path
+ * such as  x';touch INJECTED;'  is just a strange file name.  The compile jobs
+ * of a target build run in parallel, one per CPU.  $ARCHC_CFLAGS and --cc are
+ * split at white space (no quoting, no expansion): "ccache gcc" and "-O0 -g"
+ * work as expected.
  *
  * The runtime's location is fixed when archc is built (ARCHC_RUNTIME_INCLUDE,
  * ARCHC_RUNTIME_LIB) and can be overridden with ARCHC_RUNTIME_INCLUDE /
- * ARCHC_RUNTIME_LIB in the environment.  Extra flags: $ARCHC_CFLAGS (e.g.
- * "-march=x86-64-v3" to build for another machine, or "-O0 -g").
+ * ARCHC_RUNTIME_LIB in the environment.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "codegen.h"
+#include "llvm_tools.h"
 
 #ifndef ARCHC_RUNTIME_INCLUDE
 #define ARCHC_RUNTIME_INCLUDE "runtime"
@@ -36,14 +60,14 @@ static const char *env_or(const char *name, const char *dflt) {
     return v && *v ? v : dflt;
 }
 
+/* ── argument vectors ──────────────────────────────────────────────────────── */
 typedef struct Argv {
     char **v;
     int n, cap;
-    char *store[4]; /* strdup'd strings split into words, freed at the end */
-    int n_store;
 } Argv;
 
-static int push(Argv *a, char *s) {
+/* Every string an Argv holds is its own copy, freed with it. */
+static int push(Argv *a, const char *s) {
     if (a->n + 2 > a->cap) {
         int cap = a->cap ? 2 * a->cap : 32;
         char **v = realloc(a->v, sizeof *v * (size_t)cap);
@@ -51,74 +75,372 @@ static int push(Argv *a, char *s) {
         a->v = v;
         a->cap = cap;
     }
-    a->v[a->n++] = s;
-    a->v[a->n] = NULL;
+    if (!(a->v[a->n] = strdup(s))) return -1;
+    a->v[++a->n] = NULL;
     return 0;
 }
 
-/* Push the white-space separated words of s (a copy is kept in a->store). */
+static int pushf(Argv *a, const char *fmt, const char *x, const char *y) {
+    size_t n = strlen(fmt) + strlen(x) + (y ? strlen(y) : 0) + 1;
+    char *s = malloc(n);
+    if (!s) return -1;
+    snprintf(s, n, fmt, x, y ? y : "");
+    int rc = push(a, s);
+    free(s);
+    return rc;
+}
+
+/* Push the white-space separated words of s. */
 static int push_words(Argv *a, const char *s) {
     char *c = strdup(s);
-    if (!c || a->n_store >= 4) { free(c); return -1; }
-    a->store[a->n_store++] = c;
-    for (char *w = strtok(c, " \t\n"); w; w = strtok(NULL, " \t\n"))
-        if (push(a, w)) return -1;
+    if (!c) return -1;
+    int rc = 0;
+    for (char *w = strtok(c, " \t\n"); w && rc == 0; w = strtok(NULL, " \t\n")) rc = push(a, w);
+    free(c);
+    return rc;
+}
+
+/* A path as a compiler argument: one that starts with '-' is made relative
+ * ("--" would end the options for some drivers but not all). */
+static int push_path(Argv *a, const char *p) { return pushf(a, p[0] == '-' ? "./%s%s" : "%s%s", p, NULL); }
+
+static void argv_free(Argv *a) {
+    for (int i = 0; i < a->n; i++) free(a->v[i]);
+    free(a->v);
+    a->v = NULL;
+    a->n = a->cap = 0;
+}
+
+/* ── the compiler ──────────────────────────────────────────────────────────── */
+typedef struct Compiler {
+    int inproc;      /* the Clang/lld libraries inside archc                  */
+    int clang;       /* speaks clang's --target= (in-process, or a clang binary) */
+    Argv words;      /* the external command's words ("ccache gcc")            */
+} Compiler;
+
+static int choose_compiler(const BuildOptions *o, Compiler *c, const char *foreign_gcc) {
+    memset(c, 0, sizeof *c);
+    const char *cc = o->cc && *o->cc ? o->cc : getenv("ARCHC_CC");
+    int sanitized = strstr(ARCHC_EXTRA_CFLAGS, "-fsanitize") != NULL && !o->target;
+    if ((!cc || !*cc) && llvm_available() && !sanitized) {
+        c->inproc = c->clang = 1;
+        return push(&c->words, "clang");
+    }
+    if (!cc || !*cc) cc = foreign_gcc ? foreign_gcc : "cc";
+    if (push_words(&c->words, cc)) return -1;
+    if (c->words.n == 0) { fprintf(stderr, "archc: error: --cc / ARCHC_CC is empty\n"); return -1; }
+    const char *base = strrchr(c->words.v[c->words.n - 1], '/');
+    base = base ? base + 1 : c->words.v[c->words.n - 1];
+    c->clang = strstr(base, "clang") != NULL;
     return 0;
 }
 
-int build_executable(const char *c_path, const char *exe_path) {
-    const char *cc = env_or("CC", "cc");
-    const char *inc = env_or("ARCHC_RUNTIME_INCLUDE", ARCHC_RUNTIME_INCLUDE);
-    const char *lib = env_or("ARCHC_RUNTIME_LIB", ARCHC_RUNTIME_LIB);
-    const char *extra = env_or("ARCHC_CFLAGS", "");
-    char *incflag = malloc(strlen(inc) + 3);
-    Argv a = {0};
-    int rc = -1;
-    if (!incflag) goto done;
-    sprintf(incflag, "-I%s", inc);
-    if (push_words(&a, cc) || a.n == 0) { fprintf(stderr, "archc: error: CC is empty\n"); goto done; }
-    static char *fixed[] = {"-O3", "-march=native", "-std=c11", "-D_DEFAULT_SOURCE", "-Wall"};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (push(&a, fixed[i])) goto done;
-    if (push_words(&a, ARCHC_EXTRA_CFLAGS) || push_words(&a, extra)) goto done;
-    /* "--" would end the options for some drivers but not all: a file name that
-     * starts with '-' is made relative instead (./-x.c). */
-    char *cfile = malloc(strlen(c_path) + 3), *ofile = malloc(strlen(exe_path) + 3);
-    if (!cfile || !ofile) { free(cfile); free(ofile); goto done; }
-    sprintf(cfile, "%s%s", c_path[0] == '-' ? "./" : "", c_path);
-    sprintf(ofile, "%s%s", exe_path[0] == '-' ? "./" : "", exe_path);
-    if (push(&a, incflag) || push(&a, cfile) || push(&a, (char *)lib) || push(&a, "-lm") || push(&a, "-lpthread") || push(&a, "-o") ||
-        push(&a, ofile)) {
-        free(cfile);
-        free(ofile);
-        goto done;
-    }
-    if (getenv("ARCHC_VERBOSE")) {
-        fprintf(stderr, "archc:");
-        for (int i = 0; i < a.n; i++) fprintf(stderr, " %s", a.v[i]);
-        fputc('\n', stderr);
-    }
+static const char *compiler_name(const Compiler *c) { return c->inproc ? "the in-process Clang" : c->words.v[0]; }
+
+static void print_cmd(const Argv *a) {
+    fprintf(stderr, "archc:");
+    for (int i = 0; i < a->n; i++) fprintf(stderr, " %s", a->v[i]);
+    fputc('\n', stderr);
+}
+
+/* Start one job; its pid, or -1. */
+static pid_t start_job(const Compiler *c, const Argv *a) {
+    if (getenv("ARCHC_VERBOSE")) print_cmd(a);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
-        fprintf(stderr, "archc: error: building %s: cannot start %s: %s\n", exe_path, a.v[0], strerror(errno));
-    } else if (pid == 0) {
-        execvp(a.v[0], a.v);
-        fprintf(stderr, "archc: error: cannot run the C compiler '%s': %s\n", a.v[0], strerror(errno));
-        _exit(127);
-    } else {
-        int st = 0;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 0) rc = 0;
-        else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 127))
-            fprintf(stderr, "archc: error: building %s failed (%s exited with status %d)\n", exe_path, a.v[0],
-                    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        fprintf(stderr, "archc: error: cannot start %s: %s\n", compiler_name(c), strerror(errno));
+        return -1;
     }
-    free(cfile);
-    free(ofile);
+    if (pid == 0) {
+        if (c->inproc) {
+            int rc = llvm_clang_main(a->n, (const char **)a->v);
+            fflush(NULL);
+            _exit(rc == 0 ? 0 : 1);
+        }
+        execvp(a->v[0], a->v);
+        fprintf(stderr, "archc: error: cannot run the C compiler '%s': %s\n", a->v[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Wait for a job: 0 when it succeeded. */
+static int wait_job(const Compiler *c, pid_t pid, const char *what) {
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 127))
+        fprintf(stderr, "archc: error: %s failed (%s %s %d)\n", what, compiler_name(c),
+                WIFEXITED(st) ? "exited with status" : "was killed by signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    return -1;
+}
+
+/* Run jobs[0..n), at most `par` at a time; 0 when all succeeded.  On a
+ * failure the jobs already running finish, no new one starts. */
+static int run_jobs(const Compiler *c, Argv *jobs, char **what, int n, int par) {
+    pid_t *pids = calloc((size_t)(n ? n : 1), sizeof *pids);
+    if (!pids) return -1;
+    int next = 0, running = 0, rc = 0;
+    while (next < n || running > 0) {
+        while (rc == 0 && next < n && running < par) {
+            pids[next] = start_job(c, &jobs[next]);
+            if (pids[next] < 0) { rc = -1; break; }
+            next++;
+            running++;
+        }
+        if (running == 0) break;
+        int st = 0;
+        pid_t done;
+        while ((done = wait(&st)) < 0 && errno == EINTR) {}
+        if (done < 0) { rc = -1; break; }
+        for (int i = 0; i < next; i++)
+            if (pids[i] == done) {
+                running--;
+                pids[i] = 0;
+                if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+                    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 127))
+                        fprintf(stderr, "archc: error: %s failed (%s %s %d)\n", what[i], compiler_name(c),
+                                WIFEXITED(st) ? "exited with status" : "was killed by signal",
+                                WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+                    rc = -1;
+                }
+            }
+    }
+    free(pids);
+    return rc;
+}
+
+/* ── targets ───────────────────────────────────────────────────────────────── */
+typedef struct Variant {
+    const char *name;     /* reported by the binary (bench line isa=…, ARCHC_ISA=…) */
+    const char *needs;    /* C expression of RT_CPU_* bits (runtime/archc_rt.h)    */
+    const char *flags;    /* compiler flags                                        */
+} Variant;
+
+typedef struct Target {
+    const char *triple, *arch, *foreign_gcc, *baseline;
+    const Variant *variants;   /* best first; the last needs nothing */
+    int n_variants;
+} Target;
+
+static const Variant x86_variants[] = {
+    {"x86-64-v4+bf16+vnni", "RT_CPU_X86_V4 | RT_CPU_AVX512BF16 | RT_CPU_AVX512VNNI", "-march=x86-64-v4 -mavx512bf16 -mavx512vnni"},
+    {"x86-64-v4", "RT_CPU_X86_V4", "-march=x86-64-v4"},
+    {"x86-64-v3+vnni", "RT_CPU_X86_V3 | RT_CPU_AVXVNNI", "-march=x86-64-v3 -mavxvnni"},
+    {"x86-64-v3", "RT_CPU_X86_V3", "-march=x86-64-v3"},
+    {"x86-64", "0", "-march=x86-64"},
+};
+/* AArch64's SIMD (NEON) is part of the base architecture: the floor is NEON,
+ * not scalar.  The kernels use no SVE, bf16 or i8mm instructions yet, so no
+ * variant is built for them. */
+static const Variant arm_variants[] = {
+    {"armv8.2-a+dotprod", "RT_CPU_ARM_DOTPROD", "-march=armv8.2-a+dotprod"},
+    {"armv8-a", "0", "-march=armv8-a"},
+};
+static const Target targets[] = {
+    {"x86_64-linux-gnu", "x86_64", "x86_64-linux-gnu-gcc", "-march=x86-64", x86_variants, 5},
+    {"aarch64-linux-gnu", "aarch64", "aarch64-linux-gnu-gcc", "-march=armv8-a", arm_variants, 2},
+};
+
+const char *build_target_names(void) { return "x86_64-linux-gnu, aarch64-linux-gnu"; }
+
+static const Target *find_target(const char *triple) {
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
+        if (!strcmp(triple, targets[i].triple)) return &targets[i];
+    /* the vendor field is optional: x86_64-pc-linux-gnu, aarch64-unknown-linux-gnu */
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        size_t al = strlen(targets[i].arch);
+        const char *rest = triple + al;
+        if (!strncmp(triple, targets[i].arch, al) && rest[0] == '-' && strchr(rest + 1, '-') &&
+            !strcmp(strchr(rest + 1, '-'), "-linux-gnu"))
+            return &targets[i];
+    }
+    return NULL;
+}
+
+static int host_is(const char *arch) {
+#if defined(__x86_64__)
+    return !strcmp(arch, "x86_64");
+#elif defined(__aarch64__)
+    return !strcmp(arch, "aarch64");
+#else
+    (void)arch;
+    return 0;
+#endif
+}
+
+int build_check_target(const char *triple) {
+    if (find_target(triple)) return 0;
+    fprintf(stderr, "archc: error: --target=%s: expected one of %s\n", triple, build_target_names());
+    return -1;
+}
+
+/* The runtime's C sources (every *.c in its directory), sorted. */
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int runtime_sources(const char *inc, Argv *out) {
+    DIR *d = opendir(inc);
+    if (!d) { fprintf(stderr, "archc: error: runtime sources %s: %s\n", inc, strerror(errno)); return -1; }
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) && rc == 0) {
+        size_t l = strlen(e->d_name);
+        if (l > 2 && !strcmp(e->d_name + l - 2, ".c") && e->d_name[0] != '.') rc = push(out, e->d_name);
+    }
+    closedir(d);
+    if (rc == 0 && out->n == 0) { fprintf(stderr, "archc: error: no runtime sources in %s\n", inc); rc = -1; }
+    if (rc == 0) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+    return rc;
+}
+
+/* Remove a build directory and what it holds (one level). */
+static void remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char p[4608];
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+                unlink(p);
+            }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/* Start an argument vector with the compiler and, for a target, its triple. */
+static int job_start(Argv *a, const Compiler *c, const Target *t) {
+    for (int i = 0; i < c->words.n; i++)
+        if (push(a, c->words.v[i])) return -1;
+    if (t && c->clang && pushf(a, "--target=%s%s", t->triple, NULL)) return -1;
+    return 0;
+}
+
+static int build_for_target(const Compiler *c, const Target *t, const char *c_path, const char *exe_path, const char *inc) {
+    const char *extra = env_or("ARCHC_CFLAGS", "");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/archc-build-XXXXXX", env_or("TMPDIR", "/tmp"));
+    if (!mkdtemp(dir)) { fprintf(stderr, "archc: error: cannot make a build directory in %s: %s\n", env_or("TMPDIR", "/tmp"), strerror(errno)); return -1; }
+    Argv srcs = {0}, objs = {0}, link = {0};
+    int n_jobs = 0, rc = -1, cap = 0;
+    Argv *jobs = NULL;
+    char **what = NULL;
+    char path[4608];
+    if (runtime_sources(inc, &srcs)) goto done;
+    cap = srcs.n + t->n_variants + 1;
+    jobs = calloc((size_t)cap, sizeof *jobs);
+    what = calloc((size_t)cap, sizeof *what);
+    if (!jobs || !what) goto done;
+
+    /* the dispatcher: main() and the table of variants */
+    snprintf(path, sizeof path, "%s/dispatch.c", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) { fprintf(stderr, "archc: error: %s: %s\n", path, strerror(errno)); goto done; }
+    fprintf(f, "/* generated by archc: run the best variant of the model this CPU supports (runtime/isa.c) */\n"
+               "#include \"archc_rt.h\"\n");
+    for (int i = 0; i < t->n_variants; i++) fprintf(f, "const RtModel *archc_model_isa%d(void);\n", i);
+    fprintf(f, "static const RtVariant variants[] = {\n");
+    for (int i = 0; i < t->n_variants; i++)
+        fprintf(f, "    {\"%s\", %s, archc_model_isa%d},\n", t->variants[i].name, t->variants[i].needs, i);
+    fprintf(f, "};\nint main(int argc, char **argv) { return rt_dispatch_main(argc, argv, variants, %d); }\n", t->n_variants);
+    if (fclose(f) != 0) { fprintf(stderr, "archc: error: writing %s failed\n", path); goto done; }
+
+    /* job i: runtime sources and the dispatcher at the baseline, then the model per variant */
+    for (int i = 0; i <= srcs.n + t->n_variants; i++) {
+        Argv *a = &jobs[n_jobs];
+        int is_rt = i < srcs.n, is_disp = i == srcs.n;
+        const Variant *v = is_rt || is_disp ? NULL : &t->variants[i - srcs.n - 1];
+        if (job_start(a, c, t) || push_words(a, "-O3 -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall") ||
+            push_words(a, v ? v->flags : t->baseline) || pushf(a, "-I%s%s", inc, NULL) || push_words(a, extra))
+            goto done;
+        char obj[4608];
+        if (is_rt) {
+            snprintf(path, sizeof path, "%s/%s", inc, srcs.v[i]);
+            snprintf(obj, sizeof obj, "%s/rt_%s.o", dir, srcs.v[i]);
+            what[n_jobs] = strdup(srcs.v[i]);
+            if (push(a, "-c") || push_path(a, path)) goto done;
+        } else if (is_disp) {
+            snprintf(path, sizeof path, "%s/dispatch.c", dir);
+            snprintf(obj, sizeof obj, "%s/dispatch.o", dir);
+            what[n_jobs] = strdup("the start-up dispatcher");
+            if (push(a, "-c") || push_path(a, path)) goto done;
+        } else {
+            int k = i - srcs.n - 1;
+            char def[64];
+            snprintf(def, sizeof def, "-DARCHC_VARIANT=archc_model_isa%d", k);
+            snprintf(obj, sizeof obj, "%s/model_isa%d.o", dir, k);
+            snprintf(path, sizeof path, "compiling the model for %s", v->name);
+            what[n_jobs] = strdup(path);
+            if (push(a, def) || push(a, "-c") || push_path(a, c_path)) goto done;
+        }
+        if (!what[n_jobs] || push(a, "-o") || push(a, obj) || push(&objs, obj)) goto done;
+        n_jobs++;
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (run_jobs(c, jobs, what, n_jobs, ncpu > 0 ? (int)ncpu : 1) != 0) goto done;
+
+    /* link: static, no shared libraries needed on the device */
+    if (job_start(&link, c, t) || push(&link, "-static")) goto done;
+    for (int i = 0; i < objs.n; i++)
+        if (push(&link, objs.v[i])) goto done;
+    if (push_words(&link, "-lm -lpthread") || push(&link, "-o") || push_path(&link, exe_path)) goto done;
+    pid_t pid = start_job(c, &link);
+    if (pid < 0 || wait_job(c, pid, "linking") != 0) goto done;
+    rc = 0;
 done:
-    free(incflag);
-    for (int i = 0; i < a.n_store; i++) free(a.store[i]);
-    free(a.v);
+    for (int i = 0; i < cap && jobs; i++) argv_free(&jobs[i]);
+    for (int i = 0; i < cap && what; i++) free(what[i]);
+    free(jobs);
+    free(what);
+    argv_free(&srcs);
+    argv_free(&objs);
+    argv_free(&link);
+    remove_dir(dir);
+    return rc;
+}
+
+static int build_native(const Compiler *c, const char *c_path, const char *exe_path, const char *inc) {
+    const char *lib = env_or("ARCHC_RUNTIME_LIB", ARCHC_RUNTIME_LIB);
+    Argv a = {0};
+    int rc = -1;
+    if (job_start(&a, c, NULL) || push_words(&a, "-O3 -march=native -std=c11 -D_DEFAULT_SOURCE -Wall") ||
+        push_words(&a, ARCHC_EXTRA_CFLAGS) || push_words(&a, env_or("ARCHC_CFLAGS", "")) || pushf(&a, "-I%s%s", inc, NULL) ||
+        push_path(&a, c_path) || push(&a, lib) || push_words(&a, "-lm -lpthread") || push(&a, "-o") || push_path(&a, exe_path))
+        goto done;
+    char what[4200];
+    snprintf(what, sizeof what, "building %s", exe_path);
+    pid_t pid = start_job(c, &a);
+    if (pid >= 0 && wait_job(c, pid, what) == 0) rc = 0;
+done:
+    argv_free(&a);
+    return rc;
+}
+
+int build_executable(const char *c_path, const char *exe_path, const BuildOptions *o) {
+    static const BuildOptions none = {0};
+    if (!o) o = &none;
+    const char *inc = env_or("ARCHC_RUNTIME_INCLUDE", ARCHC_RUNTIME_INCLUDE);
+    const Target *t = NULL;
+    if (o->target && !(t = find_target(o->target))) return build_check_target(o->target), -1;
+    Compiler c;
+    int rc = choose_compiler(o, &c, t && !host_is(t->arch) ? t->foreign_gcc : NULL);
+    if (rc == 0) rc = t ? build_for_target(&c, t, c_path, exe_path, inc) : build_native(&c, c_path, exe_path, inc);
+    argv_free(&c.words);
+    if (rc == 0 && o->embed_dir) rc = embed_weights(exe_path, o->embed_dir);
+    return rc;
+}
+
+int build_jit_run(const char *c_path, int argc, char **argv) {
+    const char *inc = env_or("ARCHC_RUNTIME_INCLUDE", ARCHC_RUNTIME_INCLUDE);
+    const char *lib = env_or("ARCHC_RUNTIME_LIB", ARCHC_RUNTIME_LIB);
+    Argv f = {0};
+    int rc = -1;
+    if (!(push_words(&f, "-O3 -march=native -std=c11 -D_DEFAULT_SOURCE") || push_words(&f, env_or("ARCHC_CFLAGS", "")) ||
+          pushf(&f, "-I%s%s", inc, NULL))) {
+        const char *srcs[] = {c_path};
+        rc = llvm_jit_run(1, srcs, f.n, (const char *const *)f.v, lib, argc, argv);
+    }
+    argv_free(&f);
     return rc;
 }

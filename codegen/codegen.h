@@ -27,6 +27,23 @@ extern const Backend backend_cuda;
 
 /* codegen/build.c: compile C source at c_path into an executable at exe_path.
  * Returns 0 or -1 (compiler output is shown). */
-int build_executable(const char *c_path, const char *exe_path);
+typedef struct BuildOptions {
+    const char *target;     /* NULL: this machine (-march=native); else a triple (build_target_names):
+                             * a static executable with every instruction-set variant, chosen at start-up */
+    const char *cc;         /* an external compiler (--cc); NULL: $ARCHC_CC, else in-process Clang
+                             * when archc has it, else cc (TRIPLE-gcc for a foreign target) */
+    const char *embed_dir;  /* append this checkpoint directory's files to the executable */
+} BuildOptions;
+int build_executable(const char *c_path, const char *exe_path, const BuildOptions *opts);
+/* Compile c_path in memory and run its main(argc, argv) in this process
+ * (codegen/llvm_tools.h); main's result, or -1 when compiling failed. */
+int build_jit_run(const char *c_path, int argc, char **argv);
+int build_check_target(const char *triple);   /* 0, or -1 with a message naming the known ones */
+const char *build_target_names(void);
+
+/* codegen/embed.c: append the checkpoint directory dir's files (safetensors,
+ * JSON configs, tokenizer, chat template) to the executable at exe_path in
+ * the layout runtime/fileio.h describes.  0, or -1 with a message. */
+int embed_weights(const char *exe_path, const char *dir);
 
 #endif

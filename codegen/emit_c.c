@@ -1086,7 +1086,14 @@ static void emit_descriptor(Emitter *e) {
            "    .forward = model_forward,\n    .release = model_release,\n    .hidden = HIDDEN,\n%s};\n\n",
         cstr(s->name), cstr(cmt(s->file)), s->eos_token, (long long)graph_weight_bytes(e->g),
         e->p->has_phase[PH_MTP] ? "    .mtp = model_mtp,\n" : "");
-    out(e, "int main(int argc, char **argv) {\n    add_expert_weights();\n    return rt_main(argc, argv, &archc_model);\n}\n");
+    out(e, "#ifdef ARCHC_VARIANT\n"
+           "/* A --target build compiles this file once per instruction set, each copy\n"
+           " * naming this function after its variant; the start-up dispatcher calls the\n"
+           " * best one the CPU supports (runtime/isa.c). */\n"
+           "const RtModel *ARCHC_VARIANT(void) {\n    add_expert_weights();\n    return &archc_model;\n}\n"
+           "#else\n"
+           "int main(int argc, char **argv) {\n    add_expert_weights();\n    return rt_main(argc, argv, &archc_model);\n}\n"
+           "#endif\n");
 }
 
 /* The whole file: build the program, then print it top to bottom. */

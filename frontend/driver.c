@@ -3,7 +3,9 @@
  *
  *   archc MODEL.yaml -o OUT.c           emit C
  *   archc MODEL.yaml -o OUT.cu          emit CUDA (not written yet: clear error)
- *   archc MODEL.yaml -o OUT             emit C and build the executable ($CC)
+ *   archc MODEL.yaml -o OUT             emit C and build the executable (codegen/build.c)
+ *       [--target=TRIPLE] [--cc=CC] [--embed-weights DIR]
+ *   archc run MODEL.yaml --weights DIR [binary options]   compile and run at once
  *   archc --emit=ir MODEL.yaml [-o F]   print the graph after passes
  *   archc import HF_DIR|config.json -o MODEL.yaml
  *   archc init-weights MODEL.yaml -o DIR --dtype f32|bf16|f16 --seed S
@@ -20,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include "codegen.h"
+#include "llvm_tools.h"
 #include "outfile.h"
 #include "ir.h"
 #include "passes.h"
@@ -37,6 +41,9 @@ int cmd_quantize(int argc, char **argv);  /* frontend/quantize.c */
 static void usage(FILE *f) {
     fprintf(f,
             "usage: archc MODEL.yaml -o OUT.c|OUT.cu|OUT   compile (OUT without suffix: build an executable)\n"
+            "       archc MODEL.yaml -o OUT --target=x86_64-linux-gnu|aarch64-linux-gnu [--embed-weights DIR]\n"
+            "                                               a static executable for any CPU of that architecture\n"
+            "       archc run MODEL.yaml --weights DIR [binary options]   compile in memory and run at once\n"
             "       archc --emit=ir MODEL.yaml [-o FILE]    print the graph IR after passes\n"
             "       archc import HF_DIR|config.json -o MODEL.yaml\n"
             "       archc init-weights MODEL.yaml -o DIR [--dtype f32|bf16|f16] [--seed S]\n"
@@ -45,9 +52,14 @@ static void usage(FILE *f) {
             "  --disable-pass=NAME   skip a pass (repeatable); --list-passes shows them\n"
             "  --weights-format=F    compile for a checkpoint stored as f32, bf16 or f16\n"
             "  --prefill-chunk=N     tokens per prefill chunk (default 128): activation memory vs matmul tile reuse\n"
+            "  --target=TRIPLE       build a static executable for x86_64-linux-gnu or aarch64-linux-gnu with every\n"
+            "                        instruction-set variant, picked at start-up (default: this machine, -march=native)\n"
+            "  --cc=CC               build with this external compiler (default: in-process Clang when archc has it, else cc)\n"
+            "  --embed-weights DIR   append the checkpoint to the executable: it then runs without --weights\n"
             "  -v                    say what each pass did\n"
             "  --help, --version\n"
-            "environment: CC (compiler for executables), ARCHC_CFLAGS (extra flags)\n");
+            "environment: ARCHC_CC (external compiler, as --cc), ARCHC_CFLAGS (extra compiler flags);\n"
+            "             CC is not consulted\n");
 }
 
 static int has_suffix(const char *s, const char *suf) {
@@ -97,6 +109,134 @@ static int cmd_init_weights(int argc, char **argv) {
     return rc == 0 ? 0 : 1;
 }
 
+/* Options of a compilation: what archc's main and `archc run` share. */
+typedef struct CompileOptions {
+    const char *wfmt;
+    long chunk;
+    PassOptions passes;
+} CompileOptions;
+
+/* Parse one compilation option at argv[*i]: 1 when it was one (consumed), 0
+ * when it is not, -1 on a bad value (message printed). */
+static int compile_option(char **argv, int argc, int *i, CompileOptions *o) {
+    (void)argc;
+    const char *a = argv[*i];
+    if (!strncmp(a, "--weights-format=", 17)) o->wfmt = a + 17;
+    else if (!strncmp(a, "--prefill-chunk=", 16)) {
+        char *end;
+        o->chunk = strtol(a + 16, &end, 10);
+        if (*end || o->chunk < 1 || o->chunk > 4096) {
+            fprintf(stderr, "archc: error: --prefill-chunk=%s: expected an integer in 1 … 4096\n", a + 16);
+            return -1;
+        }
+    } else if (!strncmp(a, "--disable-pass=", 15)) {
+        if (o->passes.n_disabled >= 16) { fprintf(stderr, "archc: error: too many --disable-pass options\n"); return -1; }
+        o->passes.disabled[o->passes.n_disabled++] = a + 15;
+    } else if (!strcmp(a, "-v")) o->passes.verbose = 1;
+    else return 0;
+    return 1;
+}
+
+/* Parse, lower and run the passes: 0 with *g filled (graph_free it), or -1. */
+static int compile_graph(const char *in, const CompileOptions *o, Graph *g) {
+    static ModelSpec spec;
+    if (spec_parse_file(in, &spec) != 0) return -1;
+    if (o->wfmt) {
+        /* compile the same description for a checkpoint stored in another format */
+        if (!strcmp(o->wfmt, "f32")) spec.weights.format = WFMT_F32;
+        else if (!strcmp(o->wfmt, "bf16")) spec.weights.format = WFMT_BF16;
+        else if (!strcmp(o->wfmt, "f16")) spec.weights.format = WFMT_F16;
+        else { fprintf(stderr, "archc: error: --weights-format=%s: expected f32, bf16 or f16\n", o->wfmt); return -1; }
+    }
+    if (lower_model(&spec, g) != 0) { graph_free(g); return -1; }
+    if (o->chunk) g->tmax = (int)(o->chunk < spec.max_context ? o->chunk : spec.max_context);
+    PassOptions po = o->passes;
+    if (passes_run(g, &po) != 0) { graph_free(g); return -1; }
+    return 0;
+}
+
+/* Emit the C (or CUDA) of g to cpath, through a temporary file.  0 or -1. */
+static int emit_file(Graph *g, const Backend *be, const char *cpath) {
+    char tmp[4096];
+    if (be->check(g) != 0) return -1;
+    FILE *f = out_open(cpath, tmp, sizeof tmp);
+    if (!f) return -1;
+    int ok = be->emit(g, f) == 0;
+    if (out_commit(f, tmp, cpath, ok) != 0) {
+        if (ok) fprintf(stderr, "archc: error: writing %s failed\n", cpath);
+        return -1;
+    }
+    return 0;
+}
+
+/* archc run MODEL.yaml [compile options] [binary options]: compile and run at
+ * once.  With the LLVM libraries the C is compiled in memory and run in this
+ * process (ORC JIT); without them a temporary executable is built with the
+ * external compiler and run. */
+static int cmd_run(int argc, char **argv) {
+    const char *in = NULL;
+    CompileOptions co = {0};
+    BuildOptions bo = {0};
+    char **rargv = calloc((size_t)argc + 1, sizeof *rargv);
+    int rargc = 1;
+    if (!rargv) return 1;
+    for (int i = 2; i < argc; i++) {
+        int r = compile_option(argv, argc, &i, &co);
+        if (r < 0) { free(rargv); return 2; }
+        if (r) continue;
+        if (!strncmp(argv[i], "--cc=", 5)) bo.cc = argv[i] + 5;
+        else if (!in && argv[i][0] != '-') in = argv[i];
+        else rargv[rargc++] = argv[i];   /* the model binary's own options, in order */
+    }
+    if (!in) {
+        fprintf(stderr, "usage: archc run MODEL.yaml [--disable-pass=P ...] [--weights-format=F] [--prefill-chunk=N] [--cc=CC]\n"
+                        "                 --weights DIR [any option of the built binary]\n");
+        free(rargv);
+        return 2;
+    }
+    rargv[0] = (char *)in;
+    Graph g;
+    if (compile_graph(in, &co, &g) != 0) { free(rargv); return 1; }
+    char dir[4096], cpath[4200], exe[4200];
+    snprintf(dir, sizeof dir, "%s/archc-run-XXXXXX", getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "archc run: error: cannot make a temporary directory: %s\n", strerror(errno));
+        graph_free(&g);
+        free(rargv);
+        return 1;
+    }
+    snprintf(cpath, sizeof cpath, "%s/model.c", dir);
+    snprintf(exe, sizeof exe, "%s/model", dir);
+    int rc = emit_file(&g, &backend_c, cpath) == 0 ? 0 : 1;
+    graph_free(&g);
+    int use_jit = llvm_available() && !bo.cc && !(getenv("ARCHC_CC") && *getenv("ARCHC_CC"));
+    if (rc == 0 && use_jit) {
+        fflush(NULL);
+        int r = build_jit_run(cpath, rargc, rargv);
+        rc = r < 0 ? 1 : r;
+    } else if (rc == 0) {
+        rc = build_executable(cpath, exe, &bo) == 0 ? 0 : 1;
+        if (rc == 0) {
+            fflush(NULL);
+            pid_t pid = fork();
+            if (pid == 0) {
+                rargv[0] = exe;
+                execv(exe, rargv);
+                fprintf(stderr, "archc run: error: cannot run %s: %s\n", exe, strerror(errno));
+                _exit(127);
+            }
+            int st = 0;
+            while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+            rc = pid < 0 ? 1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+    }
+    unlink(cpath);
+    unlink(exe);
+    rmdir(dir);
+    free(rargv);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     /* import reads checkpoint headers and quantize streams tensors: map the
      * files, never read them whole into memory (runtime/safetensors.h) */
@@ -104,34 +244,40 @@ int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "import")) return cmd_import(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "init-weights")) return cmd_init_weights(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "quantize")) return cmd_quantize(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "run")) return cmd_run(argc, argv);
 
-    const char *in = NULL, *outp = NULL, *emit = NULL, *wfmt = NULL;
-    long chunk = 0;
-    PassOptions opts = {0};
+    const char *in = NULL, *outp = NULL, *emit = NULL;
+    CompileOptions co = {0};
+    BuildOptions bo = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int r = compile_option(argv, argc, &i, &co);
+        if (r < 0) return 2;
+        if (r) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--version")) { printf("archc %s\n", ARCHC_VERSION); return 0; }
-        else if (!strcmp(a, "--list-passes")) {
+        else if (!strcmp(a, "--version")) {
+            printf("archc %s\n", ARCHC_VERSION);
+            if (llvm_available()) printf("in-process compilation: Clang/LLVM %s (lld)\n", llvm_version());
+            else printf("in-process compilation: no (built without the Clang/LLVM libraries; executables are built with cc)\n");
+            return 0;
+        } else if (!strcmp(a, "--list-passes")) {
             for (int p = 0; p < pass_count; p++) printf("%-14s %s\n", pass_table[p].name, pass_table[p].what);
             return 0;
         } else if (!strcmp(a, "-o")) {
             if (i + 1 >= argc) { fprintf(stderr, "archc: error: -o needs a file name\n"); return 2; }
             outp = argv[++i];
         } else if (!strncmp(a, "--emit=", 7)) emit = a + 7;
-        else if (!strncmp(a, "--weights-format=", 17)) wfmt = a + 17;
-        else if (!strncmp(a, "--prefill-chunk=", 16)) {
-            char *end;
-            chunk = strtol(a + 16, &end, 10);
-            if (*end || chunk < 1 || chunk > 4096) {
-                fprintf(stderr, "archc: error: --prefill-chunk=%s: expected an integer in 1 … 4096\n", a + 16);
-                return 2;
-            }
+        else if (!strncmp(a, "--target=", 9)) {
+            bo.target = a + 9;
+            if (build_check_target(bo.target) != 0) return 2;
+        } else if (!strncmp(a, "--cc=", 5)) {
+            bo.cc = a + 5;
+            if (!*bo.cc) { fprintf(stderr, "archc: error: --cc= needs a compiler\n"); return 2; }
+        } else if (!strcmp(a, "--embed-weights") || !strncmp(a, "--embed-weights=", 16)) {
+            if (a[15] == '=') bo.embed_dir = a + 16;
+            else if (i + 1 < argc) bo.embed_dir = argv[++i];
+            if (!bo.embed_dir || !*bo.embed_dir) { fprintf(stderr, "archc: error: --embed-weights needs a checkpoint directory\n"); return 2; }
         }
-        else if (!strncmp(a, "--disable-pass=", 15)) {
-            if (opts.n_disabled >= 16) { fprintf(stderr, "archc: error: too many --disable-pass options\n"); return 2; }
-            opts.disabled[opts.n_disabled++] = a + 15;
-        } else if (!strcmp(a, "-v")) opts.verbose = 1;
         else if (a[0] == '-') { fprintf(stderr, "archc: error: unknown option '%s' (see archc --help)\n", a); return 2; }
         else if (!in) in = a;
         else { fprintf(stderr, "archc: error: unexpected argument '%s' (one model description at a time)\n", a); return 2; }
@@ -144,19 +290,8 @@ int main(int argc, char **argv) {
     int want_ir = emit && !strcmp(emit, "ir");
     if (!want_ir && !outp) { fprintf(stderr, "archc: error: no output: give -o OUT.c, -o OUT.cu or -o EXECUTABLE\n"); return 2; }
 
-    static ModelSpec spec;
     Graph g;
-    if (spec_parse_file(in, &spec) != 0) return 1;
-    if (wfmt) {
-        /* compile the same description for a checkpoint stored in another format */
-        if (!strcmp(wfmt, "f32")) spec.weights.format = WFMT_F32;
-        else if (!strcmp(wfmt, "bf16")) spec.weights.format = WFMT_BF16;
-        else if (!strcmp(wfmt, "f16")) spec.weights.format = WFMT_F16;
-        else { fprintf(stderr, "archc: error: --weights-format=%s: expected f32, bf16 or f16\n", wfmt); return 2; }
-    }
-    if (lower_model(&spec, &g) != 0) { graph_free(&g); return 1; }
-    if (chunk) g.tmax = (int)(chunk < spec.max_context ? chunk : spec.max_context);
-    if (passes_run(&g, &opts) != 0) { graph_free(&g); return 1; }
+    if (compile_graph(in, &co, &g) != 0) return 1;
 
     char tmp[4096];
     const char *inputs[] = {in};
@@ -173,6 +308,11 @@ int main(int argc, char **argv) {
 
     const Backend *be = has_suffix(outp, ".cu") ? &backend_cuda : &backend_c;
     int build = !has_suffix(outp, ".c") && !has_suffix(outp, ".cu");
+    if (!build && (bo.target || bo.embed_dir || bo.cc)) {
+        fprintf(stderr, "archc: error: --target, --cc and --embed-weights build an executable: give -o without .c/.cu\n");
+        graph_free(&g);
+        return 2;
+    }
     char cpath[4096];
     if ((size_t)snprintf(cpath, sizeof cpath, build ? "%s.archc.c" : "%s", outp) >= sizeof cpath) {
         fprintf(stderr, "archc: error: output path too long\n");
@@ -180,19 +320,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (out_check(outp, inputs, 1) || (build && out_check(cpath, inputs, 1))) { graph_free(&g); return 1; }
-    if (be->check(&g) != 0) { graph_free(&g); return 1; }
-    FILE *f = out_open(cpath, tmp, sizeof tmp);
-    if (!f) { graph_free(&g); return 1; }
-    int ok = be->emit(&g, f) == 0;
+    int erc = emit_file(&g, be, cpath);
     graph_free(&g);
-    if (out_commit(f, tmp, cpath, ok) != 0) {
-        if (ok) fprintf(stderr, "archc: error: writing %s failed\n", cpath);
-        return 1;
-    }
+    if (erc != 0) return 1;
     if (build) {
         char exe_tmp[4096];
         if (out_reserve(outp, exe_tmp, sizeof exe_tmp)) { unlink(cpath); return 1; }
-        int rc = build_executable(cpath, exe_tmp);
+        int rc = build_executable(cpath, exe_tmp, &bo);
         if (!getenv("ARCHC_KEEP_C")) unlink(cpath);
         if (rc != 0) { unlink(exe_tmp); return 1; }
         if (rename(exe_tmp, outp) != 0) {

@@ -46,6 +46,28 @@ typedef struct RtModel {
 
 int rt_main(int argc, char **argv, const RtModel *model);
 
+/* ── instruction-set dispatch (runtime/isa.c) ───────────────────────────────
+ * A --target build compiles the model once per instruction-set variant; its
+ * main() hands the variants, best first, to rt_dispatch_main, which runs the
+ * first one this CPU (and OS) supports.  ARCHC_ISA=NAME in the environment
+ * forces a variant (an error if the CPU lacks it). */
+enum {
+    RT_CPU_X86_V3 = 1u << 0,       /* AVX2, FMA, F16C, BMI1/2, LZCNT, MOVBE + OS AVX state */
+    RT_CPU_AVXVNNI = 1u << 1,      /* AVX-VNNI (VEX-encoded)                               */
+    RT_CPU_X86_V4 = 1u << 2,       /* AVX-512 F/BW/CD/DQ/VL + OS ZMM state                 */
+    RT_CPU_AVX512BF16 = 1u << 3,
+    RT_CPU_AVX512VNNI = 1u << 4,
+    RT_CPU_ARM_DOTPROD = 1u << 8,  /* AArch64 SDOT/UDOT (HWCAP_ASIMDDP)                    */
+};
+typedef struct RtVariant {
+    const char *name;              /* "x86-64-v4+bf16+vnni", "armv8.2-a+dotprod", …        */
+    unsigned needs;                /* RT_CPU_* bits the variant was compiled for          */
+    const RtModel *(*model)(void);
+} RtVariant;
+unsigned rt_cpu_features(void);
+int rt_dispatch_main(int argc, char **argv, const RtVariant *variants, int n_variants);
+extern const char *rt_isa_name;    /* the variant running; "native" for a -march=native build */
+
 /* ── thread pool (runtime/threadpool.c) ─────────────────────────────────────
  * rt_parallel_for splits [0, n) into contiguous chunks that the threads claim
  * in turn (about four per thread), calls fn(ctx, begin, end) on each and

@@ -35,8 +35,7 @@
 #define CHAT_MAX_FILE ((size_t)64 << 20)
 
 static void weights_dir(const char *weights, char *buf, size_t cap) {
-    struct stat st;
-    if (stat(weights, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(buf, cap, "%s", weights);
+    if (rt_is_dir(weights)) snprintf(buf, cap, "%s", weights);
     else {
         const char *slash = strrchr(weights, '/');
         if (slash) snprintf(buf, cap, "%.*s", (int)(slash - weights), weights);
@@ -225,14 +224,13 @@ int chat_render(const ChatRequest *rq, char **out, size_t *out_len, char *err, s
 
     /* tokenizer_config.json (optional when the template comes from elsewhere) */
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    struct stat st;
-    if (stat(path, &st) == 0) {
+    if (rt_path_exists(path)) {
         cfg = json_parse_file(path, e2, sizeof e2);
         if (!cfg) { snprintf(err, errlen, "%s", e2); goto done; }
         if (cfg->type != JSON_OBJECT) { snprintf(err, errlen, "%s: expected a JSON object", path); goto done; }
     }
     snprintf(path, sizeof path, "%s/special_tokens_map.json", dir);
-    if (stat(path, &st) == 0) {
+    if (rt_path_exists(path)) {
         stm = json_parse_file(path, e2, sizeof e2);
         if (!stm) { snprintf(err, errlen, "%s", e2); goto done; }
     }
@@ -243,7 +241,7 @@ int chat_render(const ChatRequest *rq, char **out, size_t *out_len, char *err, s
         if (!tmpl) { snprintf(err, errlen, "--chat-template %s", e2); goto done; }
     } else {
         snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
-        if (stat(path, &st) == 0) {
+        if (rt_path_exists(path)) {
             tmpl = rt_read_file(path, CHAT_MAX_FILE, &tlen, e2, sizeof e2);
             if (!tmpl) { snprintf(err, errlen, "%s", e2); goto done; }
         } else {
@@ -369,6 +367,7 @@ int chat_cli(int argc, char **argv) {
         else if (!strcmp(f, "--chat-template")) rq.template_path = v;
         else vars[rq.nvars++] = v;
     }
+    if (!rq.weights && rt_embedded_present()) rq.weights = RT_EMBEDDED_DIR;
     if (!rq.weights) { fprintf(stderr, "error: --weights PATH is required (the directory with tokenizer_config.json)\n"); free(vars); return 2; }
     rq.vars = vars;
     char *out = NULL, err[2048];
@@ -455,8 +454,7 @@ static int stop_ids(const RtModel *m, const Tokenizer *tok, const char *dir, int
     char path[4200], err[1024];
     if (m->eos_token >= 0 && n < cap) ids[n++] = m->eos_token;
     snprintf(path, sizeof path, "%s/generation_config.json", dir);
-    struct stat st;
-    if (stat(path, &st) == 0) {
+    if (rt_path_exists(path)) {
         JsonValue *g = json_parse_file(path, err, sizeof err);
         const JsonValue *e = g ? json_get(g, "eos_token_id") : NULL;
         if (e && e->type == JSON_NUMBER && n < cap) ids[n++] = (int)e->number;
@@ -466,7 +464,7 @@ static int stop_ids(const RtModel *m, const Tokenizer *tok, const char *dir, int
         json_free(g);
     }
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    if (stat(path, &st) == 0) {
+    if (rt_path_exists(path)) {
         JsonValue *c = json_parse_file(path, err, sizeof err);
         const char *t = c ? token_text(json_get(c, "eos_token")) : NULL;
         int id = t ? tok_token_id(tok, t) : -1;

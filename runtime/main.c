@@ -43,6 +43,7 @@ static void usage(FILE *f, const RtModel *m) {
             "%s — compiled by archc from %s\n"
             "usage: %s --weights PATH [--prompt TEXT | --tokens 1,2,3] [options]\n"
             "  --weights PATH   checkpoint: a directory (config.json + *.safetensors) or one .safetensors file\n"
+            "                   (not needed by a binary built with archc --embed-weights)\n"
             "  --prompt TEXT    text, tokenized with tokenizer.json next to the weights\n"
             "  --tokens IDS     comma-separated token ids instead of a prompt\n"
             "  -n N             tokens to generate (default 16; 0 = prefill only)\n"
@@ -151,6 +152,7 @@ static int parse_args(int argc, char **argv, const RtModel *m, Args *a) {
         } else if (!strcmp(f, "--temp")) { if (parse_float(f, v, 0.0f, 100.0f, &a->temp)) return -1; }
         else if (!strcmp(f, "--top-p")) { if (parse_float(f, v, 0.0f, 1.0f, &a->top_p)) return -1; }
     }
+    if (!a->weights && rt_embedded_present()) a->weights = RT_EMBEDDED_DIR;   /* archc --embed-weights */
     if (!a->weights) { fprintf(stderr, "error: --weights PATH is required (see --help)\n"); return -1; }
     if ((a->system || a->chat_template || a->vars || a->slide) && !a->chat) {
         fprintf(stderr, "error: --system, --chat-var, --chat-template and --slide go with --chat (or --render-chat)\n");
@@ -213,18 +215,17 @@ static int parse_token_list(const char *s, int vocab, int **out) {
 /* tokenizer.json next to the weights: in the directory, or beside the file. */
 /* tokenizer.json next to the weights, else Qwen-1's qwen.tiktoken. */
 static void tokenizer_path(const char *weights, char *buf, size_t cap) {
-    struct stat st;
     char dir[4000];
-    if (stat(weights, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(dir, sizeof dir, "%s", weights);
+    if (rt_is_dir(weights)) snprintf(dir, sizeof dir, "%s", weights);
     else {
         const char *slash = strrchr(weights, '/');
         snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - weights) : 1, slash ? weights : ".");
     }
     snprintf(buf, cap, "%s/tokenizer.json", dir);
-    if (access(buf, R_OK) == 0) return;
+    if (rt_path_exists(buf)) return;
     char alt[4096];
     snprintf(alt, sizeof alt, "%s/qwen.tiktoken", dir);
-    if (access(alt, R_OK) == 0) snprintf(buf, cap, "%s", alt);
+    if (rt_path_exists(alt)) snprintf(buf, cap, "%s", alt);
 }
 
 /* Outputs (--logits, --decode-logits) go to a temporary file in the output's
@@ -454,8 +455,8 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     }
     double pf = T / (t_prefill > 0 ? t_prefill : 1e-9), dc = decoded / (t_decode > 0 ? t_decode : 1e-9);
     if (a.bench) {
-        printf("bench prefill_tokens=%d prefill_tok_s=%.2f decode_tokens=%d decode_tok_s=%.2f threads=%d", T, pf, decoded, dc,
-               rt_threads());
+        printf("bench prefill_tokens=%d prefill_tok_s=%.2f decode_tokens=%d decode_tok_s=%.2f threads=%d isa=%s", T, pf, decoded,
+               dc, rt_threads(), rt_isa_name);
         if (a.mtp) printf(" mtp_drafted=%d mtp_accepted=%d mtp_accept_rate=%.3f", drafted, accepted, drafted ? (double)accepted / drafted : 0.0);
         printf("\n");
     } else if (a.mtp) {

@@ -250,7 +250,7 @@ int st_load_mode = ST_LOAD_AUTO;
  * asks for transparent huge pages (granted or not, the copy works), then made
  * read-only like a mapping of the file.  *map_size receives what st_close
  * unmaps.  NULL with err set on failure. */
-static void *read_into_huge_pages(int fd, const char *path, size_t size, size_t *map_size, char *err, size_t errlen) {
+static void *read_into_huge_pages(int fd, uint64_t offset, const char *path, size_t size, size_t *map_size, char *err, size_t errlen) {
     const size_t huge = (size_t)2 << 20;
     size_t len = (size + huge - 1) / huge * huge, span = len + huge;
     char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -263,7 +263,7 @@ static void *read_into_huge_pages(int fd, const char *path, size_t size, size_t 
 #endif
     for (size_t done = 0; done < size;) {
         size_t want = size - done > ((size_t)1 << 30) ? ((size_t)1 << 30) : size - done;
-        ssize_t got = pread(fd, buf + done, want, (off_t)done);
+        ssize_t got = pread(fd, buf + done, want, (off_t)(offset + done));
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) {
             snprintf(err, errlen, "%s: %s after %zu of %zu bytes", path, got < 0 ? strerror(errno) : "file shrank while reading", done, size);
@@ -279,16 +279,16 @@ static void *read_into_huge_pages(int fd, const char *path, size_t size, size_t 
 
 /* mmap one file and add its tensors. */
 static int add_file(StCheckpoint *ck, const char *path, char *err, size_t errlen) {
-    int fd = open(path, O_RDONLY | O_NONBLOCK);
-    if (fd < 0) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
-    struct stat st;
-    if (fstat(fd, &st) != 0) { close(fd); snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno)); return -1; }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        snprintf(err, errlen, "%s: is %s, expected a .safetensors file", path, S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+    /* a file on disk, or one embedded in the executable (runtime/fileio.h) */
+    RtFileRef ref;
+    if (rt_file_open(path, &ref, err, errlen) != 0) {
+        const char *suffix = "expected a regular file";
+        size_t l = strlen(err), sl = strlen(suffix);
+        if (l >= sl && !strcmp(err + l - sl, suffix)) snprintf(err + l - sl, errlen - (l - sl), "expected a .safetensors file");
         return -1;
     }
-    size_t size = (size_t)st.st_size;
+    int fd = ref.fd;
+    size_t size = (size_t)ref.size;
     if (size < 8) { close(fd); snprintf(err, errlen, "%s: file truncated (%zu bytes, no header)", path, size); return -1; }
     /* Checkpoints that fit in half of the machine's memory (all files of this
      * process together) are read into anonymous memory on 2 MB transparent
@@ -307,11 +307,14 @@ static int add_file(StCheckpoint *ck, const char *path, char *err, size_t errlen
     int fits = st_load_mode != ST_LOAD_LAZY && pages > 0 && page > 0 && resident + size <= (size_t)pages * (size_t)page / 2;
     void *map = MAP_FAILED;
     size_t map_size = size;
-    if (fits && st_load_mode == ST_LOAD_AUTO) {
-        map = read_into_huge_pages(fd, path, size, &map_size, err, errlen);
+    /* an embedded file starts on a 64 KiB boundary; should a page be larger,
+     * the file is read instead of mapped */
+    int mappable = page > 0 && ref.offset % (uint64_t)page == 0;
+    if ((fits && st_load_mode == ST_LOAD_AUTO) || !mappable) {
+        map = read_into_huge_pages(fd, ref.offset, path, size, &map_size, err, errlen);
         if (!map) { close(fd); return -1; }
     } else {
-        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE | (fits ? MAP_POPULATE : 0), fd, 0);
+        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE | (fits ? MAP_POPULATE : 0), fd, (off_t)ref.offset);
     }
     if (fits && map != MAP_FAILED) resident += size;
     close(fd);
@@ -425,14 +428,13 @@ StCheckpoint *st_open(const char *path, char *err, size_t errlen) {
     StCheckpoint *ck = calloc(1, sizeof *ck);
     if (!ck || !(ck->path = strdup(path))) { free(ck); snprintf(err, errlen, "%s: out of memory", path); return NULL; }
     int rc;
-    struct stat st;
-    if (stat(path, &st) != 0) {
+    if (!rt_path_exists(path)) {
         snprintf(err, errlen, "%s: %s", path, errno == ENOENT ? "no such file or directory" : strerror(errno));
         rc = -1;
-    } else if (S_ISDIR(st.st_mode)) {
+    } else if (rt_is_dir(path)) {
         char p[4096];
         snprintf(p, sizeof p, "%s/model.safetensors.index.json", path);
-        if (stat(p, &st) == 0) {
+        if (rt_path_exists(p)) {
             size_t len;
             char *text = rt_read_file(p, JSON_MAX_FILE_BYTES, &len, err, errlen);
             char **shards = NULL, **holds = NULL;
@@ -443,7 +445,7 @@ StCheckpoint *st_open(const char *path, char *err, size_t errlen) {
                 char sp[8192];
                 if (rc == 0) {
                     snprintf(sp, sizeof sp, "%s/%s", path, shards[i]);
-                    if (stat(sp, &st) != 0) {
+                    if (!rt_path_exists(sp)) {
                         snprintf(err, errlen, "%s: shard %s (holding tensor '%s') is missing", p, shards[i], holds[i]);
                         rc = -1;
                     } else rc = add_file(ck, sp, err, errlen);
@@ -455,7 +457,7 @@ StCheckpoint *st_open(const char *path, char *err, size_t errlen) {
             free(holds);
         } else {
             snprintf(p, sizeof p, "%s/model.safetensors", path);
-            if (stat(p, &st) != 0) {
+            if (!rt_path_exists(p)) {
                 snprintf(err, errlen, "%s: no model.safetensors or model.safetensors.index.json in this directory", path);
                 rc = -1;
             } else rc = add_file(ck, p, err, errlen);

@@ -6,6 +6,8 @@
 # and compare the prefill logits (max relative error <= 1e-4), the logits each of
 # the 8 greedy tokens was drawn from (cached decode, same tolerance) and the
 # tokens themselves (identical) with what transformers produced.
+# ARCHC_TEST_RUNNER (e.g. "qemu-aarch64 -cpu cortex-a53", "env ARCHC_ISA=x86-64")
+# is put before the built binary: for --target builds (tests/edge.cmake).
 set -euo pipefail
 ARCHC=$1; COMPARE=$2; FX=$3; WORK=$4; shift 4
 mkdir -p "$WORK"
@@ -14,7 +16,7 @@ V=$(python3 -c "import json,sys; print(json.load(open('$FX/config.json'))['vocab
 "$ARCHC" import "$FX/config.json" -o "$WORK/m.yaml"
 "$ARCHC" "$WORK/m.yaml" -o "$WORK/m" "$@"
 PROMPT=$(tr -d '\n' < "$FX/prompt_ids.txt")
-"$WORK/m" --weights "$FX" --tokens "$PROMPT" -n 8 --logits "$WORK/logits.bin" \
+${ARCHC_TEST_RUNNER:-} "$WORK/m" --weights "$FX" --tokens "$PROMPT" -n 8 --logits "$WORK/logits.bin" \
     --decode-logits "$WORK/decode_logits.bin" --print-ids --threads 2 > "$WORK/out.txt"
 echo "prefill logits:"
 "$COMPARE" "$FX/logits.bin" "$WORK/logits.bin" "$V" 1e-4

@@ -15,7 +15,7 @@ mkdir -p "$OUT"
 echo "== archc examples/tiny-llama.yaml -o $OUT/tiny-llama.c   (the emitted source)"
 ./build/archc examples/tiny-llama.yaml -o "$OUT/tiny-llama.c"
 echo "   $(wc -l < "$OUT/tiny-llama.c") lines; kernels: $(grep -c '^static void' "$OUT/tiny-llama.c")"
-echo "== archc examples/tiny-llama.yaml -o $OUT/tiny-llama     (built with ${CC:-cc})"
+echo "== archc examples/tiny-llama.yaml -o $OUT/tiny-llama     ($(./build/archc --version | tail -1))"
 ./build/archc examples/tiny-llama.yaml -o "$OUT/tiny-llama"
 echo "== $OUT/tiny-llama --weights examples/tiny-llama --prompt \"Once upon a time\" -n 32"
 "$OUT/tiny-llama" --weights examples/tiny-llama --prompt "Once upon a time" -n 32
