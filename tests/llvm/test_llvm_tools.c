@@ -14,6 +14,10 @@
  *  4. llvm_jit_run runs a C file that uses the runtime (rt_alloc, the thread
  *     pool, whose workers use thread-local storage) and libm's expf, and
  *     returns main's exit code.
+ * A 4th argument "sanitized" (an ARCHC_SANITIZE build: libarchc_rt.a was
+ * compiled by gcc with -fsanitize=address,undefined) links the native programs
+ * with gcc's own sanitizer runtimes, -lasan -lubsan (clang's -fsanitize would
+ * link clang's, which gcc's instrumentation does not match).
  * Prints "SKIP ..." for parts the machine cannot run (no aarch64 sysroot or
  * qemu); exit status 0 when every part that ran passed.
  */
@@ -25,8 +29,10 @@
 #include <unistd.h>
 #include "llvm_tools.h"
 
-static int failures;
+static int failures, sanitized;
 static const char *rt_inc, *rt_lib, *tmp;
+static char *paths[64];
+static int n_paths;
 
 #define CHECK(cond, ...)                                         \
     do {                                                         \
@@ -38,10 +44,11 @@ static const char *rt_inc, *rt_lib, *tmp;
         }                                                        \
     } while (0)
 
-static char *path(const char *name) { /* tmp/name, never freed */
+static char *path(const char *name) { /* tmp/name, freed at the end */
     size_t n = strlen(tmp) + strlen(name) + 2;
     char *p = malloc(n);
-    if (!p) exit(2);
+    if (!p || n_paths == 64) exit(2);
+    paths[n_paths++] = p;
     snprintf(p, n, "%s/%s", tmp, name);
     return p;
 }
@@ -70,6 +77,21 @@ static int clang(const char **args) {
     int n = 0;
     while (args[n]) n++;
     return llvm_clang_main(n, args);
+}
+
+/* A link with the runtime: in a sanitized build, with gcc's sanitizer runtimes
+ * (first: libasan must come before the other libraries). */
+static int clang_rt(const char **args) {
+    const char *v[64];
+    int n = 0;
+    v[n++] = args[0];
+    if (sanitized) {
+        v[n++] = "-lasan";
+        v[n++] = "-lubsan";
+    }
+    for (int i = 1; args[i] && n < 63; i++) v[n++] = args[i];
+    v[n] = NULL;
+    return clang(v);
 }
 
 static int exists(const char *p) {
@@ -101,7 +123,7 @@ static void test_native(void) {
     char *exe = path("hello");
     const char *a[] = {"clang", "-O3", "-march=native", "-std=c11", "-D_DEFAULT_SOURCE", "-Wall", inc, src, rt_lib, "-lm",
                        "-lpthread", "-o", exe, NULL};
-    CHECK(clang(a) == 0, "native build");
+    CHECK(clang_rt(a) == 0, "native build");
     CHECK(run_cmd(exe, out, sizeof out) == 0 && !strcmp(out, "hello 42 1.000"), "native run printed '%s'", out);
 
     /* -c twice, then a link of the objects: several compiles and links in one process */
@@ -113,7 +135,7 @@ static void test_native(void) {
     const char *c2[] = {"clang", "-O2", "-c", psrc, "-o", o2, NULL};
     CHECK(clang(c2) == 0 && exists(o2), "compile -c plain");
     const char *l1[] = {"clang", o1, rt_lib, "-lm", "-lpthread", "-o", exe2, NULL};
-    CHECK(clang(l1) == 0, "link objects");
+    CHECK(clang_rt(l1) == 0, "link objects");
     CHECK(run_cmd(exe2, out, sizeof out) == 0 && !strcmp(out, "hello 42 1.000"), "linked run printed '%s'", out);
 
     /* errors: non-zero, the process goes on */
@@ -249,10 +271,11 @@ static void test_jit_tls(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s RUNTIME_INCLUDE RUNTIME_LIB TMPDIR\n", argv[0]);
+    if (argc != 4 && !(argc == 5 && !strcmp(argv[4], "sanitized"))) {
+        fprintf(stderr, "usage: %s RUNTIME_INCLUDE RUNTIME_LIB TMPDIR [sanitized]\n", argv[0]);
         return 2;
     }
+    sanitized = argc == 5;
     rt_inc = argv[1];
     rt_lib = argv[2];
     tmp = argv[3];
@@ -266,6 +289,7 @@ int main(int argc, char **argv) {
     test_cross();
     test_jit();
     test_jit_tls();
+    for (int i = 0; i < n_paths; i++) free(paths[i]);
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
