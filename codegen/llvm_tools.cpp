@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -73,16 +74,21 @@ using namespace clang;
 
 namespace {
 
+/* One compilation or link at a time in this process: lld keeps its state in a
+ * process-wide context, and crash recovery and the fatal-error handler are
+ * process-wide switches.  (Parallel builds run in forked children.) */
+std::mutex tools_mutex;
+
 /* Every target LLVM was built with: a cross build may name any of them. */
 void init_targets() {
-    static bool done = false;
-    if (done) return;
-    done = true;
-    llvm::InitializeAllTargetInfos();
-    llvm::InitializeAllTargets();
-    llvm::InitializeAllTargetMCs();
-    llvm::InitializeAllAsmPrinters();
-    llvm::InitializeAllAsmParsers();
+    static std::once_flag once;
+    std::call_once(once, [] {
+        llvm::InitializeAllTargetInfos();
+        llvm::InitializeAllTargets();
+        llvm::InitializeAllTargetMCs();
+        llvm::InitializeAllAsmPrinters();
+        llvm::InitializeAllAsmParsers();
+    });
 }
 
 /* The resource directory: $ARCHC_CLANG_RESOURCE_DIR, else the one found when
@@ -300,6 +306,7 @@ extern "C" const char *llvm_version(void) { return LLVM_VERSION_STRING; }
 
 extern "C" int llvm_clang_main(int argc, const char **argv) {
     if (argc < 1 || !argv) return 1;
+    std::lock_guard<std::mutex> lock(tools_mutex);
     init_targets();
     Diags d;
     driver::Driver drv(ARCHC_CLANG_EXECUTABLE, llvm::sys::getDefaultTargetTriple(), d.engine);
@@ -341,7 +348,11 @@ extern "C" int llvm_jit_run(int n_src, const char *const *srcs, int n_cflags, co
     auto tsc = llvm::orc::ThreadSafeContext(std::make_unique<llvm::LLVMContext>());
     std::vector<std::unique_ptr<llvm::Module>> mods;
     for (int i = 0; i < n_src; i++) {
-        auto m = compile_to_module(srcs[i], n_cflags, cflags, *tsc.getContext());
+        std::unique_ptr<llvm::Module> m;
+        {
+            std::lock_guard<std::mutex> lock(tools_mutex);
+            m = compile_to_module(srcs[i], n_cflags, cflags, *tsc.getContext());
+        }
         if (!m) {
             llvm::errs() << "archc: error: compiling " << srcs[i] << " for the JIT failed\n";
             llvm::errs().flush();
@@ -363,6 +374,13 @@ extern "C" int llvm_jit_run(int n_src, const char *const *srcs, int n_cflags, co
     auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
     if (!jtmb) return report(jtmb.takeError(), "JIT target");
     jtmb->setCodeGenOptLevel(cg);
+    /* Position-independent code, small code model: what an executable gets.
+     * (A JIT's default on x86-64 is the large code model — every address a
+     * 64-bit immediate — measurably slower in the model's loops.)  Calls and
+     * data references that leave the JIT's memory go through RuntimeDyld's
+     * stubs and GOT entries. */
+    jtmb->setRelocationModel(llvm::Reloc::PIC_);
+    jtmb->setCodeModel(llvm::CodeModel::Small);
 #if defined(__x86_64__) && defined(__linux__)
     jit_tls_used = 0;
 #endif
