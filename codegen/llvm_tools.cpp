@@ -135,6 +135,7 @@ struct Diags {
     DiagnosticsEngine engine;
     Diags() : engine(ids, &*opts, new TextDiagnosticPrinter(llvm::errs(), &*opts), /*ShouldOwnClient=*/true) {
         opts->ShowColors = false;
+        static_cast<TextDiagnosticPrinter *>(engine.getClient())->setPrefix("clang"); /* "clang: error: ..." */
     }
 };
 
@@ -322,7 +323,7 @@ extern "C" int llvm_clang_main(int argc, const char **argv) {
         bool ok;
         if (is_cc1(job)) {
             ok = run_cc1(job);
-        } else if (job.getCreator().isLinkJob()) {
+        } else if (job.getCreator().isLinkJob() && job.getCreator().getToolChain().getTriple().isOSBinFormatELF()) {
             ok = run_lld(job);
         } else {
             llvm::errs() << "archc: error: the in-process clang cannot run the job '" << job.getExecutable() << "' ("
