@@ -132,7 +132,7 @@ expect_error "failed run writes no --logits" "exceeds the compiled context" "$M"
 # a directory where a file is expected
 mkdir -p "$WORK/dirck/model.safetensors"
 expect_error "model.safetensors is a directory" "dirck/model.safetensors: is a directory, expected a .safetensors file" "$M" --weights "$WORK/dirck" --tokens 1
-expect_error "--weights is a device" "/dev/null: is not a regular file" "$M" --weights /dev/null --tokens 1
+expect_error "--weights is a device" "/dev/null: is a character device, expected a .safetensors file" "$M" --weights /dev/null --tokens 1
 mkdir -p "$WORK/dirtok/tokenizer.json" && cp "$CK/model.safetensors" "$WORK/dirtok/"
 expect_error "tokenizer.json is a directory" "--prompt needs a tokenizer: .*dirtok/tokenizer.json: is a directory, expected a regular file" "$M" --weights "$WORK/dirtok" --prompt hi
 mkdir -p "$WORK/dirshard/shard.safetensors"

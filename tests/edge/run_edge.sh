@@ -9,7 +9,7 @@
 #   run       `archc run` prints the tokens and writes the logits of the built
 #             binary (within 1e-5; the JIT and the built binary are compiled alike)
 #   variants  a --target=x86_64-linux-gnu binary: every variant this CPU has
-#             (ARCHC_ISA=…) gives the native build's tokens and logits within
+#             (ARCHC_ISA=…, named by the binary on stderr) gives the native build's tokens and logits within
 #             1e-5; an unknown or unsupported variant is a clear error
 #   errors    --target/--embed-weights misuse gives one clear line and no output
 set -euo pipefail
@@ -71,17 +71,17 @@ variants)
       grep -q "this CPU lacks" isa.err || fail "ARCHC_ISA=$isa: $(cat isa.err)"
       echo "($isa: not on this CPU)"; continue
     fi
-    ARCHC_ISA=$isa ./portable --weights "$CK" --tokens 1,2,3 -n 8 --print-ids --bench --logits p.bin --decode-logits p_dec.bin > p.txt 2>/dev/null
-    grep -q "isa=$isa\$" p.txt || fail "ARCHC_ISA=$isa: the bench line names $(grep -o 'isa=.*' p.txt)"
+    ARCHC_ISA=$isa ./portable --weights "$CK" --tokens 1,2,3 -n 8 --print-ids --bench --logits p.bin --decode-logits p_dec.bin > p.txt 2> p.err
+    grep -qx "isa: $isa" p.err || fail "ARCHC_ISA=$isa: the binary says $(grep '^isa:' p.err)"
     [ "$(grep -v "^bench" p.txt | tail -n 1)" = "$WANT" ] || fail "$isa: tokens $(grep -v "^bench" p.txt | tail -n 1), native: $WANT"
     echo "$isa:"; "$COMPARE" plain.bin p.bin "$V" 1e-5; "$COMPARE" plain_dec.bin p_dec.bin "$V" 1e-5
     n=$((n + 1))
   done
   [ $n -ge 1 ] || fail "no variant ran"
-  BEST=$(./portable --weights "$CK" --tokens 1 -n 1 --bench 2>/dev/null | grep -o 'isa=.*')
+  BEST=$(./portable --weights "$CK" --tokens 1 -n 1 --bench 2>&1 >/dev/null | grep '^isa:')
   set +e; ARCHC_ISA=pentium ./portable --weights "$CK" --tokens 1 > /dev/null 2> isa.err; rc=$?; set -e
   [ $rc -eq 2 ] && grep -q "no such variant" isa.err || fail "ARCHC_ISA=pentium: rc $rc, $(cat isa.err)"
-  echo "ok: $n variants of the portable binary agree with the native build (it picks $BEST here)"
+  echo "ok: $n variants of the portable binary agree with the native build (it picks \"$BEST\" here)"
   ;;
 errors)
   set +e
