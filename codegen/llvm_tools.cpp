@@ -54,6 +54,7 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Config/llvm-config.h>
+#include <llvm/Support/CommandLine.h>
 #include <llvm/Support/CrashRecoveryContext.h>
 #include <llvm/Support/DynamicLibrary.h>
 #include <llvm/Support/ErrorHandling.h>
@@ -167,6 +168,9 @@ bool is_cc1(const driver::Command &job) {
 }
 
 bool run_cc1(const driver::Command &job) {
+    /* -mllvm options are parsed into LLVM's global options by every cc1 job:
+     * forget the previous job's (as clang's driver does for in-process cc1). */
+    llvm::cl::ResetAllOptionOccurrences();
     return run_safely([&] {
         Diags d;
         auto ci = std::make_unique<CompilerInstance>();
@@ -222,6 +226,7 @@ std::unique_ptr<llvm::Module> compile_to_module(const char *src, int n_cflags, c
         return nullptr;
     }
     std::unique_ptr<llvm::Module> mod;
+    llvm::cl::ResetAllOptionOccurrences();
     bool ok = run_safely([&] {
         Diags d2;
         auto ci = std::make_unique<CompilerInstance>();

@@ -128,11 +128,11 @@ static void test_native(void) {
 
     /* -c twice, then a link of the objects: several compiles and links in one process */
     char *o1 = path("hello.o"), *o2 = path("plain.o"), *exe2 = path("hello2");
-    const char *c1[] = {"clang", "-O2", "-std=c11", inc, "-c", src, "-o", o1, NULL};
+    const char *c1[] = {"clang", "-O2", "-std=c11", "-mllvm", "-unroll-max-count=4", inc, "-c", src, "-o", o1, NULL};
     CHECK(clang(c1) == 0 && exists(o1), "compile -c");
     char *psrc = path("plain.c");
     write_file(psrc, PLAIN);
-    const char *c2[] = {"clang", "-O2", "-c", psrc, "-o", o2, NULL};
+    const char *c2[] = {"clang", "-O2", "-mllvm", "-unroll-max-count=4", "-c", psrc, "-o", o2, NULL}; /* -mllvm twice */
     CHECK(clang(c2) == 0 && exists(o2), "compile -c plain");
     const char *l1[] = {"clang", o1, rt_lib, "-lm", "-lpthread", "-o", exe2, NULL};
     CHECK(clang_rt(l1) == 0, "link objects");
