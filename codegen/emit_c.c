@@ -638,10 +638,14 @@ static void emit_fused_qk_kernel(Emitter *e, const Kernel *k) {
 static void emit_embed_kernel(Emitter *e, const Kernel *k) {
     const Node *n = knode(e, k);
     const Weight *w = &e->g->weights[n->w[0]];
-    out(e, "/* x[t] = embed[token[t]]%s, widened to f32 */\n", n->scale != 0 ? " × scale" : "");
-    out(e, "static void %s(const int *tokens, const %s *E, float *x, int T) {\n", k->name, fmt_ctype(w->fmt));
+    int quant = weight_block_scaled(w);   /* archc quantize --quantize-embeddings: blocks of 32 with scales */
+    out(e, "/* x[t] = embed[token[t]]%s, %s to f32 */\n", n->scale != 0 ? " × scale" : "", quant ? "decoded from blocks of 32 with their scales" : "widened");
+    out(e, "static void %s(const int *tokens, const %s *E, %sfloat *x, int T) {\n", k->name, fmt_ctype(w->fmt), quant ? "const float *Es, " : "");
     out(e, "    for (int t = 0; t < T; t++) {\n");
-    out(e, "        rt_row_to_f32(E + (size_t)tokens[t] * %d, %s, %d, x + (size_t)t * %d);\n", n->n_out, fmt_rt(w->fmt), n->n_out, n->n_out);
+    if (quant)
+        out(e, "        rt_q_row_to_f32(E, Es, %s, %d, tokens[t], x + (size_t)t * %d);\n", fmt_rt(w->fmt), n->n_out, n->n_out);
+    else
+        out(e, "        rt_row_to_f32(E + (size_t)tokens[t] * %d, %s, %d, x + (size_t)t * %d);\n", n->n_out, fmt_rt(w->fmt), n->n_out, n->n_out);
     if (n->scale != 0) {
         /* HF multiplies by the normaliser cast to the embedding dtype */
         float sc = (float)n->scale;
@@ -988,8 +992,11 @@ static void emit_init(Emitter *e) {
         else if (g->weights[i].alias >= 0 && g->weights[i].layer >= 0)
             out(e, "    W.%s = W.%s;  /* rows of %s, no copy */\n", field(&g->weights[i]), field(&g->weights[g->weights[i].alias]),
                 g->weights[g->weights[i].alias].name);
-        else if (g->weights[i].alias >= 0)
+        else if (g->weights[i].alias >= 0) {
             out(e, "    W.%s = W.%s;  /* tied */\n", field(&g->weights[i]), field(&g->weights[g->weights[i].alias]));
+            if (weight_block_scaled(&g->weights[i]))
+                out(e, "    W.%s = W.%s;\n", scale_field(&g->weights[i]), scale_field(&g->weights[g->weights[i].alias]));
+        }
     out(e, "    arena = rt_alloc(sizeof(float) * ARENA_FLOATS);\n");
     if (pr->scratch_floats) out(e, "    scratch = rt_alloc(sizeof(float) * TMAX * %lld);\n", (long long)pr->scratch_floats);
     for (int c = 0; c < pr->n_caches; c++) {

@@ -438,7 +438,7 @@ static void steps_node(Builder *b) {
         break;
     case OP_EMBED:
         s = call(b, kernel_of(b->p, KK_EMBED, b->node, false, false, false));
-        push(s, arg(A_TOKENS, 0)); push(s, weight(n->w[0])); finish(b, s, n);
+        push(s, arg(A_TOKENS, 0)); push_weight(b->p->g, s, n->w[0]); finish(b, s, n);
         break;
     case OP_RMSNORM: s = simple(b, KK_RMSNORM, 1, n); push(s, weight(n->w[0])); finish(b, s, n); break;
     case OP_LINEAR: case OP_LINEAR_GLU: steps_linear(b, n); break;

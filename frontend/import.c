@@ -81,6 +81,7 @@ typedef struct Imported {
     const char *kept;        /* archc quantize formats: the unquantised matrices' format */
     const char *keep[16];    /* archc quantize --keep patterns (modules_to_not_convert) */
     int n_keep;
+    int quant_embed;         /* archc quantize --quantize-embeddings */
     int block[2];
     int bos, eos;
     Layer layer[MAXL];
@@ -731,6 +732,7 @@ static void write_yaml(FILE *f, const Imported *m, const char *src) {
         for (int i = 0; i < m->n_keep; i++) fprintf(f, "%s\"%s\"", i ? ", " : "", m->keep[i]);   /* characters checked above */
         fprintf(f, "]");
     }
+    if (m->quant_embed) fprintf(f, ", quantize_embeddings: true");
     fprintf(f, "}\n");
     if (m->bos >= 0 || m->eos >= 0) {
         fprintf(f, "tokens: {");
@@ -791,9 +793,7 @@ static int check_quantized(Imported *m, const JsonValue *c) {
     if (!m->format || (strcmp(m->format, "int8") && strcmp(m->format, "int4") && strcmp(m->format, "mxfp4_dense"))) return 0;
     const char *d = json_get_string(c, "torch_dtype", json_get_string(c, "dtype", "bfloat16"));
     m->kept = !strcmp(d, "float32") ? "f32" : !strcmp(d, "float16") ? "f16" : "bf16";
-    if (json_get_bool(q, "quantized_embeddings", 0))
-        return verr(json_get(q, "quantized_embeddings"), "quantization_config.quantized_embeddings",
-                    "quantised embeddings are not supported by the compiler yet (quantise without --quantize-embeddings)");
+    m->quant_embed = json_get_bool(q, "quantized_embeddings", 0);
     const JsonValue *keep = json_get(q, "modules_to_not_convert");   /* archc quantize --keep */
     if (keep && keep->type != JSON_ARRAY && keep->type != JSON_NULL)
         return verr(keep, "quantization_config.modules_to_not_convert", "expected a list of tensor-name patterns");

@@ -574,7 +574,7 @@ static int parse_block(P *p, Node *n) {
 /* ── small sections ──────────────────────────────────────────────────────── */
 
 static int parse_weights(P *p, Node *n) {
-    static const char *const keys[] = {"names", "format", "block", "prefix", "kept", "keep", NULL};
+    static const char *const keys[] = {"names", "format", "block", "prefix", "kept", "keep", "quantize_embeddings", NULL};
     static const char *const names[] = {"hf", "qwen1", NULL};
     static const char *const fmts[] = {"f32", "bf16", "f16", "fp8_e4m3", "mxfp4", "int8", "int4", "mxfp4_dense", NULL};
     static const WeightFormat fmt_of[] = {WFMT_F32, WFMT_BF16, WFMT_F16, WFMT_FP8_E4M3, WFMT_MXFP4, WFMT_I8, WFMT_I4, WFMT_MXFP4_DENSE};
@@ -587,6 +587,11 @@ static int parse_weights(P *p, Node *n) {
     w->names = (NameScheme)nm;
     w->format = fmt_of[f];
     w->kept = (WeightFormat)k;  /* f32, bf16, f16 are the enum's first three */
+    if (opt_bool(p, n, "quantize_embeddings", &w->quantize_embeddings)) return -1;
+    if (w->quantize_embeddings && w->format != WFMT_I8 && w->format != WFMT_I4 && w->format != WFMT_MXFP4_DENSE) {
+        diag_error(loc_of(p, get(p, n, "quantize_embeddings")), "key 'quantize_embeddings': only with format int8, int4 or mxfp4_dense");
+        return -1;
+    }
     if (opt_str(p, n, "prefix", w->prefix, sizeof w->prefix)) return -1;
     /* the prefix becomes part of tensor names in the emitted C and the loader's
      * name patterns: the characters of Hugging Face tensor names only */

@@ -204,6 +204,9 @@ typedef struct WeightsSpec {
     char keep[16][128];      /* int8/int4/mxfp4_dense: tensors `archc quantize --keep` left
                                 unquantised (fnmatch pattern or substring of the name) */
     int n_keep;
+    bool quantize_embeddings; /* int8/int4/mxfp4_dense: the embedding (and a tied lm_head,
+                                the MTP embedding) quantised too (archc quantize
+                                --quantize-embeddings)                                */
     char prefix[64];         /* tensor-name prefix, "" or e.g. "language_model."    */
     SrcLoc loc;
 } WeightsSpec;

@@ -625,6 +625,14 @@ int lower_model(const ModelSpec *s, Graph *g) {
             int keep = 0;   /* archc quantize --keep: the same test as frontend/quantize.c */
             for (int k = 0; k < s->weights.n_keep; k++)
                 if (fnmatch(s->weights.keep[k], w->name, 0) == 0 || strstr(w->name, s->weights.keep[k])) keep = 1;
+            /* --quantize-embeddings: the embedding, a tied lm_head (the same tensor)
+             * and the MTP module's embedding too */
+            int embedding = r == WR_EMBED || r == WR_MTP_EMBED || (r == WR_LM_HEAD && w->alias >= 0 && !w->view_offset &&
+                                                                     g->weights[w->alias].role == WR_EMBED);
+            if (embedding && s->weights.quantize_embeddings && !keep && w->ndim == 2) {
+                w->fmt = s->weights.format == WFMT_MXFP4_DENSE ? WFMT_MXFP4 : s->weights.format;
+                continue;
+            }
             if (keep || w->ndim != 2 || r == WR_EMBED || r == WR_ROUTER || r == WR_KV_B_PROJ || r == WR_C_ATTN || r == WR_MTP_EMBED ||
                 r == WR_MTP_HEAD || (r == WR_LM_HEAD && w->alias >= 0) || w->alias >= 0 || w->view_offset) {
                 w->fmt = s->weights.kept;

@@ -285,6 +285,34 @@ static inline void rt_q_tile(const RtLinear *L, const RtQAct *A, const void *w, 
 #endif
 }
 
+/* Decode row n of a quantised [N][K] matrix to f32: embedding lookups of
+ * `archc quantize --quantize-embeddings` checkpoints. */
+static inline void rt_q_row_to_f32(const void *w, const float *scale, int fmt, int K, int n, float *out) {
+    RtLinear L;
+    memset(&L, 0, sizeof L);
+    L.K = K;
+    L.fmt = fmt;
+    int nb = (K + 31) / 32;
+    if (fmt == RT_I8) {
+        const int8_t *row = (const int8_t *)w + (size_t)n * K;
+        for (int b = 0; b < nb; b++) {
+            float d = rt_q_wscale(&L, scale, n, b);
+            for (int i = b * 32; i < K && i < b * 32 + 32; i++) out[i] = (float)row[i] * d;
+        }
+        return;
+    }
+    const uint8_t *row = (const uint8_t *)w + (size_t)n * nb * 16;
+    for (int b = 0; b < nb; b++) {
+        float d = rt_q_wscale(&L, scale, n, b);   /* MXFP4: halved, the table holds values ×2 */
+        for (int j = 0; j < 16; j++) {
+            int lo = row[b * 16 + j] & 15, hi = row[b * 16 + j] >> 4, i = b * 32 + 2 * j;
+            float vl = fmt == RT_I4 ? (float)(lo - 8) : (float)rt_e2m1x2[lo], vh = fmt == RT_I4 ? (float)(hi - 8) : (float)rt_e2m1x2[hi];
+            if (i < K) out[i] = vl * d;
+            if (i + 1 < K) out[i + 1] = vh * d;
+        }
+    }
+}
+
 typedef struct RtQJob { const RtLinear *L; const RtQAct *A; } RtQJob;
 
 /* out[t] for row n of w and tokens t0 … t0+tt−1 (tt ≤ RT_Q_TT) */

@@ -39,3 +39,16 @@ target_compile_options(test_quant_kernels PRIVATE -O2 -march=native)
 add_test(NAME quant.kernels COMMAND test_quant_kernels)
 add_test(NAME quant.kernels.neon COMMAND bash ${ARCHC_TEST_DIR}/quant/run_neon.sh ${ARCHC_ROOT} ${CMAKE_BINARY_DIR}/quant-work/neon)
 set_tests_properties(quant.kernels.neon PROPERTIES SKIP_RETURN_CODE 77)
+# --quantize-embeddings: the embedding lookup decodes int8/int4/MXFP4 rows; a tied
+# lm_head reads the same quantised tensor (llama_tied), an untied one its own (qwen3),
+# and Gemma's embedding scale applies after decoding (gemma3)
+foreach(case llama_tied:int8 llama_tied:int4 llama_tied:mxfp4 qwen3:int4 gemma3:int8)
+  string(REPLACE ":" ";" parts ${case})
+  list(GET parts 0 fx)
+  list(GET parts 1 fmt)
+  add_test(NAME quant.${fx}.${fmt}.embeddings
+           COMMAND bash ${ARCHC_TEST_DIR}/quant/run_quant.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                   ${ARCHC_TEST_DIR}/fixtures/${fx} ${fmt} ${CMAKE_BINARY_DIR}/quant-work/${fx}-${fmt}-embeddings
+                   ${ARCHC_QUANT_KL_${fmt}} ${ARCHC_QUANT_TOP1_${fmt}})
+  set_tests_properties(quant.${fx}.${fmt}.embeddings PROPERTIES ENVIRONMENT "ARCHC_QUANTIZE_FLAGS=--quantize-embeddings")
+endforeach()

@@ -13,19 +13,21 @@
 #   4. (fp8 excepted; numpy needed) the kernels: the f32 model on the decoded
 #      weights differs from the quantised model only by the kernels' int8
 #      activations: mean KL <= 1e-2 (measured <= 2.7e-3; a layout or kernel bug gives > 0.1)
+# ARCHC_QUANTIZE_FLAGS (e.g. --quantize-embeddings) are passed to archc quantize.
 set -euo pipefail
 ARCHC=$1; COMPARE=$2; FX=$3; FMT=$4; WORK=$5; KL=$6; TOP1=$7; shift 7
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 rm -rf "$WORK"; mkdir -p "$WORK"
 V=$(grep -o '"vocab_size": *[0-9]*' "$FX/config.json" | grep -o '[0-9]*$')
 PROMPT=$(tr -d '\n' < "$FX/prompt_ids.txt")
-"$ARCHC" quantize "$FX" -o "$WORK/q" --format "$FMT"
+"$ARCHC" quantize "$FX" -o "$WORK/q" --format "$FMT" ${ARCHC_QUANTIZE_FLAGS:-}
 NUMPY=0
 python3 -c "import numpy" 2>/dev/null && NUMPY=1
 if [ $NUMPY = 1 ]; then python3 "$ROOT/tools/quant_ref.py" check "$FX" "$WORK/q" "$FMT"
 else echo "note: no numpy: the reference check is skipped"; fi
 "$ARCHC" import "$WORK/q" -o "$WORK/m.yaml"
 grep -q "^weights:" "$WORK/m.yaml"
+case " ${ARCHC_QUANTIZE_FLAGS:-} " in *" --quantize-embeddings "*) grep -q "quantize_embeddings: true" "$WORK/m.yaml" ;; esac
 "$ARCHC" "$WORK/m.yaml" -o "$WORK/m" "$@"
 "$WORK/m" --weights "$WORK/q" --tokens "$PROMPT" -n 8 --logits "$WORK/logits.bin" --threads 2 > "$WORK/out.txt"
 echo "$FMT against the fp32 model:"
