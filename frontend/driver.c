@@ -169,8 +169,9 @@ static int emit_file(Graph *g, const Backend *be, const char *cpath) {
     return 0;
 }
 
-/* archc run MODEL.yaml [compile options] [binary options]: compile and run at
- * once.  With the LLVM libraries the C is compiled in memory and run in this
+/* archc run MODEL.yaml|MODEL.c [compile options] [binary options]: compile
+ * and run at once.  A .c file (emitted by archc, perhaps edited since) is run
+ * as it is: the edit-compile-time loop of kernel work.  With the LLVM libraries the C is compiled in memory and run in this
  * process (ORC JIT); without them a temporary executable is built with the
  * external compiler and run. */
 static int cmd_run(int argc, char **argv) {
@@ -190,25 +191,41 @@ static int cmd_run(int argc, char **argv) {
     }
     if (!in) {
         fprintf(stderr, "usage: archc run MODEL.yaml [--disable-pass=P ...] [--weights-format=F] [--prefill-chunk=N] [--cc=CC]\n"
-                        "                 --weights DIR [any option of the built binary]\n");
+                        "                 --weights DIR [any option of the built binary]\n"
+                        "       archc run MODEL.c --weights DIR [...]   (C that archc emitted, edited or not)\n");
         free(rargv);
         return 2;
     }
     rargv[0] = (char *)in;
+    int from_c = has_suffix(in, ".c");
+    if (from_c && (co.wfmt || co.chunk || co.passes.n_disabled)) {
+        fprintf(stderr, "archc run: error: %s is C already: --weights-format, --prefill-chunk and --disable-pass apply to a .yaml\n", in);
+        free(rargv);
+        return 2;
+    }
     Graph g;
-    if (compile_graph(in, &co, &g) != 0) { free(rargv); return 1; }
+    if (!from_c && compile_graph(in, &co, &g) != 0) { free(rargv); return 1; }
     char dir[4096], cpath[4200], exe[4200];
     snprintf(dir, sizeof dir, "%s/archc-run-XXXXXX", getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir)) {
         fprintf(stderr, "archc run: error: cannot make a temporary directory: %s\n", strerror(errno));
-        graph_free(&g);
+        if (!from_c) graph_free(&g);
         free(rargv);
         return 1;
     }
     snprintf(cpath, sizeof cpath, "%s/model.c", dir);
     snprintf(exe, sizeof exe, "%s/model", dir);
-    int rc = emit_file(&g, &backend_c, cpath) == 0 ? 0 : 1;
-    graph_free(&g);
+    int rc = 0;
+    if (from_c) {   /* compile the given file where it is */
+        if (access(in, R_OK) != 0) {
+            fprintf(stderr, "archc run: error: %s: %s\n", in, strerror(errno));
+            rc = 1;
+        } else
+            snprintf(cpath, sizeof cpath, "%s", in);
+    } else {
+        rc = emit_file(&g, &backend_c, cpath) == 0 ? 0 : 1;
+        graph_free(&g);
+    }
     int use_jit = llvm_available() && !bo.cc && !(getenv("ARCHC_CC") && *getenv("ARCHC_CC"));
     if (rc == 0 && use_jit) {
         fflush(NULL);
@@ -230,7 +247,7 @@ static int cmd_run(int argc, char **argv) {
             rc = pid < 0 ? 1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         }
     }
-    unlink(cpath);
+    if (!from_c) unlink(cpath);
     unlink(exe);
     rmdir(dir);
     free(rargv);

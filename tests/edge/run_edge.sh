@@ -7,7 +7,8 @@
 #             with the embedded tokenizer; logits byte-identical to the plain
 #             binary; a damaged trailer is a warning, not a crash
 #   run       `archc run` prints the tokens and writes the logits of the built
-#             binary (within 1e-5; the JIT and the built binary are compiled alike)
+#             binary (within 1e-5; the JIT and the built binary are compiled alike);
+#             `archc run edited.c` runs an emitted, then edited, C file
 #   variants  a --target=x86_64-linux-gnu binary: every variant this CPU has
 #             (ARCHC_ISA=…, named by the binary on stderr) gives the native build's tokens and logits within
 #             1e-5; an unknown or unsupported variant is a clear error
@@ -60,7 +61,14 @@ run)
     || fail "archc run --disable-pass=memplan"
   set +e; "$ARCHC" run "$TINY" --weights "$CK" --bogus-flag > /dev/null 2> bogus.err; rc=$?; set -e
   [ $rc -ne 0 ] && grep -q "bogus-flag" bogus.err || fail "archc run: a bad binary flag: rc $rc, $(cat bogus.err)"
-  echo "ok: archc run: same tokens ($WANT) and logits as the built binary"
+  # an emitted C file, edited: run as it is (the kernel-work loop)
+  "$ARCHC" "$TINY" -o edited.c
+  sed -i 's/return rt_main(argc, argv, &archc_model);/fputs("edited\\n", stderr); return rt_main(argc, argv, \&archc_model);/' edited.c
+  "$ARCHC" run edited.c --weights "$CK" --tokens 1,2,3 -n 8 --print-ids > ed.txt 2> ed.err
+  [ "$(tail -n 1 ed.txt)" = "$WANT" ] && grep -qx edited ed.err || fail "archc run edited.c: $(tail -n 1 ed.txt) / $(head -c 300 ed.err)"
+  set +e; "$ARCHC" run edited.c --disable-pass=memplan --weights "$CK" > /dev/null 2> ed2.err; rc=$?; set -e
+  [ $rc -eq 2 ] && grep -q "is C already" ed2.err || fail "archc run X.c --disable-pass: rc $rc, $(cat ed2.err)"
+  echo "ok: archc run: same tokens ($WANT) and logits as the built binary; an edited .c runs as it is"
   ;;
 variants)
   "$ARCHC" "$TINY" -o portable --target=x86_64-linux-gnu
