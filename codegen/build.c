@@ -36,6 +36,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,17 +329,118 @@ static int job_start(Argv *a, const Compiler *c, const Target *t, int compile) {
     return 0;
 }
 
+/* ── the runtime's objects for a target, cached ────────────────────────────
+ * A target build compiles the runtime from source (12 of a tiny model's 18
+ * jobs).  Its objects are kept in $ARCHC_CACHE_DIR (default
+ * $XDG_CACHE_HOME/archc or ~/.cache/archc; "off" disables the cache), in a
+ * directory named after a hash of everything they depend on: the compiler
+ * (its words, in-process or not, LLVM's version), the target, the flags and
+ * the name and contents of every runtime source and header.  A directory is
+ * complete when it exists: it is filled under a temporary name and renamed. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = (const unsigned char *)p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+static uint64_t fnv_str(uint64_t h, const char *s) { return fnv(h, s ? s : "", strlen(s ? s : "") + 1); }
+
+/* The cache directory for this build's runtime objects in out[cap] (not
+ * necessarily existing); 0, or -1 when there is no cache. */
+static int runtime_cache_dir(const Compiler *c, const Target *t, const char *inc, const char *extra, char *out, size_t cap) {
+    const char *root = getenv("ARCHC_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char base[4096];
+    if (root && !strcmp(root, "off")) return -1;
+    if (root && *root) snprintf(base, sizeof base, "%s", root);
+    else if (xdg && *xdg == '/') snprintf(base, sizeof base, "%s/archc", xdg);
+    else if (home && *home == '/') snprintf(base, sizeof base, "%s/.cache/archc", home);
+    else return -1;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int i = 0; i < c->words.n; i++) h = fnv_str(h, c->words.v[i]);
+    h = fnv_str(h, c->inproc ? llvm_version() : "external");
+    h = fnv_str(h, t->triple);
+    h = fnv_str(h, t->baseline);
+    h = fnv_str(h, extra);
+    h = fnv_str(h, c->clang ? clang_unroll_flags : "");
+    DIR *d = opendir(inc);
+    if (!d) return -1;
+    Argv names = {0};
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) && rc == 0) {
+        size_t l = strlen(e->d_name);
+        if (l > 2 && e->d_name[0] != '.' && (!strcmp(e->d_name + l - 2, ".c") || !strcmp(e->d_name + l - 2, ".h"))) rc = push(&names, e->d_name);
+    }
+    closedir(d);
+    if (rc == 0) qsort(names.v, (size_t)names.n, sizeof *names.v, cmp_str);
+    char *buf = malloc(1 << 16);
+    for (int i = 0; rc == 0 && buf && i < names.n; i++) {
+        char p[4608];
+        snprintf(p, sizeof p, "%s/%s", inc, names.v[i]);
+        FILE *f = fopen(p, "rb");
+        if (!f) { rc = -1; break; }
+        h = fnv_str(h, names.v[i]);
+        size_t got;
+        while ((got = fread(buf, 1, 1 << 16, f)) > 0) h = fnv(h, buf, got);
+        if (ferror(f)) rc = -1;
+        fclose(f);
+    }
+    if (!buf) rc = -1;
+    free(buf);
+    argv_free(&names);
+    if (rc != 0) return -1;
+    if ((size_t)snprintf(out, cap, "%s/rt-%s-%016llx", base, t->triple, (unsigned long long)h) >= cap) return -1;
+    return 0;
+}
+
+/* mkdir -p for the cache's root */
+static int make_dirs(const char *path) {
+    char p[4096];
+    if ((size_t)snprintf(p, sizeof p, "%s", path) >= sizeof p) return -1;
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0755) != 0 && errno != EEXIST) return -1;
+            *s = '/';
+        }
+    return mkdir(p, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 static int build_for_target(const Compiler *c, const Target *t, const char *c_path, const char *exe_path, const char *inc) {
     const char *extra = env_or("ARCHC_CFLAGS", "");
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/archc-build-XXXXXX", env_or("TMPDIR", "/tmp"));
     if (!mkdtemp(dir)) { fprintf(stderr, "archc: error: cannot make a build directory in %s: %s\n", env_or("TMPDIR", "/tmp"), strerror(errno)); return -1; }
     Argv srcs = {0}, objs = {0}, link = {0};
-    int n_jobs = 0, rc = -1, cap = 0;
+    int n_jobs = 0, rc = -1, cap = 0, cached = 0, fill = 0;
+    char cache[4096], rtdir[4200];
     Argv *jobs = NULL;
     char **what = NULL;
     char path[4608];
     if (runtime_sources(inc, &srcs)) goto done;
+    /* runtime objects: from the cache, or compiled into a new cache entry (or
+     * into the build directory when there is no cache) */
+    snprintf(rtdir, sizeof rtdir, "%s", dir);
+    if (runtime_cache_dir(c, t, inc, extra, cache, sizeof cache) == 0) {
+        struct stat st;
+        int complete = stat(cache, &st) == 0 && S_ISDIR(st.st_mode);
+        for (int i = 0; complete && i < srcs.n; i++) {   /* an entry someone pruned is rebuilt here */
+            char obj[4608];
+            snprintf(obj, sizeof obj, "%s/rt_%s.o", cache, srcs.v[i]);
+            complete = stat(obj, &st) == 0 && S_ISREG(st.st_mode);
+        }
+        if (complete) {
+            cached = 1;
+            snprintf(rtdir, sizeof rtdir, "%s", cache);
+            if (getenv("ARCHC_VERBOSE")) fprintf(stderr, "archc: the runtime's objects from %s\n", cache);
+        } else {
+            char parent[4096];
+            snprintf(parent, sizeof parent, "%s", cache);
+            *strrchr(parent, '/') = 0;
+            snprintf(rtdir, sizeof rtdir, "%s.tmp-XXXXXX", cache);
+            if (stat(cache, &st) != 0 && make_dirs(parent) == 0 && mkdtemp(rtdir)) fill = 1;
+            else snprintf(rtdir, sizeof rtdir, "%s", dir);   /* an unwritable cache: build here */
+        }
+    }
     cap = srcs.n + t->n_variants + 1;
     jobs = calloc((size_t)cap, sizeof *jobs);
     what = calloc((size_t)cap, sizeof *what);
@@ -362,13 +464,19 @@ static int build_for_target(const Compiler *c, const Target *t, const char *c_pa
         Argv *a = &jobs[n_jobs];
         int is_rt = i < srcs.n, is_disp = i == srcs.n;
         const Variant *v = is_rt || is_disp ? NULL : &t->variants[i - srcs.n - 1];
+        if (is_rt && cached) {   /* compiled before */
+            char obj[4608];
+            snprintf(obj, sizeof obj, "%s/rt_%s.o", rtdir, srcs.v[i]);
+            if (push(&objs, obj)) goto done;
+            continue;
+        }
         if (job_start(a, c, t, 1) || push_words(a, "-O3 -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall") ||
             push_words(a, v ? v->flags : t->baseline) || pushf(a, "-I%s%s", inc, NULL) || push_words(a, extra))
             goto done;
         char obj[4608];
         if (is_rt) {
             snprintf(path, sizeof path, "%s/%s", inc, srcs.v[i]);
-            snprintf(obj, sizeof obj, "%s/rt_%s.o", dir, srcs.v[i]);
+            snprintf(obj, sizeof obj, "%s/rt_%s.o", rtdir, srcs.v[i]);
             what[n_jobs] = strdup(srcs.v[i]);
             if (push(a, "-c") || push_path(a, path)) goto done;
         } else if (is_disp) {
@@ -390,6 +498,18 @@ static int build_for_target(const Compiler *c, const Target *t, const char *c_pa
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (run_jobs(c, jobs, what, n_jobs, ncpu > 0 ? (int)ncpu : 1) != 0) goto done;
+    if (fill) {   /* complete: publish the entry (another build may have won the race: keep ours here) */
+        if (rename(rtdir, cache) == 0) {
+            for (int i = 0; i < objs.n; i++)
+                if (!strncmp(objs.v[i], rtdir, strlen(rtdir)) && objs.v[i][strlen(rtdir)] == '/') {
+                    char obj[4608];
+                    snprintf(obj, sizeof obj, "%s%s", cache, objs.v[i] + strlen(rtdir));
+                    free(objs.v[i]);
+                    if (!(objs.v[i] = strdup(obj))) goto done;
+                }
+            fill = 0;
+        }
+    }
 
     /* link: static, no shared libraries needed on the device */
     if (job_start(&link, c, t, 0) || push(&link, "-static")) goto done;
@@ -407,6 +527,7 @@ done:
     argv_free(&srcs);
     argv_free(&objs);
     argv_free(&link);
+    if (fill) remove_dir(rtdir);   /* not published: a failed build, or another build published first */
     remove_dir(dir);
     return rc;
 }

@@ -1,6 +1,6 @@
 # Edge builds (issue 15): static --target executables with start-up ISA dispatch,
 # one-file deploys (--embed-weights) and `archc run` (tests/edge/).
-foreach(check embed run errors)
+foreach(check embed run errors cache)
   add_test(NAME edge.${check}
            COMMAND bash ${ARCHC_TEST_DIR}/edge/run_edge.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
                    ${CMAKE_BINARY_DIR}/edge-work/${check} ${check})
@@ -40,4 +40,11 @@ foreach(isa x86-64 x86-64-v3)
                    $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits> ${ARCHC_TEST_DIR}/fixtures/qwen3
                    ${CMAKE_BINARY_DIR}/fixture-work/qwen3-${isa})
   set_tests_properties(fixture.qwen3.${isa} PROPERTIES SKIP_RETURN_CODE 77)
+endforeach()
+# target builds keep the runtime's objects in the build tree, not in ~/.cache
+get_property(_edge_tests DIRECTORY PROPERTY TESTS)
+foreach(t ${_edge_tests})
+  if(t MATCHES "^edge\\.|\\.(aarch64|aarch64-a53|x86-64-portable|x86-64|x86-64-v3)$")
+    set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "ARCHC_CACHE_DIR=${CMAKE_BINARY_DIR}/archc-cache")
+  endif()
 endforeach()

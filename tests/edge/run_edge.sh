@@ -12,6 +12,9 @@
 #   variants  a --target=x86_64-linux-gnu binary: every variant this CPU has
 #             (ARCHC_ISA=…, named by the binary on stderr) gives the native build's tokens and logits within
 #             1e-5; an unknown or unsupported variant is a clear error
+#   cache     a second --target build takes the runtime's objects from the
+#             cache (ARCHC_CACHE_DIR) and gives the same tokens; a pruned entry
+#             is rebuilt; ARCHC_CACHE_DIR=off writes no cache
 #   errors    --target/--embed-weights misuse gives one clear line and no output
 set -euo pipefail
 ARCHC=$1; COMPARE=$2; WORK=$3; CHECK=$4
@@ -90,6 +93,23 @@ variants)
   set +e; ARCHC_ISA=pentium ./portable --weights "$CK" --tokens 1 > /dev/null 2> isa.err; rc=$?; set -e
   [ $rc -eq 2 ] && grep -q "no such variant" isa.err || fail "ARCHC_ISA=pentium: rc $rc, $(cat isa.err)"
   echo "ok: $n variants of the portable binary agree with the native build (it picks \"$BEST\" here)"
+  ;;
+cache)
+  export ARCHC_CACHE_DIR=$WORK/cache
+  ARCHC_VERBOSE=1 "$ARCHC" "$TINY" -o t1 --target=x86_64-linux-gnu 2> v1.err
+  ! grep -q "objects from" v1.err || fail "a first build found a cache entry"
+  [ "$(ls "$ARCHC_CACHE_DIR" | wc -l)" = 1 ] || fail "the cache holds $(ls "$ARCHC_CACHE_DIR")"
+  ARCHC_VERBOSE=1 "$ARCHC" "$TINY" -o t2 --target=x86_64-linux-gnu 2> v2.err
+  grep -q "objects from $ARCHC_CACHE_DIR/rt-x86_64-linux-gnu-" v2.err || fail "the second build did not use the cache"
+  [ "$(grep -c -- ' -c .*runtime/' v2.err)" = 0 ] || fail "the second build compiled runtime sources"
+  for b in t1 t2; do ./$b --weights "$CK" --tokens 1,2,3 -n 8 --print-ids 2>/dev/null | tail -n 1 | grep -qx "$WANT" || fail "$b: tokens"; done
+  rm -f "$ARCHC_CACHE_DIR"/rt-*/rt_util.c.o
+  ARCHC_VERBOSE=1 "$ARCHC" "$TINY" -o t3 --target=x86_64-linux-gnu 2> v3.err
+  ! grep -q "objects from" v3.err && ./t3 --weights "$CK" --tokens 1,2,3 -n 8 --print-ids 2>/dev/null | tail -n 1 | grep -qx "$WANT" \
+    || fail "a pruned cache entry"
+  ARCHC_CACHE_DIR=off "$ARCHC" "$TINY" -o t4 --target=x86_64-linux-gnu
+  [ "$(ls "$ARCHC_CACHE_DIR" | wc -l)" = 1 ] || fail "ARCHC_CACHE_DIR=off wrote to the cache"
+  echo "ok: the runtime's objects of a target build are cached, reused and rebuilt when pruned"
   ;;
 errors)
   set +e
