@@ -119,15 +119,21 @@ typedef struct Compiler {
     Argv words;      /* the external command's words ("ccache gcc")            */
 } Compiler;
 
+/* The external compiler the user asked for (--cc, else $ARCHC_CC), or NULL. */
+static const char *external_cc(const BuildOptions *o) {
+    const char *cc = o->cc && *o->cc ? o->cc : getenv("ARCHC_CC");
+    return cc && *cc ? cc : NULL;
+}
+
 static int choose_compiler(const BuildOptions *o, Compiler *c, const char *foreign_gcc) {
     memset(c, 0, sizeof *c);
-    const char *cc = o->cc && *o->cc ? o->cc : getenv("ARCHC_CC");
+    const char *cc = external_cc(o);
     int sanitized = strstr(ARCHC_EXTRA_CFLAGS, "-fsanitize") != NULL && !o->target;
-    if ((!cc || !*cc) && llvm_available() && !sanitized) {
+    if (!cc && llvm_available() && !sanitized) {
         c->inproc = c->clang = 1;
         return push(&c->words, "clang");
     }
-    if (!cc || !*cc) cc = foreign_gcc ? foreign_gcc : "cc";
+    if (!cc) cc = foreign_gcc ? foreign_gcc : "cc";
     if (push_words(&c->words, cc)) return -1;
     if (c->words.n == 0) { fprintf(stderr, "archc: error: --cc / ARCHC_CC is empty\n"); return -1; }
     const char *base = strrchr(c->words.v[c->words.n - 1], '/');
@@ -166,15 +172,21 @@ static pid_t start_job(const Compiler *c, const Argv *a) {
     return pid;
 }
 
-/* Wait for a job: 0 when it succeeded. */
-static int wait_job(const Compiler *c, pid_t pid, const char *what) {
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+/* A finished job's wait status: 0 when it succeeded, else -1 and a message
+ * (status 127 — the compiler could not be started — was reported by the child). */
+static int job_status(const Compiler *c, const char *what, int st) {
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
     if (!(WIFEXITED(st) && WEXITSTATUS(st) == 127))
         fprintf(stderr, "archc: error: %s failed (%s %s %d)\n", what, compiler_name(c),
                 WIFEXITED(st) ? "exited with status" : "was killed by signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
     return -1;
+}
+
+/* Wait for a job: 0 when it succeeded. */
+static int wait_job(const Compiler *c, pid_t pid, const char *what) {
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    return job_status(c, what, st);
 }
 
 /* Run jobs[0..n), at most `par` at a time; 0 when all succeeded.  On a
@@ -199,13 +211,7 @@ static int run_jobs(const Compiler *c, Argv *jobs, char **what, int n, int par) 
             if (pids[i] == done) {
                 running--;
                 pids[i] = 0;
-                if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-                    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 127))
-                        fprintf(stderr, "archc: error: %s failed (%s %s %d)\n", what[i], compiler_name(c),
-                                WIFEXITED(st) ? "exited with status" : "was killed by signal",
-                                WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-                    rc = -1;
-                }
+                if (job_status(c, what[i], st) != 0) rc = -1;
             }
     }
     free(pids);
@@ -563,17 +569,33 @@ int build_executable(const char *c_path, const char *exe_path, const BuildOption
     return rc;
 }
 
-int build_jit_run(const char *c_path, int argc, char **argv) {
-    const char *inc = env_or("ARCHC_RUNTIME_INCLUDE", ARCHC_RUNTIME_INCLUDE);
-    const char *lib = env_or("ARCHC_RUNTIME_LIB", ARCHC_RUNTIME_LIB);
-    Argv f = {0};
-    int rc = -1;
-    if (!(push_words(&f, "-O3 -march=native -std=c11 -D_DEFAULT_SOURCE") || push_words(&f, clang_unroll_flags) ||
-          push_words(&f, env_or("ARCHC_CFLAGS", "")) ||
-          pushf(&f, "-I%s%s", inc, NULL))) {
-        const char *srcs[] = {c_path};
-        rc = llvm_jit_run(1, srcs, f.n, (const char *const *)f.v, lib, argc, argv);
+int build_run(const char *c_path, const char *exe_path, const BuildOptions *o, int argc, char **argv) {
+    fflush(NULL);
+    if (!external_cc(o) && llvm_available()) {   /* in memory: ORC JIT, main() called in this process */
+        const char *inc = env_or("ARCHC_RUNTIME_INCLUDE", ARCHC_RUNTIME_INCLUDE);
+        const char *lib = env_or("ARCHC_RUNTIME_LIB", ARCHC_RUNTIME_LIB);
+        Argv f = {0};
+        int rc = -1;
+        if (!(push_words(&f, "-O3 -march=native -std=c11 -D_DEFAULT_SOURCE") || push_words(&f, clang_unroll_flags) ||
+              push_words(&f, env_or("ARCHC_CFLAGS", "")) || pushf(&f, "-I%s%s", inc, NULL))) {
+            const char *srcs[] = {c_path};
+            rc = llvm_jit_run(1, srcs, f.n, (const char *const *)f.v, lib, argc, argv);
+        }
+        argv_free(&f);
+        return rc < 0 ? 1 : rc;
     }
-    argv_free(&f);
-    return rc;
+    /* a temporary executable, started with argv (argv[0] replaced by its path) */
+    if (build_executable(c_path, exe_path, o) != 0) return 1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) { fprintf(stderr, "archc run: error: cannot start %s: %s\n", exe_path, strerror(errno)); return 1; }
+    if (pid == 0) {
+        argv[0] = (char *)exe_path;
+        execv(exe_path, argv);
+        fprintf(stderr, "archc run: error: cannot run %s: %s\n", exe_path, strerror(errno));
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

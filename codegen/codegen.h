@@ -35,9 +35,11 @@ typedef struct BuildOptions {
     const char *embed_dir;  /* append this checkpoint directory's files to the executable */
 } BuildOptions;
 int build_executable(const char *c_path, const char *exe_path, const BuildOptions *opts);
-/* Compile c_path in memory and run its main(argc, argv) in this process
- * (codegen/llvm_tools.h); main's result, or -1 when compiling failed. */
-int build_jit_run(const char *c_path, int argc, char **argv);
+/* archc run: compile c_path and run its main(argc, argv) — in memory, in this
+ * process (codegen/llvm_tools.h), unless an external compiler was asked for or
+ * archc has no LLVM; then built at exe_path and started.  Returns the exit
+ * status to give (1 when compiling failed). */
+int build_run(const char *c_path, const char *exe_path, const BuildOptions *opts, int argc, char **argv);
 int build_check_target(const char *triple);   /* 0, or -1 with a message naming the known ones */
 const char *build_target_names(void);
 

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/wait.h>
 #include "codegen.h"
 #include "llvm_tools.h"
 #include "outfile.h"
@@ -116,13 +115,16 @@ typedef struct CompileOptions {
     PassOptions passes;
 } CompileOptions;
 
-/* Parse one compilation option at argv[*i]: 1 when it was one (consumed), 0
- * when it is not, -1 on a bad value (message printed). */
-static int compile_option(char **argv, int argc, int *i, CompileOptions *o) {
-    (void)argc;
-    const char *a = argv[*i];
-    if (!strncmp(a, "--weights-format=", 17)) o->wfmt = a + 17;
-    else if (!strncmp(a, "--prefill-chunk=", 16)) {
+/* Parse one compilation option a: 1 when it was one, 0 when it is not, -1
+ * on a bad value (message printed). */
+static int compile_option(const char *a, CompileOptions *o) {
+    if (!strncmp(a, "--weights-format=", 17)) {
+        o->wfmt = a + 17;
+        if (strcmp(o->wfmt, "f32") && strcmp(o->wfmt, "bf16") && strcmp(o->wfmt, "f16")) {
+            fprintf(stderr, "archc: error: --weights-format=%s: expected f32, bf16 or f16\n", o->wfmt);
+            return -1;
+        }
+    } else if (!strncmp(a, "--prefill-chunk=", 16)) {
         char *end;
         o->chunk = strtol(a + 16, &end, 10);
         if (*end || o->chunk < 1 || o->chunk > 4096) {
@@ -143,10 +145,7 @@ static int compile_graph(const char *in, const CompileOptions *o, Graph *g) {
     if (spec_parse_file(in, &spec) != 0) return -1;
     if (o->wfmt) {
         /* compile the same description for a checkpoint stored in another format */
-        if (!strcmp(o->wfmt, "f32")) spec.weights.format = WFMT_F32;
-        else if (!strcmp(o->wfmt, "bf16")) spec.weights.format = WFMT_BF16;
-        else if (!strcmp(o->wfmt, "f16")) spec.weights.format = WFMT_F16;
-        else { fprintf(stderr, "archc: error: --weights-format=%s: expected f32, bf16 or f16\n", o->wfmt); return -1; }
+        spec.weights.format = !strcmp(o->wfmt, "f32") ? WFMT_F32 : !strcmp(o->wfmt, "bf16") ? WFMT_BF16 : WFMT_F16;   /* checked by compile_option */
     }
     if (lower_model(&spec, g) != 0) { graph_free(g); return -1; }
     if (o->chunk) g->tmax = (int)(o->chunk < spec.max_context ? o->chunk : spec.max_context);
@@ -171,9 +170,9 @@ static int emit_file(Graph *g, const Backend *be, const char *cpath) {
 
 /* archc run MODEL.yaml|MODEL.c [compile options] [binary options]: compile
  * and run at once.  A .c file (emitted by archc, perhaps edited since) is run
- * as it is: the edit-compile-time loop of kernel work.  With the LLVM libraries the C is compiled in memory and run in this
- * process (ORC JIT); without them a temporary executable is built with the
- * external compiler and run. */
+ * as it is: the edit-compile-time loop of kernel work.  build_run
+ * (codegen/build.c) compiles it in memory and runs it in this process (ORC
+ * JIT), or builds a temporary executable with the external compiler. */
 static int cmd_run(int argc, char **argv) {
     const char *in = NULL;
     CompileOptions co = {0};
@@ -182,7 +181,7 @@ static int cmd_run(int argc, char **argv) {
     int rargc = 1;
     if (!rargv) return 1;
     for (int i = 2; i < argc; i++) {
-        int r = compile_option(argv, argc, &i, &co);
+        int r = compile_option(argv[i], &co);
         if (r < 0) { free(rargv); return 2; }
         if (r) continue;
         if (!strncmp(argv[i], "--cc=", 5)) bo.cc = argv[i] + 5;
@@ -226,27 +225,7 @@ static int cmd_run(int argc, char **argv) {
         rc = emit_file(&g, &backend_c, cpath) == 0 ? 0 : 1;
         graph_free(&g);
     }
-    int use_jit = llvm_available() && !bo.cc && !(getenv("ARCHC_CC") && *getenv("ARCHC_CC"));
-    if (rc == 0 && use_jit) {
-        fflush(NULL);
-        int r = build_jit_run(cpath, rargc, rargv);
-        rc = r < 0 ? 1 : r;
-    } else if (rc == 0) {
-        rc = build_executable(cpath, exe, &bo) == 0 ? 0 : 1;
-        if (rc == 0) {
-            fflush(NULL);
-            pid_t pid = fork();
-            if (pid == 0) {
-                rargv[0] = exe;
-                execv(exe, rargv);
-                fprintf(stderr, "archc run: error: cannot run %s: %s\n", exe, strerror(errno));
-                _exit(127);
-            }
-            int st = 0;
-            while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-            rc = pid < 0 ? 1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-    }
+    if (rc == 0) rc = build_run(cpath, exe, &bo, rargc, rargv);
     if (!from_c) unlink(cpath);
     unlink(exe);
     rmdir(dir);
@@ -268,7 +247,7 @@ int main(int argc, char **argv) {
     BuildOptions bo = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int r = compile_option(argv, argc, &i, &co);
+        int r = compile_option(argv[i], &co);
         if (r < 0) return 2;
         if (r) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
