@@ -250,7 +250,7 @@ static const Target targets[] = {
     {"aarch64-linux-gnu", "aarch64", "aarch64-linux-gnu-gcc", "-march=armv8-a", arm_variants, 2},
 };
 
-const char *build_target_names(void) { return "x86_64-linux-gnu, aarch64-linux-gnu"; }
+const char *build_target_names(void) { return "x86_64-linux-gnu, aarch64-linux-gnu, cuda, cuda-emu"; }
 
 static const Target *find_target(const char *triple) {
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
@@ -278,7 +278,7 @@ static int host_is(const char *arch) {
 }
 
 int build_check_target(const char *triple) {
-    if (find_target(triple)) return 0;
+    if (find_target(triple) || build_is_cuda(triple)) return 0;
     fprintf(stderr, "archc: error: --target=%s: expected one of %s\n", triple, build_target_names());
     return -1;
 }
@@ -555,10 +555,98 @@ done:
     return rc;
 }
 
+/* ── CUDA ──────────────────────────────────────────────────────────────────
+ * --target=cuda: nvcc ($NVCC, else nvcc on PATH, else /usr/local/cuda/bin/nvcc)
+ *     -O3 -std=c++17 -gencode … -I<runtime> FILE.cu <libarchc_rt.a> -lm -lpthread
+ *   for the GPU architectures of $ARCHC_CUDA_ARCH (default "80,90": Ampere and
+ *   Hopper code, plus Hopper PTX that later GPUs compile at load time).
+ * --target=cuda-emu: the same .cu compiled as C++ for the CPU emulator
+ *   (runtime/cuda/cuda_emu.h) with $ARCHC_CXX (default c++): every kernel runs
+ *   on the CPU, one emulated thread at a time.  For tests and for reading or
+ *   debugging kernels on a machine without a GPU; slow. */
+int build_is_cuda(const char *target) { return target && (!strcmp(target, "cuda") || !strcmp(target, "cuda-emu")); }
+
+/* nvcc's path into buf, or -1 with a message. */
+static int find_nvcc(char *buf, size_t cap) {
+    const char *env = getenv("NVCC");
+    if (env && *env) { snprintf(buf, cap, "%s", env); return 0; }
+    const char *path = getenv("PATH");
+    if (path) {
+        char *copy = strdup(path);
+        for (char *d = copy ? strtok(copy, ":") : NULL; d; d = strtok(NULL, ":")) {
+            snprintf(buf, cap, "%s/nvcc", *d ? d : ".");
+            if (access(buf, X_OK) == 0) { free(copy); return 0; }
+        }
+        free(copy);
+    }
+    snprintf(buf, cap, "/usr/local/cuda/bin/nvcc");
+    if (access(buf, X_OK) == 0) return 0;
+    fprintf(stderr, "archc: error: --target=cuda needs nvcc (the CUDA toolkit): set NVCC, put nvcc on PATH or install it in /usr/local/cuda\n");
+    return -1;
+}
+
+static int build_cuda(const char *cu_path, const char *exe_path, const char *inc, int emu) {
+    const char *lib = env_or("ARCHC_RUNTIME_LIB", ARCHC_RUNTIME_LIB);
+    Compiler c = {0};
+    Argv a = {0};
+    int rc = -1;
+    char nvcc[4096];
+    if (emu) {
+        if (push_words(&c.words, env_or("ARCHC_CXX", "c++")) || c.words.n == 0) goto done;
+        for (int i = 0; i < c.words.n; i++) if (push(&a, c.words.v[i])) goto done;
+        if (push_words(&a, "-O2 -std=c++17 -Wall -Wno-unused-function -Wno-unknown-pragmas -DARCHC_CUDA_EMU") || push_words(&a, ARCHC_EXTRA_CFLAGS) ||
+            push_words(&a, env_or("ARCHC_CFLAGS", "")) || pushf(&a, "-I%s%s", inc, NULL) || push_words(&a, "-x c++") ||
+            push_path(&a, cu_path) || push_words(&a, "-x none"))
+            goto done;
+    } else {
+        if (find_nvcc(nvcc, sizeof nvcc) || push(&c.words, nvcc) || push(&a, nvcc) || push_words(&a, "-O3 -std=c++17")) goto done;
+        char *archs = strdup(env_or("ARCHC_CUDA_ARCH", "80,90")), *last = NULL;
+        if (!archs) goto done;
+        for (char *w = strtok(archs, ", "); w; w = strtok(NULL, ", ")) {
+            const char *sm = !strncmp(w, "sm_", 3) ? w + 3 : w;
+            char g[96];
+            snprintf(g, sizeof g, "-gencode=arch=compute_%.16s,code=sm_%.16s", sm, sm);
+            if (push(&a, g)) { free(archs); goto done; }
+            last = w;
+        }
+        if (last) {   /* PTX of the newest, for GPUs newer than every listed one */
+            char g[96];
+            const char *sm = !strncmp(last, "sm_", 3) ? last + 3 : last;
+            snprintf(g, sizeof g, "-gencode=arch=compute_%.16s,code=compute_%.16s", sm, sm);
+            if (push(&a, g)) { free(archs); goto done; }
+        }
+        free(archs);
+        /* a sanitizer build of archc has a sanitized runtime: the host compiler needs the same flags */
+        Argv extra = {0};
+        if (push_words(&extra, ARCHC_EXTRA_CFLAGS)) goto done;
+        for (int i = 0; i < extra.n; i++)
+            if (pushf(&a, "-Xcompiler=%s%s", extra.v[i], NULL) || (!strncmp(extra.v[i], "-fsanitize", 10) && pushf(&a, "-Xlinker=-l%s%s", "asan", NULL))) {
+                argv_free(&extra);
+                goto done;
+            }
+        argv_free(&extra);
+        if (push_words(&a, env_or("ARCHC_NVCC_FLAGS", "")) || pushf(&a, "-I%s%s", inc, NULL) || push_path(&a, cu_path)) goto done;
+    }
+    if (push(&a, lib) || push_words(&a, "-lm -lpthread") || push(&a, "-o") || push_path(&a, exe_path)) goto done;
+    char what[4200];
+    snprintf(what, sizeof what, "building %s", exe_path);
+    pid_t pid = start_job(&c, &a);
+    if (pid >= 0 && wait_job(&c, pid, what) == 0) rc = 0;
+done:
+    argv_free(&a);
+    argv_free(&c.words);
+    return rc;
+}
+
 int build_executable(const char *c_path, const char *exe_path, const BuildOptions *o) {
     static const BuildOptions none = {0};
     if (!o) o = &none;
     const char *inc = env_or("ARCHC_RUNTIME_INCLUDE", ARCHC_RUNTIME_INCLUDE);
+    if (build_is_cuda(o->target)) {
+        int rc = build_cuda(c_path, exe_path, inc, !strcmp(o->target, "cuda-emu"));
+        if (rc == 0 && o->embed_dir) rc = embed_weights(exe_path, o->embed_dir);
+        return rc;
+    }
     const Target *t = NULL;
     if (o->target && !(t = find_target(o->target))) return build_check_target(o->target), -1;
     Compiler c;

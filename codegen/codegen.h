@@ -3,8 +3,8 @@
  *
  * A backend turns the optimised graph into source text by printing the
  * lowered program built from it (codegen/program.h).  The C backend
- * (codegen/emit_c.c) is complete for dense models; the CUDA backend is not
- * written yet and says so.  codegen/build.c compiles emitted C into an
+ * (codegen/emit_c.c) runs every family; the CUDA backend (codegen/emit_cuda.c)
+ * the dense ones (issue 9; MoE/MLA/quantised weights: issue 10).  codegen/build.c compiles emitted C into an
  * executable with $CC (default cc) against the runtime.
  */
 #ifndef ARCHC_CODEGEN_H
@@ -41,6 +41,7 @@ int build_executable(const char *c_path, const char *exe_path, const BuildOption
  * status to give (1 when compiling failed). */
 int build_run(const char *c_path, const char *exe_path, const BuildOptions *opts, int argc, char **argv);
 int build_check_target(const char *triple);   /* 0, or -1 with a message naming the known ones */
+int build_is_cuda(const char *target);         /* "cuda" or "cuda-emu": the .cu is built (nvcc, or the CPU emulator) */
 const char *build_target_names(void);
 
 /* codegen/embed.c: append the checkpoint directory dir's files (safetensors,

@@ -27,50 +27,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codegen.h"
+#include "emit_common.h"
 #include "program.h"
 #include "archc_rt.h"
 
-typedef struct Emitter {
-    FILE *f;
-    const Graph *g;
-    const Program *p;        /* what is printed (codegen/program.h)            */
-} Emitter;
-
-__attribute__((format(printf, 2, 3)))
-static void out(Emitter *e, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(e->f, fmt, ap);
-    va_end(ap);
-}
-
-static const char *fmt_ctype(WeightFormat f) {
+const char *fmt_ctype(WeightFormat f) {
     return f == WFMT_F32 ? "float" : f == WFMT_I8 ? "int8_t" : f == WFMT_FP8_E4M3 || f == WFMT_MXFP4 || f == WFMT_U8 || f == WFMT_I4 ? "uint8_t" : "uint16_t";
 }
-static const char *fmt_rt(WeightFormat f) {
+const char *fmt_rt(WeightFormat f) {
     return f == WFMT_F32 ? "RT_F32" : f == WFMT_BF16 ? "RT_BF16" : f == WFMT_FP8_E4M3 ? "RT_FP8" : f == WFMT_MXFP4 ? "RT_MXFP4"
          : f == WFMT_I8 ? "RT_I8" : f == WFMT_I4 ? "RT_I4" : "RT_F16";
 }
-static const char *fmt_short(WeightFormat f) { return wfmt_name(f); }
-static const char *fmt_st(WeightFormat f) {
+const char *fmt_short(WeightFormat f) { return wfmt_name(f); }
+const char *fmt_st(WeightFormat f) {
     return f == WFMT_F32 ? "ST_F32" : f == WFMT_BF16 ? "ST_BF16" : f == WFMT_FP8_E4M3 ? "ST_F8_E4M3" : f == WFMT_MXFP4 || f == WFMT_U8 || f == WFMT_I4 ? "ST_U8"
          : f == WFMT_I8 ? "ST_I8" : "ST_F16";
 }
 /* archc quantize's dense MXFP4 matrix: stored as NAME_blocks [N][K/32][16] with NAME_scales (docs/quantize.md) */
-static int is_mx_dense(const Weight *w) { return w->fmt == WFMT_MXFP4 && w->ndim == 2 && !(w->flags & W_VECTOR); }
+int is_mx_dense(const Weight *w) { return w->fmt == WFMT_MXFP4 && w->ndim == 2 && !(w->flags & W_VECTOR); }
 /* The shape a matrix has in the checkpoint: int4 packs two values a byte, MXFP4 blocks of 32 in 16 bytes. */
-static int stored_shape(const Weight *w, int64_t *sh) {
+int stored_shape(const Weight *w, int64_t *sh) {
     for (int d = 0; d < w->ndim; d++) sh[d] = w->shape[d];
     if (w->flags & W_VECTOR) return w->ndim;
     if (w->fmt == WFMT_I4) { sh[1] = (w->shape[1] + 31) / 32 * 16; return 2; }   /* rows of whole blocks */
     if (is_mx_dense(w)) { sh[1] = (w->shape[1] + 31) / 32; sh[2] = 16; return 3; }
     return w->ndim;
 }
-static const char *scale_st(const Weight *w) { return w->fmt == WFMT_MXFP4 ? "ST_U8" : "ST_F32"; }
-static int is_fp8(const Weight *w) { return weight_fp8(w); }
+const char *scale_st(const Weight *w) { return w->fmt == WFMT_MXFP4 ? "ST_U8" : "ST_F32"; }
+int is_fp8(const Weight *w) { return weight_fp8(w); }
 
 /* A float as a C literal that round-trips: 1 → "1.0f", 0.1 → "0.100000001f". */
-static const char *flit(float v) {
+const char *flit(float v) {
     static char buf[8][48];
     static int k;
     k = (k + 1) & 7;
@@ -96,7 +83,7 @@ static char *text_buf(void) {
 }
 
 /* For use inside a comment. */
-static const char *cmt(const char *s) {
+const char *cmt(const char *s) {
     char *b = text_buf();
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && n + 4 < 1024; p++) {
@@ -109,7 +96,7 @@ static const char *cmt(const char *s) {
 }
 
 /* The body of a C string literal (without the quotes). */
-static const char *cstr(const char *s) {
+const char *cstr(const char *s) {
     char *b = text_buf();
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && n + 5 < 1024; p++) {
@@ -177,12 +164,12 @@ static int c_check(const Graph *g) {
 /* ── weights ─────────────────────────────────────────────────────────────── */
 
 /* A weight's member of the weight struct: its role's name (ir/roles.h). */
-static const char *member(const Weight *w) { return role_info[w->role].member; }
+const char *member(const Weight *w) { return role_info[w->role].member; }
 
 /* A weight's C lvalue inside the weight struct W, with `suffix` after the member:
  * "embed", "l[3].q_proj", "l[3].experts_gate[5]"; suffix "_scale" names an fp8
  * weight's block multipliers ("l[3].experts_gate_scale[5]").  One of 8 rotating buffers. */
-static const char *field_with(const Weight *w, const char *suffix) {
+const char *field_with(const Weight *w, const char *suffix) {
     static char buf[8][96];
     static int k;
     k = (k + 1) & 7;
@@ -192,13 +179,13 @@ static const char *field_with(const Weight *w, const char *suffix) {
     snprintf(buf[k], sizeof buf[k], "%s%s%s%s", layer, member(w), suffix, expert);
     return buf[k];
 }
-static const char *field(const Weight *w) { return field_with(w, ""); }
-static const char *scale_field(const Weight *w) { return field_with(w, "_scale"); }
+const char *field(const Weight *w) { return field_with(w, ""); }
+const char *scale_field(const Weight *w) { return field_with(w, "_scale"); }
 
-static const char *wtype(const Weight *w) { return (w->flags & W_VECTOR) ? "float" : fmt_ctype(w->fmt); }
+const char *wtype(const Weight *w) { return (w->flags & W_VECTOR) ? "float" : fmt_ctype(w->fmt); }
 
-static int block_n(const Graph *g) { int b[2]; graph_fp8_block(g, b); return b[0]; }
-static int block_k(const Graph *g) { int b[2]; graph_fp8_block(g, b); return b[1]; }
+int block_n(const Graph *g) { int b[2]; graph_fp8_block(g, b); return b[0]; }
+int block_k(const Graph *g) { int b[2]; graph_fp8_block(g, b); return b[1]; }
 
 /* "model.layers.7.mlp.experts.0.gate_proj.weight" → "model.layers.%d.mlp.experts.%d.gate_proj.weight"
  * (a printf format used by the generated loader: any '%' of the name itself is doubled). */
@@ -293,12 +280,19 @@ static void emit_expert_table(Emitter *e) {
 }
 
 /* The weight struct: LayerWeights (Program.layer_slots) and the slots outside the layers. */
-static void emit_weights(Emitter *e) {
+void emit_weights(Emitter *e) {
     const Graph *g = e->g;
-    out(e, "/* ── weights ──────────────────────────────────────────────────────────────\n"
-           " * Pointers into the mmap'd checkpoint (matrices, row-major [out, in], as stored)\n"
-           " * or into f32 copies of small vectors (norm weights, biases).  Bound and\n"
-           " * checked by name, dtype and shape against weight_table below. */\n");
+    if (e->cuda)
+        out(e, "/* ── weights ──────────────────────────────────────────────────────────────\n"
+               " * Bound by the loader to the checkpoint (matrices, row-major [out, in], as\n"
+               " * stored; small vectors widened to f32), checked by name, dtype and shape\n"
+               " * against weight_table below; model_init then copies each to the device, in\n"
+               " * its stored format, and points the field there. */\n");
+    else
+        out(e, "/* ── weights ──────────────────────────────────────────────────────────────\n"
+               " * Pointers into the mmap'd checkpoint (matrices, row-major [out, in], as stored)\n"
+               " * or into f32 copies of small vectors (norm weights, biases).  Bound and\n"
+               " * checked by name, dtype and shape against weight_table below. */\n");
     out(e, "typedef struct LayerWeights {\n");
     for (int i = 0; i < e->p->n_layer_slots; i++) {
         const LayerSlot *ls = &e->p->layer_slots[i];
@@ -352,7 +346,7 @@ static void emit_weights(Emitter *e) {
 
 /* The loader's table: name, dtype, shape → slot, for every slot but the
  * routed experts' own (add_expert_weights) and aliases (model_init). */
-static void emit_weight_table(Emitter *e) {
+void emit_weight_table(Emitter *e) {
     const Graph *g = e->g;
     /* one expert's matrices (fields "l[N].experts_gate[E]") are not listed one by one:
      * add_expert_weights() below generates their entries at start-up */
@@ -831,7 +825,7 @@ static const char *arg_sep(const Kernel *k, const Step *s, int i) {
     }
 }
 
-static void call_comment(Emitter *e, const Node *n, int idx) {
+void call_comment(Emitter *e, const Node *n, int idx) {
     out(e, "    /* %%%d %s", n->out >= 0 ? n->out : idx, op_info[n->op].name);
     out(e, " · %s", cmt(n->note));
     if (n->loc.line) out(e, " · %s:%d", cmt(n->loc.file), n->loc.line);
@@ -839,7 +833,7 @@ static void call_comment(Emitter *e, const Node *n, int idx) {
 }
 
 /* A comment line where a new layer (or the output) starts. */
-static void layer_header(Emitter *e, const Node *n, int *last_layer) {
+void layer_header(Emitter *e, const Node *n, int *last_layer) {
     const Graph *g = e->g;
     if (n->layer == *last_layer) return;
     if (n->layer >= 0) {
@@ -940,7 +934,7 @@ static void emit_forward(Emitter *e, Phase ph) {
 
 /* The RoPE table of one Rope: its inverse frequencies (literals, or filled at
  * load time), its per-call cos/sin, and dynamic NTK's update function. */
-static void emit_rope_state(Emitter *e, const Rope *pr) {
+void emit_rope_state(Emitter *e, const Rope *pr) {
     const RopeTable *t = &e->g->rope[pr->rope];
     const char *nm = t->name;
     if (pr->folded) {
@@ -953,7 +947,11 @@ static void emit_rope_state(Emitter *e, const Rope *pr) {
             rope_kind_name(t->kind), t->params.theta, t->dims);
         out(e, "static float rope_inv_freq_%s[%d];\nstatic float rope_mscale_%s;\n", nm, pr->half, nm);
     }
-    out(e, "static float rope_cos_%s[TMAX * %d], rope_sin_%s[TMAX * %d];\n\n", nm, pr->half, nm, pr->half);
+    if (e->cuda)
+        out(e, "static float *d_rope_inv_freq_%s;   /* its copy on the device */\n"
+               "static float *rope_cos_%s, *rope_sin_%s;   /* device [TMAX][%d] */\n\n", nm, nm, nm, pr->half);
+    else
+        out(e, "static float rope_cos_%s[TMAX * %d], rope_sin_%s[TMAX * %d];\n\n", nm, pr->half, nm, pr->half);
     if (!pr->ntk) return;
     out(e, "/* Dynamic NTK (Qwen-1).  The base grows with alpha = max(2^ceil(log2(L / %d) + 1) - 1, 1),\n"
            " * L the length of the cache-free pass (the prompt, at pos 0): base' = %g · alpha^(%d / %d).\n"
@@ -966,7 +964,11 @@ static void emit_rope_state(Emitter *e, const Rope *pr) {
     out(e, "    if (a < 1.0) a = 1.0;\n    if (a == ntk_alpha_%s) return;\n    ntk_alpha_%s = a;\n", nm, nm);
     out(e, "    RtRopeParams p = {.kind = RT_ROPE_DEFAULT, .theta = %.17g * pow(a, %d.0 / %d.0), .dims = %d};\n", t->params.theta, t->dims,
         t->dims - 2, t->dims);
-    out(e, "    rt_rope_inv_freq(&p, rope_inv_freq_%s, &rope_mscale_%s);\n}\n\n", nm, nm);
+    out(e, "    rt_rope_inv_freq(&p, rope_inv_freq_%s, &rope_mscale_%s);\n", nm, nm);
+    if (e->cuda)
+        out(e, "    CU_CHECK(cudaMemcpyAsync(d_rope_inv_freq_%s, rope_inv_freq_%s, sizeof rope_inv_freq_%s, cudaMemcpyHostToDevice, cu_stream));\n",
+            nm, nm, nm);
+    out(e, "}\n\n");
 }
 
 static void emit_state(Emitter *e) {
@@ -1029,7 +1031,7 @@ static void emit_init(Emitter *e) {
 /* ── the file ────────────────────────────────────────────────────────────── */
 
 /* The header comment, includes and model constants. */
-static void emit_preamble(Emitter *e) {
+void emit_preamble(Emitter *e) {
     const Graph *g = e->g;
     const GraphModel *s = &g->model;
     out(e, "/*\n * %s — generated by archc %s from %s.  Do not edit; edit the YAML.\n *\n", cmt(s->name), ARCHC_VERSION, cmt(s->file));
@@ -1043,10 +1045,21 @@ static void emit_preamble(Emitter *e) {
         out(e, " * The multi-token-prediction module (checkpoint layer %d) is compiled as forward_mtp:\n"
                " * it drafts one token per step for self-speculative decoding (--mtp); transformers ignores it.\n",
             s->n_layers);
-    out(e, " *\n * Build: cc -O3 -march=native -std=c11 -I<archc>/runtime THIS.c <archc build>/libarchc_rt.a -lm -lpthread\n");
-    out(e, " * Read top to bottom: constants, weights, kernels, state, forward_prefill, forward_decode.\n */\n");
-    out(e, "#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n");
-    out(e, "#include \"archc_rt.h\"\n#include \"archc_kernels.h\"\n\n");
+    if (e->cuda) {
+        out(e, " *\n * CUDA: weights live on the device in their stored format; every kernel below is\n"
+               " * a template of runtime/cuda/archc_cuda.cuh instantiated with this model's literals;\n"
+               " * a decode step is captured once as a CUDA graph and replayed.\n");
+        out(e, " * Build: nvcc -O3 -std=c++17 -arch=sm_90 -I<archc>/runtime THIS.cu <archc build>/libarchc_rt.a -lm -lpthread\n");
+        out(e, " * (archc -o EXE --target=cuda does this), or on the CPU emulator (tests):\n"
+               " *   c++ -O1 -std=c++17 -x c++ -DARCHC_CUDA_EMU -I<archc>/runtime THIS.cu <archc build>/libarchc_rt.a -lm -lpthread\n");
+        out(e, " * Read top to bottom: constants, weights, kernels, state, forward_prefill, forward_decode.\n */\n");
+        out(e, "#include \"cuda/archc_cuda.cuh\"\n\n");
+    } else {
+        out(e, " *\n * Build: cc -O3 -march=native -std=c11 -I<archc>/runtime THIS.c <archc build>/libarchc_rt.a -lm -lpthread\n");
+        out(e, " * Read top to bottom: constants, weights, kernels, state, forward_prefill, forward_decode.\n */\n");
+        out(e, "#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n");
+        out(e, "#include \"archc_rt.h\"\n#include \"archc_kernels.h\"\n\n");
+    }
     out(e, "enum {\n    VOCAB = %d,\n    HIDDEN = %d,\n    N_LAYERS = %d,\n    MAX_CONTEXT = %d,\n    TMAX = %d,       /* prefill chunk */\n"
            "    N_MTP_LAYERS = %d,  /* multi-token-prediction module layers (after the N_LAYERS) */\n"
            "    N_CACHES = %d,\n    ARENA_FLOATS = %lld,\n",
@@ -1126,9 +1139,3 @@ static int c_emit(const Graph *g, FILE *f) {
 }
 
 const Backend backend_c = {"c", ".c", c_check, c_emit};
-
-static int cuda_check(const Graph *g) {
-    return unsupported(g, "the CUDA backend (-o FILE.cu) is not written yet; emit C with -o FILE.c");
-}
-static int cuda_emit(const Graph *g, FILE *f) { (void)g; (void)f; return -1; }
-const Backend backend_cuda = {"cuda", ".cu", cuda_check, cuda_emit};

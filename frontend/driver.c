@@ -2,9 +2,9 @@
  * frontend/driver.c — the archc command line.
  *
  *   archc MODEL.yaml -o OUT.c           emit C
- *   archc MODEL.yaml -o OUT.cu          emit CUDA (not written yet: clear error)
+ *   archc MODEL.yaml -o OUT.cu          emit CUDA (codegen/emit_cuda.c: the dense families)
  *   archc MODEL.yaml -o OUT             emit C and build the executable (codegen/build.c)
- *       [--target=TRIPLE] [--cc=CC] [--embed-weights DIR]
+ *       [--target=TRIPLE|cuda|cuda-emu] [--cc=CC] [--embed-weights DIR]
  *   archc run MODEL.yaml --weights DIR [binary options]   compile and run at once
  *   archc --emit=ir MODEL.yaml [-o F]   print the graph after passes
  *   archc import HF_DIR|config.json -o MODEL.yaml
@@ -41,7 +41,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: archc MODEL.yaml -o OUT.c|OUT.cu|OUT   compile (OUT without suffix: build an executable)\n"
             "       archc MODEL.yaml -o OUT --target=x86_64-linux-gnu|aarch64-linux-gnu [--embed-weights DIR]\n"
-            "                                               a static executable for any CPU of that architecture\n"
+            "                                               a static executable for any CPU of that architecture\n"            "       archc MODEL.yaml -o OUT --target=cuda|cuda-emu   emit CUDA and build it with nvcc (a GPU binary),\n"
+            "                                               or for the CPU emulator (tests, debugging kernels; slow)\n"
             "       archc run MODEL.yaml --weights DIR [binary options]   compile in memory and run at once\n"
             "       archc --emit=ir MODEL.yaml [-o FILE]    print the graph IR after passes\n"
             "       archc import HF_DIR|config.json -o MODEL.yaml\n"
@@ -58,7 +59,8 @@ static void usage(FILE *f) {
             "  -v                    say what each pass did\n"
             "  --help, --version\n"
             "environment: ARCHC_CC (external compiler, as --cc), ARCHC_CFLAGS (extra compiler flags);\n"
-            "             CC is not consulted\n");
+            "             CC is not consulted; NVCC, ARCHC_CUDA_ARCH (default 80,90), ARCHC_NVCC_FLAGS,\n"
+            "             ARCHC_CXX (the emulator's C++ compiler) for --target=cuda / cuda-emu\n");
 }
 
 static int has_suffix(const char *s, const char *suf) {
@@ -302,15 +304,21 @@ int main(int argc, char **argv) {
         return rc == 0 ? 0 : 1;
     }
 
-    const Backend *be = has_suffix(outp, ".cu") ? &backend_cuda : &backend_c;
+    int cuda_build = build_is_cuda(bo.target);
+    const Backend *be = has_suffix(outp, ".cu") || cuda_build ? &backend_cuda : &backend_c;
     int build = !has_suffix(outp, ".c") && !has_suffix(outp, ".cu");
     if (!build && (bo.target || bo.embed_dir || bo.cc)) {
         fprintf(stderr, "archc: error: --target, --cc and --embed-weights build an executable: give -o without .c/.cu\n");
         graph_free(&g);
         return 2;
     }
+    if (cuda_build && bo.cc) {
+        fprintf(stderr, "archc: error: --cc picks the C compiler; --target=%s builds with nvcc ($NVCC) or $ARCHC_CXX\n", bo.target);
+        graph_free(&g);
+        return 2;
+    }
     char cpath[4096];
-    if ((size_t)snprintf(cpath, sizeof cpath, build ? "%s.archc.c" : "%s", outp) >= sizeof cpath) {
+    if ((size_t)snprintf(cpath, sizeof cpath, build ? (cuda_build ? "%s.archc.cu" : "%s.archc.c") : "%s", outp) >= sizeof cpath) {
         fprintf(stderr, "archc: error: output path too long\n");
         graph_free(&g);
         return 2;

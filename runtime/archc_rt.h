@@ -18,6 +18,13 @@
 #include <stdint.h>
 #include "safetensors.h"
 
+#ifdef __cplusplus   /* the CUDA backend's .cu files include this header */
+extern "C" {
+#define RT_NORETURN [[noreturn]]
+#else
+#define RT_NORETURN _Noreturn
+#endif
+
 typedef struct RtModel {
     const char *name;            /* model name from the YAML                           */
     const char *source;          /* YAML path it was compiled from                     */
@@ -42,6 +49,15 @@ typedef struct RtModel {
      * and the tokens that followed them; writes the draft logits of the last
      * position ([vocab]).  It keeps its own KV cache. */
     void (*mtp)(const float *hidden, const int *tokens, int n, int pos, float *logits);
+    /* Optional (the CUDA backend; NULL for C models):
+     * probe: is the machine able to run this model at all (a GPU)?  Called
+     *   before the weights are read; 0, or -1 with err set.
+     * forward_greedy: one decode step of `token` at `pos`, returning the id of
+     *   the largest logit (ties: the lower id, as sampler_argmax) without
+     *   handing the logits out; used for greedy generation without
+     *   --decode-logits. */
+    int (*probe)(char *err, size_t errlen);
+    int (*forward_greedy)(int token, int pos);
 } RtModel;
 
 int rt_main(int argc, char **argv, const RtModel *model);
@@ -94,7 +110,7 @@ extern int rt_precision;
 double rt_now(void);                         /* monotonic seconds                    */
 void *rt_alloc(size_t bytes);                /* 64-byte aligned, zeroed; exits on OOM */
 void rt_free(void *p);
-_Noreturn void rt_die(const char *fmt, ...); /* "error: …" on stderr, exit 1          */
+RT_NORETURN void rt_die(const char *fmt, ...); /* "error: …" on stderr, exit 1          */
 
 
 /* ── RoPE frequencies (runtime/rope.c) ──────────────────────────────────────
@@ -121,5 +137,9 @@ typedef struct RtRopeParams {
 void rt_rope_inv_freq(const RtRopeParams *p, float *inv_freq, float *mscale);
 /* cos/sin for positions pos .. pos+T-1: cos[t*(dims/2) + i] = mscale*cos(f32(p*inv_freq[i])). */
 void rt_rope_angles(const float *inv_freq, int half, float mscale, int pos, int T, float *cos_out, float *sin_out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -347,6 +347,7 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     Args a;
     if (parse_args(argc, argv, m, &a) != 0) return 2;
     char err[1024];
+    if (m->probe && m->probe(err, sizeof err) != 0) { fprintf(stderr, "error: %s\n", err); return 1; }
     StCheckpoint *ck = st_open(a.weights, err, sizeof err);
     if (!ck) { fprintf(stderr, "error: %s\n", err); return 1; }
     if (st_bind(ck, m->weights, m->n_weights, err, sizeof err) != 0) {
@@ -431,14 +432,18 @@ int rt_main(int argc, char **argv, const RtModel *m) {
     if (a.mtp && a.n > 0) {
         generate_mtp(m, &a, &s, tok, prompt, T, work, hidden, out, &n_out, dec_logits, &drafted, &accepted);
     } else {
+        /* greedy without --decode-logits on a model that can take the argmax itself
+         * (the CUDA backend): only the chosen id comes back from each step */
+        int device_greedy = m->forward_greedy && s.temperature <= 0.0f && !dec_logits, greedy_next = -1;
         for (int i = 0; i < a.n; i++) {
             if (dec_logits) memcpy(dec_logits + V * (size_t)i, work, sizeof(float) * V);
-            int next = sampler_sample(&s, work);
+            int next = greedy_next >= 0 ? greedy_next : sampler_sample(&s, work);
             out[n_out++] = next;
             if (tok) print_piece(tok, next);
             if (a.prompt && m->eos_token >= 0 && next == m->eos_token) break;
             if (i + 1 == a.n) break;
-            m->forward(&next, 1, T + i, work, 0, NULL);
+            if (device_greedy) greedy_next = m->forward_greedy(next, T + i);
+            else m->forward(&next, 1, T + i, work, 0, NULL);
         }
     }
     double t_decode = rt_now() - t1;

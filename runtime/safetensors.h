@@ -15,6 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     ST_F32, ST_F16, ST_BF16, ST_F64,
     ST_I64, ST_I32, ST_I16, ST_I8,
@@ -107,5 +111,9 @@ float st_bf16_to_f32(uint16_t h);
 uint16_t st_f32_to_bf16(float f);            /* round to nearest even */
 float st_f16_to_f32(uint16_t h);
 uint16_t st_f32_to_f16(float f);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

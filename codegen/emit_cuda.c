@@ -1,0 +1,560 @@
+/*
+ * codegen/emit_cuda.c — the CUDA backend: one readable .cu per model.
+ *
+ * A second printer of the lowered program (codegen/program.h); the file reads
+ * like the C backend's, top to bottom:
+ *
+ *   1. header comment and constants, the weight struct and the loader's table
+ *      (printed by codegen/emit_c.c for both backends)
+ *   2. kernels: per distinct signature a __global__ kernel whose body is one
+ *      call of a template of runtime/cuda/archc_cuda.cuh with this model's
+ *      literals, and a host launcher with the C kernel's parameters (so a step
+ *      prints as the same call in both backends)
+ *   3. state on the device: the activation arena, KV caches, RoPE tables, the
+ *      scratch buffer, the logits and the call's tokens and position
+ *   4. model_init: copies the weights to the device in their stored format
+ *   5. forward_prefill / forward_decode: the program's steps as launches on one
+ *      stream; decode is captured once as a CUDA graph and replayed (the
+ *      position is read by the kernels through a device pointer)
+ *   6. model_forward (host ↔ device copies), greedy decode on the device, the
+ *      RtModel descriptor and main().
+ *
+ * Scope (issue 9): the dense families with f32, bf16 and f16 weights.  MoE,
+ * MLA, quantised and fp8/MXFP4 weights, attention soft-caps and the MTP module
+ * are refused with a message (issue 10).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "codegen.h"
+#include "emit_common.h"
+#include "program.h"
+#include "archc_rt.h"
+
+static int unsupported(const Graph *g, const char *what) {
+    fprintf(stderr, "%s: error: not yet supported by the CUDA backend: %s\n", g->model.file, what);
+    return -1;
+}
+
+static int cuda_check(const Graph *g) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op == OP_MOE) return unsupported(g, "mixture-of-experts layers (issue 10); emit C with -o FILE.c");
+        if (n->op == OP_MLA_ATTENTION) return unsupported(g, "multi-head latent attention (issue 10); emit C with -o FILE.c");
+        if (n->op == OP_ATTENTION && n->softcap != 0)
+            return unsupported(g, "attention logit soft-capping");
+        if (n->mtp) return unsupported(g, "the multi-token-prediction module (issue 10)");
+        if (n->op == OP_GLU && n->act == ACT_SWIGLU_OAI) return unsupported(g, "gpt-oss clamped SwiGLU (issue 10)");
+        if (n->op == OP_ATTENTION && n->w[0] >= 0 && g->weights[n->w[0]].fmt != WFMT_F32 && !(g->weights[n->w[0]].flags & W_VECTOR))
+            return unsupported(g, "attention sinks stored as a matrix");
+    }
+    for (int i = 0; i < g->n_weights; i++) {
+        const Weight *w = &g->weights[i];
+        if (w->flags & W_VECTOR) continue;
+        if (w->fmt != WFMT_F32 && w->fmt != WFMT_BF16 && w->fmt != WFMT_F16) {
+            char what[600];
+            snprintf(what, sizeof what, "weights in format %s ('%s'): f32, bf16 and f16 run on the GPU; fp8, MXFP4, int8 and int4 come with issue 10",
+                     fmt_short(w->fmt), w->name);
+            return unsupported(g, what);
+        }
+    }
+    return 0;
+}
+
+/* ── kernels ─────────────────────────────────────────────────────────────── */
+
+static const Node *knode(const Emitter *e, const Kernel *k) { return &e->g->nodes[k->node]; }
+
+static const char *cu_fmt(WeightFormat f) { return f == WFMT_F32 ? "CU_F32" : f == WFMT_BF16 ? "CU_BF16" : "CU_F16"; }
+static const char *norm_kind(NormKind k) { return k == NORM_L2 ? "CU_NORM_L2" : k == NORM_RMS_GEMMA ? "CU_NORM_GEMMA" : "CU_NORM_RMS"; }
+static const char *act_kind(ActKind a) { return a == ACT_GEGLU_TANH ? "CU_ACT_GELU_TANH" : "CU_ACT_SILU"; }
+static const char *rope_layout(const Emitter *e, const Node *n) {
+    return n->rope >= 0 && e->g->rope[n->rope].layout == ROPE_LAYOUT_INTERLEAVED ? "CU_ROPE_INTERLEAVED" : "CU_ROPE_HALF";
+}
+
+/* The __global__ kernel (its body one template call) and its host launcher.
+ * `params` is the launcher's parameter list, `kparams` the kernel's (without
+ * T), `body` the template call, `grid`/`block` the launch shape (may use T),
+ * `args` the kernel's arguments. */
+static void kernel_pair(Emitter *e, const char *name, const char *params, const char *kparams, const char *body, const char *grid,
+                        const char *block, const char *args) {
+    out(e, "__global__ void %s_kernel(%s) {\n    %s;\n}\n", name, kparams, body);
+    out(e, "static void %s(%s) {\n    CU_LAUNCH(%s_kernel, %s, %s, 0, cu_stream, %s);\n}\n\n", name, params, name, grid, block, args);
+}
+
+static void emit_embed(Emitter *e, const Kernel *k) {
+    const Node *n = knode(e, k);
+    const Weight *w = &e->g->weights[n->w[0]];
+    float sc = (float)n->scale;
+    if (w->fmt == WFMT_BF16 && sc != 0) sc = st_bf16_to_f32(st_f32_to_bf16(sc));   /* HF: the normaliser in the embedding dtype */
+    char params[256], kp[256], body[256];
+    out(e, "/* x[t] = embed[token[t]]%s, widened to f32 */\n", n->scale != 0 ? " × scale" : "");
+    snprintf(params, sizeof params, "const int *tokens, const %s *E, float *x, int T", fmt_ctype(w->fmt));
+    snprintf(kp, sizeof kp, "const int *tokens, const %s *E, float *x", fmt_ctype(w->fmt));
+    snprintf(body, sizeof body, "cu_embed<%s, %d>(tokens, E, x, %s)", cu_fmt(w->fmt), n->n_out, flit(n->scale != 0 ? sc : 0.0f));
+    kernel_pair(e, k->name, params, kp, body, "dim3(T)", "dim3(256)", "tokens, E, x");
+}
+
+static void emit_rmsnorm(Emitter *e, const Kernel *k) {
+    const Node *n = knode(e, k);
+    int groups = n->n_in / n->group;
+    char body[256];
+    out(e, "/* %s over %s%d values, eps = %g: y = %s */\n", n->norm_kind == NORM_L2 ? "L2 norm" : "RMSNorm",
+        groups > 1 ? "each head of " : "", n->group, n->eps,
+        n->norm_kind == NORM_L2 ? "x / rms(x)" : n->norm_kind == NORM_RMS_GEMMA ? "(1 + w) ⊙ x / rms(x)" : "w ⊙ x / rms(x)");
+    snprintf(body, sizeof body, "cu_rmsnorm<%d, %d, %s>(x, w, y, %s)", n->n_in, n->group, norm_kind(n->norm_kind), flit((float)n->eps));
+    char grid[64];
+    snprintf(grid, sizeof grid, "dim3(T, %d)", groups);
+    kernel_pair(e, k->name, "const float *x, const float *w, float *y, int T", "const float *x, const float *w, float *y", body, grid,
+                n->group <= 32 ? "dim3(32)" : "dim3(128)", "x, w, y");
+}
+
+static void emit_linear(Emitter *e, const Kernel *k) {
+    const Graph *g = e->g;
+    const Node *n = knode(e, k);
+    const Weight *w = &g->weights[n->w[0]];
+    int glu = n->op == OP_LINEAR_GLU, bias = k->bias, gemv = k->gemv, residual = k->residual;
+    const char *T = gemv ? "1" : "T", *ct = fmt_ctype(w->fmt);
+    if (glu)
+        out(e, "/* y[%s][%d] = %s(x·Wgᵀ%s) ⊙ (x·Wuᵀ%s); x [%s][%d] f32, Wg/Wu [%d][%d] %s%s */\n", T, n->n_out,
+            n->act == ACT_GEGLU_TANH ? "gelu_tanh" : "silu", bias ? " + bg" : "", bias ? " + bu" : "", T, n->n_in, n->n_out, n->n_in,
+            fmt_short(w->fmt), gemv ? " (decode: a warp per output row)" : " (prefill: 64×64 tiles)");
+    else
+        out(e, "/* y[%s][%d] = %sx·Wᵀ%s; x [%s][%d] f32, W [%d][%d] %s%s */\n", T, n->n_out, residual ? "res + " : "", bias ? " + b" : "", T,
+            n->n_in, n->n_out, n->n_in, fmt_short(w->fmt), gemv ? " (decode: a warp per output row)" : " (prefill: 64×64 tiles)");
+    char params[512], kp[600], args[256], body[512], epi[96] = "", grid[96];
+    int np = snprintf(params, sizeof params, "const float *x, const %s *W", ct);
+    int na = snprintf(args, sizeof args, "x, W");
+    if (glu) { np += snprintf(params + np, sizeof params - np, ", const %s *Wu", ct); na += snprintf(args + na, sizeof args - na, ", Wu"); }
+    if (bias) {
+        np += snprintf(params + np, sizeof params - np, glu ? ", const float *bg, const float *bu" : ", const float *b");
+        na += snprintf(args + na, sizeof args - na, glu ? ", bg, bu" : ", b");
+    }
+    if (residual) { np += snprintf(params + np, sizeof params - np, ", const float *res"); na += snprintf(args + na, sizeof args - na, ", res"); }
+    np += snprintf(params + np, sizeof params - np, ", float *y");
+    na += snprintf(args + na, sizeof args - na, ", y");
+    snprintf(kp, sizeof kp, "%s%s", params, gemv ? "" : ", int T");
+    if (!gemv) {
+        snprintf(params + np, sizeof params - np, ", int T");
+        snprintf(args + na, sizeof args - na, ", T");
+    }
+    if (bias) strcat(epi, "CU_EPI_BIAS | ");
+    if (residual) strcat(epi, "CU_EPI_RES | ");
+    if (glu) strcat(epi, "CU_EPI_GLU | ");
+    if (*epi) epi[strlen(epi) - 3] = 0; else strcpy(epi, "0");
+    snprintf(body, sizeof body, "cu_%s<%s, %d, %d, %s, %s>(x, W, %s, %s, %s, %s, y%s)", gemv ? "gemv" : "gemm", cu_fmt(w->fmt), n->n_out,
+             n->n_in, epi, glu ? act_kind(n->act) : "0", glu ? "Wu" : "nullptr", bias ? (glu ? "bg" : "b") : "nullptr", bias && glu ? "bu" : "nullptr",
+             residual ? "res" : "nullptr", gemv ? "" : ", T");
+    if (gemv) snprintf(grid, sizeof grid, "dim3(%d)", (n->n_out + 7) / 8);
+    else snprintf(grid, sizeof grid, "dim3(%d, (T + CU_GEMM_TILE - 1) / CU_GEMM_TILE)", (n->n_out + 63) / 64);
+    kernel_pair(e, k->name, params, kp, body, grid, "dim3(256)", args);
+}
+
+static void emit_elementwise(Emitter *e, const Kernel *k) {
+    const Node *n = knode(e, k);
+    char body[160];
+    const char *params, *kp, *args;
+    switch (k->kind) {
+    case KK_BIAS:
+        out(e, "/* y = x + b */\n");
+        snprintf(body, sizeof body, "cu_bias<%d>(x, b, y, T)", n->n_in);
+        params = "const float *x, const float *b, float *y, int T"; args = "x, b, y, T";
+        break;
+    case KK_ADD:
+        out(e, "/* y = a + b */\n");
+        snprintf(body, sizeof body, "cu_add<%d>(a, b, y, T)", n->n_in);
+        params = "const float *a, const float *b, float *y, int T"; args = "a, b, y, T";
+        break;
+    case KK_CONCAT: {
+        int a = e->g->vals[n->in[0]].width, b = e->g->vals[n->in[1]].width;
+        out(e, "/* y[t] = [a[t] | b[t]] */\n");
+        snprintf(body, sizeof body, "cu_concat<%d, %d>(a, b, y, T)", a, b);
+        params = "const float *a, const float *b, float *y, int T"; args = "a, b, y, T";
+        char grid[96];
+        snprintf(grid, sizeof grid, "dim3(cu_blocks((size_t)T * %d))", a + b);
+        kernel_pair(e, k->name, params, params, body, grid, "dim3(256)", args);
+        return;
+    }
+    default:  /* KK_GLU */
+        out(e, "/* y = %s(gate) ⊙ up */\n", n->act == ACT_GEGLU_TANH ? "gelu_tanh" : "silu");
+        snprintf(body, sizeof body, "cu_glu<%d, %s>(gate, up, y, T)", n->n_in, act_kind(n->act));
+        params = "const float *gate, const float *up, float *y, int T"; args = "gate, up, y, T";
+        break;
+    }
+    kp = params;
+    char grid[96];
+    snprintf(grid, sizeof grid, "dim3(cu_blocks((size_t)T * %d))", n->n_in);
+    kernel_pair(e, k->name, params, kp, body, grid, "dim3(256)", args);
+}
+
+static void emit_rope(Emitter *e, const Kernel *k) {
+    const Node *n = knode(e, k);
+    char body[256];
+    out(e, "/* RoPE on %d heads of %d (first %d dims rotated), cos/sin per token [T][%d] */\n", n->heads, n->head_dim, n->rot_dims,
+        n->rot_dims / 2);
+    snprintf(body, sizeof body, "cu_rope<%d, %d, %d, %s>(x, y, cos_t, sin_t)", n->heads, n->head_dim, n->rot_dims, rope_layout(e, n));
+    kernel_pair(e, k->name, "const float *x, float *y, const float *cos_t, const float *sin_t, int T",
+                "const float *x, float *y, const float *cos_t, const float *sin_t", body, "dim3(T)", "dim3(CU_QK_THREADS)",
+                "x, y, cos_t, sin_t");
+}
+
+static void emit_kv_store(Emitter *e, const Kernel *k) {
+    const Node *n = knode(e, k);
+    char body[160];
+    if (n->ring) out(e, "/* write T rows of k and v for positions pos … pos+T-1 into a ring of %d rows (swa-tile) */\n", n->ring);
+    else out(e, "/* append T rows of k and v to the cache at positions pos … pos+T-1 */\n");
+    snprintf(body, sizeof body, "cu_kv_store<%d, %d>(k, v, k_cache, v_cache, pos)", n->kv_heads * n->head_dim, n->ring);
+    kernel_pair(e, k->name, "const float *k, const float *v, float *k_cache, float *v_cache, int T, const int *pos",
+                "const float *k, const float *v, float *k_cache, float *v_cache, const int *pos", body, "dim3(T)", "dim3(256)",
+                "k, v, k_cache, v_cache, pos");
+}
+
+static void emit_qk(Emitter *e, const Kernel *k) {
+    const Node *n = knode(e, k);
+    int d = n->head_dim;
+    out(e, "/* qknorm-fuse: for each token, %s%s write k and v into the KV cache at its position%s.\n"
+           " * q: %d heads × %d, k/v: %d heads × %d. */\n",
+        n->qk_norm == QKNORM_HEAD ? "RMSNorm each q/k head, " : n->qk_norm == QKNORM_WHOLE ? "RMSNorm the whole q and k projections, " : "",
+        n->rope >= 0 ? "rotate q and k (RoPE)," : "(NoPE layer: no rotation)", n->ring ? " (a ring: swa-tile)" : "", n->heads, d, n->kv_heads, d);
+    char body[512];
+    snprintf(body, sizeof body,
+             "cu_qk_norm_rope_store<%d, %d, %d, %d, %s, %s, %s, %s, %d>(q, k, v, q_norm, k_norm, q_out, k_cache, v_cache,\n"
+             "        cos_t, sin_t, pos, %s)",
+             n->heads, n->kv_heads, d, n->rope >= 0 ? n->rot_dims : 0, rope_layout(e, n),
+             n->qk_norm == QKNORM_HEAD ? "CU_QKNORM_HEAD" : n->qk_norm == QKNORM_WHOLE ? "CU_QKNORM_WHOLE" : "CU_QKNORM_NONE",
+             norm_kind(n->norm_kind), n->rope >= 0 ? "true" : "false", n->ring, flit((float)n->eps));
+    kernel_pair(e, k->name,
+                "const float *q, const float *k, const float *v, const float *q_norm, const float *k_norm,\n"
+                "        float *q_out, float *k_cache, float *v_cache, const float *cos_t, const float *sin_t, int T, const int *pos",
+                "const float *q, const float *k, const float *v, const float *q_norm, const float *k_norm,\n"
+                "        float *q_out, float *k_cache, float *v_cache, const float *cos_t, const float *sin_t, const int *pos",
+                body, "dim3(T, 2)", "dim3(CU_QK_THREADS)", "q, k, v, q_norm, k_norm, q_out, k_cache, v_cache, cos_t, sin_t, pos");
+}
+
+static void emit_attention(Emitter *e, const Kernel *k) {
+    const Node *n = knode(e, k);
+    int sinks = n->w[0] >= 0;
+    out(e, "/* %s attention: %d query heads, %d kv heads (%d per group), head_dim %d, scale %.9g%s */\n",
+        n->window ? "sliding-window" : n->chunk ? "chunked" : "causal", n->heads, n->kv_heads, n->heads / n->kv_heads, n->head_dim, n->scale,
+        sinks ? ", with sinks" : "");
+    if (n->window) out(e, "/* each query sees the %d most recent keys, itself included */\n", n->window);
+    if (n->chunk) out(e, "/* each query sees the keys of its own %d-token chunk up to itself */\n", n->chunk);
+    if (n->logn_seq > 0)
+        out(e, "/* LogN (Qwen-1): q at position p is scaled by ln(p + 1) / ln(%d) once p + 1 > %d */\n", n->logn_seq, n->logn_seq);
+    if (n->temp_floor > 0)
+        out(e, "/* temperature tuning: q at position p is scaled by 1 + %g·log1p(floor((p + 1) / %g)) */\n", n->temp_scale, n->temp_floor);
+    char params[256], kp[256], body[512], grid[64], args[128];
+    snprintf(params, sizeof params, "const float *q, const float *k_cache, const float *v_cache, %sfloat *out, int T, const int *pos",
+             sinks ? "const float *sinks, " : "");
+    snprintf(kp, sizeof kp, "const float *q, const float *k_cache, const float *v_cache, %sfloat *out, const int *pos",
+             sinks ? "const float *sinks, " : "");
+    snprintf(body, sizeof body, "cu_attention<%d, %d, %d, %d, %d, %d, %s, %s, %s>(q, k_cache, v_cache, %s, out, pos, %s,\n        %s, %s, %d)",
+             n->heads, n->kv_heads, n->head_dim, n->window, n->chunk, n->ring, sinks ? "true" : "false",
+             n->temp_floor > 0 ? "true" : "false", n->logn_seq > 0 ? "true" : "false", sinks ? "sinks" : "nullptr",
+             flit((float)n->scale), flit((float)n->temp_floor), flit((float)n->temp_scale), n->logn_seq);
+    snprintf(grid, sizeof grid, "dim3(T, %d)", n->heads);
+    snprintf(args, sizeof args, "q, k_cache, v_cache, %sout, pos", sinks ? "sinks, " : "");
+    kernel_pair(e, k->name, params, kp, body, grid, "dim3(32 * CU_ATT_WARPS)", args);
+}
+
+static void emit_kernels(Emitter *e) {
+    out(e, "/* ── kernels ───────────────────────────────────────────────────────────────\n"
+           " * Each: a __global__ kernel with this model's literals (the template's source\n"
+           " * is in runtime/cuda/archc_cuda.cuh), and the host function that launches it\n"
+           " * on cu_stream with the parameters of the C backend's kernel. */\n\n");
+    bool softcap = false;
+    for (int ph = 0; ph < PH_COUNT; ph++)
+        for (int i = 0; i < e->p->n_steps[ph]; i++) softcap |= e->p->steps[ph][i].kind == S_SOFTCAP;
+    for (int i = 0; i < e->p->n_kernels; i++) {
+        const Kernel *k = &e->p->kernels[i];
+        switch (k->kind) {
+        case KK_EMBED: emit_embed(e, k); break;
+        case KK_RMSNORM: emit_rmsnorm(e, k); break;
+        case KK_LINEAR: emit_linear(e, k); break;
+        case KK_BIAS: case KK_ADD: case KK_GLU: case KK_CONCAT: emit_elementwise(e, k); break;
+        case KK_ROPE: emit_rope(e, k); break;
+        case KK_KV_STORE: emit_kv_store(e, k); break;
+        case KK_QK_ROPE_STORE: emit_qk(e, k); break;
+        case KK_ATTENTION: emit_attention(e, k); break;
+        default: break;   /* refused by cuda_check */
+        }
+    }
+    if (softcap)
+        out(e, "/* final logit soft-cap: logits ← cap·tanh(logits / cap) */\n"
+               "__global__ void softcap_kernel(float *logits, int rows, float cap) { cu_softcap<VOCAB>(logits, rows, cap); }\n\n");
+    out(e, "/* cos/sin of this call's positions for one RoPE table (runtime/rope.c's rule) */\n"
+           "__global__ void rope_angles_kernel(const float *inv_freq, int half, float mscale, const int *pos, int T, float *cos_t,\n"
+           "        float *sin_t) {\n    cu_rope_angles(inv_freq, half, mscale, pos, T, cos_t, sin_t);\n}\n\n");
+}
+
+/* ── forward ─────────────────────────────────────────────────────────────── */
+
+/* The text of an operand: activations are views of the device arena, the
+ * entry point's own arguments live on the device (d_tokens, d_pos, d_logits,
+ * d_hidden_out).  One of 8 rotating buffers. */
+static const char *arg_text(const Emitter *e, Arg a) {
+    static char buf[8][160];
+    static int k;
+    k = (k + 1) & 7;
+    char *b = buf[k];
+    const Graph *g = e->g;
+    switch (a.kind) {
+    case A_NULL: return "nullptr";
+    case A_ACT:
+        if (a.last_row) snprintf(b, 160, "%s + (size_t)(T - 1) * %d", e->p->views[a.id].name, e->p->views[a.id].width);
+        else snprintf(b, 160, "%s", e->p->views[a.id].name);
+        return b;
+    case A_WEIGHT: snprintf(b, 160, "W.%s", field(&g->weights[a.id])); return b;
+    case A_K_CACHE: snprintf(b, 160, "k_cache[%d]", a.id); return b;
+    case A_V_CACHE: snprintf(b, 160, "v_cache[%d]", a.id); return b;
+    case A_ROPE_COS: snprintf(b, 160, "rope_cos_%s", g->rope[a.id].name); return b;
+    case A_ROPE_SIN: snprintf(b, 160, "rope_sin_%s", g->rope[a.id].name); return b;
+    case A_TOKENS: return "d_tokens";
+    case A_LOGITS: return "d_logits";
+    case A_HIDDEN_OUT: return "d_hidden_out";
+    case A_T: return "T";
+    case A_POS: return "d_pos";
+    case A_LOGITS_ROWS: return "(logits_mode == 2 ? T : logits_mode)";
+    case A_SCRATCH: return "d_scratch";
+    case A_INT: snprintf(b, 160, "%d", a.id); return b;
+    case A_T_IS_1: return "T == 1";
+    default: return "?";   /* MoE, MLA, MTP operands: refused by cuda_check */
+    }
+}
+
+/* Guards: prefill's logits mode is known on the host; the final hidden states
+ * are always copied to d_hidden_out (T rows: cheap), so a captured decode
+ * step serves callers that want them and callers that do not. */
+static const char *guard_text(Phase ph, Guard gd) {
+    switch (gd) {
+    case G_LOGITS_ALL: return "if (logits_mode == 2) ";
+    case G_LOGITS_LAST: return "else if (logits_mode == 1) ";
+    case G_LOGITS: return ph == PH_PREFILL ? "if (logits_mode) " : "";
+    default: return "";
+    }
+}
+
+static void emit_step(Emitter *e, Phase ph, const Step *s) {
+    const Graph *g = e->g;
+    out(e, "    %s", guard_text(ph, s->guard));
+    switch (s->kind) {
+    case S_CALL: {
+        const Kernel *k = &e->p->kernels[s->kernel];
+        out(e, "%s(", k->name);
+        for (int i = 0; i < s->n_args; i++)
+            out(e, "%s%s", i ? (k->kind == KK_QK_ROPE_STORE && i == 5 ? ",\n        " : ", ") : "", arg_text(e, s->arg[i]));
+        out(e, ");");
+        if (s->remark) out(e, "  /* %s */", s->remark);
+        out(e, "\n");
+        break;
+    }
+    case S_COPY:
+        out(e, "CU_CHECK(cudaMemcpyAsync(%s, %s, sizeof(float) * %s * %d, cudaMemcpyDeviceToDevice, cu_stream));\n", arg_text(e, s->arg[0]),
+            arg_text(e, s->arg[1]), arg_text(e, s->arg[2]), s->width);
+        break;
+    case S_SOFTCAP:
+        out(e, "CU_LAUNCH(softcap_kernel, dim3(cu_blocks((size_t)%s * VOCAB)), dim3(256), 0, cu_stream, d_logits, %s, %s);  /* final soft-cap */\n",
+            arg_text(e, s->arg[0]), arg_text(e, s->arg[0]), flit((float)s->value));
+        break;
+    case S_ROPE_ANGLES: {
+        const RopeTable *t = &g->rope[s->id];
+        out(e, "CU_LAUNCH(rope_angles_kernel, dim3(1), dim3(256), 0, cu_stream, d_rope_inv_freq_%s, %d, rope_mscale_%s, d_pos, %s,\n"
+               "        rope_cos_%s, rope_sin_%s);\n", t->name, t->dims / 2, t->name, arg_text(e, s->arg[0]), t->name, t->name);
+        break;
+    }
+    }
+}
+
+static void emit_forward(Emitter *e, Phase ph) {
+    const Program *p = e->p;
+    if (ph == PH_DECODE) {
+        out(e, "/* One decode step of the token d_tokens[0] at position *d_pos (that many tokens\n"
+               " * already cached): every linear is a GEMV that streams its weights once.\n"
+               " * Launched once under stream capture (decode_graph), then replayed. */\n");
+        out(e, "static void forward_decode(void) {\n");
+    } else {
+        out(e, "/* Prefill of T <= TMAX tokens d_tokens at positions *d_pos …: logits_mode 0 none,\n"
+               " * 1 the last token's ([VOCAB]), 2 every token's ([T][VOCAB]) into d_logits; the\n"
+               " * final hidden states (after the final norm) into d_hidden_out. */\n");
+        out(e, "static void forward_prefill(int T, int logits_mode) {\n");
+    }
+    out(e, "    /* activations: views into the device arena (%s) */\n", e->g->memplanned ? "memplan: shared by liveness" : "memplan off: one region each");
+    for (int i = 0; i < p->n_decl[ph]; i++) {
+        const View *v = &p->views[p->decl[ph][i]];
+        out(e, "    float *const %s = arena + %lld;  /* [T][%d] */\n", v->name, (long long)v->offset, v->width);
+    }
+    int last_layer = -2, last_node = -1;
+    for (int i = 0; i < p->n_steps[ph]; i++) {
+        const Step *s = &p->steps[ph][i];
+        if (s->node >= 0 && s->node != last_node) {
+            const Node *n = &e->g->nodes[s->node];
+            layer_header(e, n, &last_layer);
+            call_comment(e, n, s->node);
+            last_node = s->node;
+        }
+        emit_step(e, ph, s);
+    }
+    out(e, "}\n\n");
+}
+
+/* ── state, load time, dispatch ───────────────────────────────────────────── */
+
+static void emit_state(Emitter *e) {
+    const Program *p = e->p;
+    out(e, "/* ── state (on the device) ──────────────────────────────────────────────── */\n\n");
+    out(e, "static float *arena;                /* activation arena [ARENA_FLOATS]            */\n");
+    out(e, "static float *k_cache[N_CACHES];    /* per attention layer [rows][kv width]       */\n");
+    out(e, "static float *v_cache[N_CACHES];\n");
+    if (p->scratch_floats) out(e, "static float *d_scratch;            /* kernels' scratch [TMAX][%lld] */\n", (long long)p->scratch_floats);
+    out(e, "static float *d_logits;             /* [TMAX][VOCAB]                               */\n");
+    out(e, "static float *d_hidden_out;         /* [TMAX][HIDDEN]: final hidden states         */\n");
+    out(e, "static int *d_io, *h_io;            /* [1 + TMAX]: the position, then the tokens (device; pinned host copy) */\n");
+    out(e, "static int *d_pos, *d_tokens;       /* views of d_io                               */\n");
+    out(e, "static int *d_best, *h_best;        /* greedy decode: the argmax id (device; pinned host copy) */\n");
+    out(e, "static cudaGraphExec_t decode_graph; /* forward_decode, captured at the first decode step */\n\n");
+    for (int r = 0; r < p->n_ropes; r++) emit_rope_state(e, &p->ropes[r]);
+}
+
+static void emit_init(Emitter *e) {
+    const Graph *g = e->g;
+    const Program *pr = e->p;
+    out(e, "static int model_init(char *err, size_t errlen) {\n");
+    out(e, "    if (cu_probe(err, errlen) != 0) return -1;\n");
+    out(e, "    rt_isa_name = cu_device_name;\n");
+    out(e, "    CU_CHECK(cudaStreamCreateWithFlags(&cu_stream, cudaStreamNonBlocking));\n");
+    out(e, "    cu_upload_weights(weight_table, (int)(sizeof weight_table / sizeof weight_table[0]));  /* stored format */\n");
+    for (int i = 0; i < g->n_weights; i++) {
+        const Weight *w = &g->weights[i];
+        if (w->alias < 0) continue;
+        if (w->view_offset)
+            out(e, "    W.%s = W.%s + %lld;  /* rows of %s, no copy */\n", field(w), field(&g->weights[w->alias]), (long long)w->view_offset,
+                cmt(g->weights[w->alias].name));
+        else
+            out(e, "    W.%s = W.%s;  /* %s */\n", field(w), field(&g->weights[w->alias]), w->layer >= 0 ? "same tensor, no copy" : "tied");
+    }
+    out(e, "    arena = cu_floats(ARENA_FLOATS);\n");
+    if (pr->scratch_floats) out(e, "    d_scratch = cu_floats((size_t)TMAX * %lld);\n", (long long)pr->scratch_floats);
+    out(e, "    d_logits = cu_floats((size_t)TMAX * VOCAB);\n    d_hidden_out = cu_floats((size_t)TMAX * HIDDEN);\n");
+    out(e, "    d_io = (int *)cu_malloc(sizeof(int) * (1 + TMAX));\n    d_pos = d_io;\n    d_tokens = d_io + 1;\n");
+    out(e, "    d_best = (int *)cu_malloc(sizeof(int));\n");
+    out(e, "    CU_CHECK(cudaMallocHost((void **)&h_io, sizeof(int) * (1 + TMAX)));\n");
+    out(e, "    CU_CHECK(cudaMallocHost((void **)&h_best, sizeof(int)));\n");
+    for (int c = 0; c < pr->n_caches; c++) {
+        const Cache *k = &pr->caches[c];
+        char rows[32];
+        if (k->rows) snprintf(rows, sizeof rows, "%d", k->rows);
+        else snprintf(rows, sizeof rows, "MAX_CONTEXT");
+        out(e, "    k_cache[%d] = cu_floats((size_t)%s * %d);%s\n    v_cache[%d] = cu_floats((size_t)%s * %d);\n", c, rows, k->k_width,
+            k->ring ? "  /* ring: window + TMAX - 1 rows (swa-tile) */" : "", c, rows, k->v_width);
+    }
+    for (int r = 0; r < pr->n_ropes; r++) {
+        const RopeTable *t = &g->rope[pr->ropes[r].rope];
+        int half = pr->ropes[r].half;
+        if (!pr->ropes[r].folded) {
+            RtRopeParams p = t->params;
+            p.dims = t->dims;
+            out(e, "    {\n        RtRopeParams p = {(RtRopeKind)%d, %.17g, %d, %.17g, %d, %.17g, %.17g, %.17g, %.17g, %d, %d, %.17g, %d, %.17g, %d, %.17g};\n"
+                   "        rt_rope_inv_freq(&p, rope_inv_freq_%s, &rope_mscale_%s);\n    }\n",
+                (int)p.kind, p.theta, p.dims, p.factor, p.original_max_position, p.low_freq_factor, p.high_freq_factor, p.beta_fast, p.beta_slow,
+                p.truncate, p.has_attention_factor, p.attention_factor, p.has_mscale, p.mscale, p.has_mscale_all_dim, p.mscale_all_dim,
+                t->name, t->name);
+        }
+        out(e, "    d_rope_inv_freq_%s = (float *)cu_upload(rope_inv_freq_%s, sizeof(float) * %d);\n", t->name, t->name, half);
+        out(e, "    rope_cos_%s = cu_floats((size_t)TMAX * %d);\n    rope_sin_%s = cu_floats((size_t)TMAX * %d);\n", t->name, half, t->name, half);
+    }
+    out(e, "    CU_CHECK(cudaDeviceSynchronize());\n    return 0;\n}\n\n");
+    out(e, "static void model_release(void) {\n"
+           "    if (decode_graph) cudaGraphExecDestroy(decode_graph);\n"
+           "    decode_graph = NULL;\n"
+           "    if (h_io) cudaFreeHost(h_io);\n    if (h_best) cudaFreeHost(h_best);\n    h_io = h_best = NULL;\n"
+           "    cu_release();\n    if (cu_stream) cudaStreamDestroy(cu_stream);\n    cu_stream = NULL;\n}\n\n");
+}
+
+static void emit_dispatch(Emitter *e) {
+    const Program *p = e->p;
+    out(e, "/* One decode step on the device: the position and the token go in, the graph\n"
+           " * runs (captured at the first call; ARCHC_CUDA_GRAPH=0 launches directly). */\n");
+    out(e, "static void decode_step(int token, int pos) {\n");
+    out(e, "    h_io[0] = pos;\n    h_io[1] = token;\n");
+    out(e, "    CU_CHECK(cudaMemcpyAsync(d_io, h_io, sizeof(int) * 2, cudaMemcpyHostToDevice, cu_stream));\n");
+    out(e, "    static int use_graph = -1;\n");
+    out(e, "    if (use_graph < 0) { const char *s = getenv(\"ARCHC_CUDA_GRAPH\"); use_graph = !(s && !strcmp(s, \"0\")); }\n");
+    out(e, "    if (!use_graph) { forward_decode(); return; }\n");
+    out(e, "    if (!decode_graph) {\n");
+    out(e, "        cudaGraph_t graph;\n");
+    out(e, "        CU_CHECK(cudaStreamBeginCapture(cu_stream, cudaStreamCaptureModeThreadLocal));\n");
+    out(e, "        forward_decode();\n");
+    out(e, "        CU_CHECK(cudaStreamEndCapture(cu_stream, &graph));\n");
+    out(e, "        CU_CHECK(cudaGraphInstantiate(&decode_graph, graph, 0));\n");
+    out(e, "        CU_CHECK(cudaGraphDestroy(graph));\n    }\n");
+    out(e, "    CU_CHECK(cudaGraphLaunch(decode_graph, cu_stream));\n}\n\n");
+
+    out(e, "/* Run n tokens at positions pos …: one decode step, or prefill in chunks of TMAX;\n"
+           " * logits and hidden states are copied back to the host buffers. */\n");
+    out(e, "static void model_forward(const int *tokens, int n, int pos, float *logits, int all_logits, float *hidden_out) {\n");
+    for (int r = 0; r < p->n_ropes; r++)
+        if (p->ropes[r].ntk)
+            out(e, "    if (pos == 0) ntk_update_%s(n);  /* a cache-free pass chooses the NTK alpha */\n", e->g->rope[p->ropes[r].rope].name);
+    out(e, "    if (n == 1 && !all_logits) {\n");
+    out(e, "        decode_step(tokens[0], pos);\n");
+    out(e, "        if (logits) CU_CHECK(cudaMemcpyAsync(logits, d_logits, sizeof(float) * VOCAB, cudaMemcpyDeviceToHost, cu_stream));\n");
+    out(e, "        if (hidden_out) CU_CHECK(cudaMemcpyAsync(hidden_out, d_hidden_out, sizeof(float) * HIDDEN, cudaMemcpyDeviceToHost, cu_stream));\n");
+    out(e, "        CU_CHECK(cudaStreamSynchronize(cu_stream));\n        return;\n    }\n");
+    out(e, "    for (int i = 0; i < n; i += TMAX) {\n");
+    out(e, "        int T = n - i < TMAX ? n - i : TMAX, last = i + T >= n;\n");
+    out(e, "        int mode = all_logits ? 2 : last ? 1 : 0;\n");
+    out(e, "        h_io[0] = pos + i;\n        memcpy(h_io + 1, tokens + i, sizeof(int) * T);\n");
+    out(e, "        CU_CHECK(cudaMemcpyAsync(d_io, h_io, sizeof(int) * (1 + T), cudaMemcpyHostToDevice, cu_stream));\n");
+    out(e, "        forward_prefill(T, mode);\n");
+    out(e, "        if (mode) CU_CHECK(cudaMemcpyAsync(logits + (all_logits ? (size_t)i * VOCAB : 0), d_logits,\n"
+           "                                    sizeof(float) * VOCAB * (mode == 2 ? T : 1), cudaMemcpyDeviceToHost, cu_stream));\n");
+    out(e, "        if (hidden_out) CU_CHECK(cudaMemcpyAsync(hidden_out + (size_t)i * HIDDEN, d_hidden_out, sizeof(float) * HIDDEN * T,\n"
+           "                                          cudaMemcpyDeviceToHost, cu_stream));\n");
+    out(e, "        CU_CHECK(cudaStreamSynchronize(cu_stream));  /* h_io is reused by the next chunk */\n");
+    out(e, "    }\n}\n\n");
+
+    out(e, "/* Greedy decode without the logits: one step, the argmax taken on the device\n"
+           " * (ties to the lower id, as the runtime's sampler), one int copied back. */\n");
+    out(e, "static int model_forward_greedy(int token, int pos) {\n");
+    out(e, "    decode_step(token, pos);\n");
+    out(e, "    CU_LAUNCH(cu_argmax_kernel, dim3(1), dim3(1024), 0, cu_stream, d_logits, VOCAB, d_best);\n");
+    out(e, "    CU_CHECK(cudaMemcpyAsync(h_best, d_best, sizeof(int), cudaMemcpyDeviceToHost, cu_stream));\n");
+    out(e, "    CU_CHECK(cudaStreamSynchronize(cu_stream));\n    return *h_best;\n}\n\n");
+}
+
+static void emit_descriptor(Emitter *e) {
+    const GraphModel *s = &e->g->model;
+    out(e, "static int model_probe(char *err, size_t errlen) { return cu_probe(err, errlen); }\n\n");
+    out(e, "static RtModel archc_model;\n\n");
+    out(e, "int main(int argc, char **argv) {\n");
+    out(e, "    archc_model.name = \"%s\";\n    archc_model.source = \"%s\";\n", cstr(s->name), cstr(cmt(s->file)));
+    out(e, "    archc_model.vocab = VOCAB;\n    archc_model.max_context = MAX_CONTEXT;\n    archc_model.eos_token = %d;\n", s->eos_token);
+    out(e, "    archc_model.weight_bytes = %lldLL;\n", (long long)graph_weight_bytes(e->g));
+    out(e, "    archc_model.weights = weight_table;\n    archc_model.n_weights = (int)(sizeof weight_table / sizeof weight_table[0]);\n");
+    out(e, "    archc_model.init = model_init;\n    archc_model.forward = model_forward;\n    archc_model.release = model_release;\n");
+    out(e, "    archc_model.hidden = HIDDEN;\n");
+    out(e, "    archc_model.probe = model_probe;             /* refuse at once without a GPU */\n");
+    out(e, "    archc_model.forward_greedy = model_forward_greedy;\n");
+    out(e, "    return rt_main(argc, argv, &archc_model);\n}\n");
+}
+
+static int cuda_emit(const Graph *g, FILE *f) {
+    Program prog;
+    if (program_build(g, &prog) < 0) { program_free(&prog); return -1; }
+    Emitter em = {.f = f, .g = g, .p = &prog, .cuda = true};
+    Emitter *e = &em;
+    emit_preamble(e);
+    emit_weights(e);
+    emit_weight_table(e);
+    emit_kernels(e);
+    emit_state(e);
+    emit_init(e);
+    out(e, "/* ── forward ─────────────────────────────────────────────────────────────── */\n\n");
+    emit_forward(e, PH_PREFILL);
+    emit_forward(e, PH_DECODE);
+    emit_dispatch(e);
+    emit_descriptor(e);
+    program_free(&prog);
+    return ferror(f) ? -1 : 0;
+}
+
+const Backend backend_cuda = {"cuda", ".cu", cuda_check, cuda_emit};

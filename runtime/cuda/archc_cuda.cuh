@@ -1,0 +1,614 @@
+/*
+ * runtime/cuda/archc_cuda.cuh — the kernels an emitted .cu calls, and its host helpers.
+ *
+ * A file printed by archc's CUDA backend (codegen/emit_cuda.c) defines one
+ * __global__ kernel per distinct signature, every dimension a literal, whose
+ * body is one call of a template below: the templates are the kernels' source,
+ * written once; the literals make each instantiation fully specialised (loop
+ * bounds, strides, which epilogue) exactly like the C backend's kernels
+ * calling runtime/archc_kernels.h.
+ *
+ * Numerics are those of the C backend: weights are read in their stored format
+ * (f32, bf16, f16) and widened in registers, every product and sum is f32
+ * (no TF32, no bf16 products), exp/tanh/cos are the accurate library
+ * functions.  Only the order of the sums differs from the C backend (warp
+ * trees instead of sequential loops), so both stay within the fixtures' 1e-4.
+ *
+ * The same text compiles for the CPU emulator (runtime/cuda/cuda_emu.h, with
+ * -DARCHC_CUDA_EMU) so that CI, which has no GPU, runs every kernel of every
+ * fixture and checks its logits; CU_LAUNCH hides the <<<>>> syntax for it.
+ *
+ * Kernels (grid × block; T = tokens of the call):
+ *   cu_embed        T × 256        x[t] = E[token[t]] (· scale)
+ *   cu_rmsnorm      (T, groups) × 128   RMSNorm / Gemma (1 + w) / L2 per group
+ *   cu_gemv         N/8 × 256      decode: one warp per output row, 16-byte loads
+ *   cu_gemm         (N/64, T/64) × 256   prefill: 64×64 tile, 4×4 per thread, f32 FMA
+ *   cu_qk_norm_rope_store  (T, 2) × 256  q/k head norms, RoPE, KV-cache write
+ *   cu_rope, cu_kv_store, cu_bias, cu_add, cu_glu, cu_concat, cu_softcap
+ *   cu_attention    (T, heads) × 128   online softmax; 4 warps split the keys
+ *   cu_rope_angles  1 × 256        cos/sin of this call's positions
+ *   cu_argmax       1 × 1024       greedy token on the device
+ * Positions are read through a device pointer (`const int *pos`), so a decode
+ * step captured once as a CUDA graph replays at any position.
+ */
+#ifndef ARCHC_CUDA_CUH
+#define ARCHC_CUDA_CUH
+
+#ifdef ARCHC_CUDA_EMU
+#include "cuda_emu.h"
+#define CU_LAUNCH(kernel, grid, block, smem, stream, ...) CU_EMU_LAUNCH(kernel, grid, block, smem, stream, __VA_ARGS__)
+#else
+#include <cuda_runtime.h>
+#define CU_LAUNCH(kernel, grid, block, smem, stream, ...) kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__)
+#endif
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "archc_rt.h"
+
+/* ── weight formats ───────────────────────────────────────────────────────── */
+
+enum { CU_F32 = 0, CU_BF16 = 1, CU_F16 = 2 };
+
+__device__ __forceinline__ float cu_bf16_to_f32(uint16_t b) { return __uint_as_float((uint32_t)b << 16); }
+
+/* IEEE half → float, subnormals included (exact: every half is a float). */
+__device__ __forceinline__ float cu_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0) {   /* zero or subnormal: m · 2^-24 */
+        float v = (float)m * 5.9604644775390625e-08f;
+        return sign ? -v : v;
+    }
+    if (e == 31) return __uint_as_float(sign | 0x7f800000u | (m << 13));   /* inf, NaN */
+    return __uint_as_float(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+/* The element type a format is stored as, and element i widened to f32. */
+template <int FMT> struct CuStore { typedef uint16_t T; };
+template <> struct CuStore<CU_F32> { typedef float T; };
+
+template <int FMT> __device__ __forceinline__ float cu_ld(const typename CuStore<FMT>::T *w, size_t i) {
+    if constexpr (FMT == CU_F32) return w[i];
+    else if constexpr (FMT == CU_BF16) return cu_bf16_to_f32(w[i]);
+    else return cu_f16_to_f32(w[i]);
+}
+
+/* ── activations and reductions ───────────────────────────────────────────── */
+
+enum { CU_ACT_SILU = 0, CU_ACT_GELU_TANH = 1 };
+
+template <int ACT> __device__ __forceinline__ float cu_act(float x) {
+    if constexpr (ACT == CU_ACT_GELU_TANH) {
+        const float k = 0.7978845608028654f; /* sqrt(2/pi), as runtime/archc_kernels.h */
+        return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    } else {
+        return x / (1.0f + expf(-x));
+    }
+}
+
+__device__ __forceinline__ float cu_warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ float cu_warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+/* Sum over the block (blockDim.x a multiple of 32, ≤ 1024); every thread gets it. */
+__device__ __forceinline__ float cu_block_sum(float v) {
+    __shared__ float part[32];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = cu_warp_sum(v);
+    __syncthreads();               /* part[] may still be read by a previous call */
+    if (lane == 0) part[warp] = v;
+    __syncthreads();
+    v = lane < nw ? part[lane] : 0.0f;
+    return cu_warp_sum(v);
+}
+
+/* ── embedding ────────────────────────────────────────────────────────────── */
+
+/* x[t][i] = E[tokens[t]][i], widened (× scale when scale != 0, Gemma). grid T. */
+template <int FMT, int D>
+__device__ __forceinline__ void cu_embed(const int *tokens, const typename CuStore<FMT>::T *E, float *x, float scale) {
+    const int t = blockIdx.x;
+    const size_t row = (size_t)tokens[t] * D;
+    for (int i = threadIdx.x; i < D; i += blockDim.x) {
+        float v = cu_ld<FMT>(E, row + i);
+        x[(size_t)t * D + i] = scale != 0.0f ? v * scale : v;
+    }
+}
+
+/* ── norms ────────────────────────────────────────────────────────────────── */
+
+enum { CU_NORM_RMS = 0, CU_NORM_GEMMA = 1, CU_NORM_L2 = 2 };
+
+/* y = w ⊙ x·r, (1 + w) ⊙ x·r (Gemma) or x·r (L2), r = 1/sqrt(mean(x²) + eps), as the C kernels round it. */
+template <int KIND> __device__ __forceinline__ float cu_norm_apply(float x, float r, const float *w, int i) {
+    if constexpr (KIND == CU_NORM_L2) return x * r;
+    else if constexpr (KIND == CU_NORM_GEMMA) return (x * r) * (1.0f + w[i]);
+    else return w[i] * (x * r);
+}
+
+/* Normalise each group of G values of a row of N (G = N: the whole row); the
+ * weights w[G] are shared by the groups (per-head norms).  grid (T, N/G). */
+template <int N, int G, int KIND>
+__device__ __forceinline__ void cu_rmsnorm(const float *x, const float *w, float *y, float eps) {
+    const size_t base = (size_t)blockIdx.x * N + (size_t)blockIdx.y * G;
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < G; i += blockDim.x) { float v = x[base + i]; ss += v * v; }
+    ss = cu_block_sum(ss);
+    const float r = 1.0f / sqrtf(ss / G + eps);
+    for (int i = threadIdx.x; i < G; i += blockDim.x) y[base + i] = cu_norm_apply<KIND>(x[base + i], r, w, i);
+}
+
+/* ── linear layers ────────────────────────────────────────────────────────── */
+
+/* Epilogue flags of a linear kernel. */
+enum { CU_EPI_BIAS = 1, CU_EPI_RES = 2, CU_EPI_GLU = 4 };
+
+/* The epilogue of output n of token row t: + bias, GLU (act(gate) ⊙ up), + residual. */
+template <int N, int EPI, int ACT>
+__device__ __forceinline__ float cu_epilogue(float acc, float acc_up, int n, const float *b, const float *bu, const float *res, size_t t) {
+    float v = acc;
+    if constexpr ((EPI & CU_EPI_BIAS) != 0) v += b[n];
+    if constexpr ((EPI & CU_EPI_GLU) != 0) {
+        float u = acc_up;
+        if constexpr ((EPI & CU_EPI_BIAS) != 0) u += bu[n];
+        v = cu_act<ACT>(v) * u;
+    }
+    if constexpr ((EPI & CU_EPI_RES) != 0) v = res[t * N + n] + v;
+    return v;
+}
+
+/* Dot product of row n of W [N][K] with x [K], spread over the 32 lanes of a
+ * warp (every lane returns the sum).  16-byte loads when a row is a whole
+ * number of them (4 f32 or 8 bf16/f16 values), else one element per lane. */
+template <int FMT, int K>
+__device__ __forceinline__ float cu_row_dot(const typename CuStore<FMT>::T *W, int n, const float *x, int lane) {
+    typedef typename CuStore<FMT>::T ST;
+    const ST *row = W + (size_t)n * K;
+    float acc = 0.0f;
+    constexpr int VEC = 16 / (int)sizeof(ST);
+    if constexpr (K % VEC == 0) {
+        for (int i = lane * VEC; i < K; i += 32 * VEC) {
+            uint4 raw = *(const uint4 *)(row + i);
+            if constexpr (FMT == CU_F32) {
+                float4 xv = *(const float4 *)(x + i);
+                acc += __uint_as_float(raw.x) * xv.x;
+                acc += __uint_as_float(raw.y) * xv.y;
+                acc += __uint_as_float(raw.z) * xv.z;
+                acc += __uint_as_float(raw.w) * xv.w;
+            } else {
+                const uint32_t word[4] = {raw.x, raw.y, raw.z, raw.w};
+                #pragma unroll
+                for (int q = 0; q < 4; q++) {   /* two values a word, the lower first (little-endian) */
+                    const ST lo = (ST)(word[q] & 0xffffu), hi = (ST)(word[q] >> 16);
+                    acc += cu_ld<FMT>(&lo, 0) * x[i + 2 * q];
+                    acc += cu_ld<FMT>(&hi, 0) * x[i + 2 * q + 1];
+                }
+            }
+        }
+    } else {
+        for (int i = lane; i < K; i += 32) acc += cu_ld<FMT>(row, i) * x[i];
+    }
+    return cu_warp_sum(acc);
+}
+
+enum { CU_GEMV_WARPS = 8 };   /* output rows per block of the decode GEMV */
+
+/* Decode (one token): y[n] = epilogue(x · W[n]) for n < N; one warp per row,
+ * CU_GEMV_WARPS rows per block; grid ceil(N / CU_GEMV_WARPS). */
+template <int FMT, int N, int K, int EPI, int ACT>
+__device__ __forceinline__ void cu_gemv(const float *x, const typename CuStore<FMT>::T *W, const typename CuStore<FMT>::T *Wu,
+                                        const float *b, const float *bu, const float *res, float *y) {
+    const int lane = threadIdx.x & 31;
+    const int n = blockIdx.x * CU_GEMV_WARPS + (threadIdx.x >> 5);
+    if (n >= N) return;
+    float acc = cu_row_dot<FMT, K>(W, n, x, lane), acc_up = 0.0f;
+    if constexpr ((EPI & CU_EPI_GLU) != 0) acc_up = cu_row_dot<FMT, K>(Wu, n, x, lane);
+    if (lane == 0) y[n] = cu_epilogue<N, EPI, ACT>(acc, acc_up, n, b, bu, res, 0);
+}
+
+enum { CU_GEMM_TILE = 64, CU_GEMM_BK = 16 };
+
+/* Prefill: y[t][n] = epilogue(x[t] · W[n]) for t < T, n < N.  A block computes
+ * a 64-token × 64-output tile through K in steps of 16: the x and W slices
+ * are staged (widened to f32) in shared memory, each thread accumulates a
+ * 4×4 sub-tile in registers with f32 FMAs.  grid (ceil(N/64), ceil(T/64)). */
+template <int FMT, int N, int K, int EPI, int ACT>
+__device__ __forceinline__ void cu_gemm(const float *x, const typename CuStore<FMT>::T *W, const typename CuStore<FMT>::T *Wu,
+                                        const float *b, const float *bu, const float *res, float *y, int T) {
+    constexpr bool GLU = (EPI & CU_EPI_GLU) != 0;
+    __shared__ float xs[CU_GEMM_BK][CU_GEMM_TILE + 4];
+    __shared__ float ws[CU_GEMM_BK][CU_GEMM_TILE + 4];
+    __shared__ float us[GLU ? CU_GEMM_BK : 1][CU_GEMM_TILE + 4];
+    const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+    const int n0 = blockIdx.x * CU_GEMM_TILE, t0 = blockIdx.y * CU_GEMM_TILE;
+    float acc[4][4] = {{0}}, acc_up[GLU ? 4 : 1][GLU ? 4 : 1] = {{0}};
+    for (int k0 = 0; k0 < K; k0 += CU_GEMM_BK) {
+        for (int r = 0; r < 4; r++) {   /* 1024 values of each slice, 4 per thread */
+            const int idx = tid + 256 * r, row = idx / CU_GEMM_BK, kk = idx % CU_GEMM_BK, k = k0 + kk;
+            const int t = t0 + row, n = n0 + row;
+            xs[kk][row] = t < T && k < K ? x[(size_t)t * K + k] : 0.0f;
+            ws[kk][row] = n < N && k < K ? cu_ld<FMT>(W, (size_t)n * K + k) : 0.0f;
+            if constexpr (GLU) us[kk][row] = n < N && k < K ? cu_ld<FMT>(Wu, (size_t)n * K + k) : 0.0f;
+        }
+        __syncthreads();
+        #pragma unroll
+        for (int kk = 0; kk < CU_GEMM_BK; kk++) {
+            float a[4], w[4];
+            for (int i = 0; i < 4; i++) a[i] = xs[kk][ty * 4 + i];
+            for (int j = 0; j < 4; j++) w[j] = ws[kk][tx * 4 + j];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) acc[i][j] = fmaf(a[i], w[j], acc[i][j]);
+            if constexpr (GLU) {
+                for (int j = 0; j < 4; j++) w[j] = us[kk][tx * 4 + j];
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++) acc_up[i][j] = fmaf(a[i], w[j], acc_up[i][j]);
+            }
+        }
+        __syncthreads();
+    }
+    for (int i = 0; i < 4; i++) {
+        const int t = t0 + ty * 4 + i;
+        if (t >= T) break;
+        for (int j = 0; j < 4; j++) {
+            const int n = n0 + tx * 4 + j;
+            if (n >= N) break;
+            float u = 0.0f;
+            if constexpr (GLU) u = acc_up[i][j];
+            y[(size_t)t * N + n] = cu_epilogue<N, EPI, ACT>(acc[i][j], u, n, b, bu, res, (size_t)t);
+        }
+    }
+}
+
+/* ── RoPE, q/k norms, the KV cache ────────────────────────────────────────── */
+
+enum { CU_ROPE_HALF = 0, CU_ROPE_INTERLEAVED = 1 };
+
+/* Element i (< D) of a rotated head: v(i) gives the head's input values,
+ * cs/sn the cos/sin row [ROT/2] of the token; dims ≥ ROT are not rotated. */
+template <int D, int ROT, int LAYOUT, typename F>
+__device__ __forceinline__ float cu_rotate(F v, int i, const float *cs, const float *sn) {
+    if (i >= ROT) return v(i);
+    if constexpr (LAYOUT == CU_ROPE_INTERLEAVED) {   /* pairs (2p, 2p+1) */
+        const int p = i >> 1;
+        const float a = v(2 * p), b = v(2 * p + 1);
+        return (i & 1) ? b * cs[p] + a * sn[p] : a * cs[p] - b * sn[p];
+    } else {                                        /* rotate_half: pairs (p, p + ROT/2) */
+        constexpr int H = ROT / 2;
+        if (i < H) return v(i) * cs[i] - v(i + H) * sn[i];
+        return v(i) * cs[i - H] + v(i - H) * sn[i - H];
+    }
+}
+
+enum { CU_QKNORM_NONE = 0, CU_QKNORM_HEAD = 1, CU_QKNORM_WHOLE = 2 };
+enum { CU_QK_THREADS = 256, CU_QK_PER_THREAD_MAX = 64 };
+
+/* qknorm-fuse: for token t (blockIdx.x), blockIdx.y = 0 normalises (per head
+ * or over the whole projection) and rotates q into q_out; blockIdx.y = 1 does
+ * the same for k, writing the cache row of position pos + t (a ring when RING),
+ * and copies v there.  Every value is computed before any is written, so the
+ * output may be the input.  grid (T, 2). */
+template <int H, int KVH, int D, int ROT, int LAYOUT, int QKNORM, int KIND, bool ROPE, int RING>
+__device__ __forceinline__ void cu_qk_norm_rope_store(const float *q, const float *k, const float *v, const float *q_norm,
+                                                      const float *k_norm, float *q_out, float *k_cache, float *v_cache,
+                                                      const float *cos_t, const float *sin_t, const int *pos_p, float eps) {
+    constexpr int MAXH = H > KVH ? H : KVH;
+    constexpr int PER = (MAXH * D + CU_QK_THREADS - 1) / CU_QK_THREADS;
+    static_assert(PER <= CU_QK_PER_THREAD_MAX, "q projection too wide for cu_qk_norm_rope_store");
+    __shared__ float r_s[QKNORM == CU_QKNORM_HEAD ? MAXH : 1];
+    const int t = blockIdx.x, which = blockIdx.y, heads = which ? KVH : H;
+    const int pos = *pos_p + t;
+    const size_t row = (size_t)(RING ? (pos % (RING ? RING : 1)) : pos);
+    const float *src = which ? k + (size_t)t * KVH * D : q + (size_t)t * H * D;
+    float *dst = which ? k_cache + row * (KVH * D) : q_out + (size_t)t * H * D;
+    const float *w = which ? k_norm : q_norm;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    float r_whole = 1.0f;
+    if constexpr (QKNORM == CU_QKNORM_HEAD) {
+        for (int hh = warp; hh < heads; hh += nw) {
+            float ss = 0.0f;
+            for (int i = lane; i < D; i += 32) { float x = src[hh * D + i]; ss += x * x; }
+            ss = cu_warp_sum(ss);
+            if (lane == 0) r_s[hh] = 1.0f / sqrtf(ss / D + eps);
+        }
+        __syncthreads();
+    } else if constexpr (QKNORM == CU_QKNORM_WHOLE) {
+        float ss = 0.0f;
+        for (int i = threadIdx.x; i < heads * D; i += blockDim.x) { float x = src[i]; ss += x * x; }
+        ss = cu_block_sum(ss);
+        r_whole = 1.0f / sqrtf(ss / (heads * D) + eps);
+    }
+    const float *cs = ROPE ? cos_t + (size_t)t * (ROT / 2) : nullptr, *sn = ROPE ? sin_t + (size_t)t * (ROT / 2) : nullptr;
+    float vals[PER] = {};
+    #pragma unroll
+    for (int c = 0; c < PER; c++) {
+        const int idx = threadIdx.x + c * CU_QK_THREADS;
+        if (idx >= heads * D) break;
+        const int hh = idx / D, i = idx % D;
+        auto normed = [&](int j) -> float {
+            const float x = src[hh * D + j];
+            if constexpr (QKNORM == CU_QKNORM_HEAD) return cu_norm_apply<KIND>(x, r_s[hh], w, j);
+            else if constexpr (QKNORM == CU_QKNORM_WHOLE) return cu_norm_apply<KIND>(x, r_whole, w, hh * D + j);
+            else return x;
+        };
+        if constexpr (ROPE) vals[c] = cu_rotate<D, ROT, LAYOUT>(normed, i, cs, sn);
+        else vals[c] = normed(i);
+    }
+    __syncthreads();   /* all reads done: dst may be src */
+    #pragma unroll
+    for (int c = 0; c < PER; c++) {
+        const int idx = threadIdx.x + c * CU_QK_THREADS;
+        if (idx >= heads * D) break;
+        dst[idx] = vals[c];
+    }
+    if (which)
+        for (int i = threadIdx.x; i < KVH * D; i += blockDim.x) v_cache[row * (KVH * D) + i] = v[(size_t)t * KVH * D + i];
+}
+
+/* RoPE on H heads of D (first ROT dims rotated) of token t = blockIdx.x; y may be x.  grid T. */
+template <int H, int D, int ROT, int LAYOUT>
+__device__ __forceinline__ void cu_rope(const float *x, float *y, const float *cos_t, const float *sin_t) {
+    constexpr int PER = (H * D + CU_QK_THREADS - 1) / CU_QK_THREADS;
+    static_assert(PER <= CU_QK_PER_THREAD_MAX, "too many heads for cu_rope");
+    const int t = blockIdx.x;
+    const float *src = x + (size_t)t * H * D, *cs = cos_t + (size_t)t * (ROT / 2), *sn = sin_t + (size_t)t * (ROT / 2);
+    float vals[PER] = {};
+    #pragma unroll
+    for (int c = 0; c < PER; c++) {
+        const int idx = threadIdx.x + c * CU_QK_THREADS;
+        if (idx >= H * D) break;
+        const int hh = idx / D;
+        vals[c] = cu_rotate<D, ROT, LAYOUT>([&](int j) { return src[hh * D + j]; }, idx % D, cs, sn);
+    }
+    __syncthreads();
+    #pragma unroll
+    for (int c = 0; c < PER; c++) {
+        const int idx = threadIdx.x + c * CU_QK_THREADS;
+        if (idx >= H * D) break;
+        y[(size_t)t * H * D + idx] = vals[c];
+    }
+}
+
+/* Rows of k and v (width KVW) of token t = blockIdx.x into the caches at position pos + t. grid T. */
+template <int KVW, int RING>
+__device__ __forceinline__ void cu_kv_store(const float *k, const float *v, float *k_cache, float *v_cache, const int *pos_p) {
+    const int t = blockIdx.x, pos = *pos_p + t;
+    const size_t row = (size_t)(RING ? pos % (RING ? RING : 1) : pos);
+    for (int i = threadIdx.x; i < KVW; i += blockDim.x) {
+        k_cache[row * KVW + i] = k[(size_t)t * KVW + i];
+        v_cache[row * KVW + i] = v[(size_t)t * KVW + i];
+    }
+}
+
+/* cos/sin [T][HALF] of positions pos … pos+T-1: mscale·cos(f32(p·inv_freq[i])),
+ * the angle rounded to f32 as HF does, cos/sin in double (as runtime/rope.c). */
+__device__ __forceinline__ void cu_rope_angles(const float *inv_freq, int half, float mscale, const int *pos_p, int T, float *cos_t,
+                                               float *sin_t) {
+    const int pos = *pos_p;
+    for (int idx = threadIdx.x; idx < T * half; idx += blockDim.x) {
+        const int t = idx / half, i = idx % half;
+        const float ang = (float)(pos + t) * inv_freq[i];
+        cos_t[idx] = (float)cos((double)ang) * mscale;
+        sin_t[idx] = (float)sin((double)ang) * mscale;
+    }
+}
+
+/* ── element-wise ─────────────────────────────────────────────────────────── */
+
+/* Each runs over T rows of W values with a grid-stride loop. */
+template <int W> __device__ __forceinline__ void cu_bias(const float *x, const float *b, float *y, int T) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)T * W; i += (size_t)gridDim.x * blockDim.x)
+        y[i] = x[i] + b[i % W];
+}
+template <int W> __device__ __forceinline__ void cu_add(const float *a, const float *b, float *y, int T) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)T * W; i += (size_t)gridDim.x * blockDim.x)
+        y[i] = a[i] + b[i];
+}
+template <int W, int ACT> __device__ __forceinline__ void cu_glu(const float *gate, const float *up, float *y, int T) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)T * W; i += (size_t)gridDim.x * blockDim.x)
+        y[i] = cu_act<ACT>(gate[i]) * up[i];
+}
+template <int A, int B> __device__ __forceinline__ void cu_concat(const float *a, const float *b, float *y, int T) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)T * (A + B); i += (size_t)gridDim.x * blockDim.x) {
+        const size_t t = i / (A + B);
+        const int c = (int)(i % (A + B));
+        y[i] = c < A ? a[t * A + c] : b[t * B + (c - A)];
+    }
+}
+/* logits ← cap·tanh(logits / cap) over `rows` rows of V. */
+template <int V> __device__ __forceinline__ void cu_softcap(float *logits, int rows, float cap) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)rows * V; i += (size_t)gridDim.x * blockDim.x)
+        logits[i] = cap * tanhf(logits[i] / cap);
+}
+
+/* Blocks of 256 threads for n values, at most 1024 blocks (grid-stride beyond). */
+static inline unsigned cu_blocks(size_t n) {
+    size_t b = (n + 255) / 256;
+    return (unsigned)(b < 1 ? 1 : b > 1024 ? 1024 : b);
+}
+
+/* ── attention ────────────────────────────────────────────────────────────── */
+
+enum { CU_ATT_WARPS = 4 };
+
+/* Causal attention of query token t (blockIdx.x), head h (blockIdx.y) over the
+ * cache rows lo … pos (window: the WINDOW most recent; chunk: its own CHUNK;
+ * RING: row j is j mod RING).  Each warp walks every 4th key with an online
+ * softmax (running max m, sum l, output acc), lane c holding dims c, c+32, …;
+ * the four partial results are merged at the end (with the sink, if any).
+ * TEMP (Llama 4) and LOGN (Qwen-1) scale q by position first, as the C does.
+ * grid (T, H) × 128 threads. */
+template <int H, int KVH, int D, int WINDOW, int CHUNK, int RING, bool SINKS, bool TEMP, bool LOGN>
+__device__ __forceinline__ void cu_attention(const float *q, const float *k_cache, const float *v_cache, const float *sinks, float *out,
+                                             const int *pos_p, float scale, float temp_floor, float temp_scale, int logn_seq) {
+    constexpr int DL = (D + 31) / 32, KVW = KVH * D;
+    __shared__ float m_s[CU_ATT_WARPS], l_s[CU_ATT_WARPS], acc_s[CU_ATT_WARPS][D];
+    const int t = blockIdx.x, h = blockIdx.y, g = h / (H / KVH);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int pos = *pos_p + t;
+    int lo = 0;
+    if (WINDOW > 0 && pos - WINDOW + 1 > lo) lo = pos - WINDOW + 1;
+    if (CHUNK > 0 && (pos / (CHUNK ? CHUNK : 1)) * CHUNK > lo) lo = (pos / (CHUNK ? CHUNK : 1)) * CHUNK;
+    float f = 1.0f;
+    if constexpr (TEMP) f = log1pf(floorf(((float)pos + 1.0f) / temp_floor)) * temp_scale + 1.0f;
+    if constexpr (LOGN) if (pos + 1 > logn_seq) f = (float)(log((double)(pos + 1)) / log((double)logn_seq));
+    float qv[DL], acc[DL];
+    const float *qh = q + (size_t)t * H * D + (size_t)h * D;
+    #pragma unroll
+    for (int c = 0; c < DL; c++) {
+        const int i = lane + 32 * c;
+        qv[c] = i < D ? ((TEMP || LOGN) ? qh[i] * f : qh[i]) : 0.0f;
+        acc[c] = 0.0f;
+    }
+    float m = -INFINITY, l = 0.0f;
+    for (int j = lo + warp; j <= pos; j += CU_ATT_WARPS) {
+        const size_t row = (size_t)(RING ? j % (RING ? RING : 1) : j);
+        const float *kr = k_cache + row * KVW + (size_t)g * D, *vr = v_cache + row * KVW + (size_t)g * D;
+        float s = 0.0f;
+        #pragma unroll
+        for (int c = 0; c < DL; c++) {
+            const int i = lane + 32 * c;
+            if (i < D) s += qv[c] * kr[i];
+        }
+        s = cu_warp_sum(s) * scale;
+        const float m_new = fmaxf(m, s), corr = expf(m - m_new), p = expf(s - m_new);
+        l = l * corr + p;
+        #pragma unroll
+        for (int c = 0; c < DL; c++) {
+            const int i = lane + 32 * c;
+            if (i < D) acc[c] = acc[c] * corr + p * vr[i];
+        }
+        m = m_new;
+    }
+    if (lane == 0) { m_s[warp] = m; l_s[warp] = l; }
+    #pragma unroll
+    for (int c = 0; c < DL; c++) {
+        const int i = lane + 32 * c;
+        if (i < D) acc_s[warp][i] = acc[c];
+    }
+    __syncthreads();
+    float M = -INFINITY;
+    for (int w = 0; w < CU_ATT_WARPS; w++) M = fmaxf(M, m_s[w]);
+    if constexpr (SINKS) M = fmaxf(M, sinks[h]);
+    float L = 0.0f, e[CU_ATT_WARPS];
+    for (int w = 0; w < CU_ATT_WARPS; w++) { e[w] = l_s[w] > 0.0f ? expf(m_s[w] - M) : 0.0f; L += l_s[w] * e[w]; }
+    if constexpr (SINKS) L += expf(sinks[h] - M);
+    const float inv = 1.0f / L;
+    float *o = out + (size_t)t * H * D + (size_t)h * D;
+    for (int i = threadIdx.x; i < D; i += blockDim.x) {
+        float v = 0.0f;
+        for (int w = 0; w < CU_ATT_WARPS; w++) v += acc_s[w][i] * e[w];
+        o[i] = v * inv;
+    }
+}
+
+/* ── greedy sampling on the device ────────────────────────────────────────── */
+
+/* *best = the first index of the largest of logits[0 … n) (the runtime's
+ * sampler_argmax: ties go to the lower id).  One block of 1024 threads. */
+__device__ __forceinline__ void cu_argmax(const float *logits, int n, int *best) {
+    __shared__ float bv[32];
+    __shared__ int bi[32];
+    float v = -INFINITY;
+    int idx = 0x7fffffff;
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+        if (logits[i] > v || idx == 0x7fffffff) { v = logits[i]; idx = i; }
+    for (int o = 16; o > 0; o >>= 1) {
+        const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+        const int oi = __shfl_xor_sync(0xffffffffu, idx, o);
+        if (ov > v || (ov == v && oi < idx)) { v = ov; idx = oi; }
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    if (lane == 0) { bv[warp] = v; bi[warp] = idx; }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int w = 1; w < nw; w++)
+            if (bv[w] > v || (bv[w] == v && bi[w] < idx)) { v = bv[w]; idx = bi[w]; }
+        *best = idx == 0x7fffffff ? 0 : idx;
+    }
+}
+__global__ void cu_argmax_kernel(const float *logits, int n, int *best) { cu_argmax(logits, n, best); }
+
+/* ── host side ────────────────────────────────────────────────────────────── */
+
+/* Every CUDA call is checked; a failure ends the run with the call and its error. */
+#define CU_CHECK(call)                                                                                  \
+    do {                                                                                                \
+        cudaError_t cu_err_ = (call);                                                                   \
+        if (cu_err_ != cudaSuccess) rt_die("CUDA: %s: %s (%s:%d)", #call, cudaGetErrorString(cu_err_), __FILE__, __LINE__); \
+    } while (0)
+
+static cudaStream_t cu_stream;
+static void **cu_allocs;                 /* every device allocation, freed by cu_release */
+static int cu_n_allocs, cu_cap_allocs;
+static char cu_device_name[256];
+
+/* The device is usable, or one line in err saying why not.  Called before the
+ * weights are read, so a machine without a GPU is refused at once. */
+static int cu_probe(char *err, size_t errlen) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        snprintf(err, errlen, "no usable CUDA device (%s); this binary was built with --target=cuda",
+                 e != cudaSuccess ? cudaGetErrorString(e) : "no device found");
+        return -1;
+    }
+    cudaDeviceProp prop;
+    if ((e = cudaGetDeviceProperties(&prop, 0)) != cudaSuccess || (e = cudaSetDevice(0)) != cudaSuccess) {
+        snprintf(err, errlen, "CUDA device 0 cannot be used: %s", cudaGetErrorString(e));
+        return -1;
+    }
+    snprintf(cu_device_name, sizeof cu_device_name, "cuda: %s (sm_%d%d, %d SMs)", prop.name, prop.major, prop.minor,
+             prop.multiProcessorCount);
+    return 0;
+}
+
+static void *cu_malloc(size_t bytes) {
+    void *p = NULL;
+    CU_CHECK(cudaMalloc(&p, bytes ? bytes : 1));
+    if (cu_n_allocs == cu_cap_allocs) {
+        cu_cap_allocs = cu_cap_allocs ? 2 * cu_cap_allocs : 256;
+        cu_allocs = (void **)realloc(cu_allocs, sizeof(void *) * (size_t)cu_cap_allocs);
+        if (!cu_allocs) rt_die("out of memory");
+    }
+    cu_allocs[cu_n_allocs++] = p;
+    return p;
+}
+/* n zeroed floats on the device. */
+static float *cu_floats(size_t n) {
+    float *p = (float *)cu_malloc(sizeof(float) * n);
+    CU_CHECK(cudaMemset(p, 0, sizeof(float) * n));
+    return p;
+}
+static void *cu_upload(const void *host, size_t bytes) {
+    void *p = cu_malloc(bytes);
+    CU_CHECK(cudaMemcpy(p, host, bytes, cudaMemcpyHostToDevice));
+    return p;
+}
+
+/* Copy every bound weight to the device, in the format it is stored in (the
+ * loader's f32 copies of 1-D vectors stay f32), and point its slot there. */
+static void cu_upload_weights(StExpect *table, int n) {
+    for (int i = 0; i < n; i++) {
+        if (!table[i].slot || !*table[i].slot) continue;   /* an absent optional tensor */
+        size_t count = 1;
+        for (int d = 0; d < table[i].ndim; d++) count *= (size_t)table[i].shape[d];
+        const size_t elt = (table[i].flags & ST_WIDEN_TO_F32) ? sizeof(float) : st_dtype_size(table[i].dtype);
+        *table[i].slot = cu_upload(*table[i].slot, count * elt);
+    }
+}
+
+static void cu_release(void) {
+    for (int i = 0; i < cu_n_allocs; i++) cudaFree(cu_allocs[i]);
+    free(cu_allocs);
+    cu_allocs = NULL;
+    cu_n_allocs = cu_cap_allocs = 0;
+}
+
+#endif

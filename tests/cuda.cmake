@@ -1,0 +1,32 @@
+# The CUDA backend (issue 9; codegen/emit_cuda.c, runtime/cuda/).  CI has no GPU:
+#  - cuda.emu.NAME runs the fixture's emitted .cu on the CPU emulator
+#    (--target=cuda-emu, runtime/cuda/cuda_emu.h) and checks its prefill and
+#    decode logits against transformers (1e-4) and its greedy tokens, exactly
+#    as the C fixtures: every kernel of the .cu runs, one emulated thread at a time;
+#  - cuda.nvcc.NAME builds it with nvcc (--target=cuda) and checks that the
+#    binary refuses at once without a GPU (on a machine with a GPU it runs the
+#    fixture there).  Skipped when nvcc is absent.
+# On the GPU machine, tools/cuda_check.sh runs every fixture on the device.
+set(ARCHC_CUDA_FIXTURES gemma3 llama llama_bf16 llama_tied mistral olmo2 qwen1 qwen2 qwen3 qwen3_f16 qwen3_yarn smollm3)
+foreach(name ${ARCHC_CUDA_FIXTURES})
+  add_test(NAME cuda.emu.${name}
+           COMMAND bash ${ARCHC_TEST_DIR}/run_fixture.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                   ${ARCHC_TEST_DIR}/fixtures/${name} ${CMAKE_BINARY_DIR}/cuda-work/emu-${name} --target=cuda-emu)
+  add_test(NAME cuda.nvcc.${name}
+           COMMAND bash ${ARCHC_TEST_DIR}/cuda/run_cuda_build.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                   ${ARCHC_TEST_DIR}/fixtures/${name} ${CMAKE_BINARY_DIR}/cuda-work/nvcc-${name})
+  set_tests_properties(cuda.nvcc.${name} PROPERTIES SKIP_RETURN_CODE 77)
+endforeach()
+# every pass switched off, and prefill in chunks of 4 (rings wrap), on the GPU kernels too
+foreach(name qwen3 gemma3 olmo2)
+  foreach(pass rope-fold qknorm-fuse epilogue-fuse swa-tile memplan)
+    add_test(NAME cuda.emu.${name}.no-${pass}
+             COMMAND bash ${ARCHC_TEST_DIR}/run_fixture.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                     ${ARCHC_TEST_DIR}/fixtures/${name} ${CMAKE_BINARY_DIR}/cuda-work/emu-${name}-no-${pass}
+                     --target=cuda-emu --disable-pass=${pass})
+  endforeach()
+  add_test(NAME cuda.emu.${name}.chunk4
+           COMMAND bash ${ARCHC_TEST_DIR}/run_fixture.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                   ${ARCHC_TEST_DIR}/fixtures/${name} ${CMAKE_BINARY_DIR}/cuda-work/emu-${name}-chunk4
+                   --target=cuda-emu --prefill-chunk=4)
+endforeach()
