@@ -30,3 +30,9 @@ foreach(name qwen3 gemma3 olmo2)
                    ${ARCHC_TEST_DIR}/fixtures/${name} ${CMAKE_BINARY_DIR}/cuda-work/emu-${name}-chunk4
                    --target=cuda-emu --prefill-chunk=4)
 endforeach()
+# greedy decode with the argmax on the device (no logits copied back), graph and direct launches
+foreach(name qwen3 gemma3)
+  add_test(NAME cuda.emu.${name}.greedy
+           COMMAND bash ${ARCHC_TEST_DIR}/cuda/run_greedy.sh $<TARGET_FILE:archc> ${ARCHC_TEST_DIR}/fixtures/${name}
+                   ${CMAKE_BINARY_DIR}/cuda-work/greedy-${name})
+endforeach()

@@ -175,6 +175,10 @@ __device__ __forceinline__ float cu_row_dot(const typename CuStore<FMT>::T *W, i
     constexpr int VEC = 16 / (int)sizeof(ST);
     if constexpr (K % VEC == 0) {
         for (int i = lane * VEC; i < K; i += 32 * VEC) {
+#ifdef ARCHC_CUDA_EMU   /* a GPU faults on a misaligned 16-byte load; the CPU would not notice */
+            if (((uintptr_t)(row + i) | (FMT == CU_F32 ? (uintptr_t)(x + i) : 0)) % 16)
+                rt_die("cu_row_dot: misaligned 16-byte load (W row %d, column %d)", n, i);
+#endif
             uint4 raw = *(const uint4 *)(row + i);
             if constexpr (FMT == CU_F32) {
                 float4 xv = *(const float4 *)(x + i);
@@ -547,7 +551,7 @@ __global__ void cu_argmax_kernel(const float *logits, int n, int *best) { cu_arg
 static cudaStream_t cu_stream;
 static void **cu_allocs;                 /* every device allocation, freed by cu_release */
 static int cu_n_allocs, cu_cap_allocs;
-static char cu_device_name[256];
+static char cu_device_name[320];
 
 /* The device is usable, or one line in err saying why not.  Called before the
  * weights are read, so a machine without a GPU is refused at once. */
@@ -564,7 +568,7 @@ static int cu_probe(char *err, size_t errlen) {
         snprintf(err, errlen, "CUDA device 0 cannot be used: %s", cudaGetErrorString(e));
         return -1;
     }
-    snprintf(cu_device_name, sizeof cu_device_name, "cuda: %s (sm_%d%d, %d SMs)", prop.name, prop.major, prop.minor,
+    snprintf(cu_device_name, sizeof cu_device_name, "cuda: %.200s (sm_%d%d, %d SMs)", prop.name, prop.major, prop.minor,
              prop.multiProcessorCount);
     return 0;
 }
