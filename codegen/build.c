@@ -619,11 +619,20 @@ static int build_cuda(const char *cu_path, const char *exe_path, const char *inc
         /* a sanitizer build of archc has a sanitized runtime: the host compiler needs the same flags */
         Argv extra = {0};
         if (push_words(&extra, ARCHC_EXTRA_CFLAGS)) goto done;
-        for (int i = 0; i < extra.n; i++)
-            if (pushf(&a, "-Xcompiler=%s%s", extra.v[i], NULL) || (!strncmp(extra.v[i], "-fsanitize", 10) && pushf(&a, "-Xlinker=-l%s%s", "asan", NULL))) {
-                argv_free(&extra);
-                goto done;
+        for (int i = 0; i < extra.n; i++) {   /* nvcc splits -Xcompiler values at commas: one sanitizer each */
+            const char *eq = strchr(extra.v[i], '=');
+            int err = 0;
+            if (eq && strchr(eq, ',')) {
+                char *list = strdup(eq + 1), pre[64];
+                snprintf(pre, sizeof pre, "-Xcompiler=%.*s=", (int)(eq - extra.v[i]) < 40 ? (int)(eq - extra.v[i]) : 40, extra.v[i]);
+                for (char *w = list ? strtok(list, ",") : NULL; w && !err; w = strtok(NULL, ",")) err = pushf(&a, "%s%s", pre, w);
+                err |= !list;
+                free(list);
+            } else {
+                err = pushf(&a, "-Xcompiler=%s%s", extra.v[i], NULL);
             }
+            if (err) { argv_free(&extra); goto done; }
+        }
         argv_free(&extra);
         if (push_words(&a, env_or("ARCHC_NVCC_FLAGS", "")) || pushf(&a, "-I%s%s", inc, NULL) || push_path(&a, cu_path)) goto done;
     }
