@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codegen.h"
-#include "emit_common.h"
+#include "emit_cuda.h"
 #include "program.h"
 #include "archc_rt.h"
 
@@ -39,7 +39,7 @@ static int cuda_check(const Graph *g) {
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = &g->nodes[i];
         if (n->op == OP_MOE) return unsupported(g, "mixture-of-experts layers (issue 10); emit C with -o FILE.c");
-        if (n->op == OP_MLA_ATTENTION) return unsupported(g, "multi-head latent attention (issue 10); emit C with -o FILE.c");
+        if (n->op == OP_MLA_ATTENTION && cuda_mla_check(g, n) != 0) return -1;
         if (n->op == OP_ATTENTION && n->softcap != 0)
             return unsupported(g, "attention logit soft-capping");
         if (n->mtp) return unsupported(g, "the multi-token-prediction module (issue 10)");
@@ -275,6 +275,8 @@ static void emit_kernels(Emitter *e) {
         case KK_KV_STORE: emit_kv_store(e, k); break;
         case KK_QK_ROPE_STORE: emit_qk(e, k); break;
         case KK_ATTENTION: emit_attention(e, k); break;
+        case KK_MLA_STORE: cuda_emit_mla_store(e, k); break;
+        case KK_MLA_ATTENTION: cuda_emit_mla_attention(e, k); break;
         default: break;   /* refused by cuda_check */
         }
     }
@@ -304,6 +306,7 @@ static const char *arg_text(const Emitter *e, Arg a) {
         else snprintf(b, 160, "%s", e->p->views[a.id].name);
         return b;
     case A_WEIGHT: snprintf(b, 160, "W.%s", field(&g->weights[a.id])); return b;
+    case A_WEIGHT_SCALE: snprintf(b, 160, "W.%s", scale_field(&g->weights[a.id])); return b;
     case A_K_CACHE: snprintf(b, 160, "k_cache[%d]", a.id); return b;
     case A_V_CACHE: snprintf(b, 160, "v_cache[%d]", a.id); return b;
     case A_ROPE_COS: snprintf(b, 160, "rope_cos_%s", g->rope[a.id].name); return b;

@@ -50,7 +50,7 @@
 
 /* ── weight formats ───────────────────────────────────────────────────────── */
 
-enum { CU_F32 = 0, CU_BF16 = 1, CU_F16 = 2 };
+enum { CU_F32 = 0, CU_BF16 = 1, CU_F16 = 2, CU_FP8 = 3 };
 
 __device__ __forceinline__ float cu_bf16_to_f32(uint16_t b) { return __uint_as_float((uint32_t)b << 16); }
 
@@ -65,13 +65,27 @@ __device__ __forceinline__ float cu_f16_to_f32(uint16_t h) {
     return __uint_as_float(sign | ((e + 112u) << 23) | (m << 13));
 }
 
-/* The element type a format is stored as, and element i widened to f32. */
+/* float8 e4m3 (s eeee mmm, bias 7, no infinities; DeepSeek FP8 checkpoints) → f32,
+ * exactly: the raw value before its block's multiplier (weight_scale_inv). */
+__device__ __forceinline__ float cu_fp8_to_f32(uint8_t b) {
+    const uint32_t sign = (uint32_t)(b & 0x80u) << 24, e = (b >> 3) & 0xfu, m = b & 0x7u;
+    float v;
+    if (e == 0) v = (float)m * 0.001953125f;                       /* subnormal: m · 2^-9 */
+    else if (e == 15 && m == 7) v = __uint_as_float(0x7fc00000u);  /* NaN */
+    else v = __uint_as_float(((e + 120u) << 23) | (m << 20));
+    return __uint_as_float(__float_as_uint(v) | sign);
+}
+
+/* The element type a format is stored as, and element i widened to f32 (fp8:
+ * before its block multiplier). */
 template <int FMT> struct CuStore { typedef uint16_t T; };
 template <> struct CuStore<CU_F32> { typedef float T; };
+template <> struct CuStore<CU_FP8> { typedef uint8_t T; };
 
 template <int FMT> __device__ __forceinline__ float cu_ld(const typename CuStore<FMT>::T *w, size_t i) {
     if constexpr (FMT == CU_F32) return w[i];
     else if constexpr (FMT == CU_BF16) return cu_bf16_to_f32(w[i]);
+    else if constexpr (FMT == CU_FP8) return cu_fp8_to_f32(w[i]);
     else return cu_f16_to_f32(w[i]);
 }
 
@@ -614,5 +628,8 @@ static void cu_release(void) {
     cu_allocs = NULL;
     cu_n_allocs = cu_cap_allocs = 0;
 }
+
+/* multi-head latent attention (DeepSeek MLA): codegen/emit_cuda_mla.c's kernels */
+#include "archc_cuda_mla.cuh"
 
 #endif
