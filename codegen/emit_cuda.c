@@ -38,7 +38,8 @@ static int unsupported(const Graph *g, const char *what) {
 static int cuda_check(const Graph *g) {
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = &g->nodes[i];
-        if (n->op == OP_MOE) return unsupported(g, "mixture-of-experts layers (issue 10); emit C with -o FILE.c");
+        if (n->op == OP_MOE && n->moe.stacked)
+            return unsupported(g, "stacked experts (gpt-oss, Llama 4: issue 10); emit C with -o FILE.c");
         if (n->op == OP_MLA_ATTENTION && cuda_mla_check(g, n) != 0) return -1;
         if (n->op == OP_ATTENTION && n->softcap != 0)
             return unsupported(g, "attention logit soft-capping");
@@ -50,9 +51,9 @@ static int cuda_check(const Graph *g) {
     for (int i = 0; i < g->n_weights; i++) {
         const Weight *w = &g->weights[i];
         if (w->flags & W_VECTOR) continue;
-        if (w->fmt != WFMT_F32 && w->fmt != WFMT_BF16 && w->fmt != WFMT_F16) {
+        if (w->fmt != WFMT_F32 && w->fmt != WFMT_BF16 && w->fmt != WFMT_F16 && w->fmt != WFMT_FP8_E4M3) {
             char what[600];
-            snprintf(what, sizeof what, "weights in format %s ('%s'): f32, bf16 and f16 run on the GPU; fp8, MXFP4, int8 and int4 come with issue 10",
+            snprintf(what, sizeof what, "weights in format %s ('%s'): f32, bf16, f16 and fp8 run on the GPU; MXFP4, int8 and int4 come with issue 10",
                      fmt_short(w->fmt), w->name);
             return unsupported(g, what);
         }
@@ -64,7 +65,9 @@ static int cuda_check(const Graph *g) {
 
 static const Node *knode(const Emitter *e, const Kernel *k) { return &e->g->nodes[k->node]; }
 
-static const char *cu_fmt(WeightFormat f) { return f == WFMT_F32 ? "CU_F32" : f == WFMT_BF16 ? "CU_BF16" : "CU_F16"; }
+static const char *cu_fmt(WeightFormat f) {
+    return f == WFMT_F32 ? "CU_F32" : f == WFMT_BF16 ? "CU_BF16" : f == WFMT_FP8_E4M3 ? "CU_FP8" : "CU_F16";
+}
 static const char *norm_kind(NormKind k) { return k == NORM_L2 ? "CU_NORM_L2" : k == NORM_RMS_GEMMA ? "CU_NORM_GEMMA" : "CU_NORM_RMS"; }
 static const char *act_kind(ActKind a) { return a == ACT_GEGLU_TANH ? "CU_ACT_GELU_TANH" : "CU_ACT_SILU"; }
 static const char *rope_layout(const Emitter *e, const Node *n) {
@@ -121,10 +124,14 @@ static void emit_linear(Emitter *e, const Kernel *k) {
     else
         out(e, "/* y[%s][%d] = %sx·Wᵀ%s; x [%s][%d] f32, W [%d][%d] %s%s */\n", T, n->n_out, residual ? "res + " : "", bias ? " + b" : "", T,
             n->n_in, n->n_out, n->n_in, fmt_short(w->fmt), gemv ? " (decode: a warp per output row)" : " (prefill: 64×64 tiles)");
-    char params[512], kp[600], args[256], body[512], epi[96] = "", grid[96];
-    int np = snprintf(params, sizeof params, "const float *x, const %s *W", ct);
-    int na = snprintf(args, sizeof args, "x, W");
-    if (glu) { np += snprintf(params + np, sizeof params - np, ", const %s *Wu", ct); na += snprintf(args + na, sizeof args - na, ", Wu"); }
+    int fp8 = is_fp8(w);
+    char params[600], kp[700], args[256], body[600], epi[96] = "", grid[96];
+    int np = snprintf(params, sizeof params, "const float *x, const %s *W%s", ct, fp8 ? ", const float *Ws" : "");
+    int na = snprintf(args, sizeof args, "x, W%s", fp8 ? ", Ws" : "");
+    if (glu) {
+        np += snprintf(params + np, sizeof params - np, ", const %s *Wu%s", ct, fp8 ? ", const float *Wus" : "");
+        na += snprintf(args + na, sizeof args - na, ", Wu%s", fp8 ? ", Wus" : "");
+    }
     if (bias) {
         np += snprintf(params + np, sizeof params - np, glu ? ", const float *bg, const float *bu" : ", const float *b");
         na += snprintf(args + na, sizeof args - na, glu ? ", bg, bu" : ", b");
@@ -141,9 +148,12 @@ static void emit_linear(Emitter *e, const Kernel *k) {
     if (residual) strcat(epi, "CU_EPI_RES | ");
     if (glu) strcat(epi, "CU_EPI_GLU | ");
     if (*epi) epi[strlen(epi) - 3] = 0; else strcpy(epi, "0");
-    snprintf(body, sizeof body, "cu_%s<%s, %d, %d, %s, %s>(x, W, %s, %s, %s, %s, y%s)", gemv ? "gemv" : "gemm", cu_fmt(w->fmt), n->n_out,
-             n->n_in, epi, glu ? act_kind(n->act) : "0", glu ? "Wu" : "nullptr", bias ? (glu ? "bg" : "b") : "nullptr", bias && glu ? "bu" : "nullptr",
-             residual ? "res" : "nullptr", gemv ? "" : ", T");
+    char blocks[32] = "1, 1";
+    if (fp8) snprintf(blocks, sizeof blocks, "%d, %d", block_n(g), block_k(g));
+    snprintf(body, sizeof body, "cu_%s<%s, %d, %d, %s, %s, %s>(x, W, %s, %s, %s, %s, %s, %s, y%s)", gemv ? "gemv" : "gemm", cu_fmt(w->fmt),
+             n->n_out, n->n_in, epi, glu ? act_kind(n->act) : "0", blocks, fp8 ? "Ws" : "nullptr", glu ? "Wu" : "nullptr",
+             glu && fp8 ? "Wus" : "nullptr", bias ? (glu ? "bg" : "b") : "nullptr", bias && glu ? "bu" : "nullptr", residual ? "res" : "nullptr",
+             gemv ? "" : ", T");
     if (gemv) snprintf(grid, sizeof grid, "dim3(%d)", (n->n_out + 7) / 8);
     else snprintf(grid, sizeof grid, "dim3(%d, (T + CU_GEMM_TILE - 1) / CU_GEMM_TILE)", (n->n_out + 63) / 64);
     kernel_pair(e, k->name, params, kp, body, grid, "dim3(256)", args);
@@ -256,6 +266,79 @@ static void emit_attention(Emitter *e, const Kernel *k) {
     kernel_pair(e, k->name, params, kp, body, grid, "dim3(32 * CU_ATT_WARPS)", args);
 }
 
+/* A mixture-of-experts layer: five launches (router logits, routing, the chosen
+ * experts' SwiGLU, their weighted down projections, the shared expert) on
+ * buffers allocated at load time (NAME_logits, _sel, _wt, _act, _act_shared). */
+static void emit_moe(Emitter *e, const Kernel *k) {
+    const Graph *g = e->g;
+    const Node *n = knode(e, k);
+    const MoeAttrs *f = &n->moe;
+    const Weight *rw = &g->weights[n->w[0]], *ew = &g->weights[n->w[1]];
+    const char *ct = fmt_ctype(ew->fmt), *rt = fmt_ctype(rw->fmt), *nm = k->name;
+    int fp8 = is_fp8(ew), H = n->n_in, I = f->intermediate, E = f->experts, K = f->top_k, SI = f->shared_width;
+    char blocks[32] = "1, 1";
+    if (fp8) snprintf(blocks, sizeof blocks, "%d, %d", block_n(g), block_k(g));
+    out(e, "/* mixture of experts: router %s over %d experts, top %d%s%s; each expert\n"
+           " * down(silu(gate·x) ⊙ up·x) with hidden %d, expert width %d%s.  Only the chosen\n"
+           " * experts' weights are read (one warp per row, per token and choice)%s. */\n",
+        f->score == ROUTER_SIGMOID ? "sigmoid" : "softmax", E, K, f->normalize ? " renormalised" : "",
+        f->groups > 1 ? ", group-limited" : "", H, I, SI ? "; plus the shared expert" : "",
+        n->grouped ? "; the expert-group pass's grouped products are not used on the GPU yet" : "");
+    out(e, "/* its buffers, allocated at load time: router logits [TMAX][%d], choices and weights [TMAX][%d],\n"
+           " * the chosen experts' activations [TMAX·%d][%d]%s */\n", E, K, K, I, SI ? ", the shared expert's [TMAX][shared width]" : "");
+    out(e, "static float *%s_logits, *%s_wt, *%s_act;\nstatic int *%s_sel;\n", nm, nm, nm, nm);
+    if (SI) out(e, "static float *%s_act_shared;\n", nm);
+    out(e, "__global__ void %s_router_kernel(const float *x, const %s *router, float *logits, int T) {\n"
+           "    if (T == 1) cu_gemv<%s, %d, %d, 0, 0, 1, 1>(x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits);\n"
+           "    else cu_gemm<%s, %d, %d, 0, 0, 1, 1>(x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits, T);\n}\n",
+        nm, rt, cu_fmt(rw->fmt), E, H, cu_fmt(rw->fmt), E, H);
+    out(e, "__global__ void %s_route_kernel(const float *logits, const float *select_bias, int *sel, float *wt) {\n"
+           "    cu_moe_route<%d, %d, %s, %d, %d, %s, %s>(logits, select_bias, sel, wt, %s);\n}\n",
+        nm, E, K, f->score == ROUTER_SIGMOID ? "true" : "false", f->groups > 1 ? f->groups : 1, f->groups > 1 ? f->top_groups : 0,
+        f->group_max ? "true" : "false", f->normalize ? "true" : "false", flit((float)f->scale));
+    out(e, "__global__ void %s_gate_up_kernel(const float *x, const %s *const *gate, const %s *const *up, const float *const *gate_s,\n"
+           "        const float *const *up_s, const int *sel, float *act) {\n"
+           "    cu_moe_gate_up<%s, %d, %d, %d, %s>(x, gate, up, gate_s, up_s, sel, act);\n}\n", nm, ct, ct, cu_fmt(ew->fmt), H, I, K, blocks);
+    out(e, "__global__ void %s_down_kernel(const float *act, const %s *const *down, const float *const *down_s, const int *sel,\n"
+           "        const float *wt, float *y) {\n"
+           "    cu_moe_down<%s, %d, %d, %d, %s>(act, down, down_s, sel, wt, y);\n}\n", nm, ct, cu_fmt(ew->fmt), H, I, K, blocks);
+    if (SI) {
+        out(e, "__global__ void %s_shared_gate_up_kernel(const float *x, const %s *g, const float *gs, const %s *u, const float *us,\n"
+               "        float *act, int T) {\n"
+               "    if (T == 1) cu_gemv<%s, %d, %d, CU_EPI_GLU, CU_ACT_SILU, %s>(x, g, gs, u, us, nullptr, nullptr, nullptr, act);\n"
+               "    else cu_gemm<%s, %d, %d, CU_EPI_GLU, CU_ACT_SILU, %s>(x, g, gs, u, us, nullptr, nullptr, nullptr, act, T);\n}\n",
+            nm, ct, ct, cu_fmt(ew->fmt), SI, H, blocks, cu_fmt(ew->fmt), SI, H, blocks);
+        out(e, "__global__ void %s_shared_down_kernel(const float *act, const %s *d, const float *ds, float *y, int T) {\n"
+               "    if (T == 1) cu_gemv<%s, %d, %d, CU_EPI_RES, 0, %s>(act, d, ds, nullptr, nullptr, nullptr, nullptr, y, y);\n"
+               "    else cu_gemm<%s, %d, %d, CU_EPI_RES, 0, %s>(act, d, ds, nullptr, nullptr, nullptr, nullptr, y, y, T);\n}\n",
+            nm, ct, cu_fmt(ew->fmt), H, SI, blocks, cu_fmt(ew->fmt), H, SI, blocks);
+    }
+    out(e, "static void %s(const float *x, const %s *router, const %s *const *gate, const %s *const *up,\n"
+           "        const %s *const *down, const float *select_bias, const %s *shared_gate, const %s *shared_up,\n"
+           "        const %s *shared_down, %sfloat *y, int T) {\n", nm, rt, ct, ct, ct, ct, ct, ct,
+        fp8 ? "const float *const *gate_s, const float *const *up_s, const float *const *down_s,\n"
+              "        const float *shared_gate_s, const float *shared_up_s, const float *shared_down_s, " : "");
+    if (!fp8) out(e, "    const float *const *gate_s = nullptr, *const *up_s = nullptr, *const *down_s = nullptr;\n");
+    if (!SI) out(e, "    (void)shared_gate; (void)shared_up; (void)shared_down;\n");
+    else if (!fp8) out(e, "    const float *shared_gate_s = nullptr, *shared_up_s = nullptr, *shared_down_s = nullptr;\n");
+    out(e, "    const unsigned tiles = (unsigned)((T + CU_GEMM_TILE - 1) / CU_GEMM_TILE);\n");
+    out(e, "    CU_LAUNCH(%s_router_kernel, T == 1 ? dim3(%d) : dim3(%d, tiles), dim3(256), 0, cu_stream, x, router, %s_logits, T);\n",
+        nm, (E + 7) / 8, (E + 63) / 64, nm);
+    out(e, "    CU_LAUNCH(%s_route_kernel, dim3(T), dim3(1), 0, cu_stream, %s_logits, select_bias, %s_sel, %s_wt);\n", nm, nm, nm, nm);
+    out(e, "    CU_LAUNCH(%s_gate_up_kernel, dim3(%d, T * %d), dim3(256), 0, cu_stream, x, gate, up, gate_s, up_s, %s_sel, %s_act);\n", nm,
+        (I + 7) / 8, K, nm, nm);
+    out(e, "    CU_LAUNCH(%s_down_kernel, dim3(%d, T), dim3(256), 0, cu_stream, %s_act, down, down_s, %s_sel, %s_wt, y);\n", nm, (H + 7) / 8,
+        nm, nm, nm);
+    if (SI) {
+        out(e, "    /* the shared expert, added after the routed sum as HF adds it */\n");
+        out(e, "    CU_LAUNCH(%s_shared_gate_up_kernel, T == 1 ? dim3(%d) : dim3(%d, tiles), dim3(256), 0, cu_stream, x, shared_gate,\n"
+               "              shared_gate_s, shared_up, shared_up_s, %s_act_shared, T);\n", nm, (SI + 7) / 8, (SI + 63) / 64, nm);
+        out(e, "    CU_LAUNCH(%s_shared_down_kernel, T == 1 ? dim3(%d) : dim3(%d, tiles), dim3(256), 0, cu_stream, %s_act_shared, shared_down,\n"
+               "              shared_down_s, y, T);\n", nm, (H + 7) / 8, (H + 63) / 64, nm);
+    }
+    out(e, "}\n\n");
+}
+
 static void emit_kernels(Emitter *e) {
     out(e, "/* ── kernels ───────────────────────────────────────────────────────────────\n"
            " * Each: a __global__ kernel with this model's literals (the template's source\n"
@@ -275,6 +358,7 @@ static void emit_kernels(Emitter *e) {
         case KK_KV_STORE: emit_kv_store(e, k); break;
         case KK_QK_ROPE_STORE: emit_qk(e, k); break;
         case KK_ATTENTION: emit_attention(e, k); break;
+        case KK_MOE: emit_moe(e, k); break;
         case KK_MLA_STORE: cuda_emit_mla_store(e, k); break;
         case KK_MLA_ATTENTION: cuda_emit_mla_attention(e, k); break;
         default: break;   /* refused by cuda_check */
@@ -289,6 +373,13 @@ static void emit_kernels(Emitter *e) {
 }
 
 /* ── forward ─────────────────────────────────────────────────────────────── */
+
+/* The layer slot of a routed-expert role (its first weight gives the format). */
+static const LayerSlot *expert_slot(const Program *p, WeightRole role) {
+    for (int i = 0; i < p->n_layer_slots; i++)
+        if (p->layer_slots[i].role == role && p->layer_slots[i].experts) return &p->layer_slots[i];
+    return &p->layer_slots[0];   /* not reached: a routed-expert operand has its slot */
+}
 
 /* The text of an operand: activations are views of the device arena, the
  * entry point's own arguments live on the device (d_tokens, d_pos, d_logits,
@@ -307,6 +398,12 @@ static const char *arg_text(const Emitter *e, Arg a) {
         return b;
     case A_WEIGHT: snprintf(b, 160, "W.%s", field(&g->weights[a.id])); return b;
     case A_WEIGHT_SCALE: snprintf(b, 160, "W.%s", scale_field(&g->weights[a.id])); return b;
+    case A_EXPERTS: {   /* the layer's device array of expert pointers */
+        const Weight *w = &g->weights[expert_slot(e->p, a.role)->weight];
+        snprintf(b, 160, "(const %s *const *)dx_%s[%d]", fmt_ctype(w->fmt), role_info[a.role].member, a.id);
+        return b;
+    }
+    case A_EXPERTS_SCALE: snprintf(b, 160, "(const float *const *)dx_%s_scale[%d]", role_info[a.role].member, a.id); return b;
     case A_K_CACHE: snprintf(b, 160, "k_cache[%d]", a.id); return b;
     case A_V_CACHE: snprintf(b, 160, "v_cache[%d]", a.id); return b;
     case A_ROPE_COS: snprintf(b, 160, "rope_cos_%s", g->rope[a.id].name); return b;
@@ -414,6 +511,15 @@ static void emit_state(Emitter *e) {
     out(e, "static int *d_pos, *d_tokens;       /* views of d_io                               */\n");
     out(e, "static int *d_best, *h_best;        /* greedy decode: the argmax id (device; pinned host copy) */\n");
     out(e, "static cudaGraphExec_t decode_graph; /* forward_decode, captured at the first decode step */\n\n");
+    for (int i = 0; i < p->n_layer_slots; i++) {
+        const LayerSlot *ls = &p->layer_slots[i];
+        if (!ls->experts) continue;
+        const Weight *w = &e->g->weights[ls->weight];
+        out(e, "static const void **dx_%s[N_LAYERS + N_MTP_LAYERS];  /* per layer: its experts' device pointers, on the device */\n",
+            role_info[ls->role].member);
+        if (is_fp8(w)) out(e, "static const void **dx_%s_scale[N_LAYERS + N_MTP_LAYERS];\n", role_info[ls->role].member);
+    }
+    out(e, "\n");
     for (int r = 0; r < p->n_ropes; r++) emit_rope_state(e, &p->ropes[r]);
 }
 
@@ -433,6 +539,27 @@ static void emit_init(Emitter *e) {
                 cmt(g->weights[w->alias].name));
         else
             out(e, "    W.%s = W.%s;  /* %s */\n", field(w), field(&g->weights[w->alias]), w->layer >= 0 ? "same tensor, no copy" : "tied");
+    }
+    for (int v = 0; v < pr->n_expert_groups; v++)
+        for (int li = 0; li < pr->expert_groups[v].n_layers; li++) {
+            int L = pr->expert_groups[v].layers[li];
+            for (int i = 0; i < pr->n_layer_slots; i++) {
+                const LayerSlot *ls = &pr->layer_slots[i];
+                if (!ls->experts) continue;
+                const char *m = role_info[ls->role].member;
+                out(e, "    dx_%s[%d] = (const void **)cu_upload(W.l[%d].%s, sizeof W.l[%d].%s);\n", m, L, L, m, L, m);
+                if (is_fp8(&g->weights[ls->weight]))
+                    out(e, "    dx_%s_scale[%d] = (const void **)cu_upload(W.l[%d].%s_scale, sizeof W.l[%d].%s_scale);\n", m, L, L, m, L, m);
+            }
+        }
+    for (int i = 0; i < pr->n_kernels; i++) {
+        const Kernel *k = &pr->kernels[i];
+        if (k->kind != KK_MOE) continue;
+        const MoeAttrs *f = &g->nodes[k->node].moe;
+        out(e, "    %s_logits = cu_floats((size_t)TMAX * %d);\n    %s_wt = cu_floats((size_t)TMAX * %d);\n", k->name, f->experts, k->name, f->top_k);
+        out(e, "    %s_sel = (int *)cu_malloc(sizeof(int) * TMAX * %d);\n", k->name, f->top_k);
+        out(e, "    %s_act = cu_floats((size_t)TMAX * %d * %d);\n", k->name, f->top_k, f->intermediate);
+        if (f->shared_width) out(e, "    %s_act_shared = cu_floats((size_t)TMAX * %d);\n", k->name, f->shared_width);
     }
     out(e, "    arena = cu_floats(ARENA_FLOATS);\n");
     if (pr->scratch_floats) out(e, "    d_scratch = cu_floats((size_t)TMAX * %lld);\n", (long long)pr->scratch_floats);
@@ -537,6 +664,7 @@ static void emit_descriptor(Emitter *e) {
     out(e, "    archc_model.hidden = HIDDEN;\n");
     out(e, "    archc_model.probe = model_probe;             /* refuse at once without a GPU */\n");
     out(e, "    archc_model.forward_greedy = model_forward_greedy;\n");
+    out(e, "    add_expert_weights();\n");
     out(e, "    return rt_main(argc, argv, &archc_model);\n}\n");
 }
 
@@ -548,6 +676,7 @@ static int cuda_emit(const Graph *g, FILE *f) {
     emit_preamble(e);
     emit_weights(e);
     emit_weight_table(e);
+    emit_expert_table(e);
     emit_kernels(e);
     emit_state(e);
     emit_init(e);

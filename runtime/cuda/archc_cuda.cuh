@@ -178,16 +178,26 @@ __device__ __forceinline__ float cu_epilogue(float acc, float acc_up, int n, con
     return v;
 }
 
+/* The multiplier of weight (n, k) of an fp8 matrix: one per BN×BK block
+ * (weight_scale_inv, [ceil(N/BN)][ceil(K/BK)]); 1 for the other formats. */
+template <int FMT, int K, int BN, int BK>
+__device__ __forceinline__ float cu_wscale(const float *Ws, int n, int k) {
+    if constexpr (FMT == CU_FP8) return Ws[(size_t)(n / BN) * ((K + BK - 1) / BK) + k / BK];
+    else return 1.0f;
+}
+
 /* Dot product of row n of W [N][K] with x [K], spread over the 32 lanes of a
  * warp (every lane returns the sum).  16-byte loads when a row is a whole
- * number of them (4 f32 or 8 bf16/f16 values), else one element per lane. */
-template <int FMT, int K>
-__device__ __forceinline__ float cu_row_dot(const typename CuStore<FMT>::T *W, int n, const float *x, int lane) {
+ * number of them (4 f32, 8 bf16/f16 or 16 fp8 values — for fp8 when the 16
+ * share a scale block), else one element per lane.  fp8 values are scaled by
+ * their block's multiplier as they are read. */
+template <int FMT, int K, int BN, int BK>
+__device__ __forceinline__ float cu_row_dot(const typename CuStore<FMT>::T *W, const float *Ws, int n, const float *x, int lane) {
     typedef typename CuStore<FMT>::T ST;
     const ST *row = W + (size_t)n * K;
     float acc = 0.0f;
     constexpr int VEC = 16 / (int)sizeof(ST);
-    if constexpr (K % VEC == 0) {
+    if constexpr (K % VEC == 0 && (FMT != CU_FP8 || BK % VEC == 0)) {
         for (int i = lane * VEC; i < K; i += 32 * VEC) {
 #ifdef ARCHC_CUDA_EMU   /* a GPU faults on a misaligned 16-byte load; the CPU would not notice */
             if (((uintptr_t)(row + i) | (FMT == CU_F32 ? (uintptr_t)(x + i) : 0)) % 16)
@@ -200,6 +210,14 @@ __device__ __forceinline__ float cu_row_dot(const typename CuStore<FMT>::T *W, i
                 acc += __uint_as_float(raw.y) * xv.y;
                 acc += __uint_as_float(raw.z) * xv.z;
                 acc += __uint_as_float(raw.w) * xv.w;
+            } else if constexpr (FMT == CU_FP8) {
+                const uint32_t word[4] = {raw.x, raw.y, raw.z, raw.w};
+                float part = 0.0f;
+                #pragma unroll
+                for (int q = 0; q < 4; q++)   /* four values a word, the lowest byte first */
+                    #pragma unroll
+                    for (int b = 0; b < 4; b++) part += cu_fp8_to_f32((uint8_t)(word[q] >> (8 * b))) * x[i + 4 * q + b];
+                acc += part * cu_wscale<FMT, K, BN, BK>(Ws, n, i);
             } else {
                 const uint32_t word[4] = {raw.x, raw.y, raw.z, raw.w};
                 #pragma unroll
@@ -211,7 +229,7 @@ __device__ __forceinline__ float cu_row_dot(const typename CuStore<FMT>::T *W, i
             }
         }
     } else {
-        for (int i = lane; i < K; i += 32) acc += cu_ld<FMT>(row, i) * x[i];
+        for (int i = lane; i < K; i += 32) acc += cu_ld<FMT>(row, i) * cu_wscale<FMT, K, BN, BK>(Ws, n, i) * x[i];
     }
     return cu_warp_sum(acc);
 }
@@ -219,15 +237,17 @@ __device__ __forceinline__ float cu_row_dot(const typename CuStore<FMT>::T *W, i
 enum { CU_GEMV_WARPS = 8 };   /* output rows per block of the decode GEMV */
 
 /* Decode (one token): y[n] = epilogue(x · W[n]) for n < N; one warp per row,
- * CU_GEMV_WARPS rows per block; grid ceil(N / CU_GEMV_WARPS). */
-template <int FMT, int N, int K, int EPI, int ACT>
-__device__ __forceinline__ void cu_gemv(const float *x, const typename CuStore<FMT>::T *W, const typename CuStore<FMT>::T *Wu,
-                                        const float *b, const float *bu, const float *res, float *y) {
+ * CU_GEMV_WARPS rows per block; grid ceil(N / CU_GEMV_WARPS).  Ws/Wus: fp8
+ * block multipliers (BN×BK blocks), else unused. */
+template <int FMT, int N, int K, int EPI, int ACT, int BN, int BK>
+__device__ __forceinline__ void cu_gemv(const float *x, const typename CuStore<FMT>::T *W, const float *Ws,
+                                        const typename CuStore<FMT>::T *Wu, const float *Wus, const float *b, const float *bu,
+                                        const float *res, float *y) {
     const int lane = threadIdx.x & 31;
     const int n = blockIdx.x * CU_GEMV_WARPS + (threadIdx.x >> 5);
     if (n >= N) return;
-    float acc = cu_row_dot<FMT, K>(W, n, x, lane), acc_up = 0.0f;
-    if constexpr ((EPI & CU_EPI_GLU) != 0) acc_up = cu_row_dot<FMT, K>(Wu, n, x, lane);
+    float acc = cu_row_dot<FMT, K, BN, BK>(W, Ws, n, x, lane), acc_up = 0.0f;
+    if constexpr ((EPI & CU_EPI_GLU) != 0) acc_up = cu_row_dot<FMT, K, BN, BK>(Wu, Wus, n, x, lane);
     if (lane == 0) y[n] = cu_epilogue<N, EPI, ACT>(acc, acc_up, n, b, bu, res, 0);
 }
 
@@ -235,11 +255,13 @@ enum { CU_GEMM_TILE = 64, CU_GEMM_BK = 16 };
 
 /* Prefill: y[t][n] = epilogue(x[t] · W[n]) for t < T, n < N.  A block computes
  * a 64-token × 64-output tile through K in steps of 16: the x and W slices
- * are staged (widened to f32) in shared memory, each thread accumulates a
- * 4×4 sub-tile in registers with f32 FMAs.  grid (ceil(N/64), ceil(T/64)). */
-template <int FMT, int N, int K, int EPI, int ACT>
-__device__ __forceinline__ void cu_gemm(const float *x, const typename CuStore<FMT>::T *W, const typename CuStore<FMT>::T *Wu,
-                                        const float *b, const float *bu, const float *res, float *y, int T) {
+ * are staged (widened to f32, fp8 scaled) in shared memory, each thread
+ * accumulates a 4×4 sub-tile in registers with f32 FMAs.
+ * grid (ceil(N/64), ceil(T/64)). */
+template <int FMT, int N, int K, int EPI, int ACT, int BN, int BK>
+__device__ __forceinline__ void cu_gemm(const float *x, const typename CuStore<FMT>::T *W, const float *Ws,
+                                        const typename CuStore<FMT>::T *Wu, const float *Wus, const float *b, const float *bu,
+                                        const float *res, float *y, int T) {
     constexpr bool GLU = (EPI & CU_EPI_GLU) != 0;
     __shared__ float xs[CU_GEMM_BK][CU_GEMM_TILE + 4];
     __shared__ float ws[CU_GEMM_BK][CU_GEMM_TILE + 4];
@@ -251,9 +273,10 @@ __device__ __forceinline__ void cu_gemm(const float *x, const typename CuStore<F
         for (int r = 0; r < 4; r++) {   /* 1024 values of each slice, 4 per thread */
             const int idx = tid + 256 * r, row = idx / CU_GEMM_BK, kk = idx % CU_GEMM_BK, k = k0 + kk;
             const int t = t0 + row, n = n0 + row;
+            const bool in = n < N && k < K;
             xs[kk][row] = t < T && k < K ? x[(size_t)t * K + k] : 0.0f;
-            ws[kk][row] = n < N && k < K ? cu_ld<FMT>(W, (size_t)n * K + k) : 0.0f;
-            if constexpr (GLU) us[kk][row] = n < N && k < K ? cu_ld<FMT>(Wu, (size_t)n * K + k) : 0.0f;
+            ws[kk][row] = in ? cu_ld<FMT>(W, (size_t)n * K + k) * cu_wscale<FMT, K, BN, BK>(Ws, n, k) : 0.0f;
+            if constexpr (GLU) us[kk][row] = in ? cu_ld<FMT>(Wu, (size_t)n * K + k) * cu_wscale<FMT, K, BN, BK>(Wus, n, k) : 0.0f;
         }
         __syncthreads();
         #pragma unroll
@@ -524,6 +547,105 @@ __device__ __forceinline__ void cu_attention(const float *q, const float *k_cach
         for (int w = 0; w < CU_ATT_WARPS; w++) v += acc_s[w][i] * e[w];
         o[i] = v * inv;
     }
+}
+
+/* ── mixture of experts ───────────────────────────────────────────────────── */
+
+/* Routing of token t = blockIdx.x, by one thread, exactly as rt_moe_route
+ * (runtime/archc_kernels.h) computes it: scores by softmax over all experts
+ * or sigmoid; selection on scores + select_bias (the bias never enters the
+ * weights); group-limited selection keeps the TOPG groups ranked by the sum
+ * of their two best selection scores (GROUPMAX = 0) or their best one
+ * (GROUPMAX = 1), the others' experts set to 0.0 as HF does; the top K
+ * (lowest index first on ties, as torch.topk), renormalised when NORMALIZE,
+ * times the routed scaling factor.  Writes sel[t][K] and wt[t][K]. */
+template <int E, int K, bool SIGMOID, int GROUPS, int TOPG, bool GROUPMAX, bool NORMALIZE>
+__device__ __forceinline__ void cu_moe_route(const float *logits, const float *select_bias, int *sel_out, float *wt_out, float scale) {
+    if (threadIdx.x != 0) return;
+    const int t = blockIdx.x;
+    float l[E], c[E];
+    for (int e = 0; e < E; e++) l[e] = logits[(size_t)t * E + e];
+    if constexpr (SIGMOID) {
+        for (int e = 0; e < E; e++) l[e] = 1.0f / (1.0f + expf(-l[e]));
+    } else {
+        float m = l[0], sum = 0.0f;
+        for (int e = 1; e < E; e++) if (l[e] > m) m = l[e];
+        for (int e = 0; e < E; e++) { l[e] = expf(l[e] - m); sum += l[e]; }
+        for (int e = 0; e < E; e++) l[e] /= sum;
+    }
+    for (int e = 0; e < E; e++) c[e] = l[e] + (select_bias ? select_bias[e] : 0.0f);
+    if constexpr (GROUPS > 1) {
+        constexpr int PER = E / GROUPS;
+        float gs[GROUPS];
+        bool keep[GROUPS];
+        for (int g = 0; g < GROUPS; g++) {
+            float b1 = -INFINITY, b2 = -INFINITY;
+            for (int e = g * PER; e < (g + 1) * PER; e++) {
+                if (c[e] > b1) { b2 = b1; b1 = c[e]; }
+                else if (c[e] > b2) b2 = c[e];
+            }
+            gs[g] = GROUPMAX ? b1 : b1 + b2;
+            keep[g] = false;
+        }
+        for (int k = 0; k < TOPG; k++) {
+            int best = -1;
+            for (int g = 0; g < GROUPS; g++)
+                if (!keep[g] && (best < 0 || gs[g] > gs[best])) best = g;
+            keep[best] = true;
+        }
+        for (int e = 0; e < E; e++) if (!keep[e / PER]) c[e] = 0.0f;
+    }
+    int sel[K];
+    for (int k = 0; k < K; k++) {
+        int best = -1;
+        for (int e = 0; e < E; e++) {
+            bool taken = false;
+            for (int j = 0; j < k; j++) taken |= sel[j] == e;
+            if (!taken && (best < 0 || c[e] > c[best])) best = e;
+        }
+        sel[k] = best;
+    }
+    float wt[K], sum = 0.0f;
+    for (int k = 0; k < K; k++) { wt[k] = l[sel[k]]; sum += wt[k]; }
+    for (int k = 0; k < K; k++) {
+        if constexpr (NORMALIZE) wt[k] = SIGMOID ? wt[k] / (sum + 1e-20f) : wt[k] / sum;
+        if (scale != 0.0f && scale != 1.0f) wt[k] = wt[k] * scale;
+        sel_out[(size_t)t * K + k] = sel[k];
+        wt_out[(size_t)t * K + k] = wt[k];
+    }
+}
+
+/* The selected experts' SwiGLU for every (token, choice) p = blockIdx.y:
+ * act[p][n] = silu(x[t]·Wg[e][n]) · (x[t]·Wu[e][n]), e = sel[p], t = p / K; one
+ * warp per row n, reading only the chosen experts' weights (from the device
+ * array of expert pointers).  grid (ceil(I/8), T·K). */
+template <int FMT, int H, int I, int K, int BN, int BK>
+__device__ __forceinline__ void cu_moe_gate_up(const float *x, const typename CuStore<FMT>::T *const *gate,
+                                               const typename CuStore<FMT>::T *const *up, const float *const *gate_s,
+                                               const float *const *up_s, const int *sel, float *act) {
+    const int lane = threadIdx.x & 31, n = blockIdx.x * CU_GEMV_WARPS + (threadIdx.x >> 5);
+    if (n >= I) return;
+    const int p = blockIdx.y, e = sel[p];
+    const float *xt = x + (size_t)(p / K) * H;
+    const float g = cu_row_dot<FMT, H, BN, BK>(gate[e], gate_s ? gate_s[e] : nullptr, n, xt, lane);
+    const float u = cu_row_dot<FMT, H, BN, BK>(up[e], up_s ? up_s[e] : nullptr, n, xt, lane);
+    if (lane == 0) act[(size_t)p * I + n] = cu_act<CU_ACT_SILU>(g) * u;
+}
+
+/* y[t][n] = Σ_k wt[t][k] · (act[t·K+k] · Wd[sel[t][k]][n]), the K choices summed
+ * in order; overwrites y.  grid (ceil(H/8), T). */
+template <int FMT, int H, int I, int K, int BN, int BK>
+__device__ __forceinline__ void cu_moe_down(const float *act, const typename CuStore<FMT>::T *const *down, const float *const *down_s,
+                                            const int *sel, const float *wt, float *y) {
+    const int lane = threadIdx.x & 31, n = blockIdx.x * CU_GEMV_WARPS + (threadIdx.x >> 5);
+    if (n >= H) return;
+    const int t = blockIdx.y;
+    float acc = 0.0f;
+    for (int k = 0; k < K; k++) {
+        const int p = t * K + k, e = sel[p];
+        acc += cu_row_dot<FMT, I, BN, BK>(down[e], down_s ? down_s[e] : nullptr, n, act + (size_t)p * I, lane) * wt[p];
+    }
+    if (lane == 0) y[(size_t)t * H + n] = acc;
 }
 
 /* ── greedy sampling on the device ────────────────────────────────────────── */
