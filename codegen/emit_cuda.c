@@ -38,8 +38,14 @@ static int unsupported(const Graph *g, const char *what) {
 static int cuda_check(const Graph *g) {
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = &g->nodes[i];
-        if (n->op == OP_MOE && n->moe.stacked)
-            return unsupported(g, "stacked experts (gpt-oss, Llama 4: issue 10); emit C with -o FILE.c");
+        if (n->op == OP_MOE && n->moe.stacked) {
+            const MoeAttrs *m = &n->moe;
+            int oai = n->act == ACT_SWIGLU_OAI && m->gate_up_interleaved && m->softmax_after_topk && m->score == ROUTER_SOFTMAX;
+            int l4 = n->act == ACT_SWIGLU && !m->gate_up_interleaved && m->scale_input && m->score == ROUTER_SIGMOID && !m->bias;
+            if (!oai && !l4) return unsupported(g, "this stacked-expert MoE (gpt-oss and Llama 4 run)");
+            if (g->weights[n->w[1]].fmt == WFMT_MXFP4 && (n->n_in % 32 || m->intermediate % 32))
+                return unsupported(g, "MXFP4 experts whose hidden or intermediate size is not a multiple of 32");
+        }
         if (n->op == OP_MLA_ATTENTION && cuda_mla_check(g, n) != 0) return -1;
         if (n->op == OP_ATTENTION && n->softcap != 0)
             return unsupported(g, "attention logit soft-capping");
@@ -51,7 +57,10 @@ static int cuda_check(const Graph *g) {
     for (int i = 0; i < g->n_weights; i++) {
         const Weight *w = &g->weights[i];
         if (w->flags & W_VECTOR) continue;
-        if (w->fmt != WFMT_F32 && w->fmt != WFMT_BF16 && w->fmt != WFMT_F16 && w->fmt != WFMT_FP8_E4M3) {
+        int stacked_mx = (w->fmt == WFMT_MXFP4 || w->fmt == WFMT_U8) &&
+                         (w->role == WR_EXPERTS_GATE_UP || w->role == WR_EXPERTS_DOWN || w->role == WR_EXPERTS_GATE_UP_SCALES ||
+                          w->role == WR_EXPERTS_DOWN_SCALES);   /* gpt-oss's MXFP4 experts and their exponents */
+        if (w->fmt != WFMT_F32 && w->fmt != WFMT_BF16 && w->fmt != WFMT_F16 && w->fmt != WFMT_FP8_E4M3 && !stacked_mx) {
             char what[600];
             snprintf(what, sizeof what, "weights in format %s ('%s'): f32, bf16, f16 and fp8 run on the GPU; MXFP4, int8 and int4 come with issue 10",
                      fmt_short(w->fmt), w->name);
@@ -339,6 +348,80 @@ static void emit_moe(Emitter *e, const Kernel *k) {
     out(e, "}\n\n");
 }
 
+/* Stacked experts (gpt-oss, Llama 4): router logits, top-k routing, the chosen
+ * experts' gate/up and activation, their down projections summed, and Llama 4's
+ * shared expert; buffers allocated at load time. */
+static void emit_moe_stacked(Emitter *e, const Kernel *k) {
+    const Graph *g = e->g;
+    const Node *n = knode(e, k);
+    const MoeAttrs *f = &n->moe;
+    const Weight *rw = &g->weights[n->w[0]], *ew = &g->weights[n->w[1]];
+    const char *nm = k->name, *rf = cu_fmt(rw->fmt);
+    int oai = n->act == ACT_SWIGLU_OAI, mx = ew->fmt == WFMT_MXFP4;
+    int H = n->n_in, I = f->intermediate, E = f->experts, K = f->top_k, SI = f->shared_width;
+    const char *ef = mx ? "CU_F32" : cu_fmt(ew->fmt), *route = oai ? "CU_ROUTE_TOPK_SOFTMAX" : "CU_ROUTE_TOPK_SIGMOID_INPUT";
+    if (oai)
+        out(e, "/* gpt-oss experts: router logits + bias, top %d, softmax over those %d weights the outputs;\n"
+               " * each expert: gate|up columns interleaved, h = (clamp(up, ±%g) + 1) · g·σ(%g·g) with\n"
+               " * g = min(gate, %g), plus biases; %d experts of width %d, weights %s%s. */\n",
+            K, K, n->act_limit, n->act_alpha, n->act_limit, E, I, fmt_short(ew->fmt),
+            mx ? " ([E][out][in/32] blocks of 32 e2m1 values, e8m0 exponents; a warp per output)" : " ([E][in][out]; a thread per output)");
+    else
+        out(e, "/* Llama 4 experts: top %d of the router logits, σ(logit) scales the expert's input;\n"
+               " * each expert SwiGLU with gate|up halves; plus the shared expert (width %d);\n"
+               " * %d experts of width %d, weights %s ([E][in][out]; a thread per output). */\n", K, SI, E, I, fmt_short(ew->fmt));
+    out(e, "static float *%s_logits, *%s_wt, *%s_h;   /* [TMAX][%d], [TMAX][%d], [TMAX·%d][%d] (load time) */\nstatic int *%s_sel;\n", nm, nm, nm,
+        E, K, K, I, nm);
+    if (SI) out(e, "static float *%s_act_shared;   /* [TMAX][%d] */\n", nm, SI);
+    out(e, "__global__ void %s_router_kernel(const float *x, const %s *router, float *logits, int T) {\n"
+           "    if (T == 1) cu_gemv<%s, %d, %d, 0, 0, 1, 1>(x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits);\n"
+           "    else cu_gemm<%s, %d, %d, 0, 0, 1, 1>(x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits, T);\n}\n",
+        nm, fmt_ctype(rw->fmt), rf, E, H, rf, E, H);
+    out(e, "__global__ void %s_route_kernel(const float *logits, const float *router_bias, int *sel, float *wt) {\n"
+           "    cu_moe_stacked_route<%d, %d, %s>(logits, router_bias, sel, wt);\n}\n", nm, E, K, route);
+    out(e, "__global__ void %s_gate_up_kernel(const float *x, const void *gate_up, const uint8_t *scales, const float *bias, const int *sel,\n"
+           "        const float *wt, float *h) {\n"
+           "    cu_moe_stacked_gate_up<%s, %d, %d, %d, %s, %s, %s, %s>(x, gate_up, scales, bias, sel, wt, h, %s, %s);\n}\n",
+        nm, ef, H, I, K, route, oai ? "CU_ACT_OAI" : "CU_ACT_SILU", f->gate_up_interleaved ? "true" : "false", mx ? "true" : "false",
+        flit((float)n->act_limit), flit((float)n->act_alpha));
+    out(e, "__global__ void %s_down_kernel(const float *h, const void *down, const uint8_t *scales, const float *bias, const int *sel,\n"
+           "        const float *wt, float *y) {\n"
+           "    cu_moe_stacked_down<%s, %d, %d, %d, %s, %s>(h, down, scales, bias, sel, wt, y);\n}\n", nm, ef, H, I, K, route,
+        mx ? "true" : "false");
+    if (SI) {
+        const char *sf = rf, *st = fmt_ctype(rw->fmt);
+        out(e, "__global__ void %s_shared_gate_up_kernel(const float *x, const %s *g, const %s *u, float *act, int T) {\n"
+               "    if (T == 1) cu_gemv<%s, %d, %d, CU_EPI_GLU, CU_ACT_SILU, 1, 1>(x, g, nullptr, u, nullptr, nullptr, nullptr, nullptr, act);\n"
+               "    else cu_gemm<%s, %d, %d, CU_EPI_GLU, CU_ACT_SILU, 1, 1>(x, g, nullptr, u, nullptr, nullptr, nullptr, nullptr, act, T);\n}\n",
+            nm, st, st, sf, SI, H, sf, SI, H);
+        out(e, "__global__ void %s_shared_down_kernel(const float *act, const %s *d, float *y, int T) {\n"
+               "    if (T == 1) cu_gemv<%s, %d, %d, CU_EPI_RES, 0, 1, 1>(act, d, nullptr, nullptr, nullptr, nullptr, nullptr, y, y);\n"
+               "    else cu_gemm<%s, %d, %d, CU_EPI_RES, 0, 1, 1>(act, d, nullptr, nullptr, nullptr, nullptr, nullptr, y, y, T);\n}\n",
+            nm, st, sf, H, SI, sf, H, SI);
+    }
+    out(e, "static void %s(const float *x, const void *router, const float *router_bias, const void *gate_up, const void *down,\n"
+           "        const uint8_t *gate_up_scales, const uint8_t *down_scales, const float *gate_up_bias, const float *down_bias,\n"
+           "        const void *shared_gate, const void *shared_up, const void *shared_down, float *y, int T) {\n", nm);
+    if (!SI) out(e, "    (void)shared_gate; (void)shared_up; (void)shared_down;\n");
+    out(e, "    const unsigned tiles = (unsigned)((T + CU_GEMM_TILE - 1) / CU_GEMM_TILE);\n");
+    out(e, "    CU_LAUNCH(%s_router_kernel, T == 1 ? dim3(%d) : dim3(%d, tiles), dim3(256), 0, cu_stream, x, (const %s *)router,\n"
+           "              %s_logits, T);\n", nm, (E + 7) / 8, (E + 63) / 64, fmt_ctype(rw->fmt), nm);
+    out(e, "    CU_LAUNCH(%s_route_kernel, dim3(T), dim3(1), 0, cu_stream, %s_logits, router_bias, %s_sel, %s_wt);\n", nm, nm, nm, nm);
+    out(e, "    CU_LAUNCH(%s_gate_up_kernel, dim3(%d, T * %d), dim3(256), 0, cu_stream, x, gate_up, gate_up_scales, gate_up_bias,\n"
+           "              %s_sel, %s_wt, %s_h);\n", nm, mx ? (I + 7) / 8 : (I + 255) / 256, K, nm, nm, nm);
+    out(e, "    CU_LAUNCH(%s_down_kernel, dim3(%d, T), dim3(256), 0, cu_stream, %s_h, down, down_scales, down_bias, %s_sel, %s_wt, y);\n", nm,
+        mx ? (H + 7) / 8 : (H + 255) / 256, nm, nm, nm);
+    if (SI) {
+        const char *st = fmt_ctype(rw->fmt);
+        out(e, "    /* the shared expert: y = shared(x) + routed */\n");
+        out(e, "    CU_LAUNCH(%s_shared_gate_up_kernel, T == 1 ? dim3(%d) : dim3(%d, tiles), dim3(256), 0, cu_stream, x,\n"
+               "              (const %s *)shared_gate, (const %s *)shared_up, %s_act_shared, T);\n", nm, (SI + 7) / 8, (SI + 63) / 64, st, st, nm);
+        out(e, "    CU_LAUNCH(%s_shared_down_kernel, T == 1 ? dim3(%d) : dim3(%d, tiles), dim3(256), 0, cu_stream, %s_act_shared,\n"
+               "              (const %s *)shared_down, y, T);\n", nm, (H + 7) / 8, (H + 63) / 64, nm, st);
+    }
+    out(e, "}\n\n");
+}
+
 static void emit_kernels(Emitter *e) {
     out(e, "/* ── kernels ───────────────────────────────────────────────────────────────\n"
            " * Each: a __global__ kernel with this model's literals (the template's source\n"
@@ -359,6 +442,7 @@ static void emit_kernels(Emitter *e) {
         case KK_QK_ROPE_STORE: emit_qk(e, k); break;
         case KK_ATTENTION: emit_attention(e, k); break;
         case KK_MOE: emit_moe(e, k); break;
+        case KK_MOE_STACKED: emit_moe_stacked(e, k); break;
         case KK_MLA_STORE: cuda_emit_mla_store(e, k); break;
         case KK_MLA_ATTENTION: cuda_emit_mla_attention(e, k); break;
         default: break;   /* refused by cuda_check */
@@ -554,11 +638,11 @@ static void emit_init(Emitter *e) {
         }
     for (int i = 0; i < pr->n_kernels; i++) {
         const Kernel *k = &pr->kernels[i];
-        if (k->kind != KK_MOE) continue;
+        if (k->kind != KK_MOE && k->kind != KK_MOE_STACKED) continue;
         const MoeAttrs *f = &g->nodes[k->node].moe;
         out(e, "    %s_logits = cu_floats((size_t)TMAX * %d);\n    %s_wt = cu_floats((size_t)TMAX * %d);\n", k->name, f->experts, k->name, f->top_k);
         out(e, "    %s_sel = (int *)cu_malloc(sizeof(int) * TMAX * %d);\n", k->name, f->top_k);
-        out(e, "    %s_act = cu_floats((size_t)TMAX * %d * %d);\n", k->name, f->top_k, f->intermediate);
+        out(e, "    %s_%s = cu_floats((size_t)TMAX * %d * %d);\n", k->name, k->kind == KK_MOE ? "act" : "h", f->top_k, f->intermediate);
         if (f->shared_width) out(e, "    %s_act_shared = cu_floats((size_t)TMAX * %d);\n", k->name, f->shared_width);
     }
     out(e, "    arena = cu_floats(ARENA_FLOATS);\n");

@@ -648,6 +648,139 @@ __device__ __forceinline__ void cu_moe_down(const float *act, const typename CuS
     if (lane == 0) y[(size_t)t * H + n] = acc;
 }
 
+/* ── stacked experts (gpt-oss, Llama 4) ────────────────────────────────────
+ * All experts of a layer in one tensor: [E][in][out] (x @ W, as HF stores
+ * them) for f32/bf16/f16, or MXFP4 rows [E][out][in/32][16] with e8m0
+ * exponents [E][out][in/32] (gpt-oss).  Semantics as rt_moe_stacked. */
+
+enum { CU_ROUTE_TOPK_SOFTMAX = 0, CU_ROUTE_TOPK_SIGMOID_INPUT = 1 };
+enum { CU_ACT_OAI = 2 };   /* gpt-oss: (clamp(up, ±limit) + 1) · g·σ(alpha·g), g = min(gate, limit) */
+
+/* Top K of the router logits (+ bias; lowest index first on ties), then softmax over
+ * those K (gpt-oss) or a sigmoid of each (Llama 4).  One thread, token blockIdx.x. */
+template <int E, int K, int ROUTE>
+__device__ __forceinline__ void cu_moe_stacked_route(const float *logits, const float *router_bias, int *sel_out, float *wt_out) {
+    if (threadIdx.x != 0) return;
+    const int t = blockIdx.x;
+    float l[E];   /* the router's logits + its bias (the C adds it in the projection's epilogue) */
+    for (int e = 0; e < E; e++) l[e] = router_bias ? logits[(size_t)t * E + e] + router_bias[e] : logits[(size_t)t * E + e];
+    int sel[K];
+    float w[K];
+    for (int k = 0; k < K; k++) {
+        int best = -1;
+        for (int e = 0; e < E; e++) {
+            bool taken = false;
+            for (int j = 0; j < k; j++) taken |= sel[j] == e;
+            if (!taken && (best < 0 || l[e] > l[best])) best = e;
+        }
+        sel[k] = best;
+        w[k] = l[best];
+    }
+    if constexpr (ROUTE == CU_ROUTE_TOPK_SOFTMAX) {
+        float m = w[0], sum = 0.0f;
+        for (int k = 0; k < K; k++) { w[k] = expf(w[k] - m); sum += w[k]; }
+        for (int k = 0; k < K; k++) w[k] /= sum;
+    } else {
+        for (int k = 0; k < K; k++) w[k] = 1.0f / (1.0f + expf(-w[k]));
+    }
+    for (int k = 0; k < K; k++) { sel_out[(size_t)t * K + k] = sel[k]; wt_out[(size_t)t * K + k] = w[k]; }
+}
+
+/* e2m1 value of a 4-bit code; 2^(s − 127) of an e8m0 exponent (as runtime/archc_kernels.h). */
+__device__ __forceinline__ float cu_e2m1(unsigned q) {
+    const float mag[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+    const float v = mag[q & 7];
+    return q & 8 ? -v : v;
+}
+__device__ __forceinline__ float cu_e8m0(uint8_t s) { return s == 0 ? ldexpf(1.0f, -127) : __uint_as_float((uint32_t)s << 23); }
+
+/* One output of expert e's transposed linear for input row xin [KIN]:
+ * Σ_k xin[k]·W[e][k][n] ([E][KIN][NOUT]) — by one thread (threads of a block
+ * take neighbouring n: coalesced) — or, for MXFP4, Σ over the 32-value
+ * blocks of row n ([E][NOUT][KIN/32][16]), one warp per row. */
+template <int FMT, int KIN, int NOUT>
+__device__ __forceinline__ float cu_stacked_col(const void *W, const uint8_t *scales, int e, int n, const float *xin) {
+    typedef typename CuStore<FMT>::T ST;
+    const ST *w = (const ST *)W + (size_t)e * KIN * NOUT + n;
+    float acc = 0.0f;
+    for (int k = 0; k < KIN; k++) acc += xin[k] * cu_ld<FMT>(w, (size_t)k * NOUT);
+    return acc;
+}
+template <int KIN, int NOUT>
+__device__ __forceinline__ float cu_mxfp4_row(const void *W, const uint8_t *scales, int e, int n, const float *xin, int lane) {
+    constexpr int G = KIN / 32;
+    const uint8_t *blocks = (const uint8_t *)W + ((size_t)e * NOUT + n) * G * 16, *sc = scales + ((size_t)e * NOUT + n) * G;
+    float acc = 0.0f;
+    for (int g = lane; g < G; g += 32) {
+        const float m = cu_e8m0(sc[g]);
+        const float *xg = xin + 32 * g;
+        float part = 0.0f;
+        for (int j = 0; j < 16; j++) {
+            const uint8_t q = blocks[g * 16 + j];
+            part += cu_e2m1(q & 15) * m * xg[2 * j] + cu_e2m1(q >> 4) * m * xg[2 * j + 1];
+        }
+        acc += part;
+    }
+    return cu_warp_sum(acc);
+}
+
+/* For (token, choice) p = blockIdx.y: gu = xin·W_gu[e] (+ b_gu[e]), xin = x[t]
+ * (× the routing weight for Llama 4), then h[p][i] from the gate/up pair
+ * (interleaved columns or halves) through ACT.  Non-MXFP4: a thread per
+ * output i (blocks of 256); MXFP4: a warp per i (8 a block). */
+template <int FMT, int H, int I, int K, int ROUTE, int ACT, bool INTERLEAVED, bool MX>
+__device__ __forceinline__ void cu_moe_stacked_gate_up(const float *x, const void *gate_up, const uint8_t *scales, const float *bias,
+                                                       const int *sel, const float *wt, float *h, float limit, float alpha) {
+    const int p = blockIdx.y, t = p / K, e = sel[p];
+    __shared__ float xin[H];
+    const float in_scale = ROUTE == CU_ROUTE_TOPK_SIGMOID_INPUT ? wt[p] : 1.0f;
+    for (int k = threadIdx.x; k < H; k += blockDim.x) xin[k] = ROUTE == CU_ROUTE_TOPK_SIGMOID_INPUT ? x[(size_t)t * H + k] * in_scale : x[(size_t)t * H + k];
+    __syncthreads();
+    const int lane = threadIdx.x & 31;
+    const int i = MX ? blockIdx.x * CU_GEMV_WARPS + (threadIdx.x >> 5) : blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= I) return;
+    const int cg = INTERLEAVED ? 2 * i : i, cu = INTERLEAVED ? 2 * i + 1 : I + i;
+    float g, u;
+    if constexpr (MX) {
+        g = cu_mxfp4_row<H, 2 * I>(gate_up, scales, e, cg, xin, lane);
+        u = cu_mxfp4_row<H, 2 * I>(gate_up, scales, e, cu, xin, lane);
+    } else {
+        g = cu_stacked_col<FMT, H, 2 * I>(gate_up, scales, e, cg, xin);
+        u = cu_stacked_col<FMT, H, 2 * I>(gate_up, scales, e, cu, xin);
+    }
+    if (MX && lane != 0) return;
+    if (bias) { g += bias[(size_t)e * 2 * I + cg]; u += bias[(size_t)e * 2 * I + cu]; }
+    float v;
+    if constexpr (ACT == CU_ACT_OAI) {
+        g = g < limit ? g : limit;
+        u = u < -limit ? -limit : u > limit ? limit : u;
+        v = (u + 1.0f) * (g * (1.0f / (1.0f + expf(-(g * alpha)))));
+    } else {
+        v = u * cu_act<CU_ACT_SILU>(g);
+    }
+    h[(size_t)p * I + i] = v;
+}
+
+/* y[t][n] = Σ_k w_k · (h[t·K+k]·W_d[e] + b_d[e])[n] (gpt-oss; Llama 4: w_k = 1),
+ * the K choices summed in order; overwrites y.  grid (…, T). */
+template <int FMT, int H, int I, int K, int ROUTE, bool MX>
+__device__ __forceinline__ void cu_moe_stacked_down(const float *h, const void *down, const uint8_t *scales, const float *bias,
+                                                    const int *sel, const float *wt, float *y) {
+    const int t = blockIdx.y, lane = threadIdx.x & 31;
+    const int n = MX ? blockIdx.x * CU_GEMV_WARPS + (threadIdx.x >> 5) : blockIdx.x * blockDim.x + threadIdx.x;
+    if (n >= H) return;
+    float acc = 0.0f;
+    for (int k = 0; k < K; k++) {
+        const int p = t * K + k, e = sel[p];
+        float v;
+        if constexpr (MX) v = cu_mxfp4_row<I, H>(down, scales, e, n, h + (size_t)p * I, lane);
+        else v = cu_stacked_col<FMT, I, H>(down, scales, e, n, h + (size_t)p * I);
+        if (bias) v += bias[(size_t)e * H + n];
+        acc += ROUTE == CU_ROUTE_TOPK_SOFTMAX ? v * wt[p] : v;
+    }
+    if (!MX || lane == 0) y[(size_t)t * H + n] = acc;
+}
+
 /* ── greedy sampling on the device ────────────────────────────────────────── */
 
 /* *best = the first index of the largest of logits[0 … n) (the runtime's
