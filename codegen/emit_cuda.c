@@ -49,7 +49,6 @@ static int cuda_check(const Graph *g) {
         if (n->op == OP_MLA_ATTENTION && cuda_mla_check(g, n) != 0) return -1;
         if (n->op == OP_ATTENTION && n->softcap != 0)
             return unsupported(g, "attention logit soft-capping");
-        if (n->mtp) return unsupported(g, "the multi-token-prediction module (issue 10)");
         if (n->op == OP_GLU && n->act == ACT_SWIGLU_OAI) return unsupported(g, "gpt-oss clamped SwiGLU (issue 10)");
         if (n->op == OP_ATTENTION && n->w[0] >= 0 && g->weights[n->w[0]].fmt != WFMT_F32 && !(g->weights[n->w[0]].flags & W_VECTOR))
             return unsupported(g, "attention sinks stored as a matrix");
@@ -495,6 +494,7 @@ static const char *arg_text(const Emitter *e, Arg a) {
     case A_TOKENS: return "d_tokens";
     case A_LOGITS: return "d_logits";
     case A_HIDDEN_OUT: return "d_hidden_out";
+    case A_HIDDEN_IN: return "d_hidden_in";
     case A_T: return "T";
     case A_POS: return "d_pos";
     case A_LOGITS_ROWS: return "(logits_mode == 2 ? T : logits_mode)";
@@ -555,6 +555,12 @@ static void emit_forward(Emitter *e, Phase ph) {
                " * already cached): every linear is a GEMV that streams its weights once.\n"
                " * Launched once under stream capture (decode_graph), then replayed. */\n");
         out(e, "static void forward_decode(void) {\n");
+    } else if (ph == PH_MTP) {
+        out(e, "/* The multi-token-prediction module on T <= TMAX positions *d_pos …: d_hidden_in\n"
+               " * [T][HIDDEN] holds the main model's final hidden states there and d_tokens the\n"
+               " * tokens that followed them; d_logits receives the draft logits of the last\n"
+               " * position ([VOCAB]). */\n");
+        out(e, "static void forward_mtp(int T) {\n");
     } else {
         out(e, "/* Prefill of T <= TMAX tokens d_tokens at positions *d_pos …: logits_mode 0 none,\n"
                " * 1 the last token's ([VOCAB]), 2 every token's ([T][VOCAB]) into d_logits; the\n"
@@ -591,6 +597,7 @@ static void emit_state(Emitter *e) {
     if (p->scratch_floats) out(e, "static float *d_scratch;            /* kernels' scratch [TMAX][%lld] */\n", (long long)p->scratch_floats);
     out(e, "static float *d_logits;             /* [TMAX][VOCAB]                               */\n");
     out(e, "static float *d_hidden_out;         /* [TMAX][HIDDEN]: final hidden states         */\n");
+    if (p->has_phase[PH_MTP]) out(e, "static float *d_hidden_in;          /* [TMAX][HIDDEN]: the MTP module's input hidden states */\n");
     out(e, "static int *d_io, *h_io;            /* [1 + TMAX]: the position, then the tokens (device; pinned host copy) */\n");
     out(e, "static int *d_pos, *d_tokens;       /* views of d_io                               */\n");
     out(e, "static int *d_best, *h_best;        /* greedy decode: the argmax id (device; pinned host copy) */\n");
@@ -647,7 +654,7 @@ static void emit_init(Emitter *e) {
     }
     out(e, "    arena = cu_floats(ARENA_FLOATS);\n");
     if (pr->scratch_floats) out(e, "    d_scratch = cu_floats((size_t)TMAX * %lld);\n", (long long)pr->scratch_floats);
-    out(e, "    d_logits = cu_floats((size_t)TMAX * VOCAB);\n    d_hidden_out = cu_floats((size_t)TMAX * HIDDEN);\n");
+    out(e, "    d_logits = cu_floats((size_t)TMAX * VOCAB);\n    d_hidden_out = cu_floats((size_t)TMAX * HIDDEN);\n");    if (pr->has_phase[PH_MTP]) out(e, "    d_hidden_in = cu_floats((size_t)TMAX * HIDDEN);\n");
     out(e, "    d_io = (int *)cu_malloc(sizeof(int) * (1 + TMAX));\n    d_pos = d_io;\n    d_tokens = d_io + 1;\n");
     out(e, "    d_best = (int *)cu_malloc(sizeof(int));\n");
     out(e, "    CU_CHECK(cudaMallocHost((void **)&h_io, sizeof(int) * (1 + TMAX)));\n");
@@ -726,6 +733,19 @@ static void emit_dispatch(Emitter *e) {
     out(e, "        CU_CHECK(cudaStreamSynchronize(cu_stream));  /* h_io is reused by the next chunk */\n");
     out(e, "    }\n}\n\n");
 
+    if (p->has_phase[PH_MTP]) {
+        out(e, "/* The MTP module over n positions (in chunks of TMAX): draft logits of the last. */\n");
+        out(e, "static void model_mtp(const float *hidden, const int *tokens, int n, int pos, float *logits) {\n");
+        out(e, "    for (int i = 0; i < n; i += TMAX) {\n");
+        out(e, "        int T = n - i < TMAX ? n - i : TMAX;\n");
+        out(e, "        h_io[0] = pos + i;\n        memcpy(h_io + 1, tokens + i, sizeof(int) * T);\n");
+        out(e, "        CU_CHECK(cudaMemcpyAsync(d_io, h_io, sizeof(int) * (1 + T), cudaMemcpyHostToDevice, cu_stream));\n");
+        out(e, "        CU_CHECK(cudaMemcpyAsync(d_hidden_in, hidden + (size_t)i * HIDDEN, sizeof(float) * HIDDEN * T, cudaMemcpyHostToDevice,\n"
+               "                                 cu_stream));\n");
+        out(e, "        forward_mtp(T);\n");
+        out(e, "        CU_CHECK(cudaStreamSynchronize(cu_stream));  /* h_io is reused by the next chunk */\n    }\n");
+        out(e, "    CU_CHECK(cudaMemcpy(logits, d_logits, sizeof(float) * VOCAB, cudaMemcpyDeviceToHost));\n}\n\n");
+    }
     out(e, "/* Greedy decode without the logits: one step, the argmax taken on the device\n"
            " * (ties to the lower id, as the runtime's sampler), one int copied back. */\n");
     out(e, "static int model_forward_greedy(int token, int pos) {\n");
@@ -748,6 +768,7 @@ static void emit_descriptor(Emitter *e) {
     out(e, "    archc_model.hidden = HIDDEN;\n");
     out(e, "    archc_model.probe = model_probe;             /* refuse at once without a GPU */\n");
     out(e, "    archc_model.forward_greedy = model_forward_greedy;\n");
+    if (e->p->has_phase[PH_MTP]) out(e, "    archc_model.mtp = model_mtp;\n");
     out(e, "    add_expert_weights();\n");
     out(e, "    return rt_main(argc, argv, &archc_model);\n}\n");
 }
@@ -765,8 +786,8 @@ static int cuda_emit(const Graph *g, FILE *f) {
     emit_state(e);
     emit_init(e);
     out(e, "/* ── forward ─────────────────────────────────────────────────────────────── */\n\n");
-    emit_forward(e, PH_PREFILL);
-    emit_forward(e, PH_DECODE);
+    for (int ph = 0; ph < PH_COUNT; ph++)
+        if (prog.has_phase[ph]) emit_forward(e, (Phase)ph);
     emit_dispatch(e);
     emit_descriptor(e);
     program_free(&prog);

@@ -36,3 +36,7 @@ foreach(name qwen3 gemma3)
            COMMAND bash ${ARCHC_TEST_DIR}/cuda/run_greedy.sh $<TARGET_FILE:archc> ${ARCHC_TEST_DIR}/fixtures/${name}
                    ${CMAKE_BINARY_DIR}/cuda-work/greedy-${name})
 endforeach()
+# multi-token prediction (--mtp) with the MTP module on the device (its MLA layer included)
+add_test(NAME cuda.emu.mtp.deepseek_v3_mtp
+         COMMAND bash ${ARCHC_TEST_DIR}/run_mtp.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                 ${ARCHC_TEST_DIR}/fixtures/deepseek_v3_mtp ${CMAKE_BINARY_DIR}/cuda-work/mtp-deepseek_v3_mtp --target=cuda-emu)

@@ -25,7 +25,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$ROOT/build-gpu
-FIXTURES="gemma3 glm4_moe gpt_oss gpt_oss_mxfp4 llama llama4 llama_bf16 llama_tied mistral olmo2 qwen1 qwen2 qwen3 qwen3_f16 qwen3_moe qwen3_yarn smollm3"
+FIXTURES="deepseek_v2 deepseek_v3 deepseek_v3_fp8 deepseek_v3_mtp gemma3 glm4_moe gpt_oss gpt_oss_mxfp4 kimi_k2 llama llama4 llama_bf16 llama_tied mistral olmo2 qwen1 qwen2 qwen3 qwen3_f16 qwen3_moe qwen3_yarn smollm3"
 PASSES="rope-fold qknorm-fuse epilogue-fuse swa-tile memplan"
 PASS_FIXTURES="qwen3 gemma3 olmo2"
 
