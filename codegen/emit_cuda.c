@@ -61,7 +61,7 @@ static int cuda_check(const Graph *g) {
                           w->role == WR_EXPERTS_DOWN_SCALES);   /* gpt-oss's MXFP4 experts and their exponents */
         if (w->fmt != WFMT_F32 && w->fmt != WFMT_BF16 && w->fmt != WFMT_F16 && w->fmt != WFMT_FP8_E4M3 && !stacked_mx) {
             char what[600];
-            snprintf(what, sizeof what, "weights in format %s ('%s'): f32, bf16, f16 and fp8 run on the GPU; MXFP4, int8 and int4 come with issue 10",
+            snprintf(what, sizeof what, "weights in format %s ('%s'): f32, bf16, f16, fp8 and MXFP4 experts run on the GPU; archc quantize's int8, int4 and dense MXFP4 do not yet",
                      fmt_short(w->fmt), w->name);
             return unsupported(g, what);
         }

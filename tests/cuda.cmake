@@ -40,3 +40,13 @@ endforeach()
 add_test(NAME cuda.emu.mtp.deepseek_v3_mtp
          COMMAND bash ${ARCHC_TEST_DIR}/run_mtp.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
                  ${ARCHC_TEST_DIR}/fixtures/deepseek_v3_mtp ${CMAKE_BINARY_DIR}/cuda-work/mtp-deepseek_v3_mtp --target=cuda-emu)
+# archc quantize --format fp8 (128×128 block scales): the CUDA build equals the C build
+foreach(fx qwen3 qwen3_moe)
+  add_test(NAME cuda.emu.quant.${fx}.fp8
+           COMMAND bash ${ARCHC_TEST_DIR}/cuda/run_quant_vs_c.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                   ${ARCHC_TEST_DIR}/fixtures/${fx} fp8 ${CMAKE_BINARY_DIR}/cuda-work/quant-${fx}-fp8)
+endforeach()
+# refusals: formats not run on the GPU yet, --cc with --target=cuda, no device
+add_test(NAME cuda.errors
+         COMMAND bash ${ARCHC_TEST_DIR}/cuda/run_errors.sh $<TARGET_FILE:archc> ${ARCHC_TEST_DIR}/fixtures
+                 ${CMAKE_BINARY_DIR}/cuda-work/errors)
