@@ -248,6 +248,24 @@ static void emit_qk(Emitter *e, const Kernel *k) {
                 body, "dim3(T, 2)", "dim3(CU_QK_THREADS)", "q, k, v, q_norm, k_norm, q_out, k_cache, v_cache, cos_t, sin_t, pos");
 }
 
+/* Keys per block of the decode attention: small for short contexts (so the
+ * tests' contexts span several blocks), 256 for long ones. */
+static int att_split_keys(int rows) { return rows <= 4096 ? 32 : 256; }
+
+/* Floats of the decode attention's parts: the largest over the attention kernels. */
+static long long att_part_floats(const Emitter *e) {
+    long long most = 0;
+    for (int i = 0; i < e->p->n_kernels; i++) {
+        const Kernel *k = &e->p->kernels[i];
+        if (k->kind != KK_ATTENTION) continue;
+        const Node *n = &e->g->nodes[k->node];
+        int rows = n->window ? n->window : n->chunk ? n->chunk : e->g->model.max_context, keys = att_split_keys(rows);
+        long long f = (long long)n->heads * ((rows + keys - 1) / keys) * (n->head_dim + 2);
+        if (f > most) most = f;
+    }
+    return most;
+}
+
 static void emit_attention(Emitter *e, const Kernel *k) {
     const Node *n = knode(e, k);
     int sinks = n->w[0] >= 0;
@@ -260,18 +278,32 @@ static void emit_attention(Emitter *e, const Kernel *k) {
         out(e, "/* LogN (Qwen-1): q at position p is scaled by ln(p + 1) / ln(%d) once p + 1 > %d */\n", n->logn_seq, n->logn_seq);
     if (n->temp_floor > 0)
         out(e, "/* temperature tuning: q at position p is scaled by 1 + %g·log1p(floor((p + 1) / %g)) */\n", n->temp_scale, n->temp_floor);
-    char params[256], kp[256], body[512], grid[64], args[128];
-    snprintf(params, sizeof params, "const float *q, const float *k_cache, const float *v_cache, %sfloat *out, int T, const int *pos",
-             sinks ? "const float *sinks, " : "");
-    snprintf(kp, sizeof kp, "const float *q, const float *k_cache, const float *v_cache, %sfloat *out, const int *pos",
-             sinks ? "const float *sinks, " : "");
-    snprintf(body, sizeof body, "cu_attention<%d, %d, %d, %d, %d, %d, %s, %s, %s>(q, k_cache, v_cache, %s, out, pos, %s,\n        %s, %s, %d)",
-             n->heads, n->kv_heads, n->head_dim, n->window, n->chunk, n->ring, sinks ? "true" : "false",
-             n->temp_floor > 0 ? "true" : "false", n->logn_seq > 0 ? "true" : "false", sinks ? "sinks" : "nullptr",
-             flit((float)n->scale), flit((float)n->temp_floor), flit((float)n->temp_scale), n->logn_seq);
-    snprintf(grid, sizeof grid, "dim3(T, %d)", n->heads);
-    snprintf(args, sizeof args, "q, k_cache, v_cache, %sout, pos", sinks ? "sinks, " : "");
-    kernel_pair(e, k->name, params, kp, body, grid, "dim3(32 * CU_ATT_WARPS)", args);
+    /* decode spreads the keys over S blocks per head (flash-decoding): KEYS per block */
+    int rows = n->window ? n->window : n->chunk ? n->chunk : e->g->model.max_context, keys = att_split_keys(rows);
+    int S = (rows + keys - 1) / keys;
+    const char *nm = k->name, *sk = sinks ? "sinks" : "nullptr";
+    char tmpl[256];
+    snprintf(tmpl, sizeof tmpl, "%d, %d, %d, %d, %d, %d, %s, %s, %s", n->heads, n->kv_heads, n->head_dim, n->window, n->chunk, n->ring,
+             sinks ? "true" : "false", n->temp_floor > 0 ? "true" : "false", n->logn_seq > 0 ? "true" : "false");
+    const char *kp = sinks ? "const float *q, const float *k_cache, const float *v_cache, const float *sinks, float *out, float *part, const int *pos"
+                           : "const float *q, const float *k_cache, const float *v_cache, float *out, float *part, const int *pos";
+    for (int split = 0; split < 2; split++)
+        out(e, "__global__ void %s%s_kernel(%s) {\n"
+               "    cu_attention<%s, %d>(q, k_cache, v_cache, %s, out, part, pos, %s,\n        %s, %s, %d);\n}\n",
+            nm, split ? "_split" : "", kp, tmpl, split ? keys : 0, sk, flit((float)n->scale), flit((float)n->temp_floor),
+            flit((float)n->temp_scale), n->logn_seq);
+    out(e, "__global__ void %s_merge_kernel(const float *part, const float *sinks, float *out) {\n"
+           "    cu_attention_merge<%d, %d, %d, %s>(part, sinks, out);\n}\n", nm, n->heads, n->head_dim, S, sinks ? "true" : "false");
+    out(e, "static void %s(const float *q, const float *k_cache, const float *v_cache, %sfloat *out, int T, const int *pos) {\n", nm,
+        sinks ? "const float *sinks, " : "");
+    out(e, "    if (T == 1) {   /* decode: %d blocks of %d keys per head, then their merge */\n", S, keys);
+    out(e, "        CU_LAUNCH(%s_split_kernel, dim3(1, %d, %d), dim3(32 * CU_ATT_WARPS), 0, cu_stream, q, k_cache, v_cache, %sout, d_att_part, pos);\n",
+        nm, n->heads, S, sinks ? "sinks, " : "");
+    out(e, "        CU_LAUNCH(%s_merge_kernel, dim3(%d), dim3(128), 0, cu_stream, d_att_part, %s, out);\n", nm, n->heads, sk);
+    out(e, "    } else {\n");
+    out(e, "        CU_LAUNCH(%s_kernel, dim3(T, %d), dim3(32 * CU_ATT_WARPS), 0, cu_stream, q, k_cache, v_cache, %sout, nullptr, pos);\n", nm,
+        n->heads, sinks ? "sinks, " : "");
+    out(e, "    }\n}\n\n");
 }
 
 /* A mixture-of-experts layer: five launches (router logits, routing, the chosen
@@ -426,6 +458,8 @@ static void emit_kernels(Emitter *e) {
            " * Each: a __global__ kernel with this model's literals (the template's source\n"
            " * is in runtime/cuda/archc_cuda.cuh), and the host function that launches it\n"
            " * on cu_stream with the parameters of the C backend's kernel. */\n\n");
+    if (att_part_floats(e))
+        out(e, "static float *d_att_part;   /* decode attention: per head and block of keys (m, l, acc[head_dim]) */\n\n");
     bool softcap = false;
     for (int ph = 0; ph < PH_COUNT; ph++)
         for (int i = 0; i < e->p->n_steps[ph]; i++) softcap |= e->p->steps[ph][i].kind == S_SOFTCAP;
@@ -654,7 +688,7 @@ static void emit_init(Emitter *e) {
     }
     out(e, "    arena = cu_floats(ARENA_FLOATS);\n");
     if (pr->scratch_floats) out(e, "    d_scratch = cu_floats((size_t)TMAX * %lld);\n", (long long)pr->scratch_floats);
-    out(e, "    d_logits = cu_floats((size_t)TMAX * VOCAB);\n    d_hidden_out = cu_floats((size_t)TMAX * HIDDEN);\n");    if (pr->has_phase[PH_MTP]) out(e, "    d_hidden_in = cu_floats((size_t)TMAX * HIDDEN);\n");
+    out(e, "    d_logits = cu_floats((size_t)TMAX * VOCAB);\n    d_hidden_out = cu_floats((size_t)TMAX * HIDDEN);\n");    if (att_part_floats(e)) out(e, "    d_att_part = cu_floats(%lld);\n", att_part_floats(e));    if (pr->has_phase[PH_MTP]) out(e, "    d_hidden_in = cu_floats((size_t)TMAX * HIDDEN);\n");
     out(e, "    d_io = (int *)cu_malloc(sizeof(int) * (1 + TMAX));\n    d_pos = d_io;\n    d_tokens = d_io + 1;\n");
     out(e, "    d_best = (int *)cu_malloc(sizeof(int));\n");
     out(e, "    CU_CHECK(cudaMallocHost((void **)&h_io, sizeof(int) * (1 + TMAX)));\n");

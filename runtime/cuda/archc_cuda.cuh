@@ -26,6 +26,7 @@
  *   cu_qk_norm_rope_store  (T, 2) × 256  q/k head norms, RoPE, KV-cache write
  *   cu_rope, cu_kv_store, cu_bias, cu_add, cu_glu, cu_concat, cu_softcap
  *   cu_attention    (T, heads) × 128   online softmax; 4 warps split the keys
+ *                   (decode: (1, heads, S) blocks of keys, then cu_attention_merge)
  *   cu_rope_angles  1 × 256        cos/sin of this call's positions
  *   cu_argmax       1 × 1024       greedy token on the device
  * Positions are read through a device pointer (`const int *pos`), so a decode
@@ -484,10 +485,15 @@ enum { CU_ATT_WARPS = 4 };
  * softmax (running max m, sum l, output acc), lane c holding dims c, c+32, …;
  * the four partial results are merged at the end (with the sink, if any).
  * TEMP (Llama 4) and LOGN (Qwen-1) scale q by position first, as the C does.
- * grid (T, H) × 128 threads. */
-template <int H, int KVH, int D, int WINDOW, int CHUNK, int RING, bool SINKS, bool TEMP, bool LOGN>
+ * grid (T, H) × 128 threads.
+ *
+ * SPLIT_KEYS > 0 (decode, flash-decoding): block z = blockIdx.z takes only the
+ * keys lo + z·SPLIT_KEYS … of the range, so a long context is spread over
+ * many blocks, and writes its unnormalised (m, l, acc[D]) to part[h][z];
+ * cu_attention_merge combines them.  grid (1, H, S). */
+template <int H, int KVH, int D, int WINDOW, int CHUNK, int RING, bool SINKS, bool TEMP, bool LOGN, int SPLIT_KEYS>
 __device__ __forceinline__ void cu_attention(const float *q, const float *k_cache, const float *v_cache, const float *sinks, float *out,
-                                             const int *pos_p, float scale, float temp_floor, float temp_scale, int logn_seq) {
+                                             float *part, const int *pos_p, float scale, float temp_floor, float temp_scale, int logn_seq) {
     constexpr int DL = (D + 31) / 32, KVW = KVH * D;
     __shared__ float m_s[CU_ATT_WARPS], l_s[CU_ATT_WARPS], acc_s[CU_ATT_WARPS][D];
     const int t = blockIdx.x, h = blockIdx.y, g = h / (H / KVH);
@@ -496,6 +502,17 @@ __device__ __forceinline__ void cu_attention(const float *q, const float *k_cach
     int lo = 0;
     if (WINDOW > 0 && pos - WINDOW + 1 > lo) lo = pos - WINDOW + 1;
     if (CHUNK > 0 && (pos / (CHUNK ? CHUNK : 1)) * CHUNK > lo) lo = (pos / (CHUNK ? CHUNK : 1)) * CHUNK;
+    int jb = lo, je = pos;
+    float *mine = nullptr;
+    if constexpr (SPLIT_KEYS > 0) {
+        mine = part + ((size_t)h * gridDim.z + blockIdx.z) * (D + 2);
+        jb = lo + (int)blockIdx.z * SPLIT_KEYS;
+        je = jb + SPLIT_KEYS - 1 < pos ? jb + SPLIT_KEYS - 1 : pos;
+        if (jb > pos) {   /* beyond the context: an empty part (the whole block leaves) */
+            if (threadIdx.x == 0) { mine[0] = -INFINITY; mine[1] = 0.0f; }
+            return;
+        }
+    }
     float f = 1.0f;
     if constexpr (TEMP) f = log1pf(floorf(((float)pos + 1.0f) / temp_floor)) * temp_scale + 1.0f;
     if constexpr (LOGN) if (pos + 1 > logn_seq) f = (float)(log((double)(pos + 1)) / log((double)logn_seq));
@@ -508,7 +525,7 @@ __device__ __forceinline__ void cu_attention(const float *q, const float *k_cach
         acc[c] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
-    for (int j = lo + warp; j <= pos; j += CU_ATT_WARPS) {
+    for (int j = jb + warp; j <= je; j += CU_ATT_WARPS) {
         const size_t row = (size_t)(RING ? j % (RING ? RING : 1) : j);
         const float *kr = k_cache + row * KVW + (size_t)g * D, *vr = v_cache + row * KVW + (size_t)g * D;
         float s = 0.0f;
@@ -536,9 +553,18 @@ __device__ __forceinline__ void cu_attention(const float *q, const float *k_cach
     __syncthreads();
     float M = -INFINITY;
     for (int w = 0; w < CU_ATT_WARPS; w++) M = fmaxf(M, m_s[w]);
-    if constexpr (SINKS) M = fmaxf(M, sinks[h]);
+    if constexpr (SINKS && SPLIT_KEYS == 0) M = fmaxf(M, sinks[h]);
     float L = 0.0f, e[CU_ATT_WARPS];
     for (int w = 0; w < CU_ATT_WARPS; w++) { e[w] = l_s[w] > 0.0f ? expf(m_s[w] - M) : 0.0f; L += l_s[w] * e[w]; }
+    if constexpr (SPLIT_KEYS > 0) {   /* this part, unnormalised */
+        if (threadIdx.x == 0) { mine[0] = M; mine[1] = L; }
+        for (int i = threadIdx.x; i < D; i += blockDim.x) {
+            float v = 0.0f;
+            for (int w = 0; w < CU_ATT_WARPS; w++) v += acc_s[w][i] * e[w];
+            mine[2 + i] = v;
+        }
+        return;
+    }
     if constexpr (SINKS) L += expf(sinks[h] - M);
     const float inv = 1.0f / L;
     float *o = out + (size_t)t * H * D + (size_t)h * D;
@@ -546,6 +572,31 @@ __device__ __forceinline__ void cu_attention(const float *q, const float *k_cach
         float v = 0.0f;
         for (int w = 0; w < CU_ATT_WARPS; w++) v += acc_s[w][i] * e[w];
         o[i] = v * inv;
+    }
+}
+
+/* Merge the S parts of each head h = blockIdx.x (decode): the largest max, the
+ * rescaled sums (and the sink), out = Σ acc·e^(m − M) / L.  grid H. */
+template <int H, int D, int S, bool SINKS>
+__device__ __forceinline__ void cu_attention_merge(const float *part, const float *sinks, float *out) {
+    const int h = blockIdx.x;
+    const float *ph = part + (size_t)h * S * (D + 2);
+    float M = -INFINITY, L = 0.0f;
+    for (int z = 0; z < S; z++) M = fmaxf(M, ph[(size_t)z * (D + 2)]);
+    if constexpr (SINKS) M = fmaxf(M, sinks[h]);
+    for (int z = 0; z < S; z++) {
+        const float l = ph[(size_t)z * (D + 2) + 1];
+        if (l > 0.0f) L += l * expf(ph[(size_t)z * (D + 2)] - M);
+    }
+    if constexpr (SINKS) L += expf(sinks[h] - M);
+    const float inv = 1.0f / L;
+    for (int i = threadIdx.x; i < D; i += blockDim.x) {
+        float v = 0.0f;
+        for (int z = 0; z < S; z++) {
+            const float *pz = ph + (size_t)z * (D + 2);
+            if (pz[1] > 0.0f) v += pz[2 + i] * expf(pz[0] - M);
+        }
+        out[(size_t)h * D + i] = v * inv;
     }
 }
 
