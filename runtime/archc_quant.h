@@ -18,8 +18,9 @@
  * elements then its 16 odd ones, so the low nibbles of the 16 weight bytes
  * meet the first half and the high nibbles the second without a shuffle.
  *
- * ISA: AVX-512 VNNI / AVX-VNNI (vpdpbusd u8×s8), AVX2 (vpmaddubsw), NEON (sdot
- * with __ARM_FEATURE_DOTPROD, else vmull), scalar C.  x86's u8×s8 products need
+ * ISA: AVX-512 VNNI (zmm kernels below: a row-panel GEMM for T ≥ RT_QG_MIN_T
+ * and a multi-block GEMV for int8/int4 decode), AVX-VNNI (vpdpbusd u8×s8),
+ * AVX2 (vpmaddubsw), NEON (sdot with __ARM_FEATURE_DOTPROD, else vmull), scalar C.  x86's u8×s8 products need
  * an unsigned weight operand: int4 nibbles and MXFP4 (through a table, values
  * ×2 + 12) are unsigned with an offset that one term per block removes
  * (offset · Σ q_x); int8 uses the sign trick (|w| · sign(x, w)).
@@ -58,10 +59,20 @@ static inline float rt_q_wscale(const RtLinear *L, const float *scale, int n, in
     return scale[(size_t)n * nb + b];
 }
 
-/* The quantised activations of one call: q [T][K] int8 (4-bit formats: each block
- * even elements first), d [T][K/32], and c [T][K/32] = d · offset · Σ q (x86's
- * unsigned-weight correction; 0 elsewhere). */
-typedef struct RtQAct { int8_t *q; float *d, *c; size_t cap; } RtQAct;
+/* The quantised activations of one call: q [T][K] int8 (layout below), d [T][K/32],
+ * c [T][K/32] = d · offset · Σ q (the unsigned-weight correction of x86; 0
+ * elsewhere) and s [T][K/32] = −offset · Σ q (the same in int32, for the
+ * AVX-512 GEMM). */
+typedef struct RtQAct { int8_t *q; float *d, *c; int32_t *s; size_t cap; } RtQAct;
+
+/* Where element i of block b lands inside the activations of one token:
+ *   RT_QL_NAT   natural order (int8 rows; the AVX-512 GEMM, all formats);
+ *   RT_QL_PERM  each block's 16 even elements, then its 16 odd ones (4-bit rows);
+ *   RT_QL_G4    blocks b < nv in groups of four: the even elements of the four
+ *               blocks (64 bytes), then their odd ones (the AVX-512 int4 GEMV,
+ *               whose one 64-byte load holds four blocks' nibbles); RT_QL_PERM
+ *               from nv on. */
+enum { RT_QL_NAT = 0, RT_QL_PERM = 1, RT_QL_G4 = 2 };
 
 static inline int rt_q_offset(int fmt) {
 #ifdef RT_Q_X86
@@ -72,9 +83,12 @@ static inline int rt_q_offset(int fmt) {
 #endif
 }
 
-static inline void rt_q_quantise_x(const RtLinear *L, RtQAct *A) {
-    int K = L->K, nb = (K + 31) / 32, KP = nb * 32, perm = L->fmt != RT_I8, off = rt_q_offset(L->fmt);
-    size_t need = (size_t)L->T * KP + 2 * sizeof(float) * (size_t)L->T * nb + 128;
+/* Quantise L->x per block of 32: d = max|x| / 127, q = rint(x / d) (the same
+ * values in every layout and on every ISA: the AVX-512 loop rounds in the same
+ * f32 steps as the scalar one). */
+static inline void rt_q_quantise_x(const RtLinear *L, RtQAct *A, int layout, int off, int nv) {
+    int K = L->K, nb = (K + 31) / 32, KP = nb * 32;
+    size_t need = (size_t)L->T * KP + 3 * sizeof(float) * (size_t)L->T * nb + 192;
     if (need > A->cap) {
         free(A->q);
         A->cap = need + need / 4;
@@ -84,24 +98,49 @@ static inline void rt_q_quantise_x(const RtLinear *L, RtQAct *A) {
     char *base = (char *)A->q + (((size_t)L->T * KP + 63) & ~(size_t)63);
     A->d = (float *)base;
     A->c = A->d + (size_t)L->T * nb;
+    A->s = (int32_t *)(A->c + (size_t)L->T * nb);
     for (int t = 0; t < L->T; t++) {
         const float *x = L->x + (size_t)t * K;
         int8_t *q = A->q + (size_t)t * KP;
         for (int b = 0; b < nb; b++) {
             const float *xb = x + b * 32;
             int len = K - b * 32 < 32 ? K - b * 32 : 32;   /* a partial last block: zeros after K */
+            int8_t v8[32];
+            float d;
+            int sum = 0;
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+            __mmask16 m0 = len >= 16 ? 0xFFFF : (__mmask16)((1u << len) - 1), m1 = len >= 32 ? 0xFFFF : len <= 16 ? 0 : (__mmask16)((1u << (len - 16)) - 1);
+            __m512 x0 = _mm512_maskz_loadu_ps(m0, xb), x1 = _mm512_maskz_loadu_ps(m1, xb + 16);
+            float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+            d = amax / 127.0f;
+            float id = d > 0.0f ? 1.0f / d : 0.0f;
+            __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, _mm512_set1_ps(id))), q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, _mm512_set1_ps(id)));
+            q0 = _mm512_max_epi32(_mm512_min_epi32(q0, _mm512_set1_epi32(127)), _mm512_set1_epi32(-127));
+            q1 = _mm512_max_epi32(_mm512_min_epi32(q1, _mm512_set1_epi32(127)), _mm512_set1_epi32(-127));
+            sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+            _mm_storeu_si128((__m128i *)v8, _mm512_cvtepi32_epi8(q0));
+            _mm_storeu_si128((__m128i *)(v8 + 16), _mm512_cvtepi32_epi8(q1));
+#else
             float amax = 0.0f;
             for (int i = 0; i < len; i++) amax = fmaxf(amax, fabsf(xb[i]));
-            float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
-            int sum = 0;
+            d = amax / 127.0f;
+            float id = d > 0.0f ? 1.0f / d : 0.0f;
             for (int i = 0; i < 32; i++) {
                 int v = i < len ? (int)lrintf(xb[i] * id) : 0;
                 v = v > 127 ? 127 : v < -127 ? -127 : v;
-                q[b * 32 + (perm ? (i & 1) * 16 + (i >> 1) : i)] = (int8_t)v;
+                v8[i] = (int8_t)v;
                 sum += v;
             }
+#endif
+            if (layout == RT_QL_NAT) memcpy(q + b * 32, v8, 32);
+            else if (layout == RT_QL_G4 && b < nv) {
+                int8_t *g = q + (b & ~3) * 32 + (b & 3) * 16;
+                for (int i = 0; i < 16; i++) { g[i] = v8[2 * i]; g[64 + i] = v8[2 * i + 1]; }
+            } else
+                for (int i = 0; i < 16; i++) { q[b * 32 + i] = v8[2 * i]; q[b * 32 + 16 + i] = v8[2 * i + 1]; }
             A->d[(size_t)t * nb + b] = d;
             A->c[(size_t)t * nb + b] = d * (float)(off * sum);
+            A->s[(size_t)t * nb + b] = -off * sum;
         }
     }
 }
@@ -150,7 +189,7 @@ static inline __attribute__((always_inline)) float rt_q_e8m0_half(uint8_t e) {
  * ahead; with one token two accumulators alternate over the blocks (the FMA
  * chain would otherwise bound the loop).  Literals after inlining. */
 static inline __attribute__((always_inline)) void rt_q_row_x86(const RtLinear *L, const RtQAct *A, const void *w, const float *scale,
-                                                               int n, const int *ti, float *out, const int fmt, const int TT_) {
+                                                               int n, const int *ti, float *out, const int fmt, const int TT_, int b0) {
     int K = L->K, nb = (K + 31) / 32, nbf = K / 32, KP = nb * 32;
     size_t blkb = fmt == RT_I8 ? 32 : 16;
     const uint8_t *wr = (const uint8_t *)w + (size_t)n * (fmt == RT_I8 ? (size_t)K : (size_t)nb * 16);
@@ -178,7 +217,7 @@ static inline __attribute__((always_inline)) void rt_q_row_x86(const RtLinear *L
             if (fmt != RT_I8) corr[t] += dw_ * xc[t][b];                                                \
         }                                                                                               \
     } while (0)
-    int b = 0;
+    int b = b0;
     for (; b + 1 < nbf; b += 2) {
         _mm_prefetch((const char *)(wr + (size_t)b * blkb) + 768, _MM_HINT_T0);
         __m256i w0 = rt_q_wblock(wr, b, fmt, 0), w1 = rt_q_wblock(wr, b + 1, fmt, 0);
@@ -200,8 +239,8 @@ static inline __attribute__((always_inline)) void rt_q_row_x86(const RtLinear *L
 }
 
 #define RT_Q_ROWFN(name, F, TT_)                                                                                  \
-    static void name(const RtLinear *L, const RtQAct *A, const void *w, const float *s, int n, const int *ti, float *o) { \
-        rt_q_row_x86(L, A, w, s, n, ti, o, F, TT_);                                                             \
+    static void name(const RtLinear *L, const RtQAct *A, const void *w, const float *s, int n, const int *ti, float *o, int b0) { \
+        rt_q_row_x86(L, A, w, s, n, ti, o, F, TT_, b0);                                                         \
     }
 RT_Q_ROWFN(rt_q_row1_i8, RT_I8, 1)
 RT_Q_ROWFN(rt_q_row1_i4, RT_I4, 1)
@@ -315,6 +354,263 @@ static inline void rt_q_row_to_f32(const void *w, const float *scale, int fmt, i
 
 typedef struct RtQJob { const RtLinear *L; const RtQAct *A; } RtQJob;
 
+#if defined(RT_Q_X86) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512F__)
+/* AVX-512 VNNI (zmm).  Both kernels give the weights as the unsigned operand of
+ * vpdpbusd: int8 as w + 128 (one xor), int4 as the nibble (w + 8), MXFP4 as
+ * 2·value + 12; the offset times Σ q_x is removed per block (c, s of RtQAct).
+ *
+ * Decode (T = 1), row by row: one 64-byte load holds two int8 blocks or four
+ * int4 blocks (the activations are laid out to match: RT_QL_G4), one vpdpbusd
+ * (int4: two, low and high nibbles) gives 16 int32 lanes of which each block
+ * owns 8 (4), and the per-block scales d_w·d_x, computed 16 blocks at a time
+ * with one multiply, are spread over the lanes with one vpermps before the FMA.
+ * About 5 instructions per 64 weights, where one block at a time took 10 per 32.
+ * Blocks from nv on (a partial block, an odd one) go through rt_q_row_x86.
+ *
+ * Prefill (T ≥ RT_QG_MIN_T): panels of 16 rows are repacked per call into
+ * P[b][g][r] = bytes 4g…4g+3 of block b of row r (offset applied, nibbles
+ * spread to bytes), so one vpdpbusd of the panel vector with the broadcast
+ * activation dword of one token adds 4 k for 16 rows, and a block's scales of
+ * the 16 rows are one vector S[b][r].  Per token and block: 8 vpdpbusd into an
+ * int32 accumulator started at −offset·Σq, one convert, one multiply
+ * S[b]·d_x, one FMA.  RT_QG_TT tokens share each panel load (4 when fewer
+ * are left).  The pack (per block, 16 rows × 8 dwords transposed in
+ * registers) goes into a thread-local buffer grown once; it is paid once per
+ * panel per call, so even T = 2 gains over the row kernel (a 3072×1024 GLU,
+ * one thread: T = 2 0.69 → 0.39 ms, T = 128 34 → 115–125 GMAC/s, bench/quant_gemm.c).
+ * The epilogue runs on 16 outputs at a time with the same roundings. */
+#define RT_Q_Z 1
+#ifndef RT_QG_MIN_T
+#define RT_QG_MIN_T 2
+#endif
+#define RT_QG_TT 8
+
+static inline int rt_qz_nv(const RtLinear *L) {
+    int nbf = L->K / 32;
+    return L->fmt == RT_I8 ? nbf & ~1 : L->fmt == RT_I4 ? nbf & ~3 : 0;
+}
+
+/* Σ over blocks [0, nv) of row n (nv as rt_qz_nv) */
+static inline __attribute__((always_inline)) float rt_qz_gemv(const RtLinear *L, const RtQAct *A, const void *w, const float *scale, int n, int nv,
+                                                              const int fmt) {
+    int K = L->K, nb = (K + 31) / 32;
+    const uint8_t *wr = (const uint8_t *)w + (size_t)n * (fmt == RT_I8 ? (size_t)K : (size_t)nb * 16);
+    const float *sr = scale + (size_t)n * nb;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0, corr = acc0;
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i idx8 = _mm512_srli_epi32(lanes, 3), idx4 = _mm512_srli_epi32(lanes, 2);
+    const __m512i m80 = _mm512_set1_epi8((char)0x80), m0f = _mm512_set1_epi8(0x0F);
+#define RT_QZ_PF(a) _mm_prefetch((const char *)(a), _MM_HINT_T0)   /* int4 only: int8 measured faster without */
+#define RT_QZ_STEP8(j, acc)                                                                                          \
+    do {                                                                                                             \
+        __m512i wv_ = _mm512_xor_si512(_mm512_loadu_si512((const void *)(p + 64 * (j))), m80);                       \
+        __m512i dd_ = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv_, _mm512_loadu_si512((const void *)(xp + 64 * (j)))); \
+        __m512 sv_ = _mm512_permutexvar_ps(_mm512_add_epi32(idx8, _mm512_set1_epi32(2 * (j))), s);                  \
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dd_), sv_, acc);                                                     \
+    } while (0)
+#define RT_QZ_STEP4(j, acc)                                                                                          \
+    do {                                                                                                             \
+        __m512i v_ = _mm512_loadu_si512((const void *)(p + 64 * (j)));                                                \
+        __m512i lo_ = _mm512_and_si512(v_, m0f), hi_ = _mm512_and_si512(_mm512_srli_epi16(v_, 4), m0f);               \
+        __m512i dd_ = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo_, _mm512_loadu_si512((const void *)(xp + 128 * (j)))); \
+        dd_ = _mm512_dpbusd_epi32(dd_, hi_, _mm512_loadu_si512((const void *)(xp + 128 * (j) + 64)));                 \
+        __m512 sv_ = _mm512_permutexvar_ps(_mm512_add_epi32(idx4, _mm512_set1_epi32(4 * (j))), s);                  \
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dd_), sv_, acc);                                                     \
+    } while (0)
+    for (int b0 = 0; b0 < nv; b0 += 16) {
+        int m = nv - b0 < 16 ? nv - b0 : 16;
+        __mmask16 k = (__mmask16)(m == 16 ? 0xFFFFu : (1u << m) - 1);
+        __m512 dw = _mm512_maskz_loadu_ps(k, sr + b0);
+        __m512 s = _mm512_mul_ps(dw, _mm512_maskz_loadu_ps(k, A->d + b0));
+        corr = _mm512_fmadd_ps(dw, _mm512_maskz_loadu_ps(k, A->c + b0), corr);
+        const int8_t *xp = A->q + (size_t)b0 * 32;
+        if (fmt == RT_I8) {
+            const uint8_t *p = wr + (size_t)b0 * 32;
+            if (m == 16) {
+                RT_QZ_STEP8(0, acc0); RT_QZ_STEP8(1, acc1); RT_QZ_STEP8(2, acc2); RT_QZ_STEP8(3, acc3);
+                RT_QZ_STEP8(4, acc0); RT_QZ_STEP8(5, acc1); RT_QZ_STEP8(6, acc2); RT_QZ_STEP8(7, acc3);
+            } else
+                for (int j = 0; j < m / 2; j++) RT_QZ_STEP8(j, acc0);
+        } else {
+            const uint8_t *p = wr + (size_t)b0 * 16;
+            if (m == 16) {
+                RT_QZ_PF(p + 1024);
+                RT_QZ_PF(p + 1088);
+                RT_QZ_PF(p + 1152);
+                RT_QZ_PF(p + 1216);
+                RT_QZ_STEP4(0, acc0); RT_QZ_STEP4(1, acc1); RT_QZ_STEP4(2, acc2); RT_QZ_STEP4(3, acc3);
+            } else
+                for (int j = 0; j < m / 4; j++) RT_QZ_STEP4(j, acc0);
+        }
+    }
+#undef RT_QZ_STEP8
+#undef RT_QZ_STEP4
+#undef RT_QZ_PF
+    __m512 a = _mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)), corr);
+    return _mm512_reduce_add_ps(a);
+}
+
+static float rt_qz_gemv_i8(const RtLinear *L, const RtQAct *A, const void *w, const float *s, int n, int nv) { return rt_qz_gemv(L, A, w, s, n, nv, RT_I8); }
+static float rt_qz_gemv_i4(const RtLinear *L, const RtQAct *A, const void *w, const float *s, int n, int nv) { return rt_qz_gemv(L, A, w, s, n, nv, RT_I4); }
+
+/* Pack rows n0 … n0+15 of w (rows ≥ N repeat row n0, with scale 0) into
+ * P [nb][8][16] u32 and S [nb][16]: per block, the 16 rows' 32 bytes are
+ * transposed as 16 × 8 dwords in registers (two 8 × 8 transposes side by side). */
+static inline __attribute__((always_inline)) void rt_qz_pack(const RtLinear *L, const void *w, const float *scale, int n0, uint8_t *P, float *S,
+                                                             const int fmt) {
+    int K = L->K, N = L->N, nb = (K + 31) / 32, nbf = K / 32;
+    size_t rowb = fmt == RT_I8 ? (size_t)K : (size_t)nb * 16;
+    const uint8_t *row[16];
+    for (int r = 0; r < 16; r++) row[r] = (const uint8_t *)w + (size_t)(n0 + r < N ? n0 + r : n0) * rowb;
+    for (int r = 0; r < 16; r++)
+        for (int b = 0; b < nb; b++)
+            S[(size_t)b * 16 + r] = n0 + r >= N ? 0.0f
+                                  : fmt == RT_FMT_MXFP4_ ? rt_q_e8m0_half(((const uint8_t *)scale)[(size_t)(n0 + r) * nb + b])
+                                                         : scale[(size_t)(n0 + r) * nb + b];
+    const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0));
+    const __m512i m0f = _mm512_set1_epi8(0x0F);
+    const __m512i i01 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), i23 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+    const __m512i c04 = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), c15 = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    for (int b = 0; b < nb; b++) {
+        __m512i z[8];   /* z[i] = dwords 0…7 of row i, then of row i + 8 */
+        if (fmt == RT_I8) {
+            __mmask32 m = b < nbf ? 0xFFFFFFFFu : (__mmask32)((1u << (K & 31)) - 1);
+            for (int i = 0; i < 8; i++)
+                z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_maskz_loadu_epi8(m, row[i] + (size_t)b * 32)),
+                                          _mm256_maskz_loadu_epi8(m, row[i + 8] + (size_t)b * 32), 1);
+        } else
+            for (int i = 0; i < 8; i += 2) {   /* rows i, i+8, i+1, i+9 */
+                __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(row[i] + (size_t)b * 16)));
+                v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(row[i + 8] + (size_t)b * 16)), 1);
+                v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(row[i + 1] + (size_t)b * 16)), 2);
+                v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(row[i + 9] + (size_t)b * 16)), 3);
+                __m512i lo = _mm512_and_si512(v, m0f), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m0f);
+                __m512i a = _mm512_unpacklo_epi8(lo, hi), c = _mm512_unpackhi_epi8(lo, hi);   /* per lane: k 0…15, k 16…31 */
+                if (fmt == RT_FMT_MXFP4_) { a = _mm512_shuffle_epi8(lut, a); c = _mm512_shuffle_epi8(lut, c); }
+                z[i] = _mm512_permutex2var_epi64(a, i01, c);
+                z[i + 1] = _mm512_permutex2var_epi64(a, i23, c);
+            }
+        __m512i t[8], u[8];
+        for (int i = 0; i < 8; i += 2) {
+            t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]);
+            t[i + 1] = _mm512_unpackhi_epi32(z[i], z[i + 1]);
+        }
+        for (int i = 0; i < 8; i += 4) {
+            u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+            u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+            u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+            u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+        }
+        /* u[j] (j < 4), per 128-bit lane: dword j of rows 0–3 | dword j+4 of rows 0–3 | the same of rows 8–11;
+         * u[j+4]: rows 4–7 and 12–15 */
+        __m512i *d = (__m512i *)(void *)(P + (size_t)b * 512);
+        for (int j = 0; j < 4; j++) {
+            __m512i o0 = _mm512_permutex2var_epi64(u[j], c04, u[j + 4]), o1 = _mm512_permutex2var_epi64(u[j], c15, u[j + 4]);
+            if (fmt == RT_I8) { o0 = _mm512_xor_si512(o0, _mm512_set1_epi8((char)0x80)); o1 = _mm512_xor_si512(o1, _mm512_set1_epi8((char)0x80)); }
+            _mm512_store_si512(d + j, o0);
+            _mm512_store_si512(d + j + 4, o1);
+        }
+    }
+}
+
+/* out[t][r] (16 rows) = Σ_b S[b][r] · d_x[t][b] · (Σ_g P[b][g][r]·x[t][b][g] − offset·Σq) for RT_QG_TT tokens */
+static inline __attribute__((always_inline)) void rt_qz_tile_(const uint8_t *P, const float *S, int nb, const int8_t *const *xq, const float *const *xd,
+                                                               const int32_t *const *xs, float *out, const int TT) {
+    __m512 acc[RT_QG_TT];
+    for (int t = 0; t < TT; t++) acc[t] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const __m512i *pb = (const __m512i *)(const void *)(P + (size_t)b * 512);
+        __m512i ai[RT_QG_TT];
+        for (int t = 0; t < TT; t++) ai[t] = _mm512_set1_epi32(xs[t][b]);
+        for (int g = 0; g < 8; g++) {
+            __m512i wv = _mm512_load_si512(pb + g);
+            for (int t = 0; t < TT; t++) {
+                int32_t xv;
+                memcpy(&xv, xq[t] + (size_t)b * 32 + 4 * g, 4);
+                ai[t] = _mm512_dpbusd_epi32(ai[t], wv, _mm512_set1_epi32(xv));
+            }
+        }
+        __m512 dw = _mm512_load_ps(S + (size_t)b * 16);
+        for (int t = 0; t < TT; t++)
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ai[t]), _mm512_mul_ps(dw, _mm512_set1_ps(xd[t][b])), acc[t]);
+    }
+    for (int t = 0; t < TT; t++) _mm512_storeu_ps(out + t * 16, acc[t]);
+}
+static void rt_qz_tile8(const uint8_t *P, const float *S, int nb, const int8_t *const *xq, const float *const *xd, const int32_t *const *xs, float *out) {
+    rt_qz_tile_(P, S, nb, xq, xd, xs, out, RT_QG_TT);
+}
+static void rt_qz_tile4(const uint8_t *P, const float *S, int nb, const int8_t *const *xq, const float *const *xd, const int32_t *const *xs, float *out) {
+    rt_qz_tile_(P, S, nb, xq, xd, xs, out, 4);
+}
+
+typedef struct RtQPack { uint8_t *p; size_t cap; } RtQPack;
+
+/* panels [pb, pe) of 16 rows, all tokens, with the epilogue of rt_linear_range */
+static void rt_qz_gemm_range(void *ctx, int pb, int pe) {
+    const RtQJob *J = (const RtQJob *)ctx;
+    const RtLinear *L = J->L;
+    const RtQAct *A = J->A;
+    int K = L->K, nb = (K + 31) / 32, KP = nb * 32, T = L->T, N = L->N, fmt = L->fmt;
+    static _Thread_local RtQPack pk;   /* grown once per thread */
+    size_t one = (size_t)nb * (512 + 64), need = 2 * one;
+    if (need > pk.cap) {
+        free(pk.p);
+        pk.cap = (need + need / 4 + 63) & ~(size_t)63;
+        pk.p = (uint8_t *)aligned_alloc(64, pk.cap);
+        if (!pk.p) rt_die("out of memory in quantised linear");
+    }
+    uint8_t *Pg = pk.p, *Pu = pk.p + one;
+    float *Sg = (float *)(void *)(Pg + (size_t)nb * 512), *Su = (float *)(void *)(Pu + (size_t)nb * 512);
+    float G[RT_QG_TT * 16], U[RT_QG_TT * 16];
+    for (int p = pb; p < pe; p++) {
+        int n0 = p * 16, nr = N - n0 < 16 ? N - n0 : 16;
+        for (int h = 0; h < (L->w_up ? 2 : 1); h++) {
+            const void *w = h ? L->w_up : L->w;
+            const float *sc = h ? L->scale_up : L->scale;
+            uint8_t *P = h ? Pu : Pg;
+            float *S = h ? Su : Sg;
+            if (fmt == RT_I8) rt_qz_pack(L, w, sc, n0, P, S, RT_I8);
+            else if (fmt == RT_I4) rt_qz_pack(L, w, sc, n0, P, S, RT_I4);
+            else rt_qz_pack(L, w, sc, n0, P, S, RT_FMT_MXFP4_);
+        }
+        for (int t0 = 0; t0 < T; t0 += RT_QG_TT) {
+            int tt = T - t0 < RT_QG_TT ? T - t0 : RT_QG_TT;
+            const int8_t *xq[RT_QG_TT];
+            const float *xd[RT_QG_TT];
+            const int32_t *xs[RT_QG_TT];
+            for (int t = 0; t < RT_QG_TT; t++) {
+                int ti = t0 + (t < tt ? t : tt - 1);
+                xq[t] = A->q + (size_t)ti * KP;
+                xd[t] = A->d + (size_t)ti * nb;
+                xs[t] = A->s + (size_t)ti * nb;
+            }
+            void (*tile)(const uint8_t *, const float *, int, const int8_t *const *, const float *const *, const int32_t *const *, float *) =
+                tt <= 4 ? rt_qz_tile4 : rt_qz_tile8;
+            tile(Pg, Sg, nb, xq, xd, xs, G);
+            if (L->w_up) tile(Pu, Su, nb, xq, xd, xs, U);
+            __mmask16 km = (__mmask16)(nr == 16 ? 0xFFFFu : (1u << nr) - 1);
+            __m512 bg = L->b ? _mm512_maskz_loadu_ps(km, L->b + n0) : _mm512_setzero_ps();
+            __m512 bu = L->b_up ? _mm512_maskz_loadu_ps(km, L->b_up + n0) : _mm512_setzero_ps();
+            for (int t = 0; t < tt; t++) {   /* the epilogue of rt_linear_range, 16 rows at a time (the same roundings) */
+                size_t at = (size_t)(t0 + t) * N + n0;
+                __m512 v = _mm512_loadu_ps(G + t * 16);
+                if (L->b) v = _mm512_add_ps(v, bg);
+                if (L->w_up) {
+                    __m512 up = _mm512_loadu_ps(U + t * 16);
+                    if (L->b_up) up = _mm512_add_ps(up, bu);
+                    float g[16];
+                    _mm512_storeu_ps(g, v);
+                    for (int r = 0; r < nr; r++) g[r] = L->act == RT_ACT_GELU_TANH ? rt_gelu_tanh(g[r]) : rt_silu(g[r]);
+                    v = _mm512_mul_ps(_mm512_loadu_ps(g), up);
+                }
+                if (L->res) v = _mm512_add_ps(_mm512_maskz_loadu_ps(km, L->res + at), v);
+                _mm512_mask_storeu_ps(L->y + at, km, v);
+            }
+        }
+    }
+}
+#endif
+
 /* out[t] for row n of w and tokens t0 … t0+tt−1 (tt ≤ RT_Q_TT) */
 static inline void rt_q_row(const RtLinear *L, const RtQAct *A, const void *w, const float *scale, int n, int t0, int tt, float *out) {
 #ifdef RT_Q_X86
@@ -323,11 +619,23 @@ static inline void rt_q_row(const RtLinear *L, const RtQAct *A, const void *w, c
     int fmt = L->fmt;
     if (tt == 1) {
         ti[0] = t0;
-        (fmt == RT_I8 ? rt_q_row1_i8 : fmt == RT_I4 ? rt_q_row1_i4 : rt_q_row1_mx)(L, A, w, scale, n, ti, out);
+#ifdef RT_Q_Z
+        if (L->T == 1 && fmt != RT_FMT_MXFP4_) {   /* activations in RT_QL_NAT (int8) / RT_QL_G4 (int4) */
+            int nv = rt_qz_nv(L), nb = (L->K + 31) / 32;
+            float v = (fmt == RT_I8 ? rt_qz_gemv_i8 : rt_qz_gemv_i4)(L, A, w, scale, n, nv);
+            if (nv < nb) {
+                (fmt == RT_I8 ? rt_q_row1_i8 : rt_q_row1_i4)(L, A, w, scale, n, ti, out, nv);
+                v += out[0];
+            }
+            out[0] = v;
+            return;
+        }
+#endif
+        (fmt == RT_I8 ? rt_q_row1_i8 : fmt == RT_I4 ? rt_q_row1_i4 : rt_q_row1_mx)(L, A, w, scale, n, ti, out, 0);
         return;
     }
     for (int t = 0; t < RT_Q_TT; t++) ti[t] = t0 + (t < tt ? t : tt - 1);
-    (fmt == RT_I8 ? rt_q_rowt_i8 : fmt == RT_I4 ? rt_q_rowt_i4 : rt_q_rowt_mx)(L, A, w, scale, n, ti, o);
+    (fmt == RT_I8 ? rt_q_rowt_i8 : fmt == RT_I4 ? rt_q_rowt_i4 : rt_q_rowt_mx)(L, A, w, scale, n, ti, o, 0);
     for (int t = 0; t < tt; t++) out[t] = o[t];
 #else
     rt_q_tile(L, A, w, scale, t0, tt, n, 1, out);
@@ -363,8 +671,20 @@ static void rt_linear_quant_range(void *ctx, int tb, int te) {
 /* y = x·Wᵀ (+b) (+res), or the GLU form, for RT_I8 / RT_I4 / RT_MXFP4 weights. */
 static inline void rt_linear_quant(const RtLinear *L) {
     static _Thread_local RtQAct act;   /* grown once, reused by every call of this thread */
-    rt_q_quantise_x(L, &act);
     RtQJob J = {L, &act};
+#ifdef RT_Q_Z
+    if (L->T >= RT_QG_MIN_T) {
+        rt_q_quantise_x(L, &act, RT_QL_NAT, L->fmt == RT_I8 ? 128 : L->fmt == RT_I4 ? 8 : 12, 0);
+        rt_parallel_for((L->N + 15) / 16, rt_qz_gemm_range, &J);
+        return;
+    }
+    if (L->T == 1 && L->fmt != RT_FMT_MXFP4_) {
+        rt_q_quantise_x(L, &act, L->fmt == RT_I8 ? RT_QL_NAT : RT_QL_G4, L->fmt == RT_I8 ? 128 : 8, rt_qz_nv(L));
+        rt_parallel_for((L->N + 7) / 8, rt_linear_quant_range, &J);
+        return;
+    }
+#endif
+    rt_q_quantise_x(L, &act, L->fmt == RT_I8 ? RT_QL_NAT : RT_QL_PERM, rt_q_offset(L->fmt), 0);
     int TN = L->T == 1 ? 8 : RT_Q_TN;
     rt_parallel_for((L->N + TN - 1) / TN, rt_linear_quant_range, &J);
 }
