@@ -21,6 +21,8 @@
 #include <string.h>
 #include <time.h>
 #include "jinja.h"
+#include "unicode_case.h"
+#include "unicode_tables.h"
 
 /* ───────────────────────── arena, errors ───────────────────────── */
 
@@ -2038,28 +2040,150 @@ ovf:
 
 /* ───────────────────────── strings ───────────────────────── */
 
-static Val str_case(J *j, Val s, int mode) {
-    /* mode: 'u' upper, 'l' lower, 'c' capitalize (str.capitalize), 't' str.title(), 'T' the title filter */
-    char *o = jalloc(j, s.n + 1);
-    int prev_cased = 0, word_start = 1;
-    for (size_t i = 0; i < s.n; i++) {
-        char c = s.s[i];
-        int lower = c >= 'a' && c <= 'z', upper = c >= 'A' && c <= 'Z';
-        char up = lower ? (char)(c - 32) : c, lo = upper ? (char)(c + 32) : c;
-        switch (mode) {
-        case 'u': o[i] = up; break;
-        case 'l': o[i] = lo; break;
-        case 'c': o[i] = i == 0 ? up : lo; break;
-        case 't': o[i] = prev_cased ? lo : up; break;
-        case 'T':
-            o[i] = word_start ? up : lo;
-            break;
-        }
-        prev_cased = lower || upper || ((unsigned char)c >= 0x80 && prev_cased);
-        word_start = c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || is_ws(c);
+/* ── Unicode case, as Python does it (runtime/unicode_case.h, tools/gen_unicode_case.py) ── */
+
+static int uni_has(const unsigned (*r)[2], size_t n, unsigned cp) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < r[mid][0]) hi = mid;
+        else if (cp > r[mid][1]) lo = mid + 1;
+        else return 1;
     }
-    o[s.n] = 0;
-    return v_str(o, s.n);
+    return 0;
+}
+#define UNI_HAS(table, cp) uni_has(table, sizeof table / sizeof table[0], cp)
+
+/* cp's upper ('u'), lower ('l') or title ('t') case mapping into out[]; how many code points */
+static int uni_case_map(int mode, unsigned cp, unsigned out[3]) {
+    const int (*d)[2] = mode == 'u' ? uni_upper_delta : mode == 'l' ? uni_lower_delta : uni_title_delta;
+    size_t nd = mode == 'u' ? sizeof uni_upper_delta / sizeof uni_upper_delta[0]
+              : mode == 'l' ? sizeof uni_lower_delta / sizeof uni_lower_delta[0] : sizeof uni_title_delta / sizeof uni_title_delta[0];
+    const UniMulti *m = mode == 'u' ? uni_upper_multi : mode == 'l' ? uni_lower_multi : uni_title_multi;
+    size_t nm = mode == 'u' ? sizeof uni_upper_multi / sizeof uni_upper_multi[0]
+              : mode == 'l' ? sizeof uni_lower_multi / sizeof uni_lower_multi[0] : sizeof uni_title_multi / sizeof uni_title_multi[0];
+    for (size_t i = 0; i < nm; i++)
+        if (m[i].cp == cp) {
+            int k = 0;
+            while (k < 3 && m[i].to[k]) { out[k] = m[i].to[k]; k++; }
+            return k;
+        }
+    size_t lo = 0, hi = nd;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if ((unsigned)d[mid][0] == cp) { out[0] = (unsigned)((int)cp + d[mid][1]); return 1; }
+        if ((unsigned)d[mid][0] < cp) lo = mid + 1;
+        else hi = mid;
+    }
+    out[0] = cp;
+    return 1;
+}
+
+/* The code point that ends before byte b of s (b > 0); *at: its first byte. */
+static unsigned u8prev(const char *s, size_t b, size_t *at) {
+    size_t a = b - 1;
+    while (a > 0 && ((unsigned char)s[a] & 0xC0) == 0x80) a--;
+    unsigned cp;
+    u8dec(s + a, s + b, &cp);
+    *at = a;
+    return cp;
+}
+
+/* CPython's Final_Sigma rule for U+03A3 at bytes [at, at+len) of s[0..n):
+ * cased, case-ignorable*, Σ, not followed by (case-ignorable*, cased) → ς, else σ. */
+static unsigned capital_sigma(const char *s, size_t n, size_t at, size_t len) {
+    size_t b = at, a;
+    unsigned c = 0;
+    int found = 0;
+    while (b > 0) {
+        c = u8prev(s, b, &a);
+        b = a;
+        if (!UNI_HAS(uni_case_ignorable, c)) { found = 1; break; }
+    }
+    int final = found && UNI_HAS(uni_cased, c);
+    if (final) {
+        for (size_t i = at + len; i < n;) {
+            i += u8dec(s + i, s + n, &c);
+            if (!UNI_HAS(uni_case_ignorable, c)) { final = !UNI_HAS(uni_cased, c); break; }
+        }
+    }
+    return final ? 0x3C2 : 0x3C3;
+}
+
+/* Append s[a..b) case-mapped (mode 'u' or 'l'); lower applies Final_Sigma within
+ * the string s[c..b) (c <= a: the string Python lowers, which may start earlier). */
+static void case_span(J *j, SB *o, const char *s, size_t c, size_t a, size_t b, int mode) {
+    for (size_t i = a; i < b;) {
+        unsigned cp, m[3];
+        size_t l = u8dec(s + i, s + b, &cp);
+        int k;
+        if (mode == 'l' && cp == 0x3A3) { m[0] = capital_sigma(s + c, b - c, i - c, l); k = 1; }
+        else k = uni_case_map(mode, cp, m);
+        for (int q = 0; q < k; q++) { char e[4]; sb_put(j, o, e, u8enc(e, m[q])); }
+        i += l;
+    }
+}
+
+/* jinja2's title filter splits words at runs of [-\s({\[<] */
+static int title_sep(unsigned cp) { return cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || py_space(cp); }
+
+static Val str_case(J *j, Val s, int mode) {
+    /* mode: 'u' str.upper, 'l' str.lower, 'c' str.capitalize (first code point title-cased,
+     * the rest lowered), 't' str.title (title case after an uncased code point, lower after a
+     * cased one), 'T' jinja2's title filter (each run of separators or of other code points:
+     * its first code point upper-cased, the rest lowered) — all with Python's Unicode mappings */
+    SB o = {0};
+    const char *p = s.s;
+    size_t n = s.n;
+    if (mode == 'u' || mode == 'l') case_span(j, &o, p, 0, 0, n, mode);
+    else if (mode == 'c' && n) {
+        unsigned cp, m[3];
+        size_t l = u8dec(p, p + n, &cp);
+        int k = uni_case_map('t', cp, m);
+        for (int q = 0; q < k; q++) { char e[4]; sb_put(j, &o, e, u8enc(e, m[q])); }
+        case_span(j, &o, p, 0, l, n, 'l');   /* CPython: Final_Sigma sees the whole string */
+    } else if (mode == 't') {
+        int prev_cased = 0;
+        for (size_t i = 0; i < n;) {
+            unsigned cp, m[3];
+            size_t l = u8dec(p + i, p + n, &cp);
+            int k;
+            if (prev_cased && cp == 0x3A3) { m[0] = capital_sigma(p, n, i, l); k = 1; }
+            else k = uni_case_map(prev_cased ? 'l' : 't', cp, m);
+            for (int q = 0; q < k; q++) { char e[4]; sb_put(j, &o, e, u8enc(e, m[q])); }
+            prev_cased = UNI_HAS(uni_cased, cp);
+            i += l;
+        }
+    } else if (mode == 'T') {
+        for (size_t a = 0; a < n;) {   /* one item of re.split(r"([-\s({\[<]+)", s) */
+            unsigned cp;
+            size_t l = u8dec(p + a, p + n, &cp), b = a + l;
+            int sep = title_sep(cp);
+            while (b < n) {
+                unsigned c2;
+                size_t l2 = u8dec(p + b, p + n, &c2);
+                if (title_sep(c2) != sep) break;
+                b += l2;
+            }
+            case_span(j, &o, p, a, a, a + l, 'u');   /* item[0].upper() + item[1:].lower(): two new strings */
+            case_span(j, &o, p, a + l, a + l, b, 'l');
+            a = b;
+        }
+    }
+    return v_str(o.s ? o.s : jalloc(j, 1), o.n);
+}
+
+/* Python's str.isupper() / str.islower(): no code point of the other case (or
+ * titlecase), and at least one cased one of this case. */
+static int str_is_case(Val s, int upper) {
+    int cased = 0;
+    for (size_t i = 0; i < s.n;) {
+        unsigned cp;
+        i += u8dec(s.s + i, s.s + s.n, &cp);
+        if (UNI_HAS(uni_titlecase, cp) || (upper ? UNI_HAS(uni_lowercase, cp) : UNI_HAS(uni_uppercase, cp))) return 0;
+        if (upper ? UNI_HAS(uni_uppercase, cp) : UNI_HAS(uni_lowercase, cp)) cased = 1;
+    }
+    return cased;
 }
 
 /* is the code point at p one of the code points of [cs, ce)?  *len: its bytes */
@@ -2711,16 +2835,7 @@ static int apply_test(J *j, int line, const char *t, Val v, const Args *a, Scope
     if (IS("iterable")) return v.t == V_STR || v.t == V_LIST || v.t == V_DICT || v.t == V_UNDEF;
     if (IS("sequence")) return v.t == V_STR || (v.t == V_LIST && v.l->kind <= LK_RANGE) || v.t == V_DICT || v.t == V_UNDEF;
     if (IS("callable")) return v.t == V_MACRO || v.t == V_FUNC || v.t == V_METHOD || v.t == V_UNDEF;
-    if (IS("lower") || IS("upper")) {
-        if (v.t != V_STR) return 0;
-        int cased = 0;
-        for (size_t i = 0; i < v.n; i++) {
-            char c = v.s[i];
-            if (c >= 'a' && c <= 'z') { if (IS("upper")) return 0; cased = 1; }
-            if (c >= 'A' && c <= 'Z') { if (IS("lower")) return 0; cased = 1; }
-        }
-        return cased;
-    }
+    if (IS("lower") || IS("upper")) return v.t == V_STR && str_is_case(v, IS("upper"));
     if (IS("odd") || IS("even")) {
         if (v.t != V_INT && v.t != V_BOOL) jfail(j, line, "test '%s' needs an integer", t);
         return (v.i % 2 != 0) == IS("odd");
@@ -2781,21 +2896,21 @@ static Val str_format(J *j, int line, Val fmt, const Args *a) {
     return v_str(b.s ? b.s : "", b.n);
 }
 
+/* Python's str.isdigit/isalpha/isalnum/isspace/islower/isupper.  Letters,
+ * white space and case follow Unicode as Python does; digits are the ASCII
+ * ones only (Python also counts other scripts' digits and superscripts). */
 static int str_isclass(Val s, const char *cls) {
+    if (!strcmp(cls, "islower") || !strcmp(cls, "isupper")) return str_is_case(s, !strcmp(cls, "isupper"));
     if (!s.n) return 0;
-    int cased = 0;
-    for (size_t i = 0; i < s.n; i++) {
-        char c = s.s[i];
-        int d = is_digit(c), al = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    for (size_t i = 0; i < s.n;) {
+        unsigned cp;
+        i += u8dec(s.s + i, s.s + s.n, &cp);
+        int d = cp >= '0' && cp <= '9', al = UNI_HAS(uni_letter, cp);
         if (!strcmp(cls, "isdigit") && !d) return 0;
         if (!strcmp(cls, "isalpha") && !al) return 0;
         if (!strcmp(cls, "isalnum") && !al && !d) return 0;
-        if (!strcmp(cls, "isspace") && !is_ws(c)) return 0;
-        if (!strcmp(cls, "islower") && c >= 'A' && c <= 'Z') return 0;
-        if (!strcmp(cls, "isupper") && c >= 'a' && c <= 'z') return 0;
-        cased |= al;
+        if (!strcmp(cls, "isspace") && !py_space(cp)) return 0;
     }
-    if (!strcmp(cls, "islower") || !strcmp(cls, "isupper")) return cased;
     return 1;
 }
 
