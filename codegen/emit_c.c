@@ -1119,26 +1119,30 @@ static void emit_descriptor(Emitter *e) {
            "#endif\n");
 }
 
-/* The whole file: build the program, then print it top to bottom. */
-static int c_emit(const Graph *g, FILE *f) {
+/* The whole file, for either backend: build the program, then print it top to
+ * bottom — the shared parts here, the backend's own through pr. */
+int print_program(const Graph *g, FILE *f, bool cuda, const Printer *pr) {
     Program prog;
     if (program_build(g, &prog) < 0) { program_free(&prog); return -1; }
-    Emitter em = {.f = f, .g = g, .p = &prog};
+    Emitter em = {.f = f, .g = g, .p = &prog, .cuda = cuda};
     Emitter *e = &em;
     emit_preamble(e);
     emit_weights(e);
     emit_weight_table(e);
     emit_expert_table(e);
-    emit_kernels(e);
-    emit_state(e);
-    emit_init(e);
+    pr->kernels(e);
+    pr->state(e);
+    pr->init(e);
     out(e, "/* ── forward ─────────────────────────────────────────────────────────────── */\n\n");
     for (int ph = 0; ph < PH_COUNT; ph++)
-        if (prog.has_phase[ph]) emit_forward(e, (Phase)ph);
-    emit_dispatch(e);
-    emit_descriptor(e);
+        if (prog.has_phase[ph]) pr->forward(e, (Phase)ph);
+    pr->dispatch(e);
+    pr->descriptor(e);
     program_free(&prog);
     return ferror(f) ? -1 : 0;
 }
+
+static const Printer c_printer = {emit_kernels, emit_state, emit_init, emit_forward, emit_dispatch, emit_descriptor};
+static int c_emit(const Graph *g, FILE *f) { return print_program(g, f, false, &c_printer); }
 
 const Backend backend_c = {"c", ".c", c_check, c_emit};

@@ -66,4 +66,17 @@ void emit_rope_state(Emitter *e, const Rope *pr);
 void call_comment(Emitter *e, const Node *n, int idx);
 void layer_header(Emitter *e, const Node *n, int *last_layer);
 
+/* A backend's own parts of the file, printed in this order after the shared
+ * header, weights and expert table; print_program (codegen/emit_c.c) builds
+ * the program and prints the whole file. */
+typedef struct Printer {
+    void (*kernels)(Emitter *e);
+    void (*state)(Emitter *e);
+    void (*init)(Emitter *e);
+    void (*forward)(Emitter *e, Phase ph);
+    void (*dispatch)(Emitter *e);
+    void (*descriptor)(Emitter *e);
+} Printer;
+int print_program(const Graph *g, FILE *f, bool cuda, const Printer *pr);
+
 #endif

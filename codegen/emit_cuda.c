@@ -807,25 +807,7 @@ static void emit_descriptor(Emitter *e) {
     out(e, "    return rt_main(argc, argv, &archc_model);\n}\n");
 }
 
-static int cuda_emit(const Graph *g, FILE *f) {
-    Program prog;
-    if (program_build(g, &prog) < 0) { program_free(&prog); return -1; }
-    Emitter em = {.f = f, .g = g, .p = &prog, .cuda = true};
-    Emitter *e = &em;
-    emit_preamble(e);
-    emit_weights(e);
-    emit_weight_table(e);
-    emit_expert_table(e);
-    emit_kernels(e);
-    emit_state(e);
-    emit_init(e);
-    out(e, "/* ── forward ─────────────────────────────────────────────────────────────── */\n\n");
-    for (int ph = 0; ph < PH_COUNT; ph++)
-        if (prog.has_phase[ph]) emit_forward(e, (Phase)ph);
-    emit_dispatch(e);
-    emit_descriptor(e);
-    program_free(&prog);
-    return ferror(f) ? -1 : 0;
-}
+static const Printer cuda_printer = {emit_kernels, emit_state, emit_init, emit_forward, emit_dispatch, emit_descriptor};
+static int cuda_emit(const Graph *g, FILE *f) { return print_program(g, f, true, &cuda_printer); }
 
 const Backend backend_cuda = {"cuda", ".cu", cuda_check, cuda_emit};

@@ -2042,18 +2042,6 @@ ovf:
 
 /* ── Unicode case, as Python does it (runtime/unicode_case.h, tools/gen_unicode_case.py) ── */
 
-static int uni_has(const unsigned (*r)[2], size_t n, unsigned cp) {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cp < r[mid][0]) hi = mid;
-        else if (cp > r[mid][1]) lo = mid + 1;
-        else return 1;
-    }
-    return 0;
-}
-#define UNI_HAS(table, cp) uni_has(table, sizeof table / sizeof table[0], cp)
-
 /* cp's upper ('u'), lower ('l') or title ('t') case mapping into out[]; how many code points */
 static int uni_case_map(int mode, unsigned cp, unsigned out[3]) {
     const int (*d)[2] = mode == 'u' ? uni_upper_delta : mode == 'l' ? uni_lower_delta : uni_title_delta;
@@ -2098,13 +2086,13 @@ static unsigned capital_sigma(const char *s, size_t n, size_t at, size_t len) {
     while (b > 0) {
         c = u8prev(s, b, &a);
         b = a;
-        if (!UNI_HAS(uni_case_ignorable, c)) { found = 1; break; }
+        if (!UNI_IN(uni_case_ignorable, c)) { found = 1; break; }
     }
-    int final = found && UNI_HAS(uni_cased, c);
+    int final = found && UNI_IN(uni_cased, c);
     if (final) {
         for (size_t i = at + len; i < n;) {
             i += u8dec(s + i, s + n, &c);
-            if (!UNI_HAS(uni_case_ignorable, c)) { final = !UNI_HAS(uni_cased, c); break; }
+            if (!UNI_IN(uni_case_ignorable, c)) { final = !UNI_IN(uni_cased, c); break; }
         }
     }
     return final ? 0x3C2 : 0x3C3;
@@ -2151,7 +2139,7 @@ static Val str_case(J *j, Val s, int mode) {
             if (prev_cased && cp == 0x3A3) { m[0] = capital_sigma(p, n, i, l); k = 1; }
             else k = uni_case_map(prev_cased ? 'l' : 't', cp, m);
             for (int q = 0; q < k; q++) { char e[4]; sb_put(j, &o, e, u8enc(e, m[q])); }
-            prev_cased = UNI_HAS(uni_cased, cp);
+            prev_cased = UNI_IN(uni_cased, cp);
             i += l;
         }
     } else if (mode == 'T') {
@@ -2180,8 +2168,8 @@ static int str_is_case(Val s, int upper) {
     for (size_t i = 0; i < s.n;) {
         unsigned cp;
         i += u8dec(s.s + i, s.s + s.n, &cp);
-        if (UNI_HAS(uni_titlecase, cp) || (upper ? UNI_HAS(uni_lowercase, cp) : UNI_HAS(uni_uppercase, cp))) return 0;
-        if (upper ? UNI_HAS(uni_uppercase, cp) : UNI_HAS(uni_lowercase, cp)) cased = 1;
+        if (UNI_IN(uni_titlecase, cp) || (upper ? UNI_IN(uni_lowercase, cp) : UNI_IN(uni_uppercase, cp))) return 0;
+        if (upper ? UNI_IN(uni_uppercase, cp) : UNI_IN(uni_lowercase, cp)) cased = 1;
     }
     return cased;
 }
@@ -2905,7 +2893,7 @@ static int str_isclass(Val s, const char *cls) {
     for (size_t i = 0; i < s.n;) {
         unsigned cp;
         i += u8dec(s.s + i, s.s + s.n, &cp);
-        int d = cp >= '0' && cp <= '9', al = UNI_HAS(uni_letter, cp);
+        int d = cp >= '0' && cp <= '9', al = UNI_IN(uni_letter, cp);
         if (!strcmp(cls, "isdigit") && !d) return 0;
         if (!strcmp(cls, "isalpha") && !al) return 0;
         if (!strcmp(cls, "isalnum") && !al && !d) return 0;

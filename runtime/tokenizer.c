@@ -151,27 +151,16 @@ static size_t utf8_encode(unsigned cp, char *o) {
     return 4;
 }
 
-static int in_ranges(const unsigned (*r)[2], size_t n, unsigned cp) {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cp < r[mid][0]) hi = mid;
-        else if (cp > r[mid][1]) lo = mid + 1;
-        else return 1;
-    }
-    return 0;
-}
-
-static int is_L(unsigned c) { return in_ranges(uni_letter, sizeof uni_letter / sizeof uni_letter[0], c); }
-static int is_N(unsigned c) { return in_ranges(uni_number, sizeof uni_number / sizeof uni_number[0], c); }
+static int is_L(unsigned c) { return UNI_IN(uni_letter, c); }
+static int is_N(unsigned c) { return UNI_IN(uni_number, c); }
 static int is_S(unsigned c) { /* Unicode White_Space */
     return (c >= 9 && c <= 13) || c == 32 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
            c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 static int is_crlf(unsigned c) { return c == '\r' || c == '\n'; }
 /* o200k: [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and [\p{Ll}\p{Lm}\p{Lo}\p{M}] */
-static int is_Up(unsigned c) { return in_ranges(uni_upper_ish, sizeof uni_upper_ish / sizeof uni_upper_ish[0], c); }
-static int is_Lo(unsigned c) { return in_ranges(uni_lower_ish, sizeof uni_lower_ish / sizeof uni_lower_ish[0], c); }
+static int is_Up(unsigned c) { return UNI_IN(uni_upper_ish, c); }
+static int is_Lo(unsigned c) { return UNI_IN(uni_lower_ish, c); }
 
 /* (?i:'s|'t|'re|'ve|'m|'ll|'d) at j: its length, or 0 */
 static int contraction_at(const unsigned *cps, int n, int j) {
