@@ -101,7 +101,7 @@ static void emit_embed(Emitter *e, const Kernel *k) {
     out(e, "/* x[t] = embed[token[t]]%s, widened to f32 */\n", n->scale != 0 ? " × scale" : "");
     snprintf(params, sizeof params, "const int *tokens, const %s *E, float *x, int T", fmt_ctype(w->fmt));
     snprintf(kp, sizeof kp, "const int *tokens, const %s *E, float *x", fmt_ctype(w->fmt));
-    snprintf(body, sizeof body, "cu_embed<%s, %d>(tokens, E, x, %s)", cu_fmt(w->fmt), n->n_out, flit(n->scale != 0 ? sc : 0.0f));
+    snprintf(body, sizeof body, "cu_embed<%s, %d>(cu_grid_tile(), tokens, E, x, %s)", cu_fmt(w->fmt), n->n_out, flit(n->scale != 0 ? sc : 0.0f));
     kernel_pair(e, k->name, params, kp, body, "dim3(T)", "dim3(256)", "tokens, E, x");
 }
 
@@ -112,7 +112,7 @@ static void emit_rmsnorm(Emitter *e, const Kernel *k) {
     out(e, "/* %s over %s%d values, eps = %g: y = %s */\n", n->norm_kind == NORM_L2 ? "L2 norm" : "RMSNorm",
         groups > 1 ? "each head of " : "", n->group, n->eps,
         n->norm_kind == NORM_L2 ? "x / rms(x)" : n->norm_kind == NORM_RMS_GEMMA ? "(1 + w) ⊙ x / rms(x)" : "w ⊙ x / rms(x)");
-    snprintf(body, sizeof body, "cu_rmsnorm<%d, %d, %s>(x, w, y, %s)", n->n_in, n->group, norm_kind(n->norm_kind), flit((float)n->eps));
+    snprintf(body, sizeof body, "cu_rmsnorm<%d, %d, %s>(cu_grid_tile(), x, w, y, %s)", n->n_in, n->group, norm_kind(n->norm_kind), flit((float)n->eps));
     char grid[64];
     snprintf(grid, sizeof grid, "dim3(T, %d)", groups);
     kernel_pair(e, k->name, "const float *x, const float *w, float *y, int T", "const float *x, const float *w, float *y", body, grid,
@@ -158,7 +158,7 @@ static void emit_linear(Emitter *e, const Kernel *k) {
     if (*epi) epi[strlen(epi) - 3] = 0; else strcpy(epi, "0");
     char blocks[32] = "1, 1";
     if (fp8) snprintf(blocks, sizeof blocks, "%d, %d", block_n(g), block_k(g));
-    snprintf(body, sizeof body, "cu_%s<%s, %d, %d, %s, %s, %s>(x, W, %s, %s, %s, %s, %s, %s, y%s)", gemv ? "gemv" : "gemm", cu_fmt(w->fmt),
+    snprintf(body, sizeof body, "cu_%s<%s, %d, %d, %s, %s, %s>(cu_grid_tile(), x, W, %s, %s, %s, %s, %s, %s, y%s)", gemv ? "gemv" : "gemm", cu_fmt(w->fmt),
              n->n_out, n->n_in, epi, glu ? act_kind(n->act) : "0", blocks, fp8 ? "Ws" : "nullptr", glu ? "Wu" : "nullptr",
              glu && fp8 ? "Wus" : "nullptr", bias ? (glu ? "bg" : "b") : "nullptr", bias && glu ? "bu" : "nullptr", residual ? "res" : "nullptr",
              gemv ? "" : ", T");
@@ -174,18 +174,18 @@ static void emit_elementwise(Emitter *e, const Kernel *k) {
     switch (k->kind) {
     case KK_BIAS:
         out(e, "/* y = x + b */\n");
-        snprintf(body, sizeof body, "cu_bias<%d>(x, b, y, T)", n->n_in);
+        snprintf(body, sizeof body, "cu_bias<%d>(cu_grid_tile(), x, b, y, T)", n->n_in);
         params = "const float *x, const float *b, float *y, int T"; args = "x, b, y, T";
         break;
     case KK_ADD:
         out(e, "/* y = a + b */\n");
-        snprintf(body, sizeof body, "cu_add<%d>(a, b, y, T)", n->n_in);
+        snprintf(body, sizeof body, "cu_add<%d>(cu_grid_tile(), a, b, y, T)", n->n_in);
         params = "const float *a, const float *b, float *y, int T"; args = "a, b, y, T";
         break;
     case KK_CONCAT: {
         int a = e->g->vals[n->in[0]].width, b = e->g->vals[n->in[1]].width;
         out(e, "/* y[t] = [a[t] | b[t]] */\n");
-        snprintf(body, sizeof body, "cu_concat<%d, %d>(a, b, y, T)", a, b);
+        snprintf(body, sizeof body, "cu_concat<%d, %d>(cu_grid_tile(), a, b, y, T)", a, b);
         params = "const float *a, const float *b, float *y, int T"; args = "a, b, y, T";
         char grid[96];
         snprintf(grid, sizeof grid, "dim3(cu_blocks((size_t)T * %d))", a + b);
@@ -194,7 +194,7 @@ static void emit_elementwise(Emitter *e, const Kernel *k) {
     }
     default:  /* KK_GLU */
         out(e, "/* y = %s(gate) ⊙ up */\n", n->act == ACT_GEGLU_TANH ? "gelu_tanh" : "silu");
-        snprintf(body, sizeof body, "cu_glu<%d, %s>(gate, up, y, T)", n->n_in, act_kind(n->act));
+        snprintf(body, sizeof body, "cu_glu<%d, %s>(cu_grid_tile(), gate, up, y, T)", n->n_in, act_kind(n->act));
         params = "const float *gate, const float *up, float *y, int T"; args = "gate, up, y, T";
         break;
     }
@@ -209,7 +209,7 @@ static void emit_rope(Emitter *e, const Kernel *k) {
     char body[256];
     out(e, "/* RoPE on %d heads of %d (first %d dims rotated), cos/sin per token [T][%d] */\n", n->heads, n->head_dim, n->rot_dims,
         n->rot_dims / 2);
-    snprintf(body, sizeof body, "cu_rope<%d, %d, %d, %s>(x, y, cos_t, sin_t)", n->heads, n->head_dim, n->rot_dims, rope_layout(e, n));
+    snprintf(body, sizeof body, "cu_rope<%d, %d, %d, %s>(cu_grid_tile(), x, y, cos_t, sin_t)", n->heads, n->head_dim, n->rot_dims, rope_layout(e, n));
     kernel_pair(e, k->name, "const float *x, float *y, const float *cos_t, const float *sin_t, int T",
                 "const float *x, float *y, const float *cos_t, const float *sin_t", body, "dim3(T)", "dim3(CU_QK_THREADS)",
                 "x, y, cos_t, sin_t");
@@ -220,7 +220,7 @@ static void emit_kv_store(Emitter *e, const Kernel *k) {
     char body[160];
     if (n->ring) out(e, "/* write T rows of k and v for positions pos … pos+T-1 into a ring of %d rows (swa-tile) */\n", n->ring);
     else out(e, "/* append T rows of k and v to the cache at positions pos … pos+T-1 */\n");
-    snprintf(body, sizeof body, "cu_kv_store<%d, %d>(k, v, k_cache, v_cache, pos)", n->kv_heads * n->head_dim, n->ring);
+    snprintf(body, sizeof body, "cu_kv_store<%d, %d>(cu_grid_tile(), k, v, k_cache, v_cache, pos)", n->kv_heads * n->head_dim, n->ring);
     kernel_pair(e, k->name, "const float *k, const float *v, float *k_cache, float *v_cache, int T, const int *pos",
                 "const float *k, const float *v, float *k_cache, float *v_cache, const int *pos", body, "dim3(T)", "dim3(256)",
                 "k, v, k_cache, v_cache, pos");
@@ -235,7 +235,7 @@ static void emit_qk(Emitter *e, const Kernel *k) {
         n->rope >= 0 ? "rotate q and k (RoPE)," : "(NoPE layer: no rotation)", n->ring ? " (a ring: swa-tile)" : "", n->heads, d, n->kv_heads, d);
     char body[512];
     snprintf(body, sizeof body,
-             "cu_qk_norm_rope_store<%d, %d, %d, %d, %s, %s, %s, %s, %d>(q, k, v, q_norm, k_norm, q_out, k_cache, v_cache,\n"
+             "cu_qk_norm_rope_store<%d, %d, %d, %d, %s, %s, %s, %s, %d>(cu_grid_tile(), q, k, v, q_norm, k_norm, q_out, k_cache, v_cache,\n"
              "        cos_t, sin_t, pos, %s)",
              n->heads, n->kv_heads, d, n->rope >= 0 ? n->rot_dims : 0, rope_layout(e, n),
              n->qk_norm == QKNORM_HEAD ? "CU_QKNORM_HEAD" : n->qk_norm == QKNORM_WHOLE ? "CU_QKNORM_WHOLE" : "CU_QKNORM_NONE",
@@ -289,11 +289,11 @@ static void emit_attention(Emitter *e, const Kernel *k) {
                            : "const float *q, const float *k_cache, const float *v_cache, float *out, float *part, const int *pos";
     for (int split = 0; split < 2; split++)
         out(e, "__global__ void %s%s_kernel(%s) {\n"
-               "    cu_attention<%s, %d>(q, k_cache, v_cache, %s, out, part, pos, %s,\n        %s, %s, %d);\n}\n",
+               "    cu_attention<%s, %d>(cu_grid_tile(), q, k_cache, v_cache, %s, out, part, pos, %s,\n        %s, %s, %d);\n}\n",
             nm, split ? "_split" : "", kp, tmpl, split ? keys : 0, sk, flit((float)n->scale), flit((float)n->temp_floor),
             flit((float)n->temp_scale), n->logn_seq);
     out(e, "__global__ void %s_merge_kernel(const float *part, const float *sinks, float *out) {\n"
-           "    cu_attention_merge<%d, %d, %d, %s>(part, sinks, out);\n}\n", nm, n->heads, n->head_dim, S, sinks ? "true" : "false");
+           "    cu_attention_merge<%d, %d, %d, %s>(cu_grid_tile(), part, sinks, out);\n}\n", nm, n->heads, n->head_dim, S, sinks ? "true" : "false");
     out(e, "static void %s(const float *q, const float *k_cache, const float *v_cache, %sfloat *out, int T, const int *pos) {\n", nm,
         sinks ? "const float *sinks, " : "");
     out(e, "    if (T == 1) {   /* decode: %d blocks of %d keys per head, then their merge */\n", S, keys);
@@ -329,28 +329,28 @@ static void emit_moe(Emitter *e, const Kernel *k) {
     out(e, "static float *%s_logits, *%s_wt, *%s_act;\nstatic int *%s_sel;\n", nm, nm, nm, nm);
     if (SI) out(e, "static float *%s_act_shared;\n", nm);
     out(e, "__global__ void %s_router_kernel(const float *x, const %s *router, float *logits, int T) {\n"
-           "    if (T == 1) cu_gemv<%s, %d, %d, 0, 0, 1, 1>(x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits);\n"
-           "    else cu_gemm<%s, %d, %d, 0, 0, 1, 1>(x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits, T);\n}\n",
+           "    if (T == 1) cu_gemv<%s, %d, %d, 0, 0, 1, 1>(cu_grid_tile(), x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits);\n"
+           "    else cu_gemm<%s, %d, %d, 0, 0, 1, 1>(cu_grid_tile(), x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits, T);\n}\n",
         nm, rt, cu_fmt(rw->fmt), E, H, cu_fmt(rw->fmt), E, H);
     out(e, "__global__ void %s_route_kernel(const float *logits, const float *select_bias, int *sel, float *wt) {\n"
-           "    cu_moe_route<%d, %d, %s, %d, %d, %s, %s>(logits, select_bias, sel, wt, %s);\n}\n",
+           "    cu_moe_route<%d, %d, %s, %d, %d, %s, %s>(cu_grid_tile(), logits, select_bias, sel, wt, %s);\n}\n",
         nm, E, K, f->score == ROUTER_SIGMOID ? "true" : "false", f->groups > 1 ? f->groups : 1, f->groups > 1 ? f->top_groups : 0,
         f->group_max ? "true" : "false", f->normalize ? "true" : "false", flit((float)f->scale));
     out(e, "__global__ void %s_gate_up_kernel(const float *x, const %s *const *gate, const %s *const *up, const float *const *gate_s,\n"
            "        const float *const *up_s, const int *sel, float *act) {\n"
-           "    cu_moe_gate_up<%s, %d, %d, %d, %s>(x, gate, up, gate_s, up_s, sel, act);\n}\n", nm, ct, ct, cu_fmt(ew->fmt), H, I, K, blocks);
+           "    cu_moe_gate_up<%s, %d, %d, %d, %s>(cu_grid_tile(), x, gate, up, gate_s, up_s, sel, act);\n}\n", nm, ct, ct, cu_fmt(ew->fmt), H, I, K, blocks);
     out(e, "__global__ void %s_down_kernel(const float *act, const %s *const *down, const float *const *down_s, const int *sel,\n"
            "        const float *wt, float *y) {\n"
-           "    cu_moe_down<%s, %d, %d, %d, %s>(act, down, down_s, sel, wt, y);\n}\n", nm, ct, cu_fmt(ew->fmt), H, I, K, blocks);
+           "    cu_moe_down<%s, %d, %d, %d, %s>(cu_grid_tile(), act, down, down_s, sel, wt, y);\n}\n", nm, ct, cu_fmt(ew->fmt), H, I, K, blocks);
     if (SI) {
         out(e, "__global__ void %s_shared_gate_up_kernel(const float *x, const %s *g, const float *gs, const %s *u, const float *us,\n"
                "        float *act, int T) {\n"
-               "    if (T == 1) cu_gemv<%s, %d, %d, CU_EPI_GLU, CU_ACT_SILU, %s>(x, g, gs, u, us, nullptr, nullptr, nullptr, act);\n"
-               "    else cu_gemm<%s, %d, %d, CU_EPI_GLU, CU_ACT_SILU, %s>(x, g, gs, u, us, nullptr, nullptr, nullptr, act, T);\n}\n",
+               "    if (T == 1) cu_gemv<%s, %d, %d, CU_EPI_GLU, CU_ACT_SILU, %s>(cu_grid_tile(), x, g, gs, u, us, nullptr, nullptr, nullptr, act);\n"
+               "    else cu_gemm<%s, %d, %d, CU_EPI_GLU, CU_ACT_SILU, %s>(cu_grid_tile(), x, g, gs, u, us, nullptr, nullptr, nullptr, act, T);\n}\n",
             nm, ct, ct, cu_fmt(ew->fmt), SI, H, blocks, cu_fmt(ew->fmt), SI, H, blocks);
         out(e, "__global__ void %s_shared_down_kernel(const float *act, const %s *d, const float *ds, float *y, int T) {\n"
-               "    if (T == 1) cu_gemv<%s, %d, %d, CU_EPI_RES, 0, %s>(act, d, ds, nullptr, nullptr, nullptr, nullptr, y, y);\n"
-               "    else cu_gemm<%s, %d, %d, CU_EPI_RES, 0, %s>(act, d, ds, nullptr, nullptr, nullptr, nullptr, y, y, T);\n}\n",
+               "    if (T == 1) cu_gemv<%s, %d, %d, CU_EPI_RES, 0, %s>(cu_grid_tile(), act, d, ds, nullptr, nullptr, nullptr, nullptr, y, y);\n"
+               "    else cu_gemm<%s, %d, %d, CU_EPI_RES, 0, %s>(cu_grid_tile(), act, d, ds, nullptr, nullptr, nullptr, nullptr, y, y, T);\n}\n",
             nm, ct, cu_fmt(ew->fmt), H, SI, blocks, cu_fmt(ew->fmt), H, SI, blocks);
     }
     out(e, "static void %s(const float *x, const %s *router, const %s *const *gate, const %s *const *up,\n"
@@ -405,29 +405,29 @@ static void emit_moe_stacked(Emitter *e, const Kernel *k) {
         E, K, K, I, nm);
     if (SI) out(e, "static float *%s_act_shared;   /* [TMAX][%d] */\n", nm, SI);
     out(e, "__global__ void %s_router_kernel(const float *x, const %s *router, float *logits, int T) {\n"
-           "    if (T == 1) cu_gemv<%s, %d, %d, 0, 0, 1, 1>(x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits);\n"
-           "    else cu_gemm<%s, %d, %d, 0, 0, 1, 1>(x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits, T);\n}\n",
+           "    if (T == 1) cu_gemv<%s, %d, %d, 0, 0, 1, 1>(cu_grid_tile(), x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits);\n"
+           "    else cu_gemm<%s, %d, %d, 0, 0, 1, 1>(cu_grid_tile(), x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits, T);\n}\n",
         nm, fmt_ctype(rw->fmt), rf, E, H, rf, E, H);
     out(e, "__global__ void %s_route_kernel(const float *logits, const float *router_bias, int *sel, float *wt) {\n"
-           "    cu_moe_stacked_route<%d, %d, %s>(logits, router_bias, sel, wt);\n}\n", nm, E, K, route);
+           "    cu_moe_stacked_route<%d, %d, %s>(cu_grid_tile(), logits, router_bias, sel, wt);\n}\n", nm, E, K, route);
     out(e, "__global__ void %s_gate_up_kernel(const float *x, const void *gate_up, const uint8_t *scales, const float *bias, const int *sel,\n"
            "        const float *wt, float *h) {\n"
-           "    cu_moe_stacked_gate_up<%s, %d, %d, %d, %s, %s, %s, %s>(x, gate_up, scales, bias, sel, wt, h, %s, %s);\n}\n",
+           "    cu_moe_stacked_gate_up<%s, %d, %d, %d, %s, %s, %s, %s>(cu_grid_tile(), x, gate_up, scales, bias, sel, wt, h, %s, %s);\n}\n",
         nm, ef, H, I, K, route, oai ? "CU_ACT_OAI" : "CU_ACT_SILU", f->gate_up_interleaved ? "true" : "false", mx ? "true" : "false",
         flit((float)n->act_limit), flit((float)n->act_alpha));
     out(e, "__global__ void %s_down_kernel(const float *h, const void *down, const uint8_t *scales, const float *bias, const int *sel,\n"
            "        const float *wt, float *y) {\n"
-           "    cu_moe_stacked_down<%s, %d, %d, %d, %s, %s>(h, down, scales, bias, sel, wt, y);\n}\n", nm, ef, H, I, K, route,
+           "    cu_moe_stacked_down<%s, %d, %d, %d, %s, %s>(cu_grid_tile(), h, down, scales, bias, sel, wt, y);\n}\n", nm, ef, H, I, K, route,
         mx ? "true" : "false");
     if (SI) {
         const char *sf = rf, *st = fmt_ctype(rw->fmt);
         out(e, "__global__ void %s_shared_gate_up_kernel(const float *x, const %s *g, const %s *u, float *act, int T) {\n"
-               "    if (T == 1) cu_gemv<%s, %d, %d, CU_EPI_GLU, CU_ACT_SILU, 1, 1>(x, g, nullptr, u, nullptr, nullptr, nullptr, nullptr, act);\n"
-               "    else cu_gemm<%s, %d, %d, CU_EPI_GLU, CU_ACT_SILU, 1, 1>(x, g, nullptr, u, nullptr, nullptr, nullptr, nullptr, act, T);\n}\n",
+               "    if (T == 1) cu_gemv<%s, %d, %d, CU_EPI_GLU, CU_ACT_SILU, 1, 1>(cu_grid_tile(), x, g, nullptr, u, nullptr, nullptr, nullptr, nullptr, act);\n"
+               "    else cu_gemm<%s, %d, %d, CU_EPI_GLU, CU_ACT_SILU, 1, 1>(cu_grid_tile(), x, g, nullptr, u, nullptr, nullptr, nullptr, nullptr, act, T);\n}\n",
             nm, st, st, sf, SI, H, sf, SI, H);
         out(e, "__global__ void %s_shared_down_kernel(const float *act, const %s *d, float *y, int T) {\n"
-               "    if (T == 1) cu_gemv<%s, %d, %d, CU_EPI_RES, 0, 1, 1>(act, d, nullptr, nullptr, nullptr, nullptr, nullptr, y, y);\n"
-               "    else cu_gemm<%s, %d, %d, CU_EPI_RES, 0, 1, 1>(act, d, nullptr, nullptr, nullptr, nullptr, nullptr, y, y, T);\n}\n",
+               "    if (T == 1) cu_gemv<%s, %d, %d, CU_EPI_RES, 0, 1, 1>(cu_grid_tile(), act, d, nullptr, nullptr, nullptr, nullptr, nullptr, y, y);\n"
+               "    else cu_gemm<%s, %d, %d, CU_EPI_RES, 0, 1, 1>(cu_grid_tile(), act, d, nullptr, nullptr, nullptr, nullptr, nullptr, y, y, T);\n}\n",
             nm, st, sf, H, SI, sf, H, SI);
     }
     out(e, "static void %s(const float *x, const void *router, const float *router_bias, const void *gate_up, const void *down,\n"
@@ -483,7 +483,7 @@ static void emit_kernels(Emitter *e) {
     }
     if (softcap)
         out(e, "/* final logit soft-cap: logits ← cap·tanh(logits / cap) */\n"
-               "__global__ void softcap_kernel(float *logits, int rows, float cap) { cu_softcap<VOCAB>(logits, rows, cap); }\n\n");
+               "__global__ void softcap_kernel(float *logits, int rows, float cap) { cu_softcap<VOCAB>(cu_grid_tile(), logits, rows, cap); }\n\n");
     out(e, "/* cos/sin of this call's positions for one RoPE table (runtime/rope.c's rule) */\n"
            "__global__ void rope_angles_kernel(const float *inv_freq, int half, float mscale, const int *pos, int T, float *cos_t,\n"
            "        float *sin_t) {\n    cu_rope_angles(inv_freq, half, mscale, pos, T, cos_t, sin_t);\n}\n\n");

@@ -49,6 +49,21 @@
 #include <string.h>
 #include "archc_rt.h"
 
+/* ── the block a kernel body works on ─────────────────────────────────────────
+ * Every kernel template takes the index of its block and the grid as a CuTile
+ * instead of reading blockIdx/gridDim: a __global__ kernel passes its own
+ * (cu_grid_tile), the persistent decode kernel (decode-persistent pass) the
+ * tile of an instruction it is working through. */
+struct CuTile {
+    struct { unsigned x, y, z; } b, g;   /* block index, grid size */
+};
+__device__ __forceinline__ CuTile cu_grid_tile() {
+    CuTile t;
+    t.b.x = blockIdx.x; t.b.y = blockIdx.y; t.b.z = blockIdx.z;
+    t.g.x = gridDim.x; t.g.y = gridDim.y; t.g.z = gridDim.z;
+    return t;
+}
+
 /* ── weight formats ───────────────────────────────────────────────────────── */
 
 enum { CU_F32 = 0, CU_BF16 = 1, CU_F16 = 2, CU_FP8 = 3 };
@@ -128,8 +143,8 @@ __device__ __forceinline__ float cu_block_sum(float v) {
 
 /* x[t][i] = E[tokens[t]][i], widened (× scale when scale != 0, Gemma). grid T. */
 template <int FMT, int D>
-__device__ __forceinline__ void cu_embed(const int *tokens, const typename CuStore<FMT>::T *E, float *x, float scale) {
-    const int t = blockIdx.x;
+__device__ __forceinline__ void cu_embed(const CuTile &tile, const int *tokens, const typename CuStore<FMT>::T *E, float *x, float scale) {
+    const int t = tile.b.x;
     const size_t row = (size_t)tokens[t] * D;
     for (int i = threadIdx.x; i < D; i += blockDim.x) {
         float v = cu_ld<FMT>(E, row + i);
@@ -151,8 +166,8 @@ template <int KIND> __device__ __forceinline__ float cu_norm_apply(float x, floa
 /* Normalise each group of G values of a row of N (G = N: the whole row); the
  * weights w[G] are shared by the groups (per-head norms).  grid (T, N/G). */
 template <int N, int G, int KIND>
-__device__ __forceinline__ void cu_rmsnorm(const float *x, const float *w, float *y, float eps) {
-    const size_t base = (size_t)blockIdx.x * N + (size_t)blockIdx.y * G;
+__device__ __forceinline__ void cu_rmsnorm(const CuTile &tile, const float *x, const float *w, float *y, float eps) {
+    const size_t base = (size_t)tile.b.x * N + (size_t)tile.b.y * G;
     float ss = 0.0f;
     for (int i = threadIdx.x; i < G; i += blockDim.x) { float v = x[base + i]; ss += v * v; }
     ss = cu_block_sum(ss);
@@ -241,11 +256,11 @@ enum { CU_GEMV_WARPS = 8 };   /* output rows per block of the decode GEMV */
  * CU_GEMV_WARPS rows per block; grid ceil(N / CU_GEMV_WARPS).  Ws/Wus: fp8
  * block multipliers (BN×BK blocks), else unused. */
 template <int FMT, int N, int K, int EPI, int ACT, int BN, int BK>
-__device__ __forceinline__ void cu_gemv(const float *x, const typename CuStore<FMT>::T *W, const float *Ws,
+__device__ __forceinline__ void cu_gemv(const CuTile &tile, const float *x, const typename CuStore<FMT>::T *W, const float *Ws,
                                         const typename CuStore<FMT>::T *Wu, const float *Wus, const float *b, const float *bu,
                                         const float *res, float *y) {
     const int lane = threadIdx.x & 31;
-    const int n = blockIdx.x * CU_GEMV_WARPS + (threadIdx.x >> 5);
+    const int n = tile.b.x * CU_GEMV_WARPS + (threadIdx.x >> 5);
     if (n >= N) return;
     float acc = cu_row_dot<FMT, K, BN, BK>(W, Ws, n, x, lane), acc_up = 0.0f;
     if constexpr ((EPI & CU_EPI_GLU) != 0) acc_up = cu_row_dot<FMT, K, BN, BK>(Wu, Wus, n, x, lane);
@@ -260,7 +275,7 @@ enum { CU_GEMM_TILE = 64, CU_GEMM_BK = 16 };
  * accumulates a 4×4 sub-tile in registers with f32 FMAs.
  * grid (ceil(N/64), ceil(T/64)). */
 template <int FMT, int N, int K, int EPI, int ACT, int BN, int BK>
-__device__ __forceinline__ void cu_gemm(const float *x, const typename CuStore<FMT>::T *W, const float *Ws,
+__device__ __forceinline__ void cu_gemm(const CuTile &tile, const float *x, const typename CuStore<FMT>::T *W, const float *Ws,
                                         const typename CuStore<FMT>::T *Wu, const float *Wus, const float *b, const float *bu,
                                         const float *res, float *y, int T) {
     constexpr bool GLU = (EPI & CU_EPI_GLU) != 0;
@@ -268,7 +283,7 @@ __device__ __forceinline__ void cu_gemm(const float *x, const typename CuStore<F
     __shared__ float ws[CU_GEMM_BK][CU_GEMM_TILE + 4];
     __shared__ float us[GLU ? CU_GEMM_BK : 1][CU_GEMM_TILE + 4];
     const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-    const int n0 = blockIdx.x * CU_GEMM_TILE, t0 = blockIdx.y * CU_GEMM_TILE;
+    const int n0 = tile.b.x * CU_GEMM_TILE, t0 = tile.b.y * CU_GEMM_TILE;
     float acc[4][4] = {{0}}, acc_up[GLU ? 4 : 1][GLU ? 4 : 1] = {{0}};
     for (int k0 = 0; k0 < K; k0 += CU_GEMM_BK) {
         for (int r = 0; r < 4; r++) {   /* 1024 values of each slice, 4 per thread */
@@ -331,20 +346,20 @@ __device__ __forceinline__ float cu_rotate(F v, int i, const float *cs, const fl
 enum { CU_QKNORM_NONE = 0, CU_QKNORM_HEAD = 1, CU_QKNORM_WHOLE = 2 };
 enum { CU_QK_THREADS = 256, CU_QK_PER_THREAD_MAX = 64 };
 
-/* qknorm-fuse: for token t (blockIdx.x), blockIdx.y = 0 normalises (per head
- * or over the whole projection) and rotates q into q_out; blockIdx.y = 1 does
+/* qknorm-fuse: for token t (tile.b.x), tile.b.y = 0 normalises (per head
+ * or over the whole projection) and rotates q into q_out; tile.b.y = 1 does
  * the same for k, writing the cache row of position pos + t (a ring when RING),
  * and copies v there.  Every value is computed before any is written, so the
  * output may be the input.  grid (T, 2). */
 template <int H, int KVH, int D, int ROT, int LAYOUT, int QKNORM, int KIND, bool ROPE, int RING>
-__device__ __forceinline__ void cu_qk_norm_rope_store(const float *q, const float *k, const float *v, const float *q_norm,
+__device__ __forceinline__ void cu_qk_norm_rope_store(const CuTile &tile, const float *q, const float *k, const float *v, const float *q_norm,
                                                       const float *k_norm, float *q_out, float *k_cache, float *v_cache,
                                                       const float *cos_t, const float *sin_t, const int *pos_p, float eps) {
     constexpr int MAXH = H > KVH ? H : KVH;
     constexpr int PER = (MAXH * D + CU_QK_THREADS - 1) / CU_QK_THREADS;
     static_assert(PER <= CU_QK_PER_THREAD_MAX, "q projection too wide for cu_qk_norm_rope_store");
     __shared__ float r_s[QKNORM == CU_QKNORM_HEAD ? MAXH : 1];
-    const int t = blockIdx.x, which = blockIdx.y, heads = which ? KVH : H;
+    const int t = tile.b.x, which = tile.b.y, heads = which ? KVH : H;
     const int pos = *pos_p + t;
     const size_t row = (size_t)(RING ? (pos % (RING ? RING : 1)) : pos);
     const float *src = which ? k + (size_t)t * KVH * D : q + (size_t)t * H * D;
@@ -393,12 +408,12 @@ __device__ __forceinline__ void cu_qk_norm_rope_store(const float *q, const floa
         for (int i = threadIdx.x; i < KVH * D; i += blockDim.x) v_cache[row * (KVH * D) + i] = v[(size_t)t * KVH * D + i];
 }
 
-/* RoPE on H heads of D (first ROT dims rotated) of token t = blockIdx.x; y may be x.  grid T. */
+/* RoPE on H heads of D (first ROT dims rotated) of token t = tile.b.x; y may be x.  grid T. */
 template <int H, int D, int ROT, int LAYOUT>
-__device__ __forceinline__ void cu_rope(const float *x, float *y, const float *cos_t, const float *sin_t) {
+__device__ __forceinline__ void cu_rope(const CuTile &tile, const float *x, float *y, const float *cos_t, const float *sin_t) {
     constexpr int PER = (H * D + CU_QK_THREADS - 1) / CU_QK_THREADS;
     static_assert(PER <= CU_QK_PER_THREAD_MAX, "too many heads for cu_rope");
-    const int t = blockIdx.x;
+    const int t = tile.b.x;
     const float *src = x + (size_t)t * H * D, *cs = cos_t + (size_t)t * (ROT / 2), *sn = sin_t + (size_t)t * (ROT / 2);
     float vals[PER] = {};
     #pragma unroll
@@ -417,10 +432,10 @@ __device__ __forceinline__ void cu_rope(const float *x, float *y, const float *c
     }
 }
 
-/* Rows of k and v (width KVW) of token t = blockIdx.x into the caches at position pos + t. grid T. */
+/* Rows of k and v (width KVW) of token t = tile.b.x into the caches at position pos + t. grid T. */
 template <int KVW, int RING>
-__device__ __forceinline__ void cu_kv_store(const float *k, const float *v, float *k_cache, float *v_cache, const int *pos_p) {
-    const int t = blockIdx.x, pos = *pos_p + t;
+__device__ __forceinline__ void cu_kv_store(const CuTile &tile, const float *k, const float *v, float *k_cache, float *v_cache, const int *pos_p) {
+    const int t = tile.b.x, pos = *pos_p + t;
     const size_t row = (size_t)(RING ? pos % (RING ? RING : 1) : pos);
     for (int i = threadIdx.x; i < KVW; i += blockDim.x) {
         k_cache[row * KVW + i] = k[(size_t)t * KVW + i];
@@ -444,28 +459,28 @@ __device__ __forceinline__ void cu_rope_angles(const float *inv_freq, int half, 
 /* ── element-wise ─────────────────────────────────────────────────────────── */
 
 /* Each runs over T rows of W values with a grid-stride loop. */
-template <int W> __device__ __forceinline__ void cu_bias(const float *x, const float *b, float *y, int T) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)T * W; i += (size_t)gridDim.x * blockDim.x)
+template <int W> __device__ __forceinline__ void cu_bias(const CuTile &tile, const float *x, const float *b, float *y, int T) {
+    for (size_t i = tile.b.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)T * W; i += (size_t)tile.g.x * blockDim.x)
         y[i] = x[i] + b[i % W];
 }
-template <int W> __device__ __forceinline__ void cu_add(const float *a, const float *b, float *y, int T) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)T * W; i += (size_t)gridDim.x * blockDim.x)
+template <int W> __device__ __forceinline__ void cu_add(const CuTile &tile, const float *a, const float *b, float *y, int T) {
+    for (size_t i = tile.b.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)T * W; i += (size_t)tile.g.x * blockDim.x)
         y[i] = a[i] + b[i];
 }
-template <int W, int ACT> __device__ __forceinline__ void cu_glu(const float *gate, const float *up, float *y, int T) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)T * W; i += (size_t)gridDim.x * blockDim.x)
+template <int W, int ACT> __device__ __forceinline__ void cu_glu(const CuTile &tile, const float *gate, const float *up, float *y, int T) {
+    for (size_t i = tile.b.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)T * W; i += (size_t)tile.g.x * blockDim.x)
         y[i] = cu_act<ACT>(gate[i]) * up[i];
 }
-template <int A, int B> __device__ __forceinline__ void cu_concat(const float *a, const float *b, float *y, int T) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)T * (A + B); i += (size_t)gridDim.x * blockDim.x) {
+template <int A, int B> __device__ __forceinline__ void cu_concat(const CuTile &tile, const float *a, const float *b, float *y, int T) {
+    for (size_t i = tile.b.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)T * (A + B); i += (size_t)tile.g.x * blockDim.x) {
         const size_t t = i / (A + B);
         const int c = (int)(i % (A + B));
         y[i] = c < A ? a[t * A + c] : b[t * B + (c - A)];
     }
 }
 /* logits ← cap·tanh(logits / cap) over `rows` rows of V. */
-template <int V> __device__ __forceinline__ void cu_softcap(float *logits, int rows, float cap) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)rows * V; i += (size_t)gridDim.x * blockDim.x)
+template <int V> __device__ __forceinline__ void cu_softcap(const CuTile &tile, float *logits, int rows, float cap) {
+    for (size_t i = tile.b.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)rows * V; i += (size_t)tile.g.x * blockDim.x)
         logits[i] = cap * tanhf(logits[i] / cap);
 }
 
@@ -477,9 +492,9 @@ static inline unsigned cu_blocks(size_t n) {
 
 /* ── attention ────────────────────────────────────────────────────────────── */
 
-enum { CU_ATT_WARPS = 4 };
+enum { CU_ATT_WARPS = 4, CU_ATT_MAX_WARPS = 8 };   /* warps of the attention blocks; the persistent kernel runs them with 8 */
 
-/* Causal attention of query token t (blockIdx.x), head h (blockIdx.y) over the
+/* Causal attention of query token t (tile.b.x), head h (tile.b.y) over the
  * cache rows lo … pos (window: the WINDOW most recent; chunk: its own CHUNK;
  * RING: row j is j mod RING).  Each warp walks every 4th key with an online
  * softmax (running max m, sum l, output acc), lane c holding dims c, c+32, …;
@@ -487,17 +502,17 @@ enum { CU_ATT_WARPS = 4 };
  * TEMP (Llama 4) and LOGN (Qwen-1) scale q by position first, as the C does.
  * grid (T, H) × 128 threads.
  *
- * SPLIT_KEYS > 0 (decode, flash-decoding): block z = blockIdx.z takes only the
+ * SPLIT_KEYS > 0 (decode, flash-decoding): block z = tile.b.z takes only the
  * keys lo + z·SPLIT_KEYS … of the range, so a long context is spread over
  * many blocks, and writes its unnormalised (m, l, acc[D]) to part[h][z];
  * cu_attention_merge combines them.  grid (1, H, S). */
 template <int H, int KVH, int D, int WINDOW, int CHUNK, int RING, bool SINKS, bool TEMP, bool LOGN, int SPLIT_KEYS>
-__device__ __forceinline__ void cu_attention(const float *q, const float *k_cache, const float *v_cache, const float *sinks, float *out,
+__device__ __forceinline__ void cu_attention(const CuTile &tile, const float *q, const float *k_cache, const float *v_cache, const float *sinks, float *out,
                                              float *part, const int *pos_p, float scale, float temp_floor, float temp_scale, int logn_seq) {
     constexpr int DL = (D + 31) / 32, KVW = KVH * D;
-    __shared__ float m_s[CU_ATT_WARPS], l_s[CU_ATT_WARPS], acc_s[CU_ATT_WARPS][D];
-    const int t = blockIdx.x, h = blockIdx.y, g = h / (H / KVH);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    __shared__ float m_s[CU_ATT_MAX_WARPS], l_s[CU_ATT_MAX_WARPS], acc_s[CU_ATT_MAX_WARPS][D];
+    const int t = tile.b.x, h = tile.b.y, g = h / (H / KVH);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
     const int pos = *pos_p + t;
     int lo = 0;
     if (WINDOW > 0 && pos - WINDOW + 1 > lo) lo = pos - WINDOW + 1;
@@ -505,8 +520,8 @@ __device__ __forceinline__ void cu_attention(const float *q, const float *k_cach
     int jb = lo, je = pos;
     float *mine = nullptr;
     if constexpr (SPLIT_KEYS > 0) {
-        mine = part + ((size_t)h * gridDim.z + blockIdx.z) * (D + 2);
-        jb = lo + (int)blockIdx.z * SPLIT_KEYS;
+        mine = part + ((size_t)h * tile.g.z + tile.b.z) * (D + 2);
+        jb = lo + (int)tile.b.z * SPLIT_KEYS;
         je = jb + SPLIT_KEYS - 1 < pos ? jb + SPLIT_KEYS - 1 : pos;
         if (jb > pos) {   /* beyond the context: an empty part (the whole block leaves) */
             if (threadIdx.x == 0) { mine[0] = -INFINITY; mine[1] = 0.0f; }
@@ -525,7 +540,7 @@ __device__ __forceinline__ void cu_attention(const float *q, const float *k_cach
         acc[c] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
-    for (int j = jb + warp; j <= je; j += CU_ATT_WARPS) {
+    for (int j = jb + warp; j <= je; j += nw) {
         const size_t row = (size_t)(RING ? j % (RING ? RING : 1) : j);
         const float *kr = k_cache + row * KVW + (size_t)g * D, *vr = v_cache + row * KVW + (size_t)g * D;
         float s = 0.0f;
@@ -552,15 +567,15 @@ __device__ __forceinline__ void cu_attention(const float *q, const float *k_cach
     }
     __syncthreads();
     float M = -INFINITY;
-    for (int w = 0; w < CU_ATT_WARPS; w++) M = fmaxf(M, m_s[w]);
+    for (int w = 0; w < nw; w++) M = fmaxf(M, m_s[w]);
     if constexpr (SINKS && SPLIT_KEYS == 0) M = fmaxf(M, sinks[h]);
-    float L = 0.0f, e[CU_ATT_WARPS];
-    for (int w = 0; w < CU_ATT_WARPS; w++) { e[w] = l_s[w] > 0.0f ? expf(m_s[w] - M) : 0.0f; L += l_s[w] * e[w]; }
+    float L = 0.0f, e[CU_ATT_MAX_WARPS];
+    for (int w = 0; w < nw; w++) { e[w] = l_s[w] > 0.0f ? expf(m_s[w] - M) : 0.0f; L += l_s[w] * e[w]; }
     if constexpr (SPLIT_KEYS > 0) {   /* this part, unnormalised */
         if (threadIdx.x == 0) { mine[0] = M; mine[1] = L; }
         for (int i = threadIdx.x; i < D; i += blockDim.x) {
             float v = 0.0f;
-            for (int w = 0; w < CU_ATT_WARPS; w++) v += acc_s[w][i] * e[w];
+            for (int w = 0; w < nw; w++) v += acc_s[w][i] * e[w];
             mine[2 + i] = v;
         }
         return;
@@ -570,16 +585,16 @@ __device__ __forceinline__ void cu_attention(const float *q, const float *k_cach
     float *o = out + (size_t)t * H * D + (size_t)h * D;
     for (int i = threadIdx.x; i < D; i += blockDim.x) {
         float v = 0.0f;
-        for (int w = 0; w < CU_ATT_WARPS; w++) v += acc_s[w][i] * e[w];
+        for (int w = 0; w < nw; w++) v += acc_s[w][i] * e[w];
         o[i] = v * inv;
     }
 }
 
-/* Merge the S parts of each head h = blockIdx.x (decode): the largest max, the
+/* Merge the S parts of each head h = tile.b.x (decode): the largest max, the
  * rescaled sums (and the sink), out = Σ acc·e^(m − M) / L.  grid H. */
 template <int H, int D, int S, bool SINKS>
-__device__ __forceinline__ void cu_attention_merge(const float *part, const float *sinks, float *out) {
-    const int h = blockIdx.x;
+__device__ __forceinline__ void cu_attention_merge(const CuTile &tile, const float *part, const float *sinks, float *out) {
+    const int h = tile.b.x;
     const float *ph = part + (size_t)h * S * (D + 2);
     float M = -INFINITY, L = 0.0f;
     for (int z = 0; z < S; z++) M = fmaxf(M, ph[(size_t)z * (D + 2)]);
@@ -602,7 +617,7 @@ __device__ __forceinline__ void cu_attention_merge(const float *part, const floa
 
 /* ── mixture of experts ───────────────────────────────────────────────────── */
 
-/* Routing of token t = blockIdx.x, by one thread, exactly as rt_moe_route
+/* Routing of token t = tile.b.x, by one thread, exactly as rt_moe_route
  * (runtime/archc_kernels.h) computes it: scores by softmax over all experts
  * or sigmoid; selection on scores + select_bias (the bias never enters the
  * weights); group-limited selection keeps the TOPG groups ranked by the sum
@@ -611,9 +626,9 @@ __device__ __forceinline__ void cu_attention_merge(const float *part, const floa
  * (lowest index first on ties, as torch.topk), renormalised when NORMALIZE,
  * times the routed scaling factor.  Writes sel[t][K] and wt[t][K]. */
 template <int E, int K, bool SIGMOID, int GROUPS, int TOPG, bool GROUPMAX, bool NORMALIZE>
-__device__ __forceinline__ void cu_moe_route(const float *logits, const float *select_bias, int *sel_out, float *wt_out, float scale) {
+__device__ __forceinline__ void cu_moe_route(const CuTile &tile, const float *logits, const float *select_bias, int *sel_out, float *wt_out, float scale) {
     if (threadIdx.x != 0) return;
-    const int t = blockIdx.x;
+    const int t = tile.b.x;
     float l[E], c[E];
     for (int e = 0; e < E; e++) l[e] = logits[(size_t)t * E + e];
     if constexpr (SIGMOID) {
@@ -666,17 +681,17 @@ __device__ __forceinline__ void cu_moe_route(const float *logits, const float *s
     }
 }
 
-/* The selected experts' SwiGLU for every (token, choice) p = blockIdx.y:
+/* The selected experts' SwiGLU for every (token, choice) p = tile.b.y:
  * act[p][n] = silu(x[t]·Wg[e][n]) · (x[t]·Wu[e][n]), e = sel[p], t = p / K; one
  * warp per row n, reading only the chosen experts' weights (from the device
  * array of expert pointers).  grid (ceil(I/8), T·K). */
 template <int FMT, int H, int I, int K, int BN, int BK>
-__device__ __forceinline__ void cu_moe_gate_up(const float *x, const typename CuStore<FMT>::T *const *gate,
+__device__ __forceinline__ void cu_moe_gate_up(const CuTile &tile, const float *x, const typename CuStore<FMT>::T *const *gate,
                                                const typename CuStore<FMT>::T *const *up, const float *const *gate_s,
                                                const float *const *up_s, const int *sel, float *act) {
-    const int lane = threadIdx.x & 31, n = blockIdx.x * CU_GEMV_WARPS + (threadIdx.x >> 5);
+    const int lane = threadIdx.x & 31, n = tile.b.x * CU_GEMV_WARPS + (threadIdx.x >> 5);
     if (n >= I) return;
-    const int p = blockIdx.y, e = sel[p];
+    const int p = tile.b.y, e = sel[p];
     const float *xt = x + (size_t)(p / K) * H;
     const float g = cu_row_dot<FMT, H, BN, BK>(gate[e], gate_s ? gate_s[e] : nullptr, n, xt, lane);
     const float u = cu_row_dot<FMT, H, BN, BK>(up[e], up_s ? up_s[e] : nullptr, n, xt, lane);
@@ -686,11 +701,11 @@ __device__ __forceinline__ void cu_moe_gate_up(const float *x, const typename Cu
 /* y[t][n] = Σ_k wt[t][k] · (act[t·K+k] · Wd[sel[t][k]][n]), the K choices summed
  * in order; overwrites y.  grid (ceil(H/8), T). */
 template <int FMT, int H, int I, int K, int BN, int BK>
-__device__ __forceinline__ void cu_moe_down(const float *act, const typename CuStore<FMT>::T *const *down, const float *const *down_s,
+__device__ __forceinline__ void cu_moe_down(const CuTile &tile, const float *act, const typename CuStore<FMT>::T *const *down, const float *const *down_s,
                                             const int *sel, const float *wt, float *y) {
-    const int lane = threadIdx.x & 31, n = blockIdx.x * CU_GEMV_WARPS + (threadIdx.x >> 5);
+    const int lane = threadIdx.x & 31, n = tile.b.x * CU_GEMV_WARPS + (threadIdx.x >> 5);
     if (n >= H) return;
-    const int t = blockIdx.y;
+    const int t = tile.b.y;
     float acc = 0.0f;
     for (int k = 0; k < K; k++) {
         const int p = t * K + k, e = sel[p];
@@ -708,11 +723,11 @@ enum { CU_ROUTE_TOPK_SOFTMAX = 0, CU_ROUTE_TOPK_SIGMOID_INPUT = 1 };
 enum { CU_ACT_OAI = 2 };   /* gpt-oss: (clamp(up, ±limit) + 1) · g·σ(alpha·g), g = min(gate, limit) */
 
 /* Top K of the router logits (+ bias; lowest index first on ties), then softmax over
- * those K (gpt-oss) or a sigmoid of each (Llama 4).  One thread, token blockIdx.x. */
+ * those K (gpt-oss) or a sigmoid of each (Llama 4).  One thread, token tile.b.x. */
 template <int E, int K, int ROUTE>
-__device__ __forceinline__ void cu_moe_stacked_route(const float *logits, const float *router_bias, int *sel_out, float *wt_out) {
+__device__ __forceinline__ void cu_moe_stacked_route(const CuTile &tile, const float *logits, const float *router_bias, int *sel_out, float *wt_out) {
     if (threadIdx.x != 0) return;
-    const int t = blockIdx.x;
+    const int t = tile.b.x;
     float l[E];   /* the router's logits + its bias (the C adds it in the projection's epilogue) */
     for (int e = 0; e < E; e++) l[e] = router_bias ? logits[(size_t)t * E + e] + router_bias[e] : logits[(size_t)t * E + e];
     int sel[K];
@@ -775,20 +790,20 @@ __device__ __forceinline__ float cu_mxfp4_row(const void *W, const uint8_t *scal
     return cu_warp_sum(acc);
 }
 
-/* For (token, choice) p = blockIdx.y: gu = xin·W_gu[e] (+ b_gu[e]), xin = x[t]
+/* For (token, choice) p = tile.b.y: gu = xin·W_gu[e] (+ b_gu[e]), xin = x[t]
  * (× the routing weight for Llama 4), then h[p][i] from the gate/up pair
  * (interleaved columns or halves) through ACT.  Non-MXFP4: a thread per
  * output i (blocks of 256); MXFP4: a warp per i (8 a block). */
 template <int FMT, int H, int I, int K, int ROUTE, int ACT, bool INTERLEAVED, bool MX>
-__device__ __forceinline__ void cu_moe_stacked_gate_up(const float *x, const void *gate_up, const uint8_t *scales, const float *bias,
+__device__ __forceinline__ void cu_moe_stacked_gate_up(const CuTile &tile, const float *x, const void *gate_up, const uint8_t *scales, const float *bias,
                                                        const int *sel, const float *wt, float *h, float limit, float alpha) {
-    const int p = blockIdx.y, t = p / K, e = sel[p];
+    const int p = tile.b.y, t = p / K, e = sel[p];
     __shared__ float xin[H];
     const float in_scale = ROUTE == CU_ROUTE_TOPK_SIGMOID_INPUT ? wt[p] : 1.0f;
     for (int k = threadIdx.x; k < H; k += blockDim.x) xin[k] = ROUTE == CU_ROUTE_TOPK_SIGMOID_INPUT ? x[(size_t)t * H + k] * in_scale : x[(size_t)t * H + k];
     __syncthreads();
     const int lane = threadIdx.x & 31;
-    const int i = MX ? blockIdx.x * CU_GEMV_WARPS + (threadIdx.x >> 5) : blockIdx.x * blockDim.x + threadIdx.x;
+    const int i = MX ? tile.b.x * CU_GEMV_WARPS + (threadIdx.x >> 5) : tile.b.x * blockDim.x + threadIdx.x;
     if (i >= I) return;
     const int cg = INTERLEAVED ? 2 * i : i, cu = INTERLEAVED ? 2 * i + 1 : I + i;
     float g, u;
@@ -815,10 +830,10 @@ __device__ __forceinline__ void cu_moe_stacked_gate_up(const float *x, const voi
 /* y[t][n] = Σ_k w_k · (h[t·K+k]·W_d[e] + b_d[e])[n] (gpt-oss; Llama 4: w_k = 1),
  * the K choices summed in order; overwrites y.  grid (…, T). */
 template <int FMT, int H, int I, int K, int ROUTE, bool MX>
-__device__ __forceinline__ void cu_moe_stacked_down(const float *h, const void *down, const uint8_t *scales, const float *bias,
+__device__ __forceinline__ void cu_moe_stacked_down(const CuTile &tile, const float *h, const void *down, const uint8_t *scales, const float *bias,
                                                     const int *sel, const float *wt, float *y) {
-    const int t = blockIdx.y, lane = threadIdx.x & 31;
-    const int n = MX ? blockIdx.x * CU_GEMV_WARPS + (threadIdx.x >> 5) : blockIdx.x * blockDim.x + threadIdx.x;
+    const int t = tile.b.y, lane = threadIdx.x & 31;
+    const int n = MX ? tile.b.x * CU_GEMV_WARPS + (threadIdx.x >> 5) : tile.b.x * blockDim.x + threadIdx.x;
     if (n >= H) return;
     float acc = 0.0f;
     for (int k = 0; k < K; k++) {
