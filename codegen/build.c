@@ -585,7 +585,7 @@ static int find_nvcc(char *buf, size_t cap) {
     return -1;
 }
 
-static int build_cuda(const char *cu_path, const char *exe_path, const char *inc, int emu) {
+static int build_cuda(const char *cu_path, const char *exe_path, const char *inc, int emu, bool l2_loads) {
     const char *lib = env_or("ARCHC_RUNTIME_LIB", ARCHC_RUNTIME_LIB);
     Compiler c = {0};
     Argv a = {0};
@@ -634,6 +634,8 @@ static int build_cuda(const char *cu_path, const char *exe_path, const char *inc
             if (err) { argv_free(&extra); goto done; }
         }
         argv_free(&extra);
+        /* the persistent decode reads activations other SMs wrote during the same launch: not from L1 */
+        if (l2_loads && push_words(&a, "-Xptxas -dlcm=cg")) goto done;
         if (push_words(&a, env_or("ARCHC_NVCC_FLAGS", "")) || pushf(&a, "-I%s%s", inc, NULL) || push_path(&a, cu_path)) goto done;
     }
     if (push(&a, lib) || push_words(&a, "-lm -lpthread") || push(&a, "-o") || push_path(&a, exe_path)) goto done;
@@ -652,7 +654,7 @@ int build_executable(const char *c_path, const char *exe_path, const BuildOption
     if (!o) o = &none;
     const char *inc = env_or("ARCHC_RUNTIME_INCLUDE", ARCHC_RUNTIME_INCLUDE);
     if (build_is_cuda(o->target)) {
-        int rc = build_cuda(c_path, exe_path, inc, !strcmp(o->target, "cuda-emu"));
+        int rc = build_cuda(c_path, exe_path, inc, !strcmp(o->target, "cuda-emu"), o->l2_loads);
         if (rc == 0 && o->embed_dir) rc = embed_weights(exe_path, o->embed_dir);
         return rc;
     }

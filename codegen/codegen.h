@@ -10,6 +10,7 @@
 #ifndef ARCHC_CODEGEN_H
 #define ARCHC_CODEGEN_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include "ir.h"
 
@@ -33,6 +34,7 @@ typedef struct BuildOptions {
     const char *cc;         /* an external compiler (--cc); NULL: $ARCHC_CC, else in-process Clang
                              * when archc has it, else cc (TRIPLE-gcc for a foreign target) */
     const char *embed_dir;  /* append this checkpoint directory's files to the executable */
+    bool l2_loads;          /* --target=cuda with decode-persistent: global loads bypass L1 (-Xptxas -dlcm=cg) */
 } BuildOptions;
 int build_executable(const char *c_path, const char *exe_path, const BuildOptions *opts);
 /* archc run: compile c_path and run its main(argc, argv) — in memory, in this

@@ -1052,7 +1052,8 @@ void emit_preamble(Emitter *e) {
         out(e, " *\n * CUDA: weights live on the device in their stored format; every kernel below is\n"
                " * a template of runtime/cuda/archc_cuda.cuh instantiated with this model's literals;\n"
                " * a decode step is captured once as a CUDA graph and replayed.\n");
-        out(e, " * Build: nvcc -O3 -std=c++17 -arch=sm_90 -I<archc>/runtime THIS.cu <archc build>/libarchc_rt.a -lm -lpthread\n");
+        out(e, " * Build: nvcc -O3 -std=c++17 -arch=sm_90 -I<archc>/runtime THIS.cu <archc build>/libarchc_rt.a -lm -lpthread\n");        if (e->g->decode_persistent)
+            out(e, " * (decode-persistent: add -Xptxas -dlcm=cg, see decode_persistent_kernel)\n");
         out(e, " * (archc -o EXE --target=cuda does this), or on the CPU emulator (tests):\n"
                " *   c++ -O1 -std=c++17 -x c++ -DARCHC_CUDA_EMU -I<archc>/runtime THIS.cu <archc build>/libarchc_rt.a -lm -lpthread\n");
         out(e, " * Read top to bottom: constants, weights, kernels, state, forward_prefill, forward_decode.\n */\n");

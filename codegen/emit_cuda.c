@@ -86,8 +86,11 @@ static const char *rope_layout(const Emitter *e, const Node *n) {
  * `params` is the launcher's parameter list, `kparams` the kernel's (without
  * T), `body` the template call, `grid`/`block` the launch shape (may use T),
  * `args` the kernel's arguments. */
+static int cur_kernel;   /* the program kernel being printed (emit_kernels) */
+
 static void kernel_pair(Emitter *e, const char *name, const char *params, const char *kparams, const char *body, const char *grid,
                         const char *block, const char *args) {
+    cuda_op_register(cur_kernel, params, name, kparams, body, grid, args);
     out(e, "__global__ void %s_kernel(%s) {\n    %s;\n}\n", name, kparams, body);
     out(e, "static void %s(%s) {\n    CU_LAUNCH(%s_kernel, %s, %s, 0, cu_stream, %s);\n}\n\n", name, params, name, grid, block, args);
 }
@@ -287,15 +290,27 @@ static void emit_attention(Emitter *e, const Kernel *k) {
              sinks ? "true" : "false", n->temp_floor > 0 ? "true" : "false", n->logn_seq > 0 ? "true" : "false");
     const char *kp = sinks ? "const float *q, const float *k_cache, const float *v_cache, const float *sinks, float *out, float *part, const int *pos"
                            : "const float *q, const float *k_cache, const float *v_cache, float *out, float *part, const int *pos";
-    for (int split = 0; split < 2; split++)
-        out(e, "__global__ void %s%s_kernel(%s) {\n"
-               "    cu_attention<%s, %d>(cu_grid_tile(), q, k_cache, v_cache, %s, out, part, pos, %s,\n        %s, %s, %d);\n}\n",
-            nm, split ? "_split" : "", kp, tmpl, split ? keys : 0, sk, flit((float)n->scale), flit((float)n->temp_floor),
-            flit((float)n->temp_scale), n->logn_seq);
-    out(e, "__global__ void %s_merge_kernel(const float *part, const float *sinks, float *out) {\n"
-           "    cu_attention_merge<%d, %d, %d, %s>(cu_grid_tile(), part, sinks, out);\n}\n", nm, n->heads, n->head_dim, S, sinks ? "true" : "false");
-    out(e, "static void %s(const float *q, const float *k_cache, const float *v_cache, %sfloat *out, int T, const int *pos) {\n", nm,
-        sinks ? "const float *sinks, " : "");
+    char body[2][512], merge[256], name[2][192], params[256], grid[64], args[160];
+    for (int split = 0; split < 2; split++) {
+        snprintf(body[split], sizeof body[split], "cu_attention<%s, %d>(cu_grid_tile(), q, k_cache, v_cache, %s, out, part, pos, %s,\n        %s, %s, %d)",
+                 tmpl, split ? keys : 0, sk, flit((float)n->scale), flit((float)n->temp_floor), flit((float)n->temp_scale), n->logn_seq);
+        snprintf(name[split], sizeof name[split], "%s%s", nm, split ? "_split" : "");
+        out(e, "__global__ void %s_kernel(%s) {\n    %s;\n}\n", name[split], kp, body[split]);
+    }
+    snprintf(merge, sizeof merge, "cu_attention_merge<%d, %d, %d, %s>(cu_grid_tile(), part, sinks, out)", n->heads, n->head_dim, S,
+             sinks ? "true" : "false");
+    out(e, "__global__ void %s_merge_kernel(const float *part, const float *sinks, float *out) {\n    %s;\n}\n", nm, merge);
+    /* decode's two launches, for the persistent decode's instruction list */
+    snprintf(params, sizeof params, "const float *q, const float *k_cache, const float *v_cache, %sfloat *out, int T, const int *pos",
+             sinks ? "const float *sinks, " : "");
+    snprintf(grid, sizeof grid, "dim3(1, %d, %d)", n->heads, S);
+    snprintf(args, sizeof args, "q, k_cache, v_cache, %sout, d_att_part, pos", sinks ? "sinks, " : "");
+    cuda_op_register(cur_kernel, params, name[1], kp, body[1], grid, args);
+    snprintf(name[0], sizeof name[0], "%s_merge", nm);
+    snprintf(grid, sizeof grid, "dim3(%d)", n->heads);
+    snprintf(args, sizeof args, "d_att_part, %s, out", sk);
+    cuda_op_register(cur_kernel, params, name[0], "const float *part, const float *sinks, float *out", merge, grid, args);
+    out(e, "static void %s(%s) {\n", nm, params);
     out(e, "    if (T == 1) {   /* decode: %d blocks of %d keys per head, then their merge */\n", S, keys);
     out(e, "        CU_LAUNCH(%s_split_kernel, dim3(1, %d, %d), dim3(32 * CU_ATT_WARPS), 0, cu_stream, q, k_cache, v_cache, %sout, d_att_part, pos);\n",
         nm, n->heads, S, sinks ? "sinks, " : "");
@@ -463,8 +478,10 @@ static void emit_kernels(Emitter *e) {
     bool softcap = false;
     for (int ph = 0; ph < PH_COUNT; ph++)
         for (int i = 0; i < e->p->n_steps[ph]; i++) softcap |= e->p->steps[ph][i].kind == S_SOFTCAP;
+    cuda_ops_reset(e->p->n_kernels);
     for (int i = 0; i < e->p->n_kernels; i++) {
         const Kernel *k = &e->p->kernels[i];
+        cur_kernel = i;
         switch (k->kind) {
         case KK_EMBED: emit_embed(e, k); break;
         case KK_RMSNORM: emit_rmsnorm(e, k); break;
@@ -487,6 +504,7 @@ static void emit_kernels(Emitter *e) {
     out(e, "/* cos/sin of this call's positions for one RoPE table (runtime/rope.c's rule) */\n"
            "__global__ void rope_angles_kernel(const float *inv_freq, int half, float mscale, const int *pos, int T, float *cos_t,\n"
            "        float *sin_t) {\n    cu_rope_angles(inv_freq, half, mscale, pos, T, cos_t, sin_t);\n}\n\n");
+    cuda_emit_persistent_kernel(e);
 }
 
 /* ── forward ─────────────────────────────────────────────────────────────── */
@@ -501,7 +519,7 @@ static const LayerSlot *expert_slot(const Program *p, WeightRole role) {
 /* The text of an operand: activations are views of the device arena, the
  * entry point's own arguments live on the device (d_tokens, d_pos, d_logits,
  * d_hidden_out).  One of 8 rotating buffers. */
-static const char *arg_text(const Emitter *e, Arg a) {
+const char *cuda_arg_text(const Emitter *e, Arg a) {
     static char buf[8][160];
     static int k;
     k = (k + 1) & 7;
@@ -559,24 +577,24 @@ static void emit_step(Emitter *e, Phase ph, const Step *s) {
         const Kernel *k = &e->p->kernels[s->kernel];
         out(e, "%s(", k->name);
         for (int i = 0; i < s->n_args; i++)
-            out(e, "%s%s", i ? (k->kind == KK_QK_ROPE_STORE && i == 5 ? ",\n        " : ", ") : "", arg_text(e, s->arg[i]));
+            out(e, "%s%s", i ? (k->kind == KK_QK_ROPE_STORE && i == 5 ? ",\n        " : ", ") : "", cuda_arg_text(e, s->arg[i]));
         out(e, ");");
         if (s->remark) out(e, "  /* %s */", s->remark);
         out(e, "\n");
         break;
     }
     case S_COPY:
-        out(e, "CU_CHECK(cudaMemcpyAsync(%s, %s, sizeof(float) * %s * %d, cudaMemcpyDeviceToDevice, cu_stream));\n", arg_text(e, s->arg[0]),
-            arg_text(e, s->arg[1]), arg_text(e, s->arg[2]), s->width);
+        out(e, "CU_CHECK(cudaMemcpyAsync(%s, %s, sizeof(float) * %s * %d, cudaMemcpyDeviceToDevice, cu_stream));\n", cuda_arg_text(e, s->arg[0]),
+            cuda_arg_text(e, s->arg[1]), cuda_arg_text(e, s->arg[2]), s->width);
         break;
     case S_SOFTCAP:
         out(e, "CU_LAUNCH(softcap_kernel, dim3(cu_blocks((size_t)%s * VOCAB)), dim3(256), 0, cu_stream, d_logits, %s, %s);  /* final soft-cap */\n",
-            arg_text(e, s->arg[0]), arg_text(e, s->arg[0]), flit((float)s->value));
+            cuda_arg_text(e, s->arg[0]), cuda_arg_text(e, s->arg[0]), flit((float)s->value));
         break;
     case S_ROPE_ANGLES: {
         const RopeTable *t = &g->rope[s->id];
         out(e, "CU_LAUNCH(rope_angles_kernel, dim3(1), dim3(256), 0, cu_stream, d_rope_inv_freq_%s, %d, rope_mscale_%s, d_pos, %s,\n"
-               "        rope_cos_%s, rope_sin_%s);\n", t->name, t->dims / 2, t->name, arg_text(e, s->arg[0]), t->name, t->name);
+               "        rope_cos_%s, rope_sin_%s);\n", t->name, t->dims / 2, t->name, cuda_arg_text(e, s->arg[0]), t->name, t->name);
         break;
     }
     }
@@ -635,7 +653,7 @@ static void emit_state(Emitter *e) {
     out(e, "static int *d_io, *h_io;            /* [1 + TMAX]: the position, then the tokens (device; pinned host copy) */\n");
     out(e, "static int *d_pos, *d_tokens;       /* views of d_io                               */\n");
     out(e, "static int *d_best, *h_best;        /* greedy decode: the argmax id (device; pinned host copy) */\n");
-    out(e, "static cudaGraphExec_t decode_graph; /* forward_decode, captured at the first decode step */\n\n");
+    out(e, "static cudaGraphExec_t decode_graph; /* forward_decode, captured at the first decode step */\n\n");    cuda_emit_persistent_state(e);
     for (int i = 0; i < p->n_layer_slots; i++) {
         const LayerSlot *ls = &p->layer_slots[i];
         if (!ls->experts) continue;
@@ -716,6 +734,7 @@ static void emit_init(Emitter *e) {
         out(e, "    d_rope_inv_freq_%s = (float *)cu_upload(rope_inv_freq_%s, sizeof(float) * %d);\n", t->name, t->name, half);
         out(e, "    rope_cos_%s = cu_floats((size_t)TMAX * %d);\n    rope_sin_%s = cu_floats((size_t)TMAX * %d);\n", t->name, half, t->name, half);
     }
+    cuda_emit_persistent_init(e);
     out(e, "    CU_CHECK(cudaDeviceSynchronize());\n    return 0;\n}\n\n");
     out(e, "static void model_release(void) {\n"
            "    if (decode_graph) cudaGraphExecDestroy(decode_graph);\n"
@@ -731,6 +750,7 @@ static void emit_dispatch(Emitter *e) {
     out(e, "static void decode_step(int token, int pos) {\n");
     out(e, "    h_io[0] = pos;\n    h_io[1] = token;\n");
     out(e, "    CU_CHECK(cudaMemcpyAsync(d_io, h_io, sizeof(int) * 2, cudaMemcpyHostToDevice, cu_stream));\n");
+    cuda_emit_persistent_launch(e);
     out(e, "    static int use_graph = -1;\n");
     out(e, "    if (use_graph < 0) { const char *s = getenv(\"ARCHC_CUDA_GRAPH\"); use_graph = !(s && !strcmp(s, \"0\")); }\n");
     out(e, "    if (!use_graph) { forward_decode(); return; }\n");

@@ -49,7 +49,7 @@ static void usage(FILE *f) {
             "       archc init-weights MODEL.yaml -o DIR [--dtype f32|bf16|f16] [--seed S]\n"
             "       archc quantize HF_DIR -o OUT_DIR --format int8|int4|fp8|mxfp4 [--keep PATTERN]... [--quantize-embeddings]\n"
             "options:\n"
-            "  --disable-pass=NAME   skip a pass (repeatable); --list-passes shows them\n"
+            "  --disable-pass=NAME   skip a pass (repeatable); --list-passes shows them\n"            "  --enable-pass=NAME    run a pass that is off by default (repeatable; decode-persistent)\n"
             "  --weights-format=F    compile for a checkpoint stored as f32, bf16 or f16\n"
             "  --prefill-chunk=N     tokens per prefill chunk (default 128): activation memory vs matmul tile reuse\n"
             "  --target=TRIPLE       build a static executable for x86_64-linux-gnu or aarch64-linux-gnu with every\n"
@@ -133,6 +133,9 @@ static int compile_option(const char *a, CompileOptions *o) {
             fprintf(stderr, "archc: error: --prefill-chunk=%s: expected an integer in 1 … 4096\n", a + 16);
             return -1;
         }
+    } else if (!strncmp(a, "--enable-pass=", 14)) {
+        if (o->passes.n_enabled >= 16) { fprintf(stderr, "archc: error: too many --enable-pass options\n"); return -1; }
+        o->passes.enabled[o->passes.n_enabled++] = a + 14;
     } else if (!strncmp(a, "--disable-pass=", 15)) {
         if (o->passes.n_disabled >= 16) { fprintf(stderr, "archc: error: too many --disable-pass options\n"); return -1; }
         o->passes.disabled[o->passes.n_disabled++] = a + 15;
@@ -259,7 +262,7 @@ int main(int argc, char **argv) {
             else printf("in-process compilation: no (built without the Clang/LLVM libraries; executables are built with cc)\n");
             return 0;
         } else if (!strcmp(a, "--list-passes")) {
-            for (int p = 0; p < pass_count; p++) printf("%-14s %s\n", pass_table[p].name, pass_table[p].what);
+            for (int p = 0; p < pass_count; p++) printf("%-17s %s\n", pass_table[p].name, pass_table[p].what);
             return 0;
         } else if (!strcmp(a, "-o")) {
             if (i + 1 >= argc) { fprintf(stderr, "archc: error: -o needs a file name\n"); return 2; }
@@ -325,6 +328,7 @@ int main(int argc, char **argv) {
     }
     if (out_check(outp, inputs, 1) || (build && out_check(cpath, inputs, 1))) { graph_free(&g); return 1; }
     int erc = emit_file(&g, be, cpath);
+    bo.l2_loads = g.decode_persistent;
     graph_free(&g);
     if (erc != 0) return 1;
     if (build) {

@@ -179,6 +179,7 @@ typedef struct Graph {
     int tmax;                   /* tokens per prefill chunk                      */
     int64_t arena_floats;       /* memplan: arena size in floats per token row    */
     bool memplanned;
+    bool decode_persistent;     /* decode-persistent pass: the CUDA backend prints the decode step as one persistent kernel */
     const char *passes_run[16]; int n_passes_run;
 } Graph;
 

@@ -11,6 +11,8 @@
  *   expert-group   MoE: tokens grouped per selected expert (matrix-matrix)
  *   mla-absorb     MLA decode: W_uk folded into the query, attention over the latent cache
  *   memplan        one activation arena; offsets from liveness (in-place reuse)
+ *   decode-persistent  (off unless --enable-pass) the CUDA backend's decode step as one
+ *                  persistent kernel over an instruction list (docs/persistent.md)
  */
 #ifndef ARCHC_PASSES_H
 #define ARCHC_PASSES_H
@@ -20,6 +22,8 @@
 typedef struct PassOptions {
     const char *disabled[16];
     int n_disabled;
+    const char *enabled[16];   /* passes that are off by default, switched on */
+    int n_enabled;
     int verbose;         /* print a line per pass to stderr */
 } PassOptions;
 
@@ -27,6 +31,7 @@ typedef struct PassInfo {
     const char *name;
     const char *what;
     int (*run)(Graph *g);  /* 0 ok */
+    bool off_by_default;   /* runs only with --enable-pass=NAME (not validated on hardware yet) */
 } PassInfo;
 
 extern const PassInfo pass_table[];
@@ -39,6 +44,7 @@ int pass_swa_tile(Graph *g);
 int pass_expert_group(Graph *g);
 int pass_mla_absorb(Graph *g);
 int pass_memplan(Graph *g);
+int pass_decode_persistent(Graph *g);
 
 /* Run the pipeline (skipping disabled passes), verifying after each pass.
  * Unknown names in opts->disabled are an error (listed with the known ones). */

@@ -50,3 +50,17 @@ endforeach()
 add_test(NAME cuda.errors
          COMMAND bash ${ARCHC_TEST_DIR}/cuda/run_errors.sh $<TARGET_FILE:archc> ${ARCHC_TEST_DIR}/fixtures
                  ${CMAKE_BINARY_DIR}/cuda-work/errors)
+# decode-persistent (issue 11): the decode step as one persistent kernel over an instruction
+# list; equal to the separate launches and to transformers, on every dense family
+foreach(name qwen3 gemma3 qwen1 llama llama_bf16 mistral olmo2 smollm3 qwen2 qwen3_f16)
+  add_test(NAME cuda.emu.persistent.${name}
+           COMMAND bash ${ARCHC_TEST_DIR}/cuda/run_persistent.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                   ${ARCHC_TEST_DIR}/fixtures/${name} ${CMAKE_BINARY_DIR}/cuda-work/persistent-${name})
+endforeach()
+add_test(NAME cuda.emu.persistent.qwen3.no-memplan
+         COMMAND bash ${ARCHC_TEST_DIR}/cuda/run_persistent.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                 ${ARCHC_TEST_DIR}/fixtures/qwen3 ${CMAKE_BINARY_DIR}/cuda-work/persistent-qwen3-no-memplan --disable-pass=memplan)
+add_test(NAME cuda.nvcc.persistent.qwen3
+         COMMAND bash ${ARCHC_TEST_DIR}/cuda/run_cuda_build.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                 ${ARCHC_TEST_DIR}/fixtures/qwen3 ${CMAKE_BINARY_DIR}/cuda-work/nvcc-persistent-qwen3 --enable-pass=decode-persistent)
+set_tests_properties(cuda.nvcc.persistent.qwen3 PROPERTIES SKIP_RETURN_CODE 77)

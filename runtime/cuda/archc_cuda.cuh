@@ -42,6 +42,7 @@
 #include <cuda_runtime.h>
 #define CU_LAUNCH(kernel, grid, block, smem, stream, ...) kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__)
 #endif
+#include <initializer_list>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -874,6 +875,72 @@ __device__ __forceinline__ void cu_argmax(const float *logits, int n, int *best)
 }
 __global__ void cu_argmax_kernel(const float *logits, int n, int *best) { cu_argmax(logits, n, best); }
 
+/* ── persistent decode (the decode-persistent pass) ─────────────────────────
+ * The whole decode step as one kernel: a list of instructions, built at load
+ * time from the model's decode steps (the emitted .cu prints it as a table),
+ * each one kernel body over a grid of tiles with its operands in slots and the
+ * earlier instructions it must wait for.  Every block walks the list; it runs
+ * tiles blockIdx.x, blockIdx.x + gridDim.x, … of each instruction once the
+ * instructions it depends on have finished all their tiles (counters in
+ * global memory: done[i] = tiles of i completed), then adds its own count.
+ * Independent instructions (q, k and v projections; a layer's attention and
+ * the next norm's weights…) overlap; there is no barrier over the whole grid.
+ *
+ * Requirements on a GPU: all blocks resident at once (a cooperative launch of
+ * at most the occupancy limit), and loads of activations that bypass L1
+ * (built with -Xptxas -dlcm=cg: another SM may have rewritten a line this SM
+ * cached earlier in the same launch).  On the CPU emulator the grid is one
+ * block, which finds every dependency already done. */
+union CuSlot { void *p; long long i; double f; };
+enum { CU_INSTR_SLOTS = 16, CU_PERSISTENT_THREADS = 256 };
+struct CuInstr {
+    int op;                    /* which kernel body (the emitted decode_op's case) */
+    unsigned grid[3];          /* its tiles                                        */
+    int dep0, ndep;            /* it waits for instructions deps[dep0 … dep0+ndep) */
+    CuSlot s[CU_INSTR_SLOTS];  /* its operands, in the kernel's parameter order    */
+};
+
+__device__ __forceinline__ unsigned cu_instr_tiles(const CuInstr &I) { return I.grid[0] * I.grid[1] * I.grid[2]; }
+
+template <void (*OP)(int, const CuTile &, const CuSlot *)>
+__device__ __forceinline__ void cu_persistent(const CuInstr *prog, int n, const int *deps, unsigned *done) {
+    for (int i = 0; i < n; i++) {
+        const CuInstr &I = prog[i];
+        const unsigned tiles = cu_instr_tiles(I);
+        if (blockIdx.x >= tiles) continue;   /* nothing of this one for this block */
+        if (threadIdx.x == 0) {
+            for (int d = I.dep0; d < I.dep0 + I.ndep; d++) {
+                const int j = deps[d];
+                const unsigned want = cu_instr_tiles(prog[j]);
+#ifdef ARCHC_CUDA_EMU   /* one block: every earlier instruction is complete */
+                if (atomicAdd(&done[j], 0u) < want) rt_die("decode-persistent: instruction %d runs before %d finished", i, j);
+#else
+                while (atomicAdd(&done[j], 0u) < want) __nanosleep(32);
+#endif
+            }
+            __threadfence();
+        }
+        __syncthreads();
+        unsigned mine = 0;
+        for (unsigned v = blockIdx.x; v < tiles; v += gridDim.x, mine++) {
+            CuTile t;
+            t.g.x = I.grid[0]; t.g.y = I.grid[1]; t.g.z = I.grid[2];
+            t.b.x = v % I.grid[0]; t.b.y = (v / I.grid[0]) % I.grid[1]; t.b.z = v / (I.grid[0] * I.grid[1]);
+            OP(I.op, t, I.s);
+            __syncthreads();   /* the tile's writes done; shared memory free for the next */
+        }
+        if (threadIdx.x == 0) {
+            __threadfence();
+            atomicAdd(&done[i], mine);
+        }
+    }
+}
+
+/* dst[0 … n) = src[0 … n) (the final hidden states' copy in a persistent decode) */
+__device__ __forceinline__ void cu_copy(const CuTile &tile, float *dst, const float *src, int n) {
+    for (size_t i = tile.b.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)n; i += (size_t)tile.g.x * blockDim.x) dst[i] = src[i];
+}
+
 /* ── host side ────────────────────────────────────────────────────────────── */
 
 /* Every CUDA call is checked; a failure ends the run with the call and its error. */
@@ -941,6 +1008,47 @@ static void cu_upload_weights(StExpect *table, int n) {
         const size_t elt = (table[i].flags & ST_WIDEN_TO_F32) ? sizeof(float) : st_dtype_size(table[i].dtype);
         *table[i].slot = cu_upload(*table[i].slot, count * elt);
     }
+}
+
+/* decode-persistent, host side: one instruction (operands: cu_p pointers, cu_i
+ * integers, cu_f floats, in the op's parameter order), the grid (every block
+ * resident: at most two per SM, as occupancy allows; one on the emulator),
+ * and the launch (cooperative on a GPU: refused rather than deadlocked if the
+ * blocks cannot all be resident). */
+static inline CuSlot cu_p(const void *p) { CuSlot s; s.p = (void *)p; return s; }
+static inline CuSlot cu_i(long long i) { CuSlot s; s.i = i; return s; }
+static inline CuSlot cu_f(double f) { CuSlot s; s.f = f; return s; }
+static void cu_instr(CuInstr *I, int op, dim3 grid, int dep0, int ndep, std::initializer_list<CuSlot> slots) {
+    memset(I, 0, sizeof *I);
+    I->op = op;
+    I->grid[0] = grid.x; I->grid[1] = grid.y; I->grid[2] = grid.z;
+    I->dep0 = dep0;
+    I->ndep = ndep;
+    int k = 0;
+    for (const CuSlot &s : slots) if (k < CU_INSTR_SLOTS) I->s[k++] = s;
+}
+template <typename K> static int cu_persistent_blocks(K kernel) {
+#ifdef ARCHC_CUDA_EMU
+    (void)kernel;
+    return 1;
+#else
+    int dev = 0, per_sm = 0;
+    cudaDeviceProp prop;
+    CU_CHECK(cudaGetDevice(&dev));
+    CU_CHECK(cudaGetDeviceProperties(&prop, dev));
+    CU_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, CU_PERSISTENT_THREADS, 0));
+    if (per_sm < 1) rt_die("decode-persistent: the kernel cannot run on this GPU (no block fits an SM)");
+    return prop.multiProcessorCount * (per_sm < 2 ? per_sm : 2);
+#endif
+}
+template <typename K>
+static void cu_launch_persistent(K kernel, int blocks, const CuInstr *prog, int n, const int *deps, unsigned *done) {
+#ifdef ARCHC_CUDA_EMU
+    CU_LAUNCH(kernel, dim3(blocks), dim3(CU_PERSISTENT_THREADS), 0, cu_stream, prog, n, deps, done);
+#else
+    void *args[] = {(void *)&prog, (void *)&n, (void *)&deps, (void *)&done};
+    CU_CHECK(cudaLaunchCooperativeKernel((const void *)kernel, dim3(blocks), dim3(CU_PERSISTENT_THREADS), args, 0, cu_stream));
+#endif
 }
 
 static void cu_release(void) {
