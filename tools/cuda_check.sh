@@ -16,8 +16,9 @@
 #            transformers (max relative error, tolerance 1e-4) and its greedy
 #            tokens (device argmax), one table; then the bench: HBM read
 #            bandwidth, qwen3-0.6b (random bf16 weights made there with
-#            build-gpu/archc init-weights) prefill and decode tok/s with the
-#            decode graph and without, and decode's fraction of the bandwidth.
+#            build-gpu/archc init-weights) prefill and decode tok/s with
+#            separate launches, the decode graph and the persistent kernel
+#            (decode-persistent), and decode's fraction of the bandwidth.
 #
 # With the device tool: run `tools/cuda_check.sh prepare` here, then on the
 # device `bash tools/cuda_check.sh run` with build-gpu carried.  It needs a C
@@ -28,6 +29,7 @@ OUT=$ROOT/build-gpu
 FIXTURES="deepseek_v2 deepseek_v3 deepseek_v3_fp8 deepseek_v3_mtp gemma3 glm4_moe gpt_oss gpt_oss_mxfp4 kimi_k2 llama llama4 llama_bf16 llama_tied mistral olmo2 qwen1 qwen2 qwen3 qwen3_f16 qwen3_moe qwen3_yarn smollm3"
 PASSES="rope-fold qknorm-fuse epilogue-fuse swa-tile memplan"
 PASS_FIXTURES="qwen3 gemma3 olmo2"
+PERSISTENT_FIXTURES="qwen3 gemma3 qwen1 llama olmo2 smollm3"   # decode-persistent (dense models)
 
 prepare() {
   local target=cuda
@@ -45,7 +47,12 @@ prepare() {
   for fx in $PASS_FIXTURES; do
     for p in $PASSES; do "$A" "$OUT/yaml/$fx.yaml" -o "$OUT/bin/$fx.no-$p" --target=$target --disable-pass=$p; done
   done
+  for fx in $PERSISTENT_FIXTURES; do
+    "$A" "$OUT/yaml/$fx.yaml" -o "$OUT/bin/$fx.persistent" --target=$target --enable-pass=decode-persistent
+  done
   if [ "$target" = cuda ]; then
+    "$A" "$ROOT/examples/qwen3-0.6b.yaml" -o "$OUT/bin/qwen3-0.6b.persistent" --target=cuda --weights-format=bf16 \
+      --enable-pass=decode-persistent
     "$A" "$ROOT/examples/qwen3-0.6b.yaml" -o "$OUT/bin/qwen3-0.6b" --target=cuda --weights-format=bf16
     "$A" "$ROOT/examples/qwen3-0.6b.yaml" -o "$OUT/qwen3-0.6b.cu" --weights-format=bf16
     grep -o 'weight bytes read per decoded token: [0-9]*' "$OUT/qwen3-0.6b.cu" | grep -o '[0-9]*$' > "$OUT/qwen3-0.6b.bytes"
@@ -92,6 +99,7 @@ run() {
   echo "|---|---|---|---|---|"
   for fx in $FIXTURES; do check_fixture "$fx" "$fx"; done
   for fx in $PASS_FIXTURES; do for p in $PASSES; do check_fixture "$fx" "$fx.no-$p"; done; done
+  for fx in $PERSISTENT_FIXTURES; do check_fixture "$fx" "$fx.persistent"; done
   echo "fixture failures: $FAILS"
   [ "$target" = cuda ] || { echo "(emulator build: no bench)"; exit $((FAILS > 0)); }
 
@@ -105,12 +113,16 @@ run() {
   toks=$(seq -s, 1 128)
   local bytes
   bytes=$(cat "$OUT/qwen3-0.6b.bytes")
-  for graph in 1 0; do
-    for rep in 1 2 3; do
-      ARCHC_CUDA_GRAPH=$graph "$OUT/bin/qwen3-0.6b" --weights "$WD" --tokens "$toks" -n 129 --bench 2> /dev/null | grep '^bench' |
-        awk -v g=$graph -v bw="$bw" -v b="${bytes:-0}" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+  # decode: separate launches, the CUDA graph, and the persistent kernel (decode-persistent), interleaved
+  for rep in 1 2 3; do
+    for mode in launches graph persistent; do
+      bin=qwen3-0.6b; env="ARCHC_CUDA_GRAPH=1"
+      [ $mode = launches ] && env="ARCHC_CUDA_GRAPH=0"
+      [ $mode = persistent ] && bin=qwen3-0.6b.persistent
+      env $env "$OUT/bin/$bin" --weights "$WD" --tokens "$toks" -n 129 --bench 2> /dev/null | grep '^bench' |
+        awk -v m=$mode -v bw="$bw" -v b="${bytes:-0}" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
           frac = (bw > 0 && b > 0) ? v["decode_tok_s"] * b / (bw * 1e9) : 0
-          printf "graph=%s prefill_tok_s=%s decode_tok_s=%s bytes_per_token=%s hbm_fraction=%.3f\n", g, v["prefill_tok_s"], v["decode_tok_s"], b, frac }'
+          printf "%-10s prefill_tok_s=%s decode_tok_s=%s bytes_per_token=%s hbm_fraction=%.3f\n", m, v["prefill_tok_s"], v["decode_tok_s"], b, frac }'
     done
   done
   exit $((FAILS > 0))
