@@ -167,7 +167,22 @@ static void emit_linear(Emitter *e, const Kernel *k) {
              gemv ? "" : ", T");
     if (gemv) snprintf(grid, sizeof grid, "dim3(%d)", (n->n_out + 7) / 8);
     else snprintf(grid, sizeof grid, "dim3(%d, (T + CU_GEMM_TILE - 1) / CU_GEMM_TILE)", (n->n_out + 63) / 64);
-    kernel_pair(e, k->name, params, kp, body, grid, "dim3(256)", args);
+    if (gemv || w->fmt != WFMT_BF16) {
+        kernel_pair(e, k->name, params, kp, body, grid, "dim3(256)", args);
+        return;
+    }
+    /* bf16 prefill: the exact f32 kernel, and tensor cores for --precision bf16 */
+    char tc[600];
+    snprintf(tc, sizeof tc, "cu_gemm_tc<%d, %d, %s, %s>(cu_grid_tile(), x, W, %s, %s, %s, %s, y, T)", n->n_out, n->n_in, epi,
+             glu ? act_kind(n->act) : "0", glu ? "Wu" : "nullptr", bias ? (glu ? "bg" : "b") : "nullptr", bias && glu ? "bu" : "nullptr",
+             residual ? "res" : "nullptr");
+    cuda_op_register(cur_kernel, params, k->name, kp, body, grid, args);
+    out(e, "__global__ void %s_kernel(%s) {\n    %s;\n}\n", k->name, kp, body);
+    out(e, "__global__ void %s_tc_kernel(%s) {\n    %s;\n}\n", k->name, kp, tc);
+    out(e, "static void %s(%s) {\n", k->name, params);
+    out(e, "    if (rt_precision == RT_PRECISION_BF16)   /* --precision bf16: x rounded to bf16, tensor cores */\n"
+           "        CU_LAUNCH(%s_tc_kernel, %s, dim3(CU_TC_THREADS), 0, cu_stream, %s);\n", k->name, grid, args);
+    out(e, "    else\n        CU_LAUNCH(%s_kernel, %s, dim3(256), 0, cu_stream, %s);\n}\n\n", k->name, grid, args);
 }
 
 static void emit_elementwise(Emitter *e, const Kernel *k) {

@@ -64,3 +64,8 @@ add_test(NAME cuda.nvcc.persistent.qwen3
          COMMAND bash ${ARCHC_TEST_DIR}/cuda/run_cuda_build.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
                  ${ARCHC_TEST_DIR}/fixtures/qwen3 ${CMAKE_BINARY_DIR}/cuda-work/nvcc-persistent-qwen3 --enable-pass=decode-persistent)
 set_tests_properties(cuda.nvcc.persistent.qwen3 PROPERTIES SKIP_RETURN_CODE 77)
+# --precision bf16 on the GPU: bf16 prefill on tensor cores (WMMA), bounded like the C path's test
+add_test(NAME cuda.emu.precision.bf16
+         COMMAND ${CMAKE_COMMAND} -E env ARCHC_PRECISION_MUST_DIFFER=1
+                 bash ${ARCHC_TEST_DIR}/run_precision.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                 ${ARCHC_TEST_DIR}/fixtures/llama_bf16 ${CMAKE_BINARY_DIR}/cuda-work/precision-bf16 1e-4 --target=cuda-emu)

@@ -40,6 +40,8 @@
 #define CU_LAUNCH(kernel, grid, block, smem, stream, ...) CU_EMU_LAUNCH(kernel, grid, block, smem, stream, __VA_ARGS__)
 #else
 #include <cuda_runtime.h>
+#include <cuda_bf16.h>
+#include <mma.h>
 #define CU_LAUNCH(kernel, grid, block, smem, stream, ...) kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__)
 #endif
 #include <initializer_list>
@@ -321,6 +323,81 @@ __device__ __forceinline__ void cu_gemm(const CuTile &tile, const float *x, cons
             if constexpr (GLU) u = acc_up[i][j];
             y[(size_t)t * N + n] = cu_epilogue<N, EPI, ACT>(acc[i][j], u, n, b, bu, res, (size_t)t);
         }
+    }
+}
+
+/* ── prefill on tensor cores (--precision bf16, bf16 weights) ─────────────────
+ * The C backend's --precision bf16 on the GPU: x is rounded to bf16 (round to
+ * nearest even, as runtime/archc_kernels.h rounds it), multiplied with the
+ * bf16 weights on tensor cores (WMMA 16×16×16, f32 accumulators; a product of
+ * two bf16 values is exact in f32), the epilogue in f32.  Faster, not exact: the
+ * default stays cu_gemm.  A block (4 warps, 128 threads) computes a 64-token ×
+ * 64-output tile, each warp 32×32 (2×2 fragments), through K in steps of 32
+ * staged in shared memory; the accumulators go through shared memory to the
+ * epilogue.  grid (ceil(N/64), ceil(T/64)).  Needs sm_80 or newer. */
+enum { CU_TC_TILE = 64, CU_TC_BK = 32, CU_TC_LDA = CU_TC_BK + 8, CU_TC_LDC = CU_TC_TILE + 4, CU_TC_THREADS = 128 };
+
+__device__ __forceinline__ __nv_bfloat16 cu_bf16_bits(uint16_t u) {
+#ifdef ARCHC_CUDA_EMU
+    __nv_bfloat16 b;
+    b.x = u;
+    return b;
+#else
+    return __ushort_as_bfloat16(u);
+#endif
+}
+
+template <int N, int K, int EPI, int ACT>
+__device__ __forceinline__ void cu_gemm_tc(const CuTile &tile, const float *x, const uint16_t *W, const uint16_t *Wu, const float *b,
+                                           const float *bu, const float *res, float *y, int T) {
+    using namespace nvcuda;
+    constexpr bool GLU = (EPI & CU_EPI_GLU) != 0;
+    constexpr int STAGE = (GLU ? 3 : 2) * CU_TC_TILE * CU_TC_LDA * 2, OUT = (GLU ? 2 : 1) * CU_TC_TILE * CU_TC_LDC * 4;
+    alignas(32) __shared__ unsigned char raw[STAGE > OUT ? STAGE : OUT];   /* the K slices, then the results */
+    __nv_bfloat16 *as = (__nv_bfloat16 *)raw, *bs = as + CU_TC_TILE * CU_TC_LDA, *us = bs + CU_TC_TILE * CU_TC_LDA;
+    float *cs = (float *)raw, *ucs = cs + CU_TC_TILE * CU_TC_LDC;
+    const int tid = threadIdx.x, warp = tid >> 5, wm = warp >> 1, wn = warp & 1;
+    const int n0 = tile.b.x * CU_TC_TILE, t0 = tile.b.y * CU_TC_TILE;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2], accu[GLU ? 2 : 1][GLU ? 2 : 1];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            wmma::fill_fragment(acc[i][j], 0.0f);
+            if constexpr (GLU) wmma::fill_fragment(accu[i][j], 0.0f);
+        }
+    for (int k0 = 0; k0 < K; k0 += CU_TC_BK) {
+        for (int idx = tid; idx < CU_TC_TILE * CU_TC_BK; idx += CU_TC_THREADS) {
+            const int row = idx / CU_TC_BK, kk = idx % CU_TC_BK, k = k0 + kk, t = t0 + row, n = n0 + row;
+            as[row * CU_TC_LDA + kk] = __float2bfloat16_rn(t < T && k < K ? x[(size_t)t * K + k] : 0.0f);
+            bs[row * CU_TC_LDA + kk] = cu_bf16_bits(n < N && k < K ? W[(size_t)n * K + k] : (uint16_t)0);
+            if constexpr (GLU) us[row * CU_TC_LDA + kk] = cu_bf16_bits(n < N && k < K ? Wu[(size_t)n * K + k] : (uint16_t)0);
+        }
+        __syncthreads();
+        for (int kk = 0; kk < CU_TC_BK; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa[2];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb[2];
+            for (int i = 0; i < 2; i++) wmma::load_matrix_sync(fa[i], as + (wm * 32 + i * 16) * CU_TC_LDA + kk, CU_TC_LDA);
+            for (int j = 0; j < 2; j++) wmma::load_matrix_sync(fb[j], bs + (wn * 32 + j * 16) * CU_TC_LDA + kk, CU_TC_LDA);
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+            if constexpr (GLU) {
+                for (int j = 0; j < 2; j++) wmma::load_matrix_sync(fb[j], us + (wn * 32 + j * 16) * CU_TC_LDA + kk, CU_TC_LDA);
+                for (int i = 0; i < 2; i++)
+                    for (int j = 0; j < 2; j++) wmma::mma_sync(accu[i][j], fa[i], fb[j], accu[i][j]);
+            }
+        }
+        __syncthreads();
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            const int off = (wm * 32 + i * 16) * CU_TC_LDC + wn * 32 + j * 16;
+            wmma::store_matrix_sync(cs + off, acc[i][j], CU_TC_LDC, wmma::mem_row_major);
+            if constexpr (GLU) wmma::store_matrix_sync(ucs + off, accu[i][j], CU_TC_LDC, wmma::mem_row_major);
+        }
+    __syncthreads();
+    for (int idx = tid; idx < CU_TC_TILE * CU_TC_TILE; idx += CU_TC_THREADS) {
+        const int r = idx / CU_TC_TILE, c = idx % CU_TC_TILE, t = t0 + r, n = n0 + c;
+        if (t >= T || n >= N) continue;
+        y[(size_t)t * N + n] = cu_epilogue<N, EPI, ACT>(cs[r * CU_TC_LDC + c], GLU ? ucs[r * CU_TC_LDC + c] : 0.0f, n, b, bu, res, (size_t)t);
     }
 }
 

@@ -1370,6 +1370,73 @@ inline void cu_emu_launch(dim3 grid, dim3 block, size_t dynamic_smem, cudaStream
   }
 }
 
+// ---------------------------------------------------------------------------
+// bf16 and tensor-core fragments (the subset of <cuda_bf16.h> and <mma.h> the
+// kernels use).  A fragment holds the whole 16x16 tile in every lane, and the
+// warp-collective load / mma / store are done by each lane on its own copy:
+// the same results, no exchange needed.  mma_sync accumulates the 16 products
+// of each element in order, in f32 (tensor cores add in an unspecified order).
+struct __nv_bfloat16 { unsigned short x; };
+inline __nv_bfloat16 __float2bfloat16_rn(float f) {   // round to nearest even; NaN stays NaN
+  unsigned u = __float_as_uint(f);
+  __nv_bfloat16 b;
+  if ((u & 0x7fffffffu) > 0x7f800000u) { b.x = (unsigned short)((u >> 16) | 0x40u); return b; }
+  u += 0x7fffu + ((u >> 16) & 1u);
+  b.x = (unsigned short)(u >> 16);
+  return b;
+}
+inline float __bfloat162float(__nv_bfloat16 b) { return __uint_as_float((unsigned)b.x << 16); }
+
+namespace nvcuda {
+namespace wmma {
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+template <typename Use, int M, int N, int K, typename T, typename Layout = void>
+struct fragment {
+  float v[(std::is_same<Use, matrix_a>::value ? M * K : std::is_same<Use, matrix_b>::value ? K * N : M * N)];
+  static constexpr int rows = std::is_same<Use, matrix_a>::value ? M : std::is_same<Use, matrix_b>::value ? K : M;
+  static constexpr int cols = std::is_same<Use, matrix_a>::value ? K : N;
+};
+inline float cu_emu_wmma_elt(float x) { return x; }
+inline float cu_emu_wmma_elt(__nv_bfloat16 x) { return __bfloat162float(x); }
+template <typename Use, int M, int N, int K, typename T, typename Layout, typename P>
+inline void load_matrix_sync(fragment<Use, M, N, K, T, Layout> &f, const P *p, unsigned ldm) {
+  typedef fragment<Use, M, N, K, T, Layout> F;
+  for (int r = 0; r < F::rows; r++)
+    for (int c = 0; c < F::cols; c++)
+      f.v[r * F::cols + c] = cu_emu_wmma_elt(std::is_same<Layout, col_major>::value ? p[(size_t)c * ldm + r] : p[(size_t)r * ldm + c]);
+}
+template <int M, int N, int K, typename T>
+inline void fill_fragment(fragment<accumulator, M, N, K, T> &f, float x) {
+  for (int i = 0; i < M * N; i++) f.v[i] = x;
+}
+template <int M, int N, int K, typename TA, typename LA, typename TB, typename LB, typename T>
+inline void mma_sync(fragment<accumulator, M, N, K, T> &d, const fragment<matrix_a, M, N, K, TA, LA> &a,
+                     const fragment<matrix_b, M, N, K, TB, LB> &b, const fragment<accumulator, M, N, K, T> &c) {
+  float out[M * N];
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      float acc = c.v[i * N + j];
+      for (int k = 0; k < K; k++) acc = std::fma(a.v[i * K + k], b.v[k * N + j], acc);
+      out[i * N + j] = acc;
+    }
+  for (int i = 0; i < M * N; i++) d.v[i] = out[i];
+}
+template <int M, int N, int K, typename T>
+inline void store_matrix_sync(float *p, const fragment<accumulator, M, N, K, T> &f, unsigned ldm, layout_t layout) {
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      if (layout == mem_col_major) p[(size_t)j * ldm + i] = f.v[i * N + j];
+      else p[(size_t)i * ldm + j] = f.v[i * N + j];
+    }
+}
+}  // namespace wmma
+}  // namespace nvcuda
+
 #define CU_EMU_LAUNCH(kernel, grid, block, smem, stream, ...)                                              \
   cu_emu_launch((grid), (block), (smem), (stream), [=]() { kernel(__VA_ARGS__); }, #kernel,               \
                 reinterpret_cast<const void *>(&kernel))
