@@ -353,11 +353,16 @@ static void emit_moe(Emitter *e, const Kernel *k) {
            " * experts' weights are read (one warp per row, per token and choice)%s. */\n",
         f->score == ROUTER_SIGMOID ? "sigmoid" : "softmax", E, K, f->normalize ? " renormalised" : "",
         f->groups > 1 ? ", group-limited" : "", H, I, SI ? "; plus the shared expert" : "",
-        n->grouped ? "; the expert-group pass's grouped products are not used on the GPU yet" : "");
+        n->grouped ? ";\n * in prefill (expert-group) each expert runs one product over its tokens, 64 rows a tile" : "");
     out(e, "/* its buffers, allocated at load time: router logits [TMAX][%d], choices and weights [TMAX][%d],\n"
            " * the chosen experts' activations [TMAX·%d][%d]%s */\n", E, K, K, I, SI ? ", the shared expert's [TMAX][shared width]" : "");
     out(e, "static float *%s_logits, *%s_wt, *%s_act;\nstatic int *%s_sel;\n", nm, nm, nm, nm);
     if (SI) out(e, "static float *%s_act_shared;\n", nm);
+    if (n->grouped) {
+        out(e, "/* expert-group: the pairs sorted by expert [TMAX·%d], per expert its first pair and first tile [%d + 1],\n"
+               " * the pairs' down projections [TMAX·%d][%d] */\n", K, E, K, H);
+        out(e, "static int *%s_perm, *%s_offsets, *%s_tiles;\nstatic float *%s_down;\n", nm, nm, nm, nm);
+    }
     out(e, "__global__ void %s_router_kernel(const float *x, const %s *router, float *logits, int T) {\n"
            "    if (T == 1) cu_gemv<%s, %d, %d, 0, 0, 1, 1>(cu_grid_tile(), x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits);\n"
            "    else cu_gemm<%s, %d, %d, 0, 0, 1, 1>(cu_grid_tile(), x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits, T);\n}\n",
@@ -372,6 +377,20 @@ static void emit_moe(Emitter *e, const Kernel *k) {
     out(e, "__global__ void %s_down_kernel(const float *act, const %s *const *down, const float *const *down_s, const int *sel,\n"
            "        const float *wt, float *y) {\n"
            "    cu_moe_down<%s, %d, %d, %d, %s>(cu_grid_tile(), act, down, down_s, sel, wt, y);\n}\n", nm, ct, cu_fmt(ew->fmt), H, I, K, blocks);
+    if (n->grouped) {
+        out(e, "__global__ void %s_group_kernel(const int *sel, int T, int *perm, int *offsets, int *tiles) {\n"
+               "    cu_moe_group<%d, %d>(sel, T, perm, offsets, tiles);\n}\n", nm, E, K);
+        out(e, "__global__ void %s_gate_up_grouped_kernel(const float *x, const %s *const *gate, const %s *const *up,\n"
+               "        const float *const *gate_s, const float *const *up_s, const int *perm, const int *offsets, const int *tiles, float *act) {\n"
+               "    cu_moe_grouped<%s, %d, %d, %d, %d, true, false, %s>(cu_grid_tile(), x, gate, up, gate_s, up_s, perm, offsets, tiles, act);\n}\n",
+            nm, ct, ct, cu_fmt(ew->fmt), I, H, E, K, blocks);
+        out(e, "__global__ void %s_down_grouped_kernel(const float *act, const %s *const *down, const float *const *down_s,\n"
+               "        const int *perm, const int *offsets, const int *tiles, float *out) {\n"
+               "    cu_moe_grouped<%s, %d, %d, %d, %d, false, true, %s>(cu_grid_tile(), act, down, nullptr, down_s, nullptr, perm, offsets, tiles,\n"
+               "        out);\n}\n", nm, ct, cu_fmt(ew->fmt), H, I, E, K, blocks);
+        out(e, "__global__ void %s_combine_kernel(const float *down, const float *wt, float *y, int T) {\n"
+               "    cu_moe_combine<%d, %d>(cu_grid_tile(), down, wt, y, T);\n}\n", nm, H, K);
+    }
     if (SI) {
         out(e, "__global__ void %s_shared_gate_up_kernel(const float *x, const %s *g, const float *gs, const %s *u, const float *us,\n"
                "        float *act, int T) {\n"
@@ -395,10 +414,24 @@ static void emit_moe(Emitter *e, const Kernel *k) {
     out(e, "    CU_LAUNCH(%s_router_kernel, T == 1 ? dim3(%d) : dim3(%d, tiles), dim3(256), 0, cu_stream, x, router, %s_logits, T);\n",
         nm, (E + 7) / 8, (E + 63) / 64, nm);
     out(e, "    CU_LAUNCH(%s_route_kernel, dim3(T), dim3(1), 0, cu_stream, %s_logits, select_bias, %s_sel, %s_wt);\n", nm, nm, nm, nm);
-    out(e, "    CU_LAUNCH(%s_gate_up_kernel, dim3(%d, T * %d), dim3(256), 0, cu_stream, x, gate, up, gate_s, up_s, %s_sel, %s_act);\n", nm,
+    const char *ind = n->grouped ? "        " : "    ";
+    if (n->grouped) {
+        out(e, "    if (T > 1) {   /* prefill: each expert's tokens as one product (expert-group) */\n");
+        out(e, "        const unsigned expert_tiles = (unsigned)((T * %d + CU_GEMM_TILE - 1) / CU_GEMM_TILE + %d);\n", K, E);
+        out(e, "        CU_LAUNCH(%s_group_kernel, dim3(1), dim3(1), 0, cu_stream, %s_sel, T, %s_perm, %s_offsets, %s_tiles);\n", nm, nm, nm, nm, nm);
+        out(e, "        CU_LAUNCH(%s_gate_up_grouped_kernel, dim3(%d, expert_tiles), dim3(256), 0, cu_stream, x, gate, up, gate_s, up_s,\n"
+               "                  %s_perm, %s_offsets, %s_tiles, %s_act);\n", nm, (I + 63) / 64, nm, nm, nm, nm);
+        out(e, "        CU_LAUNCH(%s_down_grouped_kernel, dim3(%d, expert_tiles), dim3(256), 0, cu_stream, %s_act, down, down_s,\n"
+               "                  %s_perm, %s_offsets, %s_tiles, %s_down);\n", nm, (H + 63) / 64, nm, nm, nm, nm, nm);
+        out(e, "        CU_LAUNCH(%s_combine_kernel, dim3(cu_blocks((size_t)T * %d)), dim3(256), 0, cu_stream, %s_down, %s_wt, y, T);\n", nm, H,
+            nm, nm);
+        out(e, "    } else {   /* decode: one warp per row of each chosen expert */\n");
+    }
+    out(e, "%sCU_LAUNCH(%s_gate_up_kernel, dim3(%d, T * %d), dim3(256), 0, cu_stream, x, gate, up, gate_s, up_s, %s_sel, %s_act);\n", ind, nm,
         (I + 7) / 8, K, nm, nm);
-    out(e, "    CU_LAUNCH(%s_down_kernel, dim3(%d, T), dim3(256), 0, cu_stream, %s_act, down, down_s, %s_sel, %s_wt, y);\n", nm, (H + 7) / 8,
-        nm, nm, nm);
+    out(e, "%sCU_LAUNCH(%s_down_kernel, dim3(%d, T), dim3(256), 0, cu_stream, %s_act, down, down_s, %s_sel, %s_wt, y);\n", ind, nm,
+        (H + 7) / 8, nm, nm, nm);
+    if (n->grouped) out(e, "    }\n");
     if (SI) {
         out(e, "    /* the shared expert, added after the routed sum as HF adds it */\n");
         out(e, "    CU_LAUNCH(%s_shared_gate_up_kernel, T == 1 ? dim3(%d) : dim3(%d, tiles), dim3(256), 0, cu_stream, x, shared_gate,\n"
@@ -718,6 +751,12 @@ static void emit_init(Emitter *e) {
         out(e, "    %s_sel = (int *)cu_malloc(sizeof(int) * TMAX * %d);\n", k->name, f->top_k);
         out(e, "    %s_%s = cu_floats((size_t)TMAX * %d * %d);\n", k->name, k->kind == KK_MOE ? "act" : "h", f->top_k, f->intermediate);
         if (f->shared_width) out(e, "    %s_act_shared = cu_floats((size_t)TMAX * %d);\n", k->name, f->shared_width);
+        if (k->kind == KK_MOE && g->nodes[k->node].grouped) {
+            out(e, "    %s_perm = (int *)cu_malloc(sizeof(int) * TMAX * %d);\n", k->name, f->top_k);
+            out(e, "    %s_offsets = (int *)cu_malloc(sizeof(int) * %d);\n    %s_tiles = (int *)cu_malloc(sizeof(int) * %d);\n", k->name,
+                f->experts + 1, k->name, f->experts + 1);
+            out(e, "    %s_down = cu_floats((size_t)TMAX * %d * %d);\n", k->name, f->top_k, g->nodes[k->node].n_in);
+        }
     }
     out(e, "    arena = cu_floats(ARENA_FLOATS);\n");
     if (pr->scratch_floats) out(e, "    d_scratch = cu_floats((size_t)TMAX * %lld);\n", (long long)pr->scratch_floats);

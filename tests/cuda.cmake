@@ -69,3 +69,13 @@ add_test(NAME cuda.emu.precision.bf16
          COMMAND ${CMAKE_COMMAND} -E env ARCHC_PRECISION_MUST_DIFFER=1
                  bash ${ARCHC_TEST_DIR}/run_precision.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
                  ${ARCHC_TEST_DIR}/fixtures/llama_bf16 ${CMAKE_BINARY_DIR}/cuda-work/precision-bf16 1e-4 --target=cuda-emu)
+# MoE prefill with and without the expert-group pass (grouped products / one GEMV per pair), and in chunks of 4
+foreach(name qwen3_moe deepseek_v3)
+  add_test(NAME cuda.emu.${name}.no-expert-group
+           COMMAND bash ${ARCHC_TEST_DIR}/run_fixture.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                   ${ARCHC_TEST_DIR}/fixtures/${name} ${CMAKE_BINARY_DIR}/cuda-work/emu-${name}-no-expert-group
+                   --target=cuda-emu --disable-pass=expert-group)
+endforeach()
+add_test(NAME cuda.emu.qwen3_moe.chunk4
+         COMMAND bash ${ARCHC_TEST_DIR}/run_fixture.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                 ${ARCHC_TEST_DIR}/fixtures/qwen3_moe ${CMAKE_BINARY_DIR}/cuda-work/emu-qwen3_moe-chunk4 --target=cuda-emu --prefill-chunk=4)

@@ -792,6 +792,102 @@ __device__ __forceinline__ void cu_moe_down(const CuTile &tile, const float *act
     if (lane == 0) y[(size_t)t * H + n] = acc;
 }
 
+/* ── grouped experts in prefill (the expert-group pass) ───────────────────────
+ * The (token, choice) pairs p = t·K + k of a prefill chunk, grouped by expert:
+ * each expert then runs one matrix-matrix product over its tokens, reading
+ * its weights once per 64-row tile instead of once per token. */
+
+/* Counting sort of the pairs by expert (one thread, T·K ≤ TMAX·K pairs): perm
+ * lists the pairs expert by expert, in pair order; offsets[e] … offsets[e+1]
+ * are expert e's; tiles[e] is the first 64-row tile of expert e (tiles[E]: all). */
+template <int E, int K>
+__device__ __forceinline__ void cu_moe_group(const int *sel, int T, int *perm, int *offsets, int *tiles) {
+    if (threadIdx.x != 0) return;
+    for (int e = 0; e <= E; e++) offsets[e] = 0;
+    for (int p = 0; p < T * K; p++) offsets[sel[p] + 1]++;
+    for (int e = 0; e < E; e++) offsets[e + 1] += offsets[e];
+    tiles[0] = 0;
+    for (int e = 0; e < E; e++) tiles[e + 1] = tiles[e] + (offsets[e + 1] - offsets[e] + CU_GEMM_TILE - 1) / CU_GEMM_TILE;
+    int fill[E];
+    for (int e = 0; e < E; e++) fill[e] = offsets[e];
+    for (int p = 0; p < T * K; p++) perm[fill[sel[p]]++] = p;
+}
+
+/* One 64-row × 64-output tile of an expert's product (tile.b.y: the tile among
+ * all experts' tiles; tile.b.x: the outputs).  Rows are the expert's pairs p;
+ * their input is x[p / K] (BY_PAIR false: the token's hidden state) or x[p]
+ * (BY_PAIR true: the pair's own activation).  out[p][n] = silu(x·Wg[n]) ·
+ * (x·Wu[n]) when GLU, else x·W[n].  f32 FMAs as cu_gemm.  grid (ceil(NOUT/64),
+ * T·K/64 + E): tiles past the last expert's leave at once. */
+template <int FMT, int NOUT, int KIN, int E, int K, bool GLU, bool BY_PAIR, int BN, int BK>
+__device__ __forceinline__ void cu_moe_grouped(const CuTile &tile, const float *x, const typename CuStore<FMT>::T *const *W,
+                                               const typename CuStore<FMT>::T *const *Wu, const float *const *Ws,
+                                               const float *const *Wus, const int *perm, const int *offsets, const int *tiles,
+                                               float *out) {
+    typedef typename CuStore<FMT>::T ST;
+    const int j = tile.b.y;
+    if (j >= tiles[E]) return;   /* the whole block */
+    int e = 0;
+    while (tiles[e + 1] <= j) e++;
+    const int r0 = offsets[e] + (j - tiles[e]) * CU_GEMM_TILE, rows = offsets[e + 1] - r0 < CU_GEMM_TILE ? offsets[e + 1] - r0 : CU_GEMM_TILE;
+    const ST *w = W[e], *wu = GLU ? Wu[e] : nullptr;
+    const float *ws = Ws ? Ws[e] : nullptr, *wus = GLU && Wus ? Wus[e] : nullptr;
+    __shared__ float xs[CU_GEMM_BK][CU_GEMM_TILE + 4];
+    __shared__ float wsh[CU_GEMM_BK][CU_GEMM_TILE + 4];
+    __shared__ float ush[GLU ? CU_GEMM_BK : 1][CU_GEMM_TILE + 4];
+    __shared__ int prow[CU_GEMM_TILE];
+    const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16, n0 = tile.b.x * CU_GEMM_TILE;
+    if (tid < CU_GEMM_TILE) prow[tid] = tid < rows ? perm[r0 + tid] : -1;
+    __syncthreads();
+    float acc[4][4] = {{0}}, acc_up[GLU ? 4 : 1][GLU ? 4 : 1] = {{0}};
+    for (int k0 = 0; k0 < KIN; k0 += CU_GEMM_BK) {
+        for (int r = 0; r < 4; r++) {
+            const int idx = tid + 256 * r, row = idx / CU_GEMM_BK, kk = idx % CU_GEMM_BK, k = k0 + kk, n = n0 + row, p = prow[row];
+            const bool in = n < NOUT && k < KIN;
+            xs[kk][row] = p >= 0 && k < KIN ? x[(size_t)(BY_PAIR ? p : p / K) * KIN + k] : 0.0f;
+            wsh[kk][row] = in ? cu_ld<FMT>(w, (size_t)n * KIN + k) * cu_wscale<FMT, KIN, BN, BK>(ws, n, k) : 0.0f;
+            if constexpr (GLU) ush[kk][row] = in ? cu_ld<FMT>(wu, (size_t)n * KIN + k) * cu_wscale<FMT, KIN, BN, BK>(wus, n, k) : 0.0f;
+        }
+        __syncthreads();
+        #pragma unroll
+        for (int kk = 0; kk < CU_GEMM_BK; kk++) {
+            float a[4], b[4];
+            for (int i = 0; i < 4; i++) a[i] = xs[kk][ty * 4 + i];
+            for (int q = 0; q < 4; q++) b[q] = wsh[kk][tx * 4 + q];
+            for (int i = 0; i < 4; i++)
+                for (int q = 0; q < 4; q++) acc[i][q] = fmaf(a[i], b[q], acc[i][q]);
+            if constexpr (GLU) {
+                for (int q = 0; q < 4; q++) b[q] = ush[kk][tx * 4 + q];
+                for (int i = 0; i < 4; i++)
+                    for (int q = 0; q < 4; q++) acc_up[i][q] = fmaf(a[i], b[q], acc_up[i][q]);
+            }
+        }
+        __syncthreads();
+    }
+    for (int i = 0; i < 4; i++) {
+        const int p = prow[ty * 4 + i];
+        if (p < 0) continue;
+        for (int q = 0; q < 4; q++) {
+            const int n = n0 + tx * 4 + q;
+            if (n >= NOUT) break;
+            float v = acc[i][q];
+            if constexpr (GLU) v = cu_act<CU_ACT_SILU>(v) * acc_up[i][q];
+            out[(size_t)p * NOUT + n] = v;
+        }
+    }
+}
+
+/* y[t][n] = Σ_k wt[t][k] · down[t·K + k][n], the K choices in order.  grid-stride over T·H. */
+template <int H, int K>
+__device__ __forceinline__ void cu_moe_combine(const CuTile &tile, const float *down, const float *wt, float *y, int T) {
+    for (size_t i = tile.b.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)T * H; i += (size_t)tile.g.x * blockDim.x) {
+        const size_t t = i / H, n = i % H;
+        float acc = 0.0f;
+        for (int k = 0; k < K; k++) acc += down[(t * K + k) * H + n] * wt[t * K + k];
+        y[i] = acc;
+    }
+}
+
 /* ── stacked experts (gpt-oss, Llama 4) ────────────────────────────────────
  * All experts of a layer in one tensor: [E][in][out] (x @ W, as HF stores
  * them) for f32/bf16/f16, or MXFP4 rows [E][out][in/32][16] with e8m0
