@@ -791,6 +791,7 @@ static void emit_init(Emitter *e) {
     cuda_emit_persistent_init(e);
     out(e, "    CU_CHECK(cudaDeviceSynchronize());\n    return 0;\n}\n\n");
     out(e, "static void model_release(void) {\n"
+           "    (void)k_cache; (void)v_cache;   /* freed with every device buffer by cu_release */\n"
            "    if (decode_graph) cudaGraphExecDestroy(decode_graph);\n"
            "    decode_graph = NULL;\n"
            "    if (h_io) cudaFreeHost(h_io);\n    if (h_best) cudaFreeHost(h_best);\n    h_io = h_best = NULL;\n"
