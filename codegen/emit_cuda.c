@@ -693,7 +693,9 @@ static void emit_state(Emitter *e) {
     out(e, "/* ── state (on the device) ──────────────────────────────────────────────── */\n\n");
     out(e, "static float *arena;                /* activation arena [ARENA_FLOATS]            */\n");
     out(e, "static float *k_cache[N_CACHES];    /* per attention layer [rows][kv width]       */\n");
-    out(e, "static float *v_cache[N_CACHES];\n");
+    bool any_v = false;   /* MLA caches hold no V */
+    for (int c = 0; c < p->n_caches; c++) any_v |= p->caches[c].v_width > 0;
+    if (any_v) out(e, "static float *v_cache[N_CACHES];\n");
     if (p->scratch_floats) out(e, "static float *d_scratch;            /* kernels' scratch [TMAX][%lld] */\n", (long long)p->scratch_floats);
     out(e, "static float *d_logits;             /* [TMAX][VOCAB]                               */\n");
     out(e, "static float *d_hidden_out;         /* [TMAX][HIDDEN]: final hidden states         */\n");
@@ -770,8 +772,8 @@ static void emit_init(Emitter *e) {
         char rows[32];
         if (k->rows) snprintf(rows, sizeof rows, "%d", k->rows);
         else snprintf(rows, sizeof rows, "MAX_CONTEXT");
-        out(e, "    k_cache[%d] = cu_floats((size_t)%s * %d);%s\n    v_cache[%d] = cu_floats((size_t)%s * %d);\n", c, rows, k->k_width,
-            k->ring ? "  /* ring: window + TMAX - 1 rows (swa-tile) */" : "", c, rows, k->v_width);
+        out(e, "    k_cache[%d] = cu_floats((size_t)%s * %d);%s\n", c, rows, k->k_width, k->ring ? "  /* ring: window + TMAX - 1 rows (swa-tile) */" : "");
+        if (k->v_width) out(e, "    v_cache[%d] = cu_floats((size_t)%s * %d);\n", c, rows, k->v_width);
     }
     for (int r = 0; r < pr->n_ropes; r++) {
         const RopeTable *t = &g->rope[pr->ropes[r].rope];
@@ -791,7 +793,7 @@ static void emit_init(Emitter *e) {
     cuda_emit_persistent_init(e);
     out(e, "    CU_CHECK(cudaDeviceSynchronize());\n    return 0;\n}\n\n");
     out(e, "static void model_release(void) {\n"
-           "    (void)k_cache; (void)v_cache;   /* freed with every device buffer by cu_release */\n"
+
            "    if (decode_graph) cudaGraphExecDestroy(decode_graph);\n"
            "    decode_graph = NULL;\n"
            "    if (h_io) cudaFreeHost(h_io);\n    if (h_best) cudaFreeHost(h_best);\n    h_io = h_best = NULL;\n"
