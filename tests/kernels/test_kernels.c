@@ -119,6 +119,98 @@ static void test_linear_bf16_precision(int T, int K, int N, int glu) {
     free(x); free(y); free(w); free(wu); free(want);
 }
 
+/* Mixture of experts (rt_moe, softmax routing, top-k renormalised): every
+ * expert's tokens on the few-token kernel (2 ≤ n), the GEMM (many tokens) or
+ * the GEMV (n = 1), grouped or one pair at a time, against double loops.
+ * bf16 with --precision=bf16 rounds x and the GLU output to bf16 where the
+ * expert runs on bf16 dot products (n ≥ 2 on AVX512_BF16). */
+static void test_moe(int fmt, int prec, int T, int H, int I, int E, int K, int grouped) {
+    unsigned s = (unsigned)(fmt * 31 + prec * 7 + T * 101 + H * 3 + I + E * 13 + K + grouped);
+    size_t ws = fmt == RT_F32 ? 4 : 2;
+    float *x = malloc(sizeof(float) * T * H), *y = malloc(sizeof(float) * T * H), *router = malloc(sizeof(float) * E * H);
+    double *want = calloc((size_t)T * H, sizeof(double));
+    void **g = malloc(sizeof(void *) * E), **u = malloc(sizeof(void *) * E), **d = malloc(sizeof(void *) * E);
+    for (int i = 0; i < T * H; i++) x[i] = frand(&s);
+    /* a router biased towards low indices: some experts get many tokens, some one */
+    for (int e = 0; e < E; e++)
+        for (int h = 0; h < H; h++) router[e * H + h] = 0.3f * frand(&s) + (e < 2 ? 0.02f * (float)(h % 7) : 0.0f);
+    for (int e = 0; e < E; e++) {
+        g[e] = malloc(ws * I * H); u[e] = malloc(ws * I * H); d[e] = malloc(ws * H * I);
+        for (int i = 0; i < I * H; i++) {
+            float a = frand(&s) * 0.2f, b = frand(&s) * 0.2f, c = frand(&s) * 0.2f;
+            if (fmt == RT_F32) { ((float *)g[e])[i] = a; ((float *)u[e])[i] = b; ((float *)d[e])[i] = c; }
+            else { ((uint16_t *)g[e])[i] = st_f32_to_bf16(a); ((uint16_t *)u[e])[i] = st_f32_to_bf16(b); ((uint16_t *)d[e])[i] = st_f32_to_bf16(c); }
+        }
+    }
+    /* reference routing in double */
+    int *sel = malloc(sizeof(int) * T * K), *cnt = calloc(E, sizeof(int));
+    double *wt = malloc(sizeof(double) * T * K);
+    for (int t = 0; t < T; t++) {
+        double l[64], m = -1e300, sum = 0;
+        for (int e = 0; e < E; e++) {
+            l[e] = 0;
+            for (int h = 0; h < H; h++) l[e] += (double)x[t * H + h] * router[e * H + h];
+            if (l[e] > m) m = l[e];
+        }
+        for (int e = 0; e < E; e++) { l[e] = exp(l[e] - m); sum += l[e]; }
+        double ws_ = 0;
+        for (int k = 0; k < K; k++) {
+            int best = -1;
+            for (int e = 0; e < E; e++) {
+                int taken = 0;
+                for (int j = 0; j < k; j++) taken |= sel[t * K + j] == e;
+                if (!taken && (best < 0 || l[e] > l[best])) best = e;
+            }
+            sel[t * K + k] = best;
+            wt[t * K + k] = l[best] / sum;
+            ws_ += wt[t * K + k];
+            cnt[best]++;
+        }
+        for (int k = 0; k < K; k++) wt[t * K + k] /= ws_;
+    }
+    double *a = malloc(sizeof(double) * I);
+    for (int e = 0; e < E; e++) {
+        int n = grouped ? cnt[e] : 1, rounded = 0;
+        (void)n;
+#ifdef RT_HAVE_BF16_DOT
+        rounded = fmt == RT_BF16 && prec && n >= 2 && (H % 32 == 0 && I % 32 == 0 ? 1 : n >= RT_GEMM_MIN_T);
+#endif
+#define RT_TEST_R(v) (rounded ? (double)st_bf16_to_f32(st_f32_to_bf16((float)(v))) : (double)(v))
+#define RT_TEST_W(p, i) (fmt == RT_F32 ? (double)((float *)(p))[i] : (double)st_bf16_to_f32(((uint16_t *)(p))[i]))
+        for (int t = 0; t < T; t++)
+            for (int k = 0; k < K; k++) {
+                if (sel[t * K + k] != e) continue;
+                for (int i = 0; i < I; i++) {
+                    double gs = 0, us = 0;
+                    for (int h = 0; h < H; h++) {
+                        double xv = RT_TEST_R(x[t * H + h]);
+                        gs += xv * RT_TEST_W(g[e], (size_t)i * H + h);
+                        us += xv * RT_TEST_W(u[e], (size_t)i * H + h);
+                    }
+                    a[i] = (float)(gs / (1 + exp(-gs)) * us);   /* the kernel keeps a in f32 */
+                }
+                for (int h = 0; h < H; h++) {
+                    double ys = 0;
+                    for (int i = 0; i < I; i++) ys += RT_TEST_R(a[i]) * RT_TEST_W(d[e], (size_t)h * I + i);
+                    want[t * H + h] += wt[t * K + k] * ys;
+                }
+            }
+#undef RT_TEST_R
+#undef RT_TEST_W
+    }
+    RtMoe M = {.x = x, .y = y, .router = router, .gate = (const void *const *)g, .up = (const void *const *)u,
+               .down = (const void *const *)d, .T = T, .H = H, .I = I, .E = E, .K = K, .fmt = fmt, .normalize = 1,
+               .grouped = grouped, .router_fmt = RT_F32};
+    rt_precision = prec ? RT_PRECISION_BF16 : RT_PRECISION_F32;
+    rt_moe(&M);
+    rt_precision = RT_PRECISION_F32;
+    char what[160];
+    snprintf(what, sizeof what, "moe fmt=%d precision=%s T=%d H=%d I=%d E=%d K=%d grouped=%d", fmt, prec ? "bf16" : "f32", T, H, I, E, K, grouped);
+    check(what, y, want, T * H, 1e-5);
+    for (int e = 0; e < E; e++) { free(g[e]); free(u[e]); free(d[e]); }
+    free(g); free(u); free(d); free(x); free(y); free(router); free(want); free(sel); free(cnt); free(wt); free(a);
+}
+
 /* Stacked-expert matmuls: [in, out] weights (f32/bf16) and MXFP4 rows, against
  * a reference that decodes e2m1 / e8m0 on its own. */
 static void test_linear_t(int fmt, int T, int K, int N, int bias) {
@@ -239,6 +331,15 @@ int main(void) {
             for (int fmt = 0; fmt < 3; fmt++) {
                 int f = fmt == 2 ? RT_MXFP4 : fmt;
                 test_linear_t(f, tshapes[i][0], tshapes[i][1], tshapes[i][2], (int)(i & 1));
+                checks++;
+            }
+        /* (T, H, I, E, K): few-token kernel, GEMM past its limit (T = 90, E = 4),
+         * decode, and dims that are not multiples of 32 (rt_linear throughout) */
+        int mshapes[][5] = {{13, 64, 96, 8, 2}, {90, 64, 32, 4, 2}, {1, 64, 96, 8, 3}, {11, 40, 24, 6, 2}, {30, 128, 64, 16, 4}};
+        for (unsigned i = 0; i < sizeof mshapes / sizeof mshapes[0]; i++)
+            for (int v = 0; v < 6; v++) {
+                int fmt = v & 1 ? RT_BF16 : RT_F32, prec = v >= 2 && fmt == RT_BF16, grouped = v != 4;
+                test_moe(fmt, prec, mshapes[i][0], mshapes[i][1], mshapes[i][2], mshapes[i][3], mshapes[i][4], grouped);
                 checks++;
             }
         test_attention(1, 0, 4, 2, 16, 0, 0, 0);
