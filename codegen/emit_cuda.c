@@ -402,11 +402,62 @@ static void emit_moe(Emitter *e, const Kernel *k) {
                "    else cu_gemm<%s, %d, %d, CU_EPI_RES, 0, %s>(cu_grid_tile(), act, d, ds, nullptr, nullptr, nullptr, nullptr, y, y, T);\n}\n",
             nm, ct, cu_fmt(ew->fmt), H, SI, blocks, cu_fmt(ew->fmt), H, SI, blocks);
     }
-    out(e, "static void %s(const float *x, const %s *router, const %s *const *gate, const %s *const *up,\n"
-           "        const %s *const *down, const float *select_bias, const %s *shared_gate, const %s *shared_up,\n"
-           "        const %s *shared_down, %sfloat *y, int T) {\n", nm, rt, ct, ct, ct, ct, ct, ct,
-        fp8 ? "const float *const *gate_s, const float *const *up_s, const float *const *down_s,\n"
-              "        const float *shared_gate_s, const float *shared_up_s, const float *shared_down_s, " : "");
+    char lp[900];
+    snprintf(lp, sizeof lp, "const float *x, const %s *router, const %s *const *gate, const %s *const *up,\n"
+             "        const %s *const *down, const float *select_bias, const %s *shared_gate, const %s *shared_up,\n"
+             "        const %s *shared_down, %sfloat *y, int T", rt, ct, ct, ct, ct, ct, ct,
+             fp8 ? "const float *const *gate_s, const float *const *up_s, const float *const *down_s,\n"
+                   "        const float *shared_gate_s, const float *shared_up_s, const float *shared_down_s, " : "");
+    {   /* decode's launches, for the persistent decode's instruction list (GEMV forms only) */
+        char nmk[320], kp[700], body[700], grid[64], args[600];
+        const char *gs = fp8 ? "gate_s" : "nullptr", *us = fp8 ? "up_s" : "nullptr", *ds = fp8 ? "down_s" : "nullptr";
+        snprintf(nmk, sizeof nmk, "%s_router", nm);
+        snprintf(kp, sizeof kp, "const float *x, const %s *router, float *logits", rt);
+        snprintf(body, sizeof body, "cu_gemv<%s, %d, %d, 0, 0, 1, 1>(cu_grid_tile(), x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits)",
+                 cu_fmt(rw->fmt), E, H);
+        snprintf(grid, sizeof grid, "dim3(%d)", (E + 7) / 8);
+        snprintf(args, sizeof args, "x, router, %s_logits", nm);
+        cuda_op_register(cur_kernel, lp, nmk, kp, body, grid, args);
+        snprintf(nmk, sizeof nmk, "%s_route", nm);
+        snprintf(body, sizeof body, "cu_moe_route<%d, %d, %s, %d, %d, %s, %s>(cu_grid_tile(), logits, select_bias, sel, wt, %s)", E, K,
+                 f->score == ROUTER_SIGMOID ? "true" : "false", f->groups > 1 ? f->groups : 1, f->groups > 1 ? f->top_groups : 0,
+                 f->group_max ? "true" : "false", f->normalize ? "true" : "false", flit((float)f->scale));
+        snprintf(args, sizeof args, "%s_logits, select_bias, %s_sel, %s_wt", nm, nm, nm);
+        cuda_op_register(cur_kernel, lp, nmk, "const float *logits, const float *select_bias, int *sel, float *wt", body, "dim3(T)", args);
+        snprintf(nmk, sizeof nmk, "%s_gate_up", nm);
+        snprintf(kp, sizeof kp, "const float *x, const %s *const *gate, const %s *const *up, const float *const *gate_s, const float *const *up_s, "
+                 "const int *sel, float *act", ct, ct);
+        snprintf(body, sizeof body, "cu_moe_gate_up<%s, %d, %d, %d, %s>(cu_grid_tile(), x, gate, up, gate_s, up_s, sel, act)", cu_fmt(ew->fmt), H,
+                 I, K, blocks);
+        snprintf(grid, sizeof grid, "dim3(%d, T * %d)", (I + 7) / 8, K);
+        snprintf(args, sizeof args, "x, gate, up, %s, %s, %s_sel, %s_act", gs, us, nm, nm);
+        cuda_op_register(cur_kernel, lp, nmk, kp, body, grid, args);
+        snprintf(nmk, sizeof nmk, "%s_down", nm);
+        snprintf(kp, sizeof kp, "const float *act, const %s *const *down, const float *const *down_s, const int *sel, const float *wt, float *y", ct);
+        snprintf(body, sizeof body, "cu_moe_down<%s, %d, %d, %d, %s>(cu_grid_tile(), act, down, down_s, sel, wt, y)", cu_fmt(ew->fmt), H, I, K,
+                 blocks);
+        snprintf(grid, sizeof grid, "dim3(%d, T)", (H + 7) / 8);
+        snprintf(args, sizeof args, "%s_act, down, %s, %s_sel, %s_wt, y", nm, ds, nm, nm);
+        cuda_op_register(cur_kernel, lp, nmk, kp, body, grid, args);
+        if (SI) {
+            snprintf(nmk, sizeof nmk, "%s_shared_gate_up", nm);
+            snprintf(kp, sizeof kp, "const float *x, const %s *g, const float *gs, const %s *u, const float *us, float *act", ct, ct);
+            snprintf(body, sizeof body, "cu_gemv<%s, %d, %d, CU_EPI_GLU, CU_ACT_SILU, %s>(cu_grid_tile(), x, g, gs, u, us, nullptr, nullptr, nullptr, act)",
+                     cu_fmt(ew->fmt), SI, H, blocks);
+            snprintf(grid, sizeof grid, "dim3(%d)", (SI + 7) / 8);
+            snprintf(args, sizeof args, "x, shared_gate, %s, shared_up, %s, %s_act_shared", fp8 ? "shared_gate_s" : "nullptr",
+                     fp8 ? "shared_up_s" : "nullptr", nm);
+            cuda_op_register(cur_kernel, lp, nmk, kp, body, grid, args);
+            snprintf(nmk, sizeof nmk, "%s_shared_down", nm);
+            snprintf(kp, sizeof kp, "const float *act, const %s *d, const float *ds, float *y", ct);
+            snprintf(body, sizeof body, "cu_gemv<%s, %d, %d, CU_EPI_RES, 0, %s>(cu_grid_tile(), act, d, ds, nullptr, nullptr, nullptr, nullptr, y, y)",
+                     cu_fmt(ew->fmt), H, SI, blocks);
+            snprintf(grid, sizeof grid, "dim3(%d)", (H + 7) / 8);
+            snprintf(args, sizeof args, "%s_act_shared, shared_down, %s, y", nm, fp8 ? "shared_down_s" : "nullptr");
+            cuda_op_register(cur_kernel, lp, nmk, kp, body, grid, args);
+        }
+    }
+    out(e, "static void %s(%s) {\n", nm, lp);
     if (!fp8) out(e, "    const float *const *gate_s = nullptr, *const *up_s = nullptr, *const *down_s = nullptr;\n");
     if (!SI) out(e, "    (void)shared_gate; (void)shared_up; (void)shared_down;\n");
     else if (!fp8) out(e, "    const float *shared_gate_s = nullptr, *shared_up_s = nullptr, *shared_down_s = nullptr;\n");
@@ -493,9 +544,57 @@ static void emit_moe_stacked(Emitter *e, const Kernel *k) {
                "    else cu_gemm<%s, %d, %d, CU_EPI_RES, 0, 1, 1>(cu_grid_tile(), act, d, nullptr, nullptr, nullptr, nullptr, nullptr, y, y, T);\n}\n",
             nm, st, sf, H, SI, sf, H, SI);
     }
-    out(e, "static void %s(const float *x, const void *router, const float *router_bias, const void *gate_up, const void *down,\n"
-           "        const uint8_t *gate_up_scales, const uint8_t *down_scales, const float *gate_up_bias, const float *down_bias,\n"
-           "        const void *shared_gate, const void *shared_up, const void *shared_down, float *y, int T) {\n", nm);
+    const char *lp = "const float *x, const void *router, const float *router_bias, const void *gate_up, const void *down,\n"
+                     "        const uint8_t *gate_up_scales, const uint8_t *down_scales, const float *gate_up_bias, const float *down_bias,\n"
+                     "        const void *shared_gate, const void *shared_up, const void *shared_down, float *y, int T";
+    {   /* decode's launches, for the persistent decode's instruction list (GEMV forms only) */
+        char nmk[320], kp[700], body[700], grid[64], args[600];
+        const char *rct = fmt_ctype(rw->fmt);
+        snprintf(nmk, sizeof nmk, "%s_router", nm);
+        snprintf(kp, sizeof kp, "const float *x, const %s *router, float *logits", rct);
+        snprintf(body, sizeof body, "cu_gemv<%s, %d, %d, 0, 0, 1, 1>(cu_grid_tile(), x, router, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, logits)",
+                 rf, E, H);
+        snprintf(grid, sizeof grid, "dim3(%d)", (E + 7) / 8);
+        snprintf(args, sizeof args, "x, router, %s_logits", nm);
+        cuda_op_register(cur_kernel, lp, nmk, kp, body, grid, args);
+        snprintf(nmk, sizeof nmk, "%s_route", nm);
+        snprintf(body, sizeof body, "cu_moe_stacked_route<%d, %d, %s>(cu_grid_tile(), logits, router_bias, sel, wt)", E, K, route);
+        snprintf(args, sizeof args, "%s_logits, router_bias, %s_sel, %s_wt", nm, nm, nm);
+        cuda_op_register(cur_kernel, lp, nmk, "const float *logits, const float *router_bias, int *sel, float *wt", body, "dim3(T)", args);
+        snprintf(nmk, sizeof nmk, "%s_gate_up", nm);
+        snprintf(body, sizeof body, "cu_moe_stacked_gate_up<%s, %d, %d, %d, %s, %s, %s, %s>(cu_grid_tile(), x, gate_up, scales, bias, sel, wt, h, %s, %s)",
+                 ef, H, I, K, route, oai ? "CU_ACT_OAI" : "CU_ACT_SILU", f->gate_up_interleaved ? "true" : "false", mx ? "true" : "false",
+                 flit((float)n->act_limit), flit((float)n->act_alpha));
+        snprintf(grid, sizeof grid, "dim3(%d, T * %d)", mx ? (I + 7) / 8 : (I + 255) / 256, K);
+        snprintf(args, sizeof args, "x, gate_up, gate_up_scales, gate_up_bias, %s_sel, %s_wt, %s_h", nm, nm, nm);
+        cuda_op_register(cur_kernel, lp, nmk, "const float *x, const void *gate_up, const uint8_t *scales, const float *bias, const int *sel, "
+                         "const float *wt, float *h", body, grid, args);
+        snprintf(nmk, sizeof nmk, "%s_down", nm);
+        snprintf(body, sizeof body, "cu_moe_stacked_down<%s, %d, %d, %d, %s, %s>(cu_grid_tile(), h, down, scales, bias, sel, wt, y)", ef, H, I, K,
+                 route, mx ? "true" : "false");
+        snprintf(grid, sizeof grid, "dim3(%d, T)", mx ? (H + 7) / 8 : (H + 255) / 256);
+        snprintf(args, sizeof args, "%s_h, down, down_scales, down_bias, %s_sel, %s_wt, y", nm, nm, nm);
+        cuda_op_register(cur_kernel, lp, nmk, "const float *h, const void *down, const uint8_t *scales, const float *bias, const int *sel, "
+                         "const float *wt, float *y", body, grid, args);
+        if (SI) {
+            const char *st = fmt_ctype(rw->fmt);
+            snprintf(nmk, sizeof nmk, "%s_shared_gate_up", nm);
+            snprintf(kp, sizeof kp, "const float *x, const %s *g, const %s *u, float *act", st, st);
+            snprintf(body, sizeof body, "cu_gemv<%s, %d, %d, CU_EPI_GLU, CU_ACT_SILU, 1, 1>(cu_grid_tile(), x, g, nullptr, u, nullptr, nullptr, nullptr, nullptr, act)",
+                     rf, SI, H);
+            snprintf(grid, sizeof grid, "dim3(%d)", (SI + 7) / 8);
+            snprintf(args, sizeof args, "x, shared_gate, shared_up, %s_act_shared", nm);
+            cuda_op_register(cur_kernel, lp, nmk, kp, body, grid, args);
+            snprintf(nmk, sizeof nmk, "%s_shared_down", nm);
+            snprintf(kp, sizeof kp, "const float *act, const %s *d, float *y", st);
+            snprintf(body, sizeof body, "cu_gemv<%s, %d, %d, CU_EPI_RES, 0, 1, 1>(cu_grid_tile(), act, d, nullptr, nullptr, nullptr, nullptr, nullptr, y, y)",
+                     rf, H, SI);
+            snprintf(grid, sizeof grid, "dim3(%d)", (H + 7) / 8);
+            snprintf(args, sizeof args, "%s_act_shared, shared_down, y", nm);
+            cuda_op_register(cur_kernel, lp, nmk, kp, body, grid, args);
+        }
+    }
+    out(e, "static void %s(%s) {\n", nm, lp);
     if (!SI) out(e, "    (void)shared_gate; (void)shared_up; (void)shared_down;\n");
     out(e, "    const unsigned tiles = (unsigned)((T + CU_GEMM_TILE - 1) / CU_GEMM_TILE);\n");
     out(e, "    CU_LAUNCH(%s_router_kernel, T == 1 ? dim3(%d) : dim3(%d, tiles), dim3(256), 0, cu_stream, x, (const %s *)router,\n"

@@ -21,9 +21,9 @@
  * Dependencies come from the steps' typed operands: an instruction waits for
  * the last writer of everything it reads, and for the last writer and the
  * readers since of everything it writes (activation views by their arena
- * ranges, KV caches, RoPE tables, logits, the split attention's parts).
- * MoE, stacked-expert and MLA layers register no ops: such models keep the
- * ordinary launches (the pass is noted as not applied).
+ * ranges, KV caches, RoPE tables, logits, a launcher's own buffers).  MLA
+ * layers register no ops: such models keep the ordinary launches (the pass is
+ * noted as not applied).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +36,7 @@ typedef struct CuOpDef {
     int used;                /* its id in decode_op + 1, 0 while unused        */
 } CuOpDef;
 typedef struct Launch { int op; char grid[160]; char args[400]; } Launch;
-typedef struct KernelLaunches { char params[800]; Launch l[2]; int n; } KernelLaunches;
+typedef struct KernelLaunches { char params[800]; Launch l[8]; int n; } KernelLaunches;
 
 static CuOpDef *ops;
 static int n_ops, cap_ops;
@@ -78,7 +78,7 @@ void cuda_op_register(int kernel, const char *launcher_params, const char *name,
                       const char *args) {
     if (kernel < 0 || kernel >= n_klaunch) return;
     KernelLaunches *kl = &klaunch[kernel];
-    if (kl->n == 2) return;
+    if (kl->n == 8) return;
     snprintf(kl->params, sizeof kl->params, "%s", launcher_params);
     Launch *l = &kl->l[kl->n++];
     l->op = op_add(name, kparams, body);
@@ -158,7 +158,7 @@ typedef struct Instr {
 } Instr;
 
 /* A resource an instruction reads or writes. */
-enum { R_ACT, R_KCACHE, R_VCACHE, R_LOGITS, R_HOUT, R_ROPE, R_SCRATCH, R_ATT };
+enum { R_ACT, R_KCACHE, R_VCACHE, R_LOGITS, R_HOUT, R_ROPE, R_SCRATCH, R_INTERNAL };
 typedef struct Res { int kind; long long a, b; } Res;
 typedef struct Track { Res r; int writer; int *readers; int n_readers, cap_readers; } Track;
 
@@ -249,8 +249,14 @@ static Instr *instr_new(List *L, int op, int step, const char *grid) {
     return in;
 }
 
-static void slot(Instr *in, const char *fmt, const char *x) {
-    if (in->n_slots < 16) snprintf(in->slot[in->n_slots++], 200, fmt, x);
+static void slot(Instr *in, const char *x) {
+    if (in->n_slots < 16) {
+        char *d = in->slot[in->n_slots++];
+        size_t l = strlen(x);
+        if (l >= sizeof in->slot[0]) l = sizeof in->slot[0] - 1;
+        memcpy(d, x, l);
+        d[l] = 0;
+    }
 }
 
 /* Every decode step as instructions: false when a step's kernel registered no ops. */
@@ -274,7 +280,8 @@ static int build(const Emitter *e, List *L) {
                     int found = -1;
                     for (int z = 0; z < nlp && z < s->n_args; z++)
                         if (!strcmp(lp[z].name, names[q])) found = z;
-                    slot(in, "%s", found >= 0 ? cuda_arg_text(e, s->arg[found]) : names[q]);
+                    const char *text = found >= 0 ? cuda_arg_text(e, s->arg[found]) : names[q];
+                    slot(in, text);
                 }
                 int idx = L->n - 1;
                 /* the launcher's reads go to its first launch, its writes to its last; between
@@ -285,28 +292,34 @@ static int build(const Emitter *e, List *L) {
                     if (!s->arg[q].out && li == 0) access(&d, &L->v[idx], idx, r, 0);
                     if (s->arg[q].out && li == kl->n - 1) access(&d, &L->v[idx], idx, r, 1);
                 }
-                if (kl->n == 2) access(&d, &L->v[idx], idx, (Res){R_ATT, 0, 0}, li == 0);
+                /* launches of one step share the launcher's own buffers (the split attention's
+                 * parts: one buffer for every attention kernel; a MoE layer's logits, choices,
+                 * activations): each waits for the one before, in order */
+                if (kl->n > 1) {
+                    long long key = p->kernels[s->kernel].kind == KK_ATTENTION ? -1 : s->kernel;
+                    access(&d, &L->v[idx], idx, (Res){R_INTERNAL, key, key}, 1);
+                }
             }
         } else if (s->kind == S_ROPE_ANGLES) {
             const RopeTable *t = &e->g->rope[s->id];
             Instr *in = instr_new(L, op_rope, si, "dim3(1)");
             char b[160];
-            snprintf(b, sizeof b, "d_rope_inv_freq_%s", t->name); slot(in, "%s", b);
-            snprintf(b, sizeof b, "%d", t->dims / 2); slot(in, "%s", b);
-            snprintf(b, sizeof b, "rope_mscale_%s", t->name); slot(in, "%s", b);
-            slot(in, "%s", "d_pos");
-            slot(in, "%s", "1");
-            snprintf(b, sizeof b, "rope_cos_%s", t->name); slot(in, "%s", b);
-            snprintf(b, sizeof b, "rope_sin_%s", t->name); slot(in, "%s", b);
+            snprintf(b, sizeof b, "d_rope_inv_freq_%s", t->name); slot(in, b);
+            snprintf(b, sizeof b, "%d", t->dims / 2); slot(in, b);
+            snprintf(b, sizeof b, "rope_mscale_%s", t->name); slot(in, b);
+            slot(in, "d_pos");
+            slot(in, "1");
+            snprintf(b, sizeof b, "rope_cos_%s", t->name); slot(in, b);
+            snprintf(b, sizeof b, "rope_sin_%s", t->name); slot(in, b);
             access(&d, in, L->n - 1, (Res){R_ROPE, s->id, s->id}, 1);
         } else if (s->kind == S_COPY) {
             char grid[160], n[64];
             snprintf(n, sizeof n, "%s * %d", cuda_arg_text(e, s->arg[2]), s->width);
             snprintf(grid, sizeof grid, "dim3(cu_blocks((size_t)%s))", n);
             Instr *in = instr_new(L, op_copy, si, grid);
-            slot(in, "%s", cuda_arg_text(e, s->arg[0]));
-            slot(in, "%s", cuda_arg_text(e, s->arg[1]));
-            slot(in, "%s", n);
+            slot(in, cuda_arg_text(e, s->arg[0]));
+            slot(in, cuda_arg_text(e, s->arg[1]));
+            slot(in, n);
             Res r;
             if (arg_res(e, s->arg[1], &r)) access(&d, in, L->n - 1, r, 0);
             if (arg_res(e, s->arg[0], &r)) access(&d, in, L->n - 1, r, 1);
@@ -314,9 +327,9 @@ static int build(const Emitter *e, List *L) {
             Instr *in = instr_new(L, op_softcap, si, "dim3(cu_blocks((size_t)VOCAB))");
             char cap[48];
             snprintf(cap, sizeof cap, "%s", flit((float)s->value));
-            slot(in, "%s", "d_logits");
-            slot(in, "%s", "1");
-            slot(in, "%s", cap);
+            slot(in, "d_logits");
+            slot(in, "1");
+            slot(in, cap);
             access(&d, in, L->n - 1, (Res){R_LOGITS, 0, 0}, 0);
             access(&d, in, L->n - 1, (Res){R_LOGITS, 0, 0}, 1);
         }
@@ -340,7 +353,7 @@ void cuda_emit_persistent_kernel(Emitter *e) {
     persistent = 0;
     if (!e->g->decode_persistent) return;
     if (!build(e, &list)) {
-        fprintf(stderr, "%s: note: decode-persistent not applied: MoE, stacked-expert and MLA layers keep their own launches\n",
+        fprintf(stderr, "%s: note: decode-persistent not applied: MLA layers keep their own launches\n",
                 e->g->model.file);
         return;
     }

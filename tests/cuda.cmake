@@ -52,7 +52,7 @@ add_test(NAME cuda.errors
                  ${CMAKE_BINARY_DIR}/cuda-work/errors)
 # decode-persistent (issue 11): the decode step as one persistent kernel over an instruction
 # list; equal to the separate launches and to transformers, on every dense family
-foreach(name qwen3 gemma3 qwen1 llama llama_bf16 mistral olmo2 smollm3 qwen2 qwen3_f16)
+foreach(name qwen3 gemma3 qwen1 llama llama_bf16 mistral olmo2 smollm3 qwen2 qwen3_f16 qwen3_moe glm4_moe gpt_oss gpt_oss_mxfp4 llama4)
   add_test(NAME cuda.emu.persistent.${name}
            COMMAND bash ${ARCHC_TEST_DIR}/cuda/run_persistent.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
                    ${ARCHC_TEST_DIR}/fixtures/${name} ${CMAKE_BINARY_DIR}/cuda-work/persistent-${name})
