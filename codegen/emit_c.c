@@ -780,39 +780,54 @@ static void emit_kernels(Emitter *e) {
 
 /* ── forward ─────────────────────────────────────────────────────────────── */
 
-/* The C text of an operand.  One of 8 rotating buffers (enough for one call). */
-static const char *arg_text(const Emitter *e, Arg a) {
+/* The text of an operand that reads the same in both backends (activation
+ * views, weights, caches, RoPE tables, T, literals), or NULL for the kinds each
+ * backend writes its own way.  One of 8 rotating buffers (enough for one call). */
+const char *arg_text_common(const Emitter *e, Arg a) {
     static char buf[8][160];
     static int k;
     k = (k + 1) & 7;
     char *b = buf[k];
     const Graph *g = e->g;
     switch (a.kind) {
-    case A_NULL: return "NULL";
     case A_ACT:
         if (a.last_row) snprintf(b, 160, "%s + (size_t)(T - 1) * %d", e->p->views[a.id].name, e->p->views[a.id].width);
         else snprintf(b, 160, "%s", e->p->views[a.id].name);
         return b;
     case A_WEIGHT: snprintf(b, 160, "W.%s", field(&g->weights[a.id])); return b;
     case A_WEIGHT_SCALE: snprintf(b, 160, "W.%s", scale_field(&g->weights[a.id])); return b;
-    case A_EXPERTS: snprintf(b, 160, "W.l[%d].%s", a.id, role_info[a.role].member); return b;
-    case A_EXPERTS_SCALE: snprintf(b, 160, "W.l[%d].%s_scale", a.id, role_info[a.role].member); return b;
     case A_K_CACHE: snprintf(b, 160, "k_cache[%d]", a.id); return b;
     case A_V_CACHE: snprintf(b, 160, "v_cache[%d]", a.id); return b;
     case A_ROPE_COS: snprintf(b, 160, "rope_cos_%s", g->rope[a.id].name); return b;
     case A_ROPE_SIN: snprintf(b, 160, "rope_sin_%s", g->rope[a.id].name); return b;
+    case A_T: return "T";
+    case A_LOGITS_ROWS: return "(logits_mode == 2 ? T : logits_mode)";
+    case A_INT: snprintf(b, 160, "%d", a.id); return b;
+    case A_T_IS_1: return "T == 1";
+    default: return NULL;
+    }
+}
+
+/* The C text of an operand.  One of 8 rotating buffers (enough for one call). */
+static const char *arg_text(const Emitter *e, Arg a) {
+    static char buf[8][160];
+    static int k;
+    const char *common = arg_text_common(e, a);
+    if (common) return common;
+    k = (k + 1) & 7;
+    char *b = buf[k];
+    switch (a.kind) {
+    case A_NULL: return "NULL";
+    case A_EXPERTS: snprintf(b, 160, "W.l[%d].%s", a.id, role_info[a.role].member); return b;
+    case A_EXPERTS_SCALE: snprintf(b, 160, "W.l[%d].%s_scale", a.id, role_info[a.role].member); return b;
     case A_TOKENS: return "tokens";
     case A_HIDDEN_IN: return "hidden";
     case A_LOGITS: return "logits";
     case A_HIDDEN_OUT: return "hidden_out";
-    case A_T: return "T";
     case A_POS: return "pos";
-    case A_LOGITS_ROWS: return "(logits_mode == 2 ? T : logits_mode)";
     case A_SCRATCH: return "scratch";
-    case A_INT: snprintf(b, 160, "%d", a.id); return b;
-    case A_T_IS_1: return "T == 1";
+    default: return "?";
     }
-    return "?";
 }
 
 /* What goes between argument i-1 and i of a call: long calls are wrapped. */

@@ -63,6 +63,7 @@ void emit_weights(Emitter *e);                  /* the weight struct            
 void emit_weight_table(Emitter *e);             /* the loader's table                  */
 void emit_expert_table(Emitter *e);             /* add_expert_weights(): the routed experts' entries */
 void emit_rope_state(Emitter *e, const Rope *pr);
+const char *arg_text_common(const Emitter *e, Arg a);   /* an operand both backends write alike, or NULL */
 void call_comment(Emitter *e, const Node *n, int idx);
 void layer_header(Emitter *e, const Node *n, int *last_layer);
 

@@ -669,38 +669,26 @@ static const LayerSlot *expert_slot(const Program *p, WeightRole role) {
 const char *cuda_arg_text(const Emitter *e, Arg a) {
     static char buf[8][160];
     static int k;
+    const char *common = arg_text_common(e, a);
+    if (common) return common;
     k = (k + 1) & 7;
     char *b = buf[k];
     const Graph *g = e->g;
     switch (a.kind) {
     case A_NULL: return "nullptr";
-    case A_ACT:
-        if (a.last_row) snprintf(b, 160, "%s + (size_t)(T - 1) * %d", e->p->views[a.id].name, e->p->views[a.id].width);
-        else snprintf(b, 160, "%s", e->p->views[a.id].name);
-        return b;
-    case A_WEIGHT: snprintf(b, 160, "W.%s", field(&g->weights[a.id])); return b;
-    case A_WEIGHT_SCALE: snprintf(b, 160, "W.%s", scale_field(&g->weights[a.id])); return b;
     case A_EXPERTS: {   /* the layer's device array of expert pointers */
         const Weight *w = &g->weights[expert_slot(e->p, a.role)->weight];
         snprintf(b, 160, "(const %s *const *)dx_%s[%d]", fmt_ctype(w->fmt), role_info[a.role].member, a.id);
         return b;
     }
     case A_EXPERTS_SCALE: snprintf(b, 160, "(const float *const *)dx_%s_scale[%d]", role_info[a.role].member, a.id); return b;
-    case A_K_CACHE: snprintf(b, 160, "k_cache[%d]", a.id); return b;
-    case A_V_CACHE: snprintf(b, 160, "v_cache[%d]", a.id); return b;
-    case A_ROPE_COS: snprintf(b, 160, "rope_cos_%s", g->rope[a.id].name); return b;
-    case A_ROPE_SIN: snprintf(b, 160, "rope_sin_%s", g->rope[a.id].name); return b;
     case A_TOKENS: return "d_tokens";
     case A_LOGITS: return "d_logits";
     case A_HIDDEN_OUT: return "d_hidden_out";
     case A_HIDDEN_IN: return "d_hidden_in";
-    case A_T: return "T";
     case A_POS: return "d_pos";
-    case A_LOGITS_ROWS: return "(logits_mode == 2 ? T : logits_mode)";
     case A_SCRATCH: return "d_scratch";
-    case A_INT: snprintf(b, 160, "%d", a.id); return b;
-    case A_T_IS_1: return "T == 1";
-    default: return "?";   /* MoE, MLA, MTP operands: refused by cuda_check */
+    default: return "?";
     }
 }
 

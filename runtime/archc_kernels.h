@@ -968,6 +968,13 @@ RT_DEFINE_FEW_BF16(rt_few_bf16_4, 4, 4)
 RT_DEFINE_FEW_BF16(rt_few_bf16_3, 3, 4)
 RT_DEFINE_FEW_BF16(rt_few_bf16_2, 2, 6)
 RT_DEFINE_FEW_BF16(rt_few_bf16_1, 1, 8)
+/* the kernel for nt tokens (1 … RT_FEW_MAXT), per mode */
+typedef void (*RtFewF32)(const float *, int, const float *const *, float *, int, int, int);
+typedef void (*RtFewBf16)(const float *, int, const uint16_t *const *, float *, int, int, int);
+static const RtFewF32 rt_few_f32[9] = {rt_few_f32_1, rt_few_f32_1, rt_few_f32_2, rt_few_f32_3, rt_few_f32_4,
+                                       rt_few_f32_5, rt_few_f32_6, rt_few_f32_7, rt_few_f32_8};
+static const RtFewBf16 rt_few_bf16[9] = {rt_few_bf16_1, rt_few_bf16_1, rt_few_bf16_2, rt_few_bf16_3, rt_few_bf16_4,
+                                         rt_few_bf16_5, rt_few_bf16_6, rt_few_bf16_7, rt_few_bf16_8};
 static const int rt_few_r_f32[9] = {0, 8, 8, 6, 6, 4, 4, 3, 3};
 static const int rt_few_r_bf16[9] = {0, 8, 6, 4, 4, 4, 3, 3, 2};
 #ifdef RT_HAVE_BF16_DOT
@@ -997,6 +1004,9 @@ RT_DEFINE_FEW_DP(rt_few_dp_4, 4, 6)
 RT_DEFINE_FEW_DP(rt_few_dp_3, 3, 6)
 RT_DEFINE_FEW_DP(rt_few_dp_2, 2, 8)
 RT_DEFINE_FEW_DP(rt_few_dp_1, 1, 8)
+typedef void (*RtFewDp)(const uint32_t *, int, const uint16_t *const *, float *, int, int, int);
+static const RtFewDp rt_few_dp[9] = {rt_few_dp_1, rt_few_dp_1, rt_few_dp_2, rt_few_dp_3, rt_few_dp_4,
+                                     rt_few_dp_5, rt_few_dp_6, rt_few_dp_7, rt_few_dp_8};
 #endif
 
 /* out[t][n] (row stride ldo) = x[t] · W[n] for t < T, n < N, on one thread.
@@ -1014,47 +1024,10 @@ static void rt_rows_few(const void *xin, int T, const void *w, int mode, int K, 
                 for (int r = 0; r < R; r++) wr[r] = (const char *)w + (size_t)(n0 + r < N ? n0 + r : N - 1) * K * ws;
                 int nr = N - n0 < R ? N - n0 : R, pf = t0 == 0;
                 float *o = out + (size_t)t0 * ldo + n0;
-                if (mode == 0) {
-                    const float *xf = (const float *)xt, *const *wf = (const float *const *)wr;
-                    switch (nt) {
-                    case 8: rt_few_f32_8(xf, K, wf, o, ldo, nr, pf); break;
-                    case 7: rt_few_f32_7(xf, K, wf, o, ldo, nr, pf); break;
-                    case 6: rt_few_f32_6(xf, K, wf, o, ldo, nr, pf); break;
-                    case 5: rt_few_f32_5(xf, K, wf, o, ldo, nr, pf); break;
-                    case 4: rt_few_f32_4(xf, K, wf, o, ldo, nr, pf); break;
-                    case 3: rt_few_f32_3(xf, K, wf, o, ldo, nr, pf); break;
-                    case 2: rt_few_f32_2(xf, K, wf, o, ldo, nr, pf); break;
-                    default: rt_few_f32_1(xf, K, wf, o, ldo, nr, pf); break;
-                    }
-                } else if (mode == 1) {
-                    const float *xf = (const float *)xt;
-                    const uint16_t *const *wb = (const uint16_t *const *)wr;
-                    switch (nt) {
-                    case 8: rt_few_bf16_8(xf, K, wb, o, ldo, nr, pf); break;
-                    case 7: rt_few_bf16_7(xf, K, wb, o, ldo, nr, pf); break;
-                    case 6: rt_few_bf16_6(xf, K, wb, o, ldo, nr, pf); break;
-                    case 5: rt_few_bf16_5(xf, K, wb, o, ldo, nr, pf); break;
-                    case 4: rt_few_bf16_4(xf, K, wb, o, ldo, nr, pf); break;
-                    case 3: rt_few_bf16_3(xf, K, wb, o, ldo, nr, pf); break;
-                    case 2: rt_few_bf16_2(xf, K, wb, o, ldo, nr, pf); break;
-                    default: rt_few_bf16_1(xf, K, wb, o, ldo, nr, pf); break;
-                    }
-                }
+                if (mode == 0) rt_few_f32[nt]((const float *)xt, K, (const float *const *)wr, o, ldo, nr, pf);
+                else if (mode == 1) rt_few_bf16[nt]((const float *)xt, K, (const uint16_t *const *)wr, o, ldo, nr, pf);
 #ifdef RT_HAVE_BF16_DOT
-                else {
-                    const uint32_t *xb = (const uint32_t *)xt;
-                    const uint16_t *const *wb = (const uint16_t *const *)wr;
-                    switch (nt) {
-                    case 8: rt_few_dp_8(xb, K, wb, o, ldo, nr, pf); break;
-                    case 7: rt_few_dp_7(xb, K, wb, o, ldo, nr, pf); break;
-                    case 6: rt_few_dp_6(xb, K, wb, o, ldo, nr, pf); break;
-                    case 5: rt_few_dp_5(xb, K, wb, o, ldo, nr, pf); break;
-                    case 4: rt_few_dp_4(xb, K, wb, o, ldo, nr, pf); break;
-                    case 3: rt_few_dp_3(xb, K, wb, o, ldo, nr, pf); break;
-                    case 2: rt_few_dp_2(xb, K, wb, o, ldo, nr, pf); break;
-                    default: rt_few_dp_1(xb, K, wb, o, ldo, nr, pf); break;
-                    }
-                }
+                else rt_few_dp[nt]((const uint32_t *)xt, K, (const uint16_t *const *)wr, o, ldo, nr, pf);
 #endif
             }
         }
