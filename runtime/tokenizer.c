@@ -97,7 +97,23 @@ static int pairmap_get(const PairMap *m, int a, int b, int *merged) {
 
 /* ── the tokenizer ───────────────────────────────────────────────────────── */
 
-typedef enum { SPLIT_NONE, SPLIT_GPT2, SPLIT_CL100K, SPLIT_QWEN2, SPLIT_O200K } SplitKind;
+typedef enum { SPLIT_NONE, SPLIT_GPT2, SPLIT_CL100K, SPLIT_QWEN2, SPLIT_O200K, SPLIT_SIMPLE } SplitKind;
+
+/* SPLIT_SIMPLE: the one-class regexes that Sequence-of-Split pre-tokenizers
+ * chain (DeepSeek LLM / V2: "[\r\n]", "\s?[A-Za-z…]+", "\s+$", "\p{N}+", …):
+ *   [\s? | \s+] [CLASS [+ | {m,n}]] [$]
+ * CLASS is [...] (literal characters, ranges, escapes, \p{L} \p{N} \s inside,
+ * optionally negated with ^) or \p{L} / \p{N}. */
+typedef struct SimpleRe {
+    int ws;              /* 0: none, 1: \s?, 2: \s+                             */
+    int has_cls, neg, pL, pN, pS;
+    unsigned (*ranges)[2];
+    int n_ranges, min, max;
+    int dollar;          /* $: at the end, or before a \n (Oniguruma)           */
+} SimpleRe;
+
+typedef struct Split { SplitKind kind; SimpleRe re; } Split;
+#define TOK_MAX_SPLITS 16
 
 typedef struct Added { char *content; size_t len; int id, special, lstrip, rstrip; } Added;
 
@@ -112,7 +128,8 @@ struct Tokenizer {
     int byte_fallback, ignore_merges, fuse_unk, unk_id;
     int byte_level;       /* ByteLevel pre-tokenizer / decoder                  */
     int byte_level_prefix_space;
-    SplitKind split;      /* regex split before ByteLevel                       */
+    Split split[TOK_MAX_SPLITS]; /* regex splits, applied in turn (a Sequence)  */
+    int n_split;
     int metaspace, metaspace_prepend /* 0 never, 1 always, 2 first */, metaspace_split;
     NormStep norm[8];
     int n_norm;
@@ -236,9 +253,47 @@ static int match_o200k(const unsigned *cps, int n, int i) {
 
 /* ── pre-tokenizer regexes as matchers over code points ──────────────────── */
 
+static int simple_in(const SimpleRe *r, unsigned c) {
+    int in = (r->pL && is_L(c)) || (r->pN && is_N(c)) || (r->pS && is_S(c));
+    for (int k = 0; !in && k < r->n_ranges; k++) in = c >= r->ranges[k][0] && c <= r->ranges[k][1];
+    return in != r->neg;
+}
+
+/* The match of a SimpleRe at i (leftmost-greedy with backtracking, as the
+ * regex engine has it): its length, or -k when there is none here nor at the
+ * k-1 positions after i (they would retry the same ends: this keeps a long run
+ * that fails "\s+$" linear). */
+static int match_simple(const SimpleRe *r, const unsigned *cps, int n, int i) {
+    int w0 = 0, w1 = 0;  /* whitespace lengths to try, longest first */
+    if (r->ws == 1) w1 = is_S(cps[i]) ? 1 : 0;
+    if (r->ws == 2) {
+        while (i + w1 < n && is_S(cps[i + w1])) w1++;
+        if (!w1) return -1;
+        w0 = 1;
+    }
+    int run_end = i + 1;
+    for (int w = w1; w >= w0; w--) {
+        int st = i + w, j = st;
+        if (r->has_cls)
+            while (j < n && j - st < r->max && simple_in(r, cps[j])) j++;
+        if (j > run_end) run_end = j;
+        int lo = st + (r->has_cls ? r->min : 0);
+        if (lo < i + 1) lo = i + 1;
+        if (!r->dollar) { if (j >= lo) return j - i; continue; }
+        /* give back class characters until $ holds (end, or before a \n) */
+        for (; j >= lo; j--)
+            if (j == n || cps[j] == '\n') return j - i;
+    }
+    if (r->ws == 2) return -w1;
+    if (r->ws == 0) return -(run_end - i);
+    return -1;
+}
+
 /* Length (in code points) of the match of the split regex at position i of
  * cps[0..n), or 0 if no alternative matches here. */
-static int match_at(SplitKind k, const unsigned *cps, int n, int i) {
+static int match_at(const Split *sp, const unsigned *cps, int n, int i) {
+    SplitKind k = sp->kind;
+    if (k == SPLIT_SIMPLE) return match_simple(&sp->re, cps, n, i);
     if (k == SPLIT_O200K) return match_o200k(cps, n, i);
     unsigned c = cps[i];
     /* contractions: 's 't 're 've 'm 'll 'd (case-insensitive for cl100k/qwen) */
@@ -393,7 +448,7 @@ static void encode_segment(const Tokenizer *t, const char *s, size_t len, int fi
         s = prefixed;
         len++;
     }
-    if (t->split == SPLIT_NONE) { encode_piece(t, s, len, out); free(prefixed); return; }
+    if (!t->n_split) { encode_piece(t, s, len, out); free(prefixed); return; }
     /* code points and their byte offsets */
     unsigned *cps = malloc(sizeof(unsigned) * (len + 1));
     size_t *off = malloc(sizeof(size_t) * (len + 2));
@@ -405,16 +460,32 @@ static void encode_segment(const Tokenizer *t, const char *s, size_t len, int fi
         n++;
     }
     off[n] = len;
-    int gap = 0; /* start of an unmatched stretch (Split/Isolated emits it as a word too) */
-    for (int i = 0; i < n;) {
-        int m = match_at(t->split, cps, n, i);
-        if (m <= 0) { i++; continue; }
-        if (gap < i) encode_piece(t, s + off[gap], off[i] - off[gap], out);
-        encode_piece(t, s + off[i], off[i + m] - off[i], out);
-        i += m;
-        gap = i;
+    /* pieces [a, b) of code points; each Split cuts every piece of the step
+     * before into its matches and the stretches between them (Isolated) */
+    int *pa = malloc(sizeof(int) * (size_t)(2 * n + 2)), *pb = malloc(sizeof(int) * (size_t)(2 * n + 2));
+    int np = 1;
+    pa[0] = 0;
+    pa[1] = n;
+    for (int st = 0; st < t->n_split; st++) {
+        int nq = 0;
+        for (int p = 0; p < np; p++) {
+            int a = pa[2 * p], b = pa[2 * p + 1], gap = a;
+            for (int i = a; i < b;) {
+                int m = match_at(&t->split[st], cps + a, b - a, i - a);
+                if (m <= 0) { i += m < 0 ? -m : 1; continue; }
+                if (gap < i) { pb[2 * nq] = gap; pb[2 * nq + 1] = i; nq++; }
+                pb[2 * nq] = i; pb[2 * nq + 1] = i + m; nq++;
+                i += m;
+                gap = i;
+            }
+            if (gap < b) { pb[2 * nq] = gap; pb[2 * nq + 1] = b; nq++; }
+        }
+        int *tmp = pa; pa = pb; pb = tmp;
+        np = nq;
     }
-    if (gap < n) encode_piece(t, s + off[gap], off[n] - off[gap], out);
+    for (int p = 0; p < np; p++) encode_piece(t, s + off[pa[2 * p]], off[pa[2 * p + 1]] - off[pa[2 * p]], out);
+    free(pa);
+    free(pb);
     free(cps);
     free(off);
     free(prefixed);
@@ -752,6 +823,94 @@ static const char *O200K =
     "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 static const char *GPT2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
+/* One character of a pattern (UTF-8, or an escape) → code point; 0 on error. */
+static int pat_char(const char **pp, const char *end, unsigned *cp) {
+    const char *p = *pp;
+    if (p >= end) return 0;
+    if (*p == '\\') {
+        if (p + 1 >= end) return 0;
+        char e = p[1];
+        if (e == 'r') *cp = '\r';
+        else if (e == 'n') *cp = '\n';
+        else if (e == 't') *cp = '\t';
+        else if (e == 'f') *cp = '\f';
+        else if (e == 'v') *cp = '\v';
+        else if (!((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9'))) *cp = (unsigned char)e;
+        else return 0;  /* \d, \w, \x.., \u.. …: not in the subset */
+        *pp = p + 2;
+        return 1;
+    }
+    int l = utf8_decode((const unsigned char *)p, (size_t)(end - p), cp);
+    *pp = p + l;
+    return 1;
+}
+
+/* \p{L} \p{N} \s at p (inside or outside a class): sets the flag, advances. */
+static int pat_prop(const char **pp, const char *end, SimpleRe *r) {
+    const char *p = *pp;
+    if (end - p >= 5 && !strncmp(p, "\\p{L}", 5)) { r->pL = 1; *pp = p + 5; return 1; }
+    if (end - p >= 5 && !strncmp(p, "\\p{N}", 5)) { r->pN = 1; *pp = p + 5; return 1; }
+    if (end - p >= 2 && !strncmp(p, "\\s", 2)) { r->pS = 1; *pp = p + 2; return 1; }
+    return 0;
+}
+
+/* Parse the SimpleRe subset (see SimpleRe); 0 if the pattern is outside it. */
+static int parse_simple(const char *re, SimpleRe *r) {
+    memset(r, 0, sizeof *r);
+    const char *p = re, *end = re + strlen(re);
+    if (!strncmp(p, "\\s?", 3)) { r->ws = 1; p += 3; }
+    else if (!strncmp(p, "\\s+", 3)) { r->ws = 2; p += 3; }
+    if (p < end && *p == '[') {
+        p++;
+        if (p < end && *p == '^') { r->neg = 1; p++; }
+        int cap = 0;
+        while (p < end && *p != ']') {
+            if (pat_prop(&p, end, r)) continue;
+            unsigned lo, hi;
+            if (!pat_char(&p, end, &lo)) return 0;
+            hi = lo;
+            if (p + 1 < end && *p == '-' && p[1] != ']') {
+                p++;
+                if (!pat_char(&p, end, &hi) || hi < lo) return 0;
+            }
+            if (r->n_ranges == cap) {
+                cap = cap ? cap * 2 : 16;
+                void *nr = realloc(r->ranges, sizeof *r->ranges * (size_t)cap);
+                if (!nr) return 0;
+                r->ranges = nr;
+            }
+            r->ranges[r->n_ranges][0] = lo;
+            r->ranges[r->n_ranges][1] = hi;
+            r->n_ranges++;
+        }
+        if (p >= end) return 0;
+        p++;
+        r->has_cls = 1;
+    } else if (p < end && strncmp(p, "\\s", 2) && pat_prop(&p, end, r)) {
+        r->has_cls = 1;
+    }
+    r->min = r->max = 1;
+    if (r->has_cls && p < end && *p == '+') { r->max = 1 << 30; p++; }
+    else if (r->has_cls && p < end && *p == '{') {
+        char *q;
+        long a = strtol(p + 1, &q, 10), b = a;
+        if (q == p + 1 || a < 1) return 0;
+        if (*q == ',') { const char *q0 = q + 1; b = strtol(q0, &q, 10); if (q == q0 || b < a) return 0; }
+        if (*q != '}' || b > 1000000) return 0;
+        r->min = (int)a; r->max = (int)b; p = q + 1;
+    }
+    if (p < end && *p == '$') { r->dollar = 1; p++; }
+    if (p != end) return 0;
+    if (!r->has_cls && r->ws != 2) return 0;  /* "\s?" alone, or nothing */
+    return 1;
+}
+
+static int add_split(Tokenizer *t, SplitKind k, const char *path, char *err, size_t errlen) {
+    if (t->n_split == TOK_MAX_SPLITS) { snprintf(err, errlen, "%s: more than %d Split pre-tokenizers", path, TOK_MAX_SPLITS); return -1; }
+    t->split[t->n_split++].kind = k;
+    return 0;
+}
+
 static int load_pretok(Tokenizer *t, const JsonValue *p, const char *path, char *err, size_t errlen) {
     if (!p || p->type == JSON_NULL) return 0;
     const char *type = json_get_string(p, "type", "");
@@ -764,19 +923,31 @@ static int load_pretok(Tokenizer *t, const JsonValue *p, const char *path, char 
     if (!strcmp(type, "ByteLevel")) {
         t->byte_level = 1;
         t->byte_level_prefix_space = json_get_bool(p, "add_prefix_space", 0);
-        if (json_get_bool(p, "use_regex", 1) && t->split == SPLIT_NONE) t->split = SPLIT_GPT2;
+        /* use_regex: the GPT-2 split of every piece so far */
+        if (json_get_bool(p, "use_regex", 1)) return add_split(t, SPLIT_GPT2, path, err, errlen);
         return 0;
     }
     if (!strcmp(type, "Split")) {
         const JsonValue *pat = json_get(p, "pattern");
         const char *re = pat ? json_get_string(pat, "Regex", NULL) : NULL;
         const char *beh = json_get_string(p, "behavior", "Isolated");
-        if (!re || strcmp(beh, "Isolated")) { snprintf(err, errlen, "%s: pre_tokenizer Split: only Regex patterns with Isolated behaviour are supported", path); return -1; }
-        if (!strcmp(re, CL100K)) t->split = SPLIT_CL100K;
-        else if (!strcmp(re, QWEN2)) t->split = SPLIT_QWEN2;
-        else if (!strcmp(re, GPT2)) t->split = SPLIT_GPT2;
-        else if (!strcmp(re, O200K)) t->split = SPLIT_O200K;
-        else { snprintf(err, errlen, "%s: pre_tokenizer Split: regex not supported (supported: GPT-2, Llama 3 / cl100k, Qwen2, o200k): %.80s", path, re); return -1; }
+        if (!re || strcmp(beh, "Isolated") || json_get_bool(p, "invert", 0)) { snprintf(err, errlen, "%s: pre_tokenizer Split: only Regex patterns with Isolated behaviour (not inverted) are supported", path); return -1; }
+        if (t->n_split == TOK_MAX_SPLITS) { snprintf(err, errlen, "%s: more than %d Split pre-tokenizers", path, TOK_MAX_SPLITS); return -1; }
+        Split *sp = &t->split[t->n_split];
+        if (!strcmp(re, CL100K)) sp->kind = SPLIT_CL100K;
+        else if (!strcmp(re, QWEN2)) sp->kind = SPLIT_QWEN2;
+        else if (!strcmp(re, GPT2)) sp->kind = SPLIT_GPT2;
+        else if (!strcmp(re, O200K)) sp->kind = SPLIT_O200K;
+        else if (parse_simple(re, &sp->re)) sp->kind = SPLIT_SIMPLE;
+        else {
+            free(sp->re.ranges);
+            sp->re.ranges = NULL;
+            snprintf(err, errlen,
+                     "%s: pre_tokenizer Split: regex not supported (supported: GPT-2, Llama 3 / cl100k, Qwen2, o200k, "
+                     "and one-class patterns such as \\s?[...]+ or \\p{N}+): %.80s", path, re);
+            return -1;
+        }
+        t->n_split++;
         return 0;
     }
     if (!strcmp(type, "Metaspace")) {
@@ -908,7 +1079,8 @@ static Tokenizer *tok_load_tiktoken(const char *data, size_t size, const char *p
     Tokenizer *t = calloc(1, sizeof *t);
     t->unk_id = -1;
     t->byte_level = 1;
-    t->split = SPLIT_QWEN2;  /* Qwen-1's PAT_STR is the regex Qwen2 kept */
+    t->split[0].kind = SPLIT_QWEN2;  /* Qwen-1's PAT_STR is the regex Qwen2 kept */
+    t->n_split = 1;
     byte_alphabet(t);
     for (int b = 0; b < 256; b++) t->byte_token[b] = -1;
     /* read every line: base64 bytes, a space, the rank (= id, in order 0, 1, 2, …) */
@@ -1181,6 +1353,7 @@ void tok_free(Tokenizer *t) {
     free(t->merges.rank);
     free(t->merges.merged);
     free(t->id_to_token);
+    for (int i = 0; i < TOK_MAX_SPLITS; i++) free(t->split[i].re.ranges);
     free(t->added);
     free(t->strings);
     json_free(t->json);
