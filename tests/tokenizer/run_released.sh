@@ -9,7 +9,7 @@
 # tokenizer gave for them (.out).  tools/gguf_vocab_to_hf.py rebuilds the
 # tokenizer.json; archc's ids must equal the .out ones exactly.  When the Python
 # `tokenizers` package is there, a second corpus (the repository's o200k / NFC /
-# tokenizer cases, 700+ strings of Unicode edge cases) is tokenized by
+# tokenizer cases and the .inp strings, 656 strings with Unicode edge cases) is tokenized by
 # `tokenizers` on the same converted tokenizer.json and archc must agree on
 # every string too — a check against HF on the converted file, as good as the
 # conversion, which the .out check validates.
