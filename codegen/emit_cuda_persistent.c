@@ -205,9 +205,7 @@ static void access(Deps *d, Instr *in, int i, Res r, int write) {
             for (int q = 0; q < t->n_readers; q++)
                 if (t->readers[q] != i) add_int(&in->deps, &in->n_deps, &in->cap_deps, t->readers[q]);
     }
-    if (write) {
-        for (int k = 0; k < d->n; k++)
-            if (res_overlap(d->t[k].r, r)) { d->t[k].writer = i; d->t[k].n_readers = 0; }
+    if (write) {   /* (overlapping tracks keep their own writer: a reader checks every overlapping track) */
         Track *t = track_of(d, r);
         t->writer = i;
         t->n_readers = 0;
