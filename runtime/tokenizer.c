@@ -7,10 +7,11 @@
  *   2. normalizer: NFC (decomposition, canonical ordering, composition, with
  *      the tables of unicode_norm.h), Prepend, Replace (literal pattern),
  *      Lowercase, Sequence;
- *   3. pre-tokenizer: Split with the GPT-2 / cl100k (Llama 3) / Qwen2 / o200k (gpt-oss) regexes,
- *      implemented as hand-written matchers over Unicode classes (an unknown
- *      pattern is rejected at load time), ByteLevel (byte → printable code point),
- *      Metaspace, Sequence;
+ *   3. pre-tokenizer: Split with the GPT-2 / cl100k (Llama 3) / Qwen2 / o200k (gpt-oss)
+ *      / DeepSeek-V3 regexes, implemented as hand-written matchers over Unicode
+ *      classes, and one-class regexes (SimpleRe) that Sequences of Splits chain
+ *      (an unknown pattern is rejected at load time), ByteLevel (byte → printable
+ *      code point), Metaspace, Sequence;
  *   4. model: BPE — merges by rank, leftmost first; ignore_merges; byte_fallback
  *      (<0xHH>); unk;
  *   5. post-processor: TemplateProcessing (e.g. BOS) — alone or inside a Sequence.
@@ -97,7 +98,7 @@ static int pairmap_get(const PairMap *m, int a, int b, int *merged) {
 
 /* ── the tokenizer ───────────────────────────────────────────────────────── */
 
-typedef enum { SPLIT_NONE, SPLIT_GPT2, SPLIT_CL100K, SPLIT_QWEN2, SPLIT_O200K, SPLIT_SIMPLE } SplitKind;
+typedef enum { SPLIT_NONE, SPLIT_GPT2, SPLIT_CL100K, SPLIT_QWEN2, SPLIT_O200K, SPLIT_DEEPSEEK3, SPLIT_SIMPLE } SplitKind;
 
 /* SPLIT_SIMPLE: the one-class regexes that Sequence-of-Split pre-tokenizers
  * chain (DeepSeek LLM / V2: "[\r\n]", "\s?[A-Za-z…]+", "\s+$", "\p{N}+", …):
@@ -178,6 +179,12 @@ static int is_crlf(unsigned c) { return c == '\r' || c == '\n'; }
 /* o200k: [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and [\p{Ll}\p{Lm}\p{Lo}\p{M}] */
 static int is_Up(unsigned c) { return UNI_IN(uni_upper_ish, c); }
 static int is_Lo(unsigned c) { return UNI_IN(uni_lower_ish, c); }
+/* DeepSeek-V3: [\p{P}\p{S}] and [\p{L}\p{M}] */
+static int is_PS(unsigned c) { return UNI_IN(uni_punct, c) || UNI_IN(uni_symbol, c); }
+static int is_LM(unsigned c) { return is_L(c) || UNI_IN(uni_mark, c); }
+/* [!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]: all 32 ASCII punctuation characters */
+static int is_ascii_punct(unsigned c) { return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) || (c >= 0x7B && c <= 0x7E); }
+static int is_ascii_alpha(unsigned c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 
 /* (?i:'s|'t|'re|'ve|'m|'ll|'d) at j: its length, or 0 */
 static int contraction_at(const unsigned *cps, int n, int j) {
@@ -251,6 +258,46 @@ static int match_o200k(const unsigned *cps, int n, int i) {
     return 0;
 }
 
+/* Whitespace at i (is_S(cps[i])): \s*[\r\n]+ (up to the last CR/LF of the run),
+ * else \s+(?!\S) (the run but its last character, unless the run ends the
+ * piece or is one character long), else \s+ (that one character). */
+static int match_space_tail(const unsigned *cps, int n, int i) {
+    int e = i, last = -1;
+    while (e < n && is_S(cps[e])) { if (is_crlf(cps[e])) last = e; e++; }
+    if (last >= 0) return last + 1 - i;
+    if (e == n || e - 1 == i) return e - i;
+    return e - 1 - i;
+}
+
+/* DeepSeek-V3 / R1's third Split (after \p{N}{1,3} and the CJK/kana one):
+ *   [ASCII punct][A-Za-z]+ | [^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+ |
+ *    ?[\p{P}\p{S}]+[\r\n]* | \s*[\r\n]+ | \s+(?!\S) | \s+
+ * Alternatives leftmost-first; each greedy with the engine's backtracking of
+ * the optional first character.  Its length at i, or 0. */
+static int match_deepseek3(const unsigned *cps, int n, int i) {
+    unsigned c = cps[i];
+    int j;
+    if (is_ascii_punct(c) && i + 1 < n && is_ascii_alpha(cps[i + 1])) {
+        for (j = i + 1; j < n && is_ascii_alpha(cps[j]); j++) {}
+        return j - i;
+    }
+    /* the optional character is taken when a letter or mark follows it; if not,
+     * the engine retries without it */
+    j = i;
+    if (!is_crlf(c) && !is_L(c) && !is_PS(c) && i + 1 < n && is_LM(cps[i + 1])) j = i + 1;
+    if (is_LM(cps[j])) {
+        while (j < n && is_LM(cps[j])) j++;
+        return j - i;
+    }
+    j = i + (c == ' ');
+    if (j < n && is_PS(cps[j])) {
+        while (j < n && is_PS(cps[j])) j++;
+        while (j < n && is_crlf(cps[j])) j++;
+        return j - i;
+    }
+    return is_S(c) ? match_space_tail(cps, n, i) : 0;
+}
+
 /* ── pre-tokenizer regexes as matchers over code points ──────────────────── */
 
 static int simple_in(const SimpleRe *r, unsigned c) {
@@ -295,6 +342,7 @@ static int match_at(const Split *sp, const unsigned *cps, int n, int i) {
     SplitKind k = sp->kind;
     if (k == SPLIT_SIMPLE) return match_simple(&sp->re, cps, n, i);
     if (k == SPLIT_O200K) return match_o200k(cps, n, i);
+    if (k == SPLIT_DEEPSEEK3) return match_deepseek3(cps, n, i);
     unsigned c = cps[i];
     /* contractions: 's 't 're 've 'm 'll 'd (case-insensitive for cl100k/qwen) */
     if (c == '\'' && i + 1 < n) {
@@ -822,6 +870,21 @@ static const char *O200K =
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
     "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 static const char *GPT2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+/* DeepSeek-V3 / R1's third Split, as its tokenizer.json has it (CR and LF are
+ * the characters themselves there; the escapes \r \n are accepted too) */
+static const char *DEEPSEEK3 =
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|"
+    "\\s*[\r\n]+|\\s+(?!\\S)|\\s+";
+
+/* re equals ref, where ref's CR / LF may also be written \r / \n in re */
+static int same_pattern(const char *re, const char *ref) {
+    for (; *ref; ref++) {
+        if ((*ref == '\r' || *ref == '\n') && re[0] == '\\' && re[1] == (*ref == '\r' ? 'r' : 'n')) re += 2;
+        else if (*re == *ref) re++;
+        else return 0;
+    }
+    return !*re;
+}
 
 /* One character of a pattern (UTF-8, or an escape) → code point; 0 on error. */
 static int pat_char(const char **pp, const char *end, unsigned *cp) {
@@ -938,12 +1001,13 @@ static int load_pretok(Tokenizer *t, const JsonValue *p, const char *path, char 
         else if (!strcmp(re, QWEN2)) sp->kind = SPLIT_QWEN2;
         else if (!strcmp(re, GPT2)) sp->kind = SPLIT_GPT2;
         else if (!strcmp(re, O200K)) sp->kind = SPLIT_O200K;
+        else if (same_pattern(re, DEEPSEEK3)) sp->kind = SPLIT_DEEPSEEK3;
         else if (parse_simple(re, &sp->re)) sp->kind = SPLIT_SIMPLE;
         else {
             free(sp->re.ranges);
             sp->re.ranges = NULL;
             snprintf(err, errlen,
-                     "%s: pre_tokenizer Split: regex not supported (supported: GPT-2, Llama 3 / cl100k, Qwen2, o200k, "
+                     "%s: pre_tokenizer Split: regex not supported (supported: GPT-2, Llama 3 / cl100k, Qwen2, o200k, DeepSeek-V3, "
                      "and one-class patterns such as \\s?[...]+ or \\p{N}+): %.80s", path, re);
             return -1;
         }

@@ -1,11 +1,16 @@
 /*
  * runtime/tokenizer.h — tokenizer.json (Hugging Face `tokenizers`) in C.
  *
- * Supported: added/special tokens; normalizers NFC, Prepend, Replace, Lowercase,
- * Sequence; pre-tokenizers
- * Split (the regexes used by Llama 3, Qwen2/3, GPT-2, o200k), ByteLevel, Metaspace,
- * Sequence; BPE models (byte-level, and SentencePiece-style with byte_fallback);
- * TemplateProcessing post-processor (BOS/EOS); decoding back to UTF-8.
+ * Supported: added/special tokens; normalizers NFC, Prepend, Replace (literal),
+ * Lowercase, Sequence; pre-tokenizers Split (Isolated, not inverted) with the
+ * regexes of GPT-2, Llama 3 (cl100k), Qwen2/3, o200k (gpt-oss) and DeepSeek-V3/R1
+ * (its third Split), or with a one-class regex [\s?|\s+] CLASS [+|{m,n}] [$]
+ * (DeepSeek LLM / V2, DeepSeek-V3's \p{N}{1,3} and CJK/kana splits), a Sequence
+ * of them applied in turn, ByteLevel (with or without its regex), Metaspace;
+ * BPE models (byte-level, and SentencePiece-style with byte_fallback);
+ * TemplateProcessing / ByteLevel post-processors; decoding back to UTF-8.
+ * Not supported: Kimi K2 (tiktoken.model with \p{Han} and class intersections),
+ * Unigram / WordPiece models.
  * Anything else is rejected at load time with a message naming the JSON path.
  * Hostile files: every id (vocab, added tokens, post-processor) must be an
  * integer in [0, vocabulary + added tokens); a token or id present twice, a
