@@ -594,7 +594,7 @@ static int build_cuda(const char *cu_path, const char *exe_path, const char *inc
     if (emu) {
         if (push_words(&c.words, env_or("ARCHC_CXX", "c++")) || c.words.n == 0) goto done;
         for (int i = 0; i < c.words.n; i++) if (push(&a, c.words.v[i])) goto done;
-        if (push_words(&a, "-O2 -std=c++17 -Wall -Wno-unused-function -Wno-unknown-pragmas -DARCHC_CUDA_EMU") || push_words(&a, ARCHC_EXTRA_CFLAGS) ||
+        if (push_words(&a, "-O1 -std=c++17 -Wall -Wno-unused-function -Wno-unknown-pragmas -DARCHC_CUDA_EMU") || push_words(&a, ARCHC_EXTRA_CFLAGS) ||
             push_words(&a, env_or("ARCHC_CFLAGS", "")) || pushf(&a, "-I%s%s", inc, NULL) || push_words(&a, "-x c++") ||
             push_path(&a, cu_path) || push_words(&a, "-x none"))
             goto done;

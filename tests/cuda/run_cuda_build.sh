@@ -12,6 +12,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 if [ -z "${NVCC:-}" ] && ! command -v nvcc > /dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
   echo "skipped: no nvcc"; exit 77
 fi
+# one GPU architecture is enough to check that the .cu compiles (sm_90; ARCHC_CUDA_ARCH overrides)
+export ARCHC_CUDA_ARCH=${ARCHC_CUDA_ARCH:-90}
 mkdir -p "$WORK"
 "$ARCHC" import "$FX/config.json" -o "$WORK/m.yaml"
 "$ARCHC" "$WORK/m.yaml" -o "$WORK/m" --target=cuda "$@"
