@@ -105,10 +105,10 @@ static int split_params(const char *list, Param1 *p, int max) {
         char *nm = z;
         while (nm > a && (nm[-1] == '_' || (nm[-1] >= 'a' && nm[-1] <= 'z') || (nm[-1] >= 'A' && nm[-1] <= 'Z') || (nm[-1] >= '0' && nm[-1] <= '9')))
             nm--;
-        snprintf(p[n].name, sizeof p[n].name, "%s", nm);
+        snprintf(p[n].name, sizeof p[n].name, "%.47s", nm);
         *nm = 0;
         while (nm > a && nm[-1] == ' ') *--nm = 0;
-        snprintf(p[n].type, sizeof p[n].type, "%s", a);
+        snprintf(p[n].type, sizeof p[n].type, "%.95s", a);
         if (!*p[n].name) break;
         n++;
         if (!e) break;

@@ -25,6 +25,7 @@
 #define ARCHC_KERNELS_H
 
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -447,6 +448,41 @@ static void rt_linear_range(void *ctx, int tb, int te) {
             }
         }
     }
+}
+
+/* Scratch that grows and is kept.  Per thread (rt_thread_scratch): the worker
+ * threads' sets are freed when the thread ends, by a pthread key's destructor
+ * (a _Thread_local pointer would be lost, and leaked, at a worker's exit). */
+typedef struct { void *p; size_t cap; } RtScratch;
+static inline void *rt_scratch(RtScratch *s, size_t bytes) {
+    if (bytes > s->cap) {
+        rt_free(s->p);
+        s->cap = bytes + bytes / 4;
+        s->p = rt_alloc(s->cap);
+    }
+    return s->p;
+}
+enum { RT_TLS_QPACK, RT_TLS_QACT, RT_TLS_MOE0, RT_TLS_MOE1, RT_TLS_MOE2, RT_TLS_MOE3, RT_TLS_N };
+typedef struct { RtScratch s[RT_TLS_N]; } RtThreadScratch;
+static pthread_key_t rt_tls_key;
+static pthread_once_t rt_tls_once = PTHREAD_ONCE_INIT;
+static void rt_tls_free(void *p) {
+    RtThreadScratch *m = (RtThreadScratch *)p;
+    for (int i = 0; i < RT_TLS_N; i++) rt_free(m->s[i].p);
+    free(m);
+}
+static void rt_tls_key_init(void) {
+    if (pthread_key_create(&rt_tls_key, rt_tls_free) != 0) rt_die("out of thread-specific keys");
+}
+/* this thread's scratch `which` (RT_TLS_*) */
+static inline RtScratch *rt_thread_scratch(int which) {
+    pthread_once(&rt_tls_once, rt_tls_key_init);
+    RtThreadScratch *m = (RtThreadScratch *)pthread_getspecific(rt_tls_key);
+    if (!m) {
+        m = (RtThreadScratch *)calloc(1, sizeof *m);
+        if (!m || pthread_setspecific(rt_tls_key, m) != 0) rt_die("out of memory");
+    }
+    return &m->s[which];
 }
 
 #include "archc_quant.h"   /* int8 / int4 / dense MXFP4 (archc quantize): rt_linear_quant */
@@ -1054,23 +1090,13 @@ static void rt_rows_few(const void *xin, int T, const void *w, int mode, int K, 
 #define RT_MOE_FEW_MAX_DP 48
 #endif
 
-/* Scratch that grows and is kept: one set per thread (the expert tasks), one
- * for rt_moe's own arrays (it runs on the calling thread only). */
-typedef struct { void *p; size_t cap; } RtScratch;
-static inline void *rt_scratch(RtScratch *s, size_t bytes) {
-    if (bytes > s->cap) {
-        rt_free(s->p);
-        s->cap = bytes + bytes / 4;
-        s->p = rt_alloc(s->cap);
-    }
-    return s->p;
-}
-static _Thread_local RtScratch rt_moe_tls[4];
+/* rt_moe's own arrays (it runs on the calling thread only) are kept in a
+ * static RtScratch set; the expert tasks use their thread's (rt_thread_scratch). */
 
 /* One expert's SwiGLU on n gathered tokens x[n][H] → y[n][H], on this thread. */
 static void rt_moe_expert(const RtMoe *M, int e, const float *x, int n, float *y) {
     int H = M->H, I = M->I;
-    float *a = (float *)rt_scratch(&rt_moe_tls[1], sizeof(float) * (size_t)n * I);
+    float *a = (float *)rt_scratch(rt_thread_scratch(RT_TLS_MOE1), sizeof(float) * (size_t)n * I);
 #if defined(__AVX512F__)
     int mode = M->fmt == RT_F32 ? 0 : M->fmt == RT_BF16 ? 1 : -1;
 #ifdef RT_HAVE_BF16_DOT
@@ -1079,8 +1105,8 @@ static void rt_moe_expert(const RtMoe *M, int e, const float *x, int n, float *y
     int few_max = mode == 0 ? RT_MOE_FEW_MAX_F32 : mode == 1 ? RT_MOE_FEW_MAX_BF16 : RT_MOE_FEW_MAX_DP;
     if (mode >= 0 && n >= 2 && n <= few_max && H % 32 == 0 && I % 32 == 0) {
         int KM = H > I ? H : I;
-        float *u = (float *)rt_scratch(&rt_moe_tls[2], sizeof(float) * (size_t)n * I);
-        void *xin = rt_scratch(&rt_moe_tls[3], sizeof(float) * (size_t)n * KM);
+        float *u = (float *)rt_scratch(rt_thread_scratch(RT_TLS_MOE2), sizeof(float) * (size_t)n * I);
+        void *xin = rt_scratch(rt_thread_scratch(RT_TLS_MOE3), sizeof(float) * (size_t)n * KM);
         /* gate and up over x, then silu(g)·u, then down over a */
         for (int pass = 0; pass < 2; pass++) {
             const float *src = pass == 0 ? x : a;
@@ -1133,7 +1159,7 @@ static void rt_moe_experts_range(void *ctx, int b, int e_) {
         if (i >= R->nact) return;
         int e = R->order[i], p0 = R->off[e], n = R->off[e + 1] - p0, H = M->H;
         int step = M->grouped ? n : 1;
-        float *xe = (float *)rt_scratch(&rt_moe_tls[0], sizeof(float) * (size_t)step * H);
+        float *xe = (float *)rt_scratch(rt_thread_scratch(RT_TLS_MOE0), sizeof(float) * (size_t)step * H);
         for (int j0 = 0; j0 < n; j0 += step) {
             for (int j = 0; j < step; j++)
                 memcpy(xe + (size_t)j * H, M->x + (size_t)R->ptok[p0 + j0 + j] * H, sizeof(float) * H);

@@ -63,7 +63,7 @@ static inline float rt_q_wscale(const RtLinear *L, const float *scale, int n, in
  * c [T][K/32] = d · offset · Σ q (the unsigned-weight correction of x86; 0
  * elsewhere) and s [T][K/32] = −offset · Σ q (the same in int32, for the
  * AVX-512 GEMM). */
-typedef struct RtQAct { int8_t *q; float *d, *c; int32_t *s; size_t cap; } RtQAct;
+typedef struct RtQAct { int8_t *q; float *d, *c; int32_t *s; RtScratch *buf; } RtQAct;   /* buf: where q … s live (the thread's) */
 
 /* Where element i of block b lands inside the activations of one token:
  *   RT_QL_NAT   natural order (int8 rows; the AVX-512 GEMM, all formats);
@@ -89,12 +89,7 @@ static inline int rt_q_offset(int fmt) {
 static inline void rt_q_quantise_x(const RtLinear *L, RtQAct *A, int layout, int off, int nv) {
     int K = L->K, nb = (K + 31) / 32, KP = nb * 32;
     size_t need = (size_t)L->T * KP + 3 * sizeof(float) * (size_t)L->T * nb + 192;
-    if (need > A->cap) {
-        free(A->q);
-        A->cap = need + need / 4;
-        A->q = (int8_t *)malloc(A->cap);
-        if (!A->q) rt_die("out of memory in quantised linear");
-    }
+    A->q = (int8_t *)rt_scratch(A->buf, need);
     char *base = (char *)A->q + (((size_t)L->T * KP + 63) & ~(size_t)63);
     A->d = (float *)base;
     A->c = A->d + (size_t)L->T * nb;
@@ -543,23 +538,15 @@ static void rt_qz_tile4(const uint8_t *P, const float *S, int nb, const int8_t *
     rt_qz_tile_(P, S, nb, xq, xd, xs, out, 4);
 }
 
-typedef struct RtQPack { uint8_t *p; size_t cap; } RtQPack;
-
 /* panels [pb, pe) of 16 rows, all tokens, with the epilogue of rt_linear_range */
 static void rt_qz_gemm_range(void *ctx, int pb, int pe) {
     const RtQJob *J = (const RtQJob *)ctx;
     const RtLinear *L = J->L;
     const RtQAct *A = J->A;
     int K = L->K, nb = (K + 31) / 32, KP = nb * 32, T = L->T, N = L->N, fmt = L->fmt;
-    static _Thread_local RtQPack pk;   /* grown once per thread */
-    size_t one = (size_t)nb * (512 + 64), need = 2 * one;
-    if (need > pk.cap) {
-        free(pk.p);
-        pk.cap = (need + need / 4 + 63) & ~(size_t)63;
-        pk.p = (uint8_t *)aligned_alloc(64, pk.cap);
-        if (!pk.p) rt_die("out of memory in quantised linear");
-    }
-    uint8_t *Pg = pk.p, *Pu = pk.p + one;
+    size_t one = (size_t)nb * (512 + 64);
+    uint8_t *pk = (uint8_t *)rt_scratch(rt_thread_scratch(RT_TLS_QPACK), 2 * one);   /* grown once per thread, 64-byte aligned */
+    uint8_t *Pg = pk, *Pu = pk + one;
     float *Sg = (float *)(void *)(Pg + (size_t)nb * 512), *Su = (float *)(void *)(Pu + (size_t)nb * 512);
     float G[RT_QG_TT * 16], U[RT_QG_TT * 16];
     for (int p = pb; p < pe; p++) {
@@ -670,7 +657,8 @@ static void rt_linear_quant_range(void *ctx, int tb, int te) {
 
 /* y = x·Wᵀ (+b) (+res), or the GLU form, for RT_I8 / RT_I4 / RT_MXFP4 weights. */
 static inline void rt_linear_quant(const RtLinear *L) {
-    static _Thread_local RtQAct act;   /* grown once, reused by every call of this thread */
+    RtQAct act = {0};
+    act.buf = rt_thread_scratch(RT_TLS_QACT);   /* grown once, reused by every call of this thread */
     RtQJob J = {L, &act};
 #ifdef RT_Q_Z
     if (L->T >= RT_QG_MIN_T) {
