@@ -904,6 +904,8 @@ static void emit_step(Emitter *e, const Step *s) {
     }
 }
 
+static void c_step(Emitter *e, Phase ph, const Step *s) { (void)ph; emit_step(e, s); }
+
 static void emit_forward_head(Emitter *e, Phase ph) {
     if (ph == PH_DECODE) {
         out(e, "/* One decode step: token at position pos (pos tokens already cached).\n"
@@ -927,9 +929,16 @@ static void emit_forward_head(Emitter *e, Phase ph) {
 /* One entry point: its views of the arena, then its steps, each node's first
  * step under a comment naming the node. */
 static void emit_forward(Emitter *e, Phase ph) {
-    const Program *p = e->p;
     emit_forward_head(e, ph);
-    out(e, "    /* activations: views into the arena (%s) */\n", e->g->memplanned ? "memplan: shared by liveness" : "memplan off: one region each");
+    emit_forward_body(e, ph, c_step);
+}
+
+/* The body of an entry point, for both backends: its views of the arena, then
+ * its steps (printed by `step`), each node's first step under a comment naming it. */
+void emit_forward_body(Emitter *e, Phase ph, void (*step)(Emitter *, Phase, const Step *)) {
+    const Program *p = e->p;
+    out(e, "    /* activations: views into the %sarena (%s) */\n", e->cuda ? "device " : "",
+        e->g->memplanned ? "memplan: shared by liveness" : "memplan off: one region each");
     for (int i = 0; i < p->n_decl[ph]; i++) {
         const View *v = &p->views[p->decl[ph][i]];
         out(e, "    float *const %s = arena + %lld;  /* [T][%d] */\n", v->name, (long long)v->offset, v->width);
@@ -943,7 +952,7 @@ static void emit_forward(Emitter *e, Phase ph) {
             call_comment(e, n, s->node);
             last_node = s->node;
         }
-        emit_step(e, s);
+        step(e, ph, s);
     }
     out(e, "}\n\n");
 }

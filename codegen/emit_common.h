@@ -66,6 +66,7 @@ void emit_rope_state(Emitter *e, const Rope *pr);
 const char *arg_text_common(const Emitter *e, Arg a);   /* an operand both backends write alike, or NULL */
 void call_comment(Emitter *e, const Node *n, int idx);
 void layer_header(Emitter *e, const Node *n, int *last_layer);
+void emit_forward_body(Emitter *e, Phase ph, void (*step)(Emitter *, Phase, const Step *));   /* views, then steps */
 
 /* A backend's own parts of the file, printed in this order after the shared
  * header, weights and expert table; print_program (codegen/emit_c.c) builds

@@ -736,7 +736,6 @@ static void emit_step(Emitter *e, Phase ph, const Step *s) {
 }
 
 static void emit_forward(Emitter *e, Phase ph) {
-    const Program *p = e->p;
     if (ph == PH_DECODE) {
         out(e, "/* One decode step of the token d_tokens[0] at position *d_pos (that many tokens\n"
                " * already cached): every linear is a GEMV that streams its weights once.\n"
@@ -754,23 +753,7 @@ static void emit_forward(Emitter *e, Phase ph) {
                " * final hidden states (after the final norm) into d_hidden_out. */\n");
         out(e, "static void forward_prefill(int T, int logits_mode) {\n");
     }
-    out(e, "    /* activations: views into the device arena (%s) */\n", e->g->memplanned ? "memplan: shared by liveness" : "memplan off: one region each");
-    for (int i = 0; i < p->n_decl[ph]; i++) {
-        const View *v = &p->views[p->decl[ph][i]];
-        out(e, "    float *const %s = arena + %lld;  /* [T][%d] */\n", v->name, (long long)v->offset, v->width);
-    }
-    int last_layer = -2, last_node = -1;
-    for (int i = 0; i < p->n_steps[ph]; i++) {
-        const Step *s = &p->steps[ph][i];
-        if (s->node >= 0 && s->node != last_node) {
-            const Node *n = &e->g->nodes[s->node];
-            layer_header(e, n, &last_layer);
-            call_comment(e, n, s->node);
-            last_node = s->node;
-        }
-        emit_step(e, ph, s);
-    }
-    out(e, "}\n\n");
+    emit_forward_body(e, ph, emit_step);
 }
 
 /* ── state, load time, dispatch ───────────────────────────────────────────── */
