@@ -213,7 +213,7 @@ static int parse_token_list(const char *s, int vocab, int **out) {
 }
 
 /* tokenizer.json next to the weights: in the directory, or beside the file. */
-/* tokenizer.json next to the weights, else Qwen-1's qwen.tiktoken. */
+/* tokenizer.json next to the weights, else Qwen-1's qwen.tiktoken, else Kimi K2's tiktoken.model. */
 static void tokenizer_path(const char *weights, char *buf, size_t cap) {
     char dir[4000];
     if (rt_is_dir(weights)) snprintf(dir, sizeof dir, "%s", weights);
@@ -225,6 +225,8 @@ static void tokenizer_path(const char *weights, char *buf, size_t cap) {
     if (rt_path_exists(buf)) return;
     char alt[4096];
     snprintf(alt, sizeof alt, "%s/qwen.tiktoken", dir);
+    if (rt_path_exists(alt)) { snprintf(buf, cap, "%s", alt); return; }
+    snprintf(alt, sizeof alt, "%s/tiktoken.model", dir);
     if (rt_path_exists(alt)) snprintf(buf, cap, "%s", alt);
 }
 

@@ -98,7 +98,7 @@ static int pairmap_get(const PairMap *m, int a, int b, int *merged) {
 
 /* ── the tokenizer ───────────────────────────────────────────────────────── */
 
-typedef enum { SPLIT_NONE, SPLIT_GPT2, SPLIT_CL100K, SPLIT_QWEN2, SPLIT_O200K, SPLIT_DEEPSEEK3, SPLIT_SIMPLE } SplitKind;
+typedef enum { SPLIT_NONE, SPLIT_GPT2, SPLIT_CL100K, SPLIT_QWEN2, SPLIT_O200K, SPLIT_DEEPSEEK3, SPLIT_SIMPLE, SPLIT_KIMI } SplitKind;
 
 /* SPLIT_SIMPLE: the one-class regexes that Sequence-of-Split pre-tokenizers
  * chain (DeepSeek LLM / V2: "[\r\n]", "\s?[A-Za-z…]+", "\s+$", "\p{N}+", …):
@@ -142,6 +142,8 @@ struct Tokenizer {
     unsigned byte_char[256]; /* ByteLevel byte → code point                     */
     short char_byte[324];    /* and back (-1: not a byte's code point)          */
     char *strings;        /* tiktoken: storage of the token strings              */
+    int kimi_chunks;      /* Kimi K2: cut the text as its encode() does (runs of
+                           * more than 25 000 (non-)spaces, every 400 000 chars) */
 };
 
 /* ── UTF-8 and Unicode classes ───────────────────────────────────────────── */
@@ -298,6 +300,85 @@ static int match_deepseek3(const unsigned *cps, int n, int i) {
     return is_S(c) ? match_space_tail(cps, n, i) : 0;
 }
 
+/* Kimi K2 (tiktoken.model, its TikTokenTokenizer.pat_str):
+ *   [\p{Han}]+ |
+ *   [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]*[\p{Ll}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]+C? |
+ *   [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]+[\p{Ll}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]*C? |
+ *   \p{N}{1,3} |  ?[^\s\p{L}\p{N}]+[\r\n]* | \s*[\r\n]+ | \s+(?!\S) | \s+
+ * with C = (?i:'s|'t|'re|'ve|'m|'ll|'d).  `&&` is the class intersection of
+ * tiktoken's regex engine: the two word classes of o200k without Script=Han.
+ * Han characters that Python's unicodedata (our \p{L} \p{N}) does not know yet
+ * count as letters / numbers as the newer tables of the regex engine have them
+ * (uni_han_late_*).  Under (?i) 's also matches 'ſ (U+017F folds to s). */
+static int is_han(unsigned c) { return c >= 0x2E80 && UNI_IN(uni_han, c); }
+static int kimi_L(unsigned c) { return is_L(c) || (c >= 0x16FF0 && UNI_IN(uni_han_late_letter, c)); }
+static int kimi_N(unsigned c) { return is_N(c) || (c >= 0x16FF0 && UNI_IN(uni_han_late_number, c)); }
+static int kimi_up(unsigned c) { return is_Up(c) && !is_han(c); }
+static int kimi_lo(unsigned c) { return is_Lo(c) && !is_han(c); }
+static int kimi_other(unsigned c) { return !is_S(c) && !kimi_L(c) && !kimi_N(c); }
+
+static int kimi_contraction(const unsigned *cps, int n, int j) {
+    if (j >= n || cps[j] != '\'') return 0;
+    static const char *suf[] = {"s", "t", "re", "ve", "m", "ll", "d"};
+    for (int s = 0; s < 7; s++) {
+        int len = (int)strlen(suf[s]), ok = j + 1 + len <= n;
+        for (int k = 0; ok && k < len; k++) {
+            unsigned d = cps[j + 1 + k];
+            if (d >= 'A' && d <= 'Z') d += 32;
+            if (d == 0x17F) d = 's';
+            ok = d == (unsigned)suf[s][k];
+        }
+        if (ok) return 1 + len;
+    }
+    return 0;
+}
+
+/* The word alternatives from a (after the optional first character), with the
+ * engine's greedy backtracking (as o200k_word): alt 1 Up* Lo+ C?, alt 2 Up+ Lo* C? */
+static int kimi_word(const unsigned *cps, int n, int a, int alt) {
+    int ue = a;
+    while (ue < n && kimi_up(cps[ue])) ue++;
+    if (alt == 1) {
+        for (int l = ue; l >= a; l--)
+            if (l < n && kimi_lo(cps[l])) {
+                int e = l;
+                while (e < n && kimi_lo(cps[e])) e++;
+                return e + kimi_contraction(cps, n, e);
+            }
+        return -1;
+    }
+    if (ue == a) return -1;
+    int e = ue;
+    while (e < n && kimi_lo(cps[e])) e++;
+    return e + kimi_contraction(cps, n, e);
+}
+
+static int match_kimi(const unsigned *cps, int n, int i) {
+    unsigned c = cps[i];
+    int j = i;
+    if (is_han(c)) {
+        while (j < n && is_han(cps[j])) j++;
+        return j - i;
+    }
+    int p = !is_crlf(c) && !kimi_L(c) && !kimi_N(c);   /* [^\r\n\p{L}\p{N}]? can take c */
+    for (int alt = 1; alt <= 2; alt++) {
+        int e = p ? kimi_word(cps, n, i + 1, alt) : -1;
+        if (e < 0) e = kimi_word(cps, n, i, alt);
+        if (e > i) return e - i;
+    }
+    if (kimi_N(c)) {
+        while (j < n && j - i < 3 && kimi_N(cps[j])) j++;
+        return j - i;
+    }
+    j = i + (c == ' ');
+    if (j < n && kimi_other(cps[j])) {
+        while (j < n && kimi_other(cps[j])) j++;
+        while (j < n && is_crlf(cps[j])) j++;
+        return j - i;
+    }
+    return is_S(c) ? match_space_tail(cps, n, i) : 0;
+}
+
 /* ── pre-tokenizer regexes as matchers over code points ──────────────────── */
 
 static int simple_in(const SimpleRe *r, unsigned c) {
@@ -343,6 +424,7 @@ static int match_at(const Split *sp, const unsigned *cps, int n, int i) {
     if (k == SPLIT_SIMPLE) return match_simple(&sp->re, cps, n, i);
     if (k == SPLIT_O200K) return match_o200k(cps, n, i);
     if (k == SPLIT_DEEPSEEK3) return match_deepseek3(cps, n, i);
+    if (k == SPLIT_KIMI) return match_kimi(cps, n, i);
     unsigned c = cps[i];
     /* contractions: 's 't 're 've 'm 'll 'd (case-insensitive for cl100k/qwen) */
     if (c == '\'' && i + 1 < n) {
@@ -717,11 +799,12 @@ static char *normalize(const Tokenizer *t, const char *s, size_t len, size_t *ou
 
 static int is_ws_byte(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-static int encode_text(const Tokenizer *t, const char *text, int **ids_out, char *err, size_t errlen, int special) {
-    Ids ids = {0};
-    for (int i = 0; special && i < t->n_prefix; i++) ids_push(&ids, t->prefix[i]);
-    size_t len = strlen(text), seg = 0;
-    int first = 1;
+/* text[0..len): added tokens, then normalizer, pre-tokenizer and BPE on the
+ * stretches between them; 0, or -1 with err set. */
+static int encode_span(const Tokenizer *t, const char *text, size_t len, Ids *out, int *first_io, char *err, size_t errlen) {
+    Ids ids = *out;
+    size_t seg = 0;
+    int first = *first_io;
     for (size_t i = 0; i <= len;) {
         /* added tokens: leftmost match, longest at that position */
         int best = -1;
@@ -742,8 +825,7 @@ static int encode_text(const Tokenizer *t, const char *text, int **ids_out, char
             char *norm = normalize(t, text + seg, seg_end - seg, &nl);
             if (!norm) {
                 snprintf(err, errlen, "the tokenizer's normalizers would make the text more than 8 times longer");
-                free(ids.v);
-                *ids_out = NULL;
+                *out = ids;
                 return -1;
             }
             encode_segment(t, norm, nl, first, &ids);
@@ -753,6 +835,57 @@ static int encode_text(const Tokenizer *t, const char *text, int **ids_out, char
         if (best < 0) break;
         ids_push(&ids, t->added[best].id);
         i = seg = next;
+    }
+    *out = ids;
+    *first_io = first;
+    return 0;
+}
+
+/* Python's str.isspace(): White_Space plus U+001C..U+001F */
+static int py_isspace(unsigned c) { return is_S(c) || (c >= 0x1C && c <= 0x1F); }
+
+#define KIMI_MAX_ENCODE_CHARS 400000
+#define KIMI_MAX_RUN_CHARS 25000
+
+static int encode_text(const Tokenizer *t, const char *text, int **ids_out, char *err, size_t errlen, int special) {
+    Ids ids = {0};
+    for (int i = 0; special && i < t->n_prefix; i++) ids_push(&ids, t->prefix[i]);
+    size_t len = strlen(text);
+    int first = 1, rc = 0;
+    if (!t->kimi_chunks) rc = encode_span(t, text, len, &ids, &first, err, errlen);
+    else {
+        /* Kimi's encode(): the text in slices of 400 000 characters, each cut
+         * before the character that would make a run of spaces (str.isspace)
+         * or of non-spaces longer than 25 000; every piece is encoded on its
+         * own (special tokens are looked for inside a piece only). */
+        size_t start = 0, i = 0;
+        long chars = 0, run = 0;
+        int run_space = 0;
+        while (rc == 0 && i < len) {
+            unsigned cp;
+            int l = utf8_decode((const unsigned char *)text + i, len - i, &cp);
+            int sp = py_isspace(cp);
+            if (chars == KIMI_MAX_ENCODE_CHARS) {   /* a new slice: the run count restarts */
+                rc = encode_span(t, text + start, i - start, &ids, &first, err, errlen);
+                start = i;
+                chars = 0;
+            }
+            if (chars == 0) { run = 1; run_space = sp; }
+            else if (sp != run_space) { run = 1; run_space = sp; }
+            else if (++run > KIMI_MAX_RUN_CHARS) {
+                if (rc == 0) rc = encode_span(t, text + start, i - start, &ids, &first, err, errlen);
+                start = i;
+                run = 1;
+            }
+            chars++;
+            i += (size_t)l;
+        }
+        if (rc == 0 && (start < len || len == 0)) rc = encode_span(t, text + start, len - start, &ids, &first, err, errlen);
+    }
+    if (rc) {
+        free(ids.v);
+        *ids_out = NULL;
+        return -1;
     }
     for (int i = 0; special && i < t->n_suffix; i++) ids_push(&ids, t->suffix[i]);
     *ids_out = ids.v ? ids.v : malloc(sizeof(int));
@@ -796,12 +929,13 @@ size_t tok_decode_piece(const Tokenizer *t, int id, char *buf, size_t cap) {
 
 char *tok_decode(const Tokenizer *t, const int *ids, int n) {
     size_t cap = 64, len = 0;
-    char *out = malloc(cap), piece[1024];
+    char *out = malloc(cap);
     for (int i = 0; i < n; i++) {
-        size_t l = tok_decode_piece(t, ids[i], piece, sizeof piece);
-        if (len + l + 1 > cap) { while (len + l + 1 > cap) cap *= 2; out = realloc(out, cap); }
-        memcpy(out + len, piece, l);
-        len += l;
+        /* a piece has at most as many bytes as its token string (plus slack):
+         * long tokens (a tiktoken line holds up to 1024 bytes) are not cut */
+        size_t need = ids[i] >= 0 && ids[i] < t->n_ids && t->id_to_token[ids[i]] ? strlen(t->id_to_token[ids[i]]) + 8 : 8;
+        if (len + need + 1 > cap) { while (len + need + 1 > cap) cap *= 2; out = realloc(out, cap); }
+        len += tok_decode_piece(t, ids[i], out + len, need);
     }
     out[len] = 0;
     return out;
@@ -1065,7 +1199,7 @@ static int load_post(Tokenizer *t, const JsonValue *p, const char *path, char *e
     return -1;
 }
 
-/* ── tiktoken vocabularies (Qwen-1's qwen.tiktoken) ──────────────────────────
+/* ── tiktoken vocabularies (Qwen-1's qwen.tiktoken, Kimi K2's tiktoken.model) ─
  * One line per token: its bytes in base64, a space, its rank (= its id).  The
  * BPE is tiktoken's: split with the pre-tokenizer regex, start from single
  * bytes, repeatedly merge the adjacent pair whose concatenation has the lowest
@@ -1074,7 +1208,10 @@ static int load_post(Tokenizer *t, const JsonValue *p, const char *path, char *e
  * tokens, so the vocabulary is loaded into the same tables as a byte-level
  * tokenizer.json (bytes mapped through the GPT-2 byte alphabet).  Qwen's
  * special tokens follow the ranks: <|endoftext|>, <|im_start|>, <|im_end|>,
- * <|extra_0|> … <|extra_204|>, recognised anywhere in the text. */
+ * <|extra_0|> … <|extra_204|>, recognised anywhere in the text.  Kimi K2's
+ * tiktoken.model is the same format with its own regex (SPLIT_KIMI) and 256
+ * special tokens (see kimi_special_names); a piece that is a token as a whole
+ * is that token (tiktoken looks it up before the BPE: ignore_merges). */
 static int b64_value(int c) {
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;
@@ -1139,11 +1276,74 @@ static void index_added(Tokenizer *t) {
     }
 }
 
-static Tokenizer *tok_load_tiktoken(const char *data, size_t size, const char *path, char *err, size_t errlen) {
+/* Kimi K2's special tokens: ids n_ranks … n_ranks + 255, named by
+ * tokenizer_config.json's added_tokens_decoder ({"163584": {"content": "[BOS]",
+ * …}, …}) where it names them, else <|reserved_token_ID|>. */
+#define KIMI_N_SPECIAL 256
+
+/* Validates a Kimi tokenizer_config.json and fills names[0..256) (pointers into
+ * the parsed document, NULL where unnamed); 0, or -1 with err set. */
+static int kimi_special_names(const JsonValue *cfg, const char *cpath, size_t n_ranks, const char **names, char *err, size_t errlen) {
+    for (int i = 0; i < KIMI_N_SPECIAL; i++) names[i] = NULL;
+    if (cfg->type != JSON_OBJECT) { snprintf(err, errlen, "%s: not a JSON object", cpath); return -1; }
+    const JsonValue *atd = json_get(cfg, "added_tokens_decoder");
+    if (!atd || atd->type == JSON_NULL) return 0;
+    if (atd->type != JSON_OBJECT) { snprintf(err, errlen, "%s:%d:%d: added_tokens_decoder is not an object", cpath, atd->line, atd->col); return -1; }
+    for (size_t k = 0; k < atd->count; k++) {
+        const char *key = atd->keys[k];
+        const JsonValue *v = atd->items[k];
+        long long id = 0;
+        size_t kl = atd->key_lens[k];
+        int ok = kl > 0 && kl <= 9;
+        for (size_t c = 0; ok && c < kl; c++) ok = key[c] >= '0' && key[c] <= '9', id = id * 10 + (key[c] - '0');
+        if (!ok) {
+            snprintf(err, errlen, "%s:%d:%d: added_tokens_decoder: key \"%.40s\" is not a token id", cpath, v->line, v->col, key);
+            return -1;
+        }
+        if (id < (long long)n_ranks || id >= (long long)n_ranks + KIMI_N_SPECIAL) {
+            snprintf(err, errlen,
+                     "%s:%d:%d: added_tokens_decoder: id %lld is outside the special tokens [%zu, %zu) (after the %zu ranks of tiktoken.model)",
+                     cpath, v->line, v->col, id, n_ranks, n_ranks + KIMI_N_SPECIAL, n_ranks);
+            return -1;
+        }
+        const JsonValue *content = json_get(v, "content");
+        if (!content || content->type != JSON_STRING || !content->len || strlen(content->string) != content->len) {
+            snprintf(err, errlen, "%s:%d:%d: added_tokens_decoder[\"%s\"]: needs a non-empty \"content\" string without NUL bytes", cpath, v->line,
+                     v->col, key);
+            return -1;
+        }
+        if (content->len > 256) {
+            snprintf(err, errlen, "%s:%d:%d: added_tokens_decoder[\"%s\"]: content longer than 256 bytes", cpath, v->line, v->col, key);
+            return -1;
+        }
+        int slot = (int)(id - (long long)n_ranks);
+        if (names[slot]) { snprintf(err, errlen, "%s:%d:%d: added_tokens_decoder: id %lld appears twice", cpath, v->line, v->col, id); return -1; }
+        for (int o = 0; o < KIMI_N_SPECIAL; o++)
+            if (names[o] && !strcmp(names[o], content->string)) {
+                snprintf(err, errlen, "%s:%d:%d: added_tokens_decoder: \"%.60s\" names both id %zu and id %lld", cpath, v->line, v->col,
+                         content->string, n_ranks + (size_t)o, id);
+                return -1;
+            }
+        names[slot] = content->string;
+    }
+    return 0;
+}
+
+typedef enum { TIKTOKEN_QWEN, TIKTOKEN_KIMI } TiktokenKind;
+
+/* A tiktoken vocabulary: Qwen-1's qwen.tiktoken (Qwen's regex, 208 specials) or
+ * Kimi K2's tiktoken.model (Kimi's regex, 256 specials named by cfg, the parsed
+ * tokenizer_config.json or NULL; the tokenizer takes ownership of cfg). */
+static Tokenizer *tok_load_tiktoken(const char *data, size_t size, const char *path, TiktokenKind kind, JsonValue *cfg, const char *cpath,
+                                    char *err, size_t errlen) {
     Tokenizer *t = calloc(1, sizeof *t);
+    if (!t) { snprintf(err, errlen, "%s: out of memory", path); json_free(cfg); return NULL; }
+    t->json = cfg;
     t->unk_id = -1;
     t->byte_level = 1;
-    t->split[0].kind = SPLIT_QWEN2;  /* Qwen-1's PAT_STR is the regex Qwen2 kept */
+    t->ignore_merges = 1;  /* tiktoken looks a whole piece up before its BPE */
+    t->split[0].kind = kind == TIKTOKEN_KIMI ? SPLIT_KIMI : SPLIT_QWEN2;  /* Qwen-1's PAT_STR is the regex Qwen2 kept */
+    t->kimi_chunks = kind == TIKTOKEN_KIMI;
     t->n_split = 1;
     byte_alphabet(t);
     for (int b = 0; b < 256; b++) t->byte_token[b] = -1;
@@ -1185,13 +1385,13 @@ static Tokenizer *tok_load_tiktoken(const char *data, size_t size, const char *p
         if (!why && rank != (long long)n) {
             snprintf(err, errlen, "%s:%d: rank %lld, expected %zu (ranks must be 0, 1, 2, ... in file order, each once)", path, lineno, rank, n);
             free_tiktoken_parts(tok, tlen, NULL, n);
-            free(t);
+            tok_free(t);
             return NULL;
         }
         if (why) {
             snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
             free_tiktoken_parts(tok, tlen, NULL, n);
-            free(t);
+            tok_free(t);
             return NULL;
         }
         if (n == cap) { cap *= 2; tok = realloc(tok, cap * sizeof *tok); tlen = realloc(tlen, cap * sizeof *tlen); }
@@ -1201,10 +1401,22 @@ static Tokenizer *tok_load_tiktoken(const char *data, size_t size, const char *p
         total += (size_t)bl * 2 + 1;
         pairs += (size_t)bl - 1;
     }
-    static const char *const first[3] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
-    int n_special = 3 + 205;
+    /* the special tokens' names */
+    static const char *const qwen_first[3] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+    const char *kimi_names[KIMI_N_SPECIAL];
+    int n_special = kind == TIKTOKEN_KIMI ? KIMI_N_SPECIAL : 3 + 205;
+    size_t special_bytes = (size_t)n_special * 32;
+    if (kind == TIKTOKEN_KIMI) {
+        for (int i = 0; i < KIMI_N_SPECIAL; i++) kimi_names[i] = NULL;
+        if (cfg && kimi_special_names(cfg, cpath, n, kimi_names, err, errlen)) {
+            free_tiktoken_parts(tok, tlen, NULL, n);
+            tok_free(t);
+            return NULL;
+        }
+        for (int i = 0; i < KIMI_N_SPECIAL; i++) special_bytes += kimi_names[i] ? strlen(kimi_names[i]) + 1 : 0;
+    }
     t->n_ids = (int)n + n_special;
-    t->strings = malloc(total + (size_t)n_special * 16 + 1);
+    t->strings = malloc(total + special_bytes + 1);
     t->id_to_token = calloc((size_t)t->n_ids + 1, sizeof(char *));
     size_t *off = malloc((n + 1) * sizeof *off), at = 0;
     for (size_t i = 0; i < n; i++) {  /* the token's bytes in the byte alphabet */
@@ -1251,21 +1463,62 @@ static Tokenizer *tok_load_tiktoken(const char *data, size_t size, const char *p
     t->added = calloc((size_t)n_special, sizeof(Added));
     for (int i = 0; i < n_special; i++) {
         char *c = t->strings + at;
-        if (i < 3) at += (size_t)sprintf(c, "%s", first[i]) + 1;
+        if (kind == TIKTOKEN_KIMI) {
+            if (kimi_names[i]) at += (size_t)sprintf(c, "%s", kimi_names[i]) + 1;
+            else at += (size_t)sprintf(c, "<|reserved_token_%zu|>", n + (size_t)i) + 1;
+        } else if (i < 3) at += (size_t)sprintf(c, "%s", qwen_first[i]) + 1;
         else at += (size_t)sprintf(c, "<|extra_%d|>", i - 3) + 1;
         t->added[i] = (Added){.content = c, .id = (int)n + i, .special = 1};
         t->id_to_token[n + (size_t)i] = c;
     }
     t->n_added = n_special;
+    /* a name the config gives to one id that is the reserved name of another
+     * (unnamed) id would be one name for two ids: an error */
+    if (kind == TIKTOKEN_KIMI)
+        for (int i = 0; i < n_special; i++)
+            for (int o = 0; !kimi_names[i] && o < n_special; o++)
+                if (kimi_names[o] && !strcmp(kimi_names[o], t->added[i].content)) {
+                    snprintf(err, errlen, "%s: added_tokens_decoder names id %zu \"%.60s\", the reserved name of id %zu", cpath, n + (size_t)o,
+                             kimi_names[o], n + (size_t)i);
+                    tok_free(t);
+                    return NULL;
+                }
     index_added(t);
     return t;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t sl = strlen(s), xl = strlen(suffix);
+    return sl >= xl && !strcmp(s + sl - xl, suffix);
+}
+
+Tokenizer *tok_load_kimi_memory(const char *model, size_t len, const char *config, size_t config_len, const char *name, const char *config_name,
+                                char *err, size_t errlen) {
+    JsonValue *cfg = NULL;
+    if (config) {
+        char jerr[400];
+        cfg = json_parse(config, config_len, jerr, sizeof jerr);
+        if (!cfg) { snprintf(err, errlen, "%s: %s", config_name, jerr); return NULL; }
+    }
+    return tok_load_tiktoken(model, len, name, TIKTOKEN_KIMI, cfg, config_name, err, errlen);
 }
 
 Tokenizer *tok_load(const char *path, char *err, size_t errlen) {
     size_t len;
     char *data = rt_read_file(path, JSON_MAX_FILE_BYTES, &len, err, errlen);
     if (!data) return NULL;
-    Tokenizer *t = tok_load_memory(data, len, path, err, errlen);
+    Tokenizer *t;
+    if (ends_with(path, "tiktoken.model")) {
+        /* Kimi K2: the special tokens' names from tokenizer_config.json beside it */
+        char cpath[4096];
+        const char *slash = strrchr(path, '/');
+        snprintf(cpath, sizeof cpath, "%.*s%stokenizer_config.json", slash ? (int)(slash - path) : 0, path, slash ? "/" : "");
+        char *cfg = NULL;
+        size_t clen = 0;
+        if (rt_path_exists(cpath) && !(cfg = rt_read_file(cpath, JSON_MAX_FILE_BYTES, &clen, err, errlen))) { free(data); return NULL; }
+        t = tok_load_kimi_memory(data, len, cfg, clen, path, cpath, err, errlen);
+        free(cfg);
+    } else t = tok_load_memory(data, len, path, err, errlen);
     free(data);
     return t;
 }
@@ -1273,8 +1526,8 @@ Tokenizer *tok_load(const char *path, char *err, size_t errlen) {
 #define LOAD_FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); tok_free(t); return NULL; } while (0)
 
 Tokenizer *tok_load_memory(const char *data, size_t len, const char *path, char *err, size_t errlen) {
-    size_t pl = strlen(path);
-    if (pl >= 9 && !strcmp(path + pl - 9, ".tiktoken")) return tok_load_tiktoken(data, len, path, err, errlen);
+    if (ends_with(path, ".tiktoken")) return tok_load_tiktoken(data, len, path, TIKTOKEN_QWEN, NULL, NULL, err, errlen);
+    if (ends_with(path, "tiktoken.model")) return tok_load_tiktoken(data, len, path, TIKTOKEN_KIMI, NULL, NULL, err, errlen);
     Tokenizer *t = calloc(1, sizeof *t);
     if (!t) { snprintf(err, errlen, "%s: out of memory", path); return NULL; }
     t->unk_id = -1;

@@ -9,13 +9,16 @@
  * of them applied in turn, ByteLevel (with or without its regex), Metaspace;
  * BPE models (byte-level, and SentencePiece-style with byte_fallback);
  * TemplateProcessing / ByteLevel post-processors; decoding back to UTF-8.
- * Not supported: Kimi K2 (tiktoken.model with \p{Han} and class intersections),
- * Unigram / WordPiece models.
+ * tiktoken files: Qwen-1's qwen.tiktoken and Kimi K2's tiktoken.model (its
+ * regex with \p{Han} and class intersections, 256 special tokens named by
+ * tokenizer_config.json's added_tokens_decoder, the cuts of its encode()).
+ * Not supported: Unigram / WordPiece models.
  * Anything else is rejected at load time with a message naming the JSON path.
  * Hostile files: every id (vocab, added tokens, post-processor) must be an
  * integer in [0, vocabulary + added tokens); a token or id present twice, a
  * merge of unknown tokens, bad base64 or out-of-order ranks in a .tiktoken
- * file are errors naming the token, id or line.
+ * file are errors naming the token, id or line; so are ids of
+ * added_tokens_decoder outside Kimi's 256 special tokens, and a name given twice.
  */
 #ifndef ARCHC_TOKENIZER_H
 #define ARCHC_TOKENIZER_H
@@ -24,13 +27,20 @@
 
 typedef struct Tokenizer Tokenizer;
 
-/* Load tokenizer.json, or a tiktoken vocabulary (a path ending in .tiktoken:
- * Qwen-1's qwen.tiktoken, with Qwen's regex and special tokens).  NULL on error
- * with a one-line message in err. */
+/* Load tokenizer.json, or a tiktoken vocabulary: a path ending in .tiktoken
+ * (Qwen-1's qwen.tiktoken, with Qwen's regex and special tokens), or in
+ * tiktoken.model (Kimi K2's, with Kimi's regex; the special tokens' names come
+ * from tokenizer_config.json in the same directory when there is one).  NULL on
+ * error with a one-line message in err. */
 Tokenizer *tok_load(const char *path, char *err, size_t errlen);
 /* The same from memory: `name` is used in messages and, when it ends in
- * .tiktoken, selects that format.  For tests and the fuzzers. */
+ * .tiktoken or tiktoken.model, selects that format (Kimi's without a
+ * tokenizer_config.json: every special token reserved).  For tests and the fuzzers. */
 Tokenizer *tok_load_memory(const char *data, size_t len, const char *name, char *err, size_t errlen);
+/* Kimi K2 from memory: tiktoken.model and tokenizer_config.json (config may be
+ * NULL); the names are used in messages. */
+Tokenizer *tok_load_kimi_memory(const char *model, size_t len, const char *config, size_t config_len, const char *name,
+                                const char *config_name, char *err, size_t errlen);
 void tok_free(Tokenizer *t);
 
 /* Encode UTF-8 text as HF does with add_special_tokens=True (post-processor
