@@ -1,8 +1,10 @@
 # Kimi K2's tokenizer: tiktoken.model (its regex with \p{Han} and class
 # intersections, 256 special tokens after the ranks named by
 # tokenizer_config.json's added_tokens_decoder, the cuts of its encode()).
-# A reduced vocabulary (3256 ranks, not the released 163 584) and the ids the
-# `tiktoken` library gave on 1 480 strings, made by
+# A reduced vocabulary (7 717 ranks, not the released 163 584: the 256 bytes,
+# 3 000 trained merges, and the pieces of the edge-case and random strings and
+# pairs of adjacent ones, so that a wrong cut changes the ids) and the ids the
+# `tiktoken` library (0.14.0) gave on 1 480 strings, made by
 # tools/make_kimi_tokenizer_fixture.py; no Python at test time.
 add_executable(test_kimi ${ARCHC_TEST_DIR}/tokenizer/kimi/test_kimi.c)
 target_link_libraries(test_kimi PRIVATE archc_rt)

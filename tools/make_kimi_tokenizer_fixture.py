@@ -10,10 +10,13 @@ library (its own pre-tokenizer regex, with \\p{Han} and class intersections
 The released vocabulary has 163 584 ranks; this writes a *reduced* one of the
 same format, small enough to commit:
 
-  tests/tokenizer/kimi/tiktoken.model          all 256 bytes and N_MERGES merged
+  tests/tokenizer/kimi/tiktoken.model          all 256 bytes, N_MERGES merged
                                                tokens (a byte-level BPE trained
                                                here on the repository's docs and
-                                               Unicode test strings)
+                                               Unicode test strings), then the
+                                               pre-tokenizer pieces of the edge
+                                               cases and random strings and every
+                                               two adjacent ones (up to 32 bytes)
   tests/tokenizer/kimi/tokenizer_config.json   a few named special tokens
   tests/tokenizer/kimi/bytes/                  the same with the 256 bytes only
                                                (512 ids, for the kimi_k2 model fixture)
@@ -37,6 +40,7 @@ import tiktoken
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "tests", "tokenizer", "kimi")
 N_MERGES = 3000
+MAX_EXTRA_TOKEN_BYTES = 32
 N_SPECIAL = 256
 
 # Kimi K2's pre-tokenizer (TikTokenTokenizer.pat_str in its tokenization_kimi.py)
@@ -228,6 +232,18 @@ def main():
         [open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()]
     corpus = corpus_texts()
     ranks = train(docs + corpus * 3 + EDGE * 3, N_MERGES)
+    rng = random.Random(16)
+    rand = ["".join(rng.choice(POOL) for _ in range(rng.randint(1, 24))) for _ in range(400)]
+    # so that a wrong cut shows: the pieces of the edge-case and random strings,
+    # and every two adjacent pieces, are tokens of their own (a piece that is a
+    # token as a whole is that one id; a missing cut finds the two-piece token,
+    # an extra cut loses the piece's)
+    pre = regex.compile(PAT_STR, flags=regex.V1)
+    for t in EDGE + rand:
+        ps = [m.encode("utf-8") for m in pre.findall(t)]
+        for tok in ps + [a + b for a, b in zip(ps, ps[1:])]:
+            if len(tok) <= MAX_EXTRA_TOKEN_BYTES and tok not in ranks:
+                ranks[tok] = len(ranks)
     n = len(ranks)
     specials = {NAMED.get(i, f"<|reserved_token_{n + i}|>"): n + i for i in range(N_SPECIAL)}
     enc = tiktoken.Encoding(name="kimi-test", pat_str=PAT_STR, mergeable_ranks=ranks, special_tokens=specials)
@@ -242,8 +258,6 @@ def main():
         for b in range(256):
             f.write(base64.b64encode(bytes([b])).decode() + " " + str(b) + "\n")
     write_config(os.path.join(OUT, "bytes"), 256)
-    rng = random.Random(16)
-    rand = ["".join(rng.choice(POOL) for _ in range(rng.randint(1, 24))) for _ in range(400)]
     texts, seen = [], set()
     for t in EDGE + corpus + rand:
         if "NNN" in t:   # a reserved token's id relative to the ranks
@@ -259,7 +273,7 @@ def main():
     # Kimi's cuts of long texts: a digit run of 25 001 (the last digit alone: the
     # run is cut at 25 000), a space run, and a text of more than 400 000 characters
     # whose 400 000th character falls inside a word
-    long_cases = [[["1", 25001]], [[" ", 25003], ["x", 1]], [["abcdef ", 57200]], [["ab", 12600], [" ", 1]]]
+    long_cases = [[["1", 25001]], [[" ", 25003], ["x", 1]], [["abcde ", 66700]], [["ab", 12600], [" ", 1]]]
     for spec in long_cases:
         t = "".join(p * k for p, k in spec)
         cases.append({"text": spec, "ids": compress(kimi_encode(enc, t))})
