@@ -346,6 +346,69 @@ typedef struct RtLinear {
     const uint32_t *xb;    /* internal: x as bf16 pairs (--precision=bf16)      */
 } RtLinear;
 
+#if defined(__AVX512F__)
+/*
+ * fp8 tiles on AVX-512 (decode: 1 token × 8 rows; prefill: 4 × 4), with no
+ * shuffle and no f16 convert.  64 weights are one vector load, four bytes per
+ * 32-bit lane; byte j of each lane is moved to the top (shift left 8·(3−j)),
+ * arithmetic-shifted right by 4 and masked with 0x87F00000: sign at bit 31,
+ * the 4 exponent bits at 26..23, the 3 mantissa bits at 22..20.  That f32 is
+ * the e4m3 value · 2^-120 exactly, subnormals included (exponent field 0 is an
+ * f32 subnormal of the same mantissa).  The four vectors hold weights 4i + j,
+ * so the activations are permuted to match once per call (rt_fp8_permute_x).
+ * The rows of a tile lie in one bn-block of rows (bn a multiple of the tile's
+ * rows), so in each bk-block of K they share one multiplier: it is folded into
+ * the activations with half of the 2^120 (x · s · 2^60, one multiply per 16
+ * inputs, shared by the rows), the other half multiplies the finished sum —
+ * powers of two, so no rounding is added and the products stay far from the
+ * f32 range limits.  Sums stay in vector lanes across the whole row: one
+ * horizontal sum per row and token, not one per block.  Needs K and bk
+ * multiples of 64; else the f16-widening tiles below.
+ */
+#define RT_FP8_FAST 1
+#define RT_FP8_MAX_KB 512 /* K up to 512 blocks (64k inputs at bk = 128) */
+static inline void rt_fp8_permute_x(const float *x, float *xp, int K) {
+    for (int k = 0; k + 64 <= K; k += 64)
+        for (int j = 0; j < 4; j++)
+            for (int i = 0; i < 16; i++) xp[k + 16 * j + i] = x[k + 4 * i + j];
+}
+#define RT_FP8_LANE(v, j) \
+    _mm512_castsi512_ps(_mm512_and_si512(_mm512_srai_epi32(_mm512_slli_epi32(v, 8 * (3 - (j))), 4), _mm512_set1_epi32((int)0x87F00000u)))
+#define RT_DEFINE_FP8_TILE(NAME, TT_, TN_)                                                          \
+    static void NAME(const float *const *xpr, const uint8_t *const *wr, const float *s, int K, int bk, \
+                     float out[TT_][TN_]) {                                                          \
+        __m512 acc[TT_][TN_];                                                                       \
+        for (int t = 0; t < TT_; t++)                                                               \
+            for (int r = 0; r < TN_; r++) acc[t][r] = _mm512_setzero_ps();                          \
+        for (int k0 = 0, kb = 0; k0 < K; k0 += bk, kb++) {                                          \
+            __m512 sv = _mm512_set1_ps(s[kb] * 0x1p60f);                                            \
+            int ke = K - k0 < bk ? K : k0 + bk;                                                     \
+            for (int k = k0; k < ke; k += 64) {                                                     \
+                __m512i v[TN_];                                                                     \
+                if (TT_ == 1) RT_PREFETCH_NEXT_TILE(uint8_t, wr, TN_, K, k, 64);                    \
+                for (int r = 0; r < TN_; r++) v[r] = _mm512_loadu_si512((const void *)(wr[r] + k)); \
+                for (int j = 0; j < 4; j++) {                                                       \
+                    __m512 w[TN_];                                                                  \
+                    for (int r = 0; r < TN_; r++) w[r] = RT_FP8_LANE(v[r], j);                      \
+                    for (int t = 0; t < TT_; t++) {                                                 \
+                        __m512 xv = _mm512_mul_ps(_mm512_loadu_ps(xpr[t] + k + 16 * j), sv);        \
+                        for (int r = 0; r < TN_; r++) acc[t][r] = _mm512_fmadd_ps(xv, w[r], acc[t][r]); \
+                    }                                                                               \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+        for (int t = 0; t < TT_; t++)                                                               \
+            for (int r = 0; r < TN_; r++) out[t][r] = _mm512_reduce_add_ps(acc[t][r]) * 0x1p60f;    \
+    }
+RT_DEFINE_FP8_TILE(rt_fp8_tile_prefill, RT_TT, RT_TN)
+RT_DEFINE_FP8_TILE(rt_fp8_tile_gemv, 1, 8)
+/* the fast tiles apply to this linear layer (see above) */
+static inline int rt_fp8_fast(const RtLinear *L, int TN) {
+    return L->fmt == RT_FP8 && L->K % 64 == 0 && L->bk % 64 == 0 && L->bn % TN == 0 &&
+           (L->K + L->bk - 1) / L->bk <= RT_FP8_MAX_KB;
+}
+#endif
+
 /* Compute out[t][r] for a TT×TN (prefill) or 1×8 (decode) tile of one weight matrix. */
 /* fp8 weights: the tile over each bk-wide block of K, scaled by its block's
  * multiplier (× 256, see rt_fp8_raw) and accumulated: dequantisation is fused,
@@ -353,6 +416,18 @@ typedef struct RtLinear {
 static inline void rt_linear_tile_fp8(const RtLinear *L, const void *w, const float *scale, int gemv, int n0,
                                       const float *const *xr, float *out) {
     int TT = gemv ? 1 : RT_TT, TN = gemv ? 8 : RT_TN, nkb = (L->K + L->bk - 1) / L->bk;
+#ifdef RT_FP8_FAST
+    if (L->xp) {   /* rt_linear permuted x for the fast tiles (rt_fp8_fast) */
+        const uint8_t *wr[8];
+        const float *xpr[RT_TT];
+        for (int t = 0; t < TT; t++) xpr[t] = L->xp + (xr[t] - L->x);
+        for (int r = 0; r < TN; r++) wr[r] = (const uint8_t *)w + (size_t)(n0 + r < L->N ? n0 + r : L->N - 1) * L->K;
+        const float *s = scale + (size_t)(n0 / L->bn) * nkb;
+        if (gemv) rt_fp8_tile_gemv(xpr, wr, s, L->K, L->bk, (float (*)[8])out);
+        else rt_fp8_tile_prefill(xpr, wr, s, L->K, L->bk, (float (*)[RT_TN])out);
+        return;
+    }
+#endif
     const float *xk[RT_TT];
     const uint8_t *wk[8];
     float s[8];
@@ -809,6 +884,18 @@ static inline void rt_linear(const RtLinear *L) {
 #endif
     int TN = L->T == 1 ? 8 : RT_TN;
     int tiles = (L->N + TN - 1) / TN;
+#ifdef RT_FP8_FAST
+    if (rt_fp8_fast(L, TN)) {
+        RtLinear P = *L;
+        float *xp = (float *)malloc(sizeof(float) * (size_t)L->T * L->K);
+        if (!xp) rt_die("out of memory in linear");
+        for (int t = 0; t < L->T; t++) rt_fp8_permute_x(L->x + (size_t)t * L->K, xp + (size_t)t * L->K, L->K);
+        P.xp = xp;
+        rt_parallel_for(tiles, rt_linear_range, &P);
+        free(xp);
+        return;
+    }
+#endif
 #ifdef RT_BF16_EO
     if (L->fmt == RT_BF16) {
         RtLinear P = *L;

@@ -20,17 +20,26 @@ static float frand(unsigned *s) {
 
 static void check(const char *what, const float *got, const double *want, int n, double tol) {
     double maxerr = 0, maxref = 0;
+    int nan = 0;
     for (int i = 0; i < n; i++) {
         double e = fabs(got[i] - want[i]);
+        if (e != e) nan++;   /* a NaN output (e > maxerr would be false) */
         if (e > maxerr) maxerr = e;
         if (fabs(want[i]) > maxref) maxref = fabs(want[i]);
     }
-    double rel = maxerr / (maxref > 0 ? maxref : 1);
+    double rel = nan ? NAN : maxerr / (maxref > 0 ? maxref : 1);
     if (!(rel <= tol)) {
         printf("FAIL %s: max rel err %.3g > %.3g\n", what, rel, tol);
         failures++;
     }
 }
+
+/* fp8 block shape of test_linear: 3 × 24 exercises the general tile (partial
+ * blocks on both axes); 8 × 128 with K a multiple of 64 the AVX-512 tiles that
+ * fold the block multiplier into x (RT_FP8_FAST), including a last partial block
+ * of K (K = 320) and rows past N in the last tile; K = 96 is not a multiple of
+ * 64 and takes the general tile with these blocks */
+static int fp8_bn = 3, fp8_bk = 24;
 
 static void test_linear(int fmt, int T, int K, int N, int bias, int res, int glu) {
     unsigned s = (unsigned)(fmt * 7919 + T * 31 + K * 7 + N);
@@ -39,7 +48,7 @@ static void test_linear(int fmt, int T, int K, int N, int bias, int res, int glu
     void *w = malloc(4 * (size_t)N * K), *wu = malloc(4 * (size_t)N * K);
     double *want = malloc(sizeof(double) * T * N);
     /* fp8: blocks of 3 rows × 24 columns (partial on both axes for most shapes) */
-    const int bn = 3, bk = 24, nkb = (K + bk - 1) / bk;
+    const int bn = fp8_bn, bk = fp8_bk, nkb = (K + bk - 1) / bk;
     float *sc = malloc(sizeof(float) * ((N + bn - 1) / bn) * nkb), *scu = malloc(sizeof(float) * ((N + bn - 1) / bn) * nkb);
     for (int i = 0; i < ((N + bn - 1) / bn) * nkb; i++) { sc[i] = 0.004f * (1.5f + frand(&s)); scu[i] = 0.004f * (1.5f + frand(&s)); }
     for (int i = 0; i < T * K; i++) x[i] = frand(&s);
@@ -320,6 +329,17 @@ int main(void) {
                     checks++;
                 }
         }
+        int fshapes[][3] = {{1, 256, 44}, {1, 320, 64}, {5, 320, 44}, {4, 512, 16}, {13, 128, 20}, {3, 96, 8}};
+        fp8_bn = 8;
+        fp8_bk = 128;
+        for (unsigned i = 0; i < sizeof fshapes / sizeof fshapes[0]; i++)
+            for (int variant = 0; variant < 5; variant++) {
+                int bias = variant & 1, res = variant == 2 || variant == 3, glu = variant == 4 ? 1 : 0;
+                test_linear(RT_FP8, fshapes[i][0], fshapes[i][1], fshapes[i][2], bias, res, glu);
+                checks++;
+            }
+        fp8_bn = 3;
+        fp8_bk = 24;
         int pshapes[][3] = {{13, 1100, 37}, {8, 3, 1}, {20, 513, 65}, {1, 64, 40}};
         for (unsigned i = 0; i < sizeof pshapes / sizeof pshapes[0]; i++)
             for (int glu = 0; glu < 2; glu++) {
