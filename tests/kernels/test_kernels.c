@@ -340,7 +340,7 @@ int main(void) {
             }
         fp8_bn = 3;
         fp8_bk = 24;
-        int pshapes[][3] = {{13, 1100, 37}, {8, 3, 1}, {20, 513, 65}, {1, 64, 40}};
+        int pshapes[][3] = {{13, 1100, 37}, {8, 3, 1}, {20, 513, 65}, {1, 64, 40}, {20, 512, 50}, {130, 96, 70}};
         for (unsigned i = 0; i < sizeof pshapes / sizeof pshapes[0]; i++)
             for (int glu = 0; glu < 2; glu++) {
                 test_linear_bf16_precision(pshapes[i][0], pshapes[i][1], pshapes[i][2], glu);
