@@ -1744,7 +1744,116 @@ static void rt_linear_mxfp4_range(void *ctx, int b, int e) {
     }
 }
 
+#if defined(__AVX512F__)
+/* MXFP4 on AVX-512: register tiles of 1 token × 8 rows (decode) and 4 × 4
+ * (more tokens).  Per block of 32, a row's 16 bytes widen to 16 lanes whose
+ * low 4 bits index the e2m1 table (the low nibbles) and, shifted by 4, the
+ * high nibbles — two permutes, no decoded copy in memory — and both are
+ * multiplied by the block's 2^(e − 127): exactly the dequantised weights.
+ * The activations are permuted per block to match (16 even then 16 odd
+ * elements, as rt_bf16_permute_x does); sums stay in lanes over the whole
+ * row.  The tile's rows are contiguous, so the next tile is prefetched as the
+ * decode GEMVs do. */
+/* Decode: 1 token × 8 rows; here the block's power of two multiplies the
+ * block's partial sum instead of the weights (one multiply fewer per block and
+ * row, the same rounding): one Zen 4 core, 16 gpt-oss-sized expert matrices
+ * (5760 × 2880) out of cache, 8.4 GB/s of blocks and scales against 5.0 with
+ * the 4 × 4 form and 3.1 with the block-decoding path. */
+static void rt_mx_tile_gemv(const float *xp, const uint8_t *const *qr, const uint8_t *const *sr, int G, float out[8]) {
+    const __m512 lut = _mm512_loadu_ps(rt_fp4_e2m1);
+    __m512 acc[8];
+    RT_UNROLL for (int r = 0; r < 8; r++) acc[r] = _mm512_setzero_ps();
+    const char *next = (const char *)(qr[7] + (size_t)G * 16);
+    for (int g = 0; g < G; g++) {
+        RT_PREFETCH_L2(next + (size_t)g * 128);
+        RT_PREFETCH_L2(next + (size_t)g * 128 + 64);
+        __m512 xe = _mm512_loadu_ps(xp + 32 * g), xo = _mm512_loadu_ps(xp + 32 * g + 16);
+        RT_UNROLL for (int r = 0; r < 8; r++) {
+            __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qr[r] + 16 * g)));
+            __m512 wl = _mm512_permutexvar_ps(idx, lut), wh = _mm512_permutexvar_ps(_mm512_srli_epi32(idx, 4), lut);
+            __m512 p = _mm512_fmadd_ps(wh, xo, _mm512_mul_ps(wl, xe));
+            acc[r] = _mm512_fmadd_ps(p, _mm512_set1_ps(rt_e8m0(sr[r][g])), acc[r]);
+        }
+    }
+    RT_UNROLL for (int r = 0; r < 8; r++) out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+/* More tokens: 4 × 4, the weights scaled once per block and shared by the 4
+ * tokens (exactly the dequantised weights). */
+#define RT_DEFINE_MX_TILE(NAME, TT_, TN_)                                                              \
+    static void NAME(const float *const *xpr, const uint8_t *const *qr, const uint8_t *const *sr, int G, \
+                     float out[TT_][TN_]) {                                                             \
+        __m512 acc[TT_][TN_];                                                                          \
+        RT_UNROLL for (int t = 0; t < TT_; t++)                                                        \
+            RT_UNROLL for (int r = 0; r < TN_; r++) acc[t][r] = _mm512_setzero_ps();                   \
+        const char *next = (const char *)(qr[TN_ - 1] + (size_t)G * 16);                               \
+        for (int g = 0; g < G; g++) {                                                                  \
+            for (int o = 0; o < TN_ * 16; o += 64) RT_PREFETCH_L2(next + (size_t)g * TN_ * 16 + o);     \
+            __m512 wl[TN_], wh[TN_];                                                                   \
+            RT_UNROLL for (int r = 0; r < TN_; r++) {                                                  \
+                __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qr[r] + 16 * g))); \
+                __m512 sv = _mm512_set1_ps(rt_e8m0(sr[r][g]));                                         \
+                wl[r] = _mm512_mul_ps(_mm512_permutexvar_ps(idx, _mm512_loadu_ps(rt_fp4_e2m1)), sv);   \
+                wh[r] = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(idx, 4), _mm512_loadu_ps(rt_fp4_e2m1)), sv); \
+            }                                                                                          \
+            RT_UNROLL for (int t = 0; t < TT_; t++) {                                                  \
+                __m512 xe = _mm512_loadu_ps(xpr[t] + 32 * g), xo = _mm512_loadu_ps(xpr[t] + 32 * g + 16); \
+                RT_UNROLL for (int r = 0; r < TN_; r++)                                                \
+                    acc[t][r] = _mm512_fmadd_ps(wh[r], xo, _mm512_fmadd_ps(wl[r], xe, acc[t][r]));     \
+            }                                                                                          \
+        }                                                                                              \
+        RT_UNROLL for (int t = 0; t < TT_; t++)                                                        \
+            RT_UNROLL for (int r = 0; r < TN_; r++) out[t][r] = _mm512_reduce_add_ps(acc[t][r]);       \
+    }
+RT_DEFINE_MX_TILE(rt_mx_tile_4x4, 4, 4)
+
+typedef struct { const RtLinearT *L; const float *xp; } RtMxJob;
+#define RT_MX_BLOCK 16
+static void rt_mxfp4_tiles_range(void *ctx, int tb, int te) {
+    const RtMxJob *J = (const RtMxJob *)ctx;
+    const RtLinearT *L = J->L;
+    int G = L->K / 32, TN = L->T == 1 ? 8 : 4;
+    for (int b0 = tb; b0 < te; b0 += RT_MX_BLOCK) {   /* RT_MX_BLOCK tiles (64 rows): in L2 while the token groups pass */
+        int b1 = b0 + RT_MX_BLOCK < te ? b0 + RT_MX_BLOCK : te;
+        for (int t0 = 0; t0 < L->T; t0 += 4)
+            for (int tile = b0; tile < b1; tile++) {
+                int n0 = tile * TN;
+                const uint8_t *qr[8], *sr[8];
+                for (int r = 0; r < TN; r++) {
+                    int n = n0 + r < L->N ? n0 + r : L->N - 1;
+                    qr[r] = (const uint8_t *)L->w + (size_t)n * G * 16;
+                    sr[r] = L->scales + (size_t)n * G;
+                }
+                if (L->T == 1) {
+                    float o[8];
+                    rt_mx_tile_gemv(J->xp, qr, sr, G, o);
+                    for (int r = 0; r < 8 && n0 + r < L->N; r++) L->y[n0 + r] = o[r] + (L->b ? L->b[n0 + r] : 0.0f);
+                    continue;
+                }
+                const float *xpr[4];
+                float o[4][4];
+                for (int t = 0; t < 4; t++) xpr[t] = J->xp + (size_t)(t0 + t < L->T ? t0 + t : L->T - 1) * L->K;
+                rt_mx_tile_4x4(xpr, qr, sr, G, o);
+                for (int t = 0; t < 4 && t0 + t < L->T; t++)
+                    for (int r = 0; r < 4 && n0 + r < L->N; r++)
+                        L->y[(size_t)(t0 + t) * L->N + n0 + r] = o[t][r] + (L->b ? L->b[n0 + r] : 0.0f);
+            }
+    }
+}
+#endif
+
 static inline void rt_linear_t(const RtLinearT *L) {
+#if defined(__AVX512F__)
+    if (L->fmt == RT_MXFP4) {
+        float *xp = (float *)malloc(sizeof(float) * (size_t)L->T * L->K);
+        if (!xp) rt_die("out of memory in linear");
+        for (int t = 0; t < L->T; t++) rt_bf16_permute_x(L->x + (size_t)t * L->K, xp + (size_t)t * L->K, L->K);
+        RtMxJob J = {L, xp};
+        int TN = L->T == 1 ? 8 : 4;
+        rt_parallel_for((L->N + TN - 1) / TN, rt_mxfp4_tiles_range, &J);
+        free(xp);
+        return;
+    }
+#endif
     if (L->fmt == RT_MXFP4) rt_parallel_for(L->N, rt_linear_mxfp4_range, (void *)L);
     else rt_parallel_for((L->N + RT_LT_COLS - 1) / RT_LT_COLS, rt_linear_t_range, (void *)L);
 }

@@ -346,7 +346,7 @@ int main(void) {
                 test_linear_bf16_precision(pshapes[i][0], pshapes[i][1], pshapes[i][2], glu);
                 checks++;
             }
-        int tshapes[][3] = {{1, 64, 70}, {5, 96, 130}, {3, 32, 7}};
+        int tshapes[][3] = {{1, 64, 70}, {5, 96, 130}, {3, 32, 7}, {1, 256, 16}, {1, 32, 3}};
         for (unsigned i = 0; i < sizeof tshapes / sizeof tshapes[0]; i++)
             for (int fmt = 0; fmt < 3; fmt++) {
                 int f = fmt == 2 ? RT_MXFP4 : fmt;
