@@ -44,7 +44,7 @@
 #                  (default: all three)
 #   BENCH_DTYPES   any of: f32 bf16 bf16p q8_0 q4_0 (default: f32 bf16 bf16p); bf16p is
 #                  the bf16 checkpoint with archc --precision bf16 (bf16-rounded
-#                  activations in prefill, as llama.cpp computes bf16: its same precision)
+#                  activations in the matrix products, as llama.cpp computes bf16: its same precision)
 #   BENCH_REPS     repetitions, best counts (default 3)
 #   BENCH_THREADS  thread counts (default "1 2")
 #   BENCH_PROMPT / BENCH_GEN   prefill / decode tokens (default 128 / 64)

@@ -103,7 +103,7 @@ static void test_linear_bf16_precision(int T, int K, int N, int glu) {
     for (int i = 0; i < T * K; i++) x[i] = frand(&s);
     for (int i = 0; i < N * K; i++) { w[i] = st_f32_to_bf16(frand(&s)); wu[i] = st_f32_to_bf16(frand(&s)); }
 #ifdef RT_HAVE_BF16_DOT
-    int rounded = T >= RT_GEMM_MIN_T;
+    int rounded = T >= RT_GEMM_MIN_T || T == 1;   /* the GEMM and the decode tile (rt_gemv_tile_dp) round x */
 #else
     int rounded = 0;
 #endif
@@ -132,7 +132,8 @@ static void test_linear_bf16_precision(int T, int K, int N, int glu) {
  * expert's tokens on the few-token kernel (2 ≤ n), the GEMM (many tokens) or
  * the GEMV (n = 1), grouped or one pair at a time, against double loops.
  * bf16 with --precision=bf16 rounds x and the GLU output to bf16 where the
- * expert runs on bf16 dot products (n ≥ 2 on AVX512_BF16). */
+ * expert runs on bf16 dot products (on AVX512_BF16: n = 1, the decode tile;
+ * n ≥ 2 the few-token kernel or the GEMM). */
 static void test_moe(int fmt, int prec, int T, int H, int I, int E, int K, int grouped) {
     unsigned s = (unsigned)(fmt * 31 + prec * 7 + T * 101 + H * 3 + I + E * 13 + K + grouped);
     size_t ws = fmt == RT_F32 ? 4 : 2;
@@ -182,7 +183,7 @@ static void test_moe(int fmt, int prec, int T, int H, int I, int E, int K, int g
         int n = grouped ? cnt[e] : 1, rounded = 0;
         (void)n;
 #ifdef RT_HAVE_BF16_DOT
-        rounded = fmt == RT_BF16 && prec && n >= 2 && (H % 32 == 0 && I % 32 == 0 ? 1 : n >= RT_GEMM_MIN_T);
+        rounded = fmt == RT_BF16 && prec && (n == 1 || (H % 32 == 0 && I % 32 == 0 ? 1 : n >= RT_GEMM_MIN_T));
 #endif
 #define RT_TEST_R(v) (rounded ? (double)st_bf16_to_f32(st_f32_to_bf16((float)(v))) : (double)(v))
 #define RT_TEST_W(p, i) (fmt == RT_F32 ? (double)((float *)(p))[i] : (double)st_bf16_to_f32(((uint16_t *)(p))[i]))
@@ -340,7 +341,7 @@ int main(void) {
             }
         fp8_bn = 3;
         fp8_bk = 24;
-        int pshapes[][3] = {{13, 1100, 37}, {8, 3, 1}, {20, 513, 65}, {1, 64, 40}, {20, 512, 50}, {130, 96, 70}};
+        int pshapes[][3] = {{13, 1100, 37}, {8, 3, 1}, {20, 513, 65}, {1, 64, 40}, {20, 512, 50}, {130, 96, 70}, {1, 70, 9}};
         for (unsigned i = 0; i < sizeof pshapes / sizeof pshapes[0]; i++)
             for (int glu = 0; glu < 2; glu++) {
                 test_linear_bf16_precision(pshapes[i][0], pshapes[i][1], pshapes[i][2], glu);
