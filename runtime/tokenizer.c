@@ -188,8 +188,10 @@ static int is_LM(unsigned c) { return is_L(c) || UNI_IN(uni_mark, c); }
 static int is_ascii_punct(unsigned c) { return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) || (c >= 0x7B && c <= 0x7E); }
 static int is_ascii_alpha(unsigned c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 
-/* (?i:'s|'t|'re|'ve|'m|'ll|'d) at j: its length, or 0 */
-static int contraction_at(const unsigned *cps, int n, int j) {
+/* (?i:'s|'t|'re|'ve|'m|'ll|'d) at j: its length, or 0.  long_s: 'ſ (U+017F)
+ * also matches 's, as tiktoken's regex engine folds it under (?i) (Kimi K2);
+ * the Oniguruma of `tokenizers` does not (o200k). */
+static int contraction_at(const unsigned *cps, int n, int j, int long_s) {
     if (j >= n || cps[j] != '\'') return 0;
     static const char *suf[] = {"s", "t", "re", "ve", "m", "ll", "d"};
     for (int s = 0; s < 7; s++) {
@@ -197,6 +199,7 @@ static int contraction_at(const unsigned *cps, int n, int j) {
         for (int k = 0; ok && k < len; k++) {
             unsigned d = cps[j + 1 + k];
             if (d >= 'A' && d <= 'Z') d += 32;
+            if (long_s && d == 0x17F) d = 's';
             ok = d == (unsigned)suf[s][k];
         }
         if (ok) return 1 + len;
@@ -204,35 +207,38 @@ static int contraction_at(const unsigned *cps, int n, int j) {
     return 0;
 }
 
-/* The two word alternatives of o200k from position a (after the optional
- * [^\r\n\p{L}\p{N}]), with the regex engine's greedy backtracking:
+/* The two word alternatives of o200k (and Kimi K2, whose classes exclude Han)
+ * from position a (after the optional [^\r\n\p{L}\p{N}]), with the regex
+ * engine's greedy backtracking:
  *   alt 1: Up* Lo+ C?   — Up* gives back characters until Lo+ can start
  *   alt 2: Up+ Lo* C?
- * Returns the end of the match, or -1. */
-static int o200k_word(const unsigned *cps, int n, int a, int alt) {
+ * up / lo: the two letter classes; long_s as contraction_at.  Returns the end
+ * of the match, or -1. */
+typedef int (*CpClass)(unsigned);
+static int word_at(const unsigned *cps, int n, int a, int alt, CpClass up, CpClass lo, int long_s) {
     int ue = a;
-    while (ue < n && is_Up(cps[ue])) ue++;
+    while (ue < n && up(cps[ue])) ue++;
     if (alt == 1) {
         for (int l = ue; l >= a; l--)
-            if (l < n && is_Lo(cps[l])) {
+            if (l < n && lo(cps[l])) {
                 int e = l;
-                while (e < n && is_Lo(cps[e])) e++;
-                return e + contraction_at(cps, n, e);
+                while (e < n && lo(cps[e])) e++;
+                return e + contraction_at(cps, n, e, long_s);
             }
         return -1;
     }
     if (ue == a) return -1;
     int e = ue;
-    while (e < n && is_Lo(cps[e])) e++;
-    return e + contraction_at(cps, n, e);
+    while (e < n && lo(cps[e])) e++;
+    return e + contraction_at(cps, n, e, long_s);
 }
 
 static int match_o200k(const unsigned *cps, int n, int i) {
     unsigned c = cps[i];
     int p = !is_crlf(c) && !is_L(c) && !is_N(c);   /* [^\r\n\p{L}\p{N}]? can take c */
     for (int alt = 1; alt <= 2; alt++) {
-        int e = p ? o200k_word(cps, n, i + 1, alt) : -1;
-        if (e < 0) e = o200k_word(cps, n, i, alt);
+        int e = p ? word_at(cps, n, i + 1, alt, is_Up, is_Lo, 0) : -1;
+        if (e < 0) e = word_at(cps, n, i, alt, is_Up, is_Lo, 0);
         if (e > i) return e - i;
     }
     /* \p{N}{1,3} */
@@ -317,42 +323,6 @@ static int kimi_up(unsigned c) { return is_Up(c) && !is_han(c); }
 static int kimi_lo(unsigned c) { return is_Lo(c) && !is_han(c); }
 static int kimi_other(unsigned c) { return !is_S(c) && !kimi_L(c) && !kimi_N(c); }
 
-static int kimi_contraction(const unsigned *cps, int n, int j) {
-    if (j >= n || cps[j] != '\'') return 0;
-    static const char *suf[] = {"s", "t", "re", "ve", "m", "ll", "d"};
-    for (int s = 0; s < 7; s++) {
-        int len = (int)strlen(suf[s]), ok = j + 1 + len <= n;
-        for (int k = 0; ok && k < len; k++) {
-            unsigned d = cps[j + 1 + k];
-            if (d >= 'A' && d <= 'Z') d += 32;
-            if (d == 0x17F) d = 's';
-            ok = d == (unsigned)suf[s][k];
-        }
-        if (ok) return 1 + len;
-    }
-    return 0;
-}
-
-/* The word alternatives from a (after the optional first character), with the
- * engine's greedy backtracking (as o200k_word): alt 1 Up* Lo+ C?, alt 2 Up+ Lo* C? */
-static int kimi_word(const unsigned *cps, int n, int a, int alt) {
-    int ue = a;
-    while (ue < n && kimi_up(cps[ue])) ue++;
-    if (alt == 1) {
-        for (int l = ue; l >= a; l--)
-            if (l < n && kimi_lo(cps[l])) {
-                int e = l;
-                while (e < n && kimi_lo(cps[e])) e++;
-                return e + kimi_contraction(cps, n, e);
-            }
-        return -1;
-    }
-    if (ue == a) return -1;
-    int e = ue;
-    while (e < n && kimi_lo(cps[e])) e++;
-    return e + kimi_contraction(cps, n, e);
-}
-
 static int match_kimi(const unsigned *cps, int n, int i) {
     unsigned c = cps[i];
     int j = i;
@@ -362,8 +332,8 @@ static int match_kimi(const unsigned *cps, int n, int i) {
     }
     int p = !is_crlf(c) && !kimi_L(c) && !kimi_N(c);   /* [^\r\n\p{L}\p{N}]? can take c */
     for (int alt = 1; alt <= 2; alt++) {
-        int e = p ? kimi_word(cps, n, i + 1, alt) : -1;
-        if (e < 0) e = kimi_word(cps, n, i, alt);
+        int e = p ? word_at(cps, n, i + 1, alt, kimi_up, kimi_lo, 1) : -1;
+        if (e < 0) e = word_at(cps, n, i, alt, kimi_up, kimi_lo, 1);
         if (e > i) return e - i;
     }
     if (kimi_N(c)) {
