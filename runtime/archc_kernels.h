@@ -902,13 +902,28 @@ static void rt_gemm_panel_bf16(const RtLinear *L, const void *w, const uint32_t 
     }
 }
 
-/* x rounded to bf16 (nearest even, as torch's .to(bfloat16)), as pairs. */
+/* n floats → n bf16, rounded as st_f32_to_bf16 (nearest even, NaN quieted),
+ * 16 at a time: add 0x7FFF plus the kept part's lowest bit, keep the top half. */
+static inline void rt_f32_to_bf16_row(const float *x, uint16_t *o, int n) {
+    int k = 0;
+    const __m512i round = _mm512_set1_epi32(0x7FFF), one = _mm512_set1_epi32(1), inf = _mm512_set1_epi32(0x7F800000);
+    for (; k + 16 <= n; k += 16) {
+        __m512i u = _mm512_loadu_si512((const void *)(x + k)), hi = _mm512_srli_epi32(u, 16);
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)), inf);
+        __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(round, _mm512_and_si512(hi, one))), 16);
+        r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(hi, _mm512_set1_epi32(0x40)));
+        _mm256_storeu_si256((__m256i *)(o + k), _mm512_cvtepi32_epi16(r));
+    }
+    for (; k < n; k++) o[k] = st_f32_to_bf16(x[k]);
+}
+
+/* x rounded to bf16 (nearest even, as torch's .to(bfloat16)), as pairs: each
+ * row K bf16 in order (a pair's low half is the even element), padded with a
+ * zero when K is odd. */
 static inline uint32_t *rt_x_to_bf16_pairs(const float *x, int T, int K) {
     int KP = (K + 1) / 2;
     uint32_t *xb = (uint32_t *)rt_alloc(sizeof(uint32_t) * (size_t)T * KP);
-    for (int t = 0; t < T; t++)
-        for (int k = 0; k < K; k++)
-            xb[(size_t)t * KP + k / 2] |= (uint32_t)st_f32_to_bf16(x[(size_t)t * K + k]) << (16 * (k & 1));
+    for (int t = 0; t < T; t++) rt_f32_to_bf16_row(x + (size_t)t * K, (uint16_t *)(xb + (size_t)t * KP), K);
     return xb;
 }
 #endif
@@ -1327,10 +1342,7 @@ static void rt_moe_expert(const RtMoe *M, int e, const float *x, int n, float *y
             if (mode == 1)
                 for (int t = 0; t < n; t++) rt_bf16_permute_x(src + (size_t)t * K, (float *)xin + (size_t)t * K, K);
             else if (mode == 2)
-                for (int t = 0; t < n; t++)
-                    for (int k = 0; k < K; k += 2)
-                        ((uint32_t *)xin)[((size_t)t * K + k) / 2] = (uint32_t)st_f32_to_bf16(src[(size_t)t * K + k]) |
-                                                                    (uint32_t)st_f32_to_bf16(src[(size_t)t * K + k + 1]) << 16;
+                for (int t = 0; t < n; t++) rt_f32_to_bf16_row(src + (size_t)t * K, (uint16_t *)xin + (size_t)t * K, K);
             const void *xs = mode == 0 ? (const void *)src : xin;
             if (pass == 0) {
                 rt_rows_few(xs, n, M->gate[e], mode, H, I, a, I);

@@ -307,8 +307,39 @@ static void test_attention(int T, int pos, int heads, int kv, int d, int window,
     free(q); free(k); free(v); free(o); free(sk); free(want);
 }
 
+#ifdef RT_HAVE_BF16_DOT
+/* the vector bf16 rounding (rt_f32_to_bf16_row) against st_f32_to_bf16: ties
+ * both ways, NaN, infinities, zeros, subnormals, the largest finite values and
+ * random bit patterns, in runs that also leave a scalar tail */
+static void test_bf16_round(void) {
+    uint32_t bits[1000];
+    const uint32_t special[] = {0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFC00001u, 0x7F800001u,
+                                0x00000001u, 0x807FFFFFu, 0x7F7FFFFFu, 0xFF7FFFFFu, 0x3F808000u, 0x3F818000u, 0x3F807FFFu,
+                                0x3F808001u, 0x7F7F8000u, 0xBF808000u, 0x00008000u, 0x00018000u};
+    unsigned s = 12345;
+    for (int i = 0; i < 1000; i++) {
+        s = s * 1664525u + 1013904223u;
+        bits[i] = i < (int)(sizeof special / sizeof special[0]) ? special[i] : (s ^ (s << 13)) + (uint32_t)i * 2654435761u;
+    }
+    float x[1000];
+    uint16_t got[1000];
+    memcpy(x, bits, sizeof x);
+    rt_f32_to_bf16_row(x, got, 1000);
+    for (int i = 0; i < 1000; i++)
+        if (got[i] != st_f32_to_bf16(x[i])) {
+            printf("FAIL bf16 rounding of 0x%08X: 0x%04X, want 0x%04X\n", bits[i], got[i], st_f32_to_bf16(x[i]));
+            failures++;
+            break;
+        }
+}
+#endif
+
 int main(void) {
     int checks = 0;
+#ifdef RT_HAVE_BF16_DOT
+    test_bf16_round();
+    checks++;
+#endif
     /* e4m3 decoding: 1.0, the largest (448), the smallest subnormal (2^-9), -1.5 */
     const uint8_t codes[] = {0x38, 0x7E, 0x01, 0xBC};
     const float values[] = {1.0f, 448.0f, 0.001953125f, -1.5f};
