@@ -30,6 +30,7 @@
 #define RT_MAX_THREADS 256
 #define RT_SPINS 20000          /* pause loops before a worker sleeps (~0.3 ms) */
 #define RT_CHUNKS_PER_THREAD 4  /* claim granularity: n / (threads × this)      */
+#define RT_CLOSED 0x7FFFFFFFu   /* next index of a dispatch being replaced        */
 
 static struct {
     int n;                          /* threads including the caller            */
@@ -41,7 +42,7 @@ static struct {
     atomic_int stop;
     RtRangeFn fn;
     void *ctx;
-    int total, chunk;
+    atomic_int total, chunk;        /* read by workers that may be a dispatch late */
 } pool = {.n = 1, .mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static _Thread_local int in_worker;
@@ -59,7 +60,8 @@ static void run_chunks(uint32_t gen) {
     for (;;) {
         uint64_t w = atomic_load_explicit(&pool.work, memory_order_acquire);
         if ((uint32_t)(w >> 32) != gen) return;
-        int b = (int)(uint32_t)w, total = pool.total, chunk = pool.chunk;
+        int b = (int)(uint32_t)w, total = atomic_load_explicit(&pool.total, memory_order_relaxed),
+            chunk = atomic_load_explicit(&pool.chunk, memory_order_relaxed);
         if (b >= total) return;
         int e = total - b > chunk ? b + chunk : total;
         if (!atomic_compare_exchange_weak_explicit(&pool.work, &w, ((uint64_t)gen << 32) | (uint32_t)e,
@@ -131,12 +133,23 @@ void rt_parallel_for(int n, RtRangeFn fn, void *ctx) {
     if (n <= 0) return;
     if (pool.n <= 1 || n == 1 || in_worker) { fn(ctx, 0, n); return; }
     int chunk = n / (pool.n * RT_CHUNKS_PER_THREAD);
+    /* Close the previous dispatch before touching its fields.  A worker that
+     * read the word (gen, next = total) just before the previous dispatch
+     * ended may still be about to read pool.total: seeing the new, larger
+     * total it would take [total, …) as work and its compare-and-swap on the
+     * unchanged word would succeed — running indices of the wrong dispatch and
+     * adding them to the new dispatch's count, so this call could return while
+     * chunks still ran (seen once in CI as wrong decode logits; ThreadSanitizer
+     * showed the caller's stack arguments rewritten while a worker read them).
+     * With next = RT_CLOSED its compare-and-swap fails and it stops. */
+    uint32_t prev = (uint32_t)(atomic_load(&pool.work) >> 32);
+    atomic_store_explicit(&pool.work, ((uint64_t)prev << 32) | RT_CLOSED, memory_order_release);
     pool.fn = fn;
     pool.ctx = ctx;
-    pool.total = n;
-    pool.chunk = chunk < 1 ? 1 : chunk;
+    atomic_store_explicit(&pool.total, n, memory_order_relaxed);
+    atomic_store_explicit(&pool.chunk, chunk < 1 ? 1 : chunk, memory_order_relaxed);
     atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
-    uint32_t gen = (uint32_t)(atomic_load(&pool.work) >> 32) + 1;
+    uint32_t gen = prev + 1;
     pthread_mutex_lock(&pool.mu);
     atomic_store_explicit(&pool.work, (uint64_t)gen << 32, memory_order_release);
     pthread_cond_broadcast(&pool.wake);
