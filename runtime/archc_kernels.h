@@ -335,8 +335,7 @@ static inline void rt_bf16_permute_x(const float *x, float *xp, int K) {
             RT_UNROLL for (int t = 0; t < TT_; t++)                                                           \
                 RT_UNROLL for (int r = 0; r < TN_; r++) out[t][r] += xr[t][k] * rt_bf16(wr[r][k]);            \
     }
-RT_DEFINE_TILE_BF16_EO(rt_tile_bf16_eo, RT_TT, RT_TN)
-RT_DEFINE_TILE_BF16_EO(rt_gemv_tile_bf16_eo, 1, 8)
+RT_DEFINE_TILE_BF16_EO(rt_tile_bf16_eo, RT_TT, RT_TN)   /* decode: rt_gemv_rows_bf16 (below) */
 #endif
 
 #if defined(__AVX512F__)
@@ -585,9 +584,6 @@ static inline void rt_linear_tile(const RtLinear *L, const void *w, const float 
         }
 #endif
         if (L->fmt == RT_F32) rt_gemv_tile_f32(xr, (const rt_w_f32 *const *)wr, L->K, o);
-#ifdef RT_BF16_EO
-        else if (L->fmt == RT_BF16) rt_gemv_tile_bf16_eo(xr, xpr, (const uint16_t *const *)wr, L->K, o);
-#endif
         else if (L->fmt == RT_BF16) rt_gemv_tile_bf16(xr, (const rt_w_bf16 *const *)wr, L->K, o);
         else rt_gemv_tile_f16(xr, (const rt_w_f16 *const *)wr, L->K, o);
         memcpy(out, o, sizeof o);
