@@ -49,7 +49,7 @@ int is_mx_dense(const Weight *w) { return w->fmt == WFMT_MXFP4 && w->ndim == 2 &
 int stored_shape(const Weight *w, int64_t *sh) {
     for (int d = 0; d < w->ndim; d++) sh[d] = w->shape[d];
     if (w->flags & W_VECTOR) return w->ndim;
-    if (w->fmt == WFMT_I4) { sh[1] = (w->shape[1] + 31) / 32 * 16; return 2; }   /* rows of whole blocks */
+    if (w->fmt == WFMT_I4) { sh[w->ndim - 1] = (w->shape[w->ndim - 1] + 31) / 32 * 16; return w->ndim; }   /* rows of whole blocks */
     if (is_mx_dense(w)) { sh[1] = (w->shape[1] + 31) / 32; sh[2] = 16; return 3; }
     return w->ndim;
 }
@@ -483,6 +483,17 @@ static void emit_rope_kernel(Emitter *e, const Kernel *k) {
     out(e, "        }\n    }\n}\n\n");
 }
 
+/* The experts' layout, for the kernel's comment. */
+static const char *stacked_layout(WeightFormat f) {
+    switch (f) {
+    case WFMT_MXFP4: return "[E][out][in/32] blocks of 32 e2m1 values, e8m0 exponents";
+    case WFMT_I8: return "[E][out][in] int8, an f32 scale per 32 inputs (archc quantize)";
+    case WFMT_I4: return "[E][out][in/2] two int4 a byte, an f32 scale per 32 inputs (archc quantize)";
+    case WFMT_FP8_E4M3: return "[E][out][in] e4m3, an f32 multiplier per 128 x 128 block of each expert (archc quantize)";
+    default: return "[E][in][out] as HF stores them";
+    }
+}
+
 static void emit_moe_stacked_kernel(Emitter *e, const Kernel *k) {
     const Graph *g = e->g;
     const Node *n = knode(e, k);
@@ -490,29 +501,34 @@ static void emit_moe_stacked_kernel(Emitter *e, const Kernel *k) {
     const char *sig = k->name;
     const Weight *ew = &g->weights[n->w[1]];
     int oai = n->act == ACT_SWIGLU_OAI, si = f->shared_width;
+    int sw = n->w[2] >= 0 ? program_weight(g, n->layer, WR_SHARED_GATE) : -1;
+    const Weight *shw = sw >= 0 ? &g->weights[sw] : NULL;
     if (oai)
         out(e, "/* gpt-oss experts: router logits + bias, top %d, softmax over those %d weights the outputs;\n"
                " * each expert: gate|up columns interleaved, h = (clamp(up, ±%g) + 1) · g·σ(%g·g) with\n"
-               " * g = min(gate, %g), plus biases; %d experts of width %d, weights %s%s. */\n",
+               " * g = min(gate, %g), plus biases; %d experts of width %d, weights %s (%s). */\n",
             f->top_k, f->top_k, n->act_limit, n->act_alpha, n->act_limit, f->experts, f->intermediate, fmt_short(ew->fmt),
-            ew->fmt == WFMT_MXFP4 ? " ([E][out][in/32] blocks of 32 e2m1 values, e8m0 exponents)" : " ([E][in][out] as HF stores them)");
+            stacked_layout(ew->fmt));
     else
         out(e, "/* Llama 4 experts: top %d of the router logits, σ(logit) scales the expert's input;\n"
-               " * each expert SwiGLU with gate|up halves; plus the shared expert (width %d);\n"
-               " * %d experts of width %d, weights %s ([E][in][out] as HF stores them). */\n",
-            f->top_k, si, f->experts, f->intermediate, fmt_short(ew->fmt));
+               " * each expert SwiGLU with gate|up halves; plus the shared expert (width %d, %s);\n"
+               " * %d experts of width %d, weights %s (%s). */\n",
+            f->top_k, si, shw ? fmt_short(shw->fmt) : "none", f->experts, f->intermediate, fmt_short(ew->fmt), stacked_layout(ew->fmt));
     out(e, "static void %s(const float *x, const void *router, const float *router_bias, const void *gate_up, const void *down,\n"
-           "        const uint8_t *gate_up_scales, const uint8_t *down_scales, const float *gate_up_bias, const float *down_bias,\n"
-           "        const void *shared_gate, const void *shared_up, const void *shared_down, float *y, int T) {\n", sig);
+           "        const void *gate_up_scales, const void *down_scales, const float *gate_up_bias, const float *down_bias,\n"
+           "        const void *shared_gate, const void *shared_up, const void *shared_down,\n"
+           "        const float *shared_gate_scale, const float *shared_up_scale, const float *shared_down_scale, float *y, int T) {\n", sig);
     out(e, "    RtMoeStacked M = {.x = x, .y = y, .router = router, .router_bias = router_bias, .gate_up = gate_up, .down = down,\n"
            "                      .gate_up_scales = gate_up_scales, .down_scales = down_scales, .gate_up_bias = gate_up_bias,\n"
            "                      .down_bias = down_bias, .T = T, .H = %d, .I = %d, .E = %d, .K = %d, .fmt = %s, .router_fmt = %s,\n"
            "                      .grouped = %d, .route = %s, .act = %s, .interleaved = %d, .limit = %s, .alpha = %s,\n"
-           "                      .shared_gate = shared_gate, .shared_up = shared_up, .shared_down = shared_down, .SI = %d};\n"
+           "                      .shared_gate = shared_gate, .shared_up = shared_up, .shared_down = shared_down, .SI = %d,\n"
+           "                      .shared_gate_scale = shared_gate_scale, .shared_up_scale = shared_up_scale,\n"
+           "                      .shared_down_scale = shared_down_scale, .shared_fmt = %s, .bn = %d, .bk = %d};\n"
            "    rt_moe_stacked(&M);\n}\n\n",
         n->n_in, f->intermediate, f->experts, f->top_k, fmt_rt(ew->fmt), fmt_rt(g->weights[n->w[0]].fmt), n->grouped ? 1 : 0,
         oai ? "RT_ROUTE_TOPK_SOFTMAX" : "RT_ROUTE_TOPK_SIGMOID_INPUT", oai ? "RT_ACT_OAI" : "RT_ACT_SILU", f->gate_up_interleaved ? 1 : 0,
-        flit((float)n->act_limit), flit((float)n->act_alpha), si);
+        flit((float)n->act_limit), flit((float)n->act_alpha), si, fmt_rt(shw ? shw->fmt : g->weights[n->w[0]].fmt), block_n(g), block_k(g));
 }
 
 static void emit_mla_store_kernel(Emitter *e, const Kernel *k) {
@@ -835,7 +851,7 @@ static const char *arg_sep(const Kernel *k, const Step *s, int i) {
     static const char *const wrap = ",\n        ";
     switch (k->kind) {
     case KK_QK_ROPE_STORE: return i == 5 ? wrap : ", ";
-    case KK_MOE_STACKED: return i == 3 || i == 7 || i == 9 ? wrap : ", ";
+    case KK_MOE_STACKED: return i == 3 || i == 7 || i == 9 || i == 12 ? wrap : ", ";
     case KK_MOE:  /* fp8: the experts' and shared experts' multipliers on lines of their own */
         if (i == 5 || (s->n_args > 11 && (i == 15 || (i == 13 && s->arg[12].kind != A_NULL)))) return wrap;
         return s->n_args > 11 && i == 9 ? ", \n        " : ", ";

@@ -45,6 +45,12 @@ static int cuda_check(const Graph *g) {
             if (!oai && !l4) return unsupported(g, "this stacked-expert MoE (gpt-oss and Llama 4 run)");
             if (g->weights[n->w[1]].fmt == WFMT_MXFP4 && (n->n_in % 32 || m->intermediate % 32))
                 return unsupported(g, "MXFP4 experts whose hidden or intermediate size is not a multiple of 32");
+            WeightFormat ef = g->weights[n->w[1]].fmt;
+            if (ef != WFMT_F32 && ef != WFMT_BF16 && ef != WFMT_F16 && ef != WFMT_MXFP4)
+                return unsupported(g, "stacked experts quantised by archc quantize to int8, int4 or fp8 (gpt-oss and Llama 4 run in f32, bf16, f16 or MXFP4)");
+            int sw = n->w[2] >= 0 ? program_weight(g, n->layer, WR_SHARED_GATE) : -1;
+            if (sw >= 0 && g->weights[sw].fmt != g->weights[n->w[0]].fmt)
+                return unsupported(g, "a Llama 4 shared expert quantised by archc quantize (it runs in the router's format)");
         }
         if (n->op == OP_MLA_ATTENTION && cuda_mla_check(g, n) != 0) return -1;
         if (n->op == OP_ATTENTION && n->softcap != 0)
@@ -546,7 +552,8 @@ static void emit_moe_stacked(Emitter *e, const Kernel *k) {
     }
     const char *lp = "const float *x, const void *router, const float *router_bias, const void *gate_up, const void *down,\n"
                      "        const uint8_t *gate_up_scales, const uint8_t *down_scales, const float *gate_up_bias, const float *down_bias,\n"
-                     "        const void *shared_gate, const void *shared_up, const void *shared_down, float *y, int T";
+                     "        const void *shared_gate, const void *shared_up, const void *shared_down,\n"
+                     "        const float *shared_gate_scale, const float *shared_up_scale, const float *shared_down_scale, float *y, int T";
     {   /* decode's launches, for the persistent decode's instruction list (GEMV forms only) */
         char nmk[320], kp[700], body[700], grid[64], args[600];
         const char *rct = fmt_ctype(rw->fmt);

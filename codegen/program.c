@@ -366,6 +366,11 @@ static void steps_moe(Builder *b, const Node *n) {
         s = call(b, kernel_of(b->p, KK_MOE_STACKED, b->node, false, false, false));
         push(s, act(n->in[0]));
         for (size_t r = 0; r < sizeof roles / sizeof roles[0]; r++) push(s, weight(program_weight(g, L, roles[r])));
+        for (int k = 0; k < 3; k++) {   /* the shared expert's block multipliers (Llama 4 quantised) */
+            static const WeightRole sh[] = {WR_SHARED_GATE, WR_SHARED_UP, WR_SHARED_DOWN};
+            int w = program_weight(g, L, sh[k]);
+            push(s, w >= 0 && weight_fp8(&g->weights[w]) ? arg(A_WEIGHT_SCALE, w) : arg(A_NULL, P_WEIGHT_SCALE));
+        }
     } else {
         static const WeightRole ex[] = {WR_EXPERTS_GATE, WR_EXPERTS_UP, WR_EXPERTS_DOWN};
         static const WeightRole sh[] = {WR_SHARED_GATE, WR_SHARED_UP, WR_SHARED_DOWN};

@@ -546,8 +546,10 @@ static int import_qwen1(Imported *m, const JsonValue *c) {
     m->max_context = get_int_r(c, "max_position_embeddings", 8192, 1, 1 << 24);
     m->tie = get_bool(c, "tie_word_embeddings", 0);
     m->format = dtype_format(c);
-    /* Qwen-1's remote code picks the dtype from its own flags (fp32 / bf16 / fp16) */
-    if (get_bool(c, "fp32", 0)) m->format = "f32";
+    /* Qwen-1's remote code picks the dtype from its own flags (fp32 / bf16 / fp16);
+     * a quantised checkpoint (archc quantize) says its format in quantization_config */
+    if (json_get(c, "quantization_config")) {}
+    else if (get_bool(c, "fp32", 0)) m->format = "f32";
     else if (get_bool(c, "bf16", 0)) m->format = "bf16";
     else if (get_bool(c, "fp16", 0)) m->format = "f16";
     m->bos = m->eos = -1;
@@ -790,10 +792,14 @@ static int check_quantized(Imported *m, const JsonValue *c) {
         return verr(json_get(q, "format"), "quantization_config.format", "quant_method '%.40s': unknown format '%.40s' (archc quantize writes int8 or int4)",
                     meth, json_get_string(q, "format", "?"));
     }
-    if (!m->format || (strcmp(m->format, "int8") && strcmp(m->format, "int4") && strcmp(m->format, "mxfp4_dense"))) return 0;
-    const char *d = json_get_string(c, "torch_dtype", json_get_string(c, "dtype", "bfloat16"));
-    m->kept = !strcmp(d, "float32") ? "f32" : !strcmp(d, "float16") ? "f16" : "bf16";
-    m->quant_embed = json_get_bool(q, "quantized_embeddings", 0);
+    if (!m->format) return 0;
+    int fp8 = !strcmp(m->format, "fp8_e4m3");   /* DeepSeek's layout; archc quantize --format fp8 may add --keep patterns */
+    if (!fp8 && strcmp(m->format, "int8") && strcmp(m->format, "int4") && strcmp(m->format, "mxfp4_dense")) return 0;
+    if (!fp8) {
+        const char *d = json_get_string(c, "torch_dtype", json_get_string(c, "dtype", "bfloat16"));
+        m->kept = !strcmp(d, "float32") ? "f32" : !strcmp(d, "float16") ? "f16" : "bf16";
+        m->quant_embed = json_get_bool(q, "quantized_embeddings", 0);
+    }
     const JsonValue *keep = json_get(q, "modules_to_not_convert");   /* archc quantize --keep */
     if (keep && keep->type != JSON_ARRAY && keep->type != JSON_NULL)
         return verr(keep, "quantization_config.modules_to_not_convert", "expected a list of tensor-name patterns");
@@ -807,6 +813,7 @@ static int check_quantized(Imported *m, const JsonValue *c) {
                             (unsigned char)*ch);
         m->keep[m->n_keep++] = k->string;
     }
+    if (fp8) return 0;
     int64_t gs = (int64_t)json_get_number(q, "group_size", 32);
     if (gs != 32) return verr(json_get(q, "group_size"), "quantization_config.group_size", "%lld: archc reads blocks of 32 only", (long long)gs);
     return 0;

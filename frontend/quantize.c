@@ -33,9 +33,11 @@
  *
  * What is quantised: the 2-D ".weight" matrices of the decoder (attention and
  * MLA projections, dense and routed/shared expert FFNs, an untied lm_head for
- * int8/int4/mxfp4).  Kept: embeddings, norms, biases, routers (mlp.gate,
- * router), kv_b_proj (int formats: MLA reads it row by row), fused c_attn,
- * stacked 3-D experts, the MTP embed/head, and with fp8 the lm_head
+ * int8/int4/mxfp4), and stacked 3-D experts (gpt-oss, Llama 4: [E, in, out],
+ * written per expert output-major, [E, out, in], as the 2-D layouts above;
+ * mxfp4 in gpt-oss's _blocks/_scales).  Kept: embeddings, norms, biases,
+ * routers (mlp.gate, router), kv_b_proj (int formats: MLA reads it row by
+ * row), fused c_attn, the MTP embed/head, and with fp8 the lm_head
  * (DeepSeek's layout).  Kept matrices are written in one float format (the
  * checkpoint's own when it has one; bf16 for fp8, as DeepSeek stores them).
  */
@@ -122,13 +124,19 @@ static int ends_with(const char *s, const char *suf) {
     return n >= m && !strcmp(s + n - m, suf);
 }
 
+/* Stacked experts (gpt-oss, Llama 4): all of a layer's experts in one [E, in, out] tensor. */
+static int is_stacked_experts(const StTensor *t) {
+    return t->ndim == 3 && (ends_with(t->name, ".experts.gate_up_proj") || ends_with(t->name, ".experts.down_proj"));
+}
+
 /* Whether the tensor is a matrix of the decoder that gets quantised. */
 static int wants_quant(const StTensor *t, const char *const *keep, int n_keep, int quant_embed) {
     const char *n = t->name;
-    if (t->ndim != 2 || !ends_with(n, ".weight")) return 0;
+    if (!(t->ndim == 2 && ends_with(n, ".weight")) && !is_stacked_experts(t)) return 0;
     if (t->dtype != ST_F32 && t->dtype != ST_BF16 && t->dtype != ST_F16) return 0;
     for (int i = 0; i < n_keep; i++)
         if (fnmatch(keep[i], n, 0) == 0 || strstr(n, keep[i])) return 0;
+    if (t->ndim == 3) return 1;
     if (strstr(n, "embed_tokens") || strstr(n, ".wte.") || strstr(n, "embed_tokens.")) return quant_embed;
     if (strstr(n, "shared_head.head")) return 0;           /* the MTP head: kept, like the embedding */
     if (strstr(n, "lm_head")) return g_fmt != QF_FP8;
@@ -233,25 +241,16 @@ static int copy_file(const char *src, const char *dst) {
     return rc;
 }
 
-/* Quantise (or convert) output tensor q from its input tensor into buf (q->nbytes).
- * -1 when a tensor to quantise holds a NaN or an infinity (no scale represents it). */
-static int produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *buf, float *row) {
-    if (q->kind == 0) {
-        if (t->dtype == q->dtype) { memcpy(buf, t->data, q->nbytes); return 0; }
-        size_t n = q->nbytes / st_dtype_size(q->dtype);
-        for (size_t i = 0; i < n; i++) {
-            float v = src_get(t, i);
-            if (keep_dt == ST_F32 || q->dtype == ST_F32) memcpy(buf + 4 * i, &v, 4);
-            else {
-                uint16_t h = q->dtype == ST_BF16 ? st_f32_to_bf16(v) : st_f32_to_f16(v);
-                memcpy(buf + 2 * i, &h, 2);
-            }
-        }
-        return 0;
-    }
-    int64_t N = t->shape[0], K = t->shape[1];
-    for (size_t i = 0; i < (size_t)(N * K); i++)
-        if (!isfinite(src_get(t, i))) return -1;
+/* Quantise one N × K matrix whose element (r, c) is input element base + r·rs + c·cs
+ * (a 2-D weight: rs = K, cs = 1; one expert of a stacked [E, in, out] tensor:
+ * its transpose) into buf: the codes (q->kind 1) or the scales (2) of that matrix.
+ * -1 when it holds a NaN or an infinity. */
+static int quant_matrix(const QOut *q, const StTensor *t, size_t base, int64_t rs, int64_t cs, int64_t N, int64_t K, uint8_t *buf,
+                        float *row) {
+#define W(r, c) src_get(t, base + (size_t)(r) * (size_t)rs + (size_t)(c) * (size_t)cs)
+    for (int64_t r = 0; r < N; r++)
+        for (int64_t c = 0; c < K; c++)
+            if (!isfinite(W(r, c))) return -1;
     if (g_fmt == QF_FP8) {
         int64_t nb = (N + 127) / 128, kb = (K + 127) / 128;
         for (int64_t bi = 0; bi < nb; bi++)
@@ -259,20 +258,20 @@ static int produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *b
                 float amax = 0.0f;
                 for (int64_t r = bi * 128; r < N && r < bi * 128 + 128; r++)
                     for (int64_t c = bj * 128; c < K && c < bj * 128 + 128; c++) {
-                        float a = fabsf(src_get(t, (size_t)(r * K + c)));
+                        float a = fabsf(W(r, c));
                         if (a > amax) amax = a;
                     }
                 float s = amax / 448.0f;
                 if (q->kind == 2) { memcpy(buf + 4 * (bi * kb + bj), &s, 4); continue; }
                 for (int64_t r = bi * 128; r < N && r < bi * 128 + 128; r++)
                     for (int64_t c = bj * 128; c < K && c < bj * 128 + 128; c++)
-                        buf[r * K + c] = s > 0 ? f32_to_e4m3(src_get(t, (size_t)(r * K + c)) / s) : 0;
+                        buf[r * K + c] = s > 0 ? f32_to_e4m3(W(r, c) / s) : 0;
             }
         return 0;
     }
     int64_t nb = (K + 31) / 32;   /* a last partial block is padded with zeros */
     for (int64_t r = 0; r < N; r++) {
-        for (int64_t c = 0; c < nb * 32; c++) row[c] = c < K ? src_get(t, (size_t)(r * K + c)) : 0.0f;
+        for (int64_t c = 0; c < nb * 32; c++) row[c] = c < K ? W(r, c) : 0.0f;
         for (int64_t b = 0; b < nb; b++) {
             const float *x = row + b * 32;
             float amax = 0.0f, m = 0.0f;
@@ -320,6 +319,32 @@ static int produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *b
         }
     }
     return 0;
+#undef W
+}
+
+/* Quantise (or convert) output tensor q from its input tensor into buf (q->nbytes).
+ * -1 when a tensor to quantise holds a NaN or an infinity (no scale represents it). */
+static int produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *buf, float *row) {
+    if (q->kind == 0) {
+        if (t->dtype == q->dtype) { memcpy(buf, t->data, q->nbytes); return 0; }
+        size_t n = q->nbytes / st_dtype_size(q->dtype);
+        for (size_t i = 0; i < n; i++) {
+            float v = src_get(t, i);
+            if (keep_dt == ST_F32 || q->dtype == ST_F32) memcpy(buf + 4 * i, &v, 4);
+            else {
+                uint16_t h = q->dtype == ST_BF16 ? st_f32_to_bf16(v) : st_f32_to_f16(v);
+                memcpy(buf + 2 * i, &h, 2);
+            }
+        }
+        return 0;
+    }
+    if (t->ndim == 3) {   /* stacked experts [E, in, out]: each expert's out × in matrix, output-major */
+        int64_t E = t->shape[0], K = t->shape[1], N = t->shape[2];
+        for (int64_t e = 0; e < E; e++)
+            if (quant_matrix(q, t, (size_t)(e * K * N), 1, N, N, K, buf + (size_t)e * (q->nbytes / (uint64_t)E), row) != 0) return -1;
+        return 0;
+    }
+    return quant_matrix(q, t, 0, t->shape[1], 1, t->shape[0], t->shape[1], buf, row);
 }
 
 /* Drop the input tensor's pages from this process (the mapping is read-only and
@@ -397,6 +422,10 @@ int cmd_quantize(int argc, char **argv) {
     g_fmt = -1;
     for (int f = 0; f < 4; f++) if (!strcmp(fmt, qf_names[f])) g_fmt = f;
     if (g_fmt < 0) { fprintf(stderr, "archc quantize: error: --format %s: expected int8, int4, fp8 or mxfp4\n", fmt); return 2; }
+    if (g_fmt == QF_FP8 && quant_embed) {   /* the embedding lookup reads int8 / int4 / MXFP4 rows only */
+        fprintf(stderr, "archc quantize: error: --quantize-embeddings: not with --format fp8 (DeepSeek's fp8 layout keeps the embedding and lm_head bf16)\n");
+        return 2;
+    }
 
     char err[1024], path[4400];
     struct stat st;
@@ -462,37 +491,51 @@ int cmd_quantize(int argc, char **argv) {
             o->nbytes = numel * st_dtype_size(o->dtype);
             continue;
         }
-        int64_t N = t->shape[0], K = t->shape[1];
+        /* a 2-D matrix [N, K]; stacked experts [E, K, N] (HF's x · W layout) are written
+         * output-major per expert, [E, N, K], as the 2-D matrices (docs/quantize.md) */
+        int st3 = t->ndim == 3;
+        int64_t E = st3 ? t->shape[0] : 1, N = st3 ? t->shape[2] : t->shape[0], K = st3 ? t->shape[1] : t->shape[1];
         int64_t nb = (K + 31) / 32;   /* blocks of 32 along K; the last may be partial (zero-padded) */
+        if (st3 && g_fmt == QF_MXFP4 && K % 32) {
+            qerr("tensor %s: stacked experts in gpt-oss's MXFP4 layout need a multiple of 32 inputs (this one has %s); keep them with --keep",
+                 t->name, (snprintf(err, sizeof err, "%lld", (long long)K), err));
+            goto fail1;
+        }
         if (nb * 32 > maxk) maxk = nb * 32;
         n_quant++;
         o->kind = 1;
         QOut *s = &q[nq++];
         *s = *o;
         s->kind = 2;
-        s->ndim = 2;
+        /* the codes: [N, …] or [E, N, …]; d = the index of N */
+        int d = st3;
+        o->ndim = s->ndim = 2 + st3;
+        o->shape[0] = s->shape[0] = E;
+        o->shape[d] = s->shape[d] = N;
+        o->shape[d + 1] = s->shape[d + 1] = K;
+        uint64_t rows = (uint64_t)E * (uint64_t)N;
         switch (g_fmt) {
         case QF_INT8:
-            o->dtype = ST_I8; o->nbytes = numel;
+            o->dtype = ST_I8; o->nbytes = rows * (uint64_t)K;
             snprintf(s->name, sizeof s->name, "%s_scale", t->name);
-            s->dtype = ST_F32; s->shape[1] = nb; s->nbytes = (uint64_t)N * nb * 4;
+            s->dtype = ST_F32; s->shape[d + 1] = nb; s->nbytes = rows * nb * 4;
             break;
         case QF_INT4:
-            o->dtype = ST_U8; o->shape[1] = nb * 16; o->nbytes = (uint64_t)N * nb * 16;
+            o->dtype = ST_U8; o->shape[d + 1] = nb * 16; o->nbytes = rows * nb * 16;
             snprintf(s->name, sizeof s->name, "%s_scale", t->name);
-            s->dtype = ST_F32; s->shape[1] = nb; s->nbytes = (uint64_t)N * nb * 4;
+            s->dtype = ST_F32; s->shape[d + 1] = nb; s->nbytes = rows * nb * 4;
             break;
         case QF_FP8:
-            o->dtype = ST_F8_E4M3; o->nbytes = numel;
+            o->dtype = ST_F8_E4M3; o->nbytes = rows * (uint64_t)K;
             snprintf(s->name, sizeof s->name, "%s_scale_inv", t->name);
-            s->dtype = ST_F32; s->shape[0] = (N + 127) / 128; s->shape[1] = (K + 127) / 128;
-            s->nbytes = (uint64_t)s->shape[0] * s->shape[1] * 4;
+            s->dtype = ST_F32; s->shape[d] = (N + 127) / 128; s->shape[d + 1] = (K + 127) / 128;
+            s->nbytes = (uint64_t)E * s->shape[d] * s->shape[d + 1] * 4;
             break;
         default:
             snprintf(o->name, sizeof o->name, "%s_blocks", t->name);
-            o->dtype = ST_U8; o->ndim = 3; o->shape[1] = nb; o->shape[2] = 16; o->nbytes = (uint64_t)N * nb * 16;
+            o->dtype = ST_U8; o->ndim = 3 + st3; o->shape[d + 1] = nb; o->shape[d + 2] = 16; o->nbytes = rows * nb * 16;
             snprintf(s->name, sizeof s->name, "%s_scales", t->name);
-            s->dtype = ST_U8; s->shape[1] = nb; s->nbytes = (uint64_t)N * nb;
+            s->dtype = ST_U8; s->shape[d + 1] = nb; s->nbytes = rows * nb;
             break;
         }
     }

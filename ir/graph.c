@@ -134,7 +134,8 @@ int64_t weight_stored_bytes(const Weight *w) {
     int64_t n = 1;
     for (int d = 0; d < w->ndim; d++) n *= w->shape[d];
     if (w->flags & W_VECTOR) return n * 4;
-    if (w->fmt == WFMT_I4 || (w->fmt == WFMT_MXFP4 && w->ndim == 2)) return w->shape[0] * ((w->shape[1] + 31) / 32) * 16; /* whole blocks */
+    if (w->fmt == WFMT_I4 || (w->fmt == WFMT_MXFP4 && w->ndim == 2))   /* rows of whole blocks along the last dimension */
+        return n / w->shape[w->ndim - 1] * ((w->shape[w->ndim - 1] + 31) / 32) * 16;
     return n * (int64_t)wfmt_bytes(w->fmt);
 }
 
@@ -284,8 +285,9 @@ void graph_print(const Graph *g, FILE *f) {
         int nq = 0, nk = 0;
         for (int i = 0; i < g->n_weights; i++) {
             const Weight *w = &g->weights[i];
-            if (w->flags & W_VECTOR || w->alias >= 0) continue;
-            if (weight_block_scaled(w)) nq++; else nk++;
+            if (w->flags & W_VECTOR || w->alias >= 0 || w->role == WR_EXPERTS_GATE_UP_SCALES || w->role == WR_EXPERTS_DOWN_SCALES) continue;
+            bool stacked_q = w->ndim > 2 && (w->fmt == WFMT_I8 || w->fmt == WFMT_I4 || w->fmt == WFMT_MXFP4);   /* stacked experts */
+            if (weight_block_scaled(w) || stacked_q) nq++; else nk++;
         }
         fprintf(f, "; weight format %s (archc quantize: blocks of 32 along the input, %s scales): %d matrices quantised, %d kept %s\n",
                 wfmt_name(m->weight_format), m->weight_format == WFMT_MXFP4_DENSE ? "e8m0" : "f32", nq, nk, wfmt_name(m->kept_format));

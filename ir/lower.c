@@ -324,6 +324,57 @@ static MoeAttrs moe_attrs(const FfnSpec *f, bool stacked) {
     return m;
 }
 
+/* Whether `archc quantize --keep` left the tensor unquantised: the pattern
+ * matches its name (fnmatch) or is a substring of it (frontend/quantize.c
+ * applies the same test). */
+static bool kept_by_pattern(const WeightsSpec *ws, const char *name) {
+    for (int k = 0; k < ws->n_keep; k++)
+        if (fnmatch(ws->keep[k], name, 0) == 0 || strstr(name, ws->keep[k])) return true;
+    return false;
+}
+
+/* One stacked expert matrix of a layer (gpt-oss, Llama 4), "<pre>.experts.<name>",
+ * out × in per expert, and its scales; the first one's index.  Formats:
+ *   float (the checkpoint's, or kept): HF's [E, in, out] layout;
+ *   MXFP4 (gpt-oss's checkpoints; archc quantize --format mxfp4): NAME_blocks
+ *       [E, out, in/32, 16] with e8m0 exponents NAME_scales [E, out, in/32];
+ *   archc quantize's int8 / int4 / fp8: output-major [E, out, in] (int4: two
+ *       values a byte) with f32 scales NAME_scale [E, out, ⌈in/32⌉], or for fp8
+ *       NAME_scale_inv [E, ⌈out/128⌉, ⌈in/128⌉] (128 × 128 blocks per expert).
+ * With archc quantize's formats the experts are quantised like the 2-D
+ * projections unless --keep kept them (then the kept float format, bf16 with
+ * fp8); frontend/quantize.c decides the same by name. */
+static int stacked_matrix(Lower *L, const char *pre, const char *name, WeightRole role, WeightRole scale_role, int E, int64_t n_out,
+                          int64_t n_in) {
+    const WeightsSpec *ws = &L->s->weights;
+    WeightFormat f = ws->format;
+    if (f == WFMT_I8 || f == WFMT_I4 || f == WFMT_FP8_E4M3 || f == WFMT_MXFP4_DENSE) {
+        char full[200];
+        snprintf(full, sizeof full, "%s%s%s.experts.%s", L->g->model.weight_prefix, L->lp, pre, name);
+        if (kept_by_pattern(ws, full)) f = f == WFMT_FP8_E4M3 ? WFMT_BF16 : ws->kept;
+        else if (f == WFMT_MXFP4_DENSE) f = WFMT_MXFP4;
+    }
+    char nm[64], sn[64];
+    if (f == WFMT_MXFP4) {
+        int64_t sh[4] = {E, n_out, n_in / 32, 16}, ss[3] = {E, n_out, n_in / 32};
+        snprintf(nm, sizeof nm, "%s_blocks", name);
+        snprintf(sn, sizeof sn, "%s_scales", name);
+        int w = expert_tensor(L, pre, nm, role, 4, sh, WFMT_MXFP4, 0);
+        expert_tensor(L, pre, sn, scale_role, 3, ss, WFMT_U8, 0);
+        return w;
+    }
+    if (f == WFMT_I8 || f == WFMT_I4 || f == WFMT_FP8_E4M3) {
+        int64_t sh[3] = {E, n_out, n_in}, ss[3] = {E, n_out, (n_in + 31) / 32};
+        if (f == WFMT_FP8_E4M3) { ss[1] = (n_out + 127) / 128; ss[2] = (n_in + 127) / 128; }
+        snprintf(sn, sizeof sn, "%s_%s", name, f == WFMT_FP8_E4M3 ? "scale_inv" : "scale");
+        int w = expert_tensor(L, pre, name, role, 3, sh, f, 0);
+        expert_tensor(L, pre, sn, scale_role, 3, ss, WFMT_F32, 0);
+        return w;
+    }
+    int64_t sh[3] = {E, n_in, n_out};
+    return expert_tensor(L, pre, name, role, 3, sh, f, 0);
+}
+
 static int lower_moe(Lower *L, int h, const FfnSpec *f) {
     const ModelSpec *s = L->s;
     int H = s->hidden, I = f->intermediate, E = f->experts;
@@ -337,20 +388,9 @@ static int lower_moe(Lower *L, int h, const FfnSpec *f) {
     int router = weight(L, nm, WR_ROUTER, 2, E, H, 0);
     int first = -1;
     if (stacked) {
-        /* all experts in one tensor: HF's [E, in, out] layout, or MXFP4 blocks [E, out, in/32, 16]
-         * with e8m0 exponents [E, out, in/32] */
-        if (s->weights.format == WFMT_MXFP4) {
-            int64_t gu[4] = {E, 2 * (int64_t)I, H / 32, 16}, gus[3] = {E, 2 * (int64_t)I, H / 32};
-            int64_t dn[4] = {E, H, I / 32, 16}, dns[3] = {E, H, I / 32};
-            first = expert_tensor(L, pre, "gate_up_proj_blocks", WR_EXPERTS_GATE_UP, 4, gu, WFMT_MXFP4, 0);
-            expert_tensor(L, pre, "down_proj_blocks", WR_EXPERTS_DOWN, 4, dn, WFMT_MXFP4, 0);
-            expert_tensor(L, pre, "gate_up_proj_scales", WR_EXPERTS_GATE_UP_SCALES, 3, gus, WFMT_U8, 0);
-            expert_tensor(L, pre, "down_proj_scales", WR_EXPERTS_DOWN_SCALES, 3, dns, WFMT_U8, 0);
-        } else {
-            int64_t gu[3] = {E, H, 2 * (int64_t)I}, dn[3] = {E, I, H};
-            first = expert_tensor(L, pre, "gate_up_proj", WR_EXPERTS_GATE_UP, 3, gu, s->weights.format, 0);
-            expert_tensor(L, pre, "down_proj", WR_EXPERTS_DOWN, 3, dn, s->weights.format, 0);
-        }
+        /* all experts in one tensor (stacked_matrix: the layouts) */
+        first = stacked_matrix(L, pre, "gate_up_proj", WR_EXPERTS_GATE_UP, WR_EXPERTS_GATE_UP_SCALES, E, 2 * (int64_t)I, H);
+        stacked_matrix(L, pre, "down_proj", WR_EXPERTS_DOWN, WR_EXPERTS_DOWN_SCALES, E, H, I);
         if (f->bias) {
             int64_t gub[2] = {E, 2 * (int64_t)I}, dnb[2] = {E, H};
             expert_tensor(L, pre, "gate_up_proj_bias", WR_EXPERTS_GATE_UP_BIAS, 2, gub, WFMT_F32, W_VECTOR);
@@ -614,17 +654,17 @@ int lower_model(const ModelSpec *s, Graph *g) {
             w->fmt = WFMT_BF16;
         }
     /* archc quantize checkpoints (frontend/quantize.c decides the same by tensor name):
-     * every 2-D projection quantised; the embedding, routers, kv_b_proj (read row by
-     * row by MLA), Qwen-1's fused c_attn (row views), stacked experts and the MTP
-     * embedding/head stay in the kept float format */
+     * every 2-D projection quantised (and the stacked experts: stacked_matrix); the
+     * embedding, routers, kv_b_proj (read row by row by MLA), Qwen-1's fused c_attn
+     * (row views) and the MTP embedding/head stay in the kept float format */
     if (s->weights.format == WFMT_I8 || s->weights.format == WFMT_I4 || s->weights.format == WFMT_MXFP4_DENSE)
         for (int i = 0; i < g->n_weights; i++) {
             Weight *w = &g->weights[i];
             WeightRole r = w->role;
             if (w->flags & W_VECTOR) continue;
-            int keep = 0;   /* archc quantize --keep: the same test as frontend/quantize.c */
-            for (int k = 0; k < s->weights.n_keep; k++)
-                if (fnmatch(s->weights.keep[k], w->name, 0) == 0 || strstr(w->name, s->weights.keep[k])) keep = 1;
+            if (w->ndim > 2 && (r == WR_EXPERTS_GATE_UP || r == WR_EXPERTS_DOWN || r == WR_EXPERTS_GATE_UP_SCALES || r == WR_EXPERTS_DOWN_SCALES))
+                continue;   /* stacked experts: decided by stacked_matrix */
+            int keep = kept_by_pattern(&s->weights, w->name);   /* archc quantize --keep */
             /* --quantize-embeddings: the embedding, a tied lm_head (the same tensor)
              * and the MTP module's embedding too */
             int embedding = r == WR_EMBED || r == WR_MTP_EMBED || (r == WR_LM_HEAD && w->alias >= 0 && !w->view_offset &&
@@ -640,6 +680,19 @@ int lower_model(const ModelSpec *s, Graph *g) {
             }
             w->fmt = s->weights.format == WFMT_MXFP4_DENSE ? WFMT_MXFP4 : s->weights.format;
         }
+    /* fp8 (DeepSeek-V3's layout, and archc quantize --format fp8): the embedding,
+     * lm_head, routers and the MTP embedding/head stay bf16, and so do Qwen-1's
+     * fused c_attn (row views that need not start on a 128-row block) and the
+     * matrices archc quantize --keep kept */
+    if (s->weights.format == WFMT_FP8_E4M3)
+        for (int i = 0; i < g->n_weights; i++) {
+            Weight *w = &g->weights[i];
+            WeightRole r = w->role;
+            if (w->flags & W_VECTOR || w->ndim > 2) continue;   /* stacked experts: stacked_matrix */
+            if (r == WR_EMBED || r == WR_LM_HEAD || r == WR_ROUTER || r == WR_MTP_EMBED || r == WR_MTP_HEAD || r == WR_C_ATTN ||
+                (w->alias >= 0 && g->weights[w->alias].role == WR_C_ATTN) || kept_by_pattern(&s->weights, w->name))
+                w->fmt = WFMT_BF16;
+        }
     /* --keep may not split what one kernel reads in one format: a layer's gate and up
      * projections (fused GLU), or the routed and shared experts of an MoE layer */
     if (s->weights.n_keep)
@@ -647,29 +700,25 @@ int lower_model(const ModelSpec *s, Graph *g) {
             const Weight *w = &g->weights[i];
             static const WeightRole same[][4] = {{WR_GATE_PROJ, WR_UP_PROJ, WR_NONE, WR_NONE},
                                                  {WR_EXPERTS_GATE, WR_EXPERTS_UP, WR_EXPERTS_DOWN, WR_SHARED_GATE},
-                                                 {WR_EXPERTS_GATE, WR_SHARED_UP, WR_SHARED_DOWN, WR_NONE}};
-            for (int gi = 0; gi < 3; gi++) {
+                                                 {WR_EXPERTS_GATE, WR_SHARED_UP, WR_SHARED_DOWN, WR_NONE},
+                                                 {WR_EXPERTS_GATE_UP, WR_EXPERTS_DOWN, WR_NONE, WR_NONE}};
+            for (int gi = 0; gi < 4; gi++) {
                 int in = 0;
                 for (int k = 0; k < 4; k++) in |= same[gi][k] == w->role;
-                if (!in || w->flags & W_VECTOR) continue;
+                /* stacked experts (3-D) and Llama 4's shared expert have formats of their own */
+                int routed_shared = gi == 1 || gi == 2;
+                if (!in || w->flags & W_VECTOR || (routed_shared && w->ndim > 2)) continue;
                 for (int j = 0; j < g->n_weights; j++) {
                     const Weight *o = &g->weights[j];
                     int in2 = 0;
                     for (int k = 0; k < 4; k++) in2 |= same[gi][k] == o->role;
-                    if (!in2 || o->layer != w->layer || o->flags & W_VECTOR || o->fmt == w->fmt) continue;
+                    if (!in2 || o->layer != w->layer || o->flags & W_VECTOR || o->fmt == w->fmt || (routed_shared && o->ndim > 2)) continue;
+                    WeightFormat kept = s->weights.format == WFMT_FP8_E4M3 ? WFMT_BF16 : s->weights.kept;
                     fprintf(stderr, "%s: error: not supported: weights.keep keeps %s but not %s (one kernel reads both in one format)\n",
-                            s->file ? s->file : "(description)", o->fmt == s->weights.kept ? o->name : w->name,
-                            o->fmt == s->weights.kept ? w->name : o->name);
+                            s->file ? s->file : "(description)", o->fmt == kept ? o->name : w->name, o->fmt == kept ? w->name : o->name);
                     return -1;
                 }
             }
-        }
-    if (s->weights.format == WFMT_FP8_E4M3)
-        for (int i = 0; i < g->n_weights; i++) {
-            Weight *w = &g->weights[i];
-            WeightRole r = w->role;
-            if (w->flags & W_VECTOR) continue;
-            if (r == WR_EMBED || r == WR_LM_HEAD || r == WR_ROUTER || r == WR_MTP_EMBED || r == WR_MTP_HEAD) w->fmt = WFMT_BF16;
         }
     return graph_verify(g, "lowering");
 }

@@ -1990,16 +1990,46 @@ typedef struct RtMoeStacked {
     float *y;                        /* [T][H] (not accumulated)                */
     const void *router;              /* [E][H] in router_fmt                    */
     const float *router_bias;        /* [E] or NULL                             */
-    const void *gate_up, *down;      /* [E][H][2I], [E][I][H]; MXFP4: [E][2I][H/32][16], [E][H][I/32][16] */
-    const uint8_t *gate_up_scales, *down_scales; /* MXFP4 exponents [E][2I][H/32], [E][H][I/32] */
+    /* The experts' weights in fmt:
+     *   RT_F32 / RT_BF16 / RT_F16: [E][H][2I], [E][I][H] (HF's layout, x · W);
+     *   RT_MXFP4: [E][2I][H/32][16], [E][H][I/32][16], with e8m0 exponents in the
+     *       scales [E][2I][H/32], [E][H][I/32];
+     *   RT_I8 / RT_I4 (archc quantize): rows of each expert's [2I][H], [H][I]
+     *       (int4: ⌈K/32⌉·16 bytes a row) with f32 scales [E][N][⌈K/32⌉];
+     *   RT_FP8 (archc quantize): [E][2I][H], [E][H][I] e4m3 with f32 multipliers
+     *       per 128 × 128 block of each expert's matrix, [E][⌈N/128⌉][⌈K/128⌉]. */
+    const void *gate_up, *down;
+    const void *gate_up_scales, *down_scales;
     const float *gate_up_bias, *down_bias;       /* [E][2I], [E][H] or NULL     */
     int T, H, I, E, K, fmt, router_fmt, grouped;
     int route, act, interleaved;
     float limit, alpha;
-    /* shared expert (Llama 4): SwiGLU [SI][H], [SI][H], [H][SI] in router_fmt */
+    /* shared expert (Llama 4): SwiGLU [SI][H], [SI][H], [H][SI] in shared_fmt,
+     * with block multipliers (fp8, int8, int4, MXFP4) of bn × bk blocks */
     const void *shared_gate, *shared_up, *shared_down;
-    int SI;
+    const float *shared_gate_scale, *shared_up_scale, *shared_down_scale;
+    int SI, shared_fmt, bn, bk;
 } RtMoeStacked;
+
+/* One expert's matrix product, y = x · W_eᵀ + b for the stacked layouts above
+ * (W_e: expert e's N × K matrix). */
+static inline void rt_moe_stacked_linear(const RtMoeStacked *M, const void *w, const void *scales, const float *b, int e, const float *x,
+                                         float *y, int T, int K, int N) {
+    int fmt = M->fmt;
+    if (fmt == RT_I8 || fmt == RT_I4 || fmt == RT_FP8) {   /* output-major: the 2-D kernels */
+        int nb = (K + 31) / 32;
+        size_t row = fmt == RT_I4 ? (size_t)nb * 16 : (size_t)K;
+        size_t sc = fmt == RT_FP8 ? (size_t)((N + 127) / 128) * ((K + 127) / 128) : (size_t)N * nb;
+        RtLinear L = {.x = x, .w = (const char *)w + (size_t)e * N * row, .b = b, .y = y, .T = T, .K = K, .N = N, .fmt = fmt,
+                      .scale = (const float *)scales + (size_t)e * sc, .bn = fmt == RT_FP8 ? 128 : 1, .bk = fmt == RT_FP8 ? 128 : 32};
+        rt_linear(&L);
+        return;
+    }
+    size_t stride = fmt == RT_MXFP4 ? (size_t)N * (K / 32) * 16 : (size_t)K * N * rt_wsize(fmt);
+    RtLinearT L = {.x = x, .w = (const char *)w + (size_t)e * stride, .y = y, .T = T, .K = K, .N = N, .fmt = fmt, .b = b,
+                   .scales = scales ? (const uint8_t *)scales + (size_t)e * N * (K / 32) : NULL};
+    rt_linear_t(&L);
+}
 
 static inline void rt_moe_stacked(const RtMoeStacked *M) {
     int T = M->T, H = M->H, I = M->I, E = M->E, K = M->K;
@@ -2025,8 +2055,6 @@ static inline void rt_moe_stacked(const RtMoeStacked *M) {
             for (int k = 0; k < K; k++) w[k] = 1.0f / (1.0f + expf(-w[k]));
         }
     }
-    size_t gu_stride = M->fmt == RT_MXFP4 ? (size_t)2 * I * (H / 32) * 16 : (size_t)H * 2 * I * rt_wsize(M->fmt);
-    size_t dn_stride = M->fmt == RT_MXFP4 ? (size_t)H * (I / 32) * 16 : (size_t)I * H * rt_wsize(M->fmt);
     memset(M->y, 0, sizeof(float) * (size_t)T * H);
     for (int e = 0; e < E; e++) {
         int n = rt_expert_tokens(sel, wt, T, K, e, tok, we);
@@ -2037,10 +2065,8 @@ static inline void rt_moe_stacked(const RtMoeStacked *M) {
                 float in_scale = M->route == RT_ROUTE_TOPK_SIGMOID_INPUT ? we[b0 + j] : 1.0f;
                 for (int h = 0; h < H; h++) xe[(size_t)j * H + h] = M->route == RT_ROUTE_TOPK_SIGMOID_INPUT ? xr[h] * in_scale : xr[h];
             }
-            RtLinearT G = {.x = xe, .w = (const char *)M->gate_up + e * gu_stride, .y = gu, .T = cnt, .K = H, .N = 2 * I, .fmt = M->fmt,
-                           .b = M->gate_up_bias ? M->gate_up_bias + (size_t)e * 2 * I : NULL,
-                           .scales = M->gate_up_scales ? M->gate_up_scales + (size_t)e * 2 * I * (H / 32) : NULL};
-            rt_linear_t(&G);
+            rt_moe_stacked_linear(M, M->gate_up, M->gate_up_scales, M->gate_up_bias ? M->gate_up_bias + (size_t)e * 2 * I : NULL, e, xe,
+                                  gu, cnt, H, 2 * I);
             for (int j = 0; j < cnt; j++)
                 for (int i = 0; i < I; i++) {
                     const float *r = gu + (size_t)j * 2 * I;
@@ -2054,10 +2080,7 @@ static inline void rt_moe_stacked(const RtMoeStacked *M) {
                     }
                     he[(size_t)j * I + i] = h;
                 }
-            RtLinearT D = {.x = he, .w = (const char *)M->down + e * dn_stride, .y = ye, .T = cnt, .K = I, .N = H, .fmt = M->fmt,
-                           .b = M->down_bias ? M->down_bias + (size_t)e * H : NULL,
-                           .scales = M->down_scales ? M->down_scales + (size_t)e * H * (I / 32) : NULL};
-            rt_linear_t(&D);
+            rt_moe_stacked_linear(M, M->down, M->down_scales, M->down_bias ? M->down_bias + (size_t)e * H : NULL, e, he, ye, cnt, I, H);
             for (int j = 0; j < cnt; j++) {
                 float *yr = M->y + (size_t)tok[b0 + j] * H, w = M->route == RT_ROUTE_TOPK_SOFTMAX ? we[b0 + j] : 1.0f;
                 const float *er = ye + (size_t)j * H;
@@ -2069,10 +2092,11 @@ static inline void rt_moe_stacked(const RtMoeStacked *M) {
     if (M->shared_gate) {  /* Llama 4: out = shared(x) + routed */
         float *as = (float *)malloc(sizeof(float) * (size_t)T * M->SI), *ys = (float *)malloc(sizeof(float) * (size_t)T * H);
         if (!as || !ys) rt_die("out of memory in moe");
-        RtLinear G = {.x = M->x, .w = M->shared_gate, .w_up = M->shared_up, .y = as, .T = T, .K = H, .N = M->SI, .fmt = M->router_fmt,
-                      .act = RT_ACT_SILU};
+        RtLinear G = {.x = M->x, .w = M->shared_gate, .w_up = M->shared_up, .y = as, .T = T, .K = H, .N = M->SI, .fmt = M->shared_fmt,
+                      .act = RT_ACT_SILU, .scale = M->shared_gate_scale, .scale_up = M->shared_up_scale, .bn = M->bn, .bk = M->bk};
         rt_linear(&G);
-        RtLinear D = {.x = as, .w = M->shared_down, .y = ys, .T = T, .K = M->SI, .N = H, .fmt = M->router_fmt};
+        RtLinear D = {.x = as, .w = M->shared_down, .y = ys, .T = T, .K = M->SI, .N = H, .fmt = M->shared_fmt,
+                      .scale = M->shared_down_scale, .bn = M->bn, .bk = M->bk};
         rt_linear(&D);
         for (size_t i = 0; i < (size_t)T * H; i++) M->y[i] = ys[i] + M->y[i];
         free(as);

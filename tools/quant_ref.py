@@ -8,7 +8,8 @@
         also decodes the stored tensors and checks the error against the
         format's bound, and that kept tensors are the input's values.
     quant_ref.py dequantize IN_DIR OUT_DIR DEST_DIR
-        Writes DEST_DIR/model.safetensors (shapes from IN_DIR) with every quantised matrix decoded to
+        Writes DEST_DIR/model.safetensors (shapes from IN_DIR) with every quantised matrix
+        (stacked experts: back in their [E, in, out] layout) decoded to
         f32 (and config.json without quantization_config): the f32 model on
         these weights differs from the quantised model only by the kernels'
         activation quantisation, which tests/quant uses to check the kernels.
@@ -177,12 +178,40 @@ def decode(fmt, w, s, N, K):
 SUFFIX = {"int8": ("", "_scale"), "int4": ("", "_scale"), "fp8": ("", "_scale_inv"), "mxfp4": ("_blocks", "_scales")}
 
 
+STACKED = (".experts.gate_up_proj", ".experts.down_proj")   # gpt-oss / Llama 4: [E, in, out]
+
+
 def quantised_names(out, fmt):
     wsuf, ssuf = SUFFIX[fmt]
     for name in out:
-        if name.endswith(".weight" + ssuf):
+        if name.endswith(".weight" + ssuf) or any(name.endswith(st + ssuf) for st in STACKED):
             base = name[: -len(ssuf)]
             yield base, base + wsuf, name
+
+
+def matrices(w):
+    """The N × K matrices a quantised tensor holds: a 2-D weight itself, or each
+    expert of a stacked [E, in, out] tensor transposed (output-major)."""
+    return [w] if w.ndim == 2 else [np.ascontiguousarray(w[e].T) for e in range(w.shape[0])]
+
+
+def quantise(fmt, w):
+    """Codes and scales of a 2-D weight, or stacked experts' ([E, …] each)."""
+    ref = {"int8": ref_int8, "int4": ref_int4, "mxfp4": ref_mxfp4, "fp8": ref_fp8}[fmt]
+    parts = [ref(m) for m in matrices(w)]
+    if w.ndim == 2:
+        return parts[0]
+    return np.stack([p[0] for p in parts]), np.stack([p[1] for p in parts])
+
+
+def decode_any(fmt, wraw, s, shape):
+    """Decode to the input's shape: [N, K], or stacked [E, in, out]."""
+    if len(shape) == 2:
+        return decode(fmt, wraw, s, shape[0], shape[1])
+    E, K, N = shape
+    per_w, per_s = wraw.size // E, s.size // E
+    return np.stack([decode(fmt, wraw[e * per_w:(e + 1) * per_w], s.reshape(-1)[e * per_s:(e + 1) * per_s].reshape(s.shape[1:]), N, K).T
+                     for e in range(E)])
 
 
 def check(in_dir, out_dir, fmt):
@@ -199,8 +228,7 @@ def check(in_dir, out_dir, fmt):
     for base, wname, sname in quantised_names(out, fmt):
         # tied embeddings are untied: lm_head.weight is quantised from the embedding
         w = as_f32(*src[base if base in src or base != "lm_head.weight" else "model.embed_tokens.weight"])
-        N, K = w.shape
-        q, s = {"int8": ref_int8, "int4": ref_int4, "mxfp4": ref_mxfp4, "fp8": ref_fp8}[fmt](w)
+        q, s = quantise(fmt, w)
         wd, wsh, wraw = out[wname]
         sd, ssh, sraw = out[sname]
         got_s = sraw.view(np.float32) if sd == "F32" else sraw
@@ -211,7 +239,7 @@ def check(in_dir, out_dir, fmt):
         ns = int(np.count_nonzero(got_s != s.reshape(-1)))
         if nq or ns:
             sys.exit(f"FAIL {wname}: {nq} codes and {ns} scales differ from the reference quantisation")
-        deq = decode(fmt, wraw, got_s.reshape(s.shape), N, K)
+        deq = decode_any(fmt, wraw, got_s.reshape(s.shape), w.shape)
         amax = np.abs(w).max() or 1.0
         err = float(np.abs(deq - w).max() / amax)
         worst = max(worst, err)
@@ -255,8 +283,7 @@ def dequantize(in_dir, out_dir, dest):
         wd, wsh, wraw = out[wname]
         sd, ssh, sraw = out[sname]
         s = (sraw.view(np.float32) if sd == "F32" else sraw).reshape(ssh)
-        N, K = shapes[base]
-        res[base] = decode(fmt, wraw, s, N, K)
+        res[base] = decode_any(fmt, wraw, s, shapes[base])
         skip |= {wname, sname}
     for name, (d, sh, raw) in out.items():
         if name not in skip:

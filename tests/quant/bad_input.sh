@@ -101,6 +101,14 @@ no_leftovers o7
 "$ARCHC" quantize "$FX" -o "$WORK/keepg" --format int8 --keep gate_proj 2>/dev/null || fail "quantize --keep gate_proj"
 "$ARCHC" import "$WORK/keepg" -o "$WORK/keepg.yaml" || fail "import --keep gate_proj"
 expect 1 "one kernel reads both in one format" -- "$ARCHC" "$WORK/keepg.yaml" -o "$WORK/keepgm"
+# a stacked-expert layer (Llama 4) with only its down projection kept: one kernel reads both
+"$ARCHC" quantize "$FXS/llama4" -o "$WORK/keeps" --format int4 --keep experts.down_proj 2>/dev/null || fail "quantize --keep experts.down_proj"
+"$ARCHC" import "$WORK/keeps" -o "$WORK/keeps.yaml" || fail "import --keep experts.down_proj"
+expect 1 "keeps model.layers.1.feed_forward.experts.down_proj but not model.layers.1.feed_forward.experts.gate_up_proj" -- \
+  "$ARCHC" "$WORK/keeps.yaml" -o "$WORK/keepsm"
+# fp8 keeps the embedding bf16 (DeepSeek's layout): --quantize-embeddings is refused
+expect 2 "--quantize-embeddings: not with --format fp8" -- "$ARCHC" quantize "$FX" -o "$WORK/o9" --format fp8 --quantize-embeddings
+no_leftovers o9
 # quantize_embeddings is a key of the int8/int4/mxfp4_dense formats only
 sed 's/^weights: .*/weights: {names: hf, format: f32, quantize_embeddings: true}/' "$(dirname "$0")/../../examples/tiny-llama.yaml" > "$WORK/qe.yaml"
 expect 1 "quantize_embeddings': only with format int8, int4 or mxfp4_dense" -- "$ARCHC" "$WORK/qe.yaml" -o "$WORK/qe.c"

@@ -37,7 +37,7 @@ AGREE=$(echo "$OUT" | sed -n 's/.*argmax agrees in \([0-9]*\) of.*/\1/p')
 if [ "${AGREE:-0}" -lt "$TOP1" ]; then echo "FAIL: top-1 agrees in $AGREE rows, expected >= $TOP1"; exit 1; fi
 if [ $NUMPY = 1 ] && [ "$FMT" != fp8 ]; then
   python3 "$ROOT/tools/quant_ref.py" dequantize "$FX" "$WORK/q" "$WORK/deq"
-  "$ARCHC" import "$FX/config.json" -o "$WORK/f32.yaml"
+  "$ARCHC" import "$WORK/deq/config.json" -o "$WORK/f32.yaml"   # f32, whatever the fixture's dtype
   "$ARCHC" "$WORK/f32.yaml" -o "$WORK/f32" "$@"
   "$WORK/f32" --weights "$WORK/deq" --tokens "$PROMPT" -n 8 --logits "$WORK/deq.bin" --threads 2 > /dev/null
   echo "kernels against the f32 model on the decoded weights:"
