@@ -42,9 +42,12 @@
 #   BENCH_WORK     work dir for weights, GGUFs, binaries (default /tmp/archc-vs-llamacpp)
 #   BENCH_MODELS   any of: qwen3-0.6b qwen3-moe deepseek-mla, or paths to .yaml
 #                  (default: all three)
-#   BENCH_DTYPES   any of: f32 bf16 bf16p q8_0 q4_0 (default: f32 bf16 bf16p); bf16p is
+#   BENCH_DTYPES   any of: f32 bf16 bf16p q8_0 q4_0 mxfp4 fp8 (default: f32 bf16 bf16p); bf16p is
 #                  the bf16 checkpoint with archc --precision bf16 (bf16-rounded
-#                  activations in the matrix products, as llama.cpp computes bf16: its same precision)
+#                  activations in the matrix products, as llama.cpp computes bf16: its same precision);
+#                  mxfp4: archc quantize --format mxfp4 against llama.cpp's MXFP4 (llama-quantize
+#                  --pure MXFP4_MOE: every matrix MXFP4, as archc's); fp8: archc quantize
+#                  --format fp8 (DeepSeek's layout), archc alone: llama.cpp has no fp8 type
 #   BENCH_REPS     repetitions, best counts (default 3)
 #   BENCH_THREADS  thread counts (default "1 2")
 #   BENCH_PROMPT / BENCH_GEN   prefill / decode tokens (default 128 / 64)
@@ -130,10 +133,11 @@ model_yaml() {
   esac
 }
 ckpt_dtype() { case $1 in bf16|bf16p) echo bf16 ;; *) echo f32 ;; esac; }
+quantised() { case $1 in q8_0|q4_0|mxfp4|fp8) return 0 ;; *) return 1 ;; esac; }
 # archc's format for each row: q8_0 / q4_0 rows run archc's own int8 / int4
 # (archc quantize of the same f32 weights; blocks of 32, as Q8_0 / Q4_0)
 archc_fmt() { case $1 in q8_0) echo int8 ;; q4_0) echo int4 ;; *) echo "$1" ;; esac; }
-archc_weights() { case $1 in q8_0|q4_0) echo "$WORK/weights-$2-$(archc_fmt "$1")" ;; *) echo "$WORK/weights-$2-$(ckpt_dtype "$1")" ;; esac; }
+archc_weights() { if quantised "$1"; then echo "$WORK/weights-$2-$(archc_fmt "$1")"; else echo "$WORK/weights-$2-$(ckpt_dtype "$1")"; fi; }
 # the GGUF llama.cpp runs for a row, and archc's extra flags
 gguf_of() { case $1 in bf16p) echo "$WORK/$2-bf16.gguf" ;; *) echo "$WORK/$2-$1.gguf" ;; esac; }
 archc_flags() { case $1 in bf16p) echo "--precision bf16" ;; esac; }
@@ -142,7 +146,7 @@ archc_flags() { case $1 in bf16p) echo "--precision bf16" ;; esac; }
 for m in $MODELS; do
   Y=$(model_yaml "$m"); n=$(basename "$Y" .yaml)
   for d in $DTYPES; do
-    case $d in f32|bf16|bf16p|q8_0|q4_0) ;; *) say "error: unknown dtype $d (f32 bf16 bf16p q8_0 q4_0)"; exit 2 ;; esac
+    case $d in f32|bf16|bf16p|q8_0|q4_0|mxfp4|fp8) ;; *) say "error: unknown dtype $d (f32 bf16 bf16p q8_0 q4_0 mxfp4 fp8)"; exit 2 ;; esac
     cd_=$(ckpt_dtype "$d"); W=$WORK/weights-$n-$cd_
     if [ ! -f "$W/model.safetensors" ]; then
       say "== random weights $W"
@@ -151,6 +155,7 @@ for m in $MODELS; do
     if [ "$d" = f32 ] || [ "$d" = bf16 ] || [ "$d" = bf16p ]; then
       say "== archc binary $WORK/archc-$n-$d"
       "$ARCHC" "$Y" --weights-format="$cd_" -o "$WORK/archc-$n-$d" >/dev/null
+      "$ARCHC" "$Y" --weights-format="$cd_" --emit=ir 2>/dev/null | sed -nE 's/.*weight bytes per decoded token: ([0-9]+).*/\1/p' > "$WORK/bytes-$n-$d"
     else
       Q=$(archc_weights "$d" "$n")
       if [ ! -f "$Q/config.json" ]; then
@@ -160,6 +165,7 @@ for m in $MODELS; do
       say "== archc binary $WORK/archc-$n-$d ($(archc_fmt "$d"))"
       "$ARCHC" import "$Q" -o "$WORK/$n-$d.yaml" >/dev/null
       "$ARCHC" "$WORK/$n-$d.yaml" -o "$WORK/archc-$n-$d" >/dev/null
+      "$ARCHC" "$WORK/$n-$d.yaml" --emit=ir 2>/dev/null | sed -nE 's/.*weight bytes per decoded token: ([0-9]+).*/\1/p' > "$WORK/bytes-$n-$d"
     fi
     if [ -n "$LB" ]; then
       G=$WORK/$n-$cd_.gguf
@@ -167,9 +173,13 @@ for m in $MODELS; do
         say "== GGUF $G"
         python3 bench/gguf_from_hf.py "$Y" "$W" "$G.tmp" >/dev/null && mv "$G.tmp" "$G"
       fi
-      if [ "$d" = q8_0 ] || [ "$d" = q4_0 ]; then
+      if [ "$d" = q8_0 ] || [ "$d" = q4_0 ] || [ "$d" = mxfp4 ]; then
         if [ -z "$LQ" ]; then say "warning: no llama-quantize: skipping $d"; continue; fi
-        [ -f "$WORK/$n-$d.gguf" ] || { say "== quantize $WORK/$n-$d.gguf"; "$LQ" "$G" "$WORK/$n-$d.gguf" "${d^^}" >/dev/null 2>&1; }
+        if [ "$d" = mxfp4 ]; then   # every matrix MXFP4 (its default mix of a dense model is Q8_0)
+          [ -f "$WORK/$n-$d.gguf" ] || { say "== quantize $WORK/$n-$d.gguf"; "$LQ" --pure "$G" "$WORK/$n-$d.gguf" MXFP4_MOE >/dev/null 2>&1; }
+        else
+          [ -f "$WORK/$n-$d.gguf" ] || { say "== quantize $WORK/$n-$d.gguf"; "$LQ" "$G" "$WORK/$n-$d.gguf" "${d^^}" >/dev/null 2>&1; }
+        fi
       fi
     fi
   done
@@ -268,12 +278,21 @@ if [ -n "$LB" ]; then
   ver=$("$LB" --version 2>&1 | head -2 | tr '\n' ' ' || true)
   echo "llama.cpp: $LB ${ver:+($ver)}"
 fi
-printf '%-14s %-5s %-3s %12s %12s %12s %12s %9s %9s\n' model dtype thr archc_pp_t/s archc_tg_t/s llama_pp_t/s llama_tg_t/s pp_ratio tg_ratio
+# archc_tg_GB/s: archc's decode tok/s × its weight bytes per decoded token (archc --emit=ir),
+# and that as a share of the measured read ceiling at the same thread count (bench_ceilings)
+printf '%-14s %-5s %-3s %12s %12s %12s %12s %9s %9s %14s\n' model dtype thr archc_pp_t/s archc_tg_t/s llama_pp_t/s llama_tg_t/s pp_ratio tg_ratio archc_tg_GB/s
 while read -r m d t apf adc lpf ldc; do
-  awk -v m="$m" -v d="$d" -v t="$t" -v apf="$apf" -v adc="$adc" -v lpf="$lpf" -v ldc="$ldc" 'function r(a, b) { return (a == "-" || b == "-" || b + 0 == 0) ? "-" : sprintf("%.2fx", a / b) }
+  n=$(basename "$(model_yaml "$m")" .yaml)
+  bytes=$(cat "$WORK/bytes-$n-$d" 2>/dev/null || true)
+  ceil=$(sed -nE "s/^ceiling read_bandwidth_gb_s=([0-9.]+) threads=$t\$/\1/p" "$CEIL" 2>/dev/null | sort -g | tail -1)
+  awk -v m="$m" -v d="$d" -v t="$t" -v apf="$apf" -v adc="$adc" -v lpf="$lpf" -v ldc="$ldc" -v bytes="${bytes:-0}" -v ceil="${ceil:-0}" \
+    'function r(a, b) { return (a == "-" || b == "-" || b + 0 == 0) ? "-" : sprintf("%.2fx", a / b) }
     function f(x) { return x == "-" ? "-" : sprintf("%.1f", x) }
-    BEGIN { printf "%-14s %-5s %-3s %12s %12s %12s %12s %9s %9s\n", m, d, t, f(apf), f(adc), f(lpf), f(ldc), r(apf, lpf), r(adc, ldc) }'
+    function bw() { if (adc == "-" || bytes + 0 == 0) return "-"; g = adc * bytes / 1e9
+                    return ceil + 0 > 0 ? sprintf("%.1f (%.2f)", g, g / ceil) : sprintf("%.1f", g) }
+    BEGIN { printf "%-14s %-5s %-3s %12s %12s %12s %12s %9s %9s %14s\n", m, d, t, f(apf), f(adc), f(lpf), f(ldc), r(apf, lpf), r(adc, ldc), bw() }'
 done < "$RES"
+echo "(archc_tg_GB/s: decode tok/s × weight bytes per decoded token; in brackets its share of the read ceiling at that thread count)"
 if [ -s "$CHK" ]; then
   echo "same model? last-position logits, 8-token prompt, archc vs llama.cpp (llama.cpp keeps an f16 KV cache):"
   sed 's/^/  /' "$CHK"

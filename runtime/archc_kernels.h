@@ -754,12 +754,44 @@ RT_DEFINE_PACK(rt_pack_f32, rt_w_f32, rt_vload_f32)
 RT_DEFINE_PACK(rt_pack_bf16, rt_w_bf16, rt_vload_bf16)
 RT_DEFINE_PACK(rt_pack_f16, rt_w_f16, rt_vload_f16)
 
+/* fp8 (block-scaled e4m3): P[k][j] = e4m3(W[n][k0 + k]) · s[n / bn][(k0 + k) / bk]
+ * for the panel's rows n = rn[j], the weight dequantised in f32 (one rounding, the
+ * product with the block multiplier), as transformers dequantises fp8 weights
+ * before its matrix product.  The f32 GEMM then runs on the panel unchanged. */
+static void rt_pack_fp8(const RtLinear *L, const uint8_t *const *rows, const float *scale, const int *rn, int k0, int kc, float *P) {
+    int kb = (L->K + L->bk - 1) / L->bk, k = 0;
+#if defined(__AVX512F__)
+    if (L->bk % 16 == 0)   /* 16 columns share one block multiplier per row */
+        for (; k + 16 <= kc; k += 16)
+            for (int j0 = 0; j0 < RT_NR; j0 += 16) {
+                __m512 r[16];
+                RT_UNROLL for (int i = 0; i < 16; i++) {   /* e4m3 → f32 · 2^-120 (rt_fp8_tile's shift trick), then · 2^120: exact */
+                    __m512i b = _mm512_slli_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(rows[j0 + i] + k))), 24);
+                    __m512 raw = _mm512_castsi512_ps(_mm512_and_si512(_mm512_srai_epi32(b, 4), _mm512_set1_epi32((int)0x87F00000u)));
+                    r[i] = _mm512_scalef_ps(raw, _mm512_set1_ps(120.0f));
+                }
+                rt_transpose16(r);
+                float sv[16];
+                for (int i = 0; i < 16; i++) sv[i] = scale[(size_t)(rn[j0 + i] / L->bn) * kb + (k0 + k) / L->bk];
+                __m512 s = _mm512_loadu_ps(sv);
+                RT_UNROLL for (int c = 0; c < 16; c++) _mm512_storeu_ps(P + (size_t)(k + c) * RT_NR + j0, _mm512_mul_ps(r[c], s));
+            }
+#endif
+    for (; k < kc; k++)
+        for (int j = 0; j < RT_NR; j++)
+            P[(size_t)k * RT_NR + j] = (rt_fp8_raw(rows[j][k]) * RT_FP8_RAW_SCALE) * scale[(size_t)(rn[j] / L->bn) * kb + (k0 + k) / L->bk];
+}
+
 /* P[k][j] = W[n0 + j][k0 + k] as f32, rows past N repeated (their outputs are dropped). */
 static void rt_pack_panel(const RtLinear *L, const void *w, int n0, int k0, int kc, float *P) {
     const void *rows[RT_NR];
     size_t ws = rt_wsize(L->fmt);
     for (int j = 0; j < RT_NR; j++) rows[j] = (const char *)w + ((size_t)(n0 + j < L->N ? n0 + j : L->N - 1) * L->K + k0) * ws;
-    if (L->fmt == RT_F32) rt_pack_f32((const rt_w_f32 *const *)rows, kc, P);
+    if (L->fmt == RT_FP8) {
+        int rn[RT_NR];
+        for (int j = 0; j < RT_NR; j++) rn[j] = n0 + j < L->N ? n0 + j : L->N - 1;
+        rt_pack_fp8(L, (const uint8_t *const *)rows, w == L->w ? L->scale : L->scale_up, rn, k0, kc, P);
+    } else if (L->fmt == RT_F32) rt_pack_f32((const rt_w_f32 *const *)rows, kc, P);
     else if (L->fmt == RT_BF16) rt_pack_bf16((const rt_w_bf16 *const *)rows, kc, P);
     else rt_pack_f16((const rt_w_f16 *const *)rows, kc, P);
 }
@@ -996,7 +1028,7 @@ static void rt_linear_gemm_range(void *ctx, int pb, int pe) {
 static inline void rt_linear(const RtLinear *L) {
     if (rt_fmt_quant(L->fmt)) { rt_linear_quant(L); return; }
 #if RT_VL
-    if (L->T >= RT_GEMM_MIN_T && (L->fmt == RT_F32 || L->fmt == RT_BF16 || L->fmt == RT_F16)) {
+    if (L->T >= RT_GEMM_MIN_T && (L->fmt == RT_F32 || L->fmt == RT_BF16 || L->fmt == RT_F16 || (L->fmt == RT_FP8 && L->scale))) {
 #ifdef RT_HAVE_BF16_DOT
         if (L->fmt == RT_BF16 && rt_precision == RT_PRECISION_BF16) {
             RtLinear B = *L;

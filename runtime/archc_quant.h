@@ -355,8 +355,10 @@ typedef struct RtQJob { const RtLinear *L; const RtQAct *A; } RtQJob;
  * 2·value + 12; the offset times Σ q_x is removed per block (c, s of RtQAct).
  *
  * Decode (T = 1), row by row: one 64-byte load holds two int8 blocks or four
- * int4 blocks (the activations are laid out to match: RT_QL_G4), one vpdpbusd
- * (int4: two, low and high nibbles) gives 16 int32 lanes of which each block
+ * int4 / MXFP4 blocks (the activations are laid out to match: RT_QL_G4), one
+ * vpdpbusd (4-bit: two, low and high nibbles; MXFP4 codes become 2·value + 12
+ * through one vpshufb each, the exponents 2^(e−128) through vscalefps) gives
+ * 16 int32 lanes of which each block
  * owns 8 (4), and the per-block scales d_w·d_x, computed 16 blocks at a time
  * with one multiply, are spread over the lanes with one vpermps before the FMA.
  * About 5 instructions per 64 weights, where one block at a time took 10 per 32.
@@ -382,7 +384,7 @@ typedef struct RtQJob { const RtLinear *L; const RtQAct *A; } RtQJob;
 
 static inline int rt_qz_nv(const RtLinear *L) {
     int nbf = L->K / 32;
-    return L->fmt == RT_I8 ? nbf & ~1 : L->fmt == RT_I4 ? nbf & ~3 : 0;
+    return L->fmt == RT_I8 ? nbf & ~1 : L->fmt == RT_I4 || L->fmt == RT_FMT_MXFP4_ ? nbf & ~3 : 0;
 }
 
 /* Σ over blocks [0, nv) of row n (nv as rt_qz_nv) */
@@ -390,7 +392,10 @@ static inline __attribute__((always_inline)) float rt_qz_gemv(const RtLinear *L,
                                                               const int fmt) {
     int K = L->K, nb = (K + 31) / 32;
     const uint8_t *wr = (const uint8_t *)w + (size_t)n * (fmt == RT_I8 ? (size_t)K : (size_t)nb * 16);
-    const float *sr = scale + (size_t)n * nb;
+    const float *sr = scale + (size_t)n * nb;                               /* int8 / int4: f32 scales */
+    const uint8_t *er = (const uint8_t *)scale + (size_t)n * nb;            /* MXFP4: e8m0 exponents   */
+    /* MXFP4: code → 2·value + 12 (unsigned, for vpdpbusd), per 128-bit lane */
+    const __m512i mxlut = _mm512_broadcast_i32x4(_mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0));
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0, corr = acc0;
     const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i idx8 = _mm512_srli_epi32(lanes, 3), idx4 = _mm512_srli_epi32(lanes, 2);
@@ -407,6 +412,7 @@ static inline __attribute__((always_inline)) float rt_qz_gemv(const RtLinear *L,
     do {                                                                                                             \
         __m512i v_ = _mm512_loadu_si512((const void *)(p + 64 * (j)));                                                \
         __m512i lo_ = _mm512_and_si512(v_, m0f), hi_ = _mm512_and_si512(_mm512_srli_epi16(v_, 4), m0f);               \
+        if (fmt == RT_FMT_MXFP4_) { lo_ = _mm512_shuffle_epi8(mxlut, lo_); hi_ = _mm512_shuffle_epi8(mxlut, hi_); }   \
         __m512i dd_ = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo_, _mm512_loadu_si512((const void *)(xp + 128 * (j)))); \
         dd_ = _mm512_dpbusd_epi32(dd_, hi_, _mm512_loadu_si512((const void *)(xp + 128 * (j) + 64)));                 \
         __m512 sv_ = _mm512_permutexvar_ps(_mm512_add_epi32(idx4, _mm512_set1_epi32(4 * (j))), s);                  \
@@ -415,7 +421,12 @@ static inline __attribute__((always_inline)) float rt_qz_gemv(const RtLinear *L,
     for (int b0 = 0; b0 < nv; b0 += 16) {
         int m = nv - b0 < 16 ? nv - b0 : 16;
         __mmask16 k = (__mmask16)(m == 16 ? 0xFFFFu : (1u << m) - 1);
-        __m512 dw = _mm512_maskz_loadu_ps(k, sr + b0);
+        __m512 dw;
+        if (fmt == RT_FMT_MXFP4_)   /* 2^(e − 127), halved (the table holds values × 2): exact, subnormals included */
+            dw = _mm512_scalef_ps(_mm512_set1_ps(1.0f),
+                                  _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, er + b0)), _mm512_set1_epi32(128))));
+        else
+            dw = _mm512_maskz_loadu_ps(k, sr + b0);
         __m512 s = _mm512_mul_ps(dw, _mm512_maskz_loadu_ps(k, A->d + b0));
         corr = _mm512_fmadd_ps(dw, _mm512_maskz_loadu_ps(k, A->c + b0), corr);
         const int8_t *xp = A->q + (size_t)b0 * 32;
@@ -447,6 +458,7 @@ static inline __attribute__((always_inline)) float rt_qz_gemv(const RtLinear *L,
 
 static float rt_qz_gemv_i8(const RtLinear *L, const RtQAct *A, const void *w, const float *s, int n, int nv) { return rt_qz_gemv(L, A, w, s, n, nv, RT_I8); }
 static float rt_qz_gemv_i4(const RtLinear *L, const RtQAct *A, const void *w, const float *s, int n, int nv) { return rt_qz_gemv(L, A, w, s, n, nv, RT_I4); }
+static float rt_qz_gemv_mx(const RtLinear *L, const RtQAct *A, const void *w, const float *s, int n, int nv) { return rt_qz_gemv(L, A, w, s, n, nv, RT_FMT_MXFP4_); }
 
 /* Pack rows n0 … n0+15 of w (rows ≥ N repeat row n0, with scale 0) into
  * P [nb][8][16] u32 and S [nb][16]: per block, the 16 rows' 32 bytes are
@@ -607,11 +619,11 @@ static inline void rt_q_row(const RtLinear *L, const RtQAct *A, const void *w, c
     if (tt == 1) {
         ti[0] = t0;
 #ifdef RT_Q_Z
-        if (L->T == 1 && fmt != RT_FMT_MXFP4_) {   /* activations in RT_QL_NAT (int8) / RT_QL_G4 (int4) */
+        if (L->T == 1) {   /* activations in RT_QL_NAT (int8) / RT_QL_G4 (int4, MXFP4) */
             int nv = rt_qz_nv(L), nb = (L->K + 31) / 32;
-            float v = (fmt == RT_I8 ? rt_qz_gemv_i8 : rt_qz_gemv_i4)(L, A, w, scale, n, nv);
+            float v = (fmt == RT_I8 ? rt_qz_gemv_i8 : fmt == RT_I4 ? rt_qz_gemv_i4 : rt_qz_gemv_mx)(L, A, w, scale, n, nv);
             if (nv < nb) {
-                (fmt == RT_I8 ? rt_q_row1_i8 : rt_q_row1_i4)(L, A, w, scale, n, ti, out, nv);
+                (fmt == RT_I8 ? rt_q_row1_i8 : fmt == RT_I4 ? rt_q_row1_i4 : rt_q_row1_mx)(L, A, w, scale, n, ti, out, nv);
                 v += out[0];
             }
             out[0] = v;
@@ -666,8 +678,8 @@ static inline void rt_linear_quant(const RtLinear *L) {
         rt_parallel_for((L->N + 15) / 16, rt_qz_gemm_range, &J);
         return;
     }
-    if (L->T == 1 && L->fmt != RT_FMT_MXFP4_) {
-        rt_q_quantise_x(L, &act, L->fmt == RT_I8 ? RT_QL_NAT : RT_QL_G4, L->fmt == RT_I8 ? 128 : 8, rt_qz_nv(L));
+    if (L->T == 1) {
+        rt_q_quantise_x(L, &act, L->fmt == RT_I8 ? RT_QL_NAT : RT_QL_G4, L->fmt == RT_I8 ? 128 : rt_q_offset(L->fmt), rt_qz_nv(L));
         rt_parallel_for((L->N + 7) / 8, rt_linear_quant_range, &J);
         return;
     }
