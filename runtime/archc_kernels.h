@@ -958,7 +958,45 @@ static inline uint32_t *rt_x_to_bf16_pairs(const float *x, int T, int K) {
 
 /* Outputs n0 … n0+nb−1 of every token from the sums G[t][ld] (and the GLU's
  * up sums U, or NULL): bias, activation × up, residual, stored in y. */
+#if defined(__AVX512F__)
+/* e^x for 16 floats: x = k·ln2 + r (ln2 in two parts), e^r by its Taylor
+ * polynomial of degree 7 on |r| ≤ ln2/2 (truncation below 1e-8 relative), 2^k
+ * by vscalefps.  Within about 1 ulp of expf; overflow to inf, underflow to 0 and
+ * NaN as expf. */
+static inline __m512 rt_exp16(__m512 x) {
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));   /* NaN stays NaN */
+    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.428606765330187045e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, k);
+}
+#endif
+
 static inline void rt_linear_epilogue(const RtLinear *L, int n0, int nb, const float *G, const float *U, int ld) {
+#if defined(__AVX512F__)
+    if (U && L->act != RT_ACT_GELU_TANH) {   /* SwiGLU, 16 outputs at a time: silu(g) · up = g / (1 + e^-g) · up */
+        for (int t = 0; t < L->T; t++)
+            for (int j = 0; j < nb; j += 16) {
+                __mmask16 m = nb - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nb - j)) - 1);
+                size_t at = (size_t)t * L->N + n0 + j;
+                __m512 v = _mm512_maskz_loadu_ps(m, G + (size_t)t * ld + j), up = _mm512_maskz_loadu_ps(m, U + (size_t)t * ld + j);
+                if (L->b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, L->b + n0 + j));
+                if (L->b_up) up = _mm512_add_ps(up, _mm512_maskz_loadu_ps(m, L->b_up + n0 + j));
+                v = _mm512_mul_ps(_mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), rt_exp16(_mm512_sub_ps(_mm512_setzero_ps(), v)))), up);
+                if (L->res) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, L->res + at), v);
+                _mm512_mask_storeu_ps(L->y + at, m, v);
+            }
+        return;
+    }
+#endif
     for (int t = 0; t < L->T; t++)
         for (int j = 0; j < nb; j++) {
             int n = n0 + j;
