@@ -101,6 +101,53 @@ static inline float rt_gelu_tanh(float x) {
     return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
 }
 
+#if defined(__AVX512F__)
+/* e^x for 16 floats: x = k·ln2 + r (ln2 in two parts), e^r by its Taylor
+ * polynomial of degree 7 on |r| ≤ ln2/2 (truncation below 1e-8 relative), 2^k
+ * by vscalefps.  Within about 1 ulp of expf; overflow to inf, underflow to 0 and
+ * NaN as expf. */
+static inline __m512 rt_exp16(__m512 x) {
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));   /* NaN stays NaN */
+    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.428606765330187045e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, k);
+}
+#endif
+
+/* Softmax numerators p[j] = e^(p[j] − m) for j in [lo, hi], and their sum
+ * (AVX-512: 16 at a time with rt_exp16, summed in lanes; elsewhere expf in order). */
+static inline float rt_softmax_exp(float *p, int lo, int hi, float m) {
+    float sum = 0.0f;
+    int j = lo;
+#if defined(__AVX512F__)
+    __m512 vs = _mm512_setzero_ps(), vm = _mm512_set1_ps(m);
+    for (; j + 16 <= hi + 1; j += 16) {
+        __m512 e = rt_exp16(_mm512_sub_ps(_mm512_loadu_ps(p + j), vm));
+        _mm512_storeu_ps(p + j, e);
+        vs = _mm512_add_ps(vs, e);
+    }
+    if (j <= hi) {
+        __mmask16 k = (__mmask16)((1u << (hi + 1 - j)) - 1);
+        __m512 e = rt_exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, p + j), vm));
+        _mm512_mask_storeu_ps(p + j, k, e);
+        vs = _mm512_mask_add_ps(vs, k, vs, e);
+    }
+    sum = _mm512_reduce_add_ps(vs);
+#else
+    for (; j <= hi; j++) { p[j] = expf(p[j] - m); sum += p[j]; }
+#endif
+    return sum;
+}
+
 /* ── vector primitives ─────────────────────────────────────────────────────── */
 /* Full unrolling of the register tiles' small constant loops (tokens × rows),
  * so their accumulator arrays live in registers.  gcc -O3 unrolls them by
@@ -958,28 +1005,6 @@ static inline uint32_t *rt_x_to_bf16_pairs(const float *x, int T, int K) {
 
 /* Outputs n0 … n0+nb−1 of every token from the sums G[t][ld] (and the GLU's
  * up sums U, or NULL): bias, activation × up, residual, stored in y. */
-#if defined(__AVX512F__)
-/* e^x for 16 floats: x = k·ln2 + r (ln2 in two parts), e^r by its Taylor
- * polynomial of degree 7 on |r| ≤ ln2/2 (truncation below 1e-8 relative), 2^k
- * by vscalefps.  Within about 1 ulp of expf; overflow to inf, underflow to 0 and
- * NaN as expf. */
-static inline __m512 rt_exp16(__m512 x) {
-    x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));   /* NaN stays NaN */
-    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.428606765330187045e-06f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, k);
-}
-#endif
-
 static inline void rt_linear_epilogue(const RtLinear *L, int n0, int nb, const float *G, const float *U, int ld) {
 #if defined(__AVX512F__)
     if (U && L->act != RT_ACT_GELU_TANH) {   /* SwiGLU, 16 outputs at a time: silu(g) · up = g / (1 + e^-g) · up */
@@ -1407,8 +1432,10 @@ static void rt_moe_expert(const RtMoe *M, int e, const float *x, int n, float *y
             int K = pass == 0 ? H : I;
             if (mode == 1)
                 for (int t = 0; t < n; t++) rt_bf16_permute_x(src + (size_t)t * K, (float *)xin + (size_t)t * K, K);
+#ifdef RT_HAVE_BF16_DOT   /* mode 2 exists only there (rt_f32_to_bf16_row too) */
             else if (mode == 2)
                 for (int t = 0; t < n; t++) rt_f32_to_bf16_row(src + (size_t)t * K, (uint16_t *)xin + (size_t)t * K, K);
+#endif
             const void *xs = mode == 0 ? (const void *)src : xin;
             if (pass == 0) {
                 rt_rows_few(xs, n, M->gate[e], mode, H, I, a, I);
@@ -1591,8 +1618,7 @@ static void rt_attention_range(void *ctx, int b, int e) {
             if (s > m) m = s;
         }
         if (A->sinks && A->sinks[h] > m) m = A->sinks[h];
-        float sum = 0.0f;
-        for (int j = lo; j <= pos; j++) { p[j] = expf(p[j] - m); sum += p[j]; }
+        float sum = rt_softmax_exp(p, lo, pos, m);
         if (A->sinks) sum += expf(A->sinks[h] - m);
         float inv = 1.0f / sum;
         float *o = A->out + (size_t)t * A->heads * d + (size_t)h * d;
@@ -1667,8 +1693,7 @@ static void rt_mla_materialised_range(void *ctx, int b, int e) {
             p[j] = s;
             if (s > m) m = s;
         }
-        float sum = 0.0f;
-        for (int j = 0; j <= pos; j++) { p[j] = expf(p[j] - m); sum += p[j]; }
+        float sum = rt_softmax_exp(p, 0, pos, m);
         float inv = 1.0f / sum, *o = A->out + (size_t)t * A->heads * A->dv + (size_t)h * A->dv;
         for (int i = 0; i < A->dv; i++) o[i] = 0.0f;
         for (int j = 0; j <= pos; j++) {
@@ -1799,7 +1824,7 @@ static inline void rt_mla_absorb_attend(RtMla *A) {
         for (int h = 0; h < A->heads; h++) {
             float *ph = p + (size_t)h * S, m = -INFINITY, sum = 0.0f;
             for (int j = 0; j < S; j++) { ph[j] *= A->scale; if (ph[j] > m) m = ph[j]; }
-            for (int j = 0; j < S; j++) { ph[j] = expf(ph[j] - m); sum += ph[j]; }
+            sum = rt_softmax_exp(ph, 0, S - 1, m);
             float inv = 1.0f / sum;
             for (int j = 0; j < S; j++) ph[j] *= inv;
         }
