@@ -30,17 +30,22 @@ set(ARCHC_QUANT_KL_llama4_fp8 0.06)
 set(ARCHC_QUANT_TOP1_llama4_fp8 15)
 set(ARCHC_QUANT_KL_llama4_mxfp4 0.25)
 set(ARCHC_QUANT_TOP1_llama4_mxfp4 4)
+# quant.<NAME>: quantise FX to FMT → import → compile → run, with the format's
+# bounds (or the fixture's own, where set above)
+function(archc_quant_test name fx fmt work)
+  set(kl ${ARCHC_QUANT_KL_${fmt}})
+  set(top1 ${ARCHC_QUANT_TOP1_${fmt}})
+  if(DEFINED ARCHC_QUANT_KL_${fx}_${fmt})
+    set(kl ${ARCHC_QUANT_KL_${fx}_${fmt}})
+    set(top1 ${ARCHC_QUANT_TOP1_${fx}_${fmt}})
+  endif()
+  add_test(NAME quant.${name}
+           COMMAND bash ${ARCHC_TEST_DIR}/quant/run_quant.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
+                   ${ARCHC_TEST_DIR}/fixtures/${fx} ${fmt} ${CMAKE_BINARY_DIR}/quant-work/${work} ${kl} ${top1})
+endfunction()
 foreach(fx ${ARCHC_QUANT_FIXTURES})
   foreach(fmt int8 int4 fp8 mxfp4)
-    set(kl ${ARCHC_QUANT_KL_${fmt}})
-    set(top1 ${ARCHC_QUANT_TOP1_${fmt}})
-    if(DEFINED ARCHC_QUANT_KL_${fx}_${fmt})
-      set(kl ${ARCHC_QUANT_KL_${fx}_${fmt}})
-      set(top1 ${ARCHC_QUANT_TOP1_${fx}_${fmt}})
-    endif()
-    add_test(NAME quant.${fx}.${fmt}
-             COMMAND bash ${ARCHC_TEST_DIR}/quant/run_quant.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
-                     ${ARCHC_TEST_DIR}/fixtures/${fx} ${fmt} ${CMAKE_BINARY_DIR}/quant-work/${fx}-${fmt} ${kl} ${top1})
+    archc_quant_test(${fx}.${fmt} ${fx} ${fmt} ${fx}-${fmt})
   endforeach()
 endforeach()
 # the float checkpoints of other dtypes (the kept matrices stay bf16 / f16)
@@ -48,10 +53,7 @@ foreach(case llama_bf16:int4 qwen3_f16:int8)
   string(REPLACE ":" ";" parts ${case})
   list(GET parts 0 fx)
   list(GET parts 1 fmt)
-  add_test(NAME quant.${fx}.${fmt}
-           COMMAND bash ${ARCHC_TEST_DIR}/quant/run_quant.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
-                   ${ARCHC_TEST_DIR}/fixtures/${fx} ${fmt} ${CMAKE_BINARY_DIR}/quant-work/${fx}-${fmt}
-                   ${ARCHC_QUANT_KL_${fmt}} ${ARCHC_QUANT_TOP1_${fmt}})
+  archc_quant_test(${fx}.${fmt} ${fx} ${fmt} ${fx}-${fmt})
 endforeach()
 # --keep: with fp8 (the description's keep list applies to fp8 too), and Llama 4's
 # stacked experts kept while its shared expert is quantised (two formats in one kernel)
@@ -60,15 +62,7 @@ foreach(case qwen3:fp8:o_proj llama4:int8:feed_forward.experts gpt_oss:mxfp4:mlp
   list(GET parts 0 fx)
   list(GET parts 1 fmt)
   list(GET parts 2 pat)
-  set(kl ${ARCHC_QUANT_KL_${fmt}})
-  set(top1 ${ARCHC_QUANT_TOP1_${fmt}})
-  if(DEFINED ARCHC_QUANT_KL_${fx}_${fmt})
-    set(kl ${ARCHC_QUANT_KL_${fx}_${fmt}})
-    set(top1 ${ARCHC_QUANT_TOP1_${fx}_${fmt}})
-  endif()
-  add_test(NAME quant.${fx}.${fmt}.keep
-           COMMAND bash ${ARCHC_TEST_DIR}/quant/run_quant.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>
-                   ${ARCHC_TEST_DIR}/fixtures/${fx} ${fmt} ${CMAKE_BINARY_DIR}/quant-work/${fx}-${fmt}-keep ${kl} ${top1})
+  archc_quant_test(${fx}.${fmt}.keep ${fx} ${fmt} ${fx}-${fmt}-keep)
   set_tests_properties(quant.${fx}.${fmt}.keep PROPERTIES ENVIRONMENT "ARCHC_QUANTIZE_FLAGS=--keep ${pat}")
 endforeach()
 # the MoE fixture in 4-token prefill chunks without the expert-group pass (GEMV per expert)
