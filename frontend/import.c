@@ -548,10 +548,11 @@ static int import_qwen1(Imported *m, const JsonValue *c) {
     m->format = dtype_format(c);
     /* Qwen-1's remote code picks the dtype from its own flags (fp32 / bf16 / fp16);
      * a quantised checkpoint (archc quantize) says its format in quantization_config */
-    if (json_get(c, "quantization_config")) {}
-    else if (get_bool(c, "fp32", 0)) m->format = "f32";
-    else if (get_bool(c, "bf16", 0)) m->format = "bf16";
-    else if (get_bool(c, "fp16", 0)) m->format = "f16";
+    if (!json_get(c, "quantization_config")) {
+        if (get_bool(c, "fp32", 0)) m->format = "f32";
+        else if (get_bool(c, "bf16", 0)) m->format = "bf16";
+        else if (get_bool(c, "fp16", 0)) m->format = "f16";
+    }
     m->bos = m->eos = -1;
     set_defaults(m);
     m->bias = "qkv";
@@ -783,7 +784,8 @@ static void safe_name(char *s) {
 }
 
 /* archc quantize checkpoints (int8, int4, mxfp4_dense): the format of the
- * matrices left unquantised is the config's torch_dtype (quantize writes it);
+ * matrices left unquantised is the config's torch_dtype (quantize writes it),
+ * and the --keep patterns (fp8 too: modules_to_not_convert, kept bf16);
  * what the compiler cannot follow yet is refused here, by its config key. */
 static int check_quantized(Imported *m, const JsonValue *c) {
     const JsonValue *q = json_get(c, "quantization_config");

@@ -494,7 +494,7 @@ int cmd_quantize(int argc, char **argv) {
         /* a 2-D matrix [N, K]; stacked experts [E, K, N] (HF's x · W layout) are written
          * output-major per expert, [E, N, K], as the 2-D matrices (docs/quantize.md) */
         int st3 = t->ndim == 3;
-        int64_t E = st3 ? t->shape[0] : 1, N = st3 ? t->shape[2] : t->shape[0], K = st3 ? t->shape[1] : t->shape[1];
+        int64_t E = st3 ? t->shape[0] : 1, N = st3 ? t->shape[2] : t->shape[0], K = t->shape[1];
         int64_t nb = (K + 31) / 32;   /* blocks of 32 along K; the last may be partial (zero-padded) */
         if (st3 && g_fmt == QF_MXFP4 && K % 32) {
             qerr("tensor %s: stacked experts in gpt-oss's MXFP4 layout need a multiple of 32 inputs (this one has %s); keep them with --keep",

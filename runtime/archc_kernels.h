@@ -812,11 +812,9 @@ static void rt_pack_fp8(const RtLinear *L, const uint8_t *const *rows, const flo
         for (; k + 16 <= kc; k += 16)
             for (int j0 = 0; j0 < RT_NR; j0 += 16) {
                 __m512 r[16];
-                RT_UNROLL for (int i = 0; i < 16; i++) {   /* e4m3 → f32 · 2^-120 (rt_fp8_tile's shift trick), then · 2^120: exact */
-                    __m512i b = _mm512_slli_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(rows[j0 + i] + k))), 24);
-                    __m512 raw = _mm512_castsi512_ps(_mm512_and_si512(_mm512_srai_epi32(b, 4), _mm512_set1_epi32((int)0x87F00000u)));
-                    r[i] = _mm512_scalef_ps(raw, _mm512_set1_ps(120.0f));
-                }
+                RT_UNROLL for (int i = 0; i < 16; i++)   /* e4m3 → f32 · 2^-120 (RT_FP8_LANE, byte 0 of each lane), then · 2^120: exact */
+                    r[i] = _mm512_scalef_ps(RT_FP8_LANE(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(rows[j0 + i] + k))), 0),
+                                            _mm512_set1_ps(120.0f));
                 rt_transpose16(r);
                 float sv[16];
                 for (int i = 0; i < 16; i++) sv[i] = scale[(size_t)(rn[j0 + i] / L->bn) * kb + (k0 + k) / L->bk];
