@@ -2,7 +2,8 @@
 """Expected chat-template renders for tests/chat (the C interpreter must match byte for byte).
 
     pip install "transformers==4.57.6" jinja2 tokenizers
-    python3 tools/make_chat_fixtures.py
+    python3 tools/make_chat_fixtures.py            # every family
+    python3 tools/make_chat_fixtures.py FAMILY...  # only these (the others' files stay)
 
 For every family below it writes a checkpoint-like directory tests/chat/models/FAMILY/
 (tokenizer_config.json with the family's special tokens and its released chat template
@@ -202,11 +203,23 @@ def main():
     write_session_model()
     conv_dir = os.path.join(ROOT, "conversations")
     convs = sorted(f[:-5] for f in os.listdir(conv_dir) if f.endswith(".json"))
-    for sub in ("expected", "cases"):
-        shutil.rmtree(os.path.join(ROOT, sub), ignore_errors=True)
-        os.makedirs(os.path.join(ROOT, sub))
-    shutil.rmtree(os.path.join(ROOT, "models"), ignore_errors=True)
     only = set(sys.argv[1:])
+    unknown = only - set(FAMILIES)
+    if unknown:
+        sys.exit(f"unknown families: {' '.join(sorted(unknown))}")
+    # Only the families being made are rewritten: their cases, expected files and model dirs go
+    # first (a conversation removed since leaves nothing behind); other families' fixtures, and
+    # those other tools write (tools/make_case_fixture.py's unicode_case), stay as they are.
+    for fam in FAMILIES:
+        if only and fam not in only:
+            continue
+        for sub in ("expected", "cases"):
+            d = os.path.join(ROOT, sub)
+            os.makedirs(d, exist_ok=True)
+            for f in os.listdir(d):
+                if f.startswith(fam + "."):
+                    os.remove(os.path.join(d, f))
+        shutil.rmtree(os.path.join(ROOT, "models", fam), ignore_errors=True)
     n_ok = n_err = 0
     for fam, (tfile, where, special, varsets) in FAMILIES.items():
         if only and fam not in only:
