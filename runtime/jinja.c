@@ -894,6 +894,7 @@ static void lex(J *j, const char *src, size_t len) {
 
 enum {
     N_LIT, N_NAME, N_ATTR, N_ITEM, N_SLICE, N_CALL, N_FILTER, N_TEST, N_BIN, N_AND, N_OR, N_NOT, N_NEG, N_POS, N_COND, N_LIST, N_DICT, N_CMP,
+    N_CAPTURE, /* a block's output as a str (filtered block sets, {% filter %}): c is the body */
     S_BODY, S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETBLOCK, S_MACRO, S_BREAK, S_CONTINUE
 };
 
@@ -1164,16 +1165,31 @@ static const char *dotted_name(J *j) {
     return nm;
 }
 
+/* one filter applied to n: NAME or NAME(args), the '|' already read */
+static Node *parse_one_filter(J *j, Node *n, int line) {
+    Node *x = node(j, N_FILTER, line);
+    x->a = n;
+    x->name = dotted_name(j);
+    if (accept_op(j, "(")) parse_args_into(j, x);
+    return x;
+}
+
+/* the filters of a block tag ({% set x | f %}, {% filter f | g %}): '|' NAME [(args)] ... */
+static Node *parse_filter_chain(J *j, Node *n) {
+    while (tok_is_op(cur(j), "|")) {
+        int line = cur(j)->line;
+        j->pos++;
+        n = parse_one_filter(j, n, line);
+    }
+    return n;
+}
+
 static Node *parse_filter_expr(J *j, Node *n) {
     for (;;) {
         Tok *t = cur(j);
         if (tok_is_op(t, "|")) {
             j->pos++;
-            Node *x = node(j, N_FILTER, t->line);
-            x->a = n;
-            x->name = dotted_name(j);
-            if (accept_op(j, "(")) parse_args_into(j, x);
-            n = x;
+            n = parse_one_filter(j, n, t->line);
         } else if (tok_is_name(t, "is")) {
             j->pos++;
             Node *x = node(j, N_TEST, t->line);
@@ -1408,17 +1424,20 @@ static Node *parse_set(J *j, int line) {
         n = node(j, S_SET, line);
         n->names = t.names;
         n->op = t.n;
-    } else if (cur(j)->type == TK_BLOCK_END) {
-        j->pos++;
+    } else if (cur(j)->type == TK_BLOCK_END || tok_is_op(cur(j), "|")) {
+        /* {% set x %}...{% endset %}, or {% set x | filters %}...{% endset %}: the block's
+         * output (a str), through the filters if any, is the value */
         n = node(j, S_SETBLOCK, line);
         n->name = nm;
+        Node *cap = node(j, N_CAPTURE, line);
+        n->a = parse_filter_chain(j, cap);
+        expect_block_end(j);
         static const char *const ends[] = {"endset"};
         const char *f;
-        n->c = parse_body(j, ends, 1, &f, line);
+        cap->c = parse_body(j, ends, 1, &f, line);
         expect_block_end(j);
         return n;
     } else {
-        if (tok_is_op(cur(j), "|")) jfail(j, line, "filtered block set is not supported");
         n = node(j, S_SET, line);
         n->name = nm;
         n->op = 1;
@@ -1515,6 +1534,16 @@ static Node *parse_body(J *j, const char *const *ends, int nends, const char **f
             if (!j->loops) jfail(j, l, "{%% %.*s %%} outside a for loop", (int)kw->n, kw->s);
             x = node(j, tok_is_name(kw, "break") ? S_BREAK : S_CONTINUE, l);
             expect_block_end(j);
+        } else if (tok_is_name(kw, "filter")) {
+            /* {% filter f(args) | g %}...{% endfilter %}: the body's output through the filters, printed */
+            Node *cap = node(j, N_CAPTURE, l);
+            x = node(j, S_OUT, l);
+            x->a = parse_filter_chain(j, parse_one_filter(j, cap, l));
+            expect_block_end(j);
+            static const char *const e[] = {"endfilter"};
+            const char *f;
+            cap->c = parse_body(j, e, 1, &f, l);
+            expect_block_end(j);
         } else if (tok_is_name(kw, "generation")) {
             /* transformers' {% generation %} marks assistant text; it renders its body */
             expect_block_end(j);
@@ -1523,7 +1552,7 @@ static Node *parse_body(J *j, const char *const *ends, int nends, const char **f
             x = parse_body(j, e, 1, &f, l);
             expect_block_end(j);
         } else {
-            static const char *const known[] = {"elif", "else", "endif", "endfor", "endset", "endmacro", "endgeneration"};
+            static const char *const known[] = {"elif", "else", "endif", "endfor", "endset", "endmacro", "endgeneration", "endfilter"};
             for (unsigned i = 0; i < sizeof known / sizeof *known; i++)
                 if (tok_is_name(kw, known[i])) {
                     if (!nends) jfail(j, l, "unexpected {%% %s %%} (no block is open)", known[i]);
@@ -3163,6 +3192,17 @@ static Val eval(J *j, const Node *n, Scope *sc) {
     Val r;
     switch (n->kind) {
     case N_LIT: r = n->lit; break;
+    case N_CAPTURE: {
+        /* what the block sets stays inside it; a {% break %} or {% continue %} in it is the
+         * enclosing loop's (Jinja writes the block inline): it stays pending, and the filters,
+         * the print or the assignment are skipped */
+        SB buf = {0}, *saved = j->ob;
+        j->ob = &buf;
+        exec_node(j, n->c, scope_new(j, sc));
+        j->ob = saved;
+        r = v_str(buf.s ? buf.s : "", buf.n);
+        break;
+    }
     case N_NAME: r = lookup(j, sc, n->name); break;
     case N_ATTR: r = get_attr(j, n->line, eval(j, n->a, sc), n->name); break;
     case N_ITEM: { Val o = eval(j, n->a, sc); r = get_item(j, n->line, o, eval(j, n->b, sc)); break; }
@@ -3187,7 +3227,13 @@ static Val eval(J *j, const Node *n, Scope *sc) {
         r = call_value(j, n->line, f, &a, sc);
         break;
     }
-    case N_FILTER: { Val v = eval(j, n->a, sc); Args a = eval_args(j, n, sc); r = apply_filter(j, n->line, n->name, v, &a, sc); break; }
+    case N_FILTER: {
+        Val v = eval(j, n->a, sc);
+        if (j->brk || j->cont) { r = v; break; }   /* a loop control left a captured block (N_CAPTURE) */
+        Args a = eval_args(j, n, sc);
+        r = apply_filter(j, n->line, n->name, v, &a, sc);
+        break;
+    }
     case N_TEST: {
         Val v = eval(j, n->a, sc);
         Args a = eval_args(j, n, sc);
@@ -3281,7 +3327,11 @@ static void exec_node(J *j, const Node *n, Scope *sc) {
         for (int i = 0; i < n->nkids && !j->brk && !j->cont; i++) exec_node(j, n->kids[i], sc);
         break;
     case S_TEXT: sb_put(j, j->ob, n->lit.s, n->lit.n); break;
-    case S_OUT: { Val v = eval(j, n->a, sc); put_str(j, j->ob, &v, 0); break; }
+    case S_OUT: {
+        Val v = eval(j, n->a, sc);
+        if (!j->brk && !j->cont) put_str(j, j->ob, &v, 0);   /* else a {% filter %} block's body left the loop iteration */
+        break;
+    }
     case S_IF: {
         Val c = eval(j, n->a, sc);
         if (truthy(&c)) exec_node(j, n->c, sc);
@@ -3334,9 +3384,8 @@ static void exec_node(J *j, const Node *n, Scope *sc) {
         break;
     }
     case S_SETBLOCK: {
-        SB buf = {0};
-        exec_body_into(j, n->c, scope_new(j, sc), &buf);   /* what the block sets stays inside it */
-        scope_set(j, sc, n->name, v_str(buf.s ? buf.s : "", buf.n));
+        Val v = eval(j, n->a, sc);
+        if (!j->brk && !j->cont) scope_set(j, sc, n->name, v);
         break;
     }
     case S_MACRO: {

@@ -101,17 +101,42 @@ FAMILIES = {
     "spec_iterators": ("spec-iterators.jinja", "config", {"bos_token": "<s>", "eos_token": "</s>"}, [{}]),
     "spec_more": ("spec-more.jinja", "config", {"bos_token": "<s>", "eos_token": "</s>"}, [{}]),
     "spec_scoping": ("spec-scoping.jinja", "config", {"bos_token": "<s>", "eos_token": "</s>"}, [{}]),
+    "spec_blocks": ("spec-blocks.jinja", "config", {"bos_token": "<s>", "eos_token": "</s>"}, [{}]),
     "gemma2": ("google-gemma-2-2b-it.jinja", "list", {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>"},
                [{}]),
 }
 
 
 # more released templates (tests/chat/templates/other/, from llama.cpp's models/templates and
-# google/minja): each a family "other_NAME" with generic special tokens
+# google/minja): each a family "other_NAME" with generic special tokens, rendered without
+# template variables and, for those below, with the variables the template reads too
+OTHER_VARS = {
+    # FireFunction v2 renders only with both: its {% filter %} / block-set system prompt
+    "fireworks-ai-llama-3-firefunction-v2.jinja": [{"functions": '[{"name": "get_weather", "parameters": {"location": "string"}}]',
+                                                    "datetime": "2025-11-30"}],
+    "Apertus-8B-Instruct.jinja": [{"enable_thinking": True}],
+    "NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.jinja": [{"enable_thinking": False}, {"truncate_history_thinking": False}],
+    "deepseek-ai-DeepSeek-V3.2.jinja": [{"thinking": True}],
+    "google-gemma-4-31B-it.jinja": [{"enable_thinking": True}],
+    "upstage-Solar-Open-100B.jinja": [{"reasoning_effort": "high"}],
+    "tencent-Hy3.jinja": [{"reasoning_effort": "high"}],
+}
 for _f in sorted(os.listdir(os.path.join(ROOT, "templates", "other"))):
     if _f.endswith(".jinja"):
         _name = "other_" + "".join(c if c.isalnum() else "_" for c in _f[:-6]).lower()
-        FAMILIES[_name] = ("other/" + _f, "config", {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"}, [{}])
+        FAMILIES[_name] = ("other/" + _f, "config", {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"},
+                           [{}] + OTHER_VARS.get(_f, []))
+
+
+def chat_var_text(v):
+    """VALUE of --chat-var NAME=VALUE: runtime/chat.c reads it as JSON, else as a plain string,
+    so a string that would parse as JSON goes JSON-encoded"""
+    if isinstance(v, str):
+        try:
+            json.loads(v)
+        except ValueError:
+            return v
+    return json.dumps(v, ensure_ascii=False)
 
 
 def write_model_dir(fam, tfile, where, special, dest):
@@ -245,7 +270,7 @@ def main():
                     case = f"{fam}.{conv}.v{vi}.{'gen' if agp else 'nogen'}"
                     args = ["conversations/" + conv + ".json"] + (["--add-generation-prompt"] if agp else [])
                     for k, v in vs.items():
-                        args += ["--chat-var", f"{k}={json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}"]
+                        args += ["--chat-var", f"{k}={chat_var_text(v)}"]
                     try:
                         out = tok.apply_chat_template(messages, tools=tools, documents=documents, tokenize=False,
                                                       add_generation_prompt=agp, **vs)
