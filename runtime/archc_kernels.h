@@ -774,7 +774,7 @@ static void rt_gemv_streams_range(const RtLinear *L, int nb0, int nb1) {
     int part = (nb1 - nb0 + RT_GEMV_STREAMS - 1) / RT_GEMV_STREAMS;
     for (int i = 0; i < part; i++) {
         int n[4];
-        float g[4], u[4];
+        float g[4], u[4] = {0};
         for (int s = 0; s < RT_GEMV_STREAMS; s++) {
             n[s] = nb0 + s * part + i;
             if (n[s] >= nb1) n[s] = nb1 - 1;   /* a short last part: recompute a row, store nothing */

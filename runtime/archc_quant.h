@@ -387,16 +387,24 @@ static inline int rt_qz_nv(const RtLinear *L) {
     return L->fmt == RT_I8 ? nbf & ~1 : L->fmt == RT_I4 || L->fmt == RT_FMT_MXFP4_ ? nbf & ~3 : 0;
 }
 
-/* Σ over blocks [0, nv) of row n (nv as rt_qz_nv) */
-static inline __attribute__((always_inline)) float rt_qz_gemv(const RtLinear *L, const RtQAct *A, const void *w, const float *scale, int n, int nv,
-                                                              const int fmt) {
+/* Σ over blocks [0, nv) (nv as rt_qz_nv) of rows n[0 … R−1], R = 1 or 2, into
+ * out[r]: R rows read side by side (two sequential streams at once, see
+ * rt_two_streams), each with the arithmetic of the one-row case. */
+static inline __attribute__((always_inline)) void rt_qz_gemv(const RtLinear *L, const RtQAct *A, const void *w, const float *scale,
+                                                             const int *n, int nv, const int fmt, const int R, float *out) {
     int K = L->K, nb = (K + 31) / 32;
-    const uint8_t *wr = (const uint8_t *)w + (size_t)n * (fmt == RT_I8 ? (size_t)K : (size_t)nb * 16);
-    const float *sr = scale + (size_t)n * nb;                               /* int8 / int4: f32 scales */
-    const uint8_t *er = (const uint8_t *)scale + (size_t)n * nb;            /* MXFP4: e8m0 exponents   */
+    const uint8_t *wr[2];
+    const float *sr[2];     /* int8 / int4: f32 scales */
+    const uint8_t *er[2];   /* MXFP4: e8m0 exponents   */
+    for (int r = 0; r < R; r++) {
+        wr[r] = (const uint8_t *)w + (size_t)n[r] * (fmt == RT_I8 ? (size_t)K : (size_t)nb * 16);
+        sr[r] = scale + (size_t)n[r] * nb;
+        er[r] = (const uint8_t *)scale + (size_t)n[r] * nb;
+    }
     /* MXFP4: code → 2·value + 12 (unsigned, for vpdpbusd), per 128-bit lane */
     const __m512i mxlut = _mm512_broadcast_i32x4(_mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0));
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0, corr = acc0;
+    __m512 acc[2][4], corr[2];
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = corr[r] = _mm512_setzero_ps();
     const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i idx8 = _mm512_srli_epi32(lanes, 3), idx4 = _mm512_srli_epi32(lanes, 2);
     const __m512i m80 = _mm512_set1_epi8((char)0x80), m0f = _mm512_set1_epi8(0x0F);
@@ -404,7 +412,7 @@ static inline __attribute__((always_inline)) float rt_qz_gemv(const RtLinear *L,
     do {                                                                                                             \
         __m512i wv_ = _mm512_xor_si512(_mm512_loadu_si512((const void *)(p + 64 * (j))), m80);                       \
         __m512i dd_ = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv_, _mm512_loadu_si512((const void *)(xp + 64 * (j)))); \
-        __m512 sv_ = _mm512_permutexvar_ps(_mm512_add_epi32(idx8, _mm512_set1_epi32(2 * (j))), s);                  \
+        __m512 sv_ = _mm512_permutexvar_ps(_mm512_add_epi32(idx8, _mm512_set1_epi32(2 * (j))), sc);                 \
         acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dd_), sv_, acc);                                                     \
     } while (0)
 #define RT_QZ_STEP4(j, acc)                                                                                          \
@@ -414,45 +422,58 @@ static inline __attribute__((always_inline)) float rt_qz_gemv(const RtLinear *L,
         if (fmt == RT_FMT_MXFP4_) { lo_ = _mm512_shuffle_epi8(mxlut, lo_); hi_ = _mm512_shuffle_epi8(mxlut, hi_); }   \
         __m512i dd_ = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo_, _mm512_loadu_si512((const void *)(xp + 128 * (j)))); \
         dd_ = _mm512_dpbusd_epi32(dd_, hi_, _mm512_loadu_si512((const void *)(xp + 128 * (j) + 64)));                 \
-        __m512 sv_ = _mm512_permutexvar_ps(_mm512_add_epi32(idx4, _mm512_set1_epi32(4 * (j))), s);                  \
+        __m512 sv_ = _mm512_permutexvar_ps(_mm512_add_epi32(idx4, _mm512_set1_epi32(4 * (j))), sc);                 \
         acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dd_), sv_, acc);                                                     \
     } while (0)
     for (int b0 = 0; b0 < nv; b0 += 16) {
         int m = nv - b0 < 16 ? nv - b0 : 16;
         __mmask16 k = (__mmask16)(m == 16 ? 0xFFFFu : (1u << m) - 1);
-        __m512 dw;
-        if (fmt == RT_FMT_MXFP4_)   /* 2^(e − 127), halved (the table holds values × 2): exact, subnormals included */
-            dw = _mm512_scalef_ps(_mm512_set1_ps(1.0f),
-                                  _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, er + b0)), _mm512_set1_epi32(128))));
-        else
-            dw = _mm512_maskz_loadu_ps(k, sr + b0);
-        __m512 s = _mm512_mul_ps(dw, _mm512_maskz_loadu_ps(k, A->d + b0));
-        corr = _mm512_fmadd_ps(dw, _mm512_maskz_loadu_ps(k, A->c + b0), corr);
         const int8_t *xp = A->q + (size_t)b0 * 32;
-        if (fmt == RT_I8) {
-            const uint8_t *p = wr + (size_t)b0 * 32;
-            if (m == 16) {
-                RT_QZ_STEP8(0, acc0); RT_QZ_STEP8(1, acc1); RT_QZ_STEP8(2, acc2); RT_QZ_STEP8(3, acc3);
-                RT_QZ_STEP8(4, acc0); RT_QZ_STEP8(5, acc1); RT_QZ_STEP8(6, acc2); RT_QZ_STEP8(7, acc3);
-            } else
-                for (int j = 0; j < m / 2; j++) RT_QZ_STEP8(j, acc0);
-        } else {
-            const uint8_t *p = wr + (size_t)b0 * 16;
-            if (m == 16) {
-                RT_QZ_STEP4(0, acc0); RT_QZ_STEP4(1, acc1); RT_QZ_STEP4(2, acc2); RT_QZ_STEP4(3, acc3);
-            } else
-                for (int j = 0; j < m / 4; j++) RT_QZ_STEP4(j, acc0);
+        for (int r = 0; r < R; r++) {
+            __m512 dw;
+            if (fmt == RT_FMT_MXFP4_)   /* 2^(e − 127), halved (the table holds values × 2): exact, subnormals included */
+                dw = _mm512_scalef_ps(_mm512_set1_ps(1.0f),
+                                      _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, er[r] + b0)), _mm512_set1_epi32(128))));
+            else
+                dw = _mm512_maskz_loadu_ps(k, sr[r] + b0);
+            __m512 sc = _mm512_mul_ps(dw, _mm512_maskz_loadu_ps(k, A->d + b0));
+            corr[r] = _mm512_fmadd_ps(dw, _mm512_maskz_loadu_ps(k, A->c + b0), corr[r]);
+            __m512 *a = acc[r];
+            if (fmt == RT_I8) {
+                const uint8_t *p = wr[r] + (size_t)b0 * 32;
+                if (m == 16) {
+                    RT_QZ_STEP8(0, a[0]); RT_QZ_STEP8(1, a[1]); RT_QZ_STEP8(2, a[2]); RT_QZ_STEP8(3, a[3]);
+                    RT_QZ_STEP8(4, a[0]); RT_QZ_STEP8(5, a[1]); RT_QZ_STEP8(6, a[2]); RT_QZ_STEP8(7, a[3]);
+                } else
+                    for (int j = 0; j < m / 2; j++) RT_QZ_STEP8(j, a[0]);
+            } else {
+                const uint8_t *p = wr[r] + (size_t)b0 * 16;
+                if (m == 16) {
+                    RT_QZ_STEP4(0, a[0]); RT_QZ_STEP4(1, a[1]); RT_QZ_STEP4(2, a[2]); RT_QZ_STEP4(3, a[3]);
+                } else
+                    for (int j = 0; j < m / 4; j++) RT_QZ_STEP4(j, a[0]);
+            }
         }
     }
 #undef RT_QZ_STEP8
 #undef RT_QZ_STEP4
-    __m512 a = _mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)), corr);
-    return _mm512_reduce_add_ps(a);
+    for (int r = 0; r < R; r++)
+        out[r] = _mm512_reduce_add_ps(_mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]), _mm512_add_ps(acc[r][2], acc[r][3])), corr[r]));
 }
 
-static float rt_qz_gemv_i8(const RtLinear *L, const RtQAct *A, const void *w, const float *s, int n, int nv) { return rt_qz_gemv(L, A, w, s, n, nv, RT_I8); }
-static float rt_qz_gemv_i4(const RtLinear *L, const RtQAct *A, const void *w, const float *s, int n, int nv) { return rt_qz_gemv(L, A, w, s, n, nv, RT_I4); }
-static float rt_qz_gemv_mx(const RtLinear *L, const RtQAct *A, const void *w, const float *s, int n, int nv) { return rt_qz_gemv(L, A, w, s, n, nv, RT_FMT_MXFP4_); }
+/* one row (R = 1) and two rows side by side (R = 2), per format */
+#define RT_QZ_GEMV_FNS(SUF, FMT)                                                                                     \
+    static void rt_qz_gemv1_##SUF(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { \
+        rt_qz_gemv(L, A, w, s, n, nv, FMT, 1, o);                                                                    \
+    }                                                                                                                \
+    static void rt_qz_gemv2_##SUF(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { \
+        rt_qz_gemv(L, A, w, s, n, nv, FMT, 2, o);                                                                    \
+    }
+RT_QZ_GEMV_FNS(i8, RT_I8)
+RT_QZ_GEMV_FNS(i4, RT_I4)
+RT_QZ_GEMV_FNS(mx, RT_FMT_MXFP4_)
+#undef RT_QZ_GEMV_FNS
+typedef void (*RtQzGemv)(const RtLinear *, const RtQAct *, const void *, const float *, const int *, int, float *);
 
 /* Pack rows n0 … n0+15 of w (rows ≥ N repeat row n0, with scale 0) into
  * P [nb][8][16] u32 and S [nb][16]: per block, the 16 rows' 32 bytes are
@@ -615,7 +636,8 @@ static inline void rt_q_row(const RtLinear *L, const RtQAct *A, const void *w, c
 #ifdef RT_Q_Z
         if (L->T == 1) {   /* activations in RT_QL_NAT (int8) / RT_QL_G4 (int4, MXFP4) */
             int nv = rt_qz_nv(L), nb = (L->K + 31) / 32;
-            float v = (fmt == RT_I8 ? rt_qz_gemv_i8 : fmt == RT_I4 ? rt_qz_gemv_i4 : rt_qz_gemv_mx)(L, A, w, scale, n, nv);
+            float v;
+            (fmt == RT_I8 ? rt_qz_gemv1_i8 : fmt == RT_I4 ? rt_qz_gemv1_i4 : rt_qz_gemv1_mx)(L, A, w, scale, &n, nv, &v);
             if (nv < nb) {
                 (fmt == RT_I8 ? rt_q_row1_i8 : fmt == RT_I4 ? rt_q_row1_i4 : rt_q_row1_mx)(L, A, w, scale, n, ti, out, nv);
                 v += out[0];
@@ -645,36 +667,58 @@ static inline void rt_q_row(const RtLinear *L, const RtQAct *A, const void *w, c
  * int8 1 thread 29.3–31.2 → 33.6–34.7 tok/s, 2 threads 50.1–53.4 → 53.7–59.4;
  * int4, whose software prefetch of the next rows no longer pointed at the row
  * read next and was dropped, 51.7–51.8 → 55.7–56.7, 2 threads 73.7–79.0 → 78.6–85.8. */
+/* With the VNNI kernels (RT_Q_Z) the two rows are read at the same time
+ * (rt_q_rows2): qwen3-0.6b decode, one thread, 4 interleaved runs: int8
+ * 34.0–34.3 → 34.7–36.0 tok/s, int4 48.3–53.0 → 53.8–56.3, MXFP4 51.4–55.2 →
+ * 57.6–59.2 (bit-identical logits). */
 static inline int rt_two_streams(int b, int e, int i) {
     int half = (e - b + 1) / 2;
     return b + (i & 1 ? half + i / 2 : i / 2);
 }
+
+#ifdef RT_Q_Z
+/* Decode: rows n[0] and n[1] side by side (rt_qz_gemv with R = 2) into out[0],
+ * out[1]; each sum exactly as rt_q_row gives it. */
+static inline void rt_q_rows2(const RtLinear *L, const RtQAct *A, const void *w, const float *scale, const int *n, float *out) {
+    int fmt = L->fmt, nv = rt_qz_nv(L), nb = (L->K + 31) / 32;
+    (fmt == RT_I8 ? rt_qz_gemv2_i8 : fmt == RT_I4 ? rt_qz_gemv2_i4 : rt_qz_gemv2_mx)(L, A, w, scale, n, nv, out);
+    if (nv < nb)
+        for (int r = 0; r < 2; r++) {
+            int ti[1] = {0};
+            float tail;
+            (fmt == RT_I8 ? rt_q_row1_i8 : fmt == RT_I4 ? rt_q_row1_i4 : rt_q_row1_mx)(L, A, w, scale, n[r], ti, &tail, nv);
+            out[r] += tail;
+        }
+}
+#endif
 
 /* Output rows [tb·TN, te·TN), all tokens, with the epilogue of rt_linear_range. */
 static void rt_linear_quant_range(void *ctx, int tb, int te) {
     const RtQJob *J = (const RtQJob *)ctx;
     const RtLinear *L = J->L;
     int TN = L->T == 1 ? 8 : RT_Q_TN;
-    float g[RT_Q_TT], u[RT_Q_TT];
+    float g[RT_Q_TT], u[RT_Q_TT] = {0};
     int nb0 = tb * TN, nb1 = te * TN < L->N ? te * TN : L->N;
+#ifdef RT_Q_Z
+    if (L->T == 1) {   /* decode: the two halves of the range read side by side (rt_two_streams' order, both at once) */
+        int half = (nb1 - nb0 + 1) / 2;
+        for (int i = 0; i < half; i++) {
+            int n[2] = {nb0 + i, nb0 + half + i < nb1 ? nb0 + half + i : nb0 + i};
+            rt_q_rows2(L, J->A, L->w, L->scale, n, g);
+            if (L->w_up) rt_q_rows2(L, J->A, L->w_up, L->scale_up, n, u);
+            rt_linear_out(L, 0, n[0], g[0], u[0]);
+            if (nb0 + half + i < nb1) rt_linear_out(L, 0, n[1], g[1], u[1]);
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < nb1 - nb0; i++) {
         int n = L->T == 1 ? rt_two_streams(nb0, nb1, i) : nb0 + i;   /* decode: two streams (rt_two_streams) */
         for (int t0 = 0; t0 < L->T; t0 += RT_Q_TT) {
             int tt = L->T - t0 < RT_Q_TT ? L->T - t0 : RT_Q_TT;
             rt_q_row(L, J->A, L->w, L->scale, n, t0, tt, g);
             if (L->w_up) rt_q_row(L, J->A, L->w_up, L->scale_up, n, t0, tt, u);
-            for (int t = 0; t < tt; t++) {
-                size_t at = (size_t)(t0 + t) * L->N + n;
-                float v = g[t];
-                if (L->b) v = v + L->b[n];
-                if (L->w_up) {
-                    float up = u[t];
-                    if (L->b_up) up = up + L->b_up[n];
-                    v = (L->act == RT_ACT_GELU_TANH ? rt_gelu_tanh(v) : rt_silu(v)) * up;
-                }
-                if (L->res) v = L->res[at] + v;
-                L->y[at] = v;
-            }
+            for (int t = 0; t < tt; t++) rt_linear_out(L, t0 + t, n, g[t], L->w_up ? u[t] : 0.0f);
         }
     }
 }
