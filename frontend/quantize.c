@@ -32,12 +32,12 @@
  * quantised from the embedding, which stays as stored (tie_word_embeddings: false).
  *
  * What is quantised: the 2-D ".weight" matrices of the decoder (attention and
- * MLA projections, dense and routed/shared expert FFNs, an untied lm_head for
+ * MLA projections, kv_b_proj included, dense and routed/shared expert FFNs, an untied lm_head for
  * int8/int4/mxfp4), and stacked 3-D experts (gpt-oss, Llama 4: [E, in, out],
  * written per expert output-major, [E, out, in], as the 2-D layouts above;
  * mxfp4 in gpt-oss's _blocks/_scales).  Kept: embeddings, norms, biases,
- * routers (mlp.gate, router), kv_b_proj (int formats: MLA reads it row by
- * row), fused c_attn, the MTP embed/head, and with fp8 the lm_head
+ * routers (mlp.gate, router), fused c_attn, the MTP embed/head, and with fp8
+ * the lm_head
  * (DeepSeek's layout).  Kept matrices are written in one float format (the
  * checkpoint's own when it has one; bf16 for fp8, as DeepSeek stores them).
  */
@@ -143,7 +143,6 @@ static int wants_quant(const StTensor *t, const char *const *keep, int n_keep, i
     if (ends_with(n, "mlp.gate.weight") || strstr(n, ".router.") || strstr(n, "shared_expert_gate")) return 0;
     if (strstr(n, "norm")) return 0;
     if (strstr(n, "c_attn")) return 0;
-    if (strstr(n, "kv_b_proj") && g_fmt != QF_FP8) return 0;
     return 1;
 }
 

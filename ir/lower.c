@@ -654,9 +654,9 @@ int lower_model(const ModelSpec *s, Graph *g) {
             w->fmt = WFMT_BF16;
         }
     /* archc quantize checkpoints (frontend/quantize.c decides the same by tensor name):
-     * every 2-D projection quantised (and the stacked experts: stacked_matrix); the
-     * embedding, routers, kv_b_proj (read row by row by MLA), Qwen-1's fused c_attn
-     * (row views) and the MTP embedding/head stay in the kept float format */
+     * every 2-D projection quantised, MLA's kv_b_proj included (and the stacked
+     * experts: stacked_matrix); the embedding, routers, Qwen-1's fused c_attn (row
+     * views) and the MTP embedding/head stay in the kept float format */
     if (s->weights.format == WFMT_I8 || s->weights.format == WFMT_I4 || s->weights.format == WFMT_MXFP4_DENSE)
         for (int i = 0; i < g->n_weights; i++) {
             Weight *w = &g->weights[i];
@@ -673,7 +673,7 @@ int lower_model(const ModelSpec *s, Graph *g) {
                 w->fmt = s->weights.format == WFMT_MXFP4_DENSE ? WFMT_MXFP4 : s->weights.format;
                 continue;
             }
-            if (keep || w->ndim != 2 || r == WR_EMBED || r == WR_ROUTER || r == WR_KV_B_PROJ || r == WR_C_ATTN || r == WR_MTP_EMBED ||
+            if (keep || w->ndim != 2 || r == WR_EMBED || r == WR_ROUTER || r == WR_C_ATTN || r == WR_MTP_EMBED ||
                 r == WR_MTP_HEAD || (r == WR_LM_HEAD && w->alias >= 0) || w->alias >= 0 || w->view_offset) {
                 w->fmt = s->weights.kept;
                 continue;

@@ -1798,8 +1798,13 @@ typedef struct RtMla {
     float *q_lat, *o_lat;  /* internal, absorbed: [T][heads][r]                  */
 } RtMla;
 
-/* One kv_b row as f32: the row itself for f32 weights, else converted into buf. */
+/* One kv_b row as f32: the row itself for f32 weights, else converted into buf
+ * (fp8: times its block multiplier; int8/int4/MXFP4: decoded by rt_q_row_to_f32). */
 static inline const float *rt_mla_row(const RtMla *A, int row, float *buf) {
+    if (rt_fmt_quant(A->fmt)) {
+        rt_q_row_to_f32(A->kv_b, A->w_scale, A->fmt, A->r, row, buf);
+        return buf;
+    }
     const char *w = (const char *)A->kv_b + (size_t)row * A->r * rt_wsize(A->fmt);
     if (A->fmt == RT_F32) return (const float *)w;
     rt_row_to_f32(w, A->fmt, A->r, buf);

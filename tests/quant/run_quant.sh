@@ -12,7 +12,9 @@
 #      (regression bounds, docs/quantize.md)
 #   4. (fp8 excepted; numpy needed) the kernels: the f32 model on the decoded
 #      weights differs from the quantised model only by the kernels' int8
-#      activations: mean KL <= 1e-2 (measured <= 2.7e-3; a layout or kernel bug gives > 0.1)
+#      activations: mean KL <= 1e-2 (measured <= 2.7e-3; a layout or kernel bug gives > 0.1),
+#      on the prompt rows and on 4 greedy decode steps (compared up to the first
+#      step whose input token differs)
 # ARCHC_QUANTIZE_FLAGS (e.g. --quantize-embeddings) are passed to archc quantize.
 set -euo pipefail
 ARCHC=$1; COMPARE=$2; FX=$3; FMT=$4; WORK=$5; KL=$6; TOP1=$7; shift 7
@@ -42,4 +44,14 @@ if [ $NUMPY = 1 ] && [ "$FMT" != fp8 ]; then
   "$WORK/f32" --weights "$WORK/deq" --tokens "$PROMPT" -n 8 --logits "$WORK/deq.bin" --threads 2 > /dev/null
   echo "kernels against the f32 model on the decoded weights:"
   "$COMPARE" --kl "$WORK/deq.bin" "$WORK/logits.bin" "$V" 1e-2
+  # the same for 4 greedy steps (the decode GEMVs, MLA's absorbed decode): the
+  # logits each token was drawn from, up to the first step whose inputs differ
+  "$WORK/m" --weights "$WORK/q" --tokens "$PROMPT" -n 4 --decode-logits "$WORK/dec.bin" --print-ids --threads 2 > "$WORK/dec_ids.txt"
+  "$WORK/f32" --weights "$WORK/deq" --tokens "$PROMPT" -n 4 --decode-logits "$WORK/deqdec.bin" --print-ids --threads 2 > "$WORK/deqdec_ids.txt"
+  IFS=, read -ra QI < <(head -1 "$WORK/dec_ids.txt"); IFS=, read -ra DI < <(head -1 "$WORK/deqdec_ids.txt")
+  ROWS=1
+  while [ $ROWS -lt 4 ] && [ "${QI[$((ROWS - 1))]:-}" = "${DI[$((ROWS - 1))]:-x}" ]; do ROWS=$((ROWS + 1)); done
+  head -c $((ROWS * V * 4)) "$WORK/dec.bin" > "$WORK/dec.cut"; head -c $((ROWS * V * 4)) "$WORK/deqdec.bin" > "$WORK/deqdec.cut"
+  echo "decode steps against the f32 model on the decoded weights ($ROWS of 4 with the same inputs):"
+  "$COMPARE" --kl "$WORK/deqdec.cut" "$WORK/dec.cut" "$V" 1e-2
 fi
