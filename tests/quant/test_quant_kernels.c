@@ -74,7 +74,8 @@ static void qact(const float *x, int K, float *xq) {
 int main(void) {
     /* decode (T = 1): whole groups of 16 blocks, a partial group and tail blocks, a partial last block */
     static const int shapes[][3] = {{1, 64, 8},   {1, 96, 13},  {1, 48, 9},   {1, 1024, 20}, {1, 736, 9},
-                                    {1, 1000, 5}, {5, 64, 16},  {7, 80, 11},  {3, 1024, 40}, {9, 33, 3}};
+                                    {1, 1000, 5}, {5, 64, 16},  {7, 80, 11},  {3, 1024, 40}, {9, 33, 3},
+                                    {5, 80, 96},  {10, 80, 96}, {12, 80, 33}, {3, 112, 40}};
     int fails = 0;
     rt_threads_init(2);
     for (int fi = 0; fi < 3; fi++) {
