@@ -387,97 +387,16 @@ RT_DEFINE_TILE_BF16_EO(rt_tile_bf16_eo, RT_TT, RT_TN)   /* decode: rt_gemv_rows_
 
 #if defined(__AVX512F__)
 /*
- * Decode GEMV on AVX-512, row after row: the 8 rows of a decode tile are read
- * one at a time, each from start to end with four accumulators, so memory sees
- * one sequential stream (the hardware prefetcher's best case) where the 1 × 8
- * tiles above interleave 8 rows and prefetch the next tile by hand.  x stays in
- * L1.  One Zen 4 core, 48 bf16 matrices 3072 × 1024 out of cache, GB/s of
- * weights, tiles vs rows: exact bf16 18.5–20.8 vs 23.6–24.9, bf16 pairs
- * (--precision=bf16) 19.7–20.6 vs 22.0–24.5.
- */
-#define RT_GEMV_ROWS 1
-static inline void rt_gemv_rows_f32(const float *x, const float *const *wr, int K, float out[8]) {
-    for (int r = 0; r < 8; r++) {
-        const float *w = wr[r];
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        int k = 0;
-        for (; k + 64 <= K; k += 64) {
-            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), _mm512_loadu_ps(w + k), a0);
-            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 16), _mm512_loadu_ps(w + k + 16), a1);
-            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 32), _mm512_loadu_ps(w + k + 32), a2);
-            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 48), _mm512_loadu_ps(w + k + 48), a3);
-        }
-        for (; k + 16 <= K; k += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), _mm512_loadu_ps(w + k), a0);
-        float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-        for (; k < K; k++) sum += x[k] * w[k];
-        out[r] = sum;
-    }
-}
-/* bf16 rows: x de-interleaved per 32 as for the tiles (xp), the weights
- * widened with a shift (even elements) and a mask (odd ones). */
-static inline void rt_gemv_rows_bf16(const float *x, const float *xp, const uint16_t *const *wr, int K, float out[8]) {
-    const __m512i hi_mask = _mm512_set1_epi32((int)0xFFFF0000u);
-    for (int r = 0; r < 8; r++) {
-        const uint16_t *w = wr[r];
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        int k = 0;
-        for (; k + 64 <= K; k += 64) {
-            __m512i v0 = _mm512_loadu_si512((const void *)(w + k)), v1 = _mm512_loadu_si512((const void *)(w + k + 32));
-            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xp + k), _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), a0);
-            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(xp + k + 16), _mm512_castsi512_ps(_mm512_and_si512(v0, hi_mask)), a1);
-            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(xp + k + 32), _mm512_castsi512_ps(_mm512_slli_epi32(v1, 16)), a2);
-            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(xp + k + 48), _mm512_castsi512_ps(_mm512_and_si512(v1, hi_mask)), a3);
-        }
-        for (; k + 32 <= K; k += 32) {
-            __m512i v0 = _mm512_loadu_si512((const void *)(w + k));
-            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xp + k), _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), a0);
-            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(xp + k + 16), _mm512_castsi512_ps(_mm512_and_si512(v0, hi_mask)), a1);
-        }
-        float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-        for (; k < K; k++) sum += x[k] * rt_bf16(w[k]);
-        out[r] = sum;
-    }
-}
-#endif
-
-#if defined(__AVX512F__) && defined(__AVX512BF16__)
-/* --precision=bf16 decode: x rounded to bf16 once per call (pairs, as the
- * prefill GEMM takes them) and vdpbf16ps straight on 32 stored weights per
- * load — one load and one instruction per 64 bytes of a row, where the exact
- * kernel needs a shift, a mask and two FMAs. */
-static inline void rt_gemv_tile_dp(const uint32_t *xb, const uint16_t *const *wr, int K, float out[8]) {
-    for (int r = 0; r < 8; r++) {   /* row after row, as rt_gemv_rows_f32 */
-        const uint16_t *w = wr[r];
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        int k = 0;
-#define RT_DP_STEP(acc, o) acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512((const void *)(xb + (k + (o)) / 2)), \
-                                                  (__m512bh)_mm512_loadu_si512((const void *)(w + k + (o))))
-        for (; k + 128 <= K; k += 128) {
-            RT_DP_STEP(a0, 0);
-            RT_DP_STEP(a1, 32);
-            RT_DP_STEP(a2, 64);
-            RT_DP_STEP(a3, 96);
-        }
-        for (; k + 32 <= K; k += 32) RT_DP_STEP(a0, 0);
-#undef RT_DP_STEP
-        float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-        for (; k < K; k++) sum += rt_bf16(((const uint16_t *)xb)[k]) * rt_bf16(w[k]);
-        out[r] = sum;
-    }
-}
-#endif
-
-#if defined(__AVX512F__)
-/*
- * Decode GEMV, S rows side by side.  The kernels above read a tile's 8 rows one
- * after another: one sequential stream per thread, which the prefetchers follow
+ * Decode GEMV, S rows side by side.  With S = 1 (rt_gemv_rows_bf16,
+ * rt_gemv_tile_dp below) a tile's 8 rows are read one after another: one
+ * sequential stream per thread, which the prefetchers follow
  * but which leaves memory-level parallelism unused — one Zen 4 core reached
  * 21–26 GB/s of a 31–35 GB/s read ceiling with it, two cores 31–35 of 54–66.
  * Here a thread's rows are cut into S equal parts and row i of every part is
  * read at the same time, so memory sees S long sequential streams (a part's
  * rows are contiguous).  Each row keeps exactly the arithmetic of the one-row
- * kernels (the same four accumulators, steps, tail and sum order), so the
- * results are bit-identical to them; only the order of memory reads changes.
+ * kernel (the same four accumulators, steps, tail and sum order), so the
+ * results are bit-identical to it; only the order of memory reads changes.
  * RT_GEMV_STREAMS picks S (2 or 4; 1 keeps the tiles).
  */
 #ifndef RT_GEMV_STREAMS
@@ -512,6 +431,7 @@ static inline void rt_gemv_tile_dp(const uint32_t *xb, const uint16_t *const *wr
             out[s] = sum;                                                                                 \
         }                                                                                                 \
     }
+RT_DEFINE_GEMV_STREAMS(1)
 RT_DEFINE_GEMV_STREAMS(2)
 RT_DEFINE_GEMV_STREAMS(4)
 #if defined(__AVX512BF16__)
@@ -545,9 +465,55 @@ RT_DEFINE_GEMV_STREAMS(4)
             out[s] = sum;                                                                                 \
         }                                                                                                 \
     }
+RT_DEFINE_GEMV_STREAMS_DP(1)
 RT_DEFINE_GEMV_STREAMS_DP(2)
 RT_DEFINE_GEMV_STREAMS_DP(4)
 #endif
+#endif
+
+#if defined(__AVX512F__)
+/*
+ * Decode GEMV on AVX-512, row after row: the 8 rows of a decode tile are read
+ * one at a time, each from start to end with four accumulators, so memory sees
+ * one sequential stream (the hardware prefetcher's best case) where the 1 × 8
+ * tiles above interleave 8 rows and prefetch the next tile by hand.  x stays in
+ * L1.  One Zen 4 core, 48 bf16 matrices 3072 × 1024 out of cache, GB/s of
+ * weights, tiles vs rows: exact bf16 18.5–20.8 vs 23.6–24.9, bf16 pairs
+ * (--precision=bf16) 19.7–20.6 vs 22.0–24.5.
+ */
+#define RT_GEMV_ROWS 1
+static inline void rt_gemv_rows_f32(const float *x, const float *const *wr, int K, float out[8]) {
+    for (int r = 0; r < 8; r++) {
+        const float *w = wr[r];
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int k = 0;
+        for (; k + 64 <= K; k += 64) {
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), _mm512_loadu_ps(w + k), a0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 16), _mm512_loadu_ps(w + k + 16), a1);
+            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 32), _mm512_loadu_ps(w + k + 32), a2);
+            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 48), _mm512_loadu_ps(w + k + 48), a3);
+        }
+        for (; k + 16 <= K; k += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), _mm512_loadu_ps(w + k), a0);
+        float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+        for (; k < K; k++) sum += x[k] * w[k];
+        out[r] = sum;
+    }
+}
+/* bf16 rows: x de-interleaved per 32 as for the tiles (xp), the weights
+ * widened with a shift (even elements) and a mask (odd ones). */
+static inline void rt_gemv_rows_bf16(const float *x, const float *xp, const uint16_t *const *wr, int K, float out[8]) {
+    for (int r = 0; r < 8; r++) rt_gemv_streams1_bf16(x, xp, wr + r, K, out + r);
+}
+#endif
+
+#if defined(__AVX512F__) && defined(__AVX512BF16__)
+/* --precision=bf16 decode: x rounded to bf16 once per call (pairs, as the
+ * prefill GEMM takes them) and vdpbf16ps straight on 32 stored weights per
+ * load — one load and one instruction per 64 bytes of a row, where the exact
+ * kernel needs a shift, a mask and two FMAs. */
+static inline void rt_gemv_tile_dp(const uint32_t *xb, const uint16_t *const *wr, int K, float out[8]) {
+    for (int r = 0; r < 8; r++) rt_gemv_streams1_dp(xb, wr + r, K, out + r);   /* row after row, as rt_gemv_rows_f32 */
+}
 #endif
 
 /* ── linear layers ─────────────────────────────────────────────────────────── */
