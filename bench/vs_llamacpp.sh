@@ -22,8 +22,9 @@
 #      One `llama-bench -p 128 -n 64 -r 1` per repetition runs both tests, each
 #      on a fresh context after its own warm-up run (the same as -p 128 -n 0
 #      and -p 0 -n 64 separately).  archc runs as two fresh processes (prefill,
-#      decode) with no warm-up: its prefill includes the first touch of the
-#      mmap'ed weights.
+#      decode), each with --warmup: the same prefill (and one decode step)
+#      once untimed first, as llama-bench does, so neither side's timing
+#      includes the first touch of its activation and scratch memory.
 #   4. prints the table (tok/s and archc/llama.cpp ratios), the CPU, the
 #      machine's ceilings (bench_ceilings, before and after; the higher counts)
 #      and a same-model check: archc's and llama.cpp's last-position logits on
@@ -246,9 +247,9 @@ for m in $MODELS; do
       for rep in $(seq 1 "$REPS"); do
         say "== $n $d threads=$t rep $rep"
         if [ $have_archc = 1 ]; then
-          l=$("$WORK/archc-$n-$d" --weights "$W" --tokens "$PROMPT" -n 1 --bench --threads "$t" $(archc_flags "$d") 2>/dev/null | grep '^bench ' || true)
+          l=$("$WORK/archc-$n-$d" --weights "$W" --tokens "$PROMPT" -n 1 --bench --warmup --threads "$t" $(archc_flags "$d") 2>/dev/null | grep '^bench ' || true)
           apf=$(max "$apf" "$(field prefill_tok_s "$l")")
-          l=$("$WORK/archc-$n-$d" --weights "$W" --tokens 1000 -n $((TG + 1)) --bench --threads "$t" $(archc_flags "$d") 2>/dev/null | grep '^bench ' || true)
+          l=$("$WORK/archc-$n-$d" --weights "$W" --tokens 1000 -n $((TG + 1)) --bench --warmup --threads "$t" $(archc_flags "$d") 2>/dev/null | grep '^bench ' || true)
           adc=$(max "$adc" "$(field decode_tok_s "$l")")
         fi
         if [ $have_llama = 1 ]; then

@@ -3,7 +3,7 @@
  *
  *   ./model --weights PATH [--prompt TEXT | --tokens 1,2,3] [-n N]
  *           [--temp X --top-p X --seed S] [--threads N] [--precision f32|bf16] [--mmap]
- *           [--logits FILE] [--decode-logits FILE] [--print-ids] [--bench]
+ *           [--logits FILE] [--decode-logits FILE] [--print-ids] [--bench [--warmup]]
  *
  * Flow: parse arguments → open the checkpoint and bind every weight the model
  * declares (first mismatch reported by tensor name) → tokenizer (for --prompt
@@ -30,7 +30,7 @@
 
 typedef struct Args {
     const char *weights, *prompt, *tokens, *logits_path, *decode_logits_path;
-    int n, threads, print_ids, bench, mtp;
+    int n, threads, print_ids, bench, warmup, mtp;
     int chat, slide, n_given, nvars;           /* --chat (runtime/chat.c) */
     const char *system, *chat_template;
     const char **vars;
@@ -59,6 +59,8 @@ static void usage(FILE *f, const RtModel *m) {
             "  --decode-logits FILE  write the float32 logits each generated token was drawn from, [n][vocab]\n"
             "  --print-ids      print the generated ids as one comma-separated line\n"
             "  --bench          print a line with prefill and decode tokens/s\n"
+            "  --warmup         before the timed prefill and decode, run each once untimed (as llama-bench does):\n"
+            "                   first-touch page faults of activations and scratch are not counted\n"
             "  --mtp            greedy self-speculative decoding with the model's multi-token-prediction\n"
             "                   module (DeepSeek-V3, GLM-4.5): same tokens, fewer main-model steps\n"
             "  --chat           interactive chat in the checkpoint's chat template (turns from stdin, line by line;\n"
@@ -106,6 +108,7 @@ static int parse_args(int argc, char **argv, const RtModel *m, Args *a) {
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) { usage(stdout, m); exit(0); }
         if (!strcmp(f, "--print-ids")) { a->print_ids = 1; continue; }
         if (!strcmp(f, "--bench")) { a->bench = 1; continue; }
+        if (!strcmp(f, "--warmup")) { a->warmup = 1; continue; }
         if (!strcmp(f, "--mtp")) { a->mtp = 1; continue; }
         if (!strcmp(f, "--mmap")) { st_load_mode = ST_LOAD_MMAP; continue; }
         if (!strcmp(f, "--chat")) { a->chat = 1; continue; }
@@ -416,6 +419,14 @@ int rt_main(int argc, char **argv, const RtModel *m) {
 
     if (tok) {
         for (int i = 0; i < T; i++) print_piece(tok, prompt[i]);
+    }
+    if (a.warmup) {   /* the same prefill, untimed: every later call rewrites the cache rows it wrote */
+        m->forward(prompt, T, 0, logits, a.logits_path != NULL, hidden);
+        if (a.n > 1) {  /* and one decode step at position T, which the first timed step rewrites */
+            float *scratch = rt_alloc(sizeof(float) * V);
+            m->forward(&prompt[T - 1], 1, T, scratch, 0, NULL);
+            rt_free(scratch);
+        }
     }
     double t0 = rt_now();
     m->forward(prompt, T, 0, logits, a.logits_path != NULL, hidden);

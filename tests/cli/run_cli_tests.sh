@@ -37,6 +37,10 @@ cmp -s "$WORK/a.txt" "$WORK/b.txt" && ok "greedy is deterministic" || bad "greed
 [ "$(stat -c %s "$WORK/l.bin")" -eq $((4 * 1024 * 4)) ] && ok "--logits writes [T][vocab] float32" || bad "--logits size"
 "$M" --weights "$CK" --tokens 5,6,7,8 -n 4 --bench 2>/dev/null | grep -qE '^bench prefill_tokens=4 prefill_tok_s=[0-9.]+ decode_tokens=3 decode_tok_s=[0-9.]+ threads=[0-9]+$' \
   && ok "--bench line format" || bad "--bench line format"
+"$M" --weights "$CK" --tokens 5,6,7,8 -n 5 --logits "$WORK/w0.l" --decode-logits "$WORK/w0.d" --print-ids > "$WORK/w0.txt" 2>/dev/null
+"$M" --weights "$CK" --tokens 5,6,7,8 -n 5 --logits "$WORK/w1.l" --decode-logits "$WORK/w1.d" --print-ids --bench --warmup > "$WORK/w1.txt" 2>/dev/null
+cmp -s "$WORK/w0.l" "$WORK/w1.l" && cmp -s "$WORK/w0.d" "$WORK/w1.d" && [ "$(grep -E "^[0-9]+(,[0-9]+)*$" "$WORK/w0.txt")" = "$(grep -E "^[0-9]+(,[0-9]+)*$" "$WORK/w1.txt")" ] \
+  && ok "--warmup leaves logits and ids unchanged" || bad "--warmup changes the result"
 "$M" --weights "$CK" --tokens 5,6,7 -n 8 --temp 0.9 --top-p 0.9 --seed 3 --print-ids > "$WORK/s1" 2>/dev/null
 "$M" --weights "$CK" --tokens 5,6,7 -n 8 --temp 0.9 --top-p 0.9 --seed 3 --print-ids > "$WORK/s2" 2>/dev/null
 "$M" --weights "$CK" --tokens 5,6,7 -n 8 --temp 0.9 --top-p 0.9 --seed 4 --print-ids > "$WORK/s3" 2>/dev/null
