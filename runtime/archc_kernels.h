@@ -1368,7 +1368,7 @@ static inline void rt_moe_route(const RtMoe *M, float *l, int *sel, float *wt) {
 #define RT_FEW_BLOCK 24
 #define RT_FEW_MAXT 8
 #define RT_DEFINE_FEW_F32(NAME, NT, R)                                                                  \
-    static void NAME(const float *x, int K, const float *const *wr, float *out, int ldo, int nr, int pf) { \
+    static void NAME(const float *x, int ldx, int K, const float *const *wr, float *out, int ldo, int nr, int pf) { \
         __m512 acc[NT][R];                                                                              \
         RT_UNROLL for (int t = 0; t < NT; t++)                                                                    \
             RT_UNROLL for (int r = 0; r < R; r++) acc[t][r] = _mm512_setzero_ps();                                \
@@ -1377,7 +1377,7 @@ static inline void rt_moe_route(const RtMoe *M, float *l, int *sel, float *wt) {
             if (pf) RT_PREFETCH_NEXT_TILE(float, wr, R, K, k, 16);                                      \
             RT_UNROLL for (int r = 0; r < R; r++) w[r] = _mm512_loadu_ps(wr[r] + k);                              \
             RT_UNROLL for (int t = 0; t < NT; t++) {                                                              \
-                __m512 xv = _mm512_loadu_ps(x + (size_t)t * K + k);                                     \
+                __m512 xv = _mm512_loadu_ps(x + (size_t)t * ldx + k);                                     \
                 RT_UNROLL for (int r = 0; r < R; r++) acc[t][r] = _mm512_fmadd_ps(xv, w[r], acc[t][r]);           \
             }                                                                                           \
         }                                                                                               \
@@ -1385,7 +1385,7 @@ static inline void rt_moe_route(const RtMoe *M, float *l, int *sel, float *wt) {
             RT_UNROLL for (int r = 0; r < R; r++) if (r < nr) out[(size_t)t * ldo + r] = _mm512_reduce_add_ps(acc[t][r]);    \
     }
 #define RT_DEFINE_FEW_BF16(NAME, NT, R)                                                                 \
-    static void NAME(const float *xp, int K, const uint16_t *const *wr, float *out, int ldo, int nr, int pf) { \
+    static void NAME(const float *xp, int ldx, int K, const uint16_t *const *wr, float *out, int ldo, int nr, int pf) { \
         const __m512i hi_mask = _mm512_set1_epi32((int)0xFFFF0000u);                                    \
         __m512 acc[NT][R];                                                                              \
         RT_UNROLL for (int t = 0; t < NT; t++)                                                                    \
@@ -1399,7 +1399,7 @@ static inline void rt_moe_route(const RtMoe *M, float *l, int *sel, float *wt) {
                 wo[r] = _mm512_castsi512_ps(_mm512_and_si512(v, hi_mask));                              \
             }                                                                                           \
             RT_UNROLL for (int t = 0; t < NT; t++) {                                                              \
-                __m512 xe = _mm512_loadu_ps(xp + (size_t)t * K + k), xo = _mm512_loadu_ps(xp + (size_t)t * K + k + 16); \
+                __m512 xe = _mm512_loadu_ps(xp + (size_t)t * ldx + k), xo = _mm512_loadu_ps(xp + (size_t)t * ldx + k + 16); \
                 RT_UNROLL for (int r = 0; r < R; r++) acc[t][r] = _mm512_fmadd_ps(xo, wo[r], _mm512_fmadd_ps(xe, we[r], acc[t][r])); \
             }                                                                                           \
         }                                                                                               \
@@ -1423,8 +1423,8 @@ RT_DEFINE_FEW_BF16(rt_few_bf16_3, 3, 4)
 RT_DEFINE_FEW_BF16(rt_few_bf16_2, 2, 6)
 RT_DEFINE_FEW_BF16(rt_few_bf16_1, 1, 8)
 /* the kernel for nt tokens (1 … RT_FEW_MAXT), per mode */
-typedef void (*RtFewF32)(const float *, int, const float *const *, float *, int, int, int);
-typedef void (*RtFewBf16)(const float *, int, const uint16_t *const *, float *, int, int, int);
+typedef void (*RtFewF32)(const float *, int, int, const float *const *, float *, int, int, int);
+typedef void (*RtFewBf16)(const float *, int, int, const uint16_t *const *, float *, int, int, int);
 static const RtFewF32 rt_few_f32[9] = {rt_few_f32_1, rt_few_f32_1, rt_few_f32_2, rt_few_f32_3, rt_few_f32_4,
                                        rt_few_f32_5, rt_few_f32_6, rt_few_f32_7, rt_few_f32_8};
 static const RtFewBf16 rt_few_bf16[9] = {rt_few_bf16_1, rt_few_bf16_1, rt_few_bf16_2, rt_few_bf16_3, rt_few_bf16_4,
@@ -1433,8 +1433,7 @@ static const int rt_few_r_f32[9] = {0, 8, 8, 6, 6, 4, 4, 3, 3};
 static const int rt_few_r_bf16[9] = {0, 8, 6, 4, 4, 4, 3, 3, 2};
 #ifdef RT_HAVE_BF16_DOT
 #define RT_DEFINE_FEW_DP(NAME, NT, R)                                                                   \
-    static void NAME(const uint32_t *xb, int K, const uint16_t *const *wr, float *out, int ldo, int nr, int pf) { \
-        int KP = K / 2;                                                                                 \
+    static void NAME(const uint32_t *xb, int ldx, int K, const uint16_t *const *wr, float *out, int ldo, int nr, int pf) { \
         __m512 acc[NT][R];                                                                              \
         RT_UNROLL for (int t = 0; t < NT; t++)                                                                    \
             RT_UNROLL for (int r = 0; r < R; r++) acc[t][r] = _mm512_setzero_ps();                                \
@@ -1443,7 +1442,7 @@ static const int rt_few_r_bf16[9] = {0, 8, 6, 4, 4, 4, 3, 3, 2};
             if (pf) RT_PREFETCH_NEXT_TILE(uint16_t, wr, R, K, k, 32);                                   \
             RT_UNROLL for (int r = 0; r < R; r++) w[r] = (__m512bh)_mm512_loadu_si512((const void *)(wr[r] + k)); \
             RT_UNROLL for (int t = 0; t < NT; t++) {                                                              \
-                __m512bh xv = (__m512bh)_mm512_loadu_si512((const void *)(xb + (size_t)t * KP + k / 2)); \
+                __m512bh xv = (__m512bh)_mm512_loadu_si512((const void *)(xb + (size_t)t * ldx + k / 2)); \
                 RT_UNROLL for (int r = 0; r < R; r++) acc[t][r] = _mm512_dpbf16_ps(acc[t][r], xv, w[r]);          \
             }                                                                                           \
         }                                                                                               \
@@ -1458,17 +1457,20 @@ RT_DEFINE_FEW_DP(rt_few_dp_4, 4, 6)
 RT_DEFINE_FEW_DP(rt_few_dp_3, 3, 6)
 RT_DEFINE_FEW_DP(rt_few_dp_2, 2, 8)
 RT_DEFINE_FEW_DP(rt_few_dp_1, 1, 8)
-typedef void (*RtFewDp)(const uint32_t *, int, const uint16_t *const *, float *, int, int, int);
+typedef void (*RtFewDp)(const uint32_t *, int, int, const uint16_t *const *, float *, int, int, int);
 static const RtFewDp rt_few_dp[9] = {rt_few_dp_1, rt_few_dp_1, rt_few_dp_2, rt_few_dp_3, rt_few_dp_4,
                                      rt_few_dp_5, rt_few_dp_6, rt_few_dp_7, rt_few_dp_8};
 #endif
 
 /* out[t][n] (row stride ldo) = x[t] · W[n] for t < T, n < N, on one thread.
- * mode 0: f32 weights, xin = x [T][K]; 1: bf16, xin = x de-interleaved
- * (rt_bf16_permute_x); 2: bf16 with vdpbf16ps, xin = bf16 pairs [T][K/2]. */
-static void rt_rows_few(const void *xin, int T, const void *w, int mode, int K, int N, float *out, int ldo) {
+ * mode 0: f32 weights, xin = x [T][ldx floats]; 1: bf16, xin = x
+ * de-interleaved (rt_bf16_permute_x), [T][ldx floats]; 2: bf16 with vdpbf16ps,
+ * xin = bf16 pairs [T][ldx pairs].  ldx should not be a multiple of 1 KB: the
+ * 8 rows of x read at each step would then share one L1 set (see
+ * rt_few_stride). */
+static void rt_rows_few(const void *xin, int ldx, int T, const void *w, int mode, int K, int N, float *out, int ldo) {
     const int *rt = mode == 0 || mode == 2 ? rt_few_r_f32 : rt_few_r_bf16;
-    size_t ws = mode == 0 ? 4 : 2, xs = mode == 2 ? (size_t)K * 2 : (size_t)K * 4;
+    size_t ws = mode == 0 ? 4 : 2, xs = (size_t)ldx * 4;
     for (int b0 = 0; b0 < N; b0 += RT_FEW_BLOCK) {
         for (int t0 = 0; t0 < T; t0 += RT_FEW_MAXT) {
             int nt = T - t0 < RT_FEW_MAXT ? T - t0 : RT_FEW_MAXT, R = rt[nt];
@@ -1478,34 +1480,44 @@ static void rt_rows_few(const void *xin, int T, const void *w, int mode, int K, 
                 for (int r = 0; r < R; r++) wr[r] = (const char *)w + (size_t)(n0 + r < N ? n0 + r : N - 1) * K * ws;
                 int nr = N - n0 < R ? N - n0 : R, pf = t0 == 0;
                 float *o = out + (size_t)t0 * ldo + n0;
-                if (mode == 0) rt_few_f32[nt]((const float *)xt, K, (const float *const *)wr, o, ldo, nr, pf);
-                else if (mode == 1) rt_few_bf16[nt]((const float *)xt, K, (const uint16_t *const *)wr, o, ldo, nr, pf);
+                if (mode == 0) rt_few_f32[nt]((const float *)xt, ldx, K, (const float *const *)wr, o, ldo, nr, pf);
+                else if (mode == 1) rt_few_bf16[nt]((const float *)xt, ldx, K, (const uint16_t *const *)wr, o, ldo, nr, pf);
 #ifdef RT_HAVE_BF16_DOT
-                else rt_few_dp[nt]((const uint32_t *)xt, K, (const uint16_t *const *)wr, o, ldo, nr, pf);
+                else rt_few_dp[nt]((const uint32_t *)xt, ldx, K, (const uint16_t *const *)wr, o, ldo, nr, pf);
 #endif
             }
         }
     }
 }
+
+/* The row stride (in 4-byte elements) for n elements of x in rt_rows_few: n
+ * rounded up to 16, plus 16 when that is a multiple of 256 (1 KB).  A row of
+ * K = 2048 floats is 8 KB, and eight such rows read at the same k all fall in
+ * one set of the 8-way L1 (32 KB, 64 sets), together with the weight rows:
+ * measured on Zen 4, K = 2048, 8 tokens, out of cache, ... */
+static inline int rt_few_stride(int n) {
+    int s = (n + 15) / 16 * 16;
+    return s % 256 == 0 ? s + 16 : s;
+}
 #endif
 
 /* Experts with more tokens than this take rt_linear (the packed GEMM), per
  * mode (f32, bf16, bf16 pairs).  Measured on one Zen 4 core, K = 2048,
- * N = 768, 16 experts out of cache, GFLOP/s few-token kernel vs rt_linear:
- * f32 n=8 32 vs 26, n=32 34 vs 35, n=128 35 vs 44; bf16 n=8 51 vs 33,
- * n=128 58 vs 46 (widening once per 8 tokens beats the pack); bf16 pairs
- * n=8 65 vs 33, n=48 71 vs 68, n=128 74 vs 77.  End to end (qwen3-30b-a3b, 2
- * layers, f32, one thread, best of 4 interleaved) the f32 limit 32 cost prefill
- * 2% against the old code and 11 (below RT_GEMM_MIN_T) gained 4%: 225.6 / 230.7
- * / 240.6 tok/s. */
+ * N = 768, 32 experts out of cache, x rows rt_few_stride apart, GFLOP/s
+ * few-token kernel vs rt_linear: f32 n=8 78 vs 39, n=16 85 vs 44, n=32 76
+ * vs 60, n=64 79 vs 77, n=96 79 vs 82; bf16 pairs n=32 166 vs 120, n=64 189
+ * vs 150, n=128 (K = 1024, N = 3072) 200 vs 163: the dot form never loses
+ * there (rt_linear takes it for dense layers too, rt_linear_few_range);
+ * bf16 (widened) n=8 51 vs 33, n=128 58 vs 46 (widening once per 8 tokens
+ * beats the pack). */
 #ifndef RT_MOE_FEW_MAX_F32
-#define RT_MOE_FEW_MAX_F32 11
+#define RT_MOE_FEW_MAX_F32 64
 #endif
 #ifndef RT_MOE_FEW_MAX_BF16
 #define RT_MOE_FEW_MAX_BF16 1024
 #endif
 #ifndef RT_MOE_FEW_MAX_DP
-#define RT_MOE_FEW_MAX_DP 48
+#define RT_MOE_FEW_MAX_DP 1024
 #endif
 
 /* rt_moe's own arrays (it runs on the calling thread only) are kept in a
@@ -1524,24 +1536,26 @@ static void rt_moe_expert(const RtMoe *M, int e, const float *x, int n, float *y
     if (mode >= 0 && n >= 2 && n <= few_max && H % 32 == 0 && I % 32 == 0) {
         int KM = H > I ? H : I;
         float *u = (float *)rt_scratch(rt_thread_scratch(RT_TLS_MOE2), sizeof(float) * (size_t)n * I);
-        void *xin = rt_scratch(rt_thread_scratch(RT_TLS_MOE3), sizeof(float) * (size_t)n * KM);
-        /* gate and up over x, then silu(g)·u, then down over a */
+        void *xin = rt_scratch(rt_thread_scratch(RT_TLS_MOE3), sizeof(float) * (size_t)n * rt_few_stride(KM));
+        /* gate and up over x, then silu(g)·u, then down over a; the kernels
+         * read x from xin, rows rt_few_stride apart */
         for (int pass = 0; pass < 2; pass++) {
             const float *src = pass == 0 ? x : a;
-            int K = pass == 0 ? H : I;
-            if (mode == 1)
-                for (int t = 0; t < n; t++) rt_bf16_permute_x(src + (size_t)t * K, (float *)xin + (size_t)t * K, K);
+            int K = pass == 0 ? H : I, ldx = rt_few_stride(mode == 2 ? K / 2 : K);
+            for (int t = 0; t < n; t++) {
+                float *xr = (float *)xin + (size_t)t * ldx;
+                if (mode == 0) memcpy(xr, src + (size_t)t * K, sizeof(float) * K);
+                else if (mode == 1) rt_bf16_permute_x(src + (size_t)t * K, xr, K);
 #ifdef RT_HAVE_BF16_DOT   /* mode 2 exists only there (rt_f32_to_bf16_row too) */
-            else if (mode == 2)
-                for (int t = 0; t < n; t++) rt_f32_to_bf16_row(src + (size_t)t * K, (uint16_t *)xin + (size_t)t * K, K);
+                else rt_f32_to_bf16_row(src + (size_t)t * K, (uint16_t *)xr, K);
 #endif
-            const void *xs = mode == 0 ? (const void *)src : xin;
+            }
             if (pass == 0) {
-                rt_rows_few(xs, n, M->gate[e], mode, H, I, a, I);
-                rt_rows_few(xs, n, M->up[e], mode, H, I, u, I);
+                rt_rows_few(xin, ldx, n, M->gate[e], mode, H, I, a, I);
+                rt_rows_few(xin, ldx, n, M->up[e], mode, H, I, u, I);
                 for (size_t i = 0; i < (size_t)n * I; i++) a[i] = rt_silu(a[i]) * u[i];
             } else {
-                rt_rows_few(xs, n, M->down[e], mode, I, H, y, H);
+                rt_rows_few(xin, ldx, n, M->down[e], mode, I, H, y, H);
             }
         }
         return;
