@@ -95,15 +95,19 @@ static void test_linear(int fmt, int T, int K, int N, int bias, int res, int glu
  * CPU has no bf16 dot products the exact path runs, which is within the same
  * tolerance of this reference only because the rounding of x is then absent:
  * the reference used is the one for the path that runs. */
-static void test_linear_bf16_precision(int T, int K, int N, int glu) {
-    unsigned s = (unsigned)(T * 97 + K * 13 + N + glu);
-    float *x = malloc(sizeof(float) * T * K), *y = malloc(sizeof(float) * T * N);
+static void test_linear_bf16_precision(int T, int K, int N, int glu, int bias_res) {
+    unsigned s = (unsigned)(T * 97 + K * 13 + N + glu + 7 * bias_res);
+    float *x = malloc(sizeof(float) * T * K), *y = malloc(sizeof(float) * T * N), *b = malloc(sizeof(float) * N);
+    float *bu = malloc(sizeof(float) * N), *r = malloc(sizeof(float) * T * N);
     uint16_t *w = malloc(2 * (size_t)N * K), *wu = malloc(2 * (size_t)N * K);
     double *want = malloc(sizeof(double) * T * N);
     for (int i = 0; i < T * K; i++) x[i] = frand(&s);
     for (int i = 0; i < N * K; i++) { w[i] = st_f32_to_bf16(frand(&s)); wu[i] = st_f32_to_bf16(frand(&s)); }
+    for (int i = 0; i < N; i++) { b[i] = frand(&s); bu[i] = frand(&s); }
+    for (int i = 0; i < T * N; i++) r[i] = frand(&s);
 #ifdef RT_HAVE_BF16_DOT
-    int rounded = T >= RT_GEMM_MIN_T || T == 1;   /* the GEMM and the decode tile (rt_gemv_tile_dp) round x */
+    /* the dot-form kernel (K % 32 == 0), the GEMM and the decode tile (rt_gemv_tile_dp) round x */
+    int rounded = T >= RT_GEMM_MIN_T || T == 1 || K % 32 == 0;
 #else
     int rounded = 0;
 #endif
@@ -115,17 +119,24 @@ static void test_linear_bf16_precision(int T, int K, int N, int glu) {
                 g += xv * st_bf16_to_f32(w[(size_t)n * K + k]);
                 u += xv * st_bf16_to_f32(wu[(size_t)n * K + k]);
             }
-            want[t * N + n] = glu ? g / (1 + exp(-g)) * u : g;
+            if (bias_res) { g += b[n]; u += bu[n]; }
+            want[t * N + n] = (glu ? g / (1 + exp(-g)) * u : g) + (bias_res ? r[t * N + n] : 0.0);
         }
     RtLinear L = {.x = x, .w = w, .y = y, .T = T, .K = K, .N = N, .fmt = RT_BF16};
     if (glu) { L.w_up = wu; L.act = RT_ACT_SILU; }
+    if (bias_res) {   /* the residual in place, as the model's o_proj and down_proj add it */
+        memcpy(y, r, sizeof(float) * T * N);
+        L.b = b;
+        L.b_up = glu ? bu : NULL;
+        L.res = y;
+    }
     rt_precision = RT_PRECISION_BF16;
     rt_linear(&L);
     rt_precision = RT_PRECISION_F32;
     char what[128];
-    snprintf(what, sizeof what, "linear --precision=bf16 T=%d K=%d N=%d glu=%d", T, K, N, glu);
+    snprintf(what, sizeof what, "linear --precision=bf16 T=%d K=%d N=%d glu=%d bias+res=%d", T, K, N, glu, bias_res);
     check(what, y, want, T * N, 1e-5);
-    free(x); free(y); free(w); free(wu); free(want);
+    free(x); free(y); free(w); free(wu); free(want); free(b); free(bu); free(r);
 }
 
 /* Mixture of experts (rt_moe, softmax routing, top-k renormalised): every
@@ -403,10 +414,14 @@ int main(void) {
             }
         fp8_bn = 3;
         fp8_bk = 24;
-        int pshapes[][3] = {{13, 1100, 37}, {8, 3, 1}, {20, 513, 65}, {1, 64, 40}, {20, 512, 50}, {130, 96, 70}, {1, 70, 9}};
+        /* K % 32 == 0 with T ≥ 2 takes the dot-form kernel (rt_linear_few_bf16):
+         * T = 5 and 9 below RT_GEMM_MIN_T, K = 2048 with a padded x stride, N not
+         * a multiple of its 48-row tasks or 3-row tiles */
+        int pshapes[][3] = {{13, 1100, 37}, {8, 3, 1}, {20, 513, 65}, {1, 64, 40}, {20, 512, 50}, {130, 96, 70}, {1, 70, 9},
+                            {5, 64, 49}, {9, 2048, 100}, {2, 32, 1}};
         for (unsigned i = 0; i < sizeof pshapes / sizeof pshapes[0]; i++)
-            for (int glu = 0; glu < 2; glu++) {
-                test_linear_bf16_precision(pshapes[i][0], pshapes[i][1], pshapes[i][2], glu);
+            for (int v = 0; v < 4; v++) {
+                test_linear_bf16_precision(pshapes[i][0], pshapes[i][1], pshapes[i][2], v & 1, v >> 1);
                 checks++;
             }
         int tshapes[][3] = {{1, 64, 70}, {5, 96, 130}, {3, 32, 7}, {1, 256, 16}, {1, 32, 3}};
@@ -439,7 +454,13 @@ int main(void) {
         test_attention(1, 30, 4, 1, 16, 8, 0, 0);
         test_attention(10, 3, 4, 2, 16, 0, 4, 0);
         test_attention(6, 7, 4, 2, 16, 5, 0, 1);
-        checks += 7;
+        /* head_dim 128 and 64, groups of 8 and 16 heads per kv head (the grouped
+         * AVX-512 kernel splits a 16-head group in two), contexts past its
+         * 16-key and 32-value blocks */
+        test_attention(3, 100, 16, 2, 128, 0, 0, 0);
+        test_attention(1, 300, 16, 1, 64, 0, 0, 1);
+        test_attention(5, 40, 8, 8, 32, 17, 0, 0);
+        checks += 10;
         rt_threads_shutdown();
     }
     printf("%d passed, %d failed\n", checks * 1 - failures, failures);
