@@ -1927,9 +1927,160 @@ static void rt_attention_group_range(void *ctx, int b, int e) {
 }
 #endif
 
+#if defined(__AVX512F__)
+/* Prefill attention tiled over query rows (AVX-512, head_dim % 32 == 0, up to
+ * 256, T ≥ RT_ATT_TILE_MIN_T).  First the keys of the chunk's range are
+ * transposed per kv head into KT[g][c][j] (16×16 blocks, rt_transpose16), so
+ * a vector holds one coordinate of 16 keys.  A task then takes up to 8 query
+ * rows of one kv head (the heads sharing it × consecutive tokens): scores as
+ * outer products, per coordinate one load of 16 keys and a broadcast of each
+ * row's q (8 rows × 16 keys per pass, no horizontal sums); a two-pass softmax
+ * per row over its own key range (window, chunk, causal; sinks); then the
+ * values 32 coordinates at a time, each value row loaded once for the 8 rows.
+ * The per-token kernels read every key once per query row, with a horizontal
+ * sum for each; here a key vector serves 8 rows. */
+#define RT_ATT_TILE_MIN_T 8
+#define RT_ATT_ROWS 8
+typedef struct {
+    const RtAttention *A;
+    float *kt;         /* [kv_heads][d][ldk]: key j at column j - jlo */
+    int jlo, ldk;      /* first key of the chunk's range; row stride of kt */
+    int gh, tq, split; /* heads and tokens per task; parts of a group */
+} RtAttTile;
+
+static void rt_attention_kt_range(void *ctx, int b, int e) {   /* task: kv head × block of 16 keys */
+    const RtAttTile *P = (const RtAttTile *)ctx;
+    const RtAttention *A = P->A;
+    int d = A->head_dim, kvw = A->kv_heads * d, nb = P->ldk / 16, jend = A->pos + A->T;
+    for (int task = b; task < e; task++) {
+        int g = task / nb, j0 = P->jlo + (task % nb) * 16;
+        const float *kr[16];
+        for (int i = 0; i < 16; i++) {
+            int j = j0 + i < jend ? j0 + i : jend - 1;   /* past the end: a copy of the last key (masked later) */
+            kr[i] = A->k + (size_t)(A->ring ? j % A->ring : j) * kvw + (size_t)g * d;
+        }
+        float *dst = P->kt + (size_t)g * d * P->ldk + (j0 - P->jlo);
+        for (int c0 = 0; c0 < d; c0 += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(kr[i] + c0);
+            rt_transpose16(r);
+            for (int c = 0; c < 16; c++) _mm512_storeu_ps(dst + (size_t)(c0 + c) * P->ldk, r[c]);
+        }
+    }
+}
+
+static void rt_attention_tile_range(void *ctx, int b, int e) {
+    const RtAttTile *P = (const RtAttTile *)ctx;
+    const RtAttention *A = P->A;
+    int d = A->head_dim, kvw = A->kv_heads * d, group = A->heads / A->kv_heads;
+    int nqb = (A->T + P->tq - 1) / P->tq, per_g = nqb * P->split;
+    int span = A->pos + A->T - P->jlo + 16;
+    float *p = (float *)malloc(sizeof(float) * (size_t)RT_ATT_ROWS * span), *qb = (float *)malloc(sizeof(float) * (size_t)RT_ATT_ROWS * d);
+    if (!p || !qb) rt_die("out of memory in attention");
+    for (int task = b; task < e; task++) {
+        int g = task / per_g, rem = task % per_g, t0 = (rem / P->split) * P->tq, h0 = g * group + (rem % P->split) * P->gh;
+        int nt = A->T - t0 < P->tq ? A->T - t0 : P->tq, R = nt * P->gh;
+        int lo[RT_ATT_ROWS], hi[RT_ATT_ROWS], hr[RT_ATT_ROWS], tr[RT_ATT_ROWS];
+        int J0 = A->pos + A->T, J1 = -1;   /* the rows' union of key ranges */
+        for (int r = 0; r < R; r++) {   /* row r: token t0 + r / gh, head h0 + r % gh */
+            int t = t0 + r / P->gh, h = h0 + r % P->gh, pos = A->pos + t, l = 0;
+            if (A->window > 0 && pos - A->window + 1 > l) l = pos - A->window + 1;
+            if (A->chunk > 0 && (pos / A->chunk) * A->chunk > l) l = (pos / A->chunk) * A->chunk;
+            lo[r] = l; hi[r] = pos; hr[r] = h; tr[r] = t;
+            if (l < J0) J0 = l;
+            if (pos > J1) J1 = pos;
+            const float *q = A->q + (size_t)t * A->heads * d + (size_t)h * d;
+            float tf = A->temp_floor > 0 ? log1pf(floorf(((float)pos + 1.0f) / A->temp_floor)) * A->temp_scale + 1.0f : 1.0f;
+            int use_l = A->logn_seq > 0 && pos + 1 > A->logn_seq;
+            float lf = use_l ? (float)(log((double)(pos + 1)) / log((double)A->logn_seq)) : 1.0f;
+            for (int c = 0; c < d; c++) {
+                float v = q[c];
+                if (A->temp_floor > 0) v = v * tf;
+                if (use_l) v = v * lf;
+                qb[(size_t)r * d + c] = v;
+            }
+        }
+        J0 = P->jlo + (J0 - P->jlo) / 16 * 16;   /* blocks of 16 from jlo: the last one ends inside kt's row */
+        const float *ktg = P->kt + (size_t)g * d * P->ldk;
+        __m512 vscale = _mm512_set1_ps(A->scale), ninf = _mm512_set1_ps(-INFINITY);
+        float mx[RT_ATT_ROWS];
+        for (int r = 0; r < R; r++) mx[r] = -INFINITY;
+        for (int j0 = J0; j0 <= J1; j0 += 16) {   /* scores of 16 keys for every row */
+            __m512 acc[RT_ATT_ROWS];
+            for (int r = 0; r < RT_ATT_ROWS; r++) acc[r] = _mm512_setzero_ps();
+            const float *kc = ktg + (j0 - P->jlo);
+            for (int c = 0; c < d; c++) {
+                __m512 kv = _mm512_loadu_ps(kc + (size_t)c * P->ldk);
+                for (int r = 0; r < RT_ATT_ROWS; r++)
+                    if (r < R) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(qb[(size_t)r * d + c]), kv, acc[r]);
+            }
+            __m512i jv = _mm512_add_epi32(_mm512_set1_epi32(j0), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+            for (int r = 0; r < R; r++) {   /* keys outside the row's range: -inf (their weight is zeroed below) */
+                __mmask16 in = _mm512_cmpge_epi32_mask(jv, _mm512_set1_epi32(lo[r])) & _mm512_cmple_epi32_mask(jv, _mm512_set1_epi32(hi[r]));
+                __m512 sc = _mm512_mask_blend_ps(in, ninf, _mm512_mul_ps(acc[r], vscale));
+                _mm512_storeu_ps(p + (size_t)r * span + (j0 - J0), sc);
+                float m = _mm512_mask_reduce_max_ps(in, sc);
+                if (in && m > mx[r]) mx[r] = m;
+            }
+        }
+        for (int r = 0; r < R; r++) {
+            float *pr = p + (size_t)r * span - J0;   /* pr[j], j in [J0, J1] */
+            float m = mx[r];
+            if (A->sinks && A->sinks[hr[r]] > m) m = A->sinks[hr[r]];
+            float sum = rt_softmax_exp(pr, lo[r], hi[r], m);
+            if (A->sinks) sum += expf(A->sinks[hr[r]] - m);
+            float inv = 1.0f / sum;
+            for (int j = J0; j <= J1; j++) pr[j] = j >= lo[r] && j <= hi[r] ? pr[j] * inv : 0.0f;
+        }
+        for (int c0 = 0; c0 < d; c0 += 32) {   /* out rows, 32 coordinates at a time */
+            __m512 o0[RT_ATT_ROWS], o1[RT_ATT_ROWS];
+            for (int r = 0; r < RT_ATT_ROWS; r++) o0[r] = o1[r] = _mm512_setzero_ps();
+            for (int j = J0; j <= J1; j++) {
+                const float *vr = A->v + (size_t)(A->ring ? j % A->ring : j) * kvw + (size_t)g * d + c0;
+                __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16);
+                const float *pj = p + (j - J0);
+                for (int r = 0; r < RT_ATT_ROWS; r++)
+                    if (r < R) {
+                        __m512 w = _mm512_set1_ps(pj[(size_t)r * span]);
+                        o0[r] = _mm512_fmadd_ps(w, v0, o0[r]);
+                        o1[r] = _mm512_fmadd_ps(w, v1, o1[r]);
+                    }
+            }
+            for (int r = 0; r < R; r++) {
+                float *o = A->out + (size_t)tr[r] * A->heads * d + (size_t)hr[r] * d + c0;
+                _mm512_storeu_ps(o, o0[r]);
+                _mm512_storeu_ps(o + 16, o1[r]);
+            }
+        }
+    }
+    free(p);
+    free(qb);
+}
+#endif
+
 static inline void rt_attention(const RtAttention *A) {
 #if defined(__AVX512F__)
     int group = A->heads / A->kv_heads;
+    if (A->T >= RT_ATT_TILE_MIN_T && A->head_dim % 32 == 0 && A->head_dim <= 256 && A->heads % A->kv_heads == 0) {
+        static RtScratch kt_buf;   /* rt_attention runs on the calling thread only */
+        RtAttTile P = {.A = A, .split = 1};
+        int lo0 = 0;   /* the first token's first key: the lowest of the chunk */
+        if (A->window > 0 && A->pos - A->window + 1 > lo0) lo0 = A->pos - A->window + 1;
+        if (A->chunk > 0 && (A->pos / A->chunk) * A->chunk > lo0) lo0 = (A->pos / A->chunk) * A->chunk;
+        P.jlo = lo0 / 16 * 16;
+        int len = A->pos + A->T - P.jlo;
+        P.ldk = (len + 15) / 16 * 16;
+        if (P.ldk % 256 == 0) P.ldk += 16;   /* coordinates a multiple of 1 KB apart would share L1 sets */
+        while (group / P.split > RT_ATT_ROWS) P.split *= 2;
+        P.gh = group / P.split;
+        P.tq = RT_ATT_ROWS / P.gh;
+        if (group % P.split == 0) {
+            P.kt = (float *)rt_scratch(&kt_buf, sizeof(float) * (size_t)A->kv_heads * A->head_dim * P.ldk);
+            rt_parallel_for(A->kv_heads * (P.ldk / 16), rt_attention_kt_range, &P);
+            rt_parallel_for(A->kv_heads * ((A->T + P.tq - 1) / P.tq) * P.split, rt_attention_tile_range, &P);
+            return;
+        }
+    }
     if (A->head_dim % 16 == 0 && A->head_dim <= 256 && A->heads % A->kv_heads == 0) {
         /* split a group until there are 4 tasks per thread (or one head per task), at most 8 heads per task */
         RtAttGroup G = {.A = A, .split = 1};

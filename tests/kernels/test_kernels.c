@@ -277,14 +277,23 @@ static void test_linear_t(int fmt, int T, int K, int N, int bias) {
     free(x); free(b); free(y); free(want); free(wref); free(w); free(sc);
 }
 
-static void test_attention(int T, int pos, int heads, int kv, int d, int window, int chunk, int sinks) {
-    unsigned s = (unsigned)(T * 13 + pos * 17 + heads + window * 3 + chunk * 5 + sinks);
-    int len = pos + T, kvw = kv * d;
+/* ring: the cache holds only `ring` rows (key j in row j % ring), as the
+ * swa-tile pass lays out a windowed layer's cache; temp: Llama 4's attention
+ * temperature (floor 4, scale 0.1); logn: Qwen-1's LogN past logn tokens. */
+static void test_attention_x(int T, int pos, int heads, int kv, int d, int window, int chunk, int sinks, int ring, int temp, int logn) {
+    unsigned s = (unsigned)(T * 13 + pos * 17 + heads + window * 3 + chunk * 5 + sinks + ring * 7 + temp + logn * 11);
+    int len = pos + T, kvw = kv * d, rows = ring ? ring : len;
     float *q = malloc(sizeof(float) * T * heads * d), *k = malloc(sizeof(float) * len * kvw), *v = malloc(sizeof(float) * len * kvw);
-    float *o = malloc(sizeof(float) * T * heads * d), *sk = malloc(sizeof(float) * heads);
+    float *kc = malloc(sizeof(float) * rows * kvw), *vc = malloc(sizeof(float) * rows * kvw);
+    float *o = malloc(sizeof(float) * T * heads * d), *sk = malloc(sizeof(float) * heads), *qs = malloc(sizeof(float) * d);
     double *want = calloc((size_t)T * heads * d, sizeof(double));
     for (int i = 0; i < T * heads * d; i++) q[i] = frand(&s) * 2;
     for (int i = 0; i < len * kvw; i++) { k[i] = frand(&s) * 2; v[i] = frand(&s); }
+    for (int j = 0; j < len; j++)   /* the cache as the kernel sees it: the last `rows` keys */
+        if (j >= len - rows) {
+            memcpy(kc + (size_t)(j % rows) * kvw, k + (size_t)j * kvw, sizeof(float) * kvw);
+            memcpy(vc + (size_t)(j % rows) * kvw, v + (size_t)j * kvw, sizeof(float) * kvw);
+        }
     for (int h = 0; h < heads; h++) sk[h] = frand(&s);
     float scale = 1.0f / sqrtf((float)d);
     for (int t = 0; t < T; t++)
@@ -292,11 +301,16 @@ static void test_attention(int T, int pos, int heads, int kv, int d, int window,
             int p = pos + t, g = h / (heads / kv);
             double m = sinks ? sk[h] : -1e300, sum = 0;
             double *sc = malloc(sizeof(double) * len);
+            for (int i = 0; i < d; i++) {   /* q's scaling in f32, as transformers computes it */
+                qs[i] = q[(t * heads + h) * d + i];
+                if (temp) qs[i] = qs[i] * (log1pf(floorf(((float)p + 1.0f) / 4.0f)) * 0.1f + 1.0f);
+                if (logn && p + 1 > logn) qs[i] = qs[i] * (float)(log((double)(p + 1)) / log((double)logn));
+            }
             for (int j = 0; j <= p; j++) {
                 int vis = (!window || j > p - window) && (!chunk || j / chunk == p / chunk);
                 if (!vis) { sc[j] = -INFINITY; continue; }
                 double dot = 0;
-                for (int i = 0; i < d; i++) dot += (double)q[(t * heads + h) * d + i] * k[j * kvw + g * d + i];
+                for (int i = 0; i < d; i++) dot += (double)qs[i] * k[j * kvw + g * d + i];
                 sc[j] = dot * scale;
                 if (sc[j] > m) m = sc[j];
             }
@@ -309,13 +323,19 @@ static void test_attention(int T, int pos, int heads, int kv, int d, int window,
             }
             free(sc);
         }
-    RtAttention A = {.q = q, .k = k, .v = v, .out = o, .sinks = sinks ? sk : NULL, .T = T, .pos = pos, .heads = heads,
-                     .kv_heads = kv, .head_dim = d, .scale = scale, .window = window, .chunk = chunk};
+    RtAttention A = {.q = q, .k = kc, .v = vc, .out = o, .sinks = sinks ? sk : NULL, .T = T, .pos = pos, .heads = heads,
+                     .kv_heads = kv, .head_dim = d, .scale = scale, .window = window, .chunk = chunk, .ring = ring,
+                     .temp_floor = temp ? 4.0f : 0.0f, .temp_scale = temp ? 0.1f : 0.0f, .logn_seq = logn};
     rt_attention(&A);
-    char what[128];
-    snprintf(what, sizeof what, "attention T=%d pos=%d h=%d kv=%d d=%d window=%d chunk=%d sinks=%d", T, pos, heads, kv, d, window, chunk, sinks);
+    char what[160];
+    snprintf(what, sizeof what, "attention T=%d pos=%d h=%d kv=%d d=%d window=%d chunk=%d sinks=%d ring=%d temp=%d logn=%d", T, pos,
+             heads, kv, d, window, chunk, sinks, ring, temp, logn);
     check(what, o, want, T * heads * d, 1e-5);
-    free(q); free(k); free(v); free(o); free(sk); free(want);
+    free(q); free(k); free(v); free(kc); free(vc); free(o); free(sk); free(qs); free(want);
+}
+
+static void test_attention(int T, int pos, int heads, int kv, int d, int window, int chunk, int sinks) {
+    test_attention_x(T, pos, heads, kv, d, window, chunk, sinks, 0, 0, 0);
 }
 
 #ifdef RT_HAVE_BF16_DOT
@@ -460,7 +480,25 @@ int main(void) {
         test_attention(3, 100, 16, 2, 128, 0, 0, 0);
         test_attention(1, 300, 16, 1, 64, 0, 0, 1);
         test_attention(5, 40, 8, 8, 32, 17, 0, 0);
-        checks += 10;
+        /* prefill tiled over query rows (T >= 8, head_dim % 32 == 0): groups of
+         * 8 (sinks; a window), 16 (split in two; chunks) and 1 (8 tokens a task,
+         * head_dim 256), token counts that leave a partial last task */
+        test_attention(20, 50, 16, 2, 64, 0, 0, 1);
+        test_attention(33, 10, 8, 1, 32, 9, 0, 0);
+        test_attention(17, 40, 16, 1, 128, 0, 16, 0);
+        test_attention(12, 0, 4, 4, 256, 0, 0, 0);
+        test_attention(9, 250, 4, 2, 64, 0, 0, 0);
+        /* a ring cache (window 24 in 40 rows), temperature, LogN: per-token
+         * (T = 1, 3), grouped (head_dim 16) and tiled (T >= 8, head_dim 32) */
+        for (int d = 16; d <= 32; d += 16)
+            for (int T = 1; T <= 12; T += T < 3 ? 2 : 9) {
+                test_attention_x(T, 60, 4, 2, d, 24, 0, 0, 40, 0, 0);
+                test_attention_x(T, 30, 4, 1, d, 0, 0, 0, 0, 1, 0);
+                test_attention_x(T, 30, 4, 2, d, 0, 0, 1, 0, 0, 35);
+                checks += 3;
+            }
+        test_attention_x(4, 30, 4, 2, 24, 0, 0, 0, 0, 1, 35);   /* head_dim 24: the portable per-token form */
+        checks += 16;
         rt_threads_shutdown();
     }
     printf("%d passed, %d failed\n", checks * 1 - failures, failures);
