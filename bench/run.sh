@@ -17,7 +17,10 @@ mkdir -p "$WORK"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j2 --target archc bench_ceilings >/dev/null
 
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
+# OpenBLAS does not recognise Zen 4 and would take its AVX2 kernels there; name
+# SkylakeX (AVX-512) only where the CPU has AVX-512: on an AVX2-only CPU those
+# kernels die with SIGILL (numpy's bundled OpenBLAS in the checks below included).
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then export OPENBLAS_CORETYPE=SkylakeX; fi
 echo "== ceilings (measured before and after the model runs; the higher one counts)"
 ./build/bench_ceilings 2 | tee "$WORK/ceilings.txt"
 # max over all measurements of NAME at THREADS

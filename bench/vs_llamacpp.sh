@@ -71,7 +71,10 @@ PP=${BENCH_PROMPT:-128}
 TG=${BENCH_GEN:-64}
 JOBS=${BENCH_JOBS:-2}
 mkdir -p "$WORK"
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
+# OpenBLAS does not recognise Zen 4 and would take its AVX2 kernels there; name
+# SkylakeX (AVX-512) only where the CPU has AVX-512: on an AVX2-only CPU those
+# kernels die with SIGILL (numpy's bundled OpenBLAS in the checks below included).
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then export OPENBLAS_CORETYPE=SkylakeX; fi
 
 say() { printf '%s\n' "$*" >&2; }
 
