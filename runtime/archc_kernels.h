@@ -790,7 +790,7 @@ static inline void *rt_scratch(RtScratch *s, size_t bytes) {
     }
     return s->p;
 }
-enum { RT_TLS_QPACK, RT_TLS_QACT, RT_TLS_MOE0, RT_TLS_MOE1, RT_TLS_MOE2, RT_TLS_MOE3, RT_TLS_N };
+enum { RT_TLS_QPACK, RT_TLS_QACT, RT_TLS_QACT16, RT_TLS_MOE0, RT_TLS_MOE1, RT_TLS_MOE2, RT_TLS_MOE3, RT_TLS_N };
 typedef struct { RtScratch s[RT_TLS_N]; } RtThreadScratch;
 static pthread_key_t rt_tls_key;
 static pthread_once_t rt_tls_once = PTHREAD_ONCE_INIT;

@@ -63,7 +63,7 @@ static inline float rt_q_wscale(const RtLinear *L, const float *scale, int n, in
  * c [T][K/32] = d · offset · Σ q (the unsigned-weight correction of x86; 0
  * elsewhere) and s [T][K/32] = −offset · Σ q (the same in int32, for the
  * AVX-512 GEMM). */
-typedef struct RtQAct { int8_t *q; float *d, *c; int32_t *s; RtScratch *buf; } RtQAct;   /* buf: where q … s live (the thread's) */
+typedef struct RtQAct { int8_t *q; float *d, *c; int32_t *s; RtScratch *buf; int16_t *q16; } RtQAct;   /* buf: where q … s live (the thread's); q16: q widened (the AVX2 GEMM) */
 
 /* Where element i of block b lands inside the activations of one token:
  *   RT_QL_NAT   natural order (int8 rows; the AVX-512 GEMM, all formats);
@@ -115,6 +115,33 @@ static inline void rt_q_quantise_x(const RtLinear *L, RtQAct *A, int layout, int
             sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
             _mm_storeu_si128((__m128i *)v8, _mm512_cvtepi32_epi8(q0));
             _mm_storeu_si128((__m128i *)(v8 + 16), _mm512_cvtepi32_epi8(q1));
+#elif defined(__AVX2__) && defined(__FMA__)
+            float xs[32];   /* the block, zero-padded */
+            if (len < 32) { memset(xs, 0, sizeof xs); memcpy(xs, xb, sizeof(float) * (size_t)len); }
+            const float *xv = len < 32 ? xs : xb;
+            const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+            __m256 v0 = _mm256_loadu_ps(xv), v1 = _mm256_loadu_ps(xv + 8), v2 = _mm256_loadu_ps(xv + 16), v3 = _mm256_loadu_ps(xv + 24);
+            __m256 mx = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absm), _mm256_and_ps(v1, absm)),
+                                      _mm256_max_ps(_mm256_and_ps(v2, absm), _mm256_and_ps(v3, absm)));
+            __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+            m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+            m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+            d = _mm_cvtss_f32(m4) / 127.0f;
+            float id = d > 0.0f ? 1.0f / d : 0.0f;
+            const __m256 idv = _mm256_set1_ps(id);
+            const __m256i hi = _mm256_set1_epi32(127), lo = _mm256_set1_epi32(-127);
+            __m256i q0 = _mm256_max_epi32(_mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v0, idv)), hi), lo);   /* rint, as lrintf */
+            __m256i q1 = _mm256_max_epi32(_mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v1, idv)), hi), lo);
+            __m256i q2 = _mm256_max_epi32(_mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v2, idv)), hi), lo);
+            __m256i q3 = _mm256_max_epi32(_mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v3, idv)), hi), lo);
+            __m256i s4 = _mm256_add_epi32(_mm256_add_epi32(q0, q1), _mm256_add_epi32(q2, q3));
+            __m128i s2 = _mm_add_epi32(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+            s2 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0x4E));
+            s2 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xB1));
+            sum = _mm_cvtsi128_si32(s2);
+            /* int32 → int16 → int8 with saturation (values are within ±127); packs work per 128-bit lane */
+            __m256i w01 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xD8), w23 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q2, q3), 0xD8);
+            _mm256_storeu_si256((__m256i *)(void *)v8, _mm256_permute4x64_epi64(_mm256_packs_epi16(w01, w23), 0xD8));
 #else
             float amax = 0.0f;
             for (int i = 0; i < len; i++) amax = fmaxf(amax, fabsf(xb[i]));
@@ -623,6 +650,205 @@ static void rt_qz_gemm_range(void *ctx, int pb, int pe) {
         }
     }
 }
+#elif defined(RT_Q_X86) && defined(__AVX2__) && defined(__FMA__)
+/* AVX2 without AVX-512 VNNI (Zen 1–3, Haswell … Alder Lake): the prefill GEMM
+ * (T ≥ RT_QY_MIN_T) on panels of 8 rows, repacked per call and thread as the
+ * AVX-512 kernel does, with the activations broadcast 4 bytes at a time.
+ *
+ * 4-bit weights (int4, MXFP4): P[b][g][r] = bytes 4g … 4g+3 of block b of
+ * row r as unsigned values (the nibble = w + 8; MXFP4 2·value + 12), so one
+ * 32-byte load holds 4 k of 8 rows.  vpmaddubsw of it with a broadcast dword
+ * of one token's int8 activations gives 16 int16 pair sums (two per row);
+ * |pair| ≤ 2·15·127 = 3810 (MXFP4 2·24·127 = 6096), so 8 (4) of them add in
+ * int16 without saturation before one vpmaddwd by 1 widens them to the 8
+ * rows' int32 sums; the offset times Σ q_x (RtQAct.s) is added there.
+ *
+ * int8 weights: w + 128 would saturate vpmaddubsw's pair sums (2·255·127), and
+ * the row kernel's sign trick (|w| · sign(x, w)) needs w and x of the same
+ * element, so it cannot broadcast x.  Weights and activations are widened to
+ * int16 instead (RtQAct.q16): P[b][g][r] = the pair (elements 2g, 2g+1) of
+ * row r, one vpmaddwd per pair of 8 rows, exact in int32, no offset.
+ *
+ * Either way each block's int32 sum is the exact dot product every other path
+ * computes; then one convert, one multiply S[b]·d_x, one FMA, the f32 steps
+ * of the AVX-512 GEMM.  RT_QY_TT tokens share each panel load.  Measured in
+ * docs/kernels.md ("Quantised prefill on AVX2"). */
+#define RT_Q_Y 1
+#ifndef RT_QY_MIN_T
+#define RT_QY_MIN_T 2
+#endif
+#define RT_QY_TT 4
+/* gcc reassociates the unrolled int sums into trees whose products are all
+ * live at once and spills them (one Zen 3 core, int8: 22 GMAC/s, 30 with the
+ * chain kept); an empty asm that "changes" the accumulator keeps each sum a chain. */
+#if defined(__GNUC__)
+#define RT_KEEP_ORDER(v) __asm__("" : "+x"(v))
+#else
+#define RT_KEEP_ORDER(v) ((void)0)
+#endif
+
+/* z[r] = 8 dwords of row r (r < 8)  →  d[g] = dword g of rows 0 … 7 */
+static inline __attribute__((always_inline)) void rt_qy_transpose8(const __m256i z[8], __m256i *d) {
+    __m256i t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_epi32(z[i], z[i + 1]);       /* rows i, i+1: dwords 0, 1 | 4, 5 */
+        t[i + 1] = _mm256_unpackhi_epi32(z[i], z[i + 1]);   /*              dwords 2, 3 | 6, 7 */
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);           /* rows i … i+3: dword 0 | 4 */
+        u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);       /*               dword 1 | 5 */
+        u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);   /*               dword 2 | 6 */
+        u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);   /*               dword 3 | 7 */
+    }
+    for (int g = 0; g < 4; g++) {
+        _mm256_store_si256(d + g, _mm256_permute2x128_si256(u[g], u[g + 4], 0x20));
+        _mm256_store_si256(d + g + 4, _mm256_permute2x128_si256(u[g], u[g + 4], 0x31));
+    }
+}
+
+/* Rows n0 … n0+7 of w (rows ≥ N repeat row n0, scale 0) into P, S [nb][8]:
+ * int8  P [nb][16][8] int16 pairs (512 bytes a block);
+ * 4-bit P [nb][8][8] u8 quads (256 bytes a block). */
+static inline __attribute__((always_inline)) void rt_qy_pack(const RtLinear *L, const void *w, const float *scale, int n0, uint8_t *P, float *S,
+                                                             const int fmt) {
+    int K = L->K, N = L->N, nb = (K + 31) / 32, nbf = K / 32;
+    size_t rowb = fmt == RT_I8 ? (size_t)K : (size_t)nb * 16;
+    const uint8_t *row[8];
+    for (int r = 0; r < 8; r++) row[r] = (const uint8_t *)w + (size_t)(n0 + r < N ? n0 + r : n0) * rowb;
+    for (int r = 0; r < 8; r++)
+        for (int b = 0; b < nb; b++)
+            S[(size_t)b * 8 + r] = n0 + r >= N ? 0.0f
+                                 : fmt == RT_FMT_MXFP4_ ? rt_q_e8m0_half(((const uint8_t *)scale)[(size_t)(n0 + r) * nb + b])
+                                                        : scale[(size_t)(n0 + r) * nb + b];
+    const __m128i lut = _mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0), m0f = _mm_set1_epi8(0x0F);
+    for (int b = 0; b < nb; b++) {
+        __m256i lo[8], hi[8];
+        for (int r = 0; r < 8; r++) {
+            if (fmt == RT_I8) {   /* elements 0–15 and 16–31 as int16 */
+                const uint8_t *p = row[r] + (size_t)b * 32;
+                uint8_t t[32] = {0};
+                if (b == nbf) { memcpy(t, p, (size_t)(K & 31)); p = t; }   /* a partial last block: zero-padded */
+                lo[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)p));
+                hi[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)));
+            } else {   /* byte j: element 2j in the low nibble, 2j+1 in the high one → the 32 unsigned values in order */
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(row[r] + (size_t)b * 16));
+                __m128i l = _mm_and_si128(v, m0f), h = _mm_and_si128(_mm_srli_epi16(v, 4), m0f);
+                __m128i e0 = _mm_unpacklo_epi8(l, h), e1 = _mm_unpackhi_epi8(l, h);
+                if (fmt == RT_FMT_MXFP4_) { e0 = _mm_shuffle_epi8(lut, e0); e1 = _mm_shuffle_epi8(lut, e1); }
+                lo[r] = _mm256_set_m128i(e1, e0);
+            }
+        }
+        if (fmt == RT_I8) {
+            __m256i *d = (__m256i *)(void *)(P + (size_t)b * 512);
+            rt_qy_transpose8(lo, d);
+            rt_qy_transpose8(hi, d + 8);
+        } else
+            rt_qy_transpose8(lo, (__m256i *)(void *)(P + (size_t)b * 256));
+    }
+}
+
+/* out[t][r] (8 rows) = Σ_b S[b][r] · d_x[t][b] · (exact dot of block b) for TT tokens;
+ * xq: the tokens' int16 (int8 weights) or int8 (4-bit) activations, xs: −offset·Σq (4-bit) */
+static inline __attribute__((always_inline)) void rt_qy_tile_(const uint8_t *P, const float *S, int nb, const void *const *xq, const float *const *xd,
+                                                               const int32_t *const *xs, float *out, const int fmt, const int TT) {
+    __m256 acc[RT_QY_TT];
+    const __m256i ones = _mm256_set1_epi16(1);
+    RT_UNROLL for (int t = 0; t < TT; t++) acc[t] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        __m256i ai[RT_QY_TT];
+        if (fmt == RT_I8) {
+            const __m256i *pb = (const __m256i *)(const void *)(P + (size_t)b * 512);
+            RT_UNROLL for (int t = 0; t < TT; t++) ai[t] = _mm256_setzero_si256();
+            RT_UNROLL for (int g = 0; g < 16; g++) {
+                __m256i wv = _mm256_load_si256(pb + g);
+                RT_UNROLL for (int t = 0; t < TT; t++) {
+                    int32_t xv;
+                    memcpy(&xv, (const int16_t *)xq[t] + (size_t)b * 32 + 2 * g, 4);
+                    ai[t] = _mm256_add_epi32(_mm256_madd_epi16(wv, _mm256_set1_epi32(xv)), ai[t]);
+                }
+                RT_UNROLL for (int t = 0; t < TT; t++) RT_KEEP_ORDER(ai[t]);
+            }
+        } else {
+            const __m256i *pb = (const __m256i *)(const void *)(P + (size_t)b * 256);
+            const int H = fmt == RT_I4 ? 8 : 4;   /* int16 sums that cannot saturate */
+            RT_UNROLL for (int t = 0; t < TT; t++) ai[t] = _mm256_set1_epi32(xs[t][b]);
+            RT_UNROLL for (int h = 0; h < 8; h += H) {
+                __m256i a16[RT_QY_TT];
+                RT_UNROLL for (int t = 0; t < TT; t++) a16[t] = _mm256_setzero_si256();
+                RT_UNROLL for (int g = h; g < h + H; g++) {
+                    __m256i wv = _mm256_load_si256(pb + g);
+                    RT_UNROLL for (int t = 0; t < TT; t++) {
+                        int32_t xv;
+                        memcpy(&xv, (const int8_t *)xq[t] + (size_t)b * 32 + 4 * g, 4);
+                        a16[t] = _mm256_add_epi16(_mm256_maddubs_epi16(wv, _mm256_set1_epi32(xv)), a16[t]);
+                    }
+                    RT_UNROLL for (int t = 0; t < TT; t++) RT_KEEP_ORDER(a16[t]);
+                }
+                RT_UNROLL for (int t = 0; t < TT; t++) ai[t] = _mm256_add_epi32(ai[t], _mm256_madd_epi16(a16[t], ones));
+            }
+        }
+        __m256 dw = _mm256_load_ps(S + (size_t)b * 8);
+        RT_UNROLL for (int t = 0; t < TT; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ai[t]), _mm256_mul_ps(dw, _mm256_set1_ps(xd[t][b])), acc[t]);
+    }
+    RT_UNROLL for (int t = 0; t < TT; t++) _mm256_storeu_ps(out + t * 8, acc[t]);
+}
+typedef void (*RtQyTile)(const uint8_t *, const float *, int, const void *const *, const float *const *, const int32_t *const *, float *);
+#define RT_QY_TILE_FNS(SUF, FMT)                                                                                     \
+    static void rt_qy_tile4_##SUF(const uint8_t *P, const float *S, int nb, const void *const *xq, const float *const *xd, \
+                                  const int32_t *const *xs, float *out) { rt_qy_tile_(P, S, nb, xq, xd, xs, out, FMT, 4); } \
+    static void rt_qy_tile2_##SUF(const uint8_t *P, const float *S, int nb, const void *const *xq, const float *const *xd, \
+                                  const int32_t *const *xs, float *out) { rt_qy_tile_(P, S, nb, xq, xd, xs, out, FMT, 2); } \
+    static void rt_qy_tile1_##SUF(const uint8_t *P, const float *S, int nb, const void *const *xq, const float *const *xd, \
+                                  const int32_t *const *xs, float *out) { rt_qy_tile_(P, S, nb, xq, xd, xs, out, FMT, 1); }
+RT_QY_TILE_FNS(i8, RT_I8)
+RT_QY_TILE_FNS(i4, RT_I4)
+RT_QY_TILE_FNS(mx, RT_FMT_MXFP4_)
+#undef RT_QY_TILE_FNS
+static const RtQyTile rt_qy_tiles[3][3] = {{rt_qy_tile1_i8, rt_qy_tile2_i8, rt_qy_tile4_i8},
+                                           {rt_qy_tile1_i4, rt_qy_tile2_i4, rt_qy_tile4_i4},
+                                           {rt_qy_tile1_mx, rt_qy_tile2_mx, rt_qy_tile4_mx}};
+
+/* panels [pb, pe) of 8 rows, all tokens, with the epilogue of rt_linear_range */
+static void rt_qy_gemm_range(void *ctx, int pb, int pe) {
+    const RtQJob *J = (const RtQJob *)ctx;
+    const RtLinear *L = J->L;
+    const RtQAct *A = J->A;
+    int K = L->K, nb = (K + 31) / 32, KP = nb * 32, T = L->T, N = L->N, fmt = L->fmt;
+    size_t one = (size_t)nb * (512 + 32);   /* bytes of one panel and its scales (4-bit panels use half) */
+    uint8_t *pk = (uint8_t *)rt_scratch(rt_thread_scratch(RT_TLS_QPACK), 2 * one);   /* grown once per thread, 64-byte aligned */
+    uint8_t *Pg = pk, *Pu = pk + one;
+    float *Sg = (float *)(void *)(Pg + (size_t)nb * 512), *Su = (float *)(void *)(Pu + (size_t)nb * 512);
+    const RtQyTile *tiles = rt_qy_tiles[fmt == RT_I8 ? 0 : fmt == RT_I4 ? 1 : 2];
+    float G[RT_QY_TT * 8], U[RT_QY_TT * 8];
+    for (int p = pb; p < pe; p++) {
+        int n0 = p * 8, nr = N - n0 < 8 ? N - n0 : 8;
+        for (int h = 0; h < (L->w_up ? 2 : 1); h++) {
+            const void *w = h ? L->w_up : L->w;
+            const float *sc = h ? L->scale_up : L->scale;
+            if (fmt == RT_I8) rt_qy_pack(L, w, sc, n0, h ? Pu : Pg, h ? Su : Sg, RT_I8);
+            else if (fmt == RT_I4) rt_qy_pack(L, w, sc, n0, h ? Pu : Pg, h ? Su : Sg, RT_I4);
+            else rt_qy_pack(L, w, sc, n0, h ? Pu : Pg, h ? Su : Sg, RT_FMT_MXFP4_);
+        }
+        for (int t0 = 0; t0 < T; t0 += RT_QY_TT) {
+            int tt = T - t0 < RT_QY_TT ? T - t0 : RT_QY_TT;
+            const void *xq[RT_QY_TT];
+            const float *xd[RT_QY_TT];
+            const int32_t *xs[RT_QY_TT];
+            for (int t = 0; t < RT_QY_TT; t++) {
+                int ti = t0 + (t < tt ? t : tt - 1);
+                xq[t] = fmt == RT_I8 ? (const void *)(A->q16 + (size_t)ti * KP) : (const void *)(A->q + (size_t)ti * KP);
+                xd[t] = A->d + (size_t)ti * nb;
+                xs[t] = A->s + (size_t)ti * nb;
+            }
+            RtQyTile tile = tiles[tt == 1 ? 0 : tt == 2 ? 1 : 2];   /* tt = 3 runs the 4-token tile, its last token twice */
+            tile(Pg, Sg, nb, xq, xd, xs, G);
+            if (L->w_up) tile(Pu, Su, nb, xq, xd, xs, U);
+            for (int t = 0; t < tt; t++)
+                for (int r = 0; r < nr; r++) rt_linear_out(L, t0 + t, n0 + r, G[t * 8 + r], L->w_up ? U[t * 8 + r] : 0.0f);
+        }
+    }
+}
 #endif
 
 /* out[t] for row n of w and tokens t0 … t0+tt−1 (tt ≤ RT_Q_TT) */
@@ -737,6 +963,19 @@ static inline void rt_linear_quant(const RtLinear *L) {
     if (L->T == 1) {
         rt_q_quantise_x(L, &act, L->fmt == RT_I8 ? RT_QL_NAT : RT_QL_G4, L->fmt == RT_I8 ? 128 : rt_q_offset(L->fmt), rt_qz_nv(L));
         rt_parallel_for((L->N + 7) / 8, rt_linear_quant_range, &J);
+        return;
+    }
+#endif
+#ifdef RT_Q_Y
+    if (L->T >= RT_QY_MIN_T) {
+        rt_q_quantise_x(L, &act, RT_QL_NAT, L->fmt == RT_I4 ? 8 : L->fmt == RT_I8 ? 0 : 12, 0);
+        if (L->fmt == RT_I8) {   /* the int16 activations of the int8 kernel */
+            size_t n = (size_t)L->T * ((L->K + 31) / 32) * 32;
+            act.q16 = (int16_t *)rt_scratch(rt_thread_scratch(RT_TLS_QACT16), n * sizeof(int16_t));
+            for (size_t i = 0; i < n; i += 16)
+                _mm256_store_si256((__m256i *)(void *)(act.q16 + i), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(act.q + i))));
+        }
+        rt_parallel_for((L->N + 7) / 8, rt_qy_gemm_range, &J);
         return;
     }
 #endif
