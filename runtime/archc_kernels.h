@@ -533,6 +533,7 @@ typedef struct RtLinear {
     int bn, bk;
     const float *xp;       /* internal: x de-interleaved for the bf16 kernel    */
     const uint32_t *xb;    /* internal: x as bf16 pairs (--precision=bf16)      */
+    const float *xg;       /* internal: x packed for the f32 GEMM (rt_pack_x)     */
 } RtLinear;
 
 #if defined(__AVX512F__)
@@ -891,6 +892,41 @@ static inline void rt_transpose16(__m512 r[16]) {
         for (; k < kc; k++)                                                                      \
             for (int j = 0; j < RT_NR; j++) P[(size_t)k * RT_NR + j] = RT_WRAW_##WT(rows[j][k]); \
     }
+#elif RT_VL == 8
+/* AVX2: 8 × 8 blocks transposed in registers (unpack, shuffle, 128-bit lane
+ * permute: 24 shuffles for 64 elements).  The element-by-element copy took an
+ * eighth of a 128-token f32 prefill on one Zen 3 core; see docs/kernels.md. */
+static inline void rt_transpose8(__m256 r[8]) {
+    __m256 t[8];
+    for (int i = 0; i < 8; i += 2) {   /* rows i, i+1: columns 0, 1, 4, 5 and 2, 3, 6, 7 interleaved */
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {   /* rows i … i+3 of columns c | c + 4, c = 0 … 3 */
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) {      /* column c: rows 0–3 from r[c], rows 4–7 from r[4 + c] */
+        t[c] = _mm256_permute2f128_ps(r[c], r[4 + c], 0x20);
+        t[c + 4] = _mm256_permute2f128_ps(r[c], r[4 + c], 0x31);
+    }
+    for (int c = 0; c < 8; c++) r[c] = t[c];
+}
+#define RT_DEFINE_PACK(NAME, WT, LOADW)                                                          \
+    static void NAME(const WT *const *rows, int kc, float *P) {                                  \
+        int k = 0;                                                                               \
+        for (; k + 8 <= kc; k += 8)                                                              \
+            for (int j0 = 0; j0 < RT_NR; j0 += 8) {                                              \
+                __m256 r[8];                                                                     \
+                RT_UNROLL for (int i = 0; i < 8; i++) r[i] = LOADW(rows[j0 + i] + k);            \
+                rt_transpose8(r);                                                                \
+                RT_UNROLL for (int c = 0; c < 8; c++) _mm256_storeu_ps(P + (size_t)(k + c) * RT_NR + j0, r[c]); \
+            }                                                                                    \
+        for (; k < kc; k++)                                                                      \
+            for (int j = 0; j < RT_NR; j++) P[(size_t)k * RT_NR + j] = RT_WRAW_##WT(rows[j][k]); \
+    }
 #else
 #define RT_DEFINE_PACK(NAME, WT, LOADW)                                                          \
     static void NAME(const WT *const *rows, int kc, float *P) {                                  \
@@ -942,9 +978,10 @@ static void rt_pack_panel(const RtLinear *L, const void *w, int n0, int k0, int 
     else rt_pack_f16((const rt_w_f16 *const *)rows, kc, P);
 }
 
-/* C[t][0:RT_NR] (+)= Σ_k x[t][k0 + k] · P[k][:] for MR_ tokens starting at x. */
+/* C[t][0:RT_NR] (+)= Σ_k x[k][t] · P[k][:] for MR_ tokens; x: the tile's packed
+ * activations (rt_pack_x), RT_MR floats per k. */
 #define RT_DEFINE_MICRO(NAME, MR_)                                                                   \
-    static inline void NAME(const float *x, int ldx, const float *P, int kc, float *C, int first) { \
+    static inline void NAME(const float *x, const float *P, int kc, float *C, int first) {         \
         rt_vec c0[MR_], c1[MR_];                                                                     \
         RT_UNROLL for (int i = 0; i < MR_; i++) {                                                              \
             c0[i] = first ? rt_vzero() : rt_vload_f32(C + i * RT_NR);                                \
@@ -953,7 +990,7 @@ static void rt_pack_panel(const RtLinear *L, const void *w, int n0, int k0, int 
         for (int k = 0; k < kc; k++) {                                                               \
             rt_vec b0 = rt_vload_f32(P + (size_t)k * RT_NR), b1 = rt_vload_f32(P + (size_t)k * RT_NR + RT_VL); \
             RT_UNROLL for (int i = 0; i < MR_; i++) {                                                          \
-                rt_vec a = rt_vset1(x[(size_t)i * ldx + k]);                                         \
+                rt_vec a = rt_vset1(x[(size_t)k * RT_MR + i]);                                       \
                 c0[i] = rt_vfma(a, b0, c0[i]);                                                       \
                 c1[i] = rt_vfma(a, b1, c1[i]);                                                       \
             }                                                                                        \
@@ -1138,6 +1175,32 @@ static inline void rt_linear_epilogue(const RtLinear *L, int n0, int nb, const f
 }
 
 /* C[T][RT_NR] = x · W[n0 : n0 + RT_NR]ᵀ, over K in packed blocks. */
+/* The activations in the order the micro-tiles read them: per RT_KC-wide block
+ * of K (k0), per tile of RT_MR tokens, [kc][RT_MR] (tokens past T zero), at
+ * k0 · tiles · RT_MR + tile · kc · RT_MR.  Read in place, a tile's RT_MR rows
+ * lie K floats apart: at K = 1024 or 3072 (4 KB multiples) they fall in one
+ * set of the L1 cache.  Packed once per call, shared by all panels: one Zen 3
+ * core, f32, T = 128, the qwen3-0.6b matrices: see docs/kernels.md. */
+static float *rt_pack_x(const RtLinear *L) {
+    int T = L->T, K = L->K, tiles = (T + RT_MR - 1) / RT_MR;
+    float *xg = (float *)rt_alloc(sizeof(float) * (size_t)K * tiles * RT_MR);
+    for (int k0 = 0; k0 < K; k0 += RT_KC) {
+        int kc = K - k0 < RT_KC ? K - k0 : RT_KC;
+        for (int tl = 0; tl < tiles; tl++) {
+            float *o = xg + (size_t)k0 * tiles * RT_MR + (size_t)tl * kc * RT_MR;
+            for (int i = 0; i < RT_MR; i++) {
+                int t = tl * RT_MR + i;
+                if (t < T) {
+                    const float *xr = L->x + (size_t)t * K + k0;
+                    for (int k = 0; k < kc; k++) o[(size_t)k * RT_MR + i] = xr[k];
+                } else
+                    for (int k = 0; k < kc; k++) o[(size_t)k * RT_MR + i] = 0.0f;
+            }
+        }
+    }
+    return xg;
+}
+
 static void rt_gemm_panel(const RtLinear *L, const void *w, int n0, float *P, float *C) {
     int tiles = (L->T + RT_MR - 1) / RT_MR;
     for (int k0 = 0; k0 < L->K; k0 += RT_KC) {
@@ -1145,15 +1208,15 @@ static void rt_gemm_panel(const RtLinear *L, const void *w, int n0, float *P, fl
         rt_pack_panel(L, w, n0, k0, kc, P);
         for (int t = 0; t < L->T; t += RT_MR) {
             rt_prefetch_next_block(L, w, n0, k0, RT_KC, t / RT_MR, tiles);
-            const float *x = L->x + (size_t)t * L->K + k0;
+            const float *x = L->xg + (size_t)k0 * tiles * RT_MR + (size_t)(t / RT_MR) * kc * RT_MR;
             float *c = C + (size_t)t * RT_NR;
             switch (L->T - t < RT_MR ? L->T - t : RT_MR) {
-            case 6: rt_micro_6(x, L->K, P, kc, c, k0 == 0); break;
-            case 5: rt_micro_5(x, L->K, P, kc, c, k0 == 0); break;
-            case 4: rt_micro_4(x, L->K, P, kc, c, k0 == 0); break;
-            case 3: rt_micro_3(x, L->K, P, kc, c, k0 == 0); break;
-            case 2: rt_micro_2(x, L->K, P, kc, c, k0 == 0); break;
-            default: rt_micro_1(x, L->K, P, kc, c, k0 == 0); break;
+            case 6: rt_micro_6(x, P, kc, c, k0 == 0); break;
+            case 5: rt_micro_5(x, P, kc, c, k0 == 0); break;
+            case 4: rt_micro_4(x, P, kc, c, k0 == 0); break;
+            case 3: rt_micro_3(x, P, kc, c, k0 == 0); break;
+            case 2: rt_micro_2(x, P, kc, c, k0 == 0); break;
+            default: rt_micro_1(x, P, kc, c, k0 == 0); break;
             }
         }
     }
@@ -1210,7 +1273,10 @@ static inline void rt_linear(const RtLinear *L) {
             return;
         }
 #endif
-        rt_parallel_for((L->N + RT_NR - 1) / RT_NR, rt_linear_gemm_range, (void *)L);
+        RtLinear G = *L;
+        G.xg = rt_pack_x(L);
+        rt_parallel_for((L->N + RT_NR - 1) / RT_NR, rt_linear_gemm_range, &G);
+        rt_free((void *)G.xg);
         return;
     }
 #endif
