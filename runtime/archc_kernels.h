@@ -1174,7 +1174,6 @@ static inline void rt_linear_epilogue(const RtLinear *L, int n0, int nb, const f
         }
 }
 
-/* C[T][RT_NR] = x · W[n0 : n0 + RT_NR]ᵀ, over K in packed blocks. */
 /* The activations in the order the micro-tiles read them: per RT_KC-wide block
  * of K (k0), per tile of RT_MR tokens, [kc][RT_MR] (tokens past T zero), at
  * k0 · tiles · RT_MR + tile · kc · RT_MR.  Read in place, a tile's RT_MR rows
@@ -1201,6 +1200,7 @@ static float *rt_pack_x(const RtLinear *L) {
     return xg;
 }
 
+/* C[T][RT_NR] = x · W[n0 : n0 + RT_NR]ᵀ, over K in packed blocks. */
 static void rt_gemm_panel(const RtLinear *L, const void *w, int n0, float *P, float *C) {
     int tiles = (L->T + RT_MR - 1) / RT_MR;
     for (int k0 = 0; k0 < L->K; k0 += RT_KC) {

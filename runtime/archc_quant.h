@@ -716,18 +716,15 @@ static inline __attribute__((always_inline)) void rt_qy_pack(const RtLinear *L, 
     const uint8_t *row[8];
     for (int r = 0; r < 8; r++) row[r] = (const uint8_t *)w + (size_t)(n0 + r < N ? n0 + r : n0) * rowb;
     for (int r = 0; r < 8; r++)
-        for (int b = 0; b < nb; b++)
-            S[(size_t)b * 8 + r] = n0 + r >= N ? 0.0f
-                                 : fmt == RT_FMT_MXFP4_ ? rt_q_e8m0_half(((const uint8_t *)scale)[(size_t)(n0 + r) * nb + b])
-                                                        : scale[(size_t)(n0 + r) * nb + b];
+        for (int b = 0; b < nb; b++) S[(size_t)b * 8 + r] = n0 + r >= N ? 0.0f : rt_q_wscale(L, scale, n0 + r, b);
     const __m128i lut = _mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0), m0f = _mm_set1_epi8(0x0F);
     for (int b = 0; b < nb; b++) {
         __m256i lo[8], hi[8];
         for (int r = 0; r < 8; r++) {
             if (fmt == RT_I8) {   /* elements 0–15 and 16–31 as int16 */
                 const uint8_t *p = row[r] + (size_t)b * 32;
-                uint8_t t[32] = {0};
-                if (b == nbf) { memcpy(t, p, (size_t)(K & 31)); p = t; }   /* a partial last block: zero-padded */
+                uint8_t t[32];
+                if (b == nbf) { memset(t, 0, sizeof t); memcpy(t, p, (size_t)(K & 31)); p = t; }   /* a partial last block: zero-padded */
                 lo[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)p));
                 hi[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)));
             } else {   /* byte j: element 2j in the low nibble, 2j+1 in the high one → the 32 unsigned values in order */
