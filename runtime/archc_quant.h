@@ -404,17 +404,19 @@ typedef struct RtQJob { const RtLinear *L; const RtQAct *A; } RtQJob;
  * one thread: T = 2 0.69 → 0.39 ms, T = 128 34 → 115–125 GMAC/s, bench/quant_gemm.c).
  * The epilogue runs on 16 outputs at a time with the same roundings. */
 #define RT_Q_Z 1
+#define RT_Q_GEMV 1        /* a decode GEMV: rt_qv_gemv1_* / rt_qv_gemv2_* over blocks [0, rt_qv_nv) */
+#define RT_QV_I8_OFF 128   /* int8 activations: the weights are read as w + 128 */
 #ifndef RT_QG_MIN_T
 #define RT_QG_MIN_T 2
 #endif
 #define RT_QG_TT 8
 
-static inline int rt_qz_nv(const RtLinear *L) {
+static inline int rt_qv_nv(const RtLinear *L) {
     int nbf = L->K / 32;
     return L->fmt == RT_I8 ? nbf & ~1 : L->fmt == RT_I4 || L->fmt == RT_FMT_MXFP4_ ? nbf & ~3 : 0;
 }
 
-/* Σ over blocks [0, nv) (nv as rt_qz_nv) of rows n[0 … R−1], R = 1 or 2, into
+/* Σ over blocks [0, nv) (nv as rt_qv_nv) of rows n[0 … R−1], R = 1 or 2, into
  * out[r]: R rows read side by side (two sequential streams at once, see
  * rt_two_streams), each with the arithmetic of the one-row case. */
 static inline __attribute__((always_inline)) void rt_qz_gemv(const RtLinear *L, const RtQAct *A, const void *w, const float *scale,
@@ -490,17 +492,16 @@ static inline __attribute__((always_inline)) void rt_qz_gemv(const RtLinear *L, 
 
 /* one row (R = 1) and two rows side by side (R = 2), per format */
 #define RT_QZ_GEMV_FNS(SUF, FMT)                                                                                     \
-    static void rt_qz_gemv1_##SUF(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { \
+    static void rt_qv_gemv1_##SUF(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { \
         rt_qz_gemv(L, A, w, s, n, nv, FMT, 1, o);                                                                    \
     }                                                                                                                \
-    static void rt_qz_gemv2_##SUF(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { \
+    static void rt_qv_gemv2_##SUF(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { \
         rt_qz_gemv(L, A, w, s, n, nv, FMT, 2, o);                                                                    \
     }
 RT_QZ_GEMV_FNS(i8, RT_I8)
 RT_QZ_GEMV_FNS(i4, RT_I4)
 RT_QZ_GEMV_FNS(mx, RT_FMT_MXFP4_)
 #undef RT_QZ_GEMV_FNS
-typedef void (*RtQzGemv)(const RtLinear *, const RtQAct *, const void *, const float *, const int *, int, float *);
 
 /* Pack rows n0 … n0+15 of w (rows ≥ N repeat row n0, with scale 0) into
  * P [nb][8][16] u32 and S [nb][16]: per block, the 16 rows' 32 bytes are
@@ -687,6 +688,115 @@ static void rt_qz_gemm_range(void *ctx, int pb, int pe) {
 #define RT_KEEP_ORDER(v) ((void)0)
 #endif
 
+/* Decode (T = 1) on AVX2, row by row, several blocks per step as the AVX-512
+ * GEMV does (rt_q_row_x86 took one block at a time, with a scalar product of
+ * the two scales and a broadcast per block: one Zen 3 core ran the int4
+ * qwen3-0.6b decode compute-bound, at 7 GB/s of a 13–17 GB/s read ceiling).
+ *
+ * 4-bit: one 32-byte load holds two blocks' nibbles; with the activations in
+ * RT_QL_G4 (the even elements of four blocks, then their odd ones) the low
+ * nibbles meet their x in one vpmaddubsw, the high ones in another; their
+ * int16 sums add without saturation (|pair| ≤ 3810, MXFP4 6096) and one
+ * vpmaddwd by 1 leaves 8 int32 lanes, 4 per block.
+ * int8: the sign trick (|w| · sign(x, w)) per block, vpmaddubsw and vpmaddwd
+ * give 8 lanes of one block; vphaddd of two blocks leaves 4 lanes each.
+ * Either way the blocks' scales d_w·d_x are computed 8 blocks at a time with
+ * one multiply, and one vpermps spreads them over the lanes before the FMA.
+ * Blocks from nv on (a partial block, an odd one) go through rt_q_row_x86. */
+#define RT_Q_GEMV 1
+#define RT_QV_I8_OFF 0   /* int8 activations: no offset (the sign trick) */
+static inline int rt_qv_nv(const RtLinear *L) {
+    int nbf = L->K / 32;
+    return L->fmt == RT_I8 ? nbf & ~1 : nbf & ~3;
+}
+
+/* 8 block scales d_w (blocks b0 … b0+m−1, zero after) of one row */
+static inline __attribute__((always_inline)) __m256 rt_qy_dw8(const float *sr, const uint8_t *er, int b0, int m, const int fmt) {
+    if (fmt == RT_FMT_MXFP4_) {   /* 2^(e − 128) (the table holds values × 2): (e − 1) << 23, or the subnormal 2^21 << e for e < 2 */
+        uint8_t eb[8] = {0};
+        memcpy(eb, er + b0, (size_t)m);
+        __m256i e = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)eb));
+        __m256i nrm = _mm256_slli_epi32(_mm256_sub_epi32(e, _mm256_set1_epi32(1)), 23);
+        __m256i sub = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), e);
+        __m256 v = _mm256_castsi256_ps(_mm256_blendv_epi8(sub, nrm, _mm256_cmpgt_epi32(e, _mm256_set1_epi32(1))));
+        return m == 8 ? v : _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))));
+    }
+    if (m == 8) return _mm256_loadu_ps(sr + b0);
+    return _mm256_maskload_ps(sr + b0, _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+}
+
+/* Σ over blocks [0, nv) of rows n[0 … R−1], R = 1 or 2 (read side by side,
+ * see rt_two_streams), into out[r] */
+static inline __attribute__((always_inline)) void rt_qy_gemv(const RtLinear *L, const RtQAct *A, const void *w, const float *scale,
+                                                             const int *n, int nv, const int fmt, const int R, float *out) {
+    int K = L->K, nb = (K + 31) / 32;
+    const uint8_t *wr[2];
+    const float *sr[2];     /* int8 / int4: f32 scales */
+    const uint8_t *er[2];   /* MXFP4: e8m0 exponents   */
+    for (int r = 0; r < R; r++) {
+        wr[r] = (const uint8_t *)w + (size_t)n[r] * (fmt == RT_I8 ? (size_t)K : (size_t)nb * 16);
+        sr[r] = scale + (size_t)n[r] * nb;
+        er[r] = (const uint8_t *)scale + (size_t)n[r] * nb;
+    }
+    const __m256i mxlut = _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0,
+                                           12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
+    const __m256i m0f = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    /* lane → block of a step's pair (2j, 2j+1): 4-bit [2j ×4, 2j+1 ×4]; int8 after vphaddd [2j 2j 2j+1 2j+1] ×2 */
+    const __m256i pair = fmt == RT_I8 ? _mm256_setr_epi32(0, 0, 1, 1, 0, 0, 1, 1) : _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    __m256 acc[2][2], corr[2];
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = corr[r] = _mm256_setzero_ps();
+    for (int b0 = 0; b0 < nv; b0 += 8) {
+        int m = nv - b0 < 8 ? nv - b0 : 8;   /* a multiple of 2 (int8) or 4 */
+        __m256i lm = _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 dx = _mm256_maskload_ps(A->d + b0, lm);
+        const int8_t *xp = A->q + (size_t)b0 * 32;
+        for (int r = 0; r < R; r++) {
+            __m256 dw = rt_qy_dw8(sr[r], er[r], b0, m, fmt);
+            __m256 sc = _mm256_mul_ps(dw, dx);
+            if (fmt != RT_I8) corr[r] = _mm256_fmadd_ps(dw, _mm256_maskload_ps(A->c + b0, lm), corr[r]);
+            for (int j = 0; j < m / 2; j++) {   /* blocks b0 + 2j, b0 + 2j + 1 */
+                __m256i d;
+                if (fmt == RT_I8) {
+                    const uint8_t *p = wr[r] + (size_t)(b0 + 2 * j) * 32;
+                    __m256i w0 = _mm256_loadu_si256((const __m256i *)(const void *)p), w1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+                    __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)(xp + 64 * j)), x1 = _mm256_loadu_si256((const __m256i *)(const void *)(xp + 64 * j + 32));
+                    __m256i d0 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w0), _mm256_sign_epi8(x0, w0)), ones);
+                    __m256i d1 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w1), _mm256_sign_epi8(x1, w1)), ones);
+                    d = _mm256_hadd_epi32(d0, d1);
+                } else {
+                    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(wr[r] + (size_t)(b0 + 2 * j) * 16));
+                    __m256i lo = _mm256_and_si256(v, m0f), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f);
+                    if (fmt == RT_FMT_MXFP4_) { lo = _mm256_shuffle_epi8(mxlut, lo); hi = _mm256_shuffle_epi8(mxlut, hi); }
+                    const int8_t *g = xp + 128 * (j / 2) + 32 * (j & 1);   /* the G4 group: even elements, odd ones 64 bytes on */
+                    __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(const void *)g)),
+                                                   _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(const void *)(g + 64))));
+                    d = _mm256_madd_epi16(s16, ones);
+                }
+                __m256 sv = _mm256_permutevar8x32_ps(sc, _mm256_add_epi32(pair, _mm256_set1_epi32(2 * j)));
+                acc[r][j & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), sv, acc[r][j & 1]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        __m256 s8 = _mm256_sub_ps(_mm256_add_ps(acc[r][0], acc[r][1]), corr[r]);
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        out[r] = _mm_cvtss_f32(s);
+    }
+}
+#define RT_QY_GEMV_FNS(SUF, FMT)                                                                                     \
+    static void rt_qv_gemv1_##SUF(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { \
+        rt_qy_gemv(L, A, w, s, n, nv, FMT, 1, o);                                                                    \
+    }                                                                                                                \
+    static void rt_qv_gemv2_##SUF(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { \
+        rt_qy_gemv(L, A, w, s, n, nv, FMT, 2, o);                                                                    \
+    }
+RT_QY_GEMV_FNS(i8, RT_I8)
+RT_QY_GEMV_FNS(i4, RT_I4)
+RT_QY_GEMV_FNS(mx, RT_FMT_MXFP4_)
+#undef RT_QY_GEMV_FNS
+
 /* z[r] = 8 dwords of row r (r < 8)  →  d[g] = dword g of rows 0 … 7 */
 static inline __attribute__((always_inline)) void rt_qy_transpose8(const __m256i z[8], __m256i *d) {
     __m256i t[8], u[8];
@@ -856,19 +966,6 @@ static inline void rt_q_row(const RtLinear *L, const RtQAct *A, const void *w, c
     int fmt = L->fmt;
     if (tt == 1) {
         ti[0] = t0;
-#ifdef RT_Q_Z
-        if (L->T == 1) {   /* activations in RT_QL_NAT (int8) / RT_QL_G4 (int4, MXFP4) */
-            int nv = rt_qz_nv(L), nb = (L->K + 31) / 32;
-            float v;
-            (fmt == RT_I8 ? rt_qz_gemv1_i8 : fmt == RT_I4 ? rt_qz_gemv1_i4 : rt_qz_gemv1_mx)(L, A, w, scale, &n, nv, &v);
-            if (nv < nb) {
-                (fmt == RT_I8 ? rt_q_row1_i8 : fmt == RT_I4 ? rt_q_row1_i4 : rt_q_row1_mx)(L, A, w, scale, n, ti, out, nv);
-                v += out[0];
-            }
-            out[0] = v;
-            return;
-        }
-#endif
         (fmt == RT_I8 ? rt_q_row1_i8 : fmt == RT_I4 ? rt_q_row1_i4 : rt_q_row1_mx)(L, A, w, scale, n, ti, out, 0);
         return;
     }
@@ -891,7 +988,7 @@ static inline void rt_q_row(const RtLinear *L, const RtQAct *A, const void *w, c
  * int4, whose software prefetch of the next rows no longer pointed at the row
  * read next and was dropped, 51.7–51.8 → 55.7–56.7, 2 threads 73.7–79.0 → 78.6–85.8. */
 /* With the VNNI kernels (RT_Q_Z) the two rows are read at the same time
- * (rt_q_rows2): qwen3-0.6b decode, one thread, 4 interleaved runs: int8
+ * (rt_q_rows): qwen3-0.6b decode, one thread, 4 interleaved runs: int8
  * 34.0–34.3 → 34.7–36.0 tok/s, int4 48.3–53.0 → 53.8–56.3, MXFP4 51.4–55.2 →
  * 57.6–59.2 (bit-identical logits). */
 static inline int rt_two_streams(int b, int e, int i) {
@@ -899,14 +996,15 @@ static inline int rt_two_streams(int b, int e, int i) {
     return b + (i & 1 ? half + i / 2 : i / 2);
 }
 
-#ifdef RT_Q_Z
-/* Decode: rows n[0] and n[1] side by side (rt_qz_gemv with R = 2) into out[0],
- * out[1]; each sum exactly as rt_q_row gives it. */
-static inline void rt_q_rows2(const RtLinear *L, const RtQAct *A, const void *w, const float *scale, const int *n, float *out) {
-    int fmt = L->fmt, nv = rt_qz_nv(L), nb = (L->K + 31) / 32;
-    (fmt == RT_I8 ? rt_qz_gemv2_i8 : fmt == RT_I4 ? rt_qz_gemv2_i4 : rt_qz_gemv2_mx)(L, A, w, scale, n, nv, out);
+#ifdef RT_Q_GEMV
+/* Decode: rows n[0 … R−1], R = 1 or 2, side by side (the GEMV: rt_qz_gemv,
+ * rt_qy_gemv) into out[r], the blocks from nv on by rt_q_row_x86. */
+static inline void rt_q_rows(const RtLinear *L, const RtQAct *A, const void *w, const float *scale, const int *n, int R, float *out) {
+    int fmt = L->fmt, nv = rt_qv_nv(L), nb = (L->K + 31) / 32;
+    if (R == 2) (fmt == RT_I8 ? rt_qv_gemv2_i8 : fmt == RT_I4 ? rt_qv_gemv2_i4 : rt_qv_gemv2_mx)(L, A, w, scale, n, nv, out);
+    else (fmt == RT_I8 ? rt_qv_gemv1_i8 : fmt == RT_I4 ? rt_qv_gemv1_i4 : rt_qv_gemv1_mx)(L, A, w, scale, n, nv, out);
     if (nv < nb)
-        for (int r = 0; r < 2; r++) {
+        for (int r = 0; r < R; r++) {
             int ti[1] = {0};
             float tail;
             (fmt == RT_I8 ? rt_q_row1_i8 : fmt == RT_I4 ? rt_q_row1_i4 : rt_q_row1_mx)(L, A, w, scale, n[r], ti, &tail, nv);
@@ -922,15 +1020,14 @@ static void rt_linear_quant_range(void *ctx, int tb, int te) {
     int TN = L->T == 1 ? 8 : RT_Q_TN;
     float g[RT_Q_TT], u[RT_Q_TT] = {0};
     int nb0 = tb * TN, nb1 = te * TN < L->N ? te * TN : L->N;
-#ifdef RT_Q_Z
+#ifdef RT_Q_GEMV
     if (L->T == 1) {   /* decode: the two halves of the range read side by side (rt_two_streams' order, both at once) */
         int half = (nb1 - nb0 + 1) / 2;
         for (int i = 0; i < half; i++) {
-            int n[2] = {nb0 + i, nb0 + half + i < nb1 ? nb0 + half + i : nb0 + i};
-            rt_q_rows2(L, J->A, L->w, L->scale, n, g);
-            if (L->w_up) rt_q_rows2(L, J->A, L->w_up, L->scale_up, n, u);
-            rt_linear_out(L, 0, n[0], g[0], u[0]);
-            if (nb0 + half + i < nb1) rt_linear_out(L, 0, n[1], g[1], u[1]);
+            int n[2] = {nb0 + i, nb0 + half + i}, R = n[1] < nb1 ? 2 : 1;   /* an odd range: its last row alone */
+            rt_q_rows(L, J->A, L->w, L->scale, n, R, g);
+            if (L->w_up) rt_q_rows(L, J->A, L->w_up, L->scale_up, n, R, u);
+            for (int r = 0; r < R; r++) rt_linear_out(L, 0, n[r], g[r], u[r]);
         }
         return;
     }
@@ -951,15 +1048,17 @@ static inline void rt_linear_quant(const RtLinear *L) {
     RtQAct act = {0};
     act.buf = rt_thread_scratch(RT_TLS_QACT);   /* grown once, reused by every call of this thread */
     RtQJob J = {L, &act};
+#ifdef RT_Q_GEMV
+    if (L->T == 1) {
+        rt_q_quantise_x(L, &act, L->fmt == RT_I8 ? RT_QL_NAT : RT_QL_G4, L->fmt == RT_I8 ? RT_QV_I8_OFF : rt_q_offset(L->fmt), rt_qv_nv(L));
+        rt_parallel_for((L->N + 7) / 8, rt_linear_quant_range, &J);
+        return;
+    }
+#endif
 #ifdef RT_Q_Z
     if (L->T >= RT_QG_MIN_T) {
         rt_q_quantise_x(L, &act, RT_QL_NAT, L->fmt == RT_I8 ? 128 : L->fmt == RT_I4 ? 8 : 12, 0);
         rt_parallel_for((L->N + 15) / 16, rt_qz_gemm_range, &J);
-        return;
-    }
-    if (L->T == 1) {
-        rt_q_quantise_x(L, &act, L->fmt == RT_I8 ? RT_QL_NAT : RT_QL_G4, L->fmt == RT_I8 ? 128 : rt_q_offset(L->fmt), rt_qz_nv(L));
-        rt_parallel_for((L->N + 7) / 8, rt_linear_quant_range, &J);
         return;
     }
 #endif
