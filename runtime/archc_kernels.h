@@ -1823,6 +1823,33 @@ typedef struct RtAttention {
     int logn_seq;          /* Qwen-1 LogN: q ×= ln(p+1)/ln(logn_seq) when p+1 > logn_seq; 0 = off */
 } RtAttention;
 
+/* The first key query position pos sees (sliding window, chunked attention). */
+static inline int rt_att_first_key(const RtAttention *A, int pos) {
+    int lo = 0;
+    if (A->window > 0 && pos - A->window + 1 > lo) lo = pos - A->window + 1;
+    if (A->chunk > 0 && (pos / A->chunk) * A->chunk > lo) lo = (pos / A->chunk) * A->chunk;
+    return lo;
+}
+
+/* Query row q of position pos as every kernel scores it: Llama 4's
+ * temperature, then Qwen-1's LogN, each one f32 multiplication (the LogN
+ * factor computed in double, stored as f32, as HF does); into qs, or q itself
+ * when neither applies. */
+static inline const float *rt_att_query(const RtAttention *A, int pos, const float *q, float *qs) {
+    int d = A->head_dim;
+    if (A->temp_floor > 0) {
+        float f = log1pf(floorf(((float)pos + 1.0f) / A->temp_floor)) * A->temp_scale + 1.0f;
+        for (int i = 0; i < d; i++) qs[i] = q[i] * f;
+        q = qs;
+    }
+    if (A->logn_seq > 0 && pos + 1 > A->logn_seq) {
+        float f = (float)(log((double)(pos + 1)) / log((double)A->logn_seq));
+        for (int i = 0; i < d; i++) qs[i] = q[i] * f;
+        q = qs;
+    }
+    return q;
+}
+
 static void rt_attention_range(void *ctx, int b, int e) {
     const RtAttention *A = (const RtAttention *)ctx;
     int d = A->head_dim, kvw = A->kv_heads * d, group = A->heads / A->kv_heads;
@@ -1831,21 +1858,8 @@ static void rt_attention_range(void *ctx, int b, int e) {
     if (!p || !qs) rt_die("out of memory in attention");
     for (int task = b; task < e; task++) {
         int t = task / A->heads, h = task % A->heads, g = h / group;
-        int pos = A->pos + t;
-        int lo = 0;
-        if (A->window > 0 && pos - A->window + 1 > lo) lo = pos - A->window + 1;
-        if (A->chunk > 0 && (pos / A->chunk) * A->chunk > lo) lo = (pos / A->chunk) * A->chunk;
-        const float *q = A->q + (size_t)t * A->heads * d + (size_t)h * d;
-        if (A->temp_floor > 0) {  /* attention temperature tuning, in f32 as HF computes it */
-            float f = log1pf(floorf(((float)pos + 1.0f) / A->temp_floor)) * A->temp_scale + 1.0f;
-            for (int i = 0; i < d; i++) qs[i] = q[i] * f;
-            q = qs;
-        }
-        if (A->logn_seq > 0 && pos + 1 > A->logn_seq) {  /* Qwen-1 LogN: the factor is computed in double, stored as f32 */
-            float f = (float)(log((double)(pos + 1)) / log((double)A->logn_seq));
-            for (int i = 0; i < d; i++) qs[i] = q[i] * f;
-            q = qs;
-        }
+        int pos = A->pos + t, lo = rt_att_first_key(A, pos);
+        const float *q = rt_att_query(A, pos, A->q + (size_t)t * A->heads * d + (size_t)h * d, qs);
         float m = -INFINITY;
         for (int j = lo; j <= pos; j++) {
             size_t row = (size_t)(A->ring ? j % A->ring : j);
@@ -1869,6 +1883,14 @@ static void rt_attention_range(void *ctx, int b, int e) {
     free(qs);
 }
 
+/* The kernels that take the query heads sharing a kv head together (AVX-512,
+ * AVX2): a task is one token, one kv head, the split-th part of its group. */
+typedef struct {
+    const RtAttention *A;
+    int split;   /* parts of a group, one task each */
+} RtAttGroup;
+#define RT_ATT_KB 32   /* values per block of the weighted sum */
+
 #if defined(__AVX512F__)
 /* The same attention, AVX-512, head_dim a multiple of 16 up to 256, with the
  * query heads that share a kv head taken together (a task: one token, one kv
@@ -1879,7 +1901,6 @@ static void rt_attention_range(void *ctx, int b, int e) {
  * tree into one vector; the weighted sum of values keeps the output row in
  * registers over blocks of 32 values.  Sums in f32 in another order than
  * rt_attention_range (lanes, then the tree). */
-#define RT_ATT_KB 32   /* values per block of the weighted sum */
 static inline __m512 rt_hsum16(__m512 a[16]) {
     /* lane i of the result: the sum of a[i]'s 16 lanes */
     __m512 b[8], c[4], d[2];
@@ -1900,11 +1921,6 @@ static inline __m512 rt_hsum16(__m512 a[16]) {
     return _mm512_add_ps(x, y);
 }
 
-typedef struct {
-    const RtAttention *A;
-    int split;   /* parts of a group, one task each */
-} RtAttGroup;
-
 static void rt_attention_group_range(void *ctx, int b, int e) {
     const RtAttGroup *G = (const RtAttGroup *)ctx;
     const RtAttention *A = G->A;
@@ -1916,9 +1932,7 @@ static void rt_attention_group_range(void *ctx, int b, int e) {
     for (int task = b; task < e; task++) {
         int t = task / (A->kv_heads * G->split), rem = task % (A->kv_heads * G->split), g = rem / G->split;
         int h0 = g * group + (rem % G->split) * gh;
-        int pos = A->pos + t, lo = 0;
-        if (A->window > 0 && pos - A->window + 1 > lo) lo = pos - A->window + 1;
-        if (A->chunk > 0 && (pos / A->chunk) * A->chunk > lo) lo = (pos / A->chunk) * A->chunk;
+        int pos = A->pos + t, lo = rt_att_first_key(A, pos);
         /* Llama 4's temperature, then Qwen-1's LogN, on q: each one f32
          * multiplication as in rt_attention_range */
         int use_t = A->temp_floor > 0, use_l = A->logn_seq > 0 && pos + 1 > A->logn_seq;
@@ -1993,6 +2007,104 @@ static void rt_attention_group_range(void *ctx, int b, int e) {
 }
 #endif
 
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+/* The group attention above in ymm (AVX2 without AVX-512), head_dim a
+ * multiple of 32 up to 256: a task is one token, one kv head and a part of
+ * its group of query heads; each block of 8 cached keys is read from memory
+ * once for all of them.  Scores: 8 keys at a time, one accumulator per key,
+ * the 8 sums by a vhaddps tree into one vector; the weighted sum of values
+ * keeps 64 (or 32) output coordinates in registers over blocks of 32 values.
+ * Sums in f32 in another order than rt_attention_range (lanes, then the tree). */
+static inline __m256 rt_hsum8(const __m256 a[8]) {
+    /* lane i of the result: the sum of a[i]'s 8 lanes */
+    __m256 b0 = _mm256_hadd_ps(a[0], a[1]), b1 = _mm256_hadd_ps(a[2], a[3]);   /* [a0 01 23, a1 01 23 | a0 45 67, a1 45 67] … */
+    __m256 b2 = _mm256_hadd_ps(a[4], a[5]), b3 = _mm256_hadd_ps(a[6], a[7]);
+    __m256 c0 = _mm256_hadd_ps(b0, b1), c1 = _mm256_hadd_ps(b2, b3);         /* [a0 … a3 lanes 0–3 | a0 … a3 lanes 4–7] */
+    return _mm256_add_ps(_mm256_permute2f128_ps(c0, c1, 0x20), _mm256_permute2f128_ps(c0, c1, 0x31));
+}
+
+/* o[0 … 8·NC) += Σ_{j = j0 … j1} p[j] · v_j[c0 …], the NC vectors in registers */
+static inline __attribute__((always_inline)) void rt_att_wsum8(const RtAttention *A, const float *pr, const float *vb, int j0, int j1, int c0,
+                                                               float *o, const int NC) {
+    int kvw = A->kv_heads * A->head_dim;
+    __m256 acc[8];
+    RT_UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm256_loadu_ps(o + 8 * c);
+    for (int j = j0; j <= j1; j++) {
+        __m256 w = _mm256_broadcast_ss(pr + j);
+        const float *vr = vb + (size_t)(A->ring ? j % A->ring : j) * kvw + c0;
+        RT_UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr + 8 * c), acc[c]);
+    }
+    RT_UNROLL for (int c = 0; c < NC; c++) _mm256_storeu_ps(o + 8 * c, acc[c]);
+}
+
+static void rt_attention_group8_range(void *ctx, int b, int e) {
+    const RtAttGroup *G = (const RtAttGroup *)ctx;
+    const RtAttention *A = G->A;
+    int d = A->head_dim, nv = d / 8, kvw = A->kv_heads * d, group = A->heads / A->kv_heads;
+    int gh = group / G->split;   /* heads per task */
+    int maxlen = A->pos + A->T, cw = d % 64 == 0 ? 64 : 32;
+    float *p = (float *)malloc((size_t)gh * (maxlen + 8) * sizeof(float)), *qs = (float *)malloc((size_t)gh * d * sizeof(float));
+    if (!p || !qs) rt_die("out of memory in attention");
+    for (int task = b; task < e; task++) {
+        int t = task / (A->kv_heads * G->split), rem = task % (A->kv_heads * G->split), g = rem / G->split;
+        int h0 = g * group + (rem % G->split) * gh;
+        int pos = A->pos + t, lo = rt_att_first_key(A, pos);
+        const float *q[8];
+        for (int hh = 0; hh < gh; hh++) q[hh] = rt_att_query(A, pos, A->q + (size_t)t * A->heads * d + (size_t)(h0 + hh) * d, qs + (size_t)hh * d);
+        const float *kb = A->k + (size_t)g * d, *vb = A->v + (size_t)g * d;
+        const __m256 vscale = _mm256_set1_ps(A->scale), ninf = _mm256_set1_ps(-INFINITY);
+        __m256 vmax[8];
+        for (int hh = 0; hh < gh; hh++) vmax[hh] = ninf;
+        for (int j0 = lo; j0 <= pos; j0 += 8) {   /* scores, 8 keys at a time */
+            int nk = pos + 1 - j0 < 8 ? pos + 1 - j0 : 8;
+            const float *kr[8];
+            for (int i = 0; i < 8; i++) {
+                int j = j0 + (i < nk ? i : nk - 1);
+                kr[i] = kb + (size_t)(A->ring ? j % A->ring : j) * kvw;
+            }
+            __m256 in = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(nk), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+            for (int hh = 0; hh < gh; hh++) {
+                __m256 acc[8], qv = _mm256_loadu_ps(q[hh]);
+                RT_UNROLL for (int i = 0; i < 8; i++) acc[i] = _mm256_mul_ps(qv, _mm256_loadu_ps(kr[i]));
+                for (int c = 1; c < nv; c++) {
+                    qv = _mm256_loadu_ps(q[hh] + 8 * c);
+                    RT_UNROLL for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[i] + 8 * c), acc[i]);
+                }
+                __m256 sc = _mm256_mul_ps(rt_hsum8(acc), vscale);
+                _mm256_storeu_ps(p + (size_t)hh * (maxlen + 8) + j0, sc);   /* lanes past pos land in the row's padding */
+                vmax[hh] = _mm256_max_ps(vmax[hh], _mm256_blendv_ps(ninf, sc, in));
+            }
+        }
+        for (int hh = 0; hh < gh; hh++) {
+            int h = h0 + hh;
+            float *pr = p + (size_t)hh * (maxlen + 8);
+            __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax[hh]), _mm256_extractf128_ps(vmax[hh], 1));
+            m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+            float mx = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+            if (A->sinks && A->sinks[h] > mx) mx = A->sinks[h];
+            float sum = rt_softmax_exp(pr, lo, pos, mx);
+            if (A->sinks) sum += expf(A->sinks[h] - mx);
+            float inv = 1.0f / sum;
+            for (int j = lo; j <= pos; j++) pr[j] *= inv;
+            memset(A->out + (size_t)t * A->heads * d + (size_t)h * d, 0, sizeof(float) * (size_t)d);
+        }
+        for (int j0 = lo; j0 <= pos; j0 += RT_ATT_KB) {   /* out = Σ_j p_j · v_j, blocks of keys shared by the heads */
+            int j1 = j0 + RT_ATT_KB - 1 < pos ? j0 + RT_ATT_KB - 1 : pos;
+            for (int hh = 0; hh < gh; hh++) {
+                const float *pr = p + (size_t)hh * (maxlen + 8);
+                float *o = A->out + (size_t)t * A->heads * d + (size_t)(h0 + hh) * d;
+                for (int c0 = 0; c0 < d; c0 += cw) {
+                    if (cw == 64) rt_att_wsum8(A, pr, vb, j0, j1, c0, o + c0, 8);
+                    else rt_att_wsum8(A, pr, vb, j0, j1, c0, o + c0, 4);
+                }
+            }
+        }
+    }
+    free(p);
+    free(qs);
+}
+#endif
+
 #if defined(__AVX512F__)
 /* Prefill attention tiled over query rows (AVX-512, head_dim % 32 == 0, up to
  * 256, T ≥ RT_ATT_TILE_MIN_T).  First the keys of the chunk's range are
@@ -2049,9 +2161,7 @@ static void rt_attention_tile_range(void *ctx, int b, int e) {
         int lo[RT_ATT_ROWS], hi[RT_ATT_ROWS], hr[RT_ATT_ROWS], tr[RT_ATT_ROWS];
         int J0 = A->pos + A->T, J1 = -1;   /* the rows' union of key ranges */
         for (int r = 0; r < R; r++) {   /* row r: token t0 + r / gh, head h0 + r % gh */
-            int t = t0 + r / P->gh, h = h0 + r % P->gh, pos = A->pos + t, l = 0;
-            if (A->window > 0 && pos - A->window + 1 > l) l = pos - A->window + 1;
-            if (A->chunk > 0 && (pos / A->chunk) * A->chunk > l) l = (pos / A->chunk) * A->chunk;
+            int t = t0 + r / P->gh, h = h0 + r % P->gh, pos = A->pos + t, l = rt_att_first_key(A, pos);
             lo[r] = l; hi[r] = pos; hr[r] = h; tr[r] = t;
             if (l < J0) J0 = l;
             if (pos > J1) J1 = pos;
@@ -2130,9 +2240,7 @@ static inline void rt_attention(const RtAttention *A) {
     if (A->T >= RT_ATT_TILE_MIN_T && A->head_dim % 32 == 0 && A->head_dim <= 256 && A->heads % A->kv_heads == 0) {
         static RtScratch kt_buf;   /* rt_attention runs on the calling thread only */
         RtAttTile P = {.A = A, .split = 1};
-        int lo0 = 0;   /* the first token's first key: the lowest of the chunk */
-        if (A->window > 0 && A->pos - A->window + 1 > lo0) lo0 = A->pos - A->window + 1;
-        if (A->chunk > 0 && (A->pos / A->chunk) * A->chunk > lo0) lo0 = (A->pos / A->chunk) * A->chunk;
+        int lo0 = rt_att_first_key(A, A->pos);   /* the first token's first key: the lowest of the chunk */
         P.jlo = lo0 / 16 * 16;
         int len = A->pos + A->T - P.jlo;
         P.ldk = (len + 15) / 16 * 16;
@@ -2153,6 +2261,17 @@ static inline void rt_attention(const RtAttention *A) {
         while (group % (2 * G.split) == 0 && (group / G.split > 8 || A->T * A->kv_heads * G.split < 4 * rt_threads())) G.split *= 2;
         if (group / G.split <= 8) {
             rt_parallel_for(A->T * A->kv_heads * G.split, rt_attention_group_range, &G);
+            return;
+        }
+    }
+#elif defined(__AVX2__) && defined(__FMA__)
+    int group = A->heads / A->kv_heads;
+    if (A->head_dim % 32 == 0 && A->head_dim <= 256 && A->heads % A->kv_heads == 0) {
+        /* split a group as on AVX-512: 4 tasks per thread (or one head per task), at most 8 heads per task */
+        RtAttGroup G = {.A = A, .split = 1};
+        while (group % (2 * G.split) == 0 && (group / G.split > 8 || A->T * A->kv_heads * G.split < 4 * rt_threads())) G.split *= 2;
+        if (group / G.split <= 8) {
+            rt_parallel_for(A->T * A->kv_heads * G.split, rt_attention_group8_range, &G);
             return;
         }
     }
