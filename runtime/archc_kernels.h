@@ -1496,11 +1496,15 @@ static inline void rt_moe_route(const RtMoe *M, float *l, int *sel, float *wt) {
  * second group of 8 tokens passes over it.  bf16 weights: even/odd lanes as in
  * the decode tile (x de-interleaved); --precision=bf16: x as bf16 pairs and
  * vdpbf16ps straight on the stored weights (no widening, no pack).  Sums stay
- * f32, in lanes then a horizontal sum, as the dot tiles do.  AVX-512 only;
- * needs K % 32 == 0 (else rt_linear). */
-#if defined(__AVX512F__)
+ * f32, in lanes then a horizontal sum, as the dot tiles do.  AVX-512 and
+ * AVX2 (ymm: R chosen to fit 16 registers, bf16 widened by a zero-extend and
+ * a shift on natural x); needs K % 32 == 0 (else rt_linear). */
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#define RT_FEW 1
 #define RT_FEW_BLOCK 24
 #define RT_FEW_MAXT 8
+#if defined(__AVX512F__)
+#define RT_FEW_BF16_EO 1   /* bf16: x de-interleaved (rt_bf16_permute_x) */
 #define RT_DEFINE_FEW_F32(NAME, NT, R)                                                                  \
     static void NAME(const float *x, int ldx, int K, const float *const *wr, float *out, int ldo, int nr, int pf) { \
         __m512 acc[NT][R];                                                                              \
@@ -1556,6 +1560,44 @@ RT_DEFINE_FEW_BF16(rt_few_bf16_4, 4, 4)
 RT_DEFINE_FEW_BF16(rt_few_bf16_3, 3, 4)
 RT_DEFINE_FEW_BF16(rt_few_bf16_2, 2, 6)
 RT_DEFINE_FEW_BF16(rt_few_bf16_1, 1, 8)
+static const int rt_few_r_f32[9] = {0, 8, 8, 6, 6, 4, 4, 3, 3};
+static const int rt_few_r_bf16[9] = {0, 8, 6, 4, 4, 4, 3, 3, 2};
+#else
+/* AVX2: NT·R accumulators, R widened weight vectors and one x vector within
+ * the 16 ymm registers (NT = 7, 8: one row, 9 loads per 8 FMAs) */
+#define RT_DEFINE_FEW_Y(NAME, NT, R, WT, LOADW)                                                         \
+    static void NAME(const float *x, int ldx, int K, const WT *const *wr, float *out, int ldo, int nr, int pf) { \
+        __m256 acc[NT][R];                                                                              \
+        RT_UNROLL for (int t = 0; t < NT; t++)                                                          \
+            RT_UNROLL for (int r = 0; r < R; r++) acc[t][r] = _mm256_setzero_ps();                      \
+        for (int k = 0; k < K; k += 8) {                                                                \
+            __m256 w[R];                                                                                \
+            if (pf && (k & 15) == 0) RT_PREFETCH_NEXT_TILE(WT, wr, R, K, k, 16);                        \
+            RT_UNROLL for (int r = 0; r < R; r++) w[r] = LOADW(wr[r] + k);                              \
+            RT_UNROLL for (int t = 0; t < NT; t++) {                                                    \
+                __m256 xv = _mm256_loadu_ps(x + (size_t)t * ldx + k);                                   \
+                RT_UNROLL for (int r = 0; r < R; r++) acc[t][r] = _mm256_fmadd_ps(xv, w[r], acc[t][r]); \
+            }                                                                                           \
+        }                                                                                               \
+        RT_UNROLL for (int t = 0; t < NT; t++)                                                          \
+            RT_UNROLL for (int r = 0; r < R; r++) if (r < nr) out[(size_t)t * ldo + r] = rt_vsum(acc[t][r]); \
+    }
+#define RT_DEFINE_FEW_Y2(NT, R)                                                                         \
+    RT_DEFINE_FEW_Y(rt_few_f32_##NT, NT, R, float, rt_vload_f32)                                        \
+    RT_DEFINE_FEW_Y(rt_few_bf16_##NT, NT, R, uint16_t, rt_vload_bf16)
+RT_DEFINE_FEW_Y2(8, 1)
+RT_DEFINE_FEW_Y2(7, 1)
+RT_DEFINE_FEW_Y2(6, 2)
+RT_DEFINE_FEW_Y2(5, 2)
+RT_DEFINE_FEW_Y2(4, 2)
+RT_DEFINE_FEW_Y2(3, 3)
+RT_DEFINE_FEW_Y2(2, 4)
+RT_DEFINE_FEW_Y2(1, 6)
+#undef RT_DEFINE_FEW_Y2
+#undef RT_DEFINE_FEW_Y
+static const int rt_few_r_f32[9] = {0, 6, 4, 3, 2, 2, 2, 1, 1};
+static const int rt_few_r_bf16[9] = {0, 6, 4, 3, 2, 2, 2, 1, 1};
+#endif
 /* the kernel for nt tokens (1 … RT_FEW_MAXT), per mode */
 typedef void (*RtFewF32)(const float *, int, int, const float *const *, float *, int, int, int);
 typedef void (*RtFewBf16)(const float *, int, int, const uint16_t *const *, float *, int, int, int);
@@ -1563,8 +1605,6 @@ static const RtFewF32 rt_few_f32[9] = {rt_few_f32_1, rt_few_f32_1, rt_few_f32_2,
                                        rt_few_f32_5, rt_few_f32_6, rt_few_f32_7, rt_few_f32_8};
 static const RtFewBf16 rt_few_bf16[9] = {rt_few_bf16_1, rt_few_bf16_1, rt_few_bf16_2, rt_few_bf16_3, rt_few_bf16_4,
                                          rt_few_bf16_5, rt_few_bf16_6, rt_few_bf16_7, rt_few_bf16_8};
-static const int rt_few_r_f32[9] = {0, 8, 8, 6, 6, 4, 4, 3, 3};
-static const int rt_few_r_bf16[9] = {0, 8, 6, 4, 4, 4, 3, 3, 2};
 #ifdef RT_HAVE_BF16_DOT
 #define RT_DEFINE_FEW_DP(NAME, NT, R)                                                                   \
     static void NAME(const uint32_t *xb, int ldx, int K, const uint16_t *const *wr, float *out, int ldo, int nr, int pf) { \
@@ -1708,7 +1748,7 @@ static void rt_linear_few_bf16(const RtLinear *L) {
 static void rt_moe_expert(const RtMoe *M, int e, const float *x, int n, float *y) {
     int H = M->H, I = M->I;
     float *a = (float *)rt_scratch(rt_thread_scratch(RT_TLS_MOE1), sizeof(float) * (size_t)n * I);
-#if defined(__AVX512F__)
+#ifdef RT_FEW
     int mode = M->fmt == RT_F32 ? 0 : M->fmt == RT_BF16 ? 1 : -1;
 #ifdef RT_HAVE_BF16_DOT
     if (mode == 1 && rt_precision == RT_PRECISION_BF16) mode = 2;
@@ -1726,7 +1766,11 @@ static void rt_moe_expert(const RtMoe *M, int e, const float *x, int n, float *y
             for (int t = 0; t < n; t++) {
                 float *xr = (float *)xin + (size_t)t * ldx;
                 if (mode == 0) memcpy(xr, src + (size_t)t * K, sizeof(float) * K);
+#ifdef RT_FEW_BF16_EO
                 else if (mode == 1) rt_bf16_permute_x(src + (size_t)t * K, xr, K);
+#else
+                else if (mode == 1) memcpy(xr, src + (size_t)t * K, sizeof(float) * K);   /* widened weights: x as it is */
+#endif
 #ifdef RT_HAVE_BF16_DOT   /* mode 2 exists only there (rt_f32_to_bf16_row too) */
                 else rt_f32_to_bf16_row(src + (size_t)t * K, (uint16_t *)xr, K);
 #endif
