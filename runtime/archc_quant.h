@@ -376,6 +376,27 @@ static inline void rt_q_row_to_f32(const void *w, const float *scale, int fmt, i
 
 typedef struct RtQJob { const RtLinear *L; const RtQAct *A; } RtQJob;
 
+/* Where rows n[0 … R−1] of w and their block scales start */
+static inline void rt_qv_rows_at(const RtLinear *L, const void *w, const float *scale, const int *n, int R, int fmt,
+                                 const uint8_t **wr, const float **sr, const uint8_t **er) {
+    int K = L->K, nb = (K + 31) / 32;
+    for (int r = 0; r < R; r++) {
+        wr[r] = (const uint8_t *)w + (size_t)n[r] * (fmt == RT_I8 ? (size_t)K : (size_t)nb * 16);
+        sr[r] = scale + (size_t)n[r] * nb;
+        er[r] = (const uint8_t *)scale + (size_t)n[r] * nb;
+    }
+}
+
+/* The decode GEMV's entry points (RT_Q_GEMV): one row (R = 1) and two rows
+ * side by side (R = 2), per format, over blocks [0, nv), from the ISA's kernel */
+#define RT_QV_GEMV_FNS(SUF, FMT, GEMV)                                                                               \
+    static void rt_qv_gemv1_##SUF(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { \
+        GEMV(L, A, w, s, n, nv, FMT, 1, o);                                                                          \
+    }                                                                                                                \
+    static void rt_qv_gemv2_##SUF(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { \
+        GEMV(L, A, w, s, n, nv, FMT, 2, o);                                                                          \
+    }
+
 #if defined(RT_Q_X86) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512F__)
 /* AVX-512 VNNI (zmm).  Both kernels give the weights as the unsigned operand of
  * vpdpbusd: int8 as w + 128 (one xor), int4 as the nibble (w + 8), MXFP4 as
@@ -421,15 +442,10 @@ static inline int rt_qv_nv(const RtLinear *L) {
  * rt_two_streams), each with the arithmetic of the one-row case. */
 static inline __attribute__((always_inline)) void rt_qz_gemv(const RtLinear *L, const RtQAct *A, const void *w, const float *scale,
                                                              const int *n, int nv, const int fmt, const int R, float *out) {
-    int K = L->K, nb = (K + 31) / 32;
     const uint8_t *wr[2];
     const float *sr[2];     /* int8 / int4: f32 scales */
     const uint8_t *er[2];   /* MXFP4: e8m0 exponents   */
-    for (int r = 0; r < R; r++) {
-        wr[r] = (const uint8_t *)w + (size_t)n[r] * (fmt == RT_I8 ? (size_t)K : (size_t)nb * 16);
-        sr[r] = scale + (size_t)n[r] * nb;
-        er[r] = (const uint8_t *)scale + (size_t)n[r] * nb;
-    }
+    rt_qv_rows_at(L, w, scale, n, R, fmt, wr, sr, er);
     /* MXFP4: code → 2·value + 12 (unsigned, for vpdpbusd), per 128-bit lane */
     const __m512i mxlut = _mm512_broadcast_i32x4(_mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0));
     __m512 acc[2][4], corr[2];
@@ -490,18 +506,9 @@ static inline __attribute__((always_inline)) void rt_qz_gemv(const RtLinear *L, 
         out[r] = _mm512_reduce_add_ps(_mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]), _mm512_add_ps(acc[r][2], acc[r][3])), corr[r]));
 }
 
-/* one row (R = 1) and two rows side by side (R = 2), per format */
-#define RT_QZ_GEMV_FNS(SUF, FMT)                                                                                     \
-    static void rt_qv_gemv1_##SUF(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { \
-        rt_qz_gemv(L, A, w, s, n, nv, FMT, 1, o);                                                                    \
-    }                                                                                                                \
-    static void rt_qv_gemv2_##SUF(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { \
-        rt_qz_gemv(L, A, w, s, n, nv, FMT, 2, o);                                                                    \
-    }
-RT_QZ_GEMV_FNS(i8, RT_I8)
-RT_QZ_GEMV_FNS(i4, RT_I4)
-RT_QZ_GEMV_FNS(mx, RT_FMT_MXFP4_)
-#undef RT_QZ_GEMV_FNS
+RT_QV_GEMV_FNS(i8, RT_I8, rt_qz_gemv)
+RT_QV_GEMV_FNS(i4, RT_I4, rt_qz_gemv)
+RT_QV_GEMV_FNS(mx, RT_FMT_MXFP4_, rt_qz_gemv)
 
 /* Pack rows n0 … n0+15 of w (rows ≥ N repeat row n0, with scale 0) into
  * P [nb][8][16] u32 and S [nb][16]: per block, the 16 rows' 32 bytes are
@@ -729,15 +736,10 @@ static inline __attribute__((always_inline)) __m256 rt_qy_dw8(const float *sr, c
  * see rt_two_streams), into out[r] */
 static inline __attribute__((always_inline)) void rt_qy_gemv(const RtLinear *L, const RtQAct *A, const void *w, const float *scale,
                                                              const int *n, int nv, const int fmt, const int R, float *out) {
-    int K = L->K, nb = (K + 31) / 32;
     const uint8_t *wr[2];
     const float *sr[2];     /* int8 / int4: f32 scales */
     const uint8_t *er[2];   /* MXFP4: e8m0 exponents   */
-    for (int r = 0; r < R; r++) {
-        wr[r] = (const uint8_t *)w + (size_t)n[r] * (fmt == RT_I8 ? (size_t)K : (size_t)nb * 16);
-        sr[r] = scale + (size_t)n[r] * nb;
-        er[r] = (const uint8_t *)scale + (size_t)n[r] * nb;
-    }
+    rt_qv_rows_at(L, w, scale, n, R, fmt, wr, sr, er);
     const __m256i mxlut = _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0,
                                            12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
     const __m256i m0f = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
@@ -785,17 +787,9 @@ static inline __attribute__((always_inline)) void rt_qy_gemv(const RtLinear *L, 
         out[r] = _mm_cvtss_f32(s);
     }
 }
-#define RT_QY_GEMV_FNS(SUF, FMT)                                                                                     \
-    static void rt_qv_gemv1_##SUF(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { \
-        rt_qy_gemv(L, A, w, s, n, nv, FMT, 1, o);                                                                    \
-    }                                                                                                                \
-    static void rt_qv_gemv2_##SUF(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { \
-        rt_qy_gemv(L, A, w, s, n, nv, FMT, 2, o);                                                                    \
-    }
-RT_QY_GEMV_FNS(i8, RT_I8)
-RT_QY_GEMV_FNS(i4, RT_I4)
-RT_QY_GEMV_FNS(mx, RT_FMT_MXFP4_)
-#undef RT_QY_GEMV_FNS
+RT_QV_GEMV_FNS(i8, RT_I8, rt_qy_gemv)
+RT_QV_GEMV_FNS(i4, RT_I4, rt_qy_gemv)
+RT_QV_GEMV_FNS(mx, RT_FMT_MXFP4_, rt_qy_gemv)
 
 /* z[r] = 8 dwords of row r (r < 8)  →  d[g] = dword g of rows 0 … 7 */
 static inline __attribute__((always_inline)) void rt_qy_transpose8(const __m256i z[8], __m256i *d) {
