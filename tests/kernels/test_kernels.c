@@ -454,9 +454,10 @@ int main(void) {
         /* (T, H, I, E, K): few-token kernel, more tokens per expert (T = 90,
          * E = 4), the f32 GEMM past RT_MOE_FEW_MAX_F32 (T = 200, E = 2), decode,
          * dims that are not multiples of 32 (rt_linear throughout), and rows of
-         * x whose stride rt_few_stride pads (H = 512: 2 KB of f32, 1 KB of bf16) */
+         * x whose stride rt_few_stride pads (H = 512: 2 KB of f32, 1 KB of bf16),
+         * and gate/up rows of x longer than the L1 holds for a tile of tokens (H = 1088) */
         int mshapes[][5] = {{13, 64, 96, 8, 2}, {90, 64, 32, 4, 2}, {200, 64, 32, 2, 2}, {1, 64, 96, 8, 3},
-                            {11, 40, 24, 6, 2}, {30, 128, 64, 16, 4}, {24, 512, 256, 4, 2}};
+                            {11, 40, 24, 6, 2}, {30, 128, 64, 16, 4}, {24, 512, 256, 4, 2}, {10, 1088, 64, 4, 2}};
         for (unsigned i = 0; i < sizeof mshapes / sizeof mshapes[0]; i++)
             for (int v = 0; v < 6; v++) {
                 int fmt = v & 1 ? RT_BF16 : RT_F32, prec = v >= 2 && fmt == RT_BF16, grouped = v != 4;
