@@ -1502,6 +1502,9 @@ static inline void rt_moe_route(const RtMoe *M, float *l, int *sel, float *wt) {
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #define RT_FEW 1
 #define RT_FEW_BLOCK 24
+/* a tile of nt tokens × R rows (below, per ISA) */
+typedef void (*RtFewF32)(const float *, int, int, const float *const *, float *, int, int, int);
+typedef void (*RtFewBf16)(const float *, int, int, const uint16_t *const *, float *, int, int, int);
 #if defined(__AVX512F__)
 #define RT_FEW_MAXT 8
 #define RT_FEW_BF16_EO 1   /* bf16: x de-interleaved (rt_bf16_permute_x) */
@@ -1563,8 +1566,6 @@ RT_DEFINE_FEW_BF16(rt_few_bf16_1, 1, 8)
 static const int rt_few_r_f32[9] = {0, 8, 8, 6, 6, 4, 4, 3, 3};
 static const int rt_few_r_bf16[9] = {0, 8, 6, 4, 4, 4, 3, 3, 2};
 /* the kernel for nt tokens (1 … RT_FEW_MAXT), per mode */
-typedef void (*RtFewF32)(const float *, int, int, const float *const *, float *, int, int, int);
-typedef void (*RtFewBf16)(const float *, int, int, const uint16_t *const *, float *, int, int, int);
 static const RtFewF32 rt_few_f32[9] = {rt_few_f32_1, rt_few_f32_1, rt_few_f32_2, rt_few_f32_3, rt_few_f32_4,
                                        rt_few_f32_5, rt_few_f32_6, rt_few_f32_7, rt_few_f32_8};
 static const RtFewBf16 rt_few_bf16[9] = {rt_few_bf16_1, rt_few_bf16_1, rt_few_bf16_2, rt_few_bf16_3, rt_few_bf16_4,
@@ -1603,8 +1604,6 @@ RT_DEFINE_FEW_Y2(1, 6)
 #undef RT_DEFINE_FEW_Y
 static const int rt_few_r_f32[5] = {0, 6, 4, 3, 3};
 static const int rt_few_r_bf16[5] = {0, 6, 4, 3, 3};
-typedef void (*RtFewF32)(const float *, int, int, const float *const *, float *, int, int, int);
-typedef void (*RtFewBf16)(const float *, int, int, const uint16_t *const *, float *, int, int, int);
 static const RtFewF32 rt_few_f32[5] = {rt_few_f32_1, rt_few_f32_1, rt_few_f32_2, rt_few_f32_3, rt_few_f32_4};
 static const RtFewBf16 rt_few_bf16[5] = {rt_few_bf16_1, rt_few_bf16_1, rt_few_bf16_2, rt_few_bf16_3, rt_few_bf16_4};
 #endif
@@ -2339,9 +2338,18 @@ static void rt_attention_tile_range(void *ctx, int b, int e) {
 }
 #endif
 
-static inline void rt_attention(const RtAttention *A) {
+/* The grouped kernel of the ISA and the head_dim multiple it needs */
 #if defined(__AVX512F__)
+#define RT_ATT_GROUPED rt_attention_group_range
+#define RT_ATT_GROUP_DIM 16
+#elif defined(__AVX2__) && defined(__FMA__)
+#define RT_ATT_GROUPED rt_attention_group8_range
+#define RT_ATT_GROUP_DIM 32
+#endif
+
+static inline void rt_attention(const RtAttention *A) {
     int group = A->heads / A->kv_heads;
+#if defined(__AVX512F__)
     if (A->T >= RT_ATT_TILE_MIN_T && A->head_dim % 32 == 0 && A->head_dim <= 256 && A->heads % A->kv_heads == 0) {
         static RtScratch kt_buf;   /* rt_attention runs on the calling thread only */
         RtAttTile P = {.A = A, .split = 1};
@@ -2360,26 +2368,19 @@ static inline void rt_attention(const RtAttention *A) {
             return;
         }
     }
-    if (A->head_dim % 16 == 0 && A->head_dim <= 256 && A->heads % A->kv_heads == 0) {
+#endif
+#ifdef RT_ATT_GROUPED
+    if (A->head_dim % RT_ATT_GROUP_DIM == 0 && A->head_dim <= 256 && A->heads % A->kv_heads == 0) {
         /* split a group until there are 4 tasks per thread (or one head per task), at most 8 heads per task */
         RtAttGroup G = {.A = A, .split = 1};
         while (group % (2 * G.split) == 0 && (group / G.split > 8 || A->T * A->kv_heads * G.split < 4 * rt_threads())) G.split *= 2;
         if (group / G.split <= 8) {
-            rt_parallel_for(A->T * A->kv_heads * G.split, rt_attention_group_range, &G);
+            rt_parallel_for(A->T * A->kv_heads * G.split, RT_ATT_GROUPED, &G);
             return;
         }
     }
-#elif defined(__AVX2__) && defined(__FMA__)
-    int group = A->heads / A->kv_heads;
-    if (A->head_dim % 32 == 0 && A->head_dim <= 256 && A->heads % A->kv_heads == 0) {
-        /* split a group as on AVX-512: 4 tasks per thread (or one head per task), at most 8 heads per task */
-        RtAttGroup G = {.A = A, .split = 1};
-        while (group % (2 * G.split) == 0 && (group / G.split > 8 || A->T * A->kv_heads * G.split < 4 * rt_threads())) G.split *= 2;
-        if (group / G.split <= 8) {
-            rt_parallel_for(A->T * A->kv_heads * G.split, rt_attention_group8_range, &G);
-            return;
-        }
-    }
+#else
+    (void)group;
 #endif
     rt_parallel_for(A->T * A->heads, rt_attention_range, (void *)A);
 }
