@@ -167,9 +167,9 @@ for m in $MODELS; do
         "$ARCHC" quantize "$W" -o "$Q" --format "$(archc_fmt "$d")" >/dev/null
       fi
       say "== archc binary $WORK/archc-$n-$d ($(archc_fmt "$d"))"
-      # archc init-weights writes a config.json with the common keys only
-      # (no MLA ranks, no DeepSeek routing): import then refuses it, and the
-      # row runs llama.cpp alone
+      # import reads back the config.json init-weights wrote; should that
+      # fail (a description its family's config cannot carry: init-weights
+      # warns), the row runs llama.cpp alone
       if "$ARCHC" import "$Q" -o "$WORK/$n-$d.yaml" >/dev/null; then
         "$ARCHC" "$WORK/$n-$d.yaml" -o "$WORK/archc-$n-$d" >/dev/null
         "$ARCHC" "$WORK/$n-$d.yaml" --emit=ir 2>/dev/null | sed -nE 's/.*weight bytes per decoded token: ([0-9]+).*/\1/p' > "$WORK/bytes-$n-$d"

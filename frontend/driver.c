@@ -8,7 +8,7 @@
  *   archc run MODEL.yaml --weights DIR [binary options]   compile and run at once
  *   archc --emit=ir MODEL.yaml [-o F]   print the graph after passes
  *   archc import HF_DIR|config.json -o MODEL.yaml
- *   archc init-weights MODEL.yaml -o DIR --dtype f32|bf16|f16 --seed S
+ *   archc init-weights MODEL.yaml -o DIR --dtype f32|bf16|f16 --seed S [--config-only]
  *   archc quantize HF_DIR -o OUT_DIR --format int8|int4|fp8|mxfp4   (frontend/quantize.c)
  *   --disable-pass=NAME (repeatable), --list-passes, -v, --help, --version
  *
@@ -34,7 +34,7 @@
 #define ARCHC_VERSION "0.0"
 #endif
 
-int init_weights(const ModelSpec *s, const Graph *g, const char *dir, WeightFormat fmt, unsigned long long seed);
+int init_weights(const ModelSpec *s, const Graph *g, const char *dir, WeightFormat fmt, unsigned long long seed, int config_only);
 int cmd_quantize(int argc, char **argv);  /* frontend/quantize.c */
 
 static void usage(FILE *f) {
@@ -46,7 +46,7 @@ static void usage(FILE *f) {
             "       archc run MODEL.yaml --weights DIR [binary options]   compile in memory and run at once\n"
             "       archc --emit=ir MODEL.yaml [-o FILE]    print the graph IR after passes\n"
             "       archc import HF_DIR|config.json -o MODEL.yaml\n"
-            "       archc init-weights MODEL.yaml -o DIR [--dtype f32|bf16|f16] [--seed S]\n"
+            "       archc init-weights MODEL.yaml -o DIR [--dtype f32|bf16|f16] [--seed S] [--config-only]\n"
             "       archc quantize HF_DIR -o OUT_DIR --format int8|int4|fp8|mxfp4 [--keep PATTERN]... [--quantize-embeddings]\n"
             "options:\n"
             "  --disable-pass=NAME   skip a pass (repeatable); --list-passes shows them\n"            "  --enable-pass=NAME    run a pass that is off by default (repeatable; decode-persistent)\n"
@@ -80,12 +80,94 @@ static int cmd_import(int argc, char **argv) {
     return spec_import_hf(in, outp) == 0 ? 0 : 1;
 }
 
+/* s lowered, passed (defaults) and emitted as C into a malloc'd string, or NULL. */
+static char *emit_c_text(const ModelSpec *s) {
+    Graph g;
+    if (lower_model(s, &g) != 0) { graph_free(&g); return NULL; }
+    PassOptions po = {0};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = NULL;
+    if (passes_run(&g, &po) == 0 && backend_c.check(&g) == 0 && (f = open_memstream(&buf, &len))) {
+        int ok = backend_c.emit(&g, f) == 0;
+        if (fclose(f) != 0 || !ok) { free(buf); buf = NULL; }
+    }
+    graph_free(&g);
+    return buf;
+}
+
+/* text with the line numbers of source locations (a comment that ends in
+ * "FILE:LINE") removed, in place: the imported description has its own line
+ * numbers. */
+static void drop_source_lines(char *text) {
+    char *w = text;
+    for (char *r = text; *r;) {
+        char *eol = strchr(r, '\n');
+        size_t n = eol ? (size_t)(eol - r) : strlen(r);
+        size_t keep = n;
+        if (n > 3 && !memcmp(r + n - 3, " */", 3)) {
+            size_t d = n - 3;
+            while (d > 0 && r[d - 1] >= '0' && r[d - 1] <= '9') d--;
+            if (d < n - 3 && d > 0 && r[d - 1] == ':') keep = d;
+        }
+        memmove(w, r, keep);
+        w += keep;
+        if (keep < n) { memcpy(w, " */", 3); w += 3; }
+        if (eol) *w++ = '\n';
+        r += n + (eol != NULL);
+    }
+    *w = 0;
+}
+
+/* Does the config.json written for s (text) give back s?  `archc import` of it
+ * is parsed, lowered and emitted as C, and compared with the C of s itself:
+ * equal text (but for source line numbers) means the same program: every
+ * shape, constant and kernel.  Prints a warning naming the first line that
+ * differs; 0 when equal. */
+static int hf_config_roundtrip(const ModelSpec *s, const char *config_name, const char *text, size_t len) {
+    char *yaml = NULL;
+    if (spec_import_json(config_name, text, len, &yaml) != 0) {
+        fprintf(stderr, "archc init-weights: warning: `archc import` cannot read the config.json written for %s (above)\n", s->file);
+        return -1;
+    }
+    static ModelSpec back;
+    int rc = -1;
+    /* parsed under the description's name, so the C cites the same file (import checked the text) */
+    if (spec_parse_buffer(s->file, yaml, strlen(yaml), &back) == 0) {
+        snprintf(back.name, sizeof back.name, "%s", s->name);   /* import names the model after the directory */
+        char *want = emit_c_text(s), *got = emit_c_text(&back);
+        if (want && got) {
+            drop_source_lines(want);
+            drop_source_lines(got);
+            const char *p = want, *q = got;
+            int line = 1;
+            while (*p && *p == *q) { if (*p == '\n') line++; p++; q++; }
+            if (!*p && !*q) rc = 0;
+            else {
+                while (p > want && p[-1] != '\n') { p--; q--; }
+                fprintf(stderr,
+                        "archc init-weights: warning: %s: the %s config.json cannot describe this model exactly; `archc import` of the "
+                        "directory gives a different program (line %d of the emitted C):\n  description: %.*s\n  imported:    %.*s\n"
+                        "compile %s itself with these weights\n",
+                        s->file, s->family, line, (int)strcspn(p, "\n"), p, (int)strcspn(q, "\n"), q, s->file);
+            }
+        }
+        free(want);
+        free(got);
+        free((char *)back.file);
+    }
+    free(yaml);
+    return rc;
+}
+
 static int cmd_init_weights(int argc, char **argv) {
     const char *in = NULL, *dir = NULL, *dtype = "f32";
     unsigned long long seed = 0;
+    int config_only = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "-o") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) dtype = argv[++i];
+        else if (!strcmp(argv[i], "--config-only")) config_only = 1;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
             char *end;
             seed = strtoull(argv[++i], &end, 10);
@@ -94,7 +176,7 @@ static int cmd_init_weights(int argc, char **argv) {
         else if (!in) in = argv[i];
         else { fprintf(stderr, "archc init-weights: unexpected argument '%s'\n", argv[i]); return 2; }
     }
-    if (!in || !dir) { fprintf(stderr, "usage: archc init-weights MODEL.yaml -o DIR [--dtype f32|bf16|f16] [--seed S]\n"); return 2; }
+    if (!in || !dir) { fprintf(stderr, "usage: archc init-weights MODEL.yaml -o DIR [--dtype f32|bf16|f16] [--seed S] [--config-only]\n"); return 2; }
     WeightFormat fmt;
     if (!strcmp(dtype, "f32")) fmt = WFMT_F32;
     else if (!strcmp(dtype, "bf16")) fmt = WFMT_BF16;
@@ -105,7 +187,14 @@ static int cmd_init_weights(int argc, char **argv) {
     if (spec_parse_file(in, &spec) != 0) return 1;
     spec.weights.format = fmt;
     if (lower_model(&spec, &g) != 0) { graph_free(&g); return 1; }
-    int rc = init_weights(&spec, &g, dir, fmt, seed);
+    char *cfg = NULL, cfg_name[4200];
+    size_t cfg_len = 0;
+    FILE *cf = open_memstream(&cfg, &cfg_len);
+    if (!cf || hf_config_write(&spec, cf, fmt) != 0 || fclose(cf) != 0) { fprintf(stderr, "archc init-weights: error: out of memory\n"); graph_free(&g); return 1; }
+    snprintf(cfg_name, sizeof cfg_name, "%s/config.json", dir);
+    hf_config_roundtrip(&spec, cfg_name, cfg, cfg_len);   /* a warning, not an error: the weights still fit the description */
+    free(cfg);
+    int rc = init_weights(&spec, &g, dir, fmt, seed, config_only);
     graph_free(&g);
     return rc == 0 ? 0 : 1;
 }

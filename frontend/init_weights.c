@@ -2,7 +2,7 @@
  * frontend/init_weights.c — `archc init-weights`: random weights for any
  * description, written as a Hugging Face-style directory (config.json +
  * model.safetensors) that the generated binary (and, for the dense families,
- * transformers) can load.
+ * transformers) can load, and `archc import` reads back (frontend/hf_config.c).
  *
  * Values: matrices uniform with std 0.02 (HF's initializer_range), norm weights
  * 1 (Gemma-style (1+w) norms: 0), biases and sinks small uniform.  The stream
@@ -31,57 +31,19 @@ static float uniform(uint64_t *s, float a) {
     return (float)((double)(splitmix(s) >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0) * a;
 }
 
-/* s as the body of a JSON string: quotes, backslashes and control characters escaped */
-static void json_str(FILE *o, const char *s) {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(o, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f) fprintf(o, "\\u%04x", *p);
-        else fputc(*p, o);
-    }
-}
-
+/* config.json: frontend/hf_config.c, the inverse of `archc import` */
 static int write_config(const ModelSpec *s, const char *dir, WeightFormat fmt) {
-    const AttnSpec *a = &s->attn[0];
-    const FfnSpec *f = &s->ffn[0];
     char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     const char *inputs[] = {s->file};
     if (out_check(path, inputs, 1)) return -1;
     FILE *o = out_open(path, tmp, sizeof tmp);
     if (!o) return -1;
-    fprintf(o, "{\n  \"model_type\": \"%s\",\n", s->family);
-    fprintf(o, "  \"archc_description\": \"");
-    json_str(o, s->name);
-    fprintf(o, "\",\n");
-    fprintf(o, "  \"vocab_size\": %d,\n  \"hidden_size\": %d,\n  \"intermediate_size\": %d,\n", s->vocab, s->hidden, f->intermediate);
-    fprintf(o, "  \"num_hidden_layers\": %d,\n  \"num_attention_heads\": %d,\n  \"num_key_value_heads\": %d,\n", s->n_layers,
-            a->heads, a->kv_heads);
-    fprintf(o, "  \"head_dim\": %d,\n  \"rms_norm_eps\": %.9g,\n  \"max_position_embeddings\": %d,\n", a->head_dim, s->norm.eps,
-            s->max_context);
-    if (s->n_rope > 0) {
-        const RopeSpec *r = &s->rope[0];
-        fprintf(o, "  \"rope_theta\": %.17g,\n", r->theta);
-        if (r->kind == ROPE_LLAMA3)
-            fprintf(o, "  \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": %.17g, \"low_freq_factor\": %.17g, "
-                       "\"high_freq_factor\": %.17g, \"original_max_position_embeddings\": %d},\n",
-                    r->factor, r->low_freq_factor, r->high_freq_factor, r->original_max_position);
-        else if (r->kind == ROPE_LINEAR)
-            fprintf(o, "  \"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": %.17g},\n", r->factor);
-        else if (r->kind == ROPE_YARN)
-            fprintf(o, "  \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": %.17g, \"original_max_position_embeddings\": %d},\n",
-                    r->factor, r->original_max_position);
-    }
-    fprintf(o, "  \"attention_bias\": %s,\n", a->q_bias ? "true" : "false");
-    fprintf(o, "  \"mlp_bias\": %s,\n", f->bias ? "true" : "false");
-    fprintf(o, "  \"hidden_act\": \"%s\",\n", f->act == ACT_GEGLU_TANH ? "gelu_pytorch_tanh" : "silu");
-    fprintf(o, "  \"tie_word_embeddings\": %s,\n", s->tie_embeddings ? "true" : "false");
-    if (s->bos_token >= 0) fprintf(o, "  \"bos_token_id\": %d,\n", s->bos_token);
-    if (s->eos_token >= 0) fprintf(o, "  \"eos_token_id\": %d,\n", s->eos_token);
-    fprintf(o, "  \"torch_dtype\": \"%s\"\n}\n", fmt == WFMT_F32 ? "float32" : fmt == WFMT_BF16 ? "bfloat16" : "float16");
+    hf_config_write(s, o, fmt);
     return out_commit(o, tmp, path, 1);
 }
 
-int init_weights(const ModelSpec *s, const Graph *g, const char *dir, WeightFormat fmt, unsigned long long seed) {
+int init_weights(const ModelSpec *s, const Graph *g, const char *dir, WeightFormat fmt, unsigned long long seed, int config_only) {
     if (mkdir(dir, 0777) != 0) {
         struct stat st;
         if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -90,6 +52,7 @@ int init_weights(const ModelSpec *s, const Graph *g, const char *dir, WeightForm
             return -1;
         }
     }
+    if (config_only) return write_config(s, dir, fmt);
     /* random weights are made in memory: refuse what cannot fit rather than be killed */
     double total = 0;
     for (int i = 0; i < g->n_weights; i++) {

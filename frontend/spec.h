@@ -25,6 +25,7 @@
 #define ARCHC_SPEC_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -250,6 +251,11 @@ int spec_import_hf(const char *config_path_or_dir, const char *out_yaml_path);
 /* The same from config.json text in memory (fuzzing, tests): the YAML text in
  * *yaml_out (malloc'd) on success; `name` is used in messages. */
 int spec_import_json(const char *name, const char *text, size_t len, char **yaml_out);
+
+/* frontend/hf_config.c — a Hugging Face config.json for s, the inverse of
+ * spec_import_*: `archc import` of it gives back s where the family's config
+ * can say everything s says.  fmt names the checkpoint's torch_dtype. */
+int hf_config_write(const ModelSpec *s, FILE *o, WeightFormat fmt);
 
 /* Names for printing (frontend/spec_names.c). */
 const char *norm_kind_name(NormKind k);
