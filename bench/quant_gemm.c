@@ -10,7 +10,7 @@
  *            and scales read).
  *
  *   cc -O3 -march=native -Iruntime bench/quant_gemm.c build/libarchc_rt.a -lm -lpthread -o quant_gemm
- *   ./quant_gemm [threads] [reps]
+ *   ./quant_gemm [threads] [reps] [p|d|-] [decode layers]
  * Build it twice against two copies of runtime/ to compare kernels in one run.
  */
 #include <math.h>
@@ -187,8 +187,8 @@ int main(int argc, char **argv) {
         for (int j = 0; j < 4; j++) { free(m[j][0].w); free(m[j][0].e); free(m[j][0].s); if (mats[j][2]) { free(m[j][1].w); free(m[j][1].e); free(m[j][1].s); } }
         if (*only == 'p') { free(x); free(y); continue; }
     decode:;
-        /* decode: 24 layers of the four matrices, out of cache */
-        enum { NL = 24 };
+        /* decode: 24 layers of the four matrices, out of cache (or [layers]: 1 stays in a 32 MB L3) */
+        const int NL = argc > 4 ? atoi(argv[4]) : 24;
         QM *d = malloc(sizeof(QM) * NL * 5);
         size_t bytes = 0;
         for (int l = 0; l < NL; l++) {

@@ -732,55 +732,74 @@ static inline __attribute__((always_inline)) __m256 rt_qy_dw8(const float *sr, c
     return _mm256_maskload_ps(sr + b0, _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
 }
 
+/* The int32 lane sums of blocks b, b + 1 of one row against x (xp: the
+ * activations of the 8-block step; j: the pair within it): 4-bit [b ×4, b+1 ×4],
+ * int8 after vphaddd [b b b+1 b+1] ×2 */
+static inline __attribute__((always_inline)) __m256i rt_qy_pair(const uint8_t *wr, const int8_t *xp, int b, int j, const int fmt) {
+    const __m256i m0f = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    if (fmt == RT_I8) {
+        const uint8_t *p = wr + (size_t)b * 32;
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(const void *)p), w1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)(xp + 64 * j)), x1 = _mm256_loadu_si256((const __m256i *)(const void *)(xp + 64 * j + 32));
+        __m256i d0 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w0), _mm256_sign_epi8(x0, w0)), ones);
+        __m256i d1 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w1), _mm256_sign_epi8(x1, w1)), ones);
+        return _mm256_hadd_epi32(d0, d1);
+    }
+    const __m256i mxlut = _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0,
+                                           12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
+    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(wr + (size_t)b * 16));
+    __m256i lo = _mm256_and_si256(v, m0f), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f);
+    if (fmt == RT_FMT_MXFP4_) { lo = _mm256_shuffle_epi8(mxlut, lo); hi = _mm256_shuffle_epi8(mxlut, hi); }
+    const int8_t *g = xp + 128 * (j / 2) + 32 * (j & 1);   /* the G4 group: even elements, odd ones 64 bytes on */
+    __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(const void *)g)),
+                                   _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(const void *)(g + 64))));
+    return _mm256_madd_epi16(s16, ones);
+}
+
 /* Σ over blocks [0, nv) of rows n[0 … R−1], R = 1 or 2 (read side by side,
- * see rt_two_streams), into out[r] */
+ * see rt_two_streams), into out[r].  Full steps of 8 blocks are unrolled with
+ * the rows inner, two accumulators per row (pairs 0, 2 and 1, 3): with a loop
+ * over the pairs, acc[r][j & 1] was kept on the stack by gcc, an FMA → store
+ * → load chain per pair. */
 static inline __attribute__((always_inline)) void rt_qy_gemv(const RtLinear *L, const RtQAct *A, const void *w, const float *scale,
                                                              const int *n, int nv, const int fmt, const int R, float *out) {
     const uint8_t *wr[2];
     const float *sr[2];     /* int8 / int4: f32 scales */
     const uint8_t *er[2];   /* MXFP4: e8m0 exponents   */
     rt_qv_rows_at(L, w, scale, n, R, fmt, wr, sr, er);
-    const __m256i mxlut = _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0,
-                                           12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
-    const __m256i m0f = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     /* lane → block of a step's pair (2j, 2j+1): 4-bit [2j ×4, 2j+1 ×4]; int8 after vphaddd [2j 2j 2j+1 2j+1] ×2 */
     const __m256i pair = fmt == RT_I8 ? _mm256_setr_epi32(0, 0, 1, 1, 0, 0, 1, 1) : _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
-    __m256 acc[2][2], corr[2];
-    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = corr[r] = _mm256_setzero_ps();
+    __m256 acc0[2], acc1[2], corr[2];
+    for (int r = 0; r < R; r++) acc0[r] = acc1[r] = corr[r] = _mm256_setzero_ps();
+#define RT_QY_PAIR(J, ACC)                                                                                             \
+    do {                                                                                                               \
+        __m256i sel_ = _mm256_add_epi32(pair, _mm256_set1_epi32(2 * (J)));                                             \
+        for (int r = 0; r < R; r++)                                                                                    \
+            ACC[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rt_qy_pair(wr[r], xp, b0 + 2 * (J), (J), fmt)),                \
+                                     _mm256_permutevar8x32_ps(sc[r], sel_), ACC[r]);                                   \
+    } while (0)
     for (int b0 = 0; b0 < nv; b0 += 8) {
         int m = nv - b0 < 8 ? nv - b0 : 8;   /* a multiple of 2 (int8) or 4 */
         __m256i lm = _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        __m256 dx = _mm256_maskload_ps(A->d + b0, lm);
+        __m256 dx = _mm256_maskload_ps(A->d + b0, lm), sc[2];
         const int8_t *xp = A->q + (size_t)b0 * 32;
         for (int r = 0; r < R; r++) {
             __m256 dw = rt_qy_dw8(sr[r], er[r], b0, m, fmt);
-            __m256 sc = _mm256_mul_ps(dw, dx);
+            sc[r] = _mm256_mul_ps(dw, dx);
             if (fmt != RT_I8) corr[r] = _mm256_fmadd_ps(dw, _mm256_maskload_ps(A->c + b0, lm), corr[r]);
-            for (int j = 0; j < m / 2; j++) {   /* blocks b0 + 2j, b0 + 2j + 1 */
-                __m256i d;
-                if (fmt == RT_I8) {
-                    const uint8_t *p = wr[r] + (size_t)(b0 + 2 * j) * 32;
-                    __m256i w0 = _mm256_loadu_si256((const __m256i *)(const void *)p), w1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
-                    __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)(xp + 64 * j)), x1 = _mm256_loadu_si256((const __m256i *)(const void *)(xp + 64 * j + 32));
-                    __m256i d0 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w0), _mm256_sign_epi8(x0, w0)), ones);
-                    __m256i d1 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w1), _mm256_sign_epi8(x1, w1)), ones);
-                    d = _mm256_hadd_epi32(d0, d1);
-                } else {
-                    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(wr[r] + (size_t)(b0 + 2 * j) * 16));
-                    __m256i lo = _mm256_and_si256(v, m0f), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f);
-                    if (fmt == RT_FMT_MXFP4_) { lo = _mm256_shuffle_epi8(mxlut, lo); hi = _mm256_shuffle_epi8(mxlut, hi); }
-                    const int8_t *g = xp + 128 * (j / 2) + 32 * (j & 1);   /* the G4 group: even elements, odd ones 64 bytes on */
-                    __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(const void *)g)),
-                                                   _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(const void *)(g + 64))));
-                    d = _mm256_madd_epi16(s16, ones);
-                }
-                __m256 sv = _mm256_permutevar8x32_ps(sc, _mm256_add_epi32(pair, _mm256_set1_epi32(2 * j)));
-                acc[r][j & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), sv, acc[r][j & 1]);
-            }
+        }
+        if (m == 8) {
+            RT_QY_PAIR(0, acc0);
+            RT_QY_PAIR(1, acc1);
+            RT_QY_PAIR(2, acc0);
+            RT_QY_PAIR(3, acc1);
+        } else {
+            for (int j = 0; j < m / 2; j++) RT_QY_PAIR(j, acc0);
         }
     }
+#undef RT_QY_PAIR
     for (int r = 0; r < R; r++) {
-        __m256 s8 = _mm256_sub_ps(_mm256_add_ps(acc[r][0], acc[r][1]), corr[r]);
+        __m256 s8 = _mm256_sub_ps(_mm256_add_ps(acc0[r], acc1[r]), corr[r]);
         __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
         s = _mm_add_ps(s, _mm_movehl_ps(s, s));
         s = _mm_add_ss(s, _mm_movehdup_ps(s));
