@@ -52,6 +52,11 @@
 #   BENCH_REPS     repetitions, best counts (default 3)
 #   BENCH_THREADS  thread counts (default "1 2")
 #   BENCH_PROMPT / BENCH_GEN   prefill / decode tokens (default 128 / 64)
+#   BENCH_DEPTH    decode at long context too: D > 0 adds, for the models in
+#                  BENCH_DEPTH_MODELS (default: deepseek-mla), BENCH_GEN decode
+#                  steps after a D-token context (archc: a D-token prompt, then
+#                  -n BENCH_GEN+1; llama-bench -p 0 -n BENCH_GEN -d D), in a
+#                  second table (default 0: off)
 #   BENCH_BUILD, BENCH_JOBS    archc build dir (build-bench), make jobs (2)
 #   LLAMA_BENCH, LLAMA_QUANTIZE, LLAMA_CPP_DIR   see above
 #   BENCH_NO_CEILINGS=1        skip bench_ceilings
@@ -68,6 +73,8 @@ REPS=${BENCH_REPS:-3}
 [ "$REPS" -ge 1 ] 2>/dev/null || { echo "error: BENCH_REPS must be a number >= 1" >&2; exit 2; }
 THREADS=${BENCH_THREADS:-1 2}
 PP=${BENCH_PROMPT:-128}
+DEPTH=${BENCH_DEPTH:-0}
+DEPTH_MODELS=${BENCH_DEPTH_MODELS:-deepseek-mla}
 TG=${BENCH_GEN:-64}
 JOBS=${BENCH_JOBS:-2}
 mkdir -p "$WORK"
@@ -234,16 +241,18 @@ RES=$WORK/results.txt
 : > "$RES"
 max() { awk -v a="$1" -v b="$2" 'BEGIN { print (b + 0 > a + 0 ? b : a) }'; }
 field() { sed -nE "s/.*$1=([0-9.]+).*/\\1/p" <<<"$2" | head -1; }
-# avg_ts of the llama-bench jsonl line with n_prompt=$1 n_gen=$2
+# avg_ts of the llama-bench jsonl line with n_prompt=$1 n_gen=$2 (and n_depth=$3, default 0)
 llama_ts() { python3 -c '
 import json, sys
-p, g = int(sys.argv[1]), int(sys.argv[2])
+p, g, d = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 for line in sys.stdin:
     line = line.strip()
     if not line.startswith("{"): continue
     j = json.loads(line)
-    if j.get("n_prompt") == p and j.get("n_gen") == g: print(j["avg_ts"])
-' "$1" "$2"; }
+    if j.get("n_prompt") == p and j.get("n_gen") == g and j.get("n_depth", 0) == d: print(j["avg_ts"])
+' "$1" "$2" "${3:-0}"; }
+RESD=$WORK/results-depth.txt
+: > "$RESD"
 
 for m in $MODELS; do
   Y=$(model_yaml "$m"); n=$(basename "$Y" .yaml)
@@ -271,6 +280,24 @@ for m in $MODELS; do
       [ $have_archc = 1 ] || { apf=-; adc=-; }
       [ $have_llama = 1 ] || { lpf=-; ldc=-; }
       echo "$m $d $t $apf $adc $lpf $ldc" >> "$RES"
+      # decode at long context (BENCH_DEPTH), interleaved the same way
+      if [ "$DEPTH" -gt 0 ] 2>/dev/null && [[ " $DEPTH_MODELS " == *" $m "* ]]; then
+        ctx=$(seq -s, 1000 $((999 + DEPTH))); aldc=0; lldc=0
+        for rep in $(seq 1 "$REPS"); do
+          say "== $n $d threads=$t depth $DEPTH rep $rep"
+          if [ $have_archc = 1 ]; then
+            l=$("$WORK/archc-$n-$d" --weights "$W" --tokens "$ctx" -n $((TG + 1)) --bench --warmup --threads "$t" $(archc_flags "$d") 2>/dev/null | grep '^bench ' || true)
+            aldc=$(max "$aldc" "$(field decode_tok_s "$l")")
+          fi
+          if [ $have_llama = 1 ]; then
+            out=$("$LB" -m "$G" -t "$t" -p 0 -n "$TG" -d "$DEPTH" -r 1 -o jsonl 2>/dev/null || true)
+            lldc=$(max "$lldc" "$(llama_ts 0 "$TG" "$DEPTH" <<<"$out")")
+          fi
+        done
+        [ $have_archc = 1 ] || aldc=-
+        [ $have_llama = 1 ] || lldc=-
+        echo "$m $d $t $aldc $lldc" >> "$RESD"
+      fi
     done
   done
 done
@@ -304,6 +331,16 @@ while read -r m d t apf adc lpf ldc; do
     BEGIN { printf "%-14s %-5s %-3s %12s %12s %12s %12s %9s %9s %14s\n", m, d, t, f(apf), f(adc), f(lpf), f(ldc), r(apf, lpf), r(adc, ldc), bw() }'
 done < "$RES"
 echo "(archc_tg_GB/s: decode tok/s × weight bytes per decoded token; in brackets its share of the read ceiling at that thread count)"
+if [ -s "$RESD" ]; then
+  echo
+  echo "== decode at long context: $TG steps after a $DEPTH-token context, best of $REPS, interleaved"
+  printf '%-14s %-5s %-3s %14s %14s %9s\n' model dtype thr archc_tg_t/s llama_tg_t/s tg_ratio
+  while read -r m d t a l; do
+    awk -v m="$m" -v d="$d" -v t="$t" -v a="$a" -v l="$l" \
+      'BEGIN { r = (a == "-" || l == "-" || l + 0 == 0) ? "-" : sprintf("%.2fx", a / l)
+               printf "%-14s %-5s %-3s %14s %14s %9s\n", m, d, t, a == "-" ? "-" : sprintf("%.1f", a), l == "-" ? "-" : sprintf("%.1f", l), r }'
+  done < "$RESD"
+fi
 if [ -s "$CHK" ]; then
   echo "same model? last-position logits, 8-token prompt, archc vs llama.cpp (llama.cpp keeps an f16 KV cache):"
   sed 's/^/  /' "$CHK"
