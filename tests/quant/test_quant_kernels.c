@@ -120,6 +120,18 @@ int main(void) {
                 int ok = worst < 2e-5;
                 fails += !ok;
                 printf("%s fmt %d T=%d K=%d N=%d%s: rel err %.3g\n", ok ? "ok:  " : "FAIL:", fmt, T, K, N, glu ? " glu" : " bias+res", worst);
+                if (!glu) {   /* one row back to f32 (embedding lookups, MLA's kv_b rows): the reference's decoded weights */
+                    float *row = malloc(sizeof(float) * K);
+                    int bad = -1;
+                    for (int n = 0; n < N && bad < 0; n++) {
+                        rt_q_row_to_f32(qw, s1, fmt, K, n, row);
+                        for (int k = 0; k < K; k++)
+                            if (fabsf(row[k] - dw[(size_t)n * K + k]) > 1e-6f * fabsf(dw[(size_t)n * K + k])) { bad = n * K + k; break; }
+                    }
+                    fails += bad >= 0;
+                    printf("%s fmt %d K=%d N=%d: rows to f32%s\n", bad < 0 ? "ok:  " : "FAIL:", fmt, K, N, bad < 0 ? "" : " differ");
+                    free(row);
+                }
                 free(W); free(U); free(dw); free(du); free(x); free(xq); free(y); free(res); free(bias); free(sw); free(su);
                 free(qw); free(qu); free(ew); free(eu);
             }
