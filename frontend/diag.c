@@ -14,6 +14,11 @@ void diag_set_source(const char *file, const char *text) {
     src_text = text;
 }
 
+void diag_get_source(const char **file, const char **text) {
+    *file = src_file;
+    *text = src_text;
+}
+
 void diag_error(SrcLoc loc, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -14,6 +14,8 @@
 
 /* Remember the text of a file so diagnostics can quote its lines. */
 void diag_set_source(const char *file, const char *text);
+/* The source set last (to put it back after parsing another text). */
+void diag_get_source(const char **file, const char **text);
 __attribute__((format(printf, 2, 3)))
 void diag_error(SrcLoc loc, const char *fmt, ...);
 /* "PATH: error: WHAT" for an error message "PATH: WHAT" from runtime/fileio.c; returns -1. */

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "codegen.h"
+#include "diag.h"
 #include "llvm_tools.h"
 #include "outfile.h"
 #include "ir.h"
@@ -96,49 +97,45 @@ static char *emit_c_text(const ModelSpec *s) {
     return buf;
 }
 
-/* text with the line numbers of source locations (a comment that ends in
- * "FILE:LINE") removed, in place: the imported description has its own line
- * numbers. */
-static void drop_source_lines(char *text) {
+/* text with every mention of the source file `name` (and the ":LINE" after
+ * it) removed, in place: the two descriptions compared below come from
+ * different texts, and the emitted C cites its source at every op. */
+static void drop_source(char *text, const char *name) {
+    size_t nl = strlen(name);
     char *w = text;
     for (char *r = text; *r;) {
-        char *eol = strchr(r, '\n');
-        size_t n = eol ? (size_t)(eol - r) : strlen(r);
-        size_t keep = n;
-        if (n > 3 && !memcmp(r + n - 3, " */", 3)) {
-            size_t d = n - 3;
-            while (d > 0 && r[d - 1] >= '0' && r[d - 1] <= '9') d--;
-            if (d < n - 3 && d > 0 && r[d - 1] == ':') keep = d;
-        }
-        memmove(w, r, keep);
-        w += keep;
-        if (keep < n) { memcpy(w, " */", 3); w += 3; }
-        if (eol) *w++ = '\n';
-        r += n + (eol != NULL);
+        if (nl && !strncmp(r, name, nl)) {
+            r += nl;
+            if (*r == ':' && r[1] >= '0' && r[1] <= '9')
+                for (r++; *r >= '0' && *r <= '9'; r++) {}
+        } else *w++ = *r++;
     }
     *w = 0;
 }
 
 /* Does the config.json written for s (text) give back s?  `archc import` of it
  * is parsed, lowered and emitted as C, and compared with the C of s itself:
- * equal text (but for source line numbers) means the same program: every
+ * equal text (but for the source names) means the same program: every
  * shape, constant and kernel.  Prints a warning naming the first line that
  * differs; 0 when equal. */
 static int hf_config_roundtrip(const ModelSpec *s, const char *config_name, const char *text, size_t len) {
+    static const char imported[] = "(config.json, imported)";
+    const char *src_file, *src_text;
+    diag_get_source(&src_file, &src_text);   /* parsing sets it: put the description's back after */
     char *yaml = NULL;
     if (spec_import_json(config_name, text, len, &yaml) != 0) {
+        diag_set_source(src_file, src_text);
         fprintf(stderr, "archc init-weights: warning: `archc import` cannot read the config.json written for %s (above)\n", s->file);
         return -1;
     }
     static ModelSpec back;
     int rc = -1;
-    /* parsed under the description's name, so the C cites the same file (import checked the text) */
-    if (spec_parse_buffer(s->file, yaml, strlen(yaml), &back) == 0) {
+    if (spec_parse_buffer(imported, yaml, strlen(yaml), &back) == 0) {
         snprintf(back.name, sizeof back.name, "%s", s->name);   /* import names the model after the directory */
         char *want = emit_c_text(s), *got = emit_c_text(&back);
         if (want && got) {
-            drop_source_lines(want);
-            drop_source_lines(got);
+            drop_source(want, s->file);
+            drop_source(got, imported);
             const char *p = want, *q = got;
             int line = 1;
             while (*p && *p == *q) { if (*p == '\n') line++; p++; q++; }
@@ -147,8 +144,8 @@ static int hf_config_roundtrip(const ModelSpec *s, const char *config_name, cons
                 while (p > want && p[-1] != '\n') { p--; q--; }
                 fprintf(stderr,
                         "archc init-weights: warning: %s: the %s config.json cannot describe this model exactly; `archc import` of the "
-                        "directory gives a different program (line %d of the emitted C):\n  description: %.*s\n  imported:    %.*s\n"
-                        "compile %s itself with these weights\n",
+                        "directory gives a different program (line %d of the emitted C, source names removed):\n  description: %.*s\n"
+                        "  imported:    %.*s\ncompile %s itself with these weights\n",
                         s->file, s->family, line, (int)strcspn(p, "\n"), p, (int)strcspn(q, "\n"), q, s->file);
             }
         }
@@ -156,6 +153,7 @@ static int hf_config_roundtrip(const ModelSpec *s, const char *config_name, cons
         free(got);
         free((char *)back.file);
     }
+    diag_set_source(src_file, src_text);
     free(yaml);
     return rc;
 }
