@@ -1307,6 +1307,162 @@ static void rt_linear_gemm_range(void *ctx, int pb, int pe) {
 }
 #endif
 
+#if defined(RT_HAVE_BF16_DOT) && (defined(__AMX_TILE__) || defined(__AMXTILE__)) && (defined(__AMX_BF16__) || defined(__AMXBF16__))
+/* --precision=bf16 prefill on Intel AMX (Sapphire Rapids and later): the same
+ * products as vdpbf16ps (bf16 × bf16, f32 sums), on the tile unit, whose
+ * TDPBF16PS does a 16×16×32 product per instruction.  Eight tile registers of
+ * 16 rows × 64 bytes, one configuration for all:
+ *   tiles 4, 5  A: weight rows n0 … n0+15 and n0+16 … n0+31, 32 bf16 of k each,
+ *               loaded from the checkpoint's rows as they are (stride K × 2 B):
+ *               no weight pack;
+ *   tiles 6, 7  B: the activations as bf16 pairs, kp = k/2 down the rows and 16
+ *               tokens across (xt below: packed once per call, 32 tokens a block);
+ *   tiles 0–3   C[w row][token], f32: (rows 0–15, 16–31) × (tokens 0–15, 16–31).
+ * So a task (32 weight rows) runs K/32 steps of 4 loads and 4 TDPBF16PS per 32
+ * tokens, then transposes C into the GEMM's [token][row] sums for the shared
+ * epilogue.  Weight rows past N (N % 32) are copied into a zero-padded block. */
+#define RT_HAVE_AMX 1
+#ifndef RT_AMX_MIN_T
+#define RT_AMX_MIN_T 16
+#endif
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} RtTileConfig;
+static inline void rt_amx_configure(void) {
+    RtTileConfig c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int i = 0; i < 8; i++) { c.colsb[i] = 64; c.rows[i] = 16; }
+    _tile_loadconfig(&c);
+}
+typedef struct {
+    const RtLinear *L;
+    const uint32_t *xt;   /* [Tp/32][K/2][32] bf16 pairs, tokens ≥ T zero */
+    int Tp;               /* T rounded up to 32 */
+} RtAmxLinear;
+
+/* xt[b][kp][j] = (x[32b + j][2kp], x[32b + j][2kp + 1]) rounded to bf16; from the
+ * row-major pairs of rt_x_to_bf16_pairs by 16 × 16 transposes of 32-bit lanes. */
+static uint32_t *rt_amx_pack_x(const float *x, int T, int K, int Tp) {
+    int KP = K / 2;
+    uint32_t *xb = rt_x_to_bf16_pairs(x, T, K);
+    uint32_t *xt = (uint32_t *)rt_alloc(sizeof(uint32_t) * (size_t)Tp * KP);
+    for (int t0 = 0; t0 < Tp; t0 += 16)
+        for (int kp = 0; kp < KP; kp += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = t0 + i < T ? _mm512_castsi512_ps(_mm512_loadu_si512((const void *)(xb + (size_t)(t0 + i) * KP + kp)))
+                                  : _mm512_setzero_ps();
+            rt_transpose16(r);
+            uint32_t *o = xt + (size_t)(t0 / 32) * KP * 32 + (size_t)kp * 32 + t0 % 32;
+            for (int c = 0; c < 16; c++) _mm512_storeu_si512((void *)(o + (size_t)c * 32), _mm512_castps_si512(r[c]));
+        }
+    rt_free(xb);
+    return xt;
+}
+
+/* G[t][32] (t < Tp) = bf16(x[t]) · W[n0 + j] for the 32 rows at w (row stride K). */
+static void rt_amx_panel(const uint16_t *w, size_t ldw, const uint32_t *xt, int Tp, int K, float *G, float *S) {
+    int KP = K / 2;
+    for (int b = 0; b < Tp / 32; b++) {
+        const uint32_t *xb = xt + (size_t)b * KP * 32;
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        for (int kp = 0; kp < KP; kp += 16) {
+            _tile_loadd(4, w + 2 * (size_t)kp, (long)(ldw * 2));
+            _tile_loadd(5, w + 16 * ldw + 2 * (size_t)kp, (long)(ldw * 2));
+            _tile_loadd(6, xb + (size_t)kp * 32, 128);
+            _tile_loadd(7, xb + (size_t)kp * 32 + 16, 128);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+        }
+        /* S[row][token] → G[token][row] */
+        _tile_stored(0, S, 128);
+        _tile_stored(1, S + 16, 128);
+        _tile_stored(2, S + 16 * 32, 128);
+        _tile_stored(3, S + 16 * 32 + 16, 128);
+        for (int rb = 0; rb < 2; rb++)
+            for (int tb = 0; tb < 2; tb++) {
+                __m512 r[16];
+                for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(S + (size_t)(rb * 16 + i) * 32 + tb * 16);
+                rt_transpose16(r);
+                for (int c = 0; c < 16; c++) _mm512_storeu_ps(G + (size_t)(b * 32 + tb * 16 + c) * 32 + rb * 16, r[c]);
+            }
+    }
+}
+
+static void rt_linear_amx_range(void *ctx, int pb, int pe) {
+    const RtAmxLinear *A = (const RtAmxLinear *)ctx;
+    const RtLinear *L = A->L;
+    int K = L->K;
+    float *G = (float *)rt_alloc(sizeof(float) * (size_t)A->Tp * 32);
+    float *U = L->w_up ? (float *)rt_alloc(sizeof(float) * (size_t)A->Tp * 32) : NULL;
+    float *S = (float *)rt_alloc(sizeof(float) * 32 * 32);
+    uint16_t *pad = NULL;   /* the last task's rows when N % 32 != 0 */
+    rt_amx_configure();
+    for (int p = pb; p < pe; p++) {
+        int n0 = p * 32, nb = L->N - n0 < 32 ? L->N - n0 : 32;
+        for (int m = 0; m < (U ? 2 : 1); m++) {
+            const uint16_t *w = (const uint16_t *)(m ? L->w_up : L->w) + (size_t)n0 * K;
+            if (nb < 32) {
+                if (!pad) pad = (uint16_t *)rt_alloc(sizeof(uint16_t) * 32 * (size_t)K);
+                memcpy(pad, w, sizeof(uint16_t) * (size_t)nb * K);
+                memset(pad + (size_t)nb * K, 0, sizeof(uint16_t) * (size_t)(32 - nb) * K);
+                w = pad;
+            }
+            rt_amx_panel(w, (size_t)K, A->xt, A->Tp, K, m ? U : G, S);
+        }
+        rt_linear_epilogue(L, n0, nb, G, U, 32);
+    }
+    _tile_release();
+    rt_free(pad);
+    rt_free(S);
+    rt_free(G);
+    rt_free(U);
+}
+
+/* out[t][j] (row stride ldo) = bf16(x[t]) · W[j] for t < T, j < N, on this
+ * thread (a MoE expert's matrices): the same panels, without the epilogue. */
+static void rt_amx_rows(const float *x, int T, int K, const uint16_t *w, int N, float *out, int ldo) {
+    int Tp = (T + 31) / 32 * 32;
+    uint32_t *xt = rt_amx_pack_x(x, T, K, Tp);
+    float *G = (float *)rt_alloc(sizeof(float) * (size_t)Tp * 32), *S = (float *)rt_alloc(sizeof(float) * 32 * 32);
+    uint16_t *pad = NULL;
+    rt_amx_configure();
+    for (int n0 = 0; n0 < N; n0 += 32) {
+        int nb = N - n0 < 32 ? N - n0 : 32;
+        const uint16_t *wp = w + (size_t)n0 * K;
+        if (nb < 32) {
+            pad = (uint16_t *)rt_alloc(sizeof(uint16_t) * 32 * (size_t)K);
+            memcpy(pad, wp, sizeof(uint16_t) * (size_t)nb * K);
+            memset(pad + (size_t)nb * K, 0, sizeof(uint16_t) * (size_t)(32 - nb) * K);
+            wp = pad;
+        }
+        rt_amx_panel(wp, (size_t)K, xt, Tp, K, G, S);
+        for (int t = 0; t < T; t++) memcpy(out + (size_t)t * ldo + n0, G + (size_t)t * 32, sizeof(float) * (size_t)nb);
+    }
+    _tile_release();
+    rt_free(pad);
+    rt_free(S);
+    rt_free(G);
+    rt_free(xt);
+}
+
+static void rt_linear_amx(const RtLinear *L) {
+    RtAmxLinear A = {.L = L, .Tp = (L->T + 31) / 32 * 32};
+    uint32_t *xt = rt_amx_pack_x(L->x, L->T, L->K, A.Tp);
+    A.xt = xt;
+    rt_parallel_for((L->N + 31) / 32, rt_linear_amx_range, &A);
+    rt_free(xt);
+}
+#endif
+
 #ifdef RT_HAVE_BF16_DOT
 static void rt_linear_few_bf16(const RtLinear *L);   /* below, with the experts' few-token kernels */
 #endif
@@ -1316,6 +1472,9 @@ static inline void rt_linear(const RtLinear *L) {
     if (rt_fmt_quant(L->fmt)) { rt_linear_quant(L); return; }
 #ifdef RT_HAVE_BF16_DOT
     if (L->T >= 2 && L->fmt == RT_BF16 && rt_precision == RT_PRECISION_BF16 && L->K % 32 == 0) {
+#ifdef RT_HAVE_AMX
+        if (L->T >= RT_AMX_MIN_T && rt_amx_ready()) { rt_linear_amx(L); return; }
+#endif
         rt_linear_few_bf16(L);
         return;
     }
@@ -1756,6 +1915,16 @@ static void rt_moe_expert(const RtMoe *M, int e, const float *x, int n, float *y
     if (mode == 1 && rt_precision == RT_PRECISION_BF16) mode = 2;
 #endif
     int few_max = mode == 0 ? RT_MOE_FEW_MAX_F32 : mode == 1 ? RT_MOE_FEW_MAX_BF16 : RT_MOE_FEW_MAX_DP;
+#ifdef RT_HAVE_AMX
+    if (mode == 2 && n >= RT_AMX_MIN_T && H % 32 == 0 && I % 32 == 0 && rt_amx_ready()) {   /* bf16 pairs on the tile unit */
+        float *u = (float *)rt_scratch(rt_thread_scratch(RT_TLS_MOE2), sizeof(float) * (size_t)n * I);
+        rt_amx_rows(x, n, H, (const uint16_t *)M->gate[e], I, a, I);
+        rt_amx_rows(x, n, H, (const uint16_t *)M->up[e], I, u, I);
+        for (size_t i = 0; i < (size_t)n * I; i++) a[i] = rt_silu(a[i]) * u[i];
+        rt_amx_rows(a, n, I, (const uint16_t *)M->down[e], H, y, H);
+        return;
+    }
+#endif
     if (mode >= 0 && n >= 2 && n <= few_max && H % 32 == 0 && I % 32 == 0) {
         int KM = H > I ? H : I;
         float *u = (float *)rt_scratch(rt_thread_scratch(RT_TLS_MOE2), sizeof(float) * (size_t)n * I);

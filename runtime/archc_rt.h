@@ -83,6 +83,11 @@ typedef struct RtVariant {
 unsigned rt_cpu_features(void);
 int rt_dispatch_main(int argc, char **argv, const RtVariant *variants, int n_variants);
 extern const char *rt_isa_name;    /* the variant running; "native" for a -march=native build */
+/* Intel AMX (tile registers, TDPBF16PS) for --precision=bf16 prefill: 1 when
+ * the CPU has AMX-TILE and AMX-BF16 and Linux granted this process the tile
+ * state (arch_prctl ARCH_REQ_XCOMP_PERM), once; ARCHC_AMX=0 in the
+ * environment switches it off (the AVX512_BF16 kernels run instead). */
+int rt_amx_ready(void);
 
 /* ── thread pool (runtime/threadpool.c) ─────────────────────────────────────
  * rt_parallel_for splits [0, n) into contiguous chunks that the threads claim

@@ -22,6 +22,10 @@
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 #endif
+#if defined(__x86_64__) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 const char *rt_isa_name = "native";
 
@@ -66,6 +70,27 @@ unsigned rt_cpu_features(void) {
     if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) f |= RT_CPU_ARM_DOTPROD;
 #endif
     return f;
+}
+
+int rt_amx_ready(void) {
+    static int state = -1;   /* -1 not asked yet; the first call is made before threads fan out */
+    int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+    if (s >= 0) return s;
+    s = 0;
+#if (defined(__x86_64__)) && defined(__linux__)
+    const char *env = getenv("ARCHC_AMX");
+    unsigned a, b, c, d;
+    if (!(env && !strcmp(env, "0")) && __get_cpuid(1, &a, &b, &c, &d) && (c >> 27 & 1) &&
+        __get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+        int tile = d >> 24 & 1, bf16 = d >> 22 & 1;
+        unsigned long long xcr0 = read_xcr0();
+        /* XCR0 bits 17 (XTILECFG) and 18 (XTILEDATA): the OS manages the tile state */
+        if (tile && bf16 && (xcr0 >> 17 & 3) == 3 && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0)
+            s = 1;
+    }
+#endif
+    __atomic_store_n(&state, s, __ATOMIC_RELEASE);
+    return s;
 }
 
 int rt_dispatch_main(int argc, char **argv, const RtVariant *v, int n) {

@@ -436,9 +436,11 @@ int main(void) {
         fp8_bk = 24;
         /* K % 32 == 0 with T ≥ 2 takes the dot-form kernel (rt_linear_few_bf16):
          * T = 5 and 9 below RT_GEMM_MIN_T, K = 2048 with a padded x stride, N not
-         * a multiple of its 48-row tasks or 3-row tiles */
+         * a multiple of its 48-row tasks or 3-row tiles.  With AMX (T ≥ RT_AMX_MIN_T,
+         * rt_linear_amx): one 16-token tile, tokens padded to 32 and 64, N short of
+         * a 32-row task, a long K */
         int pshapes[][3] = {{13, 1100, 37}, {8, 3, 1}, {20, 513, 65}, {1, 64, 40}, {20, 512, 50}, {130, 96, 70}, {1, 70, 9},
-                            {5, 64, 49}, {9, 2048, 100}, {2, 32, 1}};
+                            {5, 64, 49}, {9, 2048, 100}, {2, 32, 1}, {16, 64, 32}, {33, 2048, 100}, {64, 320, 7}};
         for (unsigned i = 0; i < sizeof pshapes / sizeof pshapes[0]; i++)
             for (int v = 0; v < 4; v++) {
                 test_linear_bf16_precision(pshapes[i][0], pshapes[i][1], pshapes[i][2], v & 1, v >> 1);
