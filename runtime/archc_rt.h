@@ -105,7 +105,8 @@ void rt_threads_shutdown(void);
  * RT_PRECISION_F32 (default): every product and sum in f32, exact to the
  * reference within the fixtures' tolerance.  RT_PRECISION_BF16: prefill
  * matrix products of bf16 weights round the activations to bf16 and use the
- * CPU's bf16 dot-product instructions (AVX512_BF16), as transformers does
+ * CPU's bf16 dot-product instructions (AVX512_BF16; AMX tiles for prefill
+ * where rt_amx_ready), as transformers does
  * when it runs a model in bf16; faster, not exact.  Without those
  * instructions, and for decode (memory-bound), it changes nothing. */
 enum { RT_PRECISION_F32 = 0, RT_PRECISION_BF16 = 1 };
