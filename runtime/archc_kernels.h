@@ -469,6 +469,35 @@ RT_DEFINE_GEMV_STREAMS_DP(1)
 RT_DEFINE_GEMV_STREAMS_DP(2)
 RT_DEFINE_GEMV_STREAMS_DP(4)
 #endif
+/* f32 rows, S side by side, each with rt_gemv_rows_f32's arithmetic (four
+ * accumulators over 64, then 16, then single elements): bit-identical to it. */
+#define RT_DEFINE_GEMV_STREAMS_F32(S)                                                                     \
+    static inline void rt_gemv_streams##S##_f32z(const float *x, const float *const *wr, int K, float *out) { \
+        __m512 a[S][4];                                                                                   \
+        RT_UNROLL for (int s = 0; s < S; s++) a[s][0] = a[s][1] = a[s][2] = a[s][3] = _mm512_setzero_ps(); \
+        int k = 0;                                                                                        \
+        for (; k + 64 <= K; k += 64) {                                                                    \
+            __m512 x0 = _mm512_loadu_ps(x + k), x1 = _mm512_loadu_ps(x + k + 16), x2 = _mm512_loadu_ps(x + k + 32), \
+                   x3 = _mm512_loadu_ps(x + k + 48);                                                      \
+            RT_UNROLL for (int s = 0; s < S; s++) {                                                       \
+                const float *w = wr[s];                                                                   \
+                a[s][0] = _mm512_fmadd_ps(x0, _mm512_loadu_ps(w + k), a[s][0]);                           \
+                a[s][1] = _mm512_fmadd_ps(x1, _mm512_loadu_ps(w + k + 16), a[s][1]);                      \
+                a[s][2] = _mm512_fmadd_ps(x2, _mm512_loadu_ps(w + k + 32), a[s][2]);                      \
+                a[s][3] = _mm512_fmadd_ps(x3, _mm512_loadu_ps(w + k + 48), a[s][3]);                      \
+            }                                                                                             \
+        }                                                                                                 \
+        RT_UNROLL for (int s = 0; s < S; s++) {                                                           \
+            const float *w = wr[s];                                                                       \
+            int j = k;                                                                                    \
+            for (; j + 16 <= K; j += 16) a[s][0] = _mm512_fmadd_ps(_mm512_loadu_ps(x + j), _mm512_loadu_ps(w + j), a[s][0]); \
+            float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[s][0], a[s][1]), _mm512_add_ps(a[s][2], a[s][3]))); \
+            for (; j < K; j++) sum += x[j] * w[j];                                                        \
+            out[s] = sum;                                                                                 \
+        }                                                                                                 \
+    }
+RT_DEFINE_GEMV_STREAMS_F32(2)
+RT_DEFINE_GEMV_STREAMS_F32(4)
 #endif
 
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
@@ -755,58 +784,89 @@ static inline void rt_linear_out(const RtLinear *L, int t, int n, float g, float
 
 #if (defined(__AVX512F__) || defined(RT_GEMV_Y)) && RT_GEMV_STREAMS > 1
 #define RT_GEMV_SIDE 1
-/* Can rt_gemv_streams_range run this decode linear?  AVX-512: exact bf16 with
- * x de-interleaved, bf16 pairs (f32 rows measured 2–3% slower side by side);
- * AVX2: f32 and bf16. */
+/* How many rows a decode thread reads side by side (1 = the row-after-row
+ * kernels: rt_gemv_rows_f32 …).  AVX2: RT_GEMV_STREAMS for f32 and bf16.
+ * AVX-512, chosen at start-up: on AMD (Zen 4) RT_GEMV_STREAMS for bf16 and 1
+ * for f32 (side by side measured 2–3% slower there); on Intel 4 for both,
+ * whose cores reach the read ceiling only with several streams each
+ * (docs/kernels.md: qwen3-0.6b f32 decode on one Xeon core 5.6 → 6.9 tok/s).
+ * ARCHC_GEMV_STREAMS=1, 2 or 4 in the environment overrides. */
+static inline int rt_gemv_nstreams(int fmt) {
+    static int cfg = -1;   /* the override (0: none) | Intel << 3, read once; threads may race to it */
+    int c = __atomic_load_n(&cfg, __ATOMIC_RELAXED);
+    if (c < 0) {
+        const char *e = getenv("ARCHC_GEMV_STREAMS");
+        int v = e && *e ? atoi(e) : 0;
+        c = (v == 1 || v == 2 || v == 4 ? v : 0) | rt_cpu_vendor_intel() << 3;
+        __atomic_store_n(&cfg, c, __ATOMIC_RELAXED);
+    }
+    int env = c & 7, intel = c >> 3;
+    if (env) return env;
+#if defined(RT_GEMV_Y)
+    (void)fmt;
+    (void)intel;
+    return RT_GEMV_STREAMS;
+#else
+    if (intel) return 4;
+    return fmt == RT_F32 ? 1 : RT_GEMV_STREAMS;
+#endif
+}
+/* Can rt_gemv_streams_range run this decode linear?  AVX-512: f32, exact bf16
+ * with x de-interleaved, bf16 pairs; AVX2: f32 and bf16. */
 static inline int rt_gemv_streams_ok(const RtLinear *L) {
-    if (L->T != 1) return 0;
+    if (L->T != 1 || rt_gemv_nstreams(L->fmt) < 2) return 0;
 #if defined(RT_GEMV_Y)
     return L->fmt == RT_F32 || L->fmt == RT_BF16;
 #else
 #if defined(__AVX512BF16__)
     if (L->fmt == RT_BF16 && L->xb) return 1;
 #endif
-    return L->fmt == RT_BF16 && L->xp != NULL;
+    return L->fmt == RT_F32 || (L->fmt == RT_BF16 && L->xp != NULL);
 #endif
 }
 /* The S row sums of w at rows n[0 … S−1] (rt_gemv_streams*). */
-static inline void rt_gemv_streams_rows(const RtLinear *L, const void *w, const int *n, float *out) {
+static inline void rt_gemv_streams_rows(const RtLinear *L, int S, const void *w, const int *n, float *out) {
     const void *wr[4];
     size_t row = (size_t)L->K * rt_wsize(L->fmt);
-    for (int s = 0; s < RT_GEMV_STREAMS; s++) wr[s] = (const char *)w + (size_t)n[s] * row;
+    for (int s = 0; s < S; s++) wr[s] = (const char *)w + (size_t)n[s] * row;
 #if defined(RT_GEMV_Y)
     if (L->fmt == RT_F32) {
-        if (RT_GEMV_STREAMS == 4) rt_gemv_streams4_f32(L->x, (const float *const *)wr, L->K, out);
+        if (S == 4) rt_gemv_streams4_f32(L->x, (const float *const *)wr, L->K, out);
         else rt_gemv_streams2_f32(L->x, (const float *const *)wr, L->K, out);
     } else {
-        if (RT_GEMV_STREAMS == 4) rt_gemv_streams4_bf16w(L->x, (const uint16_t *const *)wr, L->K, out);
+        if (S == 4) rt_gemv_streams4_bf16w(L->x, (const uint16_t *const *)wr, L->K, out);
         else rt_gemv_streams2_bf16w(L->x, (const uint16_t *const *)wr, L->K, out);
     }
 #else
 #if defined(__AVX512BF16__)
     if (L->xb) {
-        if (RT_GEMV_STREAMS == 4) rt_gemv_streams4_dp(L->xb, (const uint16_t *const *)wr, L->K, out);
+        if (S == 4) rt_gemv_streams4_dp(L->xb, (const uint16_t *const *)wr, L->K, out);
         else rt_gemv_streams2_dp(L->xb, (const uint16_t *const *)wr, L->K, out);
         return;
     }
 #endif
-    if (RT_GEMV_STREAMS == 4) rt_gemv_streams4_bf16(L->x, L->xp, (const uint16_t *const *)wr, L->K, out);
+    if (L->fmt == RT_F32) {
+        if (S == 4) rt_gemv_streams4_f32z(L->x, (const float *const *)wr, L->K, out);
+        else rt_gemv_streams2_f32z(L->x, (const float *const *)wr, L->K, out);
+        return;
+    }
+    if (S == 4) rt_gemv_streams4_bf16(L->x, L->xp, (const uint16_t *const *)wr, L->K, out);
     else rt_gemv_streams2_bf16(L->x, L->xp, (const uint16_t *const *)wr, L->K, out);
 #endif
 }
-/* Decode rows [nb0, nb1) in RT_GEMV_STREAMS parts read side by side. */
+/* Decode rows [nb0, nb1) in S parts read side by side. */
 static void rt_gemv_streams_range(const RtLinear *L, int nb0, int nb1) {
-    int part = (nb1 - nb0 + RT_GEMV_STREAMS - 1) / RT_GEMV_STREAMS;
+    int S = rt_gemv_nstreams(L->fmt), part = (nb1 - nb0 + S - 1) / S;
     for (int i = 0; i < part; i++) {
         int n[4];
         float g[4], u[4] = {0};
-        for (int s = 0; s < RT_GEMV_STREAMS; s++) {
+        for (int s = 0; s < S; s++) {
             n[s] = nb0 + s * part + i;
             if (n[s] >= nb1) n[s] = nb1 - 1;   /* a short last part: recompute a row, store nothing */
         }
-        rt_gemv_streams_rows(L, L->w, n, g);
-        if (L->w_up) rt_gemv_streams_rows(L, L->w_up, n, u);
-        for (int s = 0; s < RT_GEMV_STREAMS; s++)
+        rt_gemv_streams_rows(L, S, L->w, n, g);
+        if (L->w_up) rt_gemv_streams_rows(L, S, L->w_up, n, u);
+        for (int s = 0; s < S; s++)
             if (nb0 + s * part + i < nb1) rt_linear_out(L, 0, n[s], g[s], u[s]);
     }
 }

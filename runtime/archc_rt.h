@@ -88,6 +88,7 @@ extern const char *rt_isa_name;    /* the variant running; "native" for a -march
  * state (arch_prctl ARCH_REQ_XCOMP_PERM), once; ARCHC_AMX=0 in the
  * environment switches it off (the AVX512_BF16 kernels run instead). */
 int rt_amx_ready(void);
+int rt_cpu_vendor_intel(void);    /* CPUID vendor is GenuineIntel (kernel choices tuned per vendor) */
 
 /* ── thread pool (runtime/threadpool.c) ─────────────────────────────────────
  * rt_parallel_for splits [0, n) into contiguous chunks that the threads claim

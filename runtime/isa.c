@@ -72,6 +72,16 @@ unsigned rt_cpu_features(void) {
     return f;
 }
 
+int rt_cpu_vendor_intel(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    return b == 0x756e6547u && d == 0x49656e69u && c == 0x6c65746eu;   /* "Genu" "ineI" "ntel" */
+#else
+    return 0;
+#endif
+}
+
 int rt_amx_ready(void) {
     static int state = -1;   /* -1 not asked yet; the first call is made before threads fan out */
     int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);

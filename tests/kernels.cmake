@@ -3,6 +3,13 @@ add_executable(test_kernels ${ARCHC_TEST_DIR}/kernels/test_kernels.c)
 target_link_libraries(test_kernels PRIVATE archc_rt)
 target_compile_options(test_kernels PRIVATE -O2 -march=native)
 add_test(NAME kernels COMMAND test_kernels)
+# The decode GEMV's row orders are chosen at start-up (by CPU vendor): run the
+# others too, rows one after another and 2 / 4 side by side, and the prefill
+# without AMX where the CPU has it (ARCHC_AMX=0: the vdpbf16ps kernels).
+foreach(s 1 2 4)
+  add_test(NAME kernels.gemv_streams${s} COMMAND test_kernels)
+  set_tests_properties(kernels.gemv_streams${s} PROPERTIES ENVIRONMENT "ARCHC_GEMV_STREAMS=${s};ARCHC_AMX=0")
+endforeach()
 # The same kernels through the NEON path (AArch64 cross build under qemu; skipped without them).
 add_test(NAME kernels.neon COMMAND bash ${ARCHC_TEST_DIR}/kernels/run_neon.sh ${ARCHC_ROOT} ${CMAKE_BINARY_DIR}/neon-work)
 set_tests_properties(kernels.neon PROPERTIES SKIP_RETURN_CODE 77)
