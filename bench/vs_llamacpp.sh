@@ -253,6 +253,21 @@ for line in sys.stdin:
 ' "$1" "$2" "${3:-0}"; }
 RESD=$WORK/results-depth.txt
 : > "$RESD"
+# llama-bench ARGS…, its jsonl on stdout.  When it fails (seen on a Xeon with
+# AMX: llama.cpp 0.3.36's AMX repack of Q8_0 weights segfaults) it runs again
+# with --repack 0 (llama.cpp's plain CPU kernels), and that is noted under the
+# table, so a row is never llama.cpp's crash read as 0 tok/s.
+REPACK_NOTE=$WORK/llama-repack.txt
+: > "$REPACK_NOTE"
+llama_bench() {
+  local what=$1 out; shift
+  if out=$("$LB" "$@" 2>/dev/null) && [ -n "$out" ]; then printf '%s\n' "$out"; return; fi
+  out=$("$LB" "$@" --repack 0 2>/dev/null || true)
+  if [ -n "$out" ]; then
+    grep -qx "$what" "$REPACK_NOTE" || echo "$what" >> "$REPACK_NOTE"
+    printf '%s\n' "$out"
+  fi
+}
 
 for m in $MODELS; do
   Y=$(model_yaml "$m"); n=$(basename "$Y" .yaml)
@@ -272,7 +287,7 @@ for m in $MODELS; do
           adc=$(max "$adc" "$(field decode_tok_s "$l")")
         fi
         if [ $have_llama = 1 ]; then
-          out=$("$LB" -m "$G" -t "$t" -p "$PP" -n "$TG" -r 1 -o jsonl 2>/dev/null || true)
+          out=$(llama_bench "$n-$d" -m "$G" -t "$t" -p "$PP" -n "$TG" -r 1 -o jsonl)
           lpf=$(max "$lpf" "$(llama_ts "$PP" 0 <<<"$out")")
           ldc=$(max "$ldc" "$(llama_ts 0 "$TG" <<<"$out")")
         fi
@@ -290,7 +305,7 @@ for m in $MODELS; do
             aldc=$(max "$aldc" "$(field decode_tok_s "$l")")
           fi
           if [ $have_llama = 1 ]; then
-            out=$("$LB" -m "$G" -t "$t" -p 0 -n "$TG" -d "$DEPTH" -r 1 -o jsonl 2>/dev/null || true)
+            out=$(llama_bench "$n-$d" -m "$G" -t "$t" -p 0 -n "$TG" -d "$DEPTH" -r 1 -o jsonl)
             lldc=$(max "$lldc" "$(llama_ts 0 "$TG" "$DEPTH" <<<"$out")")
           fi
         done
@@ -331,6 +346,11 @@ while read -r m d t apf adc lpf ldc; do
     BEGIN { printf "%-14s %-5s %-3s %12s %12s %12s %12s %9s %9s %14s\n", m, d, t, f(apf), f(adc), f(lpf), f(ldc), r(apf, lpf), r(adc, ldc), bw() }'
 done < "$RES"
 echo "(archc_tg_GB/s: decode tok/s × weight bytes per decoded token; in brackets its share of the read ceiling at that thread count)"
+if [ -s "$REPACK_NOTE" ]; then
+  echo "llama.cpp failed with its repacked weights (AMX / CPU_REPACK buffers) on: $(tr '\n' ' ' < "$REPACK_NOTE")"
+  echo "  those rows are llama-bench --repack 0 (its plain CPU kernels)"
+fi
+grep -qw amx_bf16 /proc/cpuinfo 2>/dev/null && echo "amx: the CPU has AMX; archc's bf16p prefill runs on it (ARCHC_AMX=0 to compare without)"
 if [ -s "$RESD" ]; then
   echo
   echo "== decode at long context: $TG steps after a $DEPTH-token context, best of $REPS, interleaved"
