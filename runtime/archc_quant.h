@@ -466,18 +466,18 @@ static inline int rt_qv_nv(const RtLinear *L) {
     return L->fmt == RT_I8 ? nbf & ~1 : L->fmt == RT_I4 || L->fmt == RT_FMT_MXFP4_ ? nbf & ~3 : 0;
 }
 
-/* Σ over blocks [0, nv) (nv as rt_qv_nv) of rows n[0 … R−1], R = 1 or 2, into
- * out[r]: R rows read side by side (two sequential streams at once, see
+/* Σ over blocks [0, nv) (nv as rt_qv_nv) of rows n[0 … R−1], R = 1, 2 or 4,
+ * into out[r]: R rows read side by side (R sequential streams at once, see
  * rt_two_streams), each with the arithmetic of the one-row case. */
 static inline __attribute__((always_inline)) void rt_qz_gemv(const RtLinear *L, const RtQAct *A, const void *w, const float *scale,
                                                              const int *n, int nv, const int fmt, const int R, float *out) {
-    const uint8_t *wr[2];
-    const float *sr[2];     /* int8 / int4: f32 scales */
-    const uint8_t *er[2];   /* MXFP4: e8m0 exponents   */
+    const uint8_t *wr[4];
+    const float *sr[4];     /* int8 / int4: f32 scales */
+    const uint8_t *er[4];   /* MXFP4: e8m0 exponents   */
     rt_qv_rows_at(L, w, scale, n, R, fmt, wr, sr, er);
     /* MXFP4: code → 2·value + 12 (unsigned, for vpdpbusd), per 128-bit lane */
     const __m512i mxlut = _mm512_broadcast_i32x4(_mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0));
-    __m512 acc[2][4], corr[2];
+    __m512 acc[4][4], corr[4];
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = corr[r] = _mm512_setzero_ps();
     const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i idx8 = _mm512_srli_epi32(lanes, 3), idx4 = _mm512_srli_epi32(lanes, 2);
@@ -538,6 +538,11 @@ static inline __attribute__((always_inline)) void rt_qz_gemv(const RtLinear *L, 
 RT_QV_GEMV_FNS(i8, RT_I8, rt_qz_gemv)
 RT_QV_GEMV_FNS(i4, RT_I4, rt_qz_gemv)
 RT_QV_GEMV_FNS(mx, RT_FMT_MXFP4_, rt_qz_gemv)
+/* four rows side by side (rt_q_nstreams) */
+#define RT_QV_GEMV4 1
+static void rt_qv_gemv4_i8(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { rt_qz_gemv(L, A, w, s, n, nv, RT_I8, 4, o); }
+static void rt_qv_gemv4_i4(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { rt_qz_gemv(L, A, w, s, n, nv, RT_I4, 4, o); }
+static void rt_qv_gemv4_mx(const RtLinear *L, const RtQAct *A, const void *w, const float *s, const int *n, int nv, float *o) { rt_qz_gemv(L, A, w, s, n, nv, RT_FMT_MXFP4_, 4, o); }
 
 /* Pack rows n0 … n0+15 of w (rows ≥ N repeat row n0, with scale 0) into
  * P [nb][8][16] u32 and S [nb][16]: per block, the 16 rows' 32 bytes are
@@ -1039,10 +1044,32 @@ static inline int rt_two_streams(int b, int e, int i) {
 }
 
 #ifdef RT_Q_GEMV
-/* Decode: rows n[0 … R−1], R = 1 or 2, side by side (the GEMV: rt_qz_gemv,
+/* How many rows a decode thread reads side by side: 2, or 4 with the AVX-512
+ * kernel on Intel (as rt_gemv_nstreams for the float formats; its
+ * ARCHC_GEMV_STREAMS=4 asks for 4 anywhere the kernel has them, 1 or 2 for 2). */
+static inline int rt_q_nstreams(void) {
+#ifdef RT_QV_GEMV4
+    static int cfg = -1;
+    int c = __atomic_load_n(&cfg, __ATOMIC_RELAXED);
+    if (c < 0) {
+        const char *e = getenv("ARCHC_GEMV_STREAMS");
+        int v = e && *e ? atoi(e) : 0;
+        c = v == 4 ? 4 : v == 1 || v == 2 ? 2 : rt_cpu_vendor_intel() ? 4 : 2;
+        __atomic_store_n(&cfg, c, __ATOMIC_RELAXED);
+    }
+    return c;
+#else
+    return 2;
+#endif
+}
+/* Decode: rows n[0 … R−1], R = 1, 2 or 4, side by side (the GEMV: rt_qz_gemv,
  * rt_qy_gemv) into out[r], the blocks from nv on by rt_q_row_x86. */
 static inline void rt_q_rows(const RtLinear *L, const RtQAct *A, const void *w, const float *scale, const int *n, int R, float *out) {
     int fmt = L->fmt, nv = rt_qv_nv(L), nb = (L->K + 31) / 32;
+#ifdef RT_QV_GEMV4
+    if (R == 4) (fmt == RT_I8 ? rt_qv_gemv4_i8 : fmt == RT_I4 ? rt_qv_gemv4_i4 : rt_qv_gemv4_mx)(L, A, w, scale, n, nv, out);
+    else
+#endif
     if (R == 2) (fmt == RT_I8 ? rt_qv_gemv2_i8 : fmt == RT_I4 ? rt_qv_gemv2_i4 : rt_qv_gemv2_mx)(L, A, w, scale, n, nv, out);
     else (fmt == RT_I8 ? rt_qv_gemv1_i8 : fmt == RT_I4 ? rt_qv_gemv1_i4 : rt_qv_gemv1_mx)(L, A, w, scale, n, nv, out);
     if (nv < nb)
@@ -1063,12 +1090,18 @@ static void rt_linear_quant_range(void *ctx, int tb, int te) {
     float g[RT_Q_TT], u[RT_Q_TT] = {0};
     int nb0 = tb * TN, nb1 = te * TN < L->N ? te * TN : L->N;
 #ifdef RT_Q_GEMV
-    if (L->T == 1) {   /* decode: the two halves of the range read side by side (rt_two_streams' order, both at once) */
-        int half = (nb1 - nb0 + 1) / 2;
-        for (int i = 0; i < half; i++) {
-            int n[2] = {nb0 + i, nb0 + half + i}, R = n[1] < nb1 ? 2 : 1;   /* an odd range: its last row alone */
-            rt_q_rows(L, J->A, L->w, L->scale, n, R, g);
-            if (L->w_up) rt_q_rows(L, J->A, L->w_up, L->scale_up, n, R, u);
+    if (L->T == 1) {   /* decode: S parts of the range read side by side (rt_two_streams' order, all at once) */
+        int S = rt_q_nstreams(), part = (nb1 - nb0 + S - 1) / S;
+        for (int i = 0; i < part; i++) {
+            int n[4], R = 0;
+            for (int s = 0; s < S; s++)
+                if (nb0 + s * part + i < nb1) n[R++] = nb0 + s * part + i;   /* a short last part: fewer rows */
+            for (int r0 = 0; r0 < R;) {   /* R = 3: two, then one (each row's sum is the same either way) */
+                int r = R - r0 >= S ? S : R - r0 >= 2 ? 2 : 1;
+                rt_q_rows(L, J->A, L->w, L->scale, n + r0, r, g + r0);
+                if (L->w_up) rt_q_rows(L, J->A, L->w_up, L->scale_up, n + r0, r, u + r0);
+                r0 += r;
+            }
             for (int r = 0; r < R; r++) rt_linear_out(L, 0, n[r], g[r], u[r]);
         }
         return;
