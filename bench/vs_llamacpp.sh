@@ -49,7 +49,8 @@
 #                  mxfp4: archc quantize --format mxfp4 against llama.cpp's MXFP4 (llama-quantize
 #                  --pure MXFP4_MOE: every matrix MXFP4, as archc's); fp8: archc quantize
 #                  --format fp8 (DeepSeek's layout), archc alone: llama.cpp has no fp8 type
-#   BENCH_REPS     repetitions, best counts (default 3)
+#   BENCH_REPS     repetitions (default 3): the table gives the best of each side and
+#                  the median of the per-repetition ratios (pp_med, tg_med)
 #   BENCH_THREADS  thread counts (default "1 2")
 #   BENCH_PROMPT / BENCH_GEN   prefill / decode tokens (default 128 / 64)
 #   BENCH_DEPTH    decode at long context too: D > 0 adds, for the models in
@@ -240,6 +241,11 @@ PROMPT=$(seq -s, 1000 $((999 + PP)))
 RES=$WORK/results.txt
 : > "$RES"
 max() { awk -v a="$1" -v b="$2" 'BEGIN { print (b + 0 > a + 0 ? b : a) }'; }
+# a / b, or nothing when either is missing or zero (one repetition's ratio)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.4f", a / b }'; }
+# the median of the numbers given (- when none): of the per-repetition
+# ratios, which a minute of slow memory on one side moves less than the best-of
+median() { printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else printf "%.4f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 field() { sed -nE "s/.*$1=([0-9.]+).*/\\1/p" <<<"$2" | head -1; }
 # avg_ts of the llama-bench jsonl line with n_prompt=$1 n_gen=$2 (and n_depth=$3, default 0)
 llama_ts() { python3 -c '
@@ -277,24 +283,26 @@ for m in $MODELS; do
     have_archc=0; [ -x "$WORK/archc-$n-$d" ] && have_archc=1
     have_llama=0; [ -n "$LB" ] && [ -f "$G" ] && have_llama=1
     for t in $THREADS; do
-      apf=0; adc=0; lpf=0; ldc=0
+      apf=0; adc=0; lpf=0; ldc=0; rpp=(); rtg=()
       for rep in $(seq 1 "$REPS"); do
         say "== $n $d threads=$t rep $rep"
+        ap=; ad=; lp=; ld=
         if [ $have_archc = 1 ]; then
           l=$("$WORK/archc-$n-$d" --weights "$W" --tokens "$PROMPT" -n 1 --bench --warmup --threads "$t" $(archc_flags "$d") 2>/dev/null | grep '^bench ' || true)
-          apf=$(max "$apf" "$(field prefill_tok_s "$l")")
+          ap=$(field prefill_tok_s "$l"); apf=$(max "$apf" "$ap")
           l=$("$WORK/archc-$n-$d" --weights "$W" --tokens 1000 -n $((TG + 1)) --bench --warmup --threads "$t" $(archc_flags "$d") 2>/dev/null | grep '^bench ' || true)
-          adc=$(max "$adc" "$(field decode_tok_s "$l")")
+          ad=$(field decode_tok_s "$l"); adc=$(max "$adc" "$ad")
         fi
         if [ $have_llama = 1 ]; then
           out=$(llama_bench "$n-$d" -m "$G" -t "$t" -p "$PP" -n "$TG" -r 1 -o jsonl)
-          lpf=$(max "$lpf" "$(llama_ts "$PP" 0 <<<"$out")")
-          ldc=$(max "$ldc" "$(llama_ts 0 "$TG" <<<"$out")")
+          lp=$(llama_ts "$PP" 0 <<<"$out"); lpf=$(max "$lpf" "$lp")
+          ld=$(llama_ts 0 "$TG" <<<"$out"); ldc=$(max "$ldc" "$ld")
         fi
+        rpp+=("$(ratio "$ap" "$lp")"); rtg+=("$(ratio "$ad" "$ld")")
       done
       [ $have_archc = 1 ] || { apf=-; adc=-; }
       [ $have_llama = 1 ] || { lpf=-; ldc=-; }
-      echo "$m $d $t $apf $adc $lpf $ldc" >> "$RES"
+      echo "$m $d $t $apf $adc $lpf $ldc $(median "${rpp[@]}") $(median "${rtg[@]}")" >> "$RES"
       # decode at long context (BENCH_DEPTH), interleaved the same way
       if [ "$DEPTH" -gt 0 ] 2>/dev/null && [[ " $DEPTH_MODELS " == *" $m "* ]]; then
         ctx=$(seq -s, 1000 $((999 + DEPTH))); aldc=0; lldc=0
@@ -333,17 +341,21 @@ if [ -n "$LB" ]; then
 fi
 # archc_tg_GB/s: archc's decode tok/s × its weight bytes per decoded token (archc --emit=ir),
 # and that as a share of the measured read ceiling at the same thread count (bench_ceilings)
-printf '%-14s %-5s %-3s %12s %12s %12s %12s %9s %9s %14s\n' model dtype thr archc_pp_t/s archc_tg_t/s llama_pp_t/s llama_tg_t/s pp_ratio tg_ratio archc_tg_GB/s
-while read -r m d t apf adc lpf ldc; do
+# pp_ratio / tg_ratio: best ÷ best; pp_med / tg_med: the median of each repetition's
+# archc ÷ llama.cpp, the pairs run back to back (steadier on a machine whose memory speed wanders)
+printf '%-14s %-5s %-3s %12s %12s %12s %12s %9s %9s %7s %7s %14s\n' model dtype thr archc_pp_t/s archc_tg_t/s llama_pp_t/s llama_tg_t/s pp_ratio tg_ratio pp_med tg_med archc_tg_GB/s
+while read -r m d t apf adc lpf ldc mpp mtg; do
   n=$(basename "$(model_yaml "$m")" .yaml)
   bytes=$(cat "$WORK/bytes-$n-$d" 2>/dev/null || true)
   ceil=$(sed -nE "s/^ceiling read_bandwidth_gb_s=([0-9.]+) threads=$t\$/\1/p" "$CEIL" 2>/dev/null | sort -g | tail -1)
   awk -v m="$m" -v d="$d" -v t="$t" -v apf="$apf" -v adc="$adc" -v lpf="$lpf" -v ldc="$ldc" -v bytes="${bytes:-0}" -v ceil="${ceil:-0}" \
+    -v mpp="${mpp:--}" -v mtg="${mtg:--}" \
     'function r(a, b) { return (a == "-" || b == "-" || b + 0 == 0) ? "-" : sprintf("%.2fx", a / b) }
     function f(x) { return x == "-" ? "-" : sprintf("%.1f", x) }
+    function x(v) { return v == "-" ? "-" : sprintf("%.2fx", v) }
     function bw() { if (adc == "-" || bytes + 0 == 0) return "-"; g = adc * bytes / 1e9
                     return ceil + 0 > 0 ? sprintf("%.1f (%.2f)", g, g / ceil) : sprintf("%.1f", g) }
-    BEGIN { printf "%-14s %-5s %-3s %12s %12s %12s %12s %9s %9s %14s\n", m, d, t, f(apf), f(adc), f(lpf), f(ldc), r(apf, lpf), r(adc, ldc), bw() }'
+    BEGIN { printf "%-14s %-5s %-3s %12s %12s %12s %12s %9s %9s %7s %7s %14s\n", m, d, t, f(apf), f(adc), f(lpf), f(ldc), r(apf, lpf), r(adc, ldc), x(mpp), x(mtg), bw() }'
 done < "$RES"
 echo "(archc_tg_GB/s: decode tok/s × weight bytes per decoded token; in brackets its share of the read ceiling at that thread count)"
 if [ -s "$REPACK_NOTE" ]; then
