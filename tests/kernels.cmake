@@ -10,6 +10,10 @@ foreach(s 1 2 4)
   add_test(NAME kernels.gemv_streams${s} COMMAND test_kernels)
   set_tests_properties(kernels.gemv_streams${s} PROPERTIES ENVIRONMENT "ARCHC_GEMV_STREAMS=${s};ARCHC_AMX=0")
 endforeach()
+# The f32 prefill GEMM reads the weights in place on AVX-512 (rt_gemm_panel_w);
+# ARCHC_GEMM_INPLACE=0 runs the packed panels (rt_gemm_panel) there instead.
+add_test(NAME kernels.gemm_packed COMMAND test_kernels)
+set_tests_properties(kernels.gemm_packed PROPERTIES ENVIRONMENT "ARCHC_GEMM_INPLACE=0")
 # The same kernels through the NEON path (AArch64 cross build under qemu; skipped without them).
 add_test(NAME kernels.neon COMMAND bash ${ARCHC_TEST_DIR}/kernels/run_neon.sh ${ARCHC_ROOT} ${CMAKE_BINARY_DIR}/neon-work)
 set_tests_properties(kernels.neon PROPERTIES SKIP_RETURN_CODE 77)
