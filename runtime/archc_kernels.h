@@ -606,7 +606,7 @@ typedef struct RtLinear {
     const float *xp;       /* internal: x de-interleaved for the bf16 kernel    */
     const uint32_t *xb;    /* internal: x as bf16 pairs (--precision=bf16)      */
     const float *xg;       /* internal: x packed for the f32 GEMM (rt_pack_x)     */
-    const float *xw;       /* internal: x packed for the in-place f32 GEMM (rt_pack_xw) */
+    const float *xw;       /* internal: x packed for the in-place GEMM of f32 / bf16 / f16 weights (rt_pack_xw) */
 } RtLinear;
 
 #if defined(__AVX512F__)
@@ -1388,7 +1388,9 @@ static void rt_gemm_panel(const RtLinear *L, const void *w, int n0, float *P, fl
  * 2048 × 1024 77.9–81.8 → 89.7–91.6, 1024 × 1024 85.1–87.2 → 95.2–99.4;
  * on 2 threads +5–10%.  (4 rows × 64 tokens: 78–83; 4 × 32: 72–73; 8 × 32
  * with 512-wide K blocks and per-row prefetch: no gain.)
- * ARCHC_GEMM_INPLACE=0 in the environment selects the packed panels. */
+ * bf16 / f16 weights take the same tiles on a widened copy of each 8-row block
+ * (rt_gemm_panel_w).  ARCHC_GEMM_INPLACE=0 in the environment selects the
+ * packed panels. */
 #define RT_GEMM_INPLACE 1
 #define RT_WR 8      /* weight rows per micro-tile (divides RT_NR) */
 #define RT_WV 2      /* vectors of 16 tokens per micro-tile        */
@@ -1439,9 +1441,24 @@ static inline void rt_micro_w(const float *x, const float *const *w, int kc, flo
     RT_UNROLL for (int r = 0; r < RT_WR; r++)
         RT_UNROLL for (int v = 0; v < RT_WV; v++) _mm512_storeu_ps(CT + (size_t)r * ldc + 16 * v, c[r][v]);
 }
-/* C[T][RT_NR] = x · W[n0 : n0 + RT_NR]ᵀ, W read in place; CT: [RT_NR][Tp] scratch */
-static void rt_gemm_panel_w(const RtLinear *L, const float *w, int n0, float *CT, float *C) {
+/* kc (≤ RT_WKC) bf16 or f16 weights of one row widened to f32: exact */
+static inline void rt_widen_row(const uint16_t *src, int kc, int fmt, float *dst) {
+    int k = 0;
+    for (; k + 16 <= kc; k += 16) {
+        __m256i h = _mm256_loadu_si256((const __m256i *)(src + k));
+        _mm512_storeu_ps(dst + k, fmt == RT_F16 ? _mm512_cvtph_ps(h)
+                                                : _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)));
+    }
+    for (; k < kc; k++) dst[k] = fmt == RT_F16 ? rt_f16(src[k]) : rt_bf16(src[k]);
+}
+/* C[T][RT_NR] = x · W[n0 : n0 + RT_NR]ᵀ, W read in place; CT: [RT_NR][Tp] scratch.
+ * bf16 / f16 weights (the exact path: f32 arithmetic on the widened weights):
+ * each 8-row × RT_WKC block is widened once into an 8 KiB buffer that stays in
+ * L1 while all the token blocks run over it, a few percent of the FMAs at
+ * T = 128; the sums are the f32 path's, so the bits are the packed panels'. */
+static void rt_gemm_panel_w(const RtLinear *L, const void *w, int n0, float *CT, float *C) {
     int T = L->T, K = L->K, nb = (T + RT_WT - 1) / RT_WT, Tp = nb * RT_WT;
+    float wide[RT_WR][RT_WKC] __attribute__((aligned(64)));
     for (int k0 = 0; k0 < K; k0 += RT_WKC) {
         int kc = K - k0 < RT_WKC ? K - k0 : RT_WKC;
         rt_prefetch_next_block(L, w, n0, k0, RT_WKC, 0, 1);
@@ -1449,7 +1466,12 @@ static void rt_gemm_panel_w(const RtLinear *L, const float *w, int n0, float *CT
             const float *wr[RT_WR];
             for (int r = 0; r < RT_WR; r++) {
                 int n = n0 + g + r < L->N ? n0 + g + r : L->N - 1;
-                wr[r] = w + (size_t)n * K + k0;
+                if (L->fmt == RT_F32)
+                    wr[r] = (const float *)w + (size_t)n * K + k0;
+                else {
+                    rt_widen_row((const uint16_t *)w + (size_t)n * K + k0, kc, L->fmt, wide[r]);
+                    wr[r] = wide[r];
+                }
             }
             for (int b = 0; b < nb; b++)
                 rt_micro_w(L->xw + (size_t)b * K * RT_WT + (size_t)k0 * RT_WT, wr, kc, CT + (size_t)g * Tp + b * RT_WT, Tp, k0 == 0);
@@ -1464,18 +1486,20 @@ static void rt_gemm_panel_w(const RtLinear *L, const float *w, int n0, float *CT
 static void rt_linear_gemm_range(void *ctx, int pb, int pe) {
     const RtLinear *L = (const RtLinear *)ctx;
     int kc = L->K < RT_KC ? L->K : RT_KC;
-    float *P = (float *)rt_alloc(sizeof(float) * (size_t)kc * RT_NR);
     float *G = (float *)rt_alloc(sizeof(float) * (size_t)L->T * RT_NR);
     float *U = L->w_up ? (float *)rt_alloc(sizeof(float) * (size_t)L->T * RT_NR) : NULL;
-#ifdef RT_GEMM_INPLACE
+#ifdef RT_GEMM_INPLACE   /* the in-place tiles need no panel, only their [row][token] sums */
     float *CT = L->xw ? (float *)rt_alloc(sizeof(float) * (size_t)RT_NR * ((L->T + RT_WT - 1) / RT_WT * RT_WT)) : NULL;
+    float *P = L->xw ? NULL : (float *)rt_alloc(sizeof(float) * (size_t)kc * RT_NR);
+#else
+    float *P = (float *)rt_alloc(sizeof(float) * (size_t)kc * RT_NR);
 #endif
     for (int p = pb; p < pe; p++) {
         int n0 = p * RT_NR;
 #ifdef RT_GEMM_INPLACE
         if (L->xw) {
-            rt_gemm_panel_w(L, (const float *)L->w, n0, CT, G);
-            if (U) rt_gemm_panel_w(L, (const float *)L->w_up, n0, CT, U);
+            rt_gemm_panel_w(L, L->w, n0, CT, G);
+            if (U) rt_gemm_panel_w(L, L->w_up, n0, CT, U);
         } else
 #endif
 #ifdef RT_HAVE_BF16_DOT
@@ -1708,15 +1732,12 @@ static inline void rt_linear(const RtLinear *L) {
 #endif
         RtLinear G = *L;
 #ifdef RT_GEMM_INPLACE
-        if (L->fmt == RT_F32 && rt_gemm_inplace_on()) {
-            G.xw = rt_pack_xw(L);
-            rt_parallel_for((L->N + RT_NR - 1) / RT_NR, rt_linear_gemm_range, &G);
-            rt_free((void *)G.xw);
-            return;
-        }
+        if ((L->fmt == RT_F32 || L->fmt == RT_BF16 || L->fmt == RT_F16) && rt_gemm_inplace_on()) G.xw = rt_pack_xw(L);
+        else
 #endif
-        G.xg = rt_pack_x(L);
+            G.xg = rt_pack_x(L);
         rt_parallel_for((L->N + RT_NR - 1) / RT_NR, rt_linear_gemm_range, &G);
+        rt_free((void *)G.xw);
         rt_free((void *)G.xg);
         return;
     }
