@@ -53,7 +53,10 @@ int stored_shape(const Weight *w, int64_t *sh) {
     if (is_mx_dense(w)) { sh[1] = (w->shape[1] + 31) / 32; sh[2] = 16; return 3; }
     return w->ndim;
 }
-const char *scale_st(const Weight *w) { return w->fmt == WFMT_MXFP4 ? "ST_U8" : "ST_F32"; }
+const char *scale_st(const Weight *w) { return w->fmt == WFMT_MXFP4 ? "ST_U8" : w->flags & W_SCALE_F16 ? "ST_F16" : "ST_F32"; }
+/* int8 / int4 with f16 block scales: the kernels read them through the same
+ * scale pointers (RtLinear.scale_f16 says which); ", .scale_f16 = 1" or "" */
+static const char *scale_f16_init(const Weight *w) { return w->flags & W_SCALE_F16 ? ", .scale_f16 = 1 /* f16 block scales */" : ""; }
 int is_fp8(const Weight *w) { return weight_fp8(w); }
 
 /* A float as a C literal that round-trips: 1 → "1.0f", 0.1 → "0.100000001f". */
@@ -408,6 +411,7 @@ static void emit_linear_kernel(Emitter *e, const Kernel *k) {
     if (residual) out(e, ", .res = res");
     if (fp8) out(e, ",\n                  .scale = Ws%s, .bn = %d, .bk = %d  /* fp8: %dx%d block multipliers */", glu ? ", .scale_up = Wus" : "",
                  block_n(g), block_k(g), block_n(g), block_k(g));
+    if (w->flags & W_SCALE_F16) out(e, ",\n                  .scale_f16 = 1  /* the block scales are f16 */");
     out(e, "};\n    rt_linear(&L);\n}\n\n");
 }
 
@@ -487,8 +491,8 @@ static void emit_rope_kernel(Emitter *e, const Kernel *k) {
 static const char *stacked_layout(WeightFormat f) {
     switch (f) {
     case WFMT_MXFP4: return "[E][out][in/32] blocks of 32 e2m1 values, e8m0 exponents";
-    case WFMT_I8: return "[E][out][in] int8, an f32 scale per 32 inputs (archc quantize)";
-    case WFMT_I4: return "[E][out][in/2] two int4 a byte, an f32 scale per 32 inputs (archc quantize)";
+    case WFMT_I8: return "[E][out][in] int8, a scale per 32 inputs (archc quantize)";
+    case WFMT_I4: return "[E][out][in/2] two int4 a byte, a scale per 32 inputs (archc quantize)";
     case WFMT_FP8_E4M3: return "[E][out][in] e4m3, an f32 multiplier per 128 x 128 block of each expert (archc quantize)";
     default: return "[E][in][out] as HF stores them";
     }
@@ -524,11 +528,12 @@ static void emit_moe_stacked_kernel(Emitter *e, const Kernel *k) {
            "                      .grouped = %d, .route = %s, .act = %s, .interleaved = %d, .limit = %s, .alpha = %s,\n"
            "                      .shared_gate = shared_gate, .shared_up = shared_up, .shared_down = shared_down, .SI = %d,\n"
            "                      .shared_gate_scale = shared_gate_scale, .shared_up_scale = shared_up_scale,\n"
-           "                      .shared_down_scale = shared_down_scale, .shared_fmt = %s, .bn = %d, .bk = %d};\n"
+           "                      .shared_down_scale = shared_down_scale, .shared_fmt = %s, .bn = %d, .bk = %d%s};\n"
            "    rt_moe_stacked(&M);\n}\n\n",
         n->n_in, f->intermediate, f->experts, f->top_k, fmt_rt(ew->fmt), fmt_rt(g->weights[n->w[0]].fmt), n->grouped ? 1 : 0,
         oai ? "RT_ROUTE_TOPK_SOFTMAX" : "RT_ROUTE_TOPK_SIGMOID_INPUT", oai ? "RT_ACT_OAI" : "RT_ACT_SILU", f->gate_up_interleaved ? 1 : 0,
-        flit((float)n->act_limit), flit((float)n->act_alpha), si, fmt_rt(shw ? shw->fmt : g->weights[n->w[0]].fmt), block_n(g), block_k(g));
+        flit((float)n->act_limit), flit((float)n->act_alpha), si, fmt_rt(shw ? shw->fmt : g->weights[n->w[0]].fmt), block_n(g), block_k(g),
+        scale_f16_init(ew->flags & W_SCALE_F16 ? ew : shw ? shw : ew));
 }
 
 static void emit_mla_store_kernel(Emitter *e, const Kernel *k) {
@@ -587,6 +592,7 @@ static void emit_mla_attention_kernel(Emitter *e, const Kernel *k) {
                "               .r = %d, .dn = %d, .dr = %d, .dv = %d, .fmt = %s, .scale = %s%s};\n",
             nh, r, dn, dr, dv, fmt_rt(w->fmt), flit((float)n->scale),
             is_fp8(w) ? ",\n               .w_scale = kv_b_scale, .bn = BLOCK_N, .bk = BLOCK_K" : "");
+        if (w->flags & W_SCALE_F16) out(e, "    A.scale_f16 = 1;   /* f16 block scales */\n");
         out(e, "    if (absorbed) rt_mla_absorbed(&A);\n    else rt_mla_materialised(&A);\n}\n\n");
     }
 }
@@ -656,7 +662,8 @@ static void emit_embed_kernel(Emitter *e, const Kernel *k) {
     out(e, "static void %s(const int *tokens, const %s *E, %sfloat *x, int T) {\n", k->name, fmt_ctype(w->fmt), quant ? "const float *Es, " : "");
     out(e, "    for (int t = 0; t < T; t++) {\n");
     if (quant)
-        out(e, "        rt_q_row_to_f32(E, Es, %s, %d, tokens[t], x + (size_t)t * %d);\n", fmt_rt(w->fmt), n->n_out, n->n_out);
+        out(e, "        rt_q_row_to_f32(E, Es, %s, %d /* f16 scales */, %d, tokens[t], x + (size_t)t * %d);\n", fmt_rt(w->fmt),
+            w->flags & W_SCALE_F16 ? 1 : 0, n->n_out, n->n_out);
     else
         out(e, "        rt_row_to_f32(E + (size_t)tokens[t] * %d, %s, %d, x + (size_t)t * %d);\n", n->n_out, fmt_rt(w->fmt), n->n_out, n->n_out);
     if (n->scale != 0) {
@@ -740,12 +747,13 @@ static void emit_moe_kernel(Emitter *e, const Kernel *k) {
            "               .down = (const void *const *)down, .T = T, .H = %d, .I = %d, .E = %d, .K = %d, .fmt = %s,\n"
            "               .normalize = %d, .grouped = %d, .score = %d, .select_bias = select_bias, .groups = %d,\n"
            "               .top_groups = %d, .group_max = %d, .scale = %s, .shared_gate = shared_gate, .shared_up = shared_up,\n"
-           "               .shared_down = shared_down, .SI = %d, .router_fmt = %s%s};\n    rt_moe(&M);\n}\n\n",
+           "               .shared_down = shared_down, .SI = %d, .router_fmt = %s%s%s};\n    rt_moe(&M);\n}\n\n",
         n->n_in, f->intermediate, f->experts, f->top_k, fmt_rt(ew->fmt), f->normalize ? 1 : 0,
         n->grouped ? 1 : 0, f->score == ROUTER_SIGMOID ? 1 : 0, f->groups, f->top_groups, f->group_max ? 1 : 0,
         flit((float)f->scale), si, fmt_rt(rw->fmt),
         fp8 ? ",\n               .gate_scale = gate_s, .up_scale = up_s, .down_scale = down_s, .shared_gate_scale = shared_gate_s,\n"
-              "               .shared_up_scale = shared_up_s, .shared_down_scale = shared_down_s, .bn = BLOCK_N, .bk = BLOCK_K" : "");
+              "               .shared_up_scale = shared_up_s, .shared_down_scale = shared_down_s, .bn = BLOCK_N, .bk = BLOCK_K" : "",
+        scale_f16_init(ew));
 }
 
 static void emit_attention_kernel(Emitter *e, const Kernel *k) {

@@ -49,6 +49,7 @@ static void usage(FILE *f) {
             "       archc import HF_DIR|config.json -o MODEL.yaml\n"
             "       archc init-weights MODEL.yaml -o DIR [--dtype f32|bf16|f16] [--seed S] [--config-only]\n"
             "       archc quantize HF_DIR -o OUT_DIR --format int8|int4|fp8|mxfp4 [--keep PATTERN]... [--quantize-embeddings]\n"
+            "                      [--scale-dtype f16|f32] [--shard-size BYTES]\n"
             "options:\n"
             "  --disable-pass=NAME   skip a pass (repeatable); --list-passes shows them\n"            "  --enable-pass=NAME    run a pass that is off by default (repeatable; decode-persistent)\n"
             "  --weights-format=F    compile for a checkpoint stored as f32, bf16 or f16\n"

@@ -79,6 +79,7 @@ typedef struct Imported {
     int mtp;
     const char *format;
     const char *kept;        /* archc quantize formats: the unquantised matrices' format */
+    int scale_f16;           /* int8 / int4: quantization_config.scale_dtype "float16" */
     const char *keep[16];    /* archc quantize --keep patterns (modules_to_not_convert) */
     int n_keep;
     int quant_embed;         /* archc quantize --quantize-embeddings */
@@ -736,6 +737,7 @@ static void write_yaml(FILE *f, const Imported *m, const char *src) {
         fprintf(f, "]");
     }
     if (m->quant_embed) fprintf(f, ", quantize_embeddings: true");
+    if (m->scale_f16) fprintf(f, ", scale: f16");
     fprintf(f, "}\n");
     if (m->bos >= 0 || m->eos >= 0) {
         fprintf(f, "tokens: {");
@@ -816,6 +818,13 @@ static int check_quantized(Imported *m, const JsonValue *c) {
         m->keep[m->n_keep++] = k->string;
     }
     if (fp8) return 0;
+    if (strcmp(m->format, "mxfp4_dense")) {   /* int8 / int4: the block scales' dtype (absent: f32, as archc wrote before f16) */
+        const JsonValue *sd = json_get(q, "scale_dtype");
+        const char *s = json_get_string(q, "scale_dtype", "float32");
+        if (!strcmp(s, "float16")) m->scale_f16 = 1;
+        else if (strcmp(s, "float32"))
+            return verr(sd, "quantization_config.scale_dtype", "'%.40s': expected \"float16\" or \"float32\"", s);
+    }
     int64_t gs = (int64_t)json_get_number(q, "group_size", 32);
     if (gs != 32) return verr(json_get(q, "group_size"), "quantization_config.group_size", "%lld: archc reads blocks of 32 only", (long long)gs);
     return 0;

@@ -574,7 +574,7 @@ static int parse_block(P *p, Node *n) {
 /* ── small sections ──────────────────────────────────────────────────────── */
 
 static int parse_weights(P *p, Node *n) {
-    static const char *const keys[] = {"names", "format", "block", "prefix", "kept", "keep", "quantize_embeddings", NULL};
+    static const char *const keys[] = {"names", "format", "block", "prefix", "kept", "keep", "quantize_embeddings", "scale", NULL};
     static const char *const names[] = {"hf", "qwen1", NULL};
     static const char *const fmts[] = {"f32", "bf16", "f16", "fp8_e4m3", "mxfp4", "int8", "int4", "mxfp4_dense", NULL};
     static const WeightFormat fmt_of[] = {WFMT_F32, WFMT_BF16, WFMT_F16, WFMT_FP8_E4M3, WFMT_MXFP4, WFMT_I8, WFMT_I4, WFMT_MXFP4_DENSE};
@@ -588,6 +588,14 @@ static int parse_weights(P *p, Node *n) {
     w->format = fmt_of[f];
     w->kept = (WeightFormat)k;  /* f32, bf16, f16 are the enum's first three */
     if (opt_bool(p, n, "quantize_embeddings", &w->quantize_embeddings)) return -1;
+    static const char *const scales[] = {"f32", "f16", NULL};
+    int sc = 0;
+    if (opt_enum(p, n, "scale", scales, &sc)) return -1;
+    w->scale_f16 = sc == 1;
+    if (get(p, n, "scale") && w->format != WFMT_I8 && w->format != WFMT_I4) {
+        diag_error(loc_of(p, get(p, n, "scale")), "key 'scale': only with format int8 or int4 (the dtype of their block scales)");
+        return -1;
+    }
     if (w->quantize_embeddings && w->format != WFMT_I8 && w->format != WFMT_I4 && w->format != WFMT_MXFP4_DENSE) {
         diag_error(loc_of(p, get(p, n, "quantize_embeddings")), "key 'quantize_embeddings': only with format int8, int4 or mxfp4_dense");
         return -1;

@@ -13,14 +13,16 @@
  * only when complete: a failed run leaves no half-written directory.
  *
  * Layouts (docs/quantize.md):
- *   int8   X.weight I8 [N, K], X.weight_scale F32 [N, K/32]: w ≈ q · scale,
+ *   int8   X.weight I8 [N, K], X.weight_scale F16 [N, K/32]: w ≈ q · scale,
  *          q = round(w / scale), scale = max|w| / 127 per block of 32 along K
+ *          (F16 rounded away from zero, so no code leaves [-127, 127]; F32 with
+ *          --scale-dtype f32)
  *   (K not a multiple of 32: the last block of a row is partial, padded with
  *   zeros: int4/mxfp4 rows are stored as whole blocks, [N, ceil(K/32)·16])
  *   int4   X.weight U8 [N, K/2] (byte j of a block: element 2j low nibble,
  *          2j+1 high nibble, as gpt-oss packs MXFP4), nibble = q + 8,
- *          q in [-8, 7]; X.weight_scale F32 [N, K/32]: scale = m / -8 where m is
- *          the block's value of largest magnitude (Q4_0-style)
+ *          q in [-8, 7]; X.weight_scale F16 (or F32) [N, K/32]: scale = m / -8 where
+ *          m is the block's value of largest magnitude (Q4_0-style)
  *   fp8    X.weight F8_E4M3 [N, K], X.weight_scale_inv F32 [ceil(N/128), ceil(K/128)]
  *          (DeepSeek-V3: scale_inv = max|w| / 448 per 128×128 block, round to
  *          nearest even, saturating)
@@ -75,6 +77,24 @@ typedef struct QOut {           /* one output tensor                            
 } QOut;
 
 static int g_fmt;
+static int g_scale_f16 = 1;   /* int8 / int4 block scales: f16 (default, as Q8_0 / Q4_0) or f32 (--scale-dtype f32) */
+
+/* An int8 / int4 block scale as stored: f32 as computed, or the f16 nearest d
+ * on the far side from zero (|stored| ≥ |d|, so every code stays in range and
+ * the block's largest value keeps its code), which the codes are then computed
+ * against.  f16 has 11 significant bits: ≤ 2^-10 relative above 2^-14; below
+ * that (blocks whose largest |w| < 0.0078 for int8) its step is 2^-24.
+ * The bytes go to out unless it is NULL.  Returns -1 when |d| exceeds f16's
+ * largest finite value. */
+static int scale_store(float d, float *stored, uint8_t *out) {
+    if (!g_scale_f16) { *stored = d; if (out) memcpy(out, &d, 4); return 0; }
+    if (!(fabsf(d) <= 65504.0f)) return -1;
+    uint16_t h = st_f32_to_f16(d);
+    if (fabsf(st_f16_to_f32(h)) < fabsf(d)) h++;   /* one f16 step away from zero (same sign; 65504 is not passed) */
+    *stored = st_f16_to_f32(h);
+    if (out) memcpy(out, &h, 2);
+    return 0;
+}
 
 /* ── number formats ─────────────────────────────────────────────────────── */
 
@@ -276,17 +296,21 @@ static int quant_matrix(const QOut *q, const StTensor *t, size_t base, int64_t r
             float amax = 0.0f, m = 0.0f;
             for (int i = 0; i < 32; i++)
                 if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); m = x[i]; }
-            size_t sb = (size_t)(r * nb + b);
+            size_t sb = (size_t)(r * nb + b), sbytes = g_scale_f16 ? 2 : 4;
             if (g_fmt == QF_INT8) {
-                float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
-                if (q->kind == 2) { memcpy(buf + 4 * sb, &d, 4); continue; }
+                float d;
+                if (scale_store(amax / 127.0f, &d, q->kind == 2 ? buf + sbytes * sb : NULL)) return -2;
+                if (q->kind == 2) continue;
+                float id = d > 0 ? 1.0f / d : 0.0f;
                 for (int i = 0; i < 32 && b * 32 + i < K; i++) {
                     int v = (int)roundf(x[i] * id);
                     buf[r * K + b * 32 + i] = (uint8_t)(int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
                 }
             } else if (g_fmt == QF_INT4) {
-                float d = m / -8.0f, id = d != 0 ? 1.0f / d : 0.0f;
-                if (q->kind == 2) { memcpy(buf + 4 * sb, &d, 4); continue; }
+                float d;
+                if (scale_store(m / -8.0f, &d, q->kind == 2 ? buf + sbytes * sb : NULL)) return -2;
+                if (q->kind == 2) continue;
+                float id = d != 0 ? 1.0f / d : 0.0f;
                 uint8_t *o = buf + (r * nb + b) * 16;
                 for (int j = 0; j < 16; j++) {
                     int lo = (int)roundf(x[2 * j] * id), hi = (int)roundf(x[2 * j + 1] * id);
@@ -322,7 +346,8 @@ static int quant_matrix(const QOut *q, const StTensor *t, size_t base, int64_t r
 }
 
 /* Quantise (or convert) output tensor q from its input tensor into buf (q->nbytes).
- * -1 when a tensor to quantise holds a NaN or an infinity (no scale represents it). */
+ * -1 when a tensor to quantise holds a NaN or an infinity (no scale represents it),
+ * -2 when a block scale exceeds f16's range (int8 / int4 with f16 scales). */
 static int produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *buf, float *row) {
     if (q->kind == 0) {
         if (t->dtype == q->dtype) { memcpy(buf, t->data, q->nbytes); return 0; }
@@ -339,8 +364,10 @@ static int produce(const QOut *q, const StTensor *t, StDtype keep_dt, uint8_t *b
     }
     if (t->ndim == 3) {   /* stacked experts [E, in, out]: each expert's out × in matrix, output-major */
         int64_t E = t->shape[0], K = t->shape[1], N = t->shape[2];
-        for (int64_t e = 0; e < E; e++)
-            if (quant_matrix(q, t, (size_t)(e * K * N), 1, N, N, K, buf + (size_t)e * (q->nbytes / (uint64_t)E), row) != 0) return -1;
+        for (int64_t e = 0; e < E; e++) {
+            int rc = quant_matrix(q, t, (size_t)(e * K * N), 1, N, N, K, buf + (size_t)e * (q->nbytes / (uint64_t)E), row);
+            if (rc) return rc;
+        }
         return 0;
     }
     return quant_matrix(q, t, 0, t->shape[1], 1, t->shape[0], t->shape[1], buf, row);
@@ -387,7 +414,8 @@ static char *shard_header(const QOut *q, int n, int shard, size_t *len) {
 int cmd_quantize(int argc, char **argv) {
     const char *in = NULL, *outd = NULL, *fmt = NULL;
     const char *keep[QMAX_KEEP];
-    int n_keep = 0, quant_embed = 0;
+    int n_keep = 0, quant_embed = 0, scale_opt = 0;
+    g_scale_f16 = 1;
     uint64_t shard_bytes = (uint64_t)4 << 30;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "-o") && i + 1 < argc) outd = argv[++i];
@@ -405,6 +433,13 @@ int cmd_quantize(int argc, char **argv) {
                 return 2;
             }
         } else if (!strcmp(argv[i], "--quantize-embeddings")) quant_embed = 1;
+        else if ((!strcmp(argv[i], "--scale-dtype") && i + 1 < argc) || !strncmp(argv[i], "--scale-dtype=", 14)) {
+            const char *v = argv[i][13] == '=' ? argv[i] + 14 : argv[++i];
+            if (!strcmp(v, "f16")) g_scale_f16 = 1;
+            else if (!strcmp(v, "f32")) g_scale_f16 = 0;
+            else { fprintf(stderr, "archc quantize: error: --scale-dtype '%s': expected f16 or f32\n", v); return 2; }
+            scale_opt = 1;
+        }
         else if (!strcmp(argv[i], "--shard-size") && i + 1 < argc) {
             char *end;
             unsigned long long v = strtoull(argv[++i], &end, 10);
@@ -415,7 +450,8 @@ int cmd_quantize(int argc, char **argv) {
         else { fprintf(stderr, "archc quantize: error: unexpected argument '%s'\n", argv[i]); return 2; }
     }
     if (!in || !outd || !fmt) {
-        fprintf(stderr, "usage: archc quantize HF_DIR -o OUT_DIR --format int8|int4|fp8|mxfp4 [--keep PATTERN]... [--quantize-embeddings]\n");
+        fprintf(stderr, "usage: archc quantize HF_DIR -o OUT_DIR --format int8|int4|fp8|mxfp4 [--keep PATTERN]... [--quantize-embeddings]\n"
+                        "                      [--scale-dtype f16|f32] [--shard-size BYTES]\n");
         return 2;
     }
     g_fmt = -1;
@@ -423,6 +459,10 @@ int cmd_quantize(int argc, char **argv) {
     if (g_fmt < 0) { fprintf(stderr, "archc quantize: error: --format %s: expected int8, int4, fp8 or mxfp4\n", fmt); return 2; }
     if (g_fmt == QF_FP8 && quant_embed) {   /* the embedding lookup reads int8 / int4 / MXFP4 rows only */
         fprintf(stderr, "archc quantize: error: --quantize-embeddings: not with --format fp8 (DeepSeek's fp8 layout keeps the embedding and lm_head bf16)\n");
+        return 2;
+    }
+    if (scale_opt && g_fmt != QF_INT8 && g_fmt != QF_INT4) {   /* fp8: f32 multipliers (DeepSeek's); mxfp4: e8m0 */
+        fprintf(stderr, "archc quantize: error: --scale-dtype: only with --format int8 or int4 (fp8 stores f32 block multipliers, mxfp4 e8m0 exponents)\n");
         return 2;
     }
 
@@ -517,12 +557,12 @@ int cmd_quantize(int argc, char **argv) {
         case QF_INT8:
             o->dtype = ST_I8; o->nbytes = rows * (uint64_t)K;
             snprintf(s->name, sizeof s->name, "%s_scale", t->name);
-            s->dtype = ST_F32; s->shape[d + 1] = nb; s->nbytes = rows * nb * 4;
+            s->dtype = g_scale_f16 ? ST_F16 : ST_F32; s->shape[d + 1] = nb; s->nbytes = rows * nb * (g_scale_f16 ? 2 : 4);
             break;
         case QF_INT4:
             o->dtype = ST_U8; o->shape[d + 1] = nb * 16; o->nbytes = rows * nb * 16;
             snprintf(s->name, sizeof s->name, "%s_scale", t->name);
-            s->dtype = ST_F32; s->shape[d + 1] = nb; s->nbytes = rows * nb * 4;
+            s->dtype = g_scale_f16 ? ST_F16 : ST_F32; s->shape[d + 1] = nb; s->nbytes = rows * nb * (g_scale_f16 ? 2 : 4);
             break;
         case QF_FP8:
             o->dtype = ST_F8_E4M3; o->nbytes = rows * (uint64_t)K;
@@ -602,11 +642,16 @@ int cmd_quantize(int argc, char **argv) {
             for (int i = 0; ok && i < nq; i++) {
                 if (q[i].shard != s) continue;
                 progress(i + 1, nq, q[i].name, done, total);
-                if (produce(&q[i], st_tensor(ck, q[i].src), keep_dt, buf, row) != 0) {
+                int rc = produce(&q[i], st_tensor(ck, q[i].src), keep_dt, buf, row);
+                if (rc != 0) {
                     if (f) fclose(f);
                     free(buf);
                     free(row);
-                    qerr("tensor %s: holds a NaN or an infinity; it cannot be quantised (keep it with --keep)%s", st_tensor(ck, q[i].src)->name, "");
+                    if (rc == -2)
+                        qerr("tensor %s: a block scale exceeds the largest f16 (65504): quantise with --scale-dtype f32, or keep it with --keep%s",
+                             st_tensor(ck, q[i].src)->name, "");
+                    else
+                        qerr("tensor %s: holds a NaN or an infinity; it cannot be quantised (keep it with --keep)%s", st_tensor(ck, q[i].src)->name, "");
                     goto fail1;
                 }
                 ok = fwrite(buf, 1, q[i].nbytes, f) == q[i].nbytes;
@@ -660,7 +705,7 @@ int cmd_quantize(int argc, char **argv) {
             fprintf(f, "    \"quant_method\": \"mxfp4\",\n    \"format\": \"mxfp4\",\n    \"group_size\": 32,\n    \"archc_dense\": true");
         else
             fprintf(f, "    \"quant_method\": \"archc\",\n    \"format\": \"%s\",\n    \"group_size\": 32,\n    \"symmetric\": true,\n"
-                       "    \"scale_dtype\": \"float32\"", qf_names[g_fmt]);
+                       "    \"scale_dtype\": \"%s\"", qf_names[g_fmt], g_scale_f16 ? "float16" : "float32");
         fprintf(f, ",\n    \"quantized_embeddings\": %s", quant_embed ? "true" : "false");
         if (untie >= 0) fprintf(f, ",\n    \"untied_lm_head\": true");
         fprintf(f, ",\n    \"modules_to_not_convert\": [");

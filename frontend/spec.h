@@ -205,6 +205,9 @@ typedef struct WeightsSpec {
     char keep[16][128];      /* int8/int4/mxfp4_dense: tensors `archc quantize --keep` left
                                 unquantised (fnmatch pattern or substring of the name) */
     int n_keep;
+    bool scale_f16;          /* int8/int4: block scales stored f16 (archc quantize's
+                                default, `scale: f16`), else f32 (`scale: f32`, the
+                                default of a description without the key) */
     bool quantize_embeddings; /* int8/int4/mxfp4_dense: the embedding (and a tied lm_head,
                                 the MTP embedding) quantised too (archc quantize
                                 --quantize-embeddings)                                */

@@ -128,7 +128,7 @@ const char *weight_scale_suffix(const Weight *w) {
     return w->fmt == WFMT_FP8_E4M3 ? "_scale_inv" : w->fmt == WFMT_MXFP4 ? "_scales" : "_scale";
 }
 
-int weight_scale_elem_bytes(const Weight *w) { return w->fmt == WFMT_MXFP4 ? 1 : 4; }
+int weight_scale_elem_bytes(const Weight *w) { return w->fmt == WFMT_MXFP4 ? 1 : w->flags & W_SCALE_F16 ? 2 : 4; }
 
 int64_t weight_stored_bytes(const Weight *w) {
     int64_t n = 1;
@@ -290,7 +290,8 @@ void graph_print(const Graph *g, FILE *f) {
             if (weight_block_scaled(w) || stacked_q) nq++; else nk++;
         }
         fprintf(f, "; weight format %s (archc quantize: blocks of 32 along the input, %s scales): %d matrices quantised, %d kept %s\n",
-                wfmt_name(m->weight_format), m->weight_format == WFMT_MXFP4_DENSE ? "e8m0" : "f32", nq, nk, wfmt_name(m->kept_format));
+                wfmt_name(m->weight_format), m->weight_format == WFMT_MXFP4_DENSE ? "e8m0" : m->scale_f16 ? "f16" : "f32", nq, nk,
+                wfmt_name(m->kept_format));
     }
     int64_t kv_row = 0;
     for (int c = 0; c < g->n_caches; c++) kv_row += (int64_t)(g->cache_kv_width[c] + g->cache_v_width[c]) * 4;

@@ -56,7 +56,8 @@ typedef enum {
 typedef struct RoleInfo { const char *member; bool routed; } RoleInfo;
 extern const RoleInfo role_info[WR_COUNT];
 
-enum { W_OPTIONAL = 1, W_VECTOR = 2 /* 1-D, widened to f32 at load */, W_MTP = 4 /* read only by the MTP draft */ };
+enum { W_OPTIONAL = 1, W_VECTOR = 2 /* 1-D, widened to f32 at load */, W_MTP = 4 /* read only by the MTP draft */,
+       W_SCALE_F16 = 8 /* int8 / int4 (archc quantize): its block scales are f16, not f32 */ };
 
 typedef struct Weight {
     char name[160];     /* checkpoint tensor name                                  */
@@ -154,6 +155,7 @@ typedef struct GraphModel {
     WeightFormat weight_format; /* storage format of the matrices                */
     int fp8_block[2];           /* fp8: weight_scale_inv block [rows, cols]      */
     WeightFormat kept_format;   /* int8/int4/mxfp4_dense: the unquantised matrices' format */
+    bool scale_f16;             /* int8/int4: block scales stored as f16 (weights: {scale: f16}) */
     char weight_prefix[64];     /* tensor-name prefix                            */
 } GraphModel;
 

@@ -368,7 +368,9 @@ static int stacked_matrix(Lower *L, const char *pre, const char *name, WeightRol
         if (f == WFMT_FP8_E4M3) { ss[1] = (n_out + 127) / 128; ss[2] = (n_in + 127) / 128; }
         snprintf(sn, sizeof sn, "%s_%s", name, f == WFMT_FP8_E4M3 ? "scale_inv" : "scale");
         int w = expert_tensor(L, pre, name, role, 3, sh, f, 0);
-        expert_tensor(L, pre, sn, scale_role, 3, ss, WFMT_F32, 0);
+        int f16 = f != WFMT_FP8_E4M3 && ws->scale_f16;   /* int8 / int4: weights: {scale: f16} */
+        expert_tensor(L, pre, sn, scale_role, 3, ss, f16 ? WFMT_F16 : WFMT_F32, 0);
+        if (f16) L->g->weights[w].flags |= W_SCALE_F16;
         return w;
     }
     int64_t sh[3] = {E, n_in, n_out};
@@ -568,6 +570,7 @@ static void copy_model(const ModelSpec *s, GraphModel *m) {
     m->fp8_block[0] = s->weights.block[0];
     m->fp8_block[1] = s->weights.block[1];
     m->kept_format = s->weights.kept;
+    m->scale_f16 = s->weights.scale_f16;
     snprintf(m->weight_prefix, sizeof m->weight_prefix, "%s", s->weights.prefix);
 }
 
@@ -680,6 +683,12 @@ int lower_model(const ModelSpec *s, Graph *g) {
             }
             w->fmt = s->weights.format == WFMT_MXFP4_DENSE ? WFMT_MXFP4 : s->weights.format;
         }
+    /* int8 / int4 with f16 block scales (weights: {scale: f16}): every matrix so
+     * quantised (2-D; the stacked experts were marked by stacked_matrix) */
+    if (s->weights.scale_f16)
+        for (int i = 0; i < g->n_weights; i++)
+            if ((g->weights[i].fmt == WFMT_I8 || g->weights[i].fmt == WFMT_I4) && !(g->weights[i].flags & W_VECTOR))
+                g->weights[i].flags |= W_SCALE_F16;
     /* fp8 (DeepSeek-V3's layout, and archc quantize --format fp8): the embedding,
      * lm_head, routers and the MTP embedding/head stay bf16, and so do Qwen-1's
      * fused c_attn (row views that need not start on a 128-row block) and the

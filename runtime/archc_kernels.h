@@ -603,6 +603,9 @@ typedef struct RtLinear {
      * [ceil(N/bn)][ceil(K/bk)]; scale_up likewise for w_up */
     const float *scale, *scale_up;
     int bn, bk;
+    /* int8 / int4 (archc quantize): a scale per 32 weights, [N][⌈K/32⌉], behind
+     * the same pointers: f16 (archc quantize's default) when scale_f16, else f32 */
+    int scale_f16;
     const float *xp;       /* internal: x de-interleaved for the bf16 kernel    */
     const uint32_t *xb;    /* internal: x as bf16 pairs (--precision=bf16)      */
     const float *xg;       /* internal: x packed for the f32 GEMM (rt_pack_x)     */
@@ -1810,6 +1813,7 @@ typedef struct RtMoe {
     const float *const *gate_scale, *const *up_scale, *const *down_scale;
     const float *shared_gate_scale, *shared_up_scale, *shared_down_scale;
     int bn, bk;
+    int scale_f16;                  /* int8 / int4 experts: f16 block scales (RtLinear.scale_f16) */
 } RtMoe;
 
 /* The k largest of E scores, highest first, lowest index on ties (torch.topk). */
@@ -2204,10 +2208,10 @@ static void rt_moe_expert(const RtMoe *M, int e, const float *x, int n, float *y
 #endif
     RtLinear G = {.x = x, .w = M->gate[e], .w_up = M->up[e], .y = a, .T = n, .K = H, .N = I, .fmt = M->fmt, .act = RT_ACT_SILU,
                   .scale = M->gate_scale ? M->gate_scale[e] : NULL, .scale_up = M->up_scale ? M->up_scale[e] : NULL,
-                  .bn = M->bn, .bk = M->bk};
+                  .bn = M->bn, .bk = M->bk, .scale_f16 = M->scale_f16};
     rt_linear(&G);   /* inside a pool task: runs on this thread */
     RtLinear D = {.x = a, .w = M->down[e], .y = y, .T = n, .K = I, .N = H, .fmt = M->fmt,
-                  .scale = M->down_scale ? M->down_scale[e] : NULL, .bn = M->bn, .bk = M->bk};
+                  .scale = M->down_scale ? M->down_scale[e] : NULL, .bn = M->bn, .bk = M->bk, .scale_f16 = M->scale_f16};
     rt_linear(&D);
 }
 
@@ -2317,10 +2321,11 @@ static inline void rt_moe(const RtMoe *M) {
         float *as = (float *)malloc(sizeof(float) * (size_t)T * M->SI);
         if (!as) rt_die("out of memory in moe");
         RtLinear G = {.x = M->x, .w = M->shared_gate, .w_up = M->shared_up, .y = as, .T = T, .K = H, .N = M->SI, .fmt = M->fmt,
-                      .act = RT_ACT_SILU, .scale = M->shared_gate_scale, .scale_up = M->shared_up_scale, .bn = M->bn, .bk = M->bk};
+                      .act = RT_ACT_SILU, .scale = M->shared_gate_scale, .scale_up = M->shared_up_scale, .bn = M->bn, .bk = M->bk,
+                      .scale_f16 = M->scale_f16};
         rt_linear(&G);
         RtLinear D = {.x = as, .w = M->shared_down, .y = M->y, .res = M->y, .T = T, .K = M->SI, .N = H, .fmt = M->fmt,
-                      .scale = M->shared_down_scale, .bn = M->bn, .bk = M->bk};
+                      .scale = M->shared_down_scale, .bn = M->bn, .bk = M->bk, .scale_f16 = M->scale_f16};
         rt_linear(&D);
         free(as);
     }
@@ -2821,8 +2826,9 @@ typedef struct RtMla {
     float *out;            /* [T][heads·dv]                                      */
     int T, pos, heads, r, dn, dr, dv, fmt;
     float scale;
-    const float *w_scale;  /* fp8 kv_b: block multipliers [ceil(rows/bn)][ceil(r/bk)] */
+    const float *w_scale;  /* fp8 kv_b: block multipliers [ceil(rows/bn)][ceil(r/bk)]; int8 / int4 / MXFP4: block scales */
     int bn, bk;
+    int scale_f16;         /* int8 / int4 kv_b: f16 block scales (RtLinear.scale_f16) */
     float *kv;             /* internal, materialised: [S][heads·(dn+dv)]         */
     float *q_lat, *o_lat;  /* internal, absorbed: [T][heads][r]                  */
 } RtMla;
@@ -2831,7 +2837,7 @@ typedef struct RtMla {
  * (fp8: times its block multiplier; int8/int4/MXFP4: decoded by rt_q_row_to_f32). */
 static inline const float *rt_mla_row(const RtMla *A, int row, float *buf) {
     if (rt_fmt_quant(A->fmt)) {
-        rt_q_row_to_f32(A->kv_b, A->w_scale, A->fmt, A->r, row, buf);
+        rt_q_row_to_f32(A->kv_b, A->w_scale, A->fmt, A->scale_f16, A->r, row, buf);
         return buf;
     }
     const char *w = (const char *)A->kv_b + (size_t)row * A->r * rt_wsize(A->fmt);
@@ -2879,7 +2885,7 @@ static inline void rt_mla_materialised(RtMla *A) {
     if (!c || !A->kv) rt_die("out of memory in MLA attention");
     for (int j = 0; j < S; j++) memcpy(c + (size_t)j * A->r, A->cache + (size_t)j * cw, sizeof(float) * A->r);
     RtLinear L = {.x = c, .w = A->kv_b, .y = A->kv, .T = S, .K = A->r, .N = kvw, .fmt = A->fmt,
-                  .scale = A->w_scale, .bn = A->bn, .bk = A->bk};
+                  .scale = A->w_scale, .bn = A->bn, .bk = A->bk, .scale_f16 = A->scale_f16};
     rt_linear(&L);                                  /* [S][heads·(dn+dv)] = c · kv_bᵀ */
     free(c);
     rt_parallel_for(A->T * A->heads, rt_mla_materialised_range, A);
@@ -3257,7 +3263,8 @@ typedef struct RtMoeStacked {
      *   RT_MXFP4: [E][2I][H/32][16], [E][H][I/32][16], with e8m0 exponents in the
      *       scales [E][2I][H/32], [E][H][I/32];
      *   RT_I8 / RT_I4 (archc quantize): rows of each expert's [2I][H], [H][I]
-     *       (int4: ⌈K/32⌉·16 bytes a row) with f32 scales [E][N][⌈K/32⌉];
+     *       (int4: ⌈K/32⌉·16 bytes a row) with scales [E][N][⌈K/32⌉], f16 when
+     *       scale_f16, else f32;
      *   RT_FP8 (archc quantize): [E][2I][H], [E][H][I] e4m3 with f32 multipliers
      *       per 128 × 128 block of each expert's matrix, [E][⌈N/128⌉][⌈K/128⌉]. */
     const void *gate_up, *down;
@@ -3271,6 +3278,7 @@ typedef struct RtMoeStacked {
     const void *shared_gate, *shared_up, *shared_down;
     const float *shared_gate_scale, *shared_up_scale, *shared_down_scale;
     int SI, shared_fmt, bn, bk;
+    int scale_f16;                   /* int8 / int4 experts and shared expert: f16 block scales */
 } RtMoeStacked;
 
 /* One expert's matrix product, y = x · W_eᵀ + b for the stacked layouts above
@@ -3282,8 +3290,10 @@ static inline void rt_moe_stacked_linear(const RtMoeStacked *M, const void *w, c
         int nb = (K + 31) / 32;
         size_t row = fmt == RT_I4 ? (size_t)nb * 16 : (size_t)K;
         size_t sc = fmt == RT_FP8 ? (size_t)((N + 127) / 128) * ((K + 127) / 128) : (size_t)N * nb;
+        int f16 = fmt != RT_FP8 && M->scale_f16;
         RtLinear L = {.x = x, .w = (const char *)w + (size_t)e * N * row, .b = b, .y = y, .T = T, .K = K, .N = N, .fmt = fmt,
-                      .scale = (const float *)scales + (size_t)e * sc, .bn = fmt == RT_FP8 ? 128 : 1, .bk = fmt == RT_FP8 ? 128 : 32};
+                      .scale = (const float *)(const void *)((const char *)scales + (size_t)e * sc * (f16 ? 2 : 4)),
+                      .bn = fmt == RT_FP8 ? 128 : 1, .bk = fmt == RT_FP8 ? 128 : 32, .scale_f16 = f16};
         rt_linear(&L);
         return;
     }
@@ -3355,10 +3365,11 @@ static inline void rt_moe_stacked(const RtMoeStacked *M) {
         float *as = (float *)malloc(sizeof(float) * (size_t)T * M->SI), *ys = (float *)malloc(sizeof(float) * (size_t)T * H);
         if (!as || !ys) rt_die("out of memory in moe");
         RtLinear G = {.x = M->x, .w = M->shared_gate, .w_up = M->shared_up, .y = as, .T = T, .K = H, .N = M->SI, .fmt = M->shared_fmt,
-                      .act = RT_ACT_SILU, .scale = M->shared_gate_scale, .scale_up = M->shared_up_scale, .bn = M->bn, .bk = M->bk};
+                      .act = RT_ACT_SILU, .scale = M->shared_gate_scale, .scale_up = M->shared_up_scale, .bn = M->bn, .bk = M->bk,
+                      .scale_f16 = M->scale_f16};
         rt_linear(&G);
         RtLinear D = {.x = as, .w = M->shared_down, .y = ys, .T = T, .K = M->SI, .N = H, .fmt = M->shared_fmt,
-                      .scale = M->shared_down_scale, .bn = M->bn, .bk = M->bk};
+                      .scale = M->shared_down_scale, .bn = M->bn, .bk = M->bk, .scale_f16 = M->scale_f16};
         rt_linear(&D);
         for (size_t i = 0; i < (size_t)T * H; i++) M->y[i] = ys[i] + M->y[i];
         free(as);

@@ -4,8 +4,9 @@
  * rt_linear hands RT_I8, RT_I4 and (dense) RT_MXFP4 matrices to rt_linear_quant.
  *
  * Weights [N][K] in blocks of 32 along K, one scale per block (RtLinear.scale:
- * f32 [N][nb], nb = ceil(K/32), or for MXFP4 the e8m0 bytes [N][nb] behind the
- * same pointer).  A last partial block is zero-padded: int8 rows are K bytes
+ * [N][nb], nb = ceil(K/32), f16 when RtLinear.scale_f16 — archc quantize's
+ * default, as Q8_0 / Q4_0 store theirs — else f32; for MXFP4 the e8m0 bytes
+ * [N][nb] behind the same pointer).  A last partial block is zero-padded: int8 rows are K bytes
  * (the tail is copied into a padded buffer), 4-bit rows are nb·16 bytes:
  *   RT_I8     int8 values                          w = q · d
  *   RT_I4     bytes of two nibbles, element 2j low, 2j+1 high, w = (nibble − 8) · d
@@ -45,9 +46,19 @@ static inline int rt_fmt_quant(int fmt) { return fmt == RT_I8 || fmt == RT_I4 ||
 /* e2m1 code → value × 2 (integers), signed */
 static const int8_t rt_e2m1x2[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
+/* an f16 block scale as f32 (exact) */
+static inline __attribute__((always_inline)) float rt_q_h2f(uint16_t h) {
+#if defined(__F16C__)
+    return _cvtsh_ss(h);
+#else
+    return rt_f16(h);
+#endif
+}
+
 /* the block scale of row n, block b */
 static inline float rt_q_wscale(const RtLinear *L, const float *scale, int n, int b) {
     int nb = (L->K + 31) / 32;
+    if (L->scale_f16 && L->fmt != RT_FMT_MXFP4_) return rt_q_h2f(((const uint16_t *)(const void *)scale)[(size_t)n * nb + b]);
     if (L->fmt == RT_FMT_MXFP4_) {
         uint8_t e = ((const uint8_t *)scale)[(size_t)n * nb + b];
         if (e < 2) return ldexpf(1.0f, (int)e - 128);   /* 2^(e−127), halved: the table holds values ×2 */
@@ -216,7 +227,9 @@ static inline __attribute__((always_inline)) void rt_q_row_x86(const RtLinear *L
     size_t blkb = fmt == RT_I8 ? 32 : 16;
     const uint8_t *wr = (const uint8_t *)w + (size_t)n * (fmt == RT_I8 ? (size_t)K : (size_t)nb * 16);
     const float *sr = scale + (size_t)n * nb;
+    const uint16_t *hr = (const uint16_t *)(const void *)scale + (size_t)n * nb;   /* f16 scales */
     const uint8_t *er = (const uint8_t *)scale + (size_t)n * nb;
+    const int sf16 = L->scale_f16;
     const int8_t *xq[RT_Q_TT];
     const float *xd[RT_Q_TT], *xc[RT_Q_TT];
     for (int t = 0; t < TT_; t++) {
@@ -230,7 +243,7 @@ static inline __attribute__((always_inline)) void rt_q_row_x86(const RtLinear *L
     for (int t = 0; t < TT_; t++) corr[t] = 0.0f;
 #define RT_Q_BLOCK(b, wv, slot)                                                                         \
     do {                                                                                                \
-        float dw_ = fmt == RT_FMT_MXFP4_ ? rt_q_e8m0_half(er[b]) : sr[b];                               \
+        float dw_ = fmt == RT_FMT_MXFP4_ ? rt_q_e8m0_half(er[b]) : sf16 ? rt_q_h2f(hr[b]) : sr[b];      \
         for (int t = 0; t < TT_; t++) {                                                                 \
             __m256i x_ = _mm256_loadu_si256((const __m256i *)(xq[t] + (size_t)(b) * 32));               \
             __m256i d_ = rt_q_idot(wv, x_, fmt);                                                        \
@@ -348,11 +361,12 @@ static inline void rt_q_tile(const RtLinear *L, const RtQAct *A, const void *w, 
 
 /* Decode row n of a quantised [N][K] matrix to f32: embedding lookups of
  * `archc quantize --quantize-embeddings` checkpoints, MLA's kv_b rows. */
-static inline void rt_q_row_to_f32(const void *w, const float *scale, int fmt, int K, int n, float *out) {
+static inline void rt_q_row_to_f32(const void *w, const float *scale, int fmt, int scale_f16, int K, int n, float *out) {
     RtLinear L;
     memset(&L, 0, sizeof L);
     L.K = K;
     L.fmt = fmt;
+    L.scale_f16 = scale_f16;
     int nb = (K + 31) / 32;
     if (fmt == RT_I8) {
         const int8_t *row = (const int8_t *)w + (size_t)n * K;
@@ -405,13 +419,14 @@ static inline void rt_q_row_to_f32(const void *w, const float *scale, int fmt, i
 
 typedef struct RtQJob { const RtLinear *L; const RtQAct *A; } RtQJob;
 
-/* Where rows n[0 … R−1] of w and their block scales start */
+/* Where rows n[0 … R−1] of w and their block scales start (sr: f32 or f16
+ * scales, as L->scale_f16 says; er: MXFP4's e8m0 bytes) */
 static inline void rt_qv_rows_at(const RtLinear *L, const void *w, const float *scale, const int *n, int R, int fmt,
-                                 const uint8_t **wr, const float **sr, const uint8_t **er) {
+                                 const uint8_t **wr, const void **sr, const uint8_t **er) {
     int K = L->K, nb = (K + 31) / 32;
     for (int r = 0; r < R; r++) {
         wr[r] = (const uint8_t *)w + (size_t)n[r] * (fmt == RT_I8 ? (size_t)K : (size_t)nb * 16);
-        sr[r] = scale + (size_t)n[r] * nb;
+        sr[r] = (const char *)scale + (size_t)n[r] * nb * (L->scale_f16 ? 2 : 4);
         er[r] = (const uint8_t *)scale + (size_t)n[r] * nb;
     }
 }
@@ -472,8 +487,9 @@ static inline int rt_qv_nv(const RtLinear *L) {
 static inline __attribute__((always_inline)) void rt_qz_gemv(const RtLinear *L, const RtQAct *A, const void *w, const float *scale,
                                                              const int *n, int nv, const int fmt, const int R, float *out) {
     const uint8_t *wr[4];
-    const float *sr[4];     /* int8 / int4: f32 scales */
+    const void *sr[4];      /* int8 / int4: f32 or f16 scales */
     const uint8_t *er[4];   /* MXFP4: e8m0 exponents   */
+    const int sf16 = L->scale_f16;
     rt_qv_rows_at(L, w, scale, n, R, fmt, wr, sr, er);
     /* MXFP4: code → 2·value + 12 (unsigned, for vpdpbusd), per 128-bit lane */
     const __m512i mxlut = _mm512_broadcast_i32x4(_mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0));
@@ -508,8 +524,10 @@ static inline __attribute__((always_inline)) void rt_qz_gemv(const RtLinear *L, 
             if (fmt == RT_FMT_MXFP4_)   /* 2^(e − 127), halved (the table holds values × 2): exact, subnormals included */
                 dw = _mm512_scalef_ps(_mm512_set1_ps(1.0f),
                                       _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, er[r] + b0)), _mm512_set1_epi32(128))));
+            else if (sf16)   /* 16 f16 scales, one vcvtph2ps */
+                dw = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, (const uint16_t *)sr[r] + b0));
             else
-                dw = _mm512_maskz_loadu_ps(k, sr[r] + b0);
+                dw = _mm512_maskz_loadu_ps(k, (const float *)sr[r] + b0);
             __m512 sc = _mm512_mul_ps(dw, _mm512_maskz_loadu_ps(k, A->d + b0));
             corr[r] = _mm512_fmadd_ps(dw, _mm512_maskz_loadu_ps(k, A->c + b0), corr[r]);
             __m512 *a = acc[r];
@@ -557,7 +575,7 @@ static inline __attribute__((always_inline)) void rt_qz_pack(const RtLinear *L, 
         for (int b = 0; b < nb; b++)
             S[(size_t)b * 16 + r] = n0 + r >= N ? 0.0f
                                   : fmt == RT_FMT_MXFP4_ ? rt_q_e8m0_half(((const uint8_t *)scale)[(size_t)(n0 + r) * nb + b])
-                                                         : scale[(size_t)(n0 + r) * nb + b];
+                                                         : rt_q_wscale(L, scale, n0 + r, b);
     const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0));
     const __m512i m0f = _mm512_set1_epi8(0x0F);
     const __m512i i01 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), i23 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
@@ -752,7 +770,7 @@ static inline int rt_qv_nv(const RtLinear *L) {
 }
 
 /* 8 block scales d_w (blocks b0 … b0+m−1, zero after) of one row */
-static inline __attribute__((always_inline)) __m256 rt_qy_dw8(const float *sr, const uint8_t *er, int b0, int m, const int fmt) {
+static inline __attribute__((always_inline)) __m256 rt_qy_dw8(const void *sv, const uint8_t *er, int b0, int m, const int fmt, int sf16) {
     if (fmt == RT_FMT_MXFP4_) {   /* 2^(e − 128) (the table holds values × 2): (e − 1) << 23, or the subnormal 2^21 << e for e < 2 */
         uint8_t eb[8] = {0};
         memcpy(eb, er + b0, (size_t)m);
@@ -762,6 +780,18 @@ static inline __attribute__((always_inline)) __m256 rt_qy_dw8(const float *sr, c
         __m256 v = _mm256_castsi256_ps(_mm256_blendv_epi8(sub, nrm, _mm256_cmpgt_epi32(e, _mm256_set1_epi32(1))));
         return m == 8 ? v : _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))));
     }
+    if (sf16) {   /* f16 scales: 8 of them converted by one vcvtph2ps (F16C, on every AVX2 CPU) */
+        uint16_t hb[8] = {0};
+        memcpy(hb, (const uint16_t *)sv + b0, (size_t)m * 2);
+#if defined(__F16C__)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)hb));
+#else
+        float f[8];
+        for (int i = 0; i < 8; i++) f[i] = rt_f16(hb[i]);
+        return _mm256_loadu_ps(f);
+#endif
+    }
+    const float *sr = (const float *)sv;
     if (m == 8) return _mm256_loadu_ps(sr + b0);
     return _mm256_maskload_ps(sr + b0, _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
 }
@@ -798,7 +828,7 @@ static inline __attribute__((always_inline)) __m256i rt_qy_pair(const uint8_t *w
 static inline __attribute__((always_inline)) void rt_qy_gemv(const RtLinear *L, const RtQAct *A, const void *w, const float *scale,
                                                              const int *n, int nv, const int fmt, const int R, float *out) {
     const uint8_t *wr[2];
-    const float *sr[2];     /* int8 / int4: f32 scales */
+    const void *sr[2];      /* int8 / int4: f32 or f16 scales */
     const uint8_t *er[2];   /* MXFP4: e8m0 exponents   */
     rt_qv_rows_at(L, w, scale, n, R, fmt, wr, sr, er);
     /* lane → block of a step's pair (2j, 2j+1): 4-bit [2j ×4, 2j+1 ×4]; int8 after vphaddd [2j 2j 2j+1 2j+1] ×2 */
@@ -818,7 +848,7 @@ static inline __attribute__((always_inline)) void rt_qy_gemv(const RtLinear *L, 
         __m256 dx = _mm256_maskload_ps(A->d + b0, lm), sc[2];
         const int8_t *xp = A->q + (size_t)b0 * 32;
         for (int r = 0; r < R; r++) {
-            __m256 dw = rt_qy_dw8(sr[r], er[r], b0, m, fmt);
+            __m256 dw = rt_qy_dw8(sr[r], er[r], b0, m, fmt, L->scale_f16);
             sc[r] = _mm256_mul_ps(dw, dx);
             if (fmt != RT_I8) corr[r] = _mm256_fmadd_ps(dw, _mm256_maskload_ps(A->c + b0, lm), corr[r]);
         }

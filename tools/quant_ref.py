@@ -99,10 +99,23 @@ def pad32(w):
     return p.reshape(N, nb, 32), nb
 
 
+def scale_f16(d):
+    """archc quantize's f16 block scale: the nearest f16, one step further from
+    zero when that is below |d| (so no code leaves its range); as f32."""
+    h = d.astype(np.float16)
+    up = np.abs(h.astype(np.float32)) < np.abs(d)
+    return (h.view(np.uint16) + up.astype(np.uint16)).view(np.float16).astype(np.float32)
+
+
+SCALE_F16 = [False]   # set from the output's quantization_config.scale_dtype
+
+
 def ref_int8(w):
     N, K = w.shape
     b, nb = pad32(w)
     d = (np.abs(b).max(axis=2) / np.float32(127)).astype(np.float32)
+    if SCALE_F16[0]:
+        d = scale_f16(d)
     idv = np.where(d > 0, np.float32(1) / np.where(d > 0, d, 1), 0).astype(np.float32)
     q = np.clip(roundf((b * idv[:, :, None]).astype(np.float32)), -127, 127).astype(np.int8)
     return q.reshape(N, nb * 32)[:, :K].copy(), d
@@ -114,6 +127,8 @@ def ref_int4(w):
     i = np.abs(b).argmax(axis=2)
     m = np.take_along_axis(b, i[:, :, None], axis=2)[:, :, 0]
     d = (m / np.float32(-8)).astype(np.float32)
+    if SCALE_F16[0]:
+        d = scale_f16(d)
     idv = np.where(d != 0, np.float32(1) / np.where(d != 0, d, 1), 0).astype(np.float32)
     q = np.clip(roundf((b * idv[:, :, None]).astype(np.float32)), -8, 7) + 8
     q = q.reshape(N, nb, 16, 2)
@@ -224,6 +239,8 @@ def check(in_dir, out_dir, fmt):
         assert qc["quant_method"] == "mxfp4", qc
     else:
         assert qc["quant_method"] == "archc" and qc["format"] == fmt and qc["group_size"] == 32, qc
+        assert qc["scale_dtype"] in ("float16", "float32"), qc
+        SCALE_F16[0] = qc["scale_dtype"] == "float16"
     done, worst = set(), 0.0
     for base, wname, sname in quantised_names(out, fmt):
         # tied embeddings are untied: lm_head.weight is quantised from the embedding
@@ -231,7 +248,9 @@ def check(in_dir, out_dir, fmt):
         q, s = quantise(fmt, w)
         wd, wsh, wraw = out[wname]
         sd, ssh, sraw = out[sname]
-        got_s = sraw.view(np.float32) if sd == "F32" else sraw
+        got_s = sraw.view(np.float32) if sd == "F32" else sraw.view(np.float16).astype(np.float32) if sd == "F16" else sraw
+        if fmt in ("int8", "int4"):
+            assert sd == ("F16" if SCALE_F16[0] else "F32"), (sname, sd, qc["scale_dtype"])
         want_dt = {"int8": "I8", "int4": "U8", "mxfp4": "U8", "fp8": "F8_E4M3"}[fmt]
         assert wd == want_dt and tuple(wsh) == q.shape, (wname, wd, wsh, q.shape)
         assert tuple(ssh) == s.shape, (sname, ssh, s.shape)
@@ -244,6 +263,8 @@ def check(in_dir, out_dir, fmt):
         err = float(np.abs(deq - w).max() / amax)
         worst = max(worst, err)
         bound = {"int8": 0.5 / 127 + 1e-6, "int4": 1 / 8 + 1e-6, "mxfp4": 0.5 + 1e-6, "fp8": 1 / 16 + 1e-6}[fmt]
+        if SCALE_F16[0] and fmt in ("int8", "int4"):
+            bound *= 1 + 2.0 ** -10   # the scale rounded up by at most one f16 step
         if err > bound:
             sys.exit(f"FAIL {wname}: decoded error {err} of max|w| > {bound}")
         done.add(base)
@@ -282,7 +303,7 @@ def dequantize(in_dir, out_dir, dest):
     for base, wname, sname in quantised_names(out, fmt):
         wd, wsh, wraw = out[wname]
         sd, ssh, sraw = out[sname]
-        s = (sraw.view(np.float32) if sd == "F32" else sraw).reshape(ssh)
+        s = (sraw.view(np.float32) if sd == "F32" else sraw.view(np.float16).astype(np.float32) if sd == "F16" else sraw).reshape(ssh)
         res[base] = decode_any(fmt, wraw, s, shapes[base])
         skip |= {wname, sname}
     for name, (d, sh, raw) in out.items():

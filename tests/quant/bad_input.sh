@@ -112,4 +112,27 @@ no_leftovers o9
 # quantize_embeddings is a key of the int8/int4/mxfp4_dense formats only
 sed 's/^weights: .*/weights: {names: hf, format: f32, quantize_embeddings: true}/' "$(dirname "$0")/../../examples/tiny-llama.yaml" > "$WORK/qe.yaml"
 expect 1 "quantize_embeddings': only with format int8, int4 or mxfp4_dense" -- "$ARCHC" "$WORK/qe.yaml" -o "$WORK/qe.c"
+# --scale-dtype: f16 or f32, and only for int8 / int4
+expect 2 "--scale-dtype 'bf16': expected f16 or f32" -- "$ARCHC" quantize "$FX" -o "$WORK/o10" --format int8 --scale-dtype bf16
+no_leftovers o10
+expect 2 "--scale-dtype: only with --format int8 or int4" -- "$ARCHC" quantize "$FX" -o "$WORK/o11" --format fp8 --scale-dtype f16
+no_leftovers o11
+# a block scale past f16's range (max|w| / 127 > 65504) is refused by name, and quantises with f32 scales
+python3 - "$WORK/i32/model.safetensors" <<'PY'
+import json, struct, sys
+d = bytearray(64 * 4); d[4 * 5:4 * 6] = struct.pack("<f", 1e8)
+h = {"model.layers.0.mlp.up_proj.weight": {"dtype": "F32", "shape": [2, 32], "data_offsets": [0, 256]}}
+b = json.dumps(h).encode(); b += b" " * ((8 - len(b) % 8) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(b)) + b + bytes(d))
+PY
+expect 1 "tensor model.layers.0.mlp.up_proj.weight: a block scale exceeds the largest f16" -- "$ARCHC" quantize "$WORK/i32" -o "$WORK/o12" --format int8
+no_leftovers o12
+"$ARCHC" quantize "$WORK/i32" -o "$WORK/o13" --format int8 --scale-dtype f32 2>/dev/null || fail "--scale-dtype f32 with a large block scale"
+echo "ok: --scale-dtype f32 quantises it"
+# a model compiled for f16 scales refuses a checkpoint with f32 ones, naming the scale tensor
+"$ARCHC" quantize "$FX" -o "$WORK/q8s" --format int8 --scale-dtype f32 2>/dev/null || fail "quantize --scale-dtype f32"
+expect 1 "model.layers.0.self_attn.q_proj.weight_scale" -- "$WORK/q8m" --weights "$WORK/q8s" --tokens 1,2 -n 1
+# the description's scale key: int8 / int4 only
+sed 's/^weights: .*/weights: {names: hf, format: f32, scale: f16}/' "$(dirname "$0")/../../examples/tiny-llama.yaml" > "$WORK/sc.yaml"
+expect 1 "key 'scale': only with format int8 or int4" -- "$ARCHC" "$WORK/sc.yaml" -o "$WORK/sc.c"
 echo "ok: all bad inputs refused"

@@ -12,7 +12,8 @@
 #      (regression bounds, docs/quantize.md)
 #   4. (fp8 excepted; numpy needed) the kernels: the f32 model on the decoded
 #      weights differs from the quantised model only by the kernels' int8
-#      activations: mean KL <= 1e-2 (measured <= 2.7e-3; a layout or kernel bug gives > 0.1),
+#      activations: mean KL <= 3e-2 (measured <= 8.5e-3, gpt_oss int8, nearly all of
+#      it one prompt row whose routing flips; a layout or kernel bug gives > 0.1),
 #      on the prompt rows and on 4 greedy decode steps (compared up to the first
 #      step whose input token differs)
 # ARCHC_QUANTIZE_FLAGS (e.g. --quantize-embeddings) are passed to archc quantize.
@@ -30,6 +31,12 @@ else echo "note: no numpy: the reference check is skipped"; fi
 "$ARCHC" import "$WORK/q" -o "$WORK/m.yaml"
 grep -q "^weights:" "$WORK/m.yaml"
 case " ${ARCHC_QUANTIZE_FLAGS:-} " in *" --quantize-embeddings "*) grep -q "quantize_embeddings: true" "$WORK/m.yaml" ;; esac
+# int8 / int4: f16 block scales unless --scale-dtype f32 (the description says which)
+case "$FMT:${ARCHC_QUANTIZE_FLAGS:-}" in
+  int8:*"--scale-dtype f32"*|int4:*"--scale-dtype f32"*)
+    if grep -q "scale: f16" "$WORK/m.yaml"; then echo "FAIL: f32 scales imported as f16"; exit 1; fi ;;
+  int8:*|int4:*) grep -q "scale: f16" "$WORK/m.yaml" || { echo "FAIL: no 'scale: f16' in the description"; exit 1; } ;;
+esac
 "$ARCHC" "$WORK/m.yaml" -o "$WORK/m" "$@"
 "$WORK/m" --weights "$WORK/q" --tokens "$PROMPT" -n 8 --logits "$WORK/logits.bin" --threads 2 > "$WORK/out.txt"
 echo "$FMT against the fp32 model:"
@@ -43,7 +50,7 @@ if [ $NUMPY = 1 ] && [ "$FMT" != fp8 ]; then
   "$ARCHC" "$WORK/f32.yaml" -o "$WORK/f32" "$@"
   "$WORK/f32" --weights "$WORK/deq" --tokens "$PROMPT" -n 8 --logits "$WORK/deq.bin" --threads 2 > /dev/null
   echo "kernels against the f32 model on the decoded weights:"
-  "$COMPARE" --kl "$WORK/deq.bin" "$WORK/logits.bin" "$V" 1e-2
+  "$COMPARE" --kl "$WORK/deq.bin" "$WORK/logits.bin" "$V" 3e-2
   # the same for 4 greedy steps (the decode GEMVs, MLA's absorbed decode): the
   # logits each token was drawn from, up to the first step whose inputs differ
   "$WORK/m" --weights "$WORK/q" --tokens "$PROMPT" -n 4 --decode-logits "$WORK/dec.bin" --print-ids --threads 2 > "$WORK/dec_ids.txt"
@@ -53,5 +60,5 @@ if [ $NUMPY = 1 ] && [ "$FMT" != fp8 ]; then
   while [ $ROWS -lt 4 ] && [ "${QI[$((ROWS - 1))]:-}" = "${DI[$((ROWS - 1))]:-x}" ]; do ROWS=$((ROWS + 1)); done
   head -c $((ROWS * V * 4)) "$WORK/dec.bin" > "$WORK/dec.cut"; head -c $((ROWS * V * 4)) "$WORK/deqdec.bin" > "$WORK/deqdec.cut"
   echo "decode steps against the f32 model on the decoded weights ($ROWS of 4 with the same inputs):"
-  "$COMPARE" --kl "$WORK/deqdec.cut" "$WORK/dec.cut" "$V" 1e-2
+  "$COMPARE" --kl "$WORK/deqdec.cut" "$WORK/dec.cut" "$V" 3e-2
 fi
