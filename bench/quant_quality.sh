@@ -123,7 +123,7 @@ model_yaml() {
   esac
 }
 llama_type() { case $1 in int8) echo Q8_0 ;; int4) echo Q4_0 ;; mxfp4) echo MXFP4_MOE ;; *) echo - ;; esac; }
-archc_bpw() { case $1 in int8) echo 1.125 ;; int4) echo 0.625 ;; fp8) echo 1.0002 ;; mxfp4) echo 0.53125 ;; esac; }
+archc_bpw() { case $1 in int8) echo 1.0625 ;; int4) echo 0.5625 ;; fp8) echo 1.0002 ;; mxfp4) echo 0.53125 ;; esac; }
 llama_bpw() { case $1 in Q8_0) echo 1.0625 ;; Q4_0) echo 0.5625 ;; MXFP4_MOE) echo 0.53125 ;; *) echo - ;; esac; }
 run_archc() {   # binary weights out
   "$1" --weights "$2" --tokens "$IDS" -n 1 --threads "$THR" --logits "$3" >/dev/null 2>"$WORK/last.err" \
@@ -213,7 +213,7 @@ for line in open(sys.argv[1]):
 def cell(k):
     r = rows.get(k)
     return ("%9s %9s %7s" % (r[0], r[1], "%s/%s" % (r[2], r[3]))) if r else "%9s %9s %7s" % ("-", "-", "-")
-bpw = {"int8": "1.125", "int4": "0.625", "fp8": "1.0002", "mxfp4": "0.531"}
+bpw = {"int8": "1.0625", "int4": "0.5625", "fp8": "1.0002", "mxfp4": "0.531"}
 peer = {"int8": ("Q8_0", "1.0625"), "int4": ("Q4_0", "0.5625"), "mxfp4": ("MXFP4", "0.531")}
 hdr = "%-11s %-6s %6s  %9s %9s %7s | %-6s %6s  %9s %9s %7s | %9s %9s %7s" % (
     "model", "format", "B/w", "mean_KL", "max_KL", "top-1", "llama", "B/w", "mean_KL", "max_KL", "top-1", "dflt_mean", "dflt_max", "top-1")
