@@ -313,7 +313,8 @@ void emit_weights(Emitter *e) {
                 (long long)w->shape[0], (long long)w->shape[1], fmt_short(w->fmt));
             if (is_fp8(w)) {
                 snprintf(decl, sizeof decl, "%s_scale[%d]", m, count);
-                out(e, "    const float *%s;%*s/* their fp8 block multipliers */\n", decl, (int)(24 - strlen(decl) > 0 ? 24 - strlen(decl) : 1), "");
+                out(e, "    const float *%s;%*s/* their block multipliers%s */\n", decl, (int)(24 - strlen(decl) > 0 ? 24 - strlen(decl) : 1), "",
+                    w->flags & W_SCALE_F16 ? " (f16 bits)" : "");
             }
             continue;
         }
@@ -328,8 +329,8 @@ void emit_weights(Emitter *e) {
             int64_t sc[2];
             graph_fp8_scale_shape(g, w, sc);
             snprintf(sm, sizeof sm, "%s_scale", m);
-            out(e, "    const float *%s;%*s/* [%lld, %lld] f32: its %dx%d block multipliers */\n", sm, (int)(24 - strlen(sm) > 0 ? 24 - strlen(sm) : 1), "",
-                (long long)sc[0], (long long)sc[1], block_n(g), block_k(g));
+            out(e, "    const float *%s;%*s/* [%lld, %lld] %s: its %dx%d block multipliers */\n", sm, (int)(24 - strlen(sm) > 0 ? 24 - strlen(sm) : 1), "",
+                (long long)sc[0], (long long)sc[1], w->flags & W_SCALE_F16 ? "f16 bits (RtLinear.scale_f16)" : "f32", block_n(g), block_k(g));
         }
     }
     out(e, "} LayerWeights;\n\n");
@@ -343,8 +344,8 @@ void emit_weights(Emitter *e) {
         if (is_fp8(w)) {   /* a quantised lm_head (archc quantize): its block multipliers */
             char sm[80];
             snprintf(sm, sizeof sm, "%s_scale", field(w));
-            out(e, "    const float *%s;%*s/* its %dx%d block multipliers */\n", sm, (int)(24 - strlen(sm) > 0 ? 24 - strlen(sm) : 1), "",
-                block_n(g), block_k(g));
+            out(e, "    const float *%s;%*s/* its %dx%d block multipliers%s */\n", sm, (int)(24 - strlen(sm) > 0 ? 24 - strlen(sm) : 1), "",
+                block_n(g), block_k(g), w->flags & W_SCALE_F16 ? ", f16 bits" : "");
         }
     }
     out(e, "    LayerWeights l[N_LAYERS + N_MTP_LAYERS];\n} W;\n\n");

@@ -185,8 +185,8 @@ typedef enum {
     WFMT_MXFP4,      /* 32 e2m1 values + e8m0 scale per block (gpt-oss experts)     */
     WFMT_U8,         /* raw bytes (the e8m0 exponents of MXFP4 blocks); IR only    */
     /* `archc quantize` checkpoints (docs/quantize.md): blocks of 32 along the input dim */
-    WFMT_I8,         /* int8, one f32 scale per block (X.weight_scale)              */
-    WFMT_I4,         /* int4 nibbles (2 per byte), one f32 scale per block          */
+    WFMT_I8,         /* int8, one f16 (or f32) scale per block (X.weight_scale)     */
+    WFMT_I4,         /* int4 nibbles (2 per byte), one f16 (or f32) scale per block */
     WFMT_MXFP4_DENSE,/* model-wide only: every projection MXFP4 (X.weight_blocks / X.weight_scales);
                         the weights themselves are WFMT_MXFP4 with 2 dims           */
 } WeightFormat;
