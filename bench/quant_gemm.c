@@ -7,7 +7,8 @@
  *   prefill  T = 128: gate/up GLU 3072×1024, down 1024×3072, qkv 4096×1024,
  *            o 1024×2048 (GMAC/s);
  *   decode   T = 1 over 24 such layers' matrices (out of cache, GB/s of weights
- *            and scales read).
+ *            and scales read), int8 / int4 with f16 block scales as archc
+ *            quantize writes them (QG_SCALE=f32 in the environment: f32).
  *
  *   cc -O3 -march=native -Iruntime bench/quant_gemm.c build/libarchc_rt.a -lm -lpthread -o quant_gemm
  *   ./quant_gemm [threads] [reps] [p|d|-] [decode layers]
@@ -20,6 +21,7 @@
 #include <time.h>
 #include "archc_rt.h"
 #include "archc_kernels.h"
+#include "safetensors.h"
 
 static unsigned long long rng = 88172645463325252ULL;
 static float frand(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f; }
@@ -191,29 +193,43 @@ int main(int argc, char **argv) {
         const int NL = argc > 4 ? atoi(argv[4]) : 24;
         QM *d = malloc(sizeof(QM) * NL * 5);
         size_t bytes = 0;
+        const char *qs = getenv("QG_SCALE");
+        int f16 = (fmt == RT_I8 || fmt == RT_I4) && !(qs && !strcmp(qs, "f32"));
         for (int l = 0; l < NL; l++) {
             d[l * 5 + 0] = qm_make(fmt, 3072, 1024, NULL);
             d[l * 5 + 1] = qm_make(fmt, 3072, 1024, NULL);
             d[l * 5 + 2] = qm_make(fmt, 1024, 3072, NULL);
             d[l * 5 + 3] = qm_make(fmt, 4096, 1024, NULL);
             d[l * 5 + 4] = qm_make(fmt, 1024, 2048, NULL);
-            for (int j = 0; j < 5; j++) bytes += qm_bytes(&d[l * 5 + j]);
+            for (int j = 0; j < 5; j++) {
+                QM *q = &d[l * 5 + j];
+                size_t ns = (size_t)q->N * ((q->K + 31) / 32);
+                bytes += qm_bytes(q);
+                if (f16) {   /* the scales as f16 bits, in place (the first half of the buffer) */
+                    uint16_t *h = (uint16_t *)(void *)q->s;
+                    for (size_t i = 0; i < ns; i++) h[i] = st_f32_to_f16(q->s[i]);
+                    bytes -= ns * 2;
+                }
+            }
         }
         best = 1e30;
         for (int r = 0; r < reps * 2; r++) {
             double t0 = now();
             for (int l = 0; l < NL; l++) {
-                RtLinear G = {.x = x, .w = d[l * 5].w, .w_up = d[l * 5 + 1].w, .y = y, .T = 1, .K = 1024, .N = 3072, .fmt = fmt, .scale = d[l * 5].s, .scale_up = d[l * 5 + 1].s, .act = RT_ACT_SILU};
+                RtLinear G = {.x = x, .w = d[l * 5].w, .w_up = d[l * 5 + 1].w, .y = y, .T = 1, .K = 1024, .N = 3072, .fmt = fmt, .scale = d[l * 5].s, .scale_up = d[l * 5 + 1].s, .act = RT_ACT_SILU,
+                              .scale_f16 = f16};
                 rt_linear(&G);
                 for (int j = 2; j < 5; j++) {
-                    RtLinear L = {.x = x, .w = d[l * 5 + j].w, .y = y, .T = 1, .K = d[l * 5 + j].K, .N = d[l * 5 + j].N, .fmt = fmt, .scale = d[l * 5 + j].s};
+                    RtLinear L = {.x = x, .w = d[l * 5 + j].w, .y = y, .T = 1, .K = d[l * 5 + j].K, .N = d[l * 5 + j].N, .fmt = fmt, .scale = d[l * 5 + j].s,
+                                  .scale_f16 = f16};
                     rt_linear(&L);
                 }
             }
             double dt = now() - t0;
             if (dt < best) best = dt;
         }
-        printf("decode  %s threads=%d: %.1f GB/s (%.2f ms per token of %d layers, %.0f MB)\n", names[fmt], threads, bytes / best * 1e-9, best * 1e3, NL, bytes / 1e6);
+        printf("decode  %s threads=%d: %.1f GB/s (%.2f ms per token of %d layers, %.0f MB%s)\n", names[fmt], threads, bytes / best * 1e-9, best * 1e3, NL,
+               bytes / 1e6, f16 ? ", f16 scales" : fmt == RT_I8 || fmt == RT_I4 ? ", f32 scales" : "");
         for (int l = 0; l < NL * 5; l++) { free(d[l].w); free(d[l].e); free(d[l].s); }
         free(d); free(x); free(y);
     }
