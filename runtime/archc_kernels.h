@@ -81,6 +81,18 @@ static inline float rt_wget(const void *row, int fmt, int k) {
 
 static inline size_t rt_wsize(int fmt) { return fmt == RT_F32 ? 4 : fmt == RT_FP8 ? 1 : 2; }
 
+/* *slot (−1 until set) computed by f once: the kernels' start-up knobs (an
+ * environment variable, the CPU vendor).  Threads may race to it; they all
+ * compute the same value, so the race is harmless. */
+static inline int rt_once(int *slot, int (*f)(void)) {
+    int v = __atomic_load_n(slot, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = f();
+        __atomic_store_n(slot, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
 /* Widen one row of n weights to f32 (embedding lookups, MLA's kv_b rows). */
 static inline void rt_row_to_f32(const void *row, int fmt, int n, float *out) {
     if (fmt == RT_F32) { memcpy(out, row, (size_t)n * 4); return; }
@@ -796,16 +808,15 @@ static inline void rt_linear_out(const RtLinear *L, int t, int n, float g, float
  * whose cores reach the read ceiling only with several streams each
  * (docs/kernels.md: qwen3-0.6b f32 decode on one Xeon core 5.6 → 6.9 tok/s).
  * ARCHC_GEMV_STREAMS=1, 2 or 4 in the environment overrides. */
+static int rt_gemv_cfg_read(void) {
+    const char *e = getenv("ARCHC_GEMV_STREAMS");
+    int v = e && *e ? atoi(e) : 0;
+    return (v == 1 || v == 2 || v == 4 ? v : 0) | rt_cpu_vendor_intel() << 3;
+}
+/* the ARCHC_GEMV_STREAMS override (0: none) | Intel << 3 */
 static inline int rt_gemv_cfg(void) {
-    static int cfg = -1;   /* the override (0: none) | Intel << 3, read once; threads may race to it */
-    int c = __atomic_load_n(&cfg, __ATOMIC_RELAXED);
-    if (c < 0) {
-        const char *e = getenv("ARCHC_GEMV_STREAMS");
-        int v = e && *e ? atoi(e) : 0;
-        c = (v == 1 || v == 2 || v == 4 ? v : 0) | rt_cpu_vendor_intel() << 3;
-        __atomic_store_n(&cfg, c, __ATOMIC_RELAXED);
-    }
-    return c;
+    static int cfg = -1;
+    return rt_once(&cfg, rt_gemv_cfg_read);
 }
 /* Bytes ahead that the AVX-512 side-by-side exact bf16 rows prefetch into L1
  * (0: none): 512 on Intel, where it adds 9–10% to qwen3-0.6b's bf16 decode (1
@@ -1401,15 +1412,13 @@ static void rt_gemm_panel(const RtLinear *L, const void *w, int n0, float *P, fl
 #define RT_WKC 256
 _Static_assert(RT_NR % RT_WR == 0, "a panel is whole micro-tiles of rows");
 /* ARCHC_GEMM_INPLACE unset or not "0", read once */
+static int rt_gemm_inplace_read(void) {
+    const char *e = getenv("ARCHC_GEMM_INPLACE");
+    return !(e && e[0] == '0');
+}
 static int rt_gemm_inplace_on(void) {
     static int on = -1;
-    int v = __atomic_load_n(&on, __ATOMIC_RELAXED);
-    if (v < 0) {
-        const char *e = getenv("ARCHC_GEMM_INPLACE");
-        v = !(e && e[0] == '0');
-        __atomic_store_n(&on, v, __ATOMIC_RELAXED);
-    }
-    return v;
+    return rt_once(&on, rt_gemm_inplace_read);
 }
 /* x as the in-place tiles read it: per block of RT_WT tokens, [K][RT_WT] */
 static float *rt_pack_xw(const RtLinear *L) {

@@ -1077,17 +1077,17 @@ static inline int rt_two_streams(int b, int e, int i) {
 /* How many rows a decode thread reads side by side: 2, or 4 with the AVX-512
  * kernel on Intel (as rt_gemv_nstreams for the float formats; its
  * ARCHC_GEMV_STREAMS=4 asks for 4 anywhere the kernel has them, 1 or 2 for 2). */
+#ifdef RT_QV_GEMV4
+static int rt_q_nstreams_read(void) {
+    const char *e = getenv("ARCHC_GEMV_STREAMS");
+    int v = e && *e ? atoi(e) : 0;
+    return v == 4 ? 4 : v == 1 || v == 2 ? 2 : rt_cpu_vendor_intel() ? 4 : 2;
+}
+#endif
 static inline int rt_q_nstreams(void) {
 #ifdef RT_QV_GEMV4
     static int cfg = -1;
-    int c = __atomic_load_n(&cfg, __ATOMIC_RELAXED);
-    if (c < 0) {
-        const char *e = getenv("ARCHC_GEMV_STREAMS");
-        int v = e && *e ? atoi(e) : 0;
-        c = v == 4 ? 4 : v == 1 || v == 2 ? 2 : rt_cpu_vendor_intel() ? 4 : 2;
-        __atomic_store_n(&cfg, c, __ATOMIC_RELAXED);
-    }
-    return c;
+    return rt_once(&cfg, rt_q_nstreams_read);
 #else
     return 2;
 #endif
