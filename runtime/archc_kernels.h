@@ -104,7 +104,13 @@ static inline void rt_row_to_f32(const void *row, int fmt, int n, float *out) {
         }
         return;
     }
-    for (int i = 0; i < n; i++) out[i] = rt_wget(row, fmt, i);
+    int i = 0;
+#if defined(__AVX512F__)
+    if (fmt == RT_F16)   /* 16 at a time, vcvtph2ps (exact, as rt_f16) */
+        for (; i + 16 <= n; i += 16)
+            _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + i))));
+#endif
+    for (; i < n; i++) out[i] = rt_wget(row, fmt, i);
 }
 
 static inline float rt_silu(float x) { return x / (1.0f + expf(-x)); }
@@ -1453,16 +1459,6 @@ static inline void rt_micro_w(const float *x, const float *const *w, int kc, flo
     RT_UNROLL for (int r = 0; r < RT_WR; r++)
         RT_UNROLL for (int v = 0; v < RT_WV; v++) _mm512_storeu_ps(CT + (size_t)r * ldc + 16 * v, c[r][v]);
 }
-/* kc (≤ RT_WKC) bf16 or f16 weights of one row widened to f32: exact */
-static inline void rt_widen_row(const uint16_t *src, int kc, int fmt, float *dst) {
-    int k = 0;
-    for (; k + 16 <= kc; k += 16) {
-        __m256i h = _mm256_loadu_si256((const __m256i *)(src + k));
-        _mm512_storeu_ps(dst + k, fmt == RT_F16 ? _mm512_cvtph_ps(h)
-                                                : _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)));
-    }
-    for (; k < kc; k++) dst[k] = fmt == RT_F16 ? rt_f16(src[k]) : rt_bf16(src[k]);
-}
 /* C[T][RT_NR] = x · W[n0 : n0 + RT_NR]ᵀ, W read in place; CT: [RT_NR][Tp] scratch.
  * bf16 / f16 weights (the exact path: f32 arithmetic on the widened weights):
  * each 8-row × RT_WKC block is widened once into an 8 KiB buffer that stays in
@@ -1481,7 +1477,7 @@ static void rt_gemm_panel_w(const RtLinear *L, const void *w, int n0, float *CT,
                 if (L->fmt == RT_F32)
                     wr[r] = (const float *)w + (size_t)n * K + k0;
                 else {
-                    rt_widen_row((const uint16_t *)w + (size_t)n * K + k0, kc, L->fmt, wide[r]);
+                    rt_row_to_f32((const uint16_t *)w + (size_t)n * K + k0, L->fmt, kc, wide[r]);
                     wr[r] = wide[r];
                 }
             }
