@@ -2227,17 +2227,39 @@ typedef struct {
     const int *order;    /* the experts with tokens, most tokens first             */
     float *yp;           /* [T·K][H]: each pair's expert output, unweighted        */
     int nact;
-    _Atomic int next;
+    _Atomic int taken, front, back;   /* experts claimed; from the front of order; from its back */
 } RtMoeRun;
 
-/* Pool task: claim experts one at a time (most tokens first) until none are left. */
+/* Pool task b: claim experts one at a time until none are left — even tasks
+ * from the front of the order (most tokens first), odd ones from its back
+ * (fewest first) while the expert there has at most RT_MOE_BACK_MAX tokens,
+ * else from the front too.  So with two threads one runs the many-token
+ * experts, which are compute-bound, while the other streams the few-token
+ * ones, which are bound by memory, and both resources work at once; taking
+ * all from the front ran the compute-bound experts on both threads, then the
+ * memory-bound ones on both, where the second thread adds little bandwidth.
+ * (When every expert has many tokens it is the longest-first order as
+ * before, which ends the threads closest together.)  Every expert writes its
+ * own rows of yp, so the order changes no result. */
+#define RT_MOE_BACK_MAX 8
 static void rt_moe_experts_range(void *ctx, int b, int e_) {
     RtMoeRun *R = (RtMoeRun *)ctx;
     const RtMoe *M = R->M;
-    (void)b; (void)e_;
+    (void)e_;
     for (;;) {
-        int i = atomic_fetch_add_explicit(&R->next, 1, memory_order_relaxed);
-        if (i >= R->nact) return;
+        if (atomic_fetch_add_explicit(&R->taken, 1, memory_order_relaxed) >= R->nact) return;
+        /* one expert is ours to claim; front + back ≤ taken ≤ nact, so the
+         * two ends never claim the same one */
+        int i = -1;
+        if (b & 1) {
+            int k = atomic_load_explicit(&R->back, memory_order_relaxed);
+            while (i < 0) {
+                int j = R->nact - 1 - k, ej = R->order[j];
+                if (R->off[ej + 1] - R->off[ej] > RT_MOE_BACK_MAX) break;
+                if (atomic_compare_exchange_weak_explicit(&R->back, &k, k + 1, memory_order_relaxed, memory_order_relaxed)) i = j;
+            }
+        }
+        if (i < 0) i = atomic_fetch_add_explicit(&R->front, 1, memory_order_relaxed);
         int e = R->order[i], p0 = R->off[e], n = R->off[e + 1] - p0, H = M->H;
         int step = M->grouped ? n : 1;
         float *xe = (float *)rt_scratch(rt_thread_scratch(RT_TLS_MOE0), sizeof(float) * (size_t)step * H);
@@ -2317,7 +2339,9 @@ static inline void rt_moe(const RtMoe *M) {
             }
     }
     RtMoeRun R = {.M = M, .off = off, .ptok = ptok, .order = order, .yp = yp, .nact = nact};
-    atomic_init(&R.next, 0);
+    atomic_init(&R.taken, 0);
+    atomic_init(&R.front, 0);
+    atomic_init(&R.back, 0);
     int nth = rt_threads();
     rt_parallel_for(nth < nact ? nth : nact, rt_moe_experts_range, &R);
     RtMoeSum S = {.M = M, .sel = sel, .pos = pos, .wt = wt, .yp = yp};
