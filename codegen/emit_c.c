@@ -534,7 +534,9 @@ static void emit_moe_stacked_kernel(Emitter *e, const Kernel *k) {
         n->n_in, f->intermediate, f->experts, f->top_k, fmt_rt(ew->fmt), fmt_rt(g->weights[n->w[0]].fmt), n->grouped ? 1 : 0,
         oai ? "RT_ROUTE_TOPK_SOFTMAX" : "RT_ROUTE_TOPK_SIGMOID_INPUT", oai ? "RT_ACT_OAI" : "RT_ACT_SILU", f->gate_up_interleaved ? 1 : 0,
         flit((float)n->act_limit), flit((float)n->act_alpha), si, fmt_rt(shw ? shw->fmt : g->weights[n->w[0]].fmt), block_n(g), block_k(g),
-        scale_f16_init(ew->flags & W_SCALE_F16 ? ew : shw ? shw : ew));
+        /* one flag for the routed and the shared experts' scales (ir/lower.c marks
+         * every int8 / int4 matrix; the routed ones may be kept unquantised) */
+        scale_f16_init(shw && !(ew->flags & W_SCALE_F16) ? shw : ew));
 }
 
 static void emit_mla_store_kernel(Emitter *e, const Kernel *k) {

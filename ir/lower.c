@@ -368,9 +368,9 @@ static int stacked_matrix(Lower *L, const char *pre, const char *name, WeightRol
         if (f == WFMT_FP8_E4M3) { ss[1] = (n_out + 127) / 128; ss[2] = (n_in + 127) / 128; }
         snprintf(sn, sizeof sn, "%s_%s", name, f == WFMT_FP8_E4M3 ? "scale_inv" : "scale");
         int w = expert_tensor(L, pre, name, role, 3, sh, f, 0);
-        int f16 = f != WFMT_FP8_E4M3 && ws->scale_f16;   /* int8 / int4: weights: {scale: f16} */
+        int f16 = f != WFMT_FP8_E4M3 && ws->scale_f16;   /* int8 / int4: weights: {scale: f16}; the
+                                                            weight's W_SCALE_F16 comes with every other matrix's */
         expert_tensor(L, pre, sn, scale_role, 3, ss, f16 ? WFMT_F16 : WFMT_F32, 0);
-        if (f16) L->g->weights[w].flags |= W_SCALE_F16;
         return w;
     }
     int64_t sh[3] = {E, n_in, n_out};
@@ -684,7 +684,8 @@ int lower_model(const ModelSpec *s, Graph *g) {
             w->fmt = s->weights.format == WFMT_MXFP4_DENSE ? WFMT_MXFP4 : s->weights.format;
         }
     /* int8 / int4 with f16 block scales (weights: {scale: f16}): every matrix so
-     * quantised (2-D; the stacked experts were marked by stacked_matrix) */
+     * quantised, the stacked experts' 3-D ones included (their scale tensors
+     * were declared f16 by stacked_matrix) */
     if (s->weights.scale_f16)
         for (int i = 0; i < g->n_weights; i++)
             if ((g->weights[i].fmt == WFMT_I8 || g->weights[i].fmt == WFMT_I4) && !(g->weights[i].flags & W_VECTOR))
