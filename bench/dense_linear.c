@@ -9,7 +9,9 @@
  * the dot-product kernel, on AMX the tile kernel — ARCHC_AMX=0 switches the
  * tiles off, so one binary compares the two).
  *
- *   cc -O3 -march=native -Iruntime bench/dense_linear.c build/libarchc_rt.a -lm -lpthread -o dense_linear
+ *   clang -O3 -march=native -Iruntime bench/dense_linear.c build/libarchc_rt.a -lm -lpthread -o dense_linear
+ * (clang, as archc compiles the models in-process with clang: gcc schedules
+ *  some kernels differently, e.g. the int4 decode GEMV ~1.4x slower from L2)
  *   ./dense_linear [threads] [T] [K] [N] [M] [reps] [formats: any of f32,bf16,bf16p]
  * The weights are on transparent huge pages, as in a model; DENSE_LINEAR_4K=1
  * in the environment leaves them on 4 KiB pages.

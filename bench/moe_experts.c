@@ -14,7 +14,9 @@
  * 40–80 tokens and many with none or one.  The histogram of tokens per expert
  * is printed.
  *
- *   cc -O3 -march=native -Iruntime bench/moe_experts.c build/libarchc_rt.a -lm -lpthread -o moe_experts
+ *   clang -O3 -march=native -Iruntime bench/moe_experts.c build/libarchc_rt.a -lm -lpthread -o moe_experts
+ * (clang, as archc compiles the models in-process with clang: gcc schedules
+ *  some kernels differently, e.g. the int4 decode GEMV ~1.4x slower from L2)
  *   ./moe_experts [threads] [T] [skew] [reps] [formats: any of f32,bf16,bf16p]
  * Build it twice against two copies of runtime/ to compare kernels in one run.
  */

@@ -10,7 +10,9 @@
  *            and scales read), int8 / int4 with f16 block scales as archc
  *            quantize writes them (QG_SCALE=f32 in the environment: f32).
  *
- *   cc -O3 -march=native -Iruntime bench/quant_gemm.c build/libarchc_rt.a -lm -lpthread -o quant_gemm
+ *   clang -O3 -march=native -Iruntime bench/quant_gemm.c build/libarchc_rt.a -lm -lpthread -o quant_gemm
+ * (clang, as archc compiles the models in-process with clang: gcc schedules
+ *  some kernels differently, e.g. the int4 decode GEMV ~1.4x slower from L2)
  *   ./quant_gemm [threads] [reps] [p|d|-] [decode layers]
  * Build it twice against two copies of runtime/ to compare kernels in one run.
  */
