@@ -2316,7 +2316,7 @@ static inline int rt_moe_pairs(const int *sel, int T, int K, int E, int *off, in
     for (int t = 0; t < T; t++)
         for (int k = 0; k < K; k++) {
             int e = sel[t * K + k], p = fill[e]++;
-            if (ptok) ptok[p] = t;
+            ptok[p] = t;
             pos[t * K + k] = p;
         }
     return nact;
@@ -3389,6 +3389,7 @@ static void rt_moe_stacked_experts_range(void *ctx, int b, int e_) {
 
 static inline void rt_moe_stacked(const RtMoeStacked *M) {
     int T = M->T, H = M->H, E = M->E, K = M->K;
+    if (K > 64) rt_die("moe: top-k above 64");   /* rt_moe_sum_range orders a token's selections on the stack */
     float *logits = (float *)malloc(sizeof(float) * (size_t)T * E), *wt = (float *)malloc(sizeof(float) * (size_t)T * K);
     int *sel = (int *)malloc(sizeof(int) * (size_t)T * K);
     if (!logits || !wt || !sel) rt_die("out of memory in moe");
