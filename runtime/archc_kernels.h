@@ -2211,14 +2211,28 @@ static void rt_moe_expert(const RtMoe *M, int e, const float *x, int n, float *y
     rt_linear(&D);
 }
 
+/* The experts of a chunk handed to the pool tasks (rt_moe_claim). */
+typedef struct {
+    const int *off;      /* [E + 1]: pairs of expert e are off[e] .. off[e+1]-1    */
+    const int *order;    /* the experts with tokens, most tokens first             */
+    int nact;            /* how many have tokens                                   */
+    _Atomic int taken, front, back;   /* experts claimed; from the front of order; from its back */
+} RtMoeClaim;
+
+static inline void rt_moe_claim_init(RtMoeClaim *C, const int *off, const int *order, int nact) {
+    C->off = off;
+    C->order = order;
+    C->nact = nact;
+    atomic_init(&C->taken, 0);
+    atomic_init(&C->front, 0);
+    atomic_init(&C->back, 0);
+}
+
 typedef struct {
     const RtMoe *M;
-    const int *off;      /* [E + 1]: pairs of expert e are off[e] .. off[e+1]-1    */
     const int *ptok;     /* [T·K]: the token of each pair, grouped by expert       */
-    const int *order;    /* the experts with tokens, most tokens first             */
     float *yp;           /* [T·K][H]: each pair's expert output, unweighted        */
-    int nact;
-    _Atomic int taken, front, back;   /* experts claimed; from the front of order; from its back */
+    RtMoeClaim C;        /* which expert each pool task runs next                 */
 } RtMoeRun;
 
 /* Pool task b: claim experts one at a time until none are left — even tasks
@@ -2233,20 +2247,21 @@ typedef struct {
  * before, which ends the threads closest together.)  Every expert writes its
  * own rows of yp, so the order changes no result. */
 #define RT_MOE_BACK_MAX 8
-/* One expert for pool task b (the index into order), or −1 when none is left. */
-static inline int rt_moe_claim(_Atomic int *taken, _Atomic int *front, _Atomic int *back, int nact, const int *order, const int *off, int b) {
-    if (atomic_fetch_add_explicit(taken, 1, memory_order_relaxed) >= nact) return -1;
+/* One expert for pool task b (the expert itself), or −1 when none is left. */
+static inline int rt_moe_claim(RtMoeClaim *C, int b) {
+    const int nact = C->nact, *order = C->order, *off = C->off;
+    if (atomic_fetch_add_explicit(&C->taken, 1, memory_order_relaxed) >= nact) return -1;
     /* one expert is ours to claim; front + back ≤ taken ≤ nact, so the two
      * ends never claim the same one */
     if (b & 1) {
-        int k = atomic_load_explicit(back, memory_order_relaxed);
+        int k = atomic_load_explicit(&C->back, memory_order_relaxed);
         for (;;) {
             int j = nact - 1 - k, ej = order[j];
             if (off[ej + 1] - off[ej] > RT_MOE_BACK_MAX) break;
-            if (atomic_compare_exchange_weak_explicit(back, &k, k + 1, memory_order_relaxed, memory_order_relaxed)) return j;
+            if (atomic_compare_exchange_weak_explicit(&C->back, &k, k + 1, memory_order_relaxed, memory_order_relaxed)) return ej;
         }
     }
-    return atomic_fetch_add_explicit(front, 1, memory_order_relaxed);
+    return order[atomic_fetch_add_explicit(&C->front, 1, memory_order_relaxed)];
 }
 
 static void rt_moe_experts_range(void *ctx, int b, int e_) {
@@ -2254,9 +2269,9 @@ static void rt_moe_experts_range(void *ctx, int b, int e_) {
     const RtMoe *M = R->M;
     (void)e_;
     for (;;) {
-        int i = rt_moe_claim(&R->taken, &R->front, &R->back, R->nact, R->order, R->off, b);
-        if (i < 0) return;
-        int e = R->order[i], p0 = R->off[e], n = R->off[e + 1] - p0, H = M->H;
+        int e = rt_moe_claim(&R->C, b);
+        if (e < 0) return;
+        int p0 = R->C.off[e], n = R->C.off[e + 1] - p0, H = M->H;
         int step = M->grouped ? n : 1;
         float *xe = (float *)rt_scratch(rt_thread_scratch(RT_TLS_MOE0), sizeof(float) * (size_t)step * H);
         for (int j0 = 0; j0 < n; j0 += step) {
@@ -2342,10 +2357,8 @@ static inline void rt_moe(const RtMoe *M) {
     rt_linear(&Rl);
     for (int t = 0; t < T; t++) rt_moe_route(M, logits + (size_t)t * E, sel + (size_t)t * K, wt + (size_t)t * K);
     int nact = rt_moe_pairs(sel, T, K, E, off, order, ptok, pos, (int *)rt_scratch(&buf[7], sizeof(int) * (size_t)E));
-    RtMoeRun R = {.M = M, .off = off, .ptok = ptok, .order = order, .yp = yp, .nact = nact};
-    atomic_init(&R.taken, 0);
-    atomic_init(&R.front, 0);
-    atomic_init(&R.back, 0);
+    RtMoeRun R = {.M = M, .ptok = ptok, .yp = yp};
+    rt_moe_claim_init(&R.C, off, order, nact);
     int nth = rt_threads();
     rt_parallel_for(nth < nact ? nth : nact, rt_moe_experts_range, &R);
     RtMoeSum S = {.K = K, .H = H, .y = M->y, .sel = sel, .pos = pos, .wt = wt, .yp = yp};
@@ -3338,11 +3351,10 @@ static inline void rt_moe_stacked_linear(const RtMoeStacked *M, const void *w, c
 
 typedef struct {
     const RtMoeStacked *M;
-    const int *off, *order, *ptok;   /* as RtMoeRun's */
+    const int *ptok;                 /* as RtMoeRun's */
     const float *pw;                 /* [T·K]: each pair's routing weight */
     float *yp;                       /* [T·K][H]: each pair's expert output, unweighted */
-    int nact;
-    _Atomic int taken, front, back;
+    RtMoeClaim C;
 } RtMoeStackedRun;
 
 /* Pool task: experts claimed as rt_moe's; each runs gate_up, the activation
@@ -3354,9 +3366,9 @@ static void rt_moe_stacked_experts_range(void *ctx, int b, int e_) {
     int H = M->H, I = M->I;
     (void)e_;
     for (;;) {
-        int i = rt_moe_claim(&R->taken, &R->front, &R->back, R->nact, R->order, R->off, b);
-        if (i < 0) return;
-        int e = R->order[i], p0 = R->off[e], n = R->off[e + 1] - p0, cnt = M->grouped ? n : 1;
+        int e = rt_moe_claim(&R->C, b);
+        if (e < 0) return;
+        int p0 = R->C.off[e], n = R->C.off[e + 1] - p0, cnt = M->grouped ? n : 1;
         float *xe = (float *)rt_scratch(rt_thread_scratch(RT_TLS_MOE0), sizeof(float) * (size_t)cnt * H);
         float *gu = (float *)rt_scratch(rt_thread_scratch(RT_TLS_MOE1), sizeof(float) * (size_t)cnt * 2 * I);
         float *he = (float *)rt_scratch(rt_thread_scratch(RT_TLS_MOE2), sizeof(float) * (size_t)cnt * I);
@@ -3418,10 +3430,8 @@ static inline void rt_moe_stacked(const RtMoeStacked *M) {
     if (!off || !ptok || !pos || !fill || !pw || !yp) rt_die("out of memory in moe");
     int nact = rt_moe_pairs(sel, T, K, E, off, off + E + 1, ptok, pos, fill);
     for (int i = 0; i < T * K; i++) pw[pos[i]] = wt[i];
-    RtMoeStackedRun Run = {.M = M, .off = off, .order = off + E + 1, .ptok = ptok, .pw = pw, .yp = yp, .nact = nact};
-    atomic_init(&Run.taken, 0);
-    atomic_init(&Run.front, 0);
-    atomic_init(&Run.back, 0);
+    RtMoeStackedRun Run = {.M = M, .ptok = ptok, .pw = pw, .yp = yp};
+    rt_moe_claim_init(&Run.C, off, off + E + 1, nact);
     int nth = rt_threads();
     if (T > 1) rt_parallel_for(nth < nact ? nth : nact, rt_moe_stacked_experts_range, &Run);
     else   /* decode: one expert after another here, each one's rows split over the threads (as
