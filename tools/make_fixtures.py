@@ -290,7 +290,10 @@ def init_weights(model, seed):
 def run(model, ids):
     with torch.no_grad():
         logits = model(torch.tensor([ids])).logits[0].float()
-        out = model.generate(torch.tensor([ids]), max_new_tokens=STEPS, do_sample=False, use_cache=True,
+        # an explicit all-ones mask: without one, generate() masks every prompt token equal to
+        # pad_token_id (0), and a prompt holding token 0 gets decode logits of another sequence
+        out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                             max_new_tokens=STEPS, do_sample=False, use_cache=True,
                              output_logits=True, return_dict_in_generate=True, pad_token_id=0,
                              eos_token_id=None)
     gen = out.sequences[0, len(ids):].tolist()

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""tools/sweep.py — differential sweep: random sizes and feature mixes per family
+against Hugging Face transformers.
+
+The committed fixtures (tools/make_fixtures.py) fix one size per family (hidden
+64, vocab 512, 32-token prompt).  This script draws, per family, random shapes
+around them — hidden sizes and intermediate sizes that are not multiples of 16
+or 32 (kernel tails), head dims from 8 to 128, GQA group counts 1–4, expert
+counts and top-k, MLA ranks, windows shorter and longer than the prompt,
+vocabularies that are not multiples of 8, prompt lengths 3–70 — builds the
+random-weight checkpoint with transformers (fp32, eager), records its logits
+the way make_fixtures.py does, then runs archc on it with tests/run_fixture.sh
+(import, compile, prefill + 8 cached decode steps, max relative error 1e-4,
+identical greedy tokens).  Optionally each case also runs with extra archc
+flags (--prefill-chunk, --disable-pass) and thread counts.
+
+    python3 tools/sweep.py --cases 5 [--seed S] [--family llama,qwen3_moe] [--build build]
+                          [--work /tmp/archc-sweep] [--flags "--prefill-chunk=3"]
+
+Needs torch and transformers==4.57.6 (not CI: a developer's tool).  Prints one
+line per case (family, seed, the drawn shape) and PASS / FAIL; a failing case's
+directory is kept under --work with the fixture files, so it can be rerun
+alone (bash tests/run_fixture.sh build/archc build/compare_logits DIR OUT) or
+copied into tests/fixtures as a regression test.  Exit status 1 if any failed.
+"""
+import argparse, copy, os, random, shutil, subprocess, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures as mf  # noqa: E402
+
+
+def heads(r, max_q=8):
+    kv = r.choice([1, 2, 4])
+    g = r.choice([1, 2, 3, 4])
+    while kv * g > max_q:
+        g -= 1
+    return kv * g, kv
+
+
+def draw(family, kw, r):
+    """A mutated copy of the fixture's config kwargs (and the COMMON sizes)."""
+    kw = copy.deepcopy(kw)
+    common = dict(mf.COMMON)
+    common["vocab_size"] = r.randrange(200, 1200)
+    common["hidden_size"] = r.choice([24, 40, 48, 56, 64, 72, 88, 96, 120, 128, 136, 160])
+    common["intermediate_size"] = r.randrange(8, 320, 4)
+    nh, nkv = heads(r)
+    if "num_attention_heads" in kw:
+        kw["num_attention_heads"], kw["num_key_value_heads"] = nh, nkv
+    if "head_dim" in kw and family not in ("deepseek_v3", "kimi_k2", "deepseek_v2"):
+        kw["head_dim"] = r.choice([8, 16, 24, 32, 40, 64, 80, 128] if family != "glm4_moe" else [8, 16, 24, 32, 64])
+    if "num_hidden_layers" in kw:
+        kw["num_hidden_layers"] = max(1, kw["num_hidden_layers"] + r.choice([-1, 0, 0, 1, 2]))
+    if "sliding_window" in kw:
+        kw["sliding_window"] = r.randrange(2, 40)
+    if "attention_chunk_size" in kw:
+        kw["attention_chunk_size"] = r.randrange(2, 24)
+    if "max_window_layers" in kw:
+        kw["max_window_layers"] = r.randrange(0, kw["num_hidden_layers"] + 1)
+    if family in ("llama", "llama_tied", "mistral", "llama_bf16"):
+        kw["attention_bias"] = r.random() < 0.5
+        kw["mlp_bias"] = r.random() < 0.5
+        if family == "llama_tied":
+            kw.pop("head_dim", None) if r.random() < 0.5 else None
+    if family == "qwen3_moe":
+        E = r.randrange(2, 17)
+        kw.update(num_experts=E, num_experts_per_tok=r.randrange(1, min(E, 4) + 1), moe_intermediate_size=r.randrange(8, 96, 4),
+                  norm_topk_prob=r.random() < 0.5, decoder_sparse_step=r.choice([1, 2]),
+                  mlp_only_layers=[i for i in range(kw["num_hidden_layers"]) if r.random() < 0.3])
+    if family in ("glm4_moe", "deepseek_v3", "kimi_k2", "deepseek_v2"):
+        groups = r.choice([1, 2, 4])
+        per = r.choice([2, 3, 4])
+        E = groups * per
+        kw.update(n_routed_experts=E, n_group=groups, topk_group=r.randrange(1, groups + 1),
+                  moe_intermediate_size=r.randrange(8, 80, 4), n_shared_experts=r.choice([0, 1, 2]) if family != "glm4_moe" else r.choice([1, 2]),
+                  first_k_dense_replace=r.randrange(0, min(2, kw["num_hidden_layers"]) + 1),
+                  routed_scaling_factor=round(r.uniform(0.5, 3.0), 3))
+        kw["num_experts_per_tok"] = r.randrange(1, min(kw["topk_group"] * per, 4) + 1)
+        if family != "deepseek_v2":
+            kw["norm_topk_prob"] = r.random() < 0.7
+        if family == "glm4_moe":
+            kw["partial_rotary_factor"] = r.choice([0.25, 0.5, 1.0])
+            kw["head_dim"] = r.choice([16, 32, 64])
+            kw["attention_bias"] = r.random() < 0.5
+            kw["use_qk_norm"] = r.random() < 0.5
+    if family in ("deepseek_v3", "kimi_k2", "deepseek_v2"):
+        kw["num_key_value_heads"] = kw["num_attention_heads"]
+        kw["kv_lora_rank"] = r.randrange(8, 72, 4)
+        if family != "deepseek_v2" or r.random() < 0.3:
+            kw["q_lora_rank"] = r.randrange(8, 80, 4) if r.random() < 0.8 else None
+        kw["qk_nope_head_dim"] = r.choice([8, 16, 24, 32])
+        kw["qk_rope_head_dim"] = r.choice([4, 8, 16])
+        kw["head_dim"] = kw["qk_rope_head_dim"]
+        kw["v_head_dim"] = r.choice([8, 12, 16, 32])
+    if family == "gpt_oss":
+        E = r.randrange(2, 12)
+        kw.update(num_local_experts=E, num_experts_per_tok=r.randrange(1, min(E, 4) + 1))
+        common["intermediate_size"] = r.randrange(8, 96, 4)
+    if family == "llama4":
+        E = r.randrange(2, 8)
+        kw.update(num_local_experts=E, num_experts_per_tok=1, intermediate_size_mlp=r.randrange(16, 160, 4),
+                  interleave_moe_layer_step=r.choice([1, 2]), attn_temperature_tuning=r.random() < 0.7,
+                  use_qk_norm=r.random() < 0.7)
+        common["intermediate_size"] = r.randrange(8, 96, 4)
+    if family == "gemma3":
+        kw["query_pre_attn_scalar"] = r.choice([kw["head_dim"], 24, 100])
+        kw["final_logit_softcapping"] = r.choice([None, 30.0, 5.0])
+    return kw, common
+
+
+# mean KL to the fp32 logits allowed per format in --quant runs: loose (random
+# shapes, few rows); the sharp check is run_quant.sh's kernels-against-decoded-weights one
+QUANT_KL = {"int8": 0.05, "int4": 1.0, "fp8": 0.2, "mxfp4": 1.5}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=3, help="cases per family")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--family", default="", help="comma-separated fixture names (default: every dense/MoE/MLA family)")
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--work", default="/tmp/archc-sweep")
+    ap.add_argument("--flags", default="", help="extra archc flags for a second run of each case")
+    ap.add_argument("--keep", action="store_true", help="keep passing cases' directories too")
+    ap.add_argument("--quant", default="", help="comma-separated formats (int8,int4,fp8,mxfp4): also quantise each case "
+                    "and run tests/quant/run_quant.sh on it (KL bounds of QUANT_KL, the kernels against the decoded weights)")
+    a = ap.parse_args()
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+    archc = os.path.abspath(os.path.join(a.build, "archc"))
+    compare = os.path.abspath(os.path.join(a.build, "tests", "compare_logits"))
+    if not os.path.exists(compare):
+        sys.exit(f"sweep.py: {compare} missing (cmake --build {a.build} --target compare_logits)")
+    specs = mf.fixtures()
+    fams = [f for f in (a.family.split(",") if a.family else specs) if f]
+    os.makedirs(a.work, exist_ok=True)
+    fails = 0
+    for fam in fams:
+        cls, mcls, kw0, features, wk = specs[fam]
+        for c in range(a.cases):
+            seed = a.seed * 100003 + c * 7919 + sum(map(ord, fam))
+            r = random.Random(seed)
+            kw, common = draw(fam, kw0, r)
+            name = f"{fam}-s{seed}"
+            mf.ROOT, mf.COMMON, mf.V, mf.T = a.work, common, common["vocab_size"], r.randrange(3, 71)
+            shape = {k: v for k, v in {**common, **kw}.items() if k not in ("torch_dtype", "attn_implementation", "max_position_embeddings")}
+            try:
+                import contextlib, io
+                buf = io.StringIO()
+                with contextlib.redirect_stdout(buf):
+                    mf.make(name, (cls, mcls, kw, features, None), seed)
+            except Exception as e:   # a config transformers itself rejects: not archc's failure
+                print(f"SKIP {name}: transformers: {type(e).__name__}: {str(e)[:120]}")
+                shutil.rmtree(os.path.join(a.work, name), ignore_errors=True)
+                continue
+            runs = [[]] + ([a.flags.split()] if a.flags else [])
+            ok = True
+            for i, fl in enumerate(runs):
+                out = subprocess.run(["bash", os.path.join(root, "tests", "run_fixture.sh"), archc, compare,
+                                      os.path.join(a.work, name), os.path.join(a.work, name + f"-run{i}")] + fl,
+                                     capture_output=True, text=True)
+                if out.returncode != 0:
+                    ok = False
+                    print(f"FAIL {name} {' '.join(fl)} T={mf.T} {shape}\n" + "\n".join("    " + l for l in (out.stdout + out.stderr).strip().splitlines()[-8:]))
+                    break
+            for fmt in [f for f in a.quant.split(",") if f] if ok else []:
+                out = subprocess.run(["bash", os.path.join(root, "tests", "quant", "run_quant.sh"), archc, compare,
+                                      os.path.join(a.work, name), fmt, os.path.join(a.work, name + f"-run{fmt}"),
+                                      str(QUANT_KL[fmt]), "0"], capture_output=True, text=True)
+                if out.returncode != 0:
+                    ok = False
+                    print(f"FAIL {name} quant {fmt} T={mf.T} {shape}\n" + "\n".join("    " + l for l in (out.stdout + out.stderr).strip().splitlines()[-8:]))
+                    break
+            if ok:
+                print(f"PASS {name} T={mf.T}")
+                if not a.keep:
+                    for d in os.listdir(a.work):
+                        if d == name or d.startswith(name + "-run"):
+                            shutil.rmtree(os.path.join(a.work, d), ignore_errors=True)
+            else:
+                fails += 1
+            sys.stdout.flush()
+    print(f"{fails} failed")
+    sys.exit(1 if fails else 0)
+
+
+if __name__ == "__main__":
+    main()
