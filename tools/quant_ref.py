@@ -259,8 +259,8 @@ def check(in_dir, out_dir, fmt):
         if nq or ns:
             sys.exit(f"FAIL {wname}: {nq} codes and {ns} scales differ from the reference quantisation")
         deq = decode_any(fmt, wraw, got_s.reshape(s.shape), w.shape)
-        amax = np.abs(w).max() or 1.0
-        err = float(np.abs(deq - w).max() / amax)
+        amax = (np.abs(w).max() or 1.0) if w.size else 1.0   # zero-size: a 0-expert shared MLP (n_shared_experts 0)
+        err = float(np.abs(deq - w).max() / amax) if w.size else 0.0
         worst = max(worst, err)
         bound = {"int8": 0.5 / 127 + 1e-6, "int4": 1 / 8 + 1e-6, "mxfp4": 0.5 + 1e-6, "fp8": 1 / 16 + 1e-6}[fmt]
         if SCALE_F16[0] and fmt in ("int8", "int4"):

@@ -11,11 +11,16 @@ vocabularies that are not multiples of 8, prompt lengths 3–70 — builds the
 random-weight checkpoint with transformers (fp32, eager), records its logits
 the way make_fixtures.py does, then runs archc on it with tests/run_fixture.sh
 (import, compile, prefill + 8 cached decode steps, max relative error 1e-4,
-identical greedy tokens).  Optionally each case also runs with extra archc
-flags (--prefill-chunk, --disable-pass) and thread counts.
+identical greedy tokens).  Optionally each case also runs a second time with
+extra archc flags (--flags=--prefill-chunk=5, --flags=--target=cuda-emu, …),
+is quantised and checked by tests/quant/run_quant.sh (--quant int8,int4,fp8,mxfp4:
+codes against tools/quant_ref.py, KL to the fp32 logits, the kernels against the
+f32 model on the decoded weights), or is stored as bf16 / f16 (--storage).
+Gemma 3, gpt-oss, Qwen2/3 and SmolLM3 cases also draw random layer_types.
 
     python3 tools/sweep.py --cases 5 [--seed S] [--family llama,qwen3_moe] [--build build]
-                          [--work /tmp/archc-sweep] [--flags "--prefill-chunk=3"]
+                          [--work /tmp/archc-sweep] [--flags=--prefill-chunk=3]
+                          [--quant int8,int4] [--storage bf16]
 
 Needs torch and transformers==4.57.6 (not CI: a developer's tool).  Prints one
 line per case (family, seed, the drawn shape) and PASS / FAIL; a failing case's
@@ -102,15 +107,22 @@ def draw(family, kw, r):
                   interleave_moe_layer_step=r.choice([1, 2]), attn_temperature_tuning=r.random() < 0.7,
                   use_qk_norm=r.random() < 0.7)
         common["intermediate_size"] = r.randrange(8, 96, 4)
+    if family in ("gemma3", "gpt_oss", "qwen2", "qwen3", "smollm3") and r.random() < 0.5:
+        kw["layer_types"] = [r.choice(["sliding_attention", "full_attention"]) for _ in range(kw["num_hidden_layers"])]
+    if family == "smollm3":
+        kw["no_rope_layer_interval"] = r.choice([2, 3, 4])
     if family == "gemma3":
         kw["query_pre_attn_scalar"] = r.choice([kw["head_dim"], 24, 100])
         kw["final_logit_softcapping"] = r.choice([None, 30.0, 5.0])
     return kw, common
 
 
-# mean KL to the fp32 logits allowed per format in --quant runs: loose (random
-# shapes, few rows); the sharp check is run_quant.sh's kernels-against-decoded-weights one
-QUANT_KL = {"int8": 0.05, "int4": 1.0, "fp8": 0.2, "mxfp4": 1.5}
+# mean KL to the fp32 logits allowed per format in --quant runs: loose, since a
+# random shape with few prompt rows can lose much to quantisation itself (a
+# Llama 4 case, 5 rows: int8 0.14 nats, the f32 model on the same decoded
+# weights alike); the sharp check is run_quant.sh's kernels against the f32
+# model on the decoded weights (3e-2)
+QUANT_KL = {"int8": 1.0, "int4": 3.0, "fp8": 1.0, "mxfp4": 3.0}
 
 
 def main():
@@ -121,6 +133,8 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--work", default="/tmp/archc-sweep")
     ap.add_argument("--flags", default="", help="extra archc flags for a second run of each case")
+    ap.add_argument("--storage", default="f32", choices=["f32", "bf16", "f16"],
+                    help="checkpoint dtype: weights rounded to it, the reference computed in fp32 on them")
     ap.add_argument("--keep", action="store_true", help="keep passing cases' directories too")
     ap.add_argument("--quant", default="", help="comma-separated formats (int8,int4,fp8,mxfp4): also quantise each case "
                     "and run tests/quant/run_quant.sh on it (KL bounds of QUANT_KL, the kernels against the decoded weights)")
@@ -141,6 +155,9 @@ def main():
             r = random.Random(seed)
             kw, common = draw(fam, kw0, r)
             name = f"{fam}-s{seed}"
+            if a.storage != "f32":
+                import torch
+                mf.STORAGE[name] = torch.bfloat16 if a.storage == "bf16" else torch.float16
             mf.ROOT, mf.COMMON, mf.V, mf.T = a.work, common, common["vocab_size"], r.randrange(3, 71)
             shape = {k: v for k, v in {**common, **kw}.items() if k not in ("torch_dtype", "attn_implementation", "max_position_embeddings")}
             try:
