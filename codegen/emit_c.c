@@ -670,9 +670,10 @@ static void emit_embed_kernel(Emitter *e, const Kernel *k) {
     else
         out(e, "        rt_row_to_f32(E + (size_t)tokens[t] * %d, %s, %d, x + (size_t)t * %d);\n", n->n_out, fmt_rt(w->fmt), n->n_out, n->n_out);
     if (n->scale != 0) {
-        /* HF multiplies by the normaliser cast to the embedding dtype */
+        /* f32(sqrt(hidden)) whatever the checkpoint's dtype: HF casts the normaliser
+         * to the dtype it computes in, f32 in the f32 run this code matches (a bf16
+         * checkpoint computed in bf16 would round it, 11.3137 -> 11.3125 for 128) */
         float sc = (float)n->scale;
-        if (w->fmt == WFMT_BF16) sc = st_bf16_to_f32(st_f32_to_bf16(sc));
         out(e, "        for (int i = 0; i < %d; i++) x[(size_t)t * %d + i] *= %s;\n", n->n_out, n->n_out, flit(sc));
     }
     out(e, "    }\n}\n\n");

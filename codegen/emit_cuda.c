@@ -105,7 +105,7 @@ static void emit_embed(Emitter *e, const Kernel *k) {
     const Node *n = knode(e, k);
     const Weight *w = &e->g->weights[n->w[0]];
     float sc = (float)n->scale;
-    if (w->fmt == WFMT_BF16 && sc != 0) sc = st_bf16_to_f32(st_f32_to_bf16(sc));   /* HF: the normaliser in the embedding dtype */
+    /* f32(sqrt(hidden)) whatever the checkpoint's dtype, as the C backend (emit_embed_kernel) */
     char params[256], kp[256], body[256];
     out(e, "/* x[t] = embed[token[t]]%s, widened to f32 */\n", n->scale != 0 ? " × scale" : "");
     snprintf(params, sizeof params, "const int *tokens, const %s *E, float *x, int T", fmt_ctype(w->fmt));

@@ -7,7 +7,7 @@
 #    binary refuses at once without a GPU (on a machine with a GPU it runs the
 #    fixture there).  Skipped when nvcc is absent.
 # On the GPU machine, tools/cuda_check.sh runs every fixture on the device.
-set(ARCHC_CUDA_FIXTURES gemma3 glm4_moe gpt_oss gpt_oss_mxfp4 llama llama4 llama_bf16 llama_tied mistral olmo2 qwen1 qwen2 qwen3 qwen3_f16 qwen3_moe qwen3_yarn smollm3)
+set(ARCHC_CUDA_FIXTURES gemma3 gemma3_bf16 glm4_moe gpt_oss gpt_oss_mxfp4 llama llama4 llama_bf16 llama_tied mistral olmo2 qwen1 qwen2 qwen3 qwen3_f16 qwen3_moe qwen3_yarn smollm3)
 foreach(name ${ARCHC_CUDA_FIXTURES})
   add_test(NAME cuda.emu.${name}
            COMMAND bash ${ARCHC_TEST_DIR}/run_fixture.sh $<TARGET_FILE:archc> $<TARGET_FILE:compare_logits>

@@ -8,6 +8,7 @@
 # tokens themselves (identical) with what transformers produced.
 # ARCHC_TEST_RUNNER (e.g. "qemu-aarch64 -cpu cortex-a53", "env ARCHC_ISA=x86-64")
 # is put before the built binary: for --target builds (tests/edge.cmake).
+# ARCHC_TEST_THREADS (default 2) is the thread count the binary runs with.
 set -euo pipefail
 ARCHC=$1; COMPARE=$2; FX=$3; WORK=$4; shift 4
 mkdir -p "$WORK"
@@ -17,7 +18,7 @@ V=$(python3 -c "import json,sys; print(json.load(open('$FX/config.json'))['vocab
 "$ARCHC" "$WORK/m.yaml" -o "$WORK/m" "$@"
 PROMPT=$(tr -d '\n' < "$FX/prompt_ids.txt")
 ${ARCHC_TEST_RUNNER:-} "$WORK/m" --weights "$FX" --tokens "$PROMPT" -n 8 --logits "$WORK/logits.bin" \
-    --decode-logits "$WORK/decode_logits.bin" --print-ids --threads 2 > "$WORK/out.txt"
+    --decode-logits "$WORK/decode_logits.bin" --print-ids --threads "${ARCHC_TEST_THREADS:-2}" > "$WORK/out.txt"
 echo "prefill logits:"
 "$COMPARE" "$FX/logits.bin" "$WORK/logits.bin" "$V" 1e-4
 echo "decode logits:"

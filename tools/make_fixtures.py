@@ -154,9 +154,17 @@ def fixtures():
             num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16, rope_theta=1e6,
             tie_word_embeddings=True),
             ["f16 checkpoint (weights exactly f16; reference computed in fp32)", "per-head q/k norm", "tied"], None),
+        # hidden 96: sqrt(96) = 9.7980 is not a bf16 value (sqrt(64) = 8 is), so a normaliser
+        # rounded to the checkpoint's dtype (9.8125, what a bf16 run would use) shows here
+        "gemma3_bf16": (Gemma3TextConfig, Gemma3ForCausalLM, dict(
+            hidden_size=96, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, head_dim=24,
+            query_pre_attn_scalar=24, sliding_window=8, rope_theta=1e6, rope_local_base_freq=10000.0,
+            layer_types=["sliding_attention", "full_attention", "sliding_attention"], final_logit_softcapping=30.0),
+            ["bf16 checkpoint (weights exactly bf16; reference computed in fp32)", "embedding x f32(sqrt(96)), not bf16-rounded",
+             "(1+w) norms stored bf16", "local/global layers, window 8"], "sliding_window"),
     }
 
-STORAGE = {"llama_bf16": torch.bfloat16, "qwen3_f16": torch.float16}
+STORAGE = {"llama_bf16": torch.bfloat16, "gemma3_bf16": torch.bfloat16, "qwen3_f16": torch.float16}
 
 # FP8 fixtures: (base fixture, weight_block_size).  The checkpoint is written the
 # way DeepSeek ships V3: every projection float8_e4m3fn with an f32
