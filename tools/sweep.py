@@ -16,7 +16,8 @@ extra archc flags (--flags=--prefill-chunk=5, --flags=--target=cuda-emu, …),
 is quantised and checked by tests/quant/run_quant.sh (--quant int8,int4,fp8,mxfp4:
 codes against tools/quant_ref.py, KL to the fp32 logits, the kernels against the
 f32 model on the decoded weights), or is stored as bf16 / f16 (--storage).
-Gemma 3, gpt-oss, Qwen2/3 and SmolLM3 cases also draw random layer_types.
+Gemma 3, gpt-oss, Qwen2/3 and SmolLM3 cases also draw random layer_types, the
+dense families a RoPE theta and scaling (none, linear, llama3, yarn).
 
     python3 tools/sweep.py --cases 5 [--seed S] [--family llama,qwen3_moe] [--build build]
                           [--work /tmp/archc-sweep] [--flags=--prefill-chunk=3]
@@ -107,7 +108,19 @@ def draw(family, kw, r):
                   interleave_moe_layer_step=r.choice([1, 2]), attn_temperature_tuning=r.random() < 0.7,
                   use_qk_norm=r.random() < 0.7)
         common["intermediate_size"] = r.randrange(8, 96, 4)
-    if family in ("gemma3", "gpt_oss", "qwen2", "qwen3", "smollm3") and r.random() < 0.5:
+    if family in ("llama", "llama_tied", "mistral", "qwen2", "qwen3", "qwen3_yarn", "olmo2", "smollm3", "llama_bf16", "qwen3_f16"):
+        kw["rope_theta"] = r.choice([1e4, 5e5, 1e6])
+        kind = r.choice([None, "linear", "llama3", "yarn"]) if family != "olmo2" else None   # Olmo2Config validates the old {type, factor} form only
+        orig = r.choice([8, 16, 32, 64])
+        kw["rope_scaling"] = None if kind is None else {
+            "linear": {"rope_type": "linear", "factor": r.choice([2.0, 4.0, 8.0])},
+            "llama3": {"rope_type": "llama3", "factor": r.choice([2.0, 8.0, 32.0]), "low_freq_factor": r.choice([1.0, 2.0]),
+                       "high_freq_factor": r.choice([4.0, 8.0]), "original_max_position_embeddings": orig},
+            "yarn": {"rope_type": "yarn", "factor": r.choice([2.0, 4.0, 40.0]), "original_max_position_embeddings": orig,
+                     **({"beta_fast": 16.0, "beta_slow": 2.0} if r.random() < 0.5 else {})},
+        }[kind]
+    # windowed families whose config takes layer_types (Qwen3-MoE's and Mistral's do not in 4.57)
+    if "layer_types" in kw or ("sliding_window" in kw and family not in ("qwen3_moe", "mistral") and r.random() < 0.5):
         kw["layer_types"] = [r.choice(["sliding_attention", "full_attention"]) for _ in range(kw["num_hidden_layers"])]
     if family == "smollm3":
         kw["no_rope_layer_interval"] = r.choice([2, 3, 4])
@@ -123,6 +136,22 @@ def draw(family, kw, r):
 # weights alike); the sharp check is run_quant.sh's kernels against the f32
 # model on the decoded weights (3e-2)
 QUANT_KL = {"int8": 1.0, "int4": 3.0, "fp8": 1.0, "mxfp4": 3.0}
+
+
+def row_kl(work, V):
+    """Per-row KL of the quantised model's prompt logits to the f32 model on the
+    decoded weights (run_quant.sh's deq.bin / logits.bin): a few large rows over a
+    small median is routing or a clamp flipping on a random case (read-only
+    diagnosis; rerun with --prefill-chunk=1 to compare the decode kernels too)."""
+    import numpy as np
+    a, b = os.path.join(work, "deq.bin"), os.path.join(work, "logits.bin")
+    if not (os.path.exists(a) and os.path.exists(b)):
+        return ""
+    la, lb = (np.fromfile(f, dtype="<f4").astype(np.float64).reshape(-1, V) for f in (a, b))
+    la, lb = (x - x.max(1, keepdims=True) for x in (la, lb))
+    la, lb = (x - np.log(np.exp(x).sum(1, keepdims=True)) for x in (la, lb))
+    kl = (np.exp(la) * (la - lb)).sum(1)
+    return f"\n    per-row KL (kernels vs decoded f32): median {np.median(kl):.2g}, {int((kl > 0.05).sum())} of {len(kl)} rows > 0.05"
 
 
 def main():
@@ -185,7 +214,8 @@ def main():
                                       str(QUANT_KL[fmt]), "0"], capture_output=True, text=True)
                 if out.returncode != 0:
                     ok = False
-                    print(f"FAIL {name} quant {fmt} T={mf.T} {shape}\n" + "\n".join("    " + l for l in (out.stdout + out.stderr).strip().splitlines()[-8:]))
+                    print(f"FAIL {name} quant {fmt} T={mf.T} {shape}\n" + "\n".join("    " + l for l in (out.stdout + out.stderr).strip().splitlines()[-8:])
+                          + row_kl(os.path.join(a.work, name + f"-run{fmt}"), common["vocab_size"]))
                     break
             if ok:
                 print(f"PASS {name} T={mf.T}")
