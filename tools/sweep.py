@@ -19,6 +19,12 @@ f32 model on the decoded weights), or is stored as bf16 / f16 (--storage).
 Gemma 3, gpt-oss, Qwen2/3 and SmolLM3 cases also draw random layer_types, the
 dense families a RoPE theta and scaling (none, linear, llama3, yarn).
 
+Other kernels than the machine's best: tests/run_fixture.sh puts
+$ARCHC_TEST_RUNNER before the binary, so
+    ARCHC_TEST_RUNNER="env ARCHC_ISA=x86-64-v3" python3 tools/sweep.py --flags=--target=x86_64-linux-gnu
+runs the second build on its AVX2 variant (x86-64: the scalar floor);
+ARCHC_TEST_THREADS sets the thread count, ARCHC_QUANTIZE_FLAGS archc quantize's flags.
+
     python3 tools/sweep.py --cases 5 [--seed S] [--family llama,qwen3_moe] [--build build]
                           [--work /tmp/archc-sweep] [--flags=--prefill-chunk=3]
                           [--quant int8,int4] [--storage bf16]
