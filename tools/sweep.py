@@ -49,13 +49,15 @@ def heads(r, max_q=8):
     return kv * g, kv
 
 
-def draw(family, kw, r):
-    """A mutated copy of the fixture's config kwargs (and the COMMON sizes)."""
+def draw(family, kw, r, big=False):
+    """A mutated copy of the fixture's config kwargs (and the COMMON sizes); big:
+    hidden and FFN sizes past the kernels' blockings (GEMM depth blocks of 256,
+    the quantised GEMV's 16-block steps), with their tails."""
     kw = copy.deepcopy(kw)
     common = dict(mf.COMMON)
     common["vocab_size"] = r.randrange(200, 1200)
-    common["hidden_size"] = r.choice([24, 40, 48, 56, 64, 72, 88, 96, 120, 128, 136, 160])
-    common["intermediate_size"] = r.randrange(8, 320, 4)
+    common["hidden_size"] = r.choice([264, 520, 776, 1032, 1064] if big else [24, 40, 48, 56, 64, 72, 88, 96, 120, 128, 136, 160])
+    common["intermediate_size"] = r.randrange(256, 2200, 4) if big else r.randrange(8, 320, 4)
     nh, nkv = heads(r)
     if "num_attention_heads" in kw:
         kw["num_attention_heads"], kw["num_key_value_heads"] = nh, nkv
@@ -170,6 +172,7 @@ def main():
     ap.add_argument("--flags", default="", help="extra archc flags for a second run of each case")
     ap.add_argument("--storage", default="f32", choices=["f32", "bf16", "f16"],
                     help="checkpoint dtype: weights rounded to it, the reference computed in fp32 on them")
+    ap.add_argument("--big", action="store_true", help="hidden 264-1064 and FFN 256-2196: past the kernels' blockings")
     ap.add_argument("--keep", action="store_true", help="keep passing cases' directories too")
     ap.add_argument("--quant", default="", help="comma-separated formats (int8,int4,fp8,mxfp4): also quantise each case "
                     "and run tests/quant/run_quant.sh on it (KL bounds of QUANT_KL, the kernels against the decoded weights)")
@@ -188,7 +191,7 @@ def main():
         for c in range(a.cases):
             seed = a.seed * 100003 + c * 7919 + sum(map(ord, fam))
             r = random.Random(seed)
-            kw, common = draw(fam, kw0, r)
+            kw, common = draw(fam, kw0, r, a.big)
             name = f"{fam}-s{seed}"
             if a.storage != "f32":
                 import torch
