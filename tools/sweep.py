@@ -35,7 +35,7 @@ directory is kept under --work with the fixture files, so it can be rerun
 alone (bash tests/run_fixture.sh build/archc build/compare_logits DIR OUT) or
 copied into tests/fixtures as a regression test.  Exit status 1 if any failed.
 """
-import argparse, copy, os, random, shutil, subprocess, sys
+import argparse, contextlib, copy, io, os, random, shutil, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_fixtures as mf  # noqa: E402
@@ -187,7 +187,7 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     fails = 0
     for fam in fams:
-        cls, mcls, kw0, features, wk = specs[fam]
+        cls, mcls, kw0, features, _ = specs[fam]
         for c in range(a.cases):
             seed = a.seed * 100003 + c * 7919 + sum(map(ord, fam))
             r = random.Random(seed)
@@ -199,33 +199,26 @@ def main():
             mf.ROOT, mf.COMMON, mf.V, mf.T = a.work, common, common["vocab_size"], r.randrange(3, 71)
             shape = {k: v for k, v in {**common, **kw}.items() if k not in ("torch_dtype", "attn_implementation", "max_position_embeddings")}
             try:
-                import contextlib, io
-                buf = io.StringIO()
-                with contextlib.redirect_stdout(buf):
+                with contextlib.redirect_stdout(io.StringIO()):
                     mf.make(name, (cls, mcls, kw, features, None), seed)
             except Exception as e:   # a config transformers itself rejects: not archc's failure
                 print(f"SKIP {name}: transformers: {type(e).__name__}: {str(e)[:120]}")
                 shutil.rmtree(os.path.join(a.work, name), ignore_errors=True)
                 continue
-            runs = [[]] + ([a.flags.split()] if a.flags else [])
-            ok = True
-            for i, fl in enumerate(runs):
-                out = subprocess.run(["bash", os.path.join(root, "tests", "run_fixture.sh"), archc, compare,
-                                      os.path.join(a.work, name), os.path.join(a.work, name + f"-run{i}")] + fl,
-                                     capture_output=True, text=True)
+            def check(what, cmd, extra=""):
+                """Run one check script; on failure print the case and its last lines."""
+                out = subprocess.run(cmd, capture_output=True, text=True)
                 if out.returncode != 0:
-                    ok = False
-                    print(f"FAIL {name} {' '.join(fl)} T={mf.T} {shape}\n" + "\n".join("    " + l for l in (out.stdout + out.stderr).strip().splitlines()[-8:]))
-                    break
-            for fmt in [f for f in a.quant.split(",") if f] if ok else []:
-                out = subprocess.run(["bash", os.path.join(root, "tests", "quant", "run_quant.sh"), archc, compare,
-                                      os.path.join(a.work, name), fmt, os.path.join(a.work, name + f"-run{fmt}"),
-                                      str(QUANT_KL[fmt]), "0"], capture_output=True, text=True)
-                if out.returncode != 0:
-                    ok = False
-                    print(f"FAIL {name} quant {fmt} T={mf.T} {shape}\n" + "\n".join("    " + l for l in (out.stdout + out.stderr).strip().splitlines()[-8:])
-                          + row_kl(os.path.join(a.work, name + f"-run{fmt}"), common["vocab_size"]))
-                    break
+                    print(f"FAIL {name}{what} T={mf.T} {shape}\n" + "\n".join("    " + l for l in (out.stdout + out.stderr).strip().splitlines()[-8:])
+                          + (extra() if extra else ""))
+                return out.returncode == 0
+            fx = os.path.join(a.work, name)
+            ok = all(check(" " + " ".join(fl), ["bash", os.path.join(root, "tests", "run_fixture.sh"), archc, compare, fx, f"{fx}-run{i}"] + fl)
+                     for i, fl in enumerate([[]] + ([a.flags.split()] if a.flags else [])))
+            ok = ok and all(check(f" quant {fmt}", ["bash", os.path.join(root, "tests", "quant", "run_quant.sh"), archc, compare, fx, fmt,
+                                                    f"{fx}-run{fmt}", str(QUANT_KL[fmt]), "0"],
+                                  lambda fmt=fmt: row_kl(f"{fx}-run{fmt}", common["vocab_size"]))
+                            for fmt in a.quant.split(",") if fmt)
             if ok:
                 print(f"PASS {name} T={mf.T}")
                 if not a.keep:
